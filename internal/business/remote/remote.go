@@ -1,0 +1,86 @@
+// Package remote calls business logic served over gRPC as
+// evented.BusinessLogic (a user's service in Go, Python, Rust, …).
+package remote
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/wire"
+)
+
+// Logic is a business.Logic backed by a gRPC service. It connects lazily:
+// a service that is down when evented starts is reached once it is up.
+type Logic struct {
+	domain, address string
+	conn            *grpc.ClientConn
+	client          eventedpb.BusinessLogicClient
+}
+
+// Dial prepares a client of the BusinessLogic service at address (host:port)
+// that decides commands of domain. It does not wait for the service.
+func Dial(domain, address string) (*Logic, error) {
+	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("business logic of domain %q at %q: %w", domain, address, err)
+	}
+	return &Logic{domain: domain, address: address, conn: conn, client: eventedpb.NewBusinessLogicClient(conn)}, nil
+}
+
+// Name implements business.Logic.
+func (l *Logic) Name() string {
+	return fmt.Sprintf("business logic of domain %q at %s", l.domain, l.address)
+}
+
+// Handle implements business.Logic. The service's own rejections
+// (FAILED_PRECONDITION, INVALID_ARGUMENT, …) come back as *Error with the
+// service's status and message unchanged; transport failures name the service.
+func (l *Logic) Handle(ctx context.Context, req business.Request) (business.Decision, error) {
+	book, err := l.client.Handle(ctx, wire.PBContextual(req))
+	if err != nil {
+		return business.Decision{}, l.wrap(err)
+	}
+	d, err := wire.Decision(book)
+	if err != nil {
+		return business.Decision{}, &business.MisbehaviourError{Service: l.Name(), Reason: "returned an invalid event book: " + err.Error()}
+	}
+	return d, nil
+}
+
+// Close closes the connection.
+func (l *Logic) Close() error { return l.conn.Close() }
+
+func (l *Logic) wrap(err error) error {
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.FailedPrecondition, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
+		codes.PermissionDenied, codes.OutOfRange, codes.ResourceExhausted:
+		// The service's own answer to the client: passed through as is.
+		return &Error{Service: l.Name(), Status: st}
+	case codes.Unknown, codes.Internal, codes.Unimplemented, codes.DataLoss:
+		// A bug or a wrong endpoint on the other side: the client should know
+		// which service it was, but not its internals.
+		return &Error{Service: l.Name(), Status: status.Newf(codes.Internal, "%s failed: %s", l.Name(), st.Message())}
+	default:
+		return &Error{Service: l.Name(), Status: status.Newf(st.Code(), "%s: %s", l.Name(), st.Message())}
+	}
+}
+
+// Error is a failure reported by, or on the way to, a business service. It
+// carries the gRPC status to give the client (see GRPCStatus).
+type Error struct {
+	Service string
+	Status  *status.Status
+}
+
+func (e *Error) Error() string { return e.Status.Message() }
+
+// GRPCStatus is the status the gRPC edge passes through to the client.
+func (e *Error) GRPCStatus() *status.Status { return e.Status }

@@ -1,0 +1,237 @@
+// Package command is evented's command coordinator: it routes a command to
+// its domain's business logic with the aggregate's prior state, numbers and
+// appends the events it returns, retries when another writer got there
+// first, and stores returned snapshots. It is the core of evented and
+// imports no driver, no gRPC and no YAML.
+//
+// Commands for the same aggregate are sequenced on one coordinator, so it
+// never races itself; a conflict can only come from another writer (Record,
+// another server on the same store) and is retried by reloading the
+// aggregate and asking business logic again.
+package command
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Options tune a Coordinator.
+type Options struct {
+	// MaxAttempts is how many times a command is tried when its append
+	// conflicts with another writer (at least 1).
+	MaxAttempts int
+	// Timeout is the deadline of one call to business logic.
+	Timeout time.Duration
+	// Snapshots is the snapshot policy per domain; a domain not in it stores
+	// every snapshot business logic returns.
+	Snapshots map[string]SnapshotPolicy
+}
+
+// SnapshotPolicy says which returned snapshots are stored.
+type SnapshotPolicy struct {
+	Disabled bool
+	// MinEvents: store only when at least this many events were appended
+	// since the stored snapshot.
+	MinEvents uint32
+}
+
+// Router finds the business logic of a domain.
+type Router interface {
+	// Route returns the logic of domain, or an *UnknownDomainError.
+	Route(domain string) (business.Logic, error)
+}
+
+// Result is what a command or a record produced.
+type Result struct {
+	// Books are the persisted books as stored (assigned sequences and
+	// created_at filled in); empty when nothing happened.
+	Books []eventstore.Book
+}
+
+// Coordinator handles commands and records. It is safe for concurrent use.
+type Coordinator struct {
+	store  eventstore.Store
+	snaps  eventstore.Snapshots
+	router Router
+	opts   Options
+	log    *slog.Logger
+	locks  keyedMutex
+}
+
+// New returns a Coordinator over store and snaps routing with router.
+func New(store eventstore.Store, snaps eventstore.Snapshots, router Router, opts Options, log *slog.Logger) *Coordinator {
+	if opts.MaxAttempts < 1 {
+		opts.MaxAttempts = 1
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	return &Coordinator{store: store, snaps: snaps, router: router, opts: opts, log: log.With("component", "command")}
+}
+
+// AbortedError reports a command whose append still conflicted after every
+// attempt. It matches eventstore.ErrConflict.
+type AbortedError struct {
+	Attempts int
+	Last     *eventstore.ConflictError
+}
+
+func (e *AbortedError) Error() string {
+	return fmt.Sprintf("sequence conflict: expected %d, got %d (%s, gave up after %d attempts)",
+		e.Last.Expected, e.Last.Actual, e.Last.Cover, e.Attempts)
+}
+
+func (e *AbortedError) Unwrap() error { return e.Last }
+
+// UnknownDomainError reports a command for a domain no business logic is
+// configured for.
+type UnknownDomainError struct {
+	Domain string
+	Known  []string
+}
+
+// ErrUnknownDomain is matched by every *UnknownDomainError.
+var ErrUnknownDomain = errors.New("unknown domain")
+
+func (e *UnknownDomainError) Error() string {
+	return fmt.Sprintf("unknown domain %q; configured domains: %v", e.Domain, e.Known)
+}
+
+// Is makes errors.Is(err, ErrUnknownDomain) true.
+func (e *UnknownDomainError) Is(target error) bool { return target == ErrUnknownDomain }
+
+// Handle decides cmd with its domain's business logic and stores the events.
+func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Result, error) {
+	if err := validate(cmd); err != nil {
+		return Result{}, err
+	}
+	logic, err := c.router.Route(cmd.Cover.Domain)
+	if err != nil {
+		return Result{}, err
+	}
+	unlock, err := c.locks.lock(ctx, cmd.Cover)
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+
+	for attempt := 1; ; attempt++ {
+		prior, err := eventstore.Load(ctx, c.store, c.snaps, cmd.Cover)
+		if err != nil {
+			return Result{}, err
+		}
+		decision, err := c.decide(ctx, logic, business.Request{Prior: prior, Command: cmd})
+		if err != nil {
+			return Result{}, err
+		}
+		if len(decision.Events) == 0 {
+			return Result{}, nil
+		}
+		next := prior.Next()
+		events, err := c.store.Append(ctx, cmd.Cover, c.number(logic, decision.Events, next))
+		var conflict *eventstore.ConflictError
+		if errors.As(err, &conflict) {
+			if attempt < c.opts.MaxAttempts {
+				c.log.DebugContext(ctx, "append conflicted; reloading and retrying",
+					"cover", cmd.Cover, "attempt", attempt, "expected", conflict.Expected, "actual", conflict.Actual)
+				continue
+			}
+			return Result{}, &AbortedError{Attempts: attempt, Last: conflict}
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("append to %s: %w", cmd.Cover, err)
+		}
+		book := eventstore.Book{Cover: cmd.Cover, Events: events}
+		if decision.Snapshot != nil {
+			c.storeSnapshot(ctx, prior, book, decision.Snapshot)
+		}
+		return Result{Books: []eventstore.Book{book}}, nil
+	}
+}
+
+// Record appends book's pages without calling business logic: a page with
+// a number must get exactly that number (the caller's optimistic check).
+func (c *Coordinator) Record(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) (Result, error) {
+	if len(pages) == 0 {
+		return Result{}, eventstore.Invalid("pages", "must hold at least one event page")
+	}
+	events, err := c.store.Append(ctx, cover, pages)
+	if err != nil {
+		if errors.Is(err, eventstore.ErrConflict) {
+			return Result{}, err
+		}
+		return Result{}, fmt.Errorf("append to %s: %w", cover, err)
+	}
+	return Result{Books: []eventstore.Book{{Cover: cover, Events: events}}}, nil
+}
+
+func validate(cmd business.CommandBook) error {
+	if cmd.Cover.Domain == "" {
+		return eventstore.Invalid("cover.domain", "must not be empty")
+	}
+	if len(cmd.Pages) == 0 {
+		return eventstore.Invalid("pages", "must hold at least one command page")
+	}
+	return nil
+}
+
+func (c *Coordinator) decide(ctx context.Context, logic business.Logic, req business.Request) (business.Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	defer cancel()
+	d, err := logic.Handle(ctx, req)
+	if err != nil {
+		return d, err
+	}
+	if len(d.Events) > 0 && d.Cover != req.Command.Cover {
+		return d, &business.MisbehaviourError{Service: logic.Name(),
+			Reason: fmt.Sprintf("returned events for %s in answer to a command for %s", d.Cover, req.Command.Cover)}
+	}
+	return d, nil
+}
+
+// number stamps events with evented's own sequences from next on. Business
+// logic's own numbers are not trusted (evented-rs examples stamp 0 on every
+// event); a disagreement is logged once per command.
+func (c *Coordinator) number(logic business.Logic, events []business.Event, next uint32) []eventstore.Page {
+	pages := make([]eventstore.Page, len(events))
+	warned := false
+	for i, e := range events {
+		seq := next + uint32(i)
+		if e.HasNum && e.Num != seq && !warned {
+			c.log.Warn("business logic stamped a sequence that is not the next one; evented numbers events itself",
+				"service", logic.Name(), "stamped", e.Num, "assigned", seq)
+			warned = true
+		}
+		pages[i] = eventstore.Page{HasNum: true, Num: seq, CreatedAt: e.CreatedAt, TypeURL: e.TypeURL, Payload: e.Payload}
+	}
+	return pages
+}
+
+// storeSnapshot stores a returned snapshot per the domain's policy. The
+// events are committed whatever happens here, so a failure is logged, not
+// returned: the next snapshot replaces it.
+func (c *Coordinator) storeSnapshot(ctx context.Context, prior, stored eventstore.Book, s *business.Snapshot) {
+	policy := c.opts.Snapshots[stored.Cover.Domain]
+	if policy.Disabled || c.snaps == nil {
+		return
+	}
+	seq := stored.Next()
+	var last uint32
+	if prior.Snapshot != nil {
+		last = prior.Snapshot.Sequence
+	}
+	if seq-last < policy.MinEvents {
+		return
+	}
+	err := c.snaps.PutSnapshot(ctx, stored.Cover, eventstore.Snapshot{Sequence: seq, TypeURL: s.TypeURL, State: slices.Clone(s.State)})
+	if err != nil {
+		c.log.WarnContext(ctx, "snapshot not stored; events are", "cover", stored.Cover, "sequence", seq, "err", err)
+	}
+}

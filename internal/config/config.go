@@ -1,0 +1,100 @@
+// Package config is evented's configuration: a plain struct with YAML tags,
+// its defaults, and (in load.go) the only code that reads config files and
+// environment variables.
+package config
+
+import "time"
+
+// Config is the whole configuration of one evented server.
+type Config struct {
+	Storage       Storage         `yaml:"storage"`
+	Server        Server          `yaml:"server"`
+	Command       Command         `yaml:"command"`
+	BusinessLogic []BusinessLogic `yaml:"business_logic"`
+	Projectors    []Consumer      `yaml:"projectors"`
+	Sagas         []Consumer      `yaml:"sagas"`
+	Log           Log             `yaml:"log"`
+}
+
+// Storage selects and configures the event and snapshot store.
+type Storage struct {
+	// Type is one of sqlite, memory, postgres, redis.
+	Type string `yaml:"type"`
+	// Path is the SQLite database file.
+	Path string `yaml:"path"`
+	// URL is the postgres:// or redis:// address.
+	URL string `yaml:"url"`
+	// Sync is SQLite's durability: "full" (default: an acknowledged append
+	// survives power loss) or "normal" (survives a crash of evented, not of
+	// the machine).
+	Sync string `yaml:"sync"`
+}
+
+// Server holds the listening addresses.
+type Server struct {
+	Host               string `yaml:"host"`
+	CommandHandlerPort int    `yaml:"command_handler_port"`
+	EventQueryPort     int    `yaml:"event_query_port"`
+	// ShutdownTimeout bounds how long in-flight calls may take to finish on
+	// SIGINT/SIGTERM before they are cut.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Command tunes command handling.
+type Command struct {
+	// MaxAttempts is how many times a command is tried (reload, call business
+	// logic, append) when another writer got there first.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Timeout is the deadline of one call to business logic.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// BusinessLogic routes a domain to the service that decides its commands.
+type BusinessLogic struct {
+	Domain  string `yaml:"domain"`
+	Address string `yaml:"address"`
+	// Snapshots is the domain's snapshot policy.
+	Snapshots SnapshotPolicy `yaml:"snapshots"`
+}
+
+// SnapshotPolicy says which snapshots returned by business logic are stored.
+type SnapshotPolicy struct {
+	// Disabled drops every returned snapshot.
+	Disabled bool `yaml:"disabled"`
+	// MinEvents stores a returned snapshot only when at least this many events
+	// were appended since the stored one (0: store every one).
+	MinEvents int `yaml:"min_events"`
+}
+
+// Consumer is a projector or saga.
+type Consumer struct {
+	Name        string   `yaml:"name"`
+	Address     string   `yaml:"address"`
+	Synchronous bool     `yaml:"synchronous"`
+	Domains     []string `yaml:"domains"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error; EVENTED_LOG overrides it.
+	Level string `yaml:"level"`
+	// Format is auto (text on a terminal, JSON otherwise), text or json.
+	Format string `yaml:"format"`
+}
+
+// Default returns the built-in configuration: SQLite at ./data/events.db,
+// ports 1313 and 1314 on all interfaces, no business logic configured (the
+// placeholder answers every domain).
+func Default() Config {
+	return Config{
+		Storage: Storage{Type: "sqlite", Path: "./data/events.db", Sync: "full"},
+		Server: Server{
+			Host:               "0.0.0.0",
+			CommandHandlerPort: 1313,
+			EventQueryPort:     1314,
+			ShutdownTimeout:    30 * time.Second,
+		},
+		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second},
+		Log:     Log{Level: "info", Format: "auto"},
+	}
+}

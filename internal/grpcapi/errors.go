@@ -1,0 +1,59 @@
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// codeTable maps the core's errors to gRPC codes: the one place that does.
+// The first entry an error matches (errors.Is) wins; the error's message goes
+// to the client as it is, so every entry's errors must say what is wrong
+// without leaking internals.
+var codeTable = []struct {
+	err  error
+	code codes.Code
+}{
+	{eventstore.ErrInvalid, codes.InvalidArgument},
+	{command.ErrUnknownDomain, codes.NotFound},
+	{eventstore.ErrConflict, codes.Aborted},
+	{eventstore.ErrClosed, codes.Unavailable},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{context.Canceled, codes.Canceled},
+}
+
+// toStatus turns an error from the core into the status the client gets.
+// Errors that carry their own status (a business service's rejection) pass
+// through. Business logic that broke the contract is INTERNAL and named.
+// Anything else is a bug: INTERNAL, details logged, not leaked.
+func toStatus(ctx context.Context, log *slog.Logger, method string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err // already a status (from gRPC itself)
+	}
+	var withStatus interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &withStatus) {
+		return withStatus.GRPCStatus().Err()
+	}
+	for _, e := range codeTable {
+		if errors.Is(err, e.err) {
+			return status.Error(e.code, err.Error())
+		}
+	}
+	var misbehaviour *business.MisbehaviourError
+	if errors.As(err, &misbehaviour) {
+		log.ErrorContext(ctx, "business logic broke the contract", "method", method, "err", err)
+		return status.Error(codes.Internal, misbehaviour.Error())
+	}
+	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
+	return status.Error(codes.Internal, "internal error in evented; the server log has the details")
+}

@@ -1,0 +1,154 @@
+// Package grpcapi is evented's gRPC edge: it serves BusinessCoordinator on
+// the command port and EventQuery on the query port, converting messages
+// with package wire and errors with the table in errors.go. It is the only
+// package that knows gRPC status codes.
+package grpcapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/query"
+	"github.com/evented/evented/internal/wire"
+)
+
+// Interceptors map every error a handler returns through the code table.
+func Interceptors(log *slog.Logger) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			resp, err := h(ctx, req)
+			return resp, toStatus(ctx, log, info.FullMethod, err)
+		}),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return toStatus(ss.Context(), log, info.FullMethod, h(srv, ss))
+		}),
+	}
+}
+
+// Commands serves evented.BusinessCoordinator.
+type Commands struct {
+	eventedpb.UnimplementedBusinessCoordinatorServer
+	Coordinator *command.Coordinator
+}
+
+// Handle implements BusinessCoordinator.Handle.
+func (s *Commands) Handle(ctx context.Context, in *eventedpb.CommandBook) (*eventedpb.SynchronousProcessingResponse, error) {
+	cmd, err := wire.CommandBook(in)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Coordinator.Handle(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return response(res), nil
+}
+
+// Record implements BusinessCoordinator.Record.
+func (s *Commands) Record(ctx context.Context, in *eventedpb.EventBook) (*eventedpb.SynchronousProcessingResponse, error) {
+	cover, err := wire.Cover(in.GetCover(), "cover")
+	if err != nil {
+		return nil, err
+	}
+	pages, err := wire.Pages(in.GetPages(), "pages")
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Coordinator.Record(ctx, cover, pages)
+	if err != nil {
+		return nil, err
+	}
+	return response(res), nil
+}
+
+func response(res command.Result) *eventedpb.SynchronousProcessingResponse {
+	out := &eventedpb.SynchronousProcessingResponse{}
+	for _, b := range res.Books {
+		out.Books = append(out.Books, wire.PBBook(b))
+	}
+	return out
+}
+
+// Queries serves evented.EventQuery.
+type Queries struct {
+	eventedpb.UnimplementedEventQueryServer
+	Service *query.Service
+}
+
+// maxPagesPerBook and maxBytesPerBook bound one streamed EventBook, so a long
+// history arrives as several books well under gRPC's 4 MiB message limit.
+const (
+	maxPagesPerBook = 1000
+	maxBytesPerBook = 1 << 20
+)
+
+// GetEvents implements EventQuery.GetEvents.
+func (s *Queries) GetEvents(in *eventedpb.Query, stream grpc.ServerStreamingServer[eventedpb.EventBook]) error {
+	return s.answer(stream.Context(), in, stream.Send)
+}
+
+// Synchronize implements EventQuery.Synchronize: each query received is
+// answered like GetEvents; an invalid query ends the stream.
+func (s *Queries) Synchronize(stream grpc.BidiStreamingServer[eventedpb.Query, eventedpb.EventBook]) error {
+	for {
+		in, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.answer(stream.Context(), in, stream.Send); err != nil {
+			return err
+		}
+	}
+}
+
+// GetAggregateRoots implements EventQuery.GetAggregateRoots.
+func (s *Queries) GetAggregateRoots(_ *emptypb.Empty, stream grpc.ServerStreamingServer[eventedpb.AggregateRoot]) error {
+	return s.Service.Roots(stream.Context(), func(c eventstore.Cover) error {
+		return stream.Send(&eventedpb.AggregateRoot{Domain: c.Domain, Root: wire.PBRoot(c.Root)})
+	})
+}
+
+func (s *Queries) answer(ctx context.Context, in *eventedpb.Query, send func(*eventedpb.EventBook) error) error {
+	if in.GetDomain() == "" {
+		return eventstore.Invalid("domain", "must not be empty")
+	}
+	root, err := wire.Root(in.GetRoot(), "root")
+	if err != nil {
+		return err
+	}
+	cover := eventstore.Cover{Domain: in.GetDomain(), Root: root}
+	book, err := s.Service.Events(ctx, query.Query{Cover: cover, Lower: in.GetLowerBound(), Upper: in.GetUpperBound()})
+	if err != nil {
+		return err
+	}
+	// Stream in chunks; the first carries the snapshot, an empty history
+	// still gives one book with the cover.
+	first, events := true, book.Events
+	for first || len(events) > 0 {
+		n, size := 0, 0
+		for n < len(events) && n < maxPagesPerBook && (n == 0 || size+len(events[n].Payload) <= maxBytesPerBook) {
+			size += len(events[n].Payload)
+			n++
+		}
+		chunk := eventstore.Book{Cover: cover, Events: events[:n]}
+		if first {
+			chunk.Snapshot = book.Snapshot
+		}
+		if err := send(wire.PBBook(chunk)); err != nil {
+			return err
+		}
+		first, events = false, events[n:]
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+// Package wire converts between the protobuf messages of package evented and
+// the core's types, validating what comes in. Every rejection is an
+// *eventstore.InvalidError naming the field as the client wrote it
+// (cover.root.value, pages[2].event, …) and what is allowed.
+package wire
+
+import (
+	"fmt"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Root validates a wire UUID.
+func Root(u *eventedpb.UUID, field string) (uuid.UUID, error) {
+	if u == nil {
+		return uuid.UUID{}, eventstore.Invalid(field, "missing; a 16-byte UUID is required")
+	}
+	if len(u.GetValue()) != 16 {
+		return uuid.UUID{}, eventstore.Invalid(field+".value", "must be exactly 16 bytes, got %d", len(u.GetValue()))
+	}
+	return uuid.UUID(u.GetValue()), nil
+}
+
+// PBRoot is the wire form of a root.
+func PBRoot(r uuid.UUID) *eventedpb.UUID { return &eventedpb.UUID{Value: r[:]} }
+
+// Cover validates a wire cover: present, a 16-byte root, a non-empty domain.
+func Cover(c *eventedpb.Cover, field string) (eventstore.Cover, error) {
+	if c == nil {
+		return eventstore.Cover{}, eventstore.Invalid(field, "missing; a cover with domain and root is required")
+	}
+	if c.GetDomain() == "" {
+		return eventstore.Cover{}, eventstore.Invalid(field+".domain", "must not be empty")
+	}
+	root, err := Root(c.GetRoot(), field+".root")
+	if err != nil {
+		return eventstore.Cover{}, err
+	}
+	return eventstore.Cover{Domain: c.GetDomain(), Root: root}, nil
+}
+
+// PBCover is the wire form of a cover.
+func PBCover(c eventstore.Cover) *eventedpb.Cover {
+	return &eventedpb.Cover{Domain: c.Domain, Root: PBRoot(c.Root)}
+}
+
+// Pages validates the pages of a book to append (Record): each needs an event.
+func Pages(pages []*eventedpb.EventPage, field string) ([]eventstore.Page, error) {
+	out := make([]eventstore.Page, len(pages))
+	for i, p := range pages {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if p.GetEvent() == nil {
+			return nil, eventstore.Invalid(f+".event", "missing; every page needs an event (google.protobuf.Any)")
+		}
+		if p.GetEvent().GetTypeUrl() == "" {
+			return nil, eventstore.Invalid(f+".event.type_url", "must not be empty")
+		}
+		n, hasNum := p.GetSequence().(*eventedpb.EventPage_Num)
+		out[i] = eventstore.Page{TypeURL: p.GetEvent().GetTypeUrl(), Payload: p.GetEvent().GetValue()}
+		if hasNum {
+			out[i].HasNum, out[i].Num = true, n.Num
+		}
+		if p.GetCreatedAt() != nil {
+			if err := p.GetCreatedAt().CheckValid(); err != nil {
+				return nil, eventstore.Invalid(f+".created_at", "%v", err)
+			}
+			out[i].CreatedAt = p.GetCreatedAt().AsTime()
+		}
+	}
+	return out, nil
+}
+
+// PBEvents is the wire form of stored events.
+func PBEvents(events []eventstore.Event) []*eventedpb.EventPage {
+	out := make([]*eventedpb.EventPage, len(events))
+	for i, e := range events {
+		out[i] = &eventedpb.EventPage{
+			Sequence:  &eventedpb.EventPage_Num{Num: e.Sequence},
+			CreatedAt: timestamppb.New(e.CreatedAt),
+			Event:     &anypb.Any{TypeUrl: e.TypeURL, Value: e.Payload},
+		}
+	}
+	return out
+}
+
+// PBSnapshot is the wire form of a stored snapshot (nil for nil).
+func PBSnapshot(s *eventstore.Snapshot) *eventedpb.Snapshot {
+	if s == nil {
+		return nil
+	}
+	return &eventedpb.Snapshot{Sequence: s.Sequence, State: &anypb.Any{TypeUrl: s.TypeURL, Value: s.State}}
+}
+
+// PBBook is the wire form of a stored book.
+func PBBook(b eventstore.Book) *eventedpb.EventBook {
+	return &eventedpb.EventBook{Cover: PBCover(b.Cover), Snapshot: PBSnapshot(b.Snapshot), Pages: PBEvents(b.Events)}
+}
+
+// CommandBook validates a wire command book: a valid cover and at least one
+// page, each with a typed command.
+func CommandBook(b *eventedpb.CommandBook) (business.CommandBook, error) {
+	cover, err := Cover(b.GetCover(), "cover")
+	if err != nil {
+		return business.CommandBook{}, err
+	}
+	if len(b.GetPages()) == 0 {
+		return business.CommandBook{}, eventstore.Invalid("pages", "must hold at least one command page")
+	}
+	out := business.CommandBook{Cover: cover, Pages: make([]business.Command, len(b.GetPages()))}
+	for i, p := range b.GetPages() {
+		if p.GetCommand() == nil || p.GetCommand().GetTypeUrl() == "" {
+			return business.CommandBook{}, eventstore.Invalid(fmt.Sprintf("pages[%d].command", i), "missing; every page needs a command (google.protobuf.Any with a type_url)")
+		}
+		out.Pages[i] = business.Command{
+			Sequence:    p.GetSequence(),
+			Synchronous: p.GetSynchronous(),
+			TypeURL:     p.GetCommand().GetTypeUrl(),
+			Payload:     p.GetCommand().GetValue(),
+		}
+	}
+	return out, nil
+}
+
+// PBCommandBook is the wire form of a command book.
+func PBCommandBook(b business.CommandBook) *eventedpb.CommandBook {
+	out := &eventedpb.CommandBook{Cover: PBCover(b.Cover), Pages: make([]*eventedpb.CommandPage, len(b.Pages))}
+	for i, p := range b.Pages {
+		out.Pages[i] = &eventedpb.CommandPage{
+			Sequence:    p.Sequence,
+			Synchronous: p.Synchronous,
+			Command:     &anypb.Any{TypeUrl: p.TypeURL, Value: p.Payload},
+		}
+	}
+	return out
+}
+
+// PBContextual is the request sent to business logic.
+func PBContextual(r business.Request) *eventedpb.ContextualCommand {
+	return &eventedpb.ContextualCommand{Events: PBBook(r.Prior), Command: PBCommandBook(r.Command)}
+}
+
+// Decision reads business logic's answer. A book with no cover and no pages
+// is a valid "nothing happened"; anything else must carry a valid cover.
+// The field names in errors are those of the returned EventBook.
+func Decision(b *eventedpb.EventBook) (business.Decision, error) {
+	if b.GetCover() == nil && len(b.GetPages()) == 0 && b.GetSnapshot() == nil {
+		return business.Decision{}, nil
+	}
+	cover, err := Cover(b.GetCover(), "cover")
+	if err != nil {
+		return business.Decision{}, err
+	}
+	pages, err := Pages(b.GetPages(), "pages")
+	if err != nil {
+		return business.Decision{}, err
+	}
+	d := business.Decision{Cover: cover, Events: make([]business.Event, len(pages))}
+	for i, p := range pages {
+		d.Events[i] = business.Event{HasNum: p.HasNum, Num: p.Num, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload}
+	}
+	if s := b.GetSnapshot(); s != nil && s.GetState() != nil {
+		d.Snapshot = &business.Snapshot{TypeURL: s.GetState().GetTypeUrl(), State: s.GetState().GetValue()}
+	}
+	return d, nil
+}
