@@ -1,0 +1,174 @@
+// Package memory is the in-memory event and snapshot store: the fake every
+// other package tests against, and the backend of a throwaway server.
+//
+// It passes the same conformance suites as the durable backends
+// (eventstore/storetest), so code tested against it behaves the same on
+// SQLite or PostgreSQL. Nothing survives the process. One mutex guards all
+// streams, which keeps "exactly one concurrent append wins" obvious; payloads
+// are copied on the way in and out, so callers can neither change stored
+// events nor see each other's buffers.
+package memory
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Store keeps event streams and snapshots in maps. It implements
+// eventstore.Store and eventstore.Snapshots and is safe for concurrent use.
+type Store struct {
+	mu        sync.RWMutex
+	closed    bool
+	streams   map[eventstore.Cover][]eventstore.Event
+	snapshots map[eventstore.Cover]eventstore.Snapshot
+}
+
+var (
+	_ eventstore.Store     = (*Store)(nil)
+	_ eventstore.Snapshots = (*Store)(nil)
+)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		streams:   map[eventstore.Cover][]eventstore.Event{},
+		snapshots: map[eventstore.Cover]eventstore.Snapshot{},
+	}
+}
+
+// Append implements eventstore.Store.
+func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, eventstore.ErrClosed
+	}
+	if len(pages) == 0 {
+		return nil, nil
+	}
+	stream := s.streams[cover]
+	events, err := eventstore.Assign(cover, uint32(len(stream)), pages, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	for i := range events {
+		events[i].Payload = bytes.Clone(events[i].Payload)
+	}
+	s.streams[cover] = append(stream, events...)
+	return cloneEvents(events), nil
+}
+
+// Read implements eventstore.Store.
+func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint32) ([]eventstore.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, eventstore.ErrClosed
+	}
+	stream := s.streams[cover]
+	end := uint32(len(stream))
+	if to != 0 && to < end {
+		end = to
+	}
+	if from >= end {
+		return nil, nil
+	}
+	return cloneEvents(stream[from:end]), nil
+}
+
+// Roots implements eventstore.Store. fn runs without the lock held, so it
+// may call the store.
+func (s *Store) Roots(ctx context.Context, fn func(eventstore.Cover) error) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return eventstore.ErrClosed
+	}
+	covers := make([]eventstore.Cover, 0, len(s.streams))
+	for c := range s.streams {
+		covers = append(covers, c)
+	}
+	s.mu.RUnlock()
+
+	slices.SortFunc(covers, func(a, b eventstore.Cover) int {
+		if c := strings.Compare(a.Domain, b.Domain); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.Root[:], b.Root[:])
+	})
+	for _, c := range covers {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close implements eventstore.Store. The data stays in memory until the
+// Store is garbage collected.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// Snapshot implements eventstore.Snapshots.
+func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstore.Snapshot, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return eventstore.Snapshot{}, false, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return eventstore.Snapshot{}, false, eventstore.ErrClosed
+	}
+	snap, ok := s.snapshots[cover]
+	snap.State = bytes.Clone(snap.State)
+	return snap, ok, nil
+}
+
+// PutSnapshot implements eventstore.Snapshots.
+func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return eventstore.ErrClosed
+	}
+	if old, ok := s.snapshots[cover]; ok && old.Sequence > snap.Sequence {
+		return nil
+	}
+	if snap.CreatedAt.IsZero() {
+		snap.CreatedAt = time.Now()
+	}
+	snap.CreatedAt = snap.CreatedAt.UTC()
+	snap.State = bytes.Clone(snap.State)
+	s.snapshots[cover] = snap
+	return nil
+}
+
+func cloneEvents(events []eventstore.Event) []eventstore.Event {
+	out := slices.Clone(events)
+	for i := range out {
+		out[i].Payload = bytes.Clone(out[i].Payload)
+	}
+	return out
+}

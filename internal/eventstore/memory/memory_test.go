@@ -1,0 +1,25 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/eventstore/memory"
+	"github.com/evented/evented/internal/eventstore/storetest"
+)
+
+func open(t *testing.T) *memory.Store {
+	s := memory.New()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.RunStore(t, storetest.Backend{
+		Open: func(t *testing.T) eventstore.Store { return open(t) },
+	})
+}
+
+func TestSnapshots(t *testing.T) {
+	storetest.RunSnapshots(t, func(t *testing.T) eventstore.Snapshots { return open(t) })
+}
