@@ -1,0 +1,63 @@
+package grpcapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+type withStatus struct{ st *status.Status }
+
+func (e withStatus) Error() string              { return e.st.Message() }
+func (e withStatus) GRPCStatus() *status.Status { return e.st }
+
+func TestErrorTable(t *testing.T) {
+	conflict := &eventstore.ConflictError{Expected: 3, Actual: 4}
+	for _, tc := range []struct {
+		err     error
+		code    codes.Code
+		message string
+	}{
+		{eventstore.Invalid("cover.root.value", "must be exactly 16 bytes, got 3"), codes.InvalidArgument, "cover.root.value: must be exactly 16 bytes, got 3"},
+		{fmt.Errorf("wrapped: %w", &command.UnknownDomainError{Domain: "x", Known: []string{"a", "b"}}), codes.NotFound, `unknown domain "x"; configured domains: [a b]`},
+		{&command.AbortedError{Attempts: 5, Last: conflict}, codes.Aborted, "sequence conflict: expected 3, got 4"},
+		{conflict, codes.Aborted, "expected 3, got 4"},
+		{eventstore.ErrClosed, codes.Unavailable, "closed"},
+		{fmt.Errorf("call: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "deadline"},
+		{withStatus{status.New(codes.FailedPrecondition, "Insufficient points: have 5, need 10")}, codes.FailedPrecondition, "Insufficient points: have 5, need 10"},
+		{fmt.Errorf("wrapped: %w", withStatus{status.New(codes.Unavailable, "down")}), codes.Unavailable, "down"},
+		{&business.MisbehaviourError{Service: "svc at x:1", Reason: "returned events for another cover"}, codes.Internal, "svc at x:1 returned events"},
+		{status.Error(codes.ResourceExhausted, "too big"), codes.ResourceExhausted, "too big"},
+	} {
+		st := status.Convert(toStatus(t.Context(), slog.New(slog.DiscardHandler), "/m", tc.err))
+		if st.Code() != tc.code || !strings.Contains(st.Message(), tc.message) {
+			t.Errorf("%v → %s %q, want %s containing %q", tc.err, st.Code(), st.Message(), tc.code, tc.message)
+		}
+	}
+}
+
+func TestUnknownErrorsAreInternalAndNotLeaked(t *testing.T) {
+	var logged bytes.Buffer
+	err := toStatus(t.Context(), slog.New(slog.NewTextHandler(&logged, nil)), "/m", errors.New("disk I/O error at /secret/path"))
+	st := status.Convert(err)
+	if st.Code() != codes.Internal || strings.Contains(st.Message(), "secret") {
+		t.Fatalf("got %s %q, want INTERNAL without details", st.Code(), st.Message())
+	}
+	if !strings.Contains(logged.String(), "/secret/path") {
+		t.Errorf("details not logged: %q", logged.String())
+	}
+	if toStatus(t.Context(), slog.New(slog.DiscardHandler), "/m", nil) != nil {
+		t.Error("nil error must stay nil")
+	}
+}
