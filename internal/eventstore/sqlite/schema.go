@@ -1,0 +1,77 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema steps in order: migrations[i] takes the schema
+// from version i (PRAGMA user_version) to i+1. Append new steps; never edit
+// one that has been released.
+//
+// The tables are meant to be read with the sqlite3 shell: UUIDs as lowercase
+// text and times as RFC 3339 text in UTC with nine fractional digits, so that
+// text order is time order.
+var migrations = []string{
+	// 1: events and snapshots.
+	`CREATE TABLE events (
+		-- Global commit order, gap-free: rows are only ever appended by one
+		-- writer at a time, and a rolled-back insert frees its position.
+		position     INTEGER PRIMARY KEY,
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		sequence     INTEGER NOT NULL,
+		type_url     TEXT    NOT NULL,
+		payload      BLOB    NOT NULL,
+		created_at   TEXT    NOT NULL,
+		UNIQUE (domain, aggregate_id, sequence)
+	);
+	CREATE TABLE snapshots (
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		sequence     INTEGER NOT NULL,
+		type_url     TEXT    NOT NULL,
+		state        BLOB    NOT NULL,
+		created_at   TEXT    NOT NULL,
+		PRIMARY KEY (domain, aggregate_id)
+	) WITHOUT ROWID;`,
+}
+
+// migrate brings the schema of db up to date, one step per transaction, and
+// returns its version. Each step re-reads the version under the write lock
+// (db begins IMMEDIATE), so processes opening the same file at once apply
+// every step exactly once.
+func migrate(ctx context.Context, db *sql.DB) (int, error) {
+	for {
+		done, version, err := migrateStep(ctx, db)
+		if err != nil || done {
+			return version, err
+		}
+	}
+}
+
+func migrateStep(ctx context.Context, db *sql.DB) (done bool, version int, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, 0, err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return false, 0, err
+	}
+	switch {
+	case version > len(migrations):
+		return false, version, fmt.Errorf("schema version %d is newer than this binary knows (%d): upgrade evented", version, len(migrations))
+	case version == len(migrations):
+		return true, version, nil
+	}
+	if _, err := tx.ExecContext(ctx, migrations[version]); err != nil {
+		return false, version, fmt.Errorf("migrate to version %d: %w", version+1, err)
+	}
+	// PRAGMA takes no parameters; version is an int we produced.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version+1)); err != nil {
+		return false, version, err
+	}
+	return false, version + 1, tx.Commit()
+}

@@ -1,0 +1,327 @@
+// Package sqlite stores events and snapshots in one SQLite file, through the
+// pure-Go driver modernc.org/sqlite (no cgo).
+//
+// The file is in WAL mode, so reads never wait for the writer. Writes go
+// through a single connection that begins IMMEDIATE: the write lock is taken
+// up front, and the head of a stream read in the transaction cannot change
+// before the commit. Other processes may open the same file; busy_timeout
+// makes them take turns.
+//
+// Durability costs one fsync per commit (synchronous=FULL by default), so
+// appends are group-committed: concurrent Append calls queue up for one
+// writer goroutine, which applies everything pending in one transaction and
+// answers each caller once that transaction is on disk. Every append is still
+// validated on its own, and a conflicting one fails alone.
+//
+// The schema is versioned (PRAGMA user_version) and migrated by Open; it is
+// meant to be inspected with the sqlite3 shell:
+//
+//	SELECT domain, aggregate_id, sequence, type_url, created_at
+//	FROM events ORDER BY created_at DESC LIMIT 10;
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/google/uuid"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options tune a Store. The zero value is the durable default.
+type Options struct {
+	// Sync is "full" (the default): every commit is fsynced, so an
+	// acknowledged append survives a power cut. "normal" fsyncs only at WAL
+	// checkpoints: an acknowledged append survives the process being killed,
+	// but the last ones may be lost with the machine.
+	Sync string
+}
+
+// Store is an eventstore.Store and eventstore.Snapshots over one SQLite file.
+// It is safe for concurrent use.
+type Store struct {
+	path    string
+	version int
+	w, r    *sql.DB // w: one connection, writes only; r: a pool of read-only connections
+
+	head, insert, putSnapshot *sql.Stmt // on w
+	read, roots, snapshot     *sql.Stmt // on r
+
+	reqs      chan *request
+	closing   chan struct{} // closed by Close
+	stopped   chan struct{} // closed when the writer goroutine has returned
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var (
+	_ eventstore.Store     = (*Store)(nil)
+	_ eventstore.Snapshots = (*Store)(nil)
+)
+
+const (
+	busyTimeout = 10 * time.Second
+	// maxBatch bounds the appends committed together, so that one
+	// transaction (and the callers waiting on it) stays short.
+	maxBatch = 256
+	// timeFormat is RFC 3339 with a fixed number of fractional digits, so
+	// that created_at sorts as text.
+	timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+)
+
+// Open opens the store in the file at path, creating the file and its
+// directory if missing, and migrates the schema to the version this binary
+// knows. A file with a newer schema is refused.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	mode, err := syncMode(opts.Sync)
+	if err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s := &Store{
+		path:    abs,
+		reqs:    make(chan *request, maxBatch),
+		closing: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+	if err := s.open(ctx, mode); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	go s.run()
+	return s, nil
+}
+
+func syncMode(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "", "full":
+		return "FULL", nil
+	case "normal":
+		return "NORMAL", nil
+	}
+	return "", fmt.Errorf("sqlite: unknown sync mode %q (known: full, normal)", s)
+}
+
+func (s *Store) open(ctx context.Context, synchronous string) error {
+	// _pragma parameters run on every new connection of a pool, so a
+	// reconnect cannot come back without them.
+	var err error
+	s.w, err = sql.Open("sqlite", dsn(s.path, url.Values{
+		"_txlock": {"immediate"},
+		"_pragma": {"journal_mode(WAL)", "synchronous(" + synchronous + ")"},
+	}))
+	if err != nil {
+		return err
+	}
+	s.w.SetMaxOpenConns(1)
+	if s.version, err = migrate(ctx, s.w); err != nil {
+		return err
+	}
+	// Opened after the writer has switched the file to WAL (a persistent
+	// setting), which query_only connections could not do.
+	s.r, err = sql.Open("sqlite", dsn(s.path, url.Values{"_pragma": {"query_only(1)"}}))
+	if err != nil {
+		return err
+	}
+	s.r.SetMaxIdleConns(runtime.GOMAXPROCS(0))
+	for _, p := range []struct {
+		db   *sql.DB
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{s.w, &s.head, `SELECT sequence FROM events WHERE domain = ? AND aggregate_id = ? ORDER BY sequence DESC LIMIT 1`},
+		{s.w, &s.insert, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (domain, aggregate_id) DO UPDATE SET
+				sequence = excluded.sequence, type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at
+			WHERE excluded.sequence >= snapshots.sequence`},
+		{s.r, &s.read, `SELECT sequence, created_at, type_url, payload FROM events
+			WHERE domain = ? AND aggregate_id = ? AND sequence >= ? AND sequence < ? ORDER BY sequence`},
+		{s.r, &s.roots, `SELECT DISTINCT domain, aggregate_id FROM events ORDER BY domain, aggregate_id`},
+		{s.r, &s.snapshot, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = ? AND aggregate_id = ?`},
+	} {
+		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dsn(path string, params url.Values) string {
+	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: params.Encode()}).String()
+}
+
+// Path is the absolute path of the database file.
+func (s *Store) Path() string { return s.path }
+
+// Version is the schema version of the file, which Open brought up to the
+// latest this binary knows.
+func (s *Store) Version() int { return s.version }
+
+// Close answers queued appends with eventstore.ErrClosed, waits for the
+// transaction in flight, and closes the file. It is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.stopped
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	for _, db := range []*sql.DB{s.w, s.r} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) closed() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// fail wraps err, or reports ErrClosed when the store was closed under the
+// call (database/sql then fails with an unexported error).
+func (s *Store) fail(err error, format string, args ...any) error {
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	return fmt.Errorf("sqlite: "+format+": %w", append(args, err)...)
+}
+
+// Read implements eventstore.Store.
+func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint32) ([]eventstore.Event, error) {
+	if s.closed() {
+		return nil, eventstore.ErrClosed
+	}
+	end := int64(to)
+	if to == 0 {
+		end = math.MaxUint32 + 1
+	}
+	rows, err := s.read.QueryContext(ctx, cover.Domain, cover.Root.String(), from, end)
+	if err != nil {
+		return nil, s.fail(err, "read %s", cover)
+	}
+	defer rows.Close()
+	var events []eventstore.Event
+	for rows.Next() {
+		var e eventstore.Event
+		var at string
+		if err := rows.Scan(&e.Sequence, &at, &e.TypeURL, &e.Payload); err != nil {
+			return nil, s.fail(err, "read %s", cover)
+		}
+		if e.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err, "read %s", cover)
+	}
+	return events, nil
+}
+
+// Roots implements eventstore.Store. It streams from one read transaction:
+// fn sees a consistent list, and may itself call the store.
+func (s *Store) Roots(ctx context.Context, fn func(eventstore.Cover) error) error {
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	rows, err := s.roots.QueryContext(ctx)
+	if err != nil {
+		return s.fail(err, "roots")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c eventstore.Cover
+		var id string
+		if err := rows.Scan(&c.Domain, &id); err != nil {
+			return s.fail(err, "roots")
+		}
+		if c.Root, err = uuid.Parse(id); err != nil {
+			return s.fail(err, "roots: domain %q", c.Domain)
+		}
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.fail(err, "roots")
+	}
+	return nil
+}
+
+// Snapshot implements eventstore.Snapshots.
+func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstore.Snapshot, bool, error) {
+	if s.closed() {
+		return eventstore.Snapshot{}, false, eventstore.ErrClosed
+	}
+	var snap eventstore.Snapshot
+	var at string
+	err := s.snapshot.QueryRowContext(ctx, cover.Domain, cover.Root.String()).Scan(&snap.Sequence, &snap.TypeURL, &snap.State, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return eventstore.Snapshot{}, false, nil
+	}
+	if err != nil {
+		return eventstore.Snapshot{}, false, s.fail(err, "snapshot of %s", cover)
+	}
+	if snap.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+		return eventstore.Snapshot{}, false, s.fail(err, "snapshot of %s", cover)
+	}
+	return snap, true, nil
+}
+
+// PutSnapshot implements eventstore.Snapshots. It is one autocommitted
+// statement on the writer connection, so it waits for a group commit in
+// flight rather than competing for the file lock.
+func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot) error {
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	at := snap.CreatedAt
+	if at.IsZero() {
+		at = time.Now()
+	}
+	_, err := s.putSnapshot.ExecContext(ctx, cover.Domain, cover.Root.String(), snap.Sequence,
+		snap.TypeURL, blob(snap.State), formatTime(at))
+	if err != nil {
+		return s.fail(err, "put snapshot of %s", cover)
+	}
+	return nil
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// blob keeps an empty byte slice from being bound as NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
