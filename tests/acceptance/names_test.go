@@ -1,0 +1,32 @@
+package acceptance
+
+import (
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// aggregateRoot is the root UUID of the aggregate a scenario calls name
+// ("order-456") in domain. It is deterministic, so a name means the same
+// aggregate in every step and every run. It is the one place that knows the
+// mapping: swap it for the CLI's documented one when there is one.
+func aggregateRoot(domain, name string) uuid.UUID {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("evented:"+domain+"/"+name))
+}
+
+// typePrefix is the type URL prefix of the commands, events and states the
+// scenarios make up; evented treats them as opaque.
+const typePrefix = "type.googleapis.com/acceptance."
+
+// typeURL is the type URL of a command, event or state named in a scenario
+// ("CreateOrder", "OrderCreated").
+func typeURL(name string) string { return typePrefix + name }
+
+// typeName is the name a scenario uses for a type URL: the part after the
+// last '.' or '/'.
+func typeName(url string) string {
+	if i := strings.LastIndexAny(url, "/."); i >= 0 {
+		return url[i+1:]
+	}
+	return url
+}
