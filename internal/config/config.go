@@ -1,6 +1,33 @@
 // Package config is evented's configuration: a plain struct with YAML tags,
 // its defaults, and (in load.go) the only code that reads config files and
 // environment variables.
+//
+// Load builds the effective configuration in three layers, each overriding
+// the one before:
+//
+//  1. Default: SQLite at ./data/events.db, ports 1313 and 1314.
+//  2. One YAML file: the --config flag, else $EVENTED_CONFIG, else
+//     ./config.yaml if it exists.
+//  3. The environment.
+//
+// Every key has a variable: EVENTED_ and its path upper-cased, with "__"
+// between levels. Values are YAML, so a list is written whole, in flow style
+// or JSON; strings are taken literally.
+//
+//	EVENTED_STORAGE__TYPE=postgres
+//	EVENTED_SERVER__COMMAND_HANDLER_PORT=1400
+//	EVENTED_COMMAND__TIMEOUT=5s
+//	EVENTED_BUSINESS_LOGIC='[{domain: customer, address: "localhost:50052"}]'
+//
+// The variables of evented-rs work too (STORAGE_PATH, COMMAND_HANDLER_PORT,
+// EVENT_QUERY_PORT, SERVER_HOST); the EVENTED_ variable of the same key wins.
+//
+// Loading is strict because a typo that is silently ignored costs more than
+// one that stops the server: an unknown key in the file (reported with its
+// line), an EVENTED_ variable that names no key, a value of the wrong type and
+// whatever Validate rejects are all errors, reported together so that one run
+// shows everything to fix. Sources records where each effective value came
+// from, and Print shows both.
 package config
 
 import "time"

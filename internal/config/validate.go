@@ -170,6 +170,9 @@ func (e *keyError) Error() string {
 	} else if f, ok := strings.CutPrefix(e.origin, "file "); ok {
 		b.WriteString(f + ": ")
 	}
+	if e.key == "" {
+		b.WriteString("top level")
+	}
 	b.WriteString(e.key)
 	if e.line > 0 {
 		fmt.Fprintf(&b, " (line %d)", e.line)

@@ -1,0 +1,65 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/evented/evented/internal/config"
+)
+
+func ExampleLoad() {
+	// A server passes os.Getenv; this example passes its own environment.
+	env := map[string]string{
+		"EVENTED_STORAGE__TYPE":    "memory",
+		"EVENT_QUERY_PORT":         "1400",
+		"EVENTED_COMMAND__TIMEOUT": "5s",
+		"EVENTED_BUSINESS_LOGIC":   `[{domain: customer, address: "localhost:50052"}]`,
+	}
+	cfg, src, err := config.Load("", func(name string) string { return env[name] })
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := config.Print(os.Stdout, cfg, src); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// storage:
+	//   type: memory # env EVENTED_STORAGE__TYPE
+	//   path: ./data/events.db # default
+	//   url: "" # default
+	//   sync: full # default
+	// server:
+	//   host: 0.0.0.0 # default
+	//   command_handler_port: 1313 # default
+	//   event_query_port: 1400 # env EVENT_QUERY_PORT
+	//   shutdown_timeout: 30s # default
+	// command:
+	//   max_attempts: 5 # default
+	//   timeout: 5s # env EVENTED_COMMAND__TIMEOUT
+	// business_logic: # env EVENTED_BUSINESS_LOGIC
+	//   - domain: customer
+	//     address: localhost:50052
+	//     snapshots:
+	//       disabled: false
+	//       min_events: 0
+	// projectors: [] # default
+	// sagas: [] # default
+	// log:
+	//   level: info # default
+	//   format: auto # default
+}
+
+func ExampleLoad_errors() {
+	env := map[string]string{
+		"EVENTED_STORAGE__TYPE":    "mongo",
+		"EVENTED_COMMAND__TIMEOUT": "10",
+		"COMMAND_HANDLER_PORT":     "1314",
+	}
+	_, _, err := config.Load("", func(name string) string { return env[name] })
+	fmt.Println(err)
+	// Output:
+	// env EVENTED_COMMAND__TIMEOUT: command.timeout: invalid value "10": want a duration such as "10s" or "1m30s"
+	// env EVENTED_STORAGE__TYPE: storage.type: invalid value "mongo": want one of sqlite, memory, postgres, redis
+	// server.event_query_port: 1314 is also server.command_handler_port: want two different ports (0 picks a free one)
+}
