@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +86,10 @@ func (s *Store) run() {
 			// Callers still queued see s.stopped and give up with ErrClosed.
 			return
 		}
+		// Callers answered by the last commit are queueing their next
+		// append right now: let them, rather than commit one now and
+		// the others in the next transaction.
+		runtime.Gosched()
 	drain:
 		for len(batch) < maxBatch {
 			select {
