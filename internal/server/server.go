@@ -1,0 +1,264 @@
+// Package server is evented's composition root: it opens the configured
+// store, connects business logic, and serves the command and query ports.
+// It is the only package that imports adapters; tests start it in-process
+// on port 0 with a temp dir.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/evented/evented/api/eventedpb"
+	_ "github.com/evented/evented/api/examplespb" // example types resolvable by reflection (grpcurl)
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/business/placeholder"
+	"github.com/evented/evented/internal/business/remote"
+	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/eventstore/memory"
+	"github.com/evented/evented/internal/eventstore/sqlite"
+	"github.com/evented/evented/internal/grpcapi"
+	"github.com/evented/evented/internal/query"
+)
+
+// Storage is what a backend provides: events and snapshots.
+type Storage interface {
+	eventstore.Store
+	eventstore.Snapshots
+}
+
+// backends lists the storage types this binary knows, by storage.type.
+var backends = map[string]func(ctx context.Context, cfg config.Storage) (Storage, error){
+	"memory": func(context.Context, config.Storage) (Storage, error) { return memory.New(), nil },
+	"sqlite": func(ctx context.Context, cfg config.Storage) (Storage, error) {
+		return sqlite.Open(ctx, cfg.Path, sqlite.Options{Sync: cfg.Sync})
+	},
+}
+
+// StorageTypes lists the storage types this binary knows, sorted.
+func StorageTypes() []string {
+	names := make([]string, 0, len(backends))
+	for n := range backends {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// OpenStorage opens the store cfg names.
+func OpenStorage(ctx context.Context, cfg config.Storage) (Storage, error) {
+	open, ok := backends[cfg.Type]
+	if !ok {
+		return nil, fmt.Errorf("storage.type %q is not available in this build; available: %v", cfg.Type, StorageTypes())
+	}
+	s, err := open(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s storage: %w", cfg.Type, err)
+	}
+	return s, nil
+}
+
+// Server is one evented server.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	store   Storage
+	router  *router
+	health  *health.Server
+	cmdLis  net.Listener
+	qryLis  net.Listener
+	cmdGRPC *grpc.Server
+	qryGRPC *grpc.Server
+}
+
+// New opens storage, prepares business logic clients and binds both ports
+// (port 0 picks a free one; see CommandAddr and QueryAddr). Nothing is served
+// until Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if s.store, err = OpenStorage(ctx, cfg.Storage); err != nil {
+		return nil, err
+	}
+	if s.router, err = newRouter(cfg.BusinessLogic); err != nil {
+		return nil, err
+	}
+	policies := map[string]command.SnapshotPolicy{}
+	for _, b := range cfg.BusinessLogic {
+		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
+	}
+	coord := command.New(s.store, s.store, s.router, command.Options{
+		MaxAttempts: cfg.Command.MaxAttempts,
+		Timeout:     cfg.Command.Timeout,
+		Snapshots:   policies,
+	}, log)
+
+	s.health = health.NewServer()
+	s.cmdGRPC = s.grpcServer()
+	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord})
+	s.qryGRPC = s.grpcServer()
+	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store)})
+	for _, name := range []string{"", eventedpb.BusinessCoordinator_ServiceDesc.ServiceName, eventedpb.EventQuery_ServiceDesc.ServiceName} {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+
+	var lc net.ListenConfig
+	if s.cmdLis, err = lc.Listen(ctx, "tcp", hostPort(cfg.Server.Host, cfg.Server.CommandHandlerPort)); err != nil {
+		return nil, fmt.Errorf("command port (server.command_handler_port): %w", err)
+	}
+	if s.qryLis, err = lc.Listen(ctx, "tcp", hostPort(cfg.Server.Host, cfg.Server.EventQueryPort)); err != nil {
+		return nil, fmt.Errorf("query port (server.event_query_port): %w", err)
+	}
+	return s, nil
+}
+
+func (s *Server) grpcServer() *grpc.Server {
+	g := grpc.NewServer(grpcapi.Interceptors(s.log)...)
+	healthpb.RegisterHealthServer(g, s.health)
+	reflection.Register(g)
+	return g
+}
+
+func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// CommandAddr is the address the command port listens on.
+func (s *Server) CommandAddr() string { return s.cmdLis.Addr().String() }
+
+// QueryAddr is the address the query port listens on.
+func (s *Server) QueryAddr() string { return s.qryLis.Addr().String() }
+
+// Run serves both ports until ctx ends, then shuts down gracefully: it stops
+// accepting calls, lets in-flight ones finish (bounded by
+// server.shutdown_timeout), and closes the store. Run returns nil after a
+// clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	s.log.Info("evented serving",
+		"command_port", s.CommandAddr(), "query_port", s.QueryAddr(),
+		"storage", s.cfg.Storage.Type, "domains", s.router.describe())
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return serve(s.cmdGRPC, s.cmdLis) })
+	g.Go(func() error { return serve(s.qryGRPC, s.qryLis) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.log.Info("shutting down: finishing in-flight calls", "timeout", s.cfg.Server.ShutdownTimeout.String())
+		s.health.Shutdown()
+		s.stopGracefully(s.cfg.Server.ShutdownTimeout)
+		return nil
+	})
+	err := g.Wait()
+	if cerr := s.close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		s.log.Info("evented stopped")
+	}
+	return err
+}
+
+func serve(g *grpc.Server, l net.Listener) error {
+	if err := g.Serve(l); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) stopGracefully(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.cmdGRPC.GracefulStop()
+		s.qryGRPC.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.log.Warn("shutdown timeout reached; cutting remaining calls")
+		s.cmdGRPC.Stop()
+		s.qryGRPC.Stop()
+		<-done
+	}
+}
+
+// close releases what New acquired; safe on a partly built Server.
+func (s *Server) close() error {
+	var errs []error
+	for _, l := range []net.Listener{s.cmdLis, s.qryLis} {
+		if l != nil {
+			l.Close() // already closed by Serve/Stop when Run ran
+		}
+	}
+	if s.router != nil {
+		errs = append(errs, s.router.close())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// router routes domains to business logic: the configured services, or the
+// placeholder for every domain when none is configured.
+type router struct {
+	logic   map[string]business.Logic
+	domains []string
+	remotes []*remote.Logic
+}
+
+func newRouter(cfg []config.BusinessLogic) (*router, error) {
+	r := &router{logic: map[string]business.Logic{}}
+	for _, b := range cfg {
+		l, err := remote.Dial(b.Domain, b.Address)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		r.logic[b.Domain] = l
+		r.remotes = append(r.remotes, l)
+		r.domains = append(r.domains, b.Domain)
+	}
+	slices.Sort(r.domains)
+	return r, nil
+}
+
+// Route implements command.Router.
+func (r *router) Route(domain string) (business.Logic, error) {
+	if len(r.remotes) == 0 {
+		return placeholder.Logic{}, nil
+	}
+	if l, ok := r.logic[domain]; ok {
+		return l, nil
+	}
+	return nil, &command.UnknownDomainError{Domain: domain, Known: r.domains}
+}
+
+func (r *router) describe() string {
+	if len(r.remotes) == 0 {
+		return "any (placeholder business logic: CreateX -> XCreated)"
+	}
+	return fmt.Sprint(r.domains)
+}
+
+func (r *router) close() error {
+	var errs []error
+	for _, l := range r.remotes {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,173 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/server"
+)
+
+// start runs a server on ports 0 of 127.0.0.1 with a SQLite file in a temp
+// dir; it returns the server and a stop function that waits for Run.
+func start(t *testing.T, cfg config.Config) (*server.Server, func() error) {
+	t.Helper()
+	cfg.Server.Host = "127.0.0.1"
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort = 0, 0
+	if cfg.Storage.Type == "sqlite" {
+		cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
+	}
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Error("server did not stop within 10s")
+			return nil
+		}
+	})
+	t.Cleanup(func() { stop() })
+	return srv, stop
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+func TestBothPortsServeHealthAndReflection(t *testing.T) {
+	srv, _ := start(t, config.Default())
+	for addr, want := range map[string]string{srv.CommandAddr(): "evented.BusinessCoordinator", srv.QueryAddr(): "evented.EventQuery"} {
+		conn := dial(t, addr)
+		h, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: want})
+		if err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("%s health of %s: %v %v", addr, want, h, err)
+		}
+		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range resp.GetListServicesResponse().GetService() {
+			names = append(names, s.GetName())
+		}
+		if !slices.Contains(names, want) || !slices.Contains(names, "grpc.health.v1.Health") {
+			t.Errorf("%s lists %v, want %s and grpc.health.v1.Health", addr, names, want)
+		}
+	}
+}
+
+func TestPlaceholderCreatesAnEventReadableThroughQuery(t *testing.T) {
+	srv, _ := start(t, config.Default())
+	root := uuid.New()
+	cover := &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}}
+	resp, err := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr())).Handle(t.Context(), &eventedpb.CommandBook{
+		Cover: cover,
+		Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "type.googleapis.com/examples.CreateCustomer", Value: []byte{10, 1, 'A'}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.GetBooks()[0].GetPages()[0].GetEvent().GetTypeUrl(); got != "type.googleapis.com/examples.CustomerCreated" {
+		t.Fatalf("reply event %q", got)
+	}
+	stream, err := eventedpb.NewEventQueryClient(dial(t, srv.QueryAddr())).GetEvents(t.Context(), &eventedpb.Query{Domain: "customer", Root: cover.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(book.GetPages()) != 1 || book.GetPages()[0].GetNum() != 0 || book.GetPages()[0].GetEvent().GetTypeUrl() != "type.googleapis.com/examples.CustomerCreated" {
+		t.Fatalf("GetEvents = %v", book)
+	}
+}
+
+// slowLogic takes its time, so a shutdown can begin while it decides.
+type slowLogic struct {
+	eventedpb.UnimplementedBusinessLogicServer
+	entered chan struct{}
+}
+
+func (s *slowLogic) Handle(_ context.Context, in *eventedpb.ContextualCommand) (*eventedpb.EventBook, error) {
+	close(s.entered)
+	time.Sleep(300 * time.Millisecond)
+	return &eventedpb.EventBook{Cover: in.GetCommand().GetCover(), Pages: []*eventedpb.EventPage{{Event: &anypb.Any{TypeUrl: "Done"}}}}, nil
+}
+
+func TestShutdownLetsInFlightCommandsFinish(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logic := &slowLogic{entered: make(chan struct{})}
+	g := grpc.NewServer()
+	eventedpb.RegisterBusinessLogicServer(g, logic)
+	go g.Serve(lis)
+	defer g.Stop()
+
+	cfg := config.Default()
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "slow", Address: lis.Addr().String()}}
+	srv, stop := start(t, cfg)
+	root := uuid.New()
+	reply := make(chan error, 1)
+	go func() {
+		_, err := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr())).Handle(context.Background(), &eventedpb.CommandBook{
+			Cover: &eventedpb.Cover{Domain: "slow", Root: &eventedpb.UUID{Value: root[:]}},
+			Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "Do"}}},
+		})
+		reply <- err
+	}()
+	<-logic.entered
+	if err := stop(); err != nil {
+		t.Fatalf("Run returned %v after a graceful shutdown", err)
+	}
+	if err := <-reply; err != nil {
+		t.Fatalf("in-flight command failed during shutdown: %v", err)
+	}
+}
+
+func TestUnknownStorageTypeListsKnownOnes(t *testing.T) {
+	cfg := config.Default()
+	cfg.Storage.Type = "cassandra"
+	_, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "available: [memory sqlite") {
+		t.Fatalf("err = %v, want one listing the available types", err)
+	}
+}
