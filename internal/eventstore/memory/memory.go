@@ -27,11 +27,18 @@ type Store struct {
 	closed    bool
 	streams   map[eventstore.Cover][]eventstore.Event
 	snapshots map[eventstore.Cover]eventstore.Snapshot
+	log       []eventstore.Logged // position i+1 at index i
+	appended  chan struct{}       // closed and replaced at each append
+	cps       map[string]uint64
+	parked    map[string]map[uint64]eventstore.Parked
 }
 
 var (
-	_ eventstore.Store     = (*Store)(nil)
-	_ eventstore.Snapshots = (*Store)(nil)
+	_ eventstore.Store       = (*Store)(nil)
+	_ eventstore.Snapshots   = (*Store)(nil)
+	_ eventstore.Log         = (*Store)(nil)
+	_ eventstore.Checkpoints = (*Store)(nil)
+	_ eventstore.Parking     = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -39,6 +46,9 @@ func New() *Store {
 	return &Store{
 		streams:   map[eventstore.Cover][]eventstore.Event{},
 		snapshots: map[eventstore.Cover]eventstore.Snapshot{},
+		appended:  make(chan struct{}),
+		cps:       map[string]uint64{},
+		parked:    map[string]map[uint64]eventstore.Parked{},
 	}
 }
 
@@ -64,6 +74,11 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		events[i].Payload = bytes.Clone(events[i].Payload)
 	}
 	s.streams[cover] = append(stream, events...)
+	for _, e := range events {
+		s.log = append(s.log, eventstore.Logged{Position: uint64(len(s.log) + 1), Cover: cover, Event: e})
+	}
+	close(s.appended)
+	s.appended = make(chan struct{})
 	return cloneEvents(events), nil
 }
 

@@ -23,3 +23,11 @@ func TestStore(t *testing.T) {
 func TestSnapshots(t *testing.T) {
 	storetest.RunSnapshots(t, func(t *testing.T) eventstore.Snapshots { return open(t) })
 }
+
+func TestLog(t *testing.T) {
+	storetest.RunLog(t, storetest.LogBackend{Open: func(t *testing.T) storetest.LogStore { return open(t) }})
+}
+
+func TestSubscriptions(t *testing.T) {
+	storetest.RunSubscriptions(t, func(t *testing.T) storetest.SubscriptionStore { return open(t) }, nil)
+}
