@@ -12,9 +12,10 @@ package sqlite_test
 //
 // BenchmarkRawInsert is the floor for the same rows: plain prepared INSERTs
 // on one connection in BEGIN IMMEDIATE transactions, with no head lookup, no
-// queue and no goroutine hand-off. 1 row per transaction is the floor of one
-// writer; 16 (and 160) rows per transaction is the floor of 16 writers with 1
-// (and 10) events each, committed by one group commit.
+// queue and no goroutine hand-off, from a single goroutine. Its sub-benchmark
+// writers=W/events=E commits W*E rows per transaction, E consecutive ones for
+// each of W aggregates: what W writers appending E events each have pending,
+// committed at once by the best possible group commit.
 //
 // BenchmarkLoad measures Store.Read of a whole aggregate of 1,000 and 100,000
 // events; BenchmarkRawRead is the plain SELECT of the same rows, scanned
@@ -120,37 +121,44 @@ func rawWriter(b *testing.B, path string) *sql.DB {
 }
 
 func BenchmarkRawInsert(b *testing.B) {
-	for _, rows := range []int{1, 16, 160} {
-		b.Run(fmt.Sprintf("rows_per_tx=%d", rows), func(b *testing.B) {
-			s := benchStore(b) // creates the schema
-			db := rawWriter(b, s.Path())
-			ctx := context.Background()
-			insert, err := db.PrepareContext(ctx, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer insert.Close()
-			id := uuid.NewString()
-			seq := 0
-			for b.Loop() {
-				tx, err := db.BeginTx(ctx, nil)
+	for _, writers := range []int{1, 16} {
+		for _, perAppend := range []int{1, 10} {
+			b.Run(fmt.Sprintf("writers=%d/events=%d", writers, perAppend), func(b *testing.B) {
+				s := benchStore(b) // creates the schema
+				db := rawWriter(b, s.Path())
+				ctx := context.Background()
+				insert, err := db.PrepareContext(ctx, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
 				if err != nil {
 					b.Fatal(err)
 				}
-				st := tx.StmtContext(ctx, insert)
-				at := time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
-				for range rows {
-					if _, err := st.ExecContext(ctx, "bench", id, seq, benchTypeURL, benchPayload, at); err != nil {
+				defer insert.Close()
+				ids := make([]string, writers)
+				for w := range ids {
+					ids[w] = uuid.NewString()
+				}
+				seq := 0
+				for b.Loop() {
+					tx, err := db.BeginTx(ctx, nil)
+					if err != nil {
 						b.Fatal(err)
 					}
-					seq++
+					st := tx.StmtContext(ctx, insert)
+					at := time.Now().UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
+					for _, id := range ids {
+						for i := range perAppend {
+							if _, err := st.ExecContext(ctx, "bench", id, seq+i, benchTypeURL, benchPayload, at); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					if err := tx.Commit(); err != nil {
+						b.Fatal(err)
+					}
+					seq += perAppend
 				}
-				if err := tx.Commit(); err != nil {
-					b.Fatal(err)
-				}
-			}
-			reportEvents(b, rows)
-		})
+				reportEvents(b, writers*perAppend)
+			})
+		}
 	}
 }
 

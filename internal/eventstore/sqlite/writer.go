@@ -113,13 +113,14 @@ func (r *request) take(batch []*request) []*request {
 	return batch
 }
 
-// commit applies batch in one transaction. When the transaction fails for a
-// reason other than a conflict (which fails its own append only), nothing
-// was committed: each append is retried in a transaction of its own, so that
-// one bad append cannot fail the others.
+// commit applies batch in one transaction. When the transaction fails midway
+// for a reason other than a conflict (which fails its own append only),
+// nothing was committed: each append is retried in a transaction of its own,
+// so that one bad append cannot fail the others. A transaction that could not
+// even begin (the file stayed locked for busyTimeout) is not retried.
 func (s *Store) commit(batch []*request) {
-	results, err := s.apply(batch)
-	if err != nil && len(batch) > 1 {
+	results, began, err := s.apply(batch)
+	if err != nil && began && len(batch) > 1 {
 		for _, r := range batch {
 			s.commit([]*request{r})
 		}
@@ -138,26 +139,26 @@ func (s *Store) commit(batch []*request) {
 // cover's head inside the transaction, so appends to one cover in the batch
 // see each other's rows. A conflicting append gets its own error in results
 // and writes nothing; any other error aborts the whole transaction.
-func (s *Store) apply(batch []*request) ([]result, error) {
+func (s *Store) apply(batch []*request) (results []result, began bool, err error) {
 	// Not a caller's ctx: the transaction serves many callers, and a taken
 	// request must be answered with what really happened.
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer tx.Rollback()
 	head, insert := tx.StmtContext(ctx, s.head), tx.StmtContext(ctx, s.insert)
 	now := time.Now()
-	results := make([]result, len(batch))
+	results = make([]result, len(batch))
 	for i, r := range batch {
 		events, err := appendTx(ctx, head, insert, r.cover, r.pages, now)
 		if err != nil && !errors.Is(err, eventstore.ErrConflict) {
-			return nil, err
+			return nil, true, err
 		}
 		results[i] = result{events, err}
 	}
-	return results, tx.Commit()
+	return results, true, tx.Commit()
 }
 
 func appendTx(ctx context.Context, head, insert *sql.Stmt, cover eventstore.Cover, pages []eventstore.Page, now time.Time) ([]eventstore.Event, error) {
