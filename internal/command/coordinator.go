@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
 )
 
@@ -51,8 +52,24 @@ type Router interface {
 // Result is what a command or a record produced.
 type Result struct {
 	// Books are the persisted books as stored (assigned sequences and
-	// created_at filled in); empty when nothing happened.
+	// created_at filled in), this command's first, then those of the
+	// commands synchronous sagas emitted; empty when nothing happened.
 	Books []eventstore.Book
+	// Commands are the commands synchronous sagas emitted and that were
+	// dispatched.
+	Commands []business.CommandBook
+	// Projections are the synchronous projectors' answers.
+	Projections []delivery.Projection
+	// Failures are synchronous consumers that failed; the events are
+	// committed all the same and their subscriptions deliver them again.
+	Failures []delivery.Failure
+}
+
+func (r *Result) merge(o Result) {
+	r.Books = append(r.Books, o.Books...)
+	r.Commands = append(r.Commands, o.Commands...)
+	r.Projections = append(r.Projections, o.Projections...)
+	r.Failures = append(r.Failures, o.Failures...)
 }
 
 // Coordinator handles commands and records. It is safe for concurrent use.
@@ -63,6 +80,38 @@ type Coordinator struct {
 	opts   Options
 	log    *slog.Logger
 	locks  keyedMutex
+	hub    *delivery.Hub
+}
+
+// Distribute makes c deliver inline to the synchronous subscriptions of hub
+// after each command. Call it before the first command.
+func (c *Coordinator) Distribute(hub *delivery.Hub) { c.hub = hub }
+
+// MaxCascade bounds how many commands deep synchronous sagas may cascade
+// (a saga's command whose events trigger a saga whose command …).
+const MaxCascade = 8
+
+// CascadeError reports a cascade of synchronous saga commands deeper than
+// MaxCascade, usually a loop between sagas.
+type CascadeError struct{ Chain []eventstore.Cover }
+
+func (e *CascadeError) Error() string {
+	return fmt.Sprintf("saga cascade deeper than %d commands (a loop between sagas?): %v", MaxCascade, e.Chain)
+}
+
+type causeKey struct{}
+
+// causes returns the chain of aggregates whose commands led to this one.
+func causes(ctx context.Context) []eventstore.Cover {
+	chain, _ := ctx.Value(causeKey{}).([]eventstore.Cover)
+	return chain
+}
+
+// Dispatch implements delivery.Dispatcher: it handles a saga's command like
+// a client's.
+func (c *Coordinator) Dispatch(ctx context.Context, cmd business.CommandBook) error {
+	_, err := c.Handle(ctx, cmd)
+	return err
 }
 
 // New returns a Coordinator over store and snaps routing with router.
@@ -107,35 +156,67 @@ func (e *UnknownDomainError) Error() string {
 // Is makes errors.Is(err, ErrUnknownDomain) true.
 func (e *UnknownDomainError) Is(target error) bool { return target == ErrUnknownDomain }
 
-// Handle decides cmd with its domain's business logic and stores the events.
+// Handle decides cmd with its domain's business logic, stores the events
+// and delivers them to the synchronous consumers.
 func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Result, error) {
 	if err := validate(cmd); err != nil {
 		return Result{}, err
+	}
+	chain := causes(ctx)
+	if len(chain) >= MaxCascade {
+		return Result{}, &CascadeError{Chain: append(slices.Clone(chain), cmd.Cover)}
 	}
 	logic, err := c.router.Route(cmd.Cover.Domain)
 	if err != nil {
 		return Result{}, err
 	}
+	res, inline, err := c.handleLocked(ctx, logic, cmd)
+	if err != nil || inline == nil {
+		return res, err
+	}
+	// The aggregate's lock is released: sagas' commands may address any
+	// aggregate, this one included, without waiting on it.
+	ctx = context.WithValue(ctx, causeKey{}, append(slices.Clone(chain), cmd.Cover))
+	failures := inline.Finish(ctx, func(ctx context.Context, sub business.CommandBook) error {
+		r, err := c.Handle(ctx, sub)
+		if err == nil {
+			res.Commands = append(res.Commands, sub)
+			res.merge(r)
+		}
+		return err
+	}, func(err error) bool {
+		var cascade *CascadeError
+		return errors.As(err, &cascade)
+	})
+	res.Failures = append(res.Failures, failures...)
+	return res, nil
+}
+
+// handleLocked runs the command under its aggregate's lock: load, decide,
+// append (retrying on conflicts), snapshot, inline delivery. It returns the
+// inline delivery to finish once the lock is released.
+func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cmd business.CommandBook) (Result, *delivery.Inline, error) {
 	unlock, err := c.locks.lock(ctx, cmd.Cover)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	defer unlock()
-
+	inline, err := c.hub.Begin(ctx, cmd.Cover)
+	if err != nil {
+		return Result{}, nil, err
+	}
 	for attempt := 1; ; attempt++ {
 		prior, err := eventstore.Load(ctx, c.store, c.snaps, cmd.Cover)
 		if err != nil {
-			return Result{}, err
+			inline.Abort()
+			return Result{}, nil, err
 		}
 		decision, err := c.decide(ctx, logic, business.Request{Prior: prior, Command: cmd})
-		if err != nil {
-			return Result{}, err
+		if err != nil || len(decision.Events) == 0 {
+			inline.Abort()
+			return Result{}, nil, err
 		}
-		if len(decision.Events) == 0 {
-			return Result{}, nil
-		}
-		next := prior.Next()
-		events, err := c.store.Append(ctx, cmd.Cover, c.number(logic, decision.Events, next))
+		events, err := c.store.Append(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next()))
 		var conflict *eventstore.ConflictError
 		if errors.As(err, &conflict) {
 			if attempt < c.opts.MaxAttempts {
@@ -143,16 +224,20 @@ func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Res
 					"cover", cmd.Cover, "attempt", attempt, "expected", conflict.Expected, "actual", conflict.Actual)
 				continue
 			}
-			return Result{}, &AbortedError{Attempts: attempt, Last: conflict}
+			inline.Abort()
+			return Result{}, nil, &AbortedError{Attempts: attempt, Last: conflict}
 		}
 		if err != nil {
-			return Result{}, fmt.Errorf("append to %s: %w", cmd.Cover, err)
+			inline.Abort()
+			return Result{}, nil, fmt.Errorf("append to %s: %w", cmd.Cover, err)
 		}
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		if decision.Snapshot != nil {
 			c.storeSnapshot(ctx, prior, book, decision.Snapshot)
 		}
-		return Result{Books: []eventstore.Book{book}}, nil
+		// Committed: from here on the reply never claims failure.
+		ir := inline.Deliver(context.WithoutCancel(ctx), book)
+		return Result{Books: []eventstore.Book{book}, Projections: ir.Projections, Failures: ir.Failures}, inline, nil
 	}
 }
 

@@ -1,0 +1,135 @@
+// Package delivery gets committed events to projectors, sagas and bus
+// relays, with guarantees: the event store is the outbox, so nothing
+// committed is ever lost because a consumer or broker was down.
+//
+// Every configured consumer has a Subscription: it reads the store's Log
+// from a durable checkpoint and delivers each aggregate's events in
+// sequence order, at least once, retrying with exponential backoff and
+// jitter. An event that still fails after the configured attempts is parked
+// (dead-lettered) together with every later event of the same aggregate, so
+// per-aggregate order holds, while other aggregates keep flowing; parked
+// events are listed and replayed on demand.
+//
+// Synchronous consumers are also called inline by the command coordinator
+// before it replies (Hub.Inline). Such a call claims the aggregate first, so
+// the consumer's Subscription waits for it and skips what it delivered; what
+// it failed to deliver, the Subscription retries.
+//
+// The package is part of the core: consumers are reached through the
+// Consumer interface; gRPC and brokers live in adapters.
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Consumer receives books: one aggregate's events, in sequence order.
+//
+// Implementations are safe for concurrent use (books of different
+// aggregates are delivered concurrently; books of one aggregate never are).
+type Consumer interface {
+	// Name identifies the consumer: its subscription, checkpoint and parked
+	// events are kept under this name.
+	Name() string
+	// Deliver hands book to the consumer; inline is true when the command
+	// coordinator waits for the answer before replying. A nil error means
+	// handled; any error is retried, so deliveries must be idempotent.
+	Deliver(ctx context.Context, book eventstore.Book, inline bool) (Outcome, error)
+}
+
+// Outcome is what a consumer answered.
+type Outcome struct {
+	// Projection is a projector's read model, returned when asked inline.
+	Projection *Projection
+	// Commands are a saga's commands, dispatched by evented.
+	Commands []business.CommandBook
+}
+
+// Projection is a read model built by a projector.
+type Projection struct {
+	Cover     eventstore.Cover
+	Projector string
+	Sequence  uint32
+	TypeURL   string
+	Payload   []byte
+}
+
+// Dispatcher executes commands emitted by sagas (the command coordinator).
+type Dispatcher interface {
+	Dispatch(ctx context.Context, cmd business.CommandBook) error
+}
+
+// Options tune one subscription.
+type Options struct {
+	// Domains whose events are delivered; empty means all.
+	Domains []string
+	// History makes each book carry the aggregate's latest snapshot and every
+	// event from its sequence up to the newest delivered one, instead of only
+	// the new events, for consumers that need the whole aggregate (a receipt
+	// needs the items of the transaction, not only its completion).
+	History bool
+	// Synchronous consumers are also called inline before the reply.
+	Synchronous bool
+	// MaxAttempts is how many times a book is tried before its events are
+	// parked (default 10).
+	MaxAttempts int
+	// BackoffMin and BackoffMax bound the wait between attempts, which
+	// doubles from BackoffMin with ±50% jitter (defaults 100ms and 30s).
+	BackoffMin, BackoffMax time.Duration
+	// Workers is how many aggregates are delivered concurrently (default 8).
+	Workers int
+	// BatchSize bounds the events read from the log at once and delivered
+	// in one book (default 256).
+	BatchSize int
+	// PollInterval is how often the log is read when no commit signalled
+	// (commits by other processes; default 250ms).
+	PollInterval time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 10
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 100 * time.Millisecond
+	}
+	if o.BackoffMax < o.BackoffMin {
+		o.BackoffMax = max(30*time.Second, o.BackoffMin)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 256
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 250 * time.Millisecond
+	}
+	return o
+}
+
+// wants reports whether the options' domain filter lets domain through.
+func (o Options) wants(domain string) bool {
+	if len(o.Domains) == 0 {
+		return true
+	}
+	for _, d := range o.Domains {
+		if d == domain {
+			return true
+		}
+	}
+	return false
+}
+
+// Storage is what subscriptions need of the store.
+type Storage interface {
+	eventstore.Store
+	eventstore.Snapshots
+	eventstore.Log
+	eventstore.Checkpoints
+	eventstore.Parking
+}

@@ -1,0 +1,202 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Hub holds every subscription, in configuration order, and makes the
+// inline deliveries of the synchronous ones.
+type Hub struct {
+	subs []*Subscription
+}
+
+// NewHub returns a hub over subs (configuration order).
+func NewHub(subs ...*Subscription) *Hub { return &Hub{subs: subs} }
+
+// Subscriptions returns the hub's subscriptions in configuration order.
+func (h *Hub) Subscriptions() []*Subscription {
+	if h == nil {
+		return nil
+	}
+	return h.subs
+}
+
+// Subscription returns the subscription called name, or nil.
+func (h *Hub) Subscription(name string) *Subscription {
+	for _, s := range h.Subscriptions() {
+		if s.Name() == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// Inline is the inline delivery of one append, begun before the append so
+// that the subscriptions of the synchronous consumers wait for it.
+type Inline struct {
+	cover    eventstore.Cover
+	head     uint64 // the log's head before the append
+	from, to uint32 // the sequences appended
+	entries  []inlineEntry
+}
+
+type inlineEntry struct {
+	sub      *Subscription
+	claim    *claim
+	commands []business.CommandBook // a saga's, until Finish
+	settled  bool
+}
+
+// Begin claims cover for every synchronous subscription that wants its
+// domain. Call it before appending, while holding the aggregate's command
+// lock, then exactly one of Abort or Deliver.
+func (h *Hub) Begin(ctx context.Context, cover eventstore.Cover) (*Inline, error) {
+	in := &Inline{cover: cover}
+	for _, s := range h.Subscriptions() {
+		if s.opts.Synchronous && s.opts.wants(cover.Domain) {
+			if len(in.entries) == 0 {
+				head, err := s.store.Head(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("log head: %w", err)
+				}
+				in.head = head
+			}
+			in.entries = append(in.entries, inlineEntry{sub: s, claim: s.claims.take(cover, in.head)})
+		}
+	}
+	return in, nil
+}
+
+// catchUpWait bounds how long an inline delivery waits for its subscription
+// to finish the aggregate's earlier events; normally microseconds. Past it
+// (the consumer is failing, or far behind), the subscription delivers.
+const catchUpWait = 200 * time.Millisecond
+
+// errNotFirst is the failure of an inline delivery that had to give way to
+// earlier events of the aggregate still in its subscription.
+var errNotFirst = errors.New("earlier events of this aggregate are still being delivered; the subscription delivers these after them")
+
+// InlineResult is what the synchronous consumers answered.
+type InlineResult struct {
+	Projections []Projection
+	// Commands are the sagas' commands, to be passed to Finish.
+	Commands []business.CommandBook
+	// Failures are consumers that failed; their subscriptions deliver the
+	// events again asynchronously.
+	Failures []Failure
+}
+
+// Failure is a consumer that failed an inline delivery.
+type Failure struct {
+	Consumer string
+	Err      error
+}
+
+func (f Failure) Error() string { return fmt.Sprintf("%s: %v", f.Consumer, f.Err) }
+
+// Deliver calls the synchronous consumers, in configuration order, with the
+// events just stored. A consumer that fails is reported in the result and
+// left to its subscription; it never fails the others. Sagas' commands are
+// returned, not dispatched: the caller releases the aggregate's lock, then
+// calls Finish, so that a saga's command to another aggregate never waits
+// on a lock this command holds.
+func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineResult {
+	var res InlineResult
+	in.from, in.to = firstSeq(stored), stored.Next()
+	for i := range in.entries {
+		e := &in.entries[i]
+		out, err := Outcome{}, errNotFirst
+		if e.sub.caughtUp(ctx, in.cover, in.head, in.from, catchUpWait) {
+			out, err = e.sub.deliverInline(ctx, in.cover, stored)
+		}
+		if err != nil {
+			e.sub.log.Warn("inline delivery failed; the subscription will retry it", "cover", in.cover, "err", err)
+			res.Failures = append(res.Failures, Failure{Consumer: e.sub.Name(), Err: err})
+			in.settle(e, false)
+			continue
+		}
+		if out.Projection != nil {
+			res.Projections = append(res.Projections, *out.Projection)
+		}
+		if len(out.Commands) == 0 {
+			in.settle(e, true)
+			continue
+		}
+		e.commands = out.Commands
+		res.Commands = append(res.Commands, out.Commands...)
+	}
+	return res
+}
+
+// Finish dispatches the sagas' commands, each saga's in order, and settles
+// their claims: a saga whose commands all went through is done; one whose
+// dispatch failed is reported and left to its subscription, which asks the
+// saga again (unless permanent says the failure would only repeat).
+func (in *Inline) Finish(ctx context.Context, dispatch func(context.Context, business.CommandBook) error, permanent func(error) bool) []Failure {
+	var failures []Failure
+	for i := range in.entries {
+		e := &in.entries[i]
+		if e.settled {
+			continue
+		}
+		var err error
+		for _, cmd := range e.commands {
+			if err = dispatch(ctx, cmd); err != nil {
+				err = fmt.Errorf("dispatch command for %s: %w", cmd.Cover, err)
+				break
+			}
+		}
+		if err != nil {
+			failures = append(failures, Failure{Consumer: e.sub.Name(), Err: err})
+			e.sub.log.Warn("saga command failed", "cover", in.cover, "err", err)
+		}
+		in.settle(e, err == nil || permanent(err))
+	}
+	return failures
+}
+
+// Abort releases the claims not yet settled (nothing was appended, or the
+// caller gives up).
+func (in *Inline) Abort() {
+	for i := range in.entries {
+		if e := &in.entries[i]; !e.settled {
+			in.to = in.from
+			in.settle(e, false)
+		}
+	}
+}
+
+func (in *Inline) settle(e *inlineEntry, ok bool) {
+	e.settled = true
+	e.sub.claims.settle(in.cover, e.claim, in.from, in.to, ok)
+	if ok {
+		e.sub.mu.Lock()
+		e.sub.delivered += uint64(in.to - in.from)
+		e.sub.mu.Unlock()
+	}
+}
+
+// deliverInline makes the inline call of one consumer.
+func (s *Subscription) deliverInline(ctx context.Context, cover eventstore.Cover, stored eventstore.Book) (Outcome, error) {
+	book := stored
+	if s.opts.History {
+		var err error
+		if book, err = History(ctx, s.store, s.store, cover, stored.Next()); err != nil {
+			return Outcome{}, err
+		}
+	}
+	return s.consumer.Deliver(ctx, book, true)
+}
+
+func firstSeq(b eventstore.Book) uint32 {
+	if len(b.Events) == 0 {
+		return 0
+	}
+	return b.Events[0].Sequence
+}

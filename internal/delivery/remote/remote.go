@@ -1,0 +1,155 @@
+// Package remote delivers events to projectors and sagas served over gRPC.
+//
+// A projector implements evented.ProjectorCoordinator (Handle, HandleSync),
+// a saga evented.SagaCoordinator. Services written for evented-rs that
+// register only the legacy names evented.Projector / evented.Saga work too:
+// when an endpoint answers UNIMPLEMENTED under the coordinator name, the
+// legacy name is tried and remembered for that endpoint — no configuration.
+package remote
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/wire"
+)
+
+// Kind says which service a consumer serves.
+type Kind int
+
+const (
+	Projector Kind = iota
+	Saga
+)
+
+func (k Kind) services() [2]string {
+	if k == Saga {
+		return [2]string{"evented.SagaCoordinator", "evented.Saga"}
+	}
+	return [2]string{"evented.ProjectorCoordinator", "evented.Projector"}
+}
+
+func (k Kind) String() string {
+	if k == Saga {
+		return "saga"
+	}
+	return "projector"
+}
+
+// Consumer is a delivery.Consumer backed by a gRPC projector or saga.
+type Consumer struct {
+	kind    Kind
+	name    string
+	address string
+	timeout time.Duration
+	conn    *grpc.ClientConn
+	// legacy is set once the endpoint answered UNIMPLEMENTED under the
+	// coordinator name and served the legacy one.
+	legacy atomic.Bool
+}
+
+// Dial prepares a client of the consumer at address; it connects lazily, so
+// a consumer that is down at start is reached once it is up. timeout
+// bounds each call.
+func Dial(kind Kind, name, address string, timeout time.Duration) (*Consumer, error) {
+	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("%s %q at %q: %w", kind, name, address, err)
+	}
+	return &Consumer{kind: kind, name: name, address: address, timeout: timeout, conn: conn}, nil
+}
+
+// Name implements delivery.Consumer.
+func (c *Consumer) Name() string { return c.name }
+
+// Close closes the connection.
+func (c *Consumer) Close() error { return c.conn.Close() }
+
+// Deliver implements delivery.Consumer. A projector is asked HandleSync
+// when inline (its Projection goes into the reply) and Handle otherwise; a
+// saga is always asked HandleSync, since its answer carries the commands
+// evented dispatches (a saga serving only Handle is called with Handle).
+func (c *Consumer) Deliver(ctx context.Context, book eventstore.Book, inline bool) (delivery.Outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	in := wire.PBBook(book)
+	if c.kind == Projector && !inline {
+		return delivery.Outcome{}, c.invoke(ctx, "Handle", in, &emptypb.Empty{})
+	}
+	if c.kind == Projector {
+		var p eventedpb.Projection
+		if err := c.invoke(ctx, "HandleSync", in, &p); err != nil {
+			return delivery.Outcome{}, err
+		}
+		return delivery.Outcome{Projection: c.projection(book.Cover, &p)}, nil
+	}
+	var resp eventedpb.SynchronousProcessingResponse
+	err := c.invoke(ctx, "HandleSync", in, &resp)
+	if status.Code(err) == codes.Unimplemented {
+		return delivery.Outcome{}, c.invoke(ctx, "Handle", in, &emptypb.Empty{})
+	}
+	if err != nil {
+		return delivery.Outcome{}, err
+	}
+	out := delivery.Outcome{}
+	for i, b := range resp.GetCommands() {
+		cmd, err := wire.CommandBook(b)
+		if err != nil {
+			return delivery.Outcome{}, fmt.Errorf("saga %q returned an invalid command (commands[%d]): %w", c.name, i, err)
+		}
+		out.Commands = append(out.Commands, cmd)
+	}
+	return out, nil
+}
+
+// invoke calls method on the coordinator service name, or on the legacy
+// name once the endpoint has shown it serves only that one.
+func (c *Consumer) invoke(ctx context.Context, method string, in, out any) error {
+	names := c.kind.services()
+	if !c.legacy.Load() {
+		err := c.conn.Invoke(ctx, "/"+names[0]+"/"+method, in, out)
+		if status.Code(err) != codes.Unimplemented {
+			return c.wrap(err)
+		}
+	}
+	err := c.conn.Invoke(ctx, "/"+names[1]+"/"+method, in, out)
+	if err == nil && !c.legacy.Load() {
+		c.legacy.Store(true)
+	}
+	if status.Code(err) == codes.Unimplemented && !c.legacy.Load() {
+		return status.Errorf(codes.Unimplemented, "%s %q at %s serves neither %s nor %s %s", c.kind, c.name, c.address, names[0], names[1], method)
+	}
+	return c.wrap(err)
+}
+
+func (c *Consumer) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	st := status.Convert(err)
+	return status.Errorf(st.Code(), "%s %q at %s: %s", c.kind, c.name, c.address, st.Message())
+}
+
+func (c *Consumer) projection(cover eventstore.Cover, p *eventedpb.Projection) *delivery.Projection {
+	out := &delivery.Projection{Cover: cover, Projector: p.GetProjector(), Sequence: p.GetSequence()}
+	if out.Projector == "" {
+		out.Projector = c.name
+	}
+	if p.GetProjection() != nil {
+		out.TypeURL, out.Payload = p.GetProjection().GetTypeUrl(), p.GetProjection().GetValue()
+	}
+	return out
+}
+
+var _ delivery.Consumer = (*Consumer)(nil)
