@@ -40,7 +40,34 @@ type Config struct {
 	BusinessLogic []BusinessLogic `yaml:"business_logic"`
 	Projectors    []Consumer      `yaml:"projectors"`
 	Sagas         []Consumer      `yaml:"sagas"`
+	Delivery      Delivery        `yaml:"delivery"`
+	Bus           Bus             `yaml:"bus"`
 	Log           Log             `yaml:"log"`
+}
+
+// Delivery tunes how events reach projectors, sagas and the bus.
+type Delivery struct {
+	// MaxAttempts is how many times a delivery is tried before its events
+	// are parked (dead-lettered).
+	MaxAttempts int `yaml:"max_attempts"`
+	// BackoffMin and BackoffMax bound the wait between attempts, which
+	// doubles from BackoffMin with jitter.
+	BackoffMin time.Duration `yaml:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// Timeout is the deadline of one call to a projector or saga.
+	Timeout time.Duration `yaml:"timeout"`
+	// Workers is how many aggregates each subscriber is delivered
+	// concurrently.
+	Workers int `yaml:"workers"`
+}
+
+// Bus is the message broker committed events are published to, for
+// consumers that read a broker rather than being called by evented.
+type Bus struct {
+	// Type is none (default), inprocess, amqp or nats.
+	Type string `yaml:"type"`
+	// URL is the broker's address: amqp://… or nats://….
+	URL string `yaml:"url"`
 }
 
 // Storage selects and configures the event and snapshot store.
@@ -95,10 +122,16 @@ type SnapshotPolicy struct {
 
 // Consumer is a projector or saga.
 type Consumer struct {
-	Name        string   `yaml:"name"`
-	Address     string   `yaml:"address"`
-	Synchronous bool     `yaml:"synchronous"`
-	Domains     []string `yaml:"domains"`
+	Name        string `yaml:"name"`
+	Address     string `yaml:"address"`
+	Synchronous bool   `yaml:"synchronous"`
+	// Domains whose events it receives; empty means all.
+	Domains []string `yaml:"domains"`
+	// History makes each delivery carry the aggregate's latest snapshot and
+	// every event since, up to the new ones, instead of the new events only.
+	History bool `yaml:"history"`
+	// MaxAttempts overrides delivery.max_attempts for this consumer.
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // Log configures logging.
@@ -122,6 +155,14 @@ func Default() Config {
 			ShutdownTimeout:    30 * time.Second,
 		},
 		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second},
-		Log:     Log{Level: "info", Format: "auto"},
+		Delivery: Delivery{
+			MaxAttempts: 10,
+			BackoffMin:  100 * time.Millisecond,
+			BackoffMax:  30 * time.Second,
+			Timeout:     10 * time.Second,
+			Workers:     8,
+		},
+		Bus: Bus{Type: "none"},
+		Log: Log{Level: "info", Format: "auto"},
 	}
 }

@@ -45,6 +45,15 @@ func ExampleLoad() {
 	//       min_events: 0
 	// projectors: [] # default
 	// sagas: [] # default
+	// delivery:
+	//   max_attempts: 10 # default
+	//   backoff_min: 100ms # default
+	//   backoff_max: 30s # default
+	//   timeout: 10s # default
+	//   workers: 8 # default
+	// bus:
+	//   type: none # default
+	//   url: "" # default
 	// log:
 	//   level: info # default
 	//   format: auto # default

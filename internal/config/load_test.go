@@ -158,6 +158,9 @@ log:
 		"command.max_attempts":    file, "command.timeout": file,
 		"business_logic": file, "projectors": file, "sagas": file,
 		"log.level": "default", "log.format": file,
+		"delivery.max_attempts": "default", "delivery.backoff_min": "default", "delivery.backoff_max": "default",
+		"delivery.timeout": "default", "delivery.workers": "default",
+		"bus.type": "default", "bus.url": "default",
 	}
 	if !reflect.DeepEqual(src, wantSrc) {
 		t.Errorf("got sources %v\nwant %v", src, wantSrc)
@@ -264,6 +267,13 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_COMMAND__MAX_ATTEMPTS=1", "command.max_attempts", func(c *Config) { c.Command.MaxAttempts = 1 }},
 		{"EVENTED_COMMAND__TIMEOUT=5s", "command.timeout", func(c *Config) { c.Command.Timeout = 5 * time.Second }},
 		{"EVENTED_LOG__LEVEL=debug", "log.level", func(c *Config) { c.Log.Level = "debug" }},
+		{"EVENTED_DELIVERY__MAX_ATTEMPTS=3", "delivery.max_attempts", func(c *Config) { c.Delivery.MaxAttempts = 3 }},
+		{"EVENTED_DELIVERY__BACKOFF_MIN=10ms", "delivery.backoff_min", func(c *Config) { c.Delivery.BackoffMin = 10 * time.Millisecond }},
+		{"EVENTED_DELIVERY__BACKOFF_MAX=1m", "delivery.backoff_max", func(c *Config) { c.Delivery.BackoffMax = time.Minute }},
+		{"EVENTED_DELIVERY__TIMEOUT=3s", "delivery.timeout", func(c *Config) { c.Delivery.Timeout = 3 * time.Second }},
+		{"EVENTED_DELIVERY__WORKERS=2", "delivery.workers", func(c *Config) { c.Delivery.Workers = 2 }},
+		{"EVENTED_BUS__TYPE=inprocess", "bus.type", func(c *Config) { c.Bus.Type = "inprocess" }},
+		{"EVENTED_BUS__URL=amqp://guest:guest@localhost:5672/", "bus.url", func(c *Config) { c.Bus.URL = "amqp://guest:guest@localhost:5672/" }},
 		{"EVENTED_LOG__FORMAT=json", "log.format", func(c *Config) { c.Log.Format = "json" }},
 		{
 			`EVENTED_BUSINESS_LOGIC=[{domain: customer, address: "localhost:50052", snapshots: {min_events: 10}}]`, "business_logic",
@@ -361,7 +371,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown key", "storage:\n  type: sqlite\n  tpye: memory\n",
 			nil, []string{"storage.tpye (line 3): unknown key; known keys: type, path, url, sync"}},
 		{"unknown top-level key", "storage: {}\nstorgae: {}\n",
-			nil, []string{"storgae (line 2): unknown key; known keys: storage, server, command, business_logic, projectors, sagas, log"}},
+			nil, []string{"storgae (line 2): unknown key; known keys: storage, server, command, business_logic, projectors, sagas, delivery, bus, log"}},
 		{"unknown key in a list item", "business_logic:\n  - domain: customer\n    adress: localhost:50052\n",
 			nil, []string{"business_logic[0].adress (line 3): unknown key; known keys: domain, address, snapshots"}},
 		{"unknown key deep in a list item", "business_logic:\n  - domain: customer\n    address: localhost:50052\n    snapshots: {every: 10}\n",
@@ -437,7 +447,7 @@ func TestLoadErrors(t *testing.T) {
 func TestLoadUnknownVariables(t *testing.T) {
 	inEmptyDir(t)
 	for _, tt := range []struct{ name, want string }{
-		{"EVENTED_STORAGE_TYPE", "env EVENTED_STORAGE_TYPE: unknown variable; known: EVENTED_BUSINESS_LOGIC, EVENTED_COMMAND__MAX_ATTEMPTS,"},
+		{"EVENTED_STORAGE_TYPE", "env EVENTED_STORAGE_TYPE: unknown variable; known: EVENTED_BUSINESS_LOGIC, EVENTED_BUS__TYPE,"},
 		{"EVENTED_BUSINESS_LOGIC__0__DOMAIN", "env EVENTED_BUSINESS_LOGIC__0__DOMAIN: unknown variable"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -68,6 +68,24 @@ func (c Config) Validate() error {
 	v.consumers("projectors", c.Projectors)
 	v.consumers("sagas", c.Sagas)
 
+	d := c.Delivery
+	if d.MaxAttempts < 1 {
+		v.add("delivery.max_attempts", "invalid value %d: want 1 or more", d.MaxAttempts)
+	}
+	if d.BackoffMin <= 0 {
+		v.add("delivery.backoff_min", "invalid value %s: want more than 0, such as 100ms", d.BackoffMin)
+	}
+	if d.BackoffMax < d.BackoffMin {
+		v.add("delivery.backoff_max", "invalid value %s: want at least delivery.backoff_min (%s)", d.BackoffMax, d.BackoffMin)
+	}
+	if d.Timeout <= 0 {
+		v.add("delivery.timeout", "invalid value %s: want more than 0, such as 10s", d.Timeout)
+	}
+	if d.Workers < 1 {
+		v.add("delivery.workers", "invalid value %d: want 1 or more", d.Workers)
+	}
+	v.bus(c.Bus)
+
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	return errors.Join(v.errs...)
@@ -116,6 +134,29 @@ func (v *validator) url(key, raw, typ string) {
 		u.Redacted(), strings.Join(schemes, " or "), typ)
 }
 
+// busSchemes are the URL schemes each bus type accepts.
+var busSchemes = map[string][]string{"amqp": {"amqp", "amqps"}, "nats": {"nats", "tls"}}
+
+func (v *validator) bus(b Bus) {
+	v.oneOf("bus.type", b.Type, "none", "inprocess", "amqp", "nats")
+	schemes, ok := busSchemes[b.Type]
+	if !ok {
+		return
+	}
+	u, err := url.Parse(b.URL)
+	if b.URL == "" || err != nil {
+		v.add("bus.url", "empty or not a URL: want a %s:// URL when bus.type is %s", schemes[0], b.Type)
+		return
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return
+		}
+	}
+	v.add("bus.url", "invalid value %q: want a URL with scheme %s when bus.type is %s",
+		u.Redacted(), strings.Join(schemes, " or "), b.Type)
+}
+
 func (v *validator) address(key, addr string) {
 	host, port, err := net.SplitHostPort(addr)
 	n, perr := strconv.Atoi(port)
@@ -144,8 +185,8 @@ func (v *validator) consumers(list string, cs []Consumer) {
 		key := fmt.Sprintf("%s[%d]", list, i)
 		v.unique(key+".name", c.Name, list, names, i, "name", "receipt")
 		v.address(key+".address", c.Address)
-		if len(c.Domains) == 0 {
-			v.add(key+".domains", "empty: want the domains whose events it receives, such as [customer]")
+		if c.MaxAttempts < 0 {
+			v.add(key+".max_attempts", "invalid value %d: want 0 (delivery.max_attempts) or more", c.MaxAttempts)
 		}
 		for j, d := range c.Domains {
 			if d == "" {

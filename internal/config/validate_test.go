@@ -101,8 +101,15 @@ func TestValidate(t *testing.T) {
 			`projectors[0].address: invalid value "h": want host:port`},
 		{"saga address", func(c *Config) { c.Sagas = []Consumer{cons("s", "", "d")} },
 			`sagas[0].address: invalid value "": want host:port`},
-		{"projector without domains", func(c *Config) { c.Projectors = []Consumer{cons("p", "h:1")} },
-			"projectors[0].domains: empty: want the domains whose events it receives"},
+		{"projector without domains listens to all", func(c *Config) { c.Projectors = []Consumer{cons("p", "h:1")} }, ""},
+		{"consumer with negative attempts", func(c *Config) { c.Sagas = []Consumer{{Name: "s", Address: "h:1", MaxAttempts: -1}} },
+			"sagas[0].max_attempts: invalid value -1"},
+		{"delivery backoff upside down", func(c *Config) { c.Delivery.BackoffMax = time.Millisecond },
+			"delivery.backoff_max: invalid value 1ms: want at least delivery.backoff_min (100ms)"},
+		{"delivery without workers", func(c *Config) { c.Delivery.Workers = 0 }, "delivery.workers: invalid value 0"},
+		{"unknown bus", func(c *Config) { c.Bus.Type = "kafka" }, `bus.type: invalid value "kafka": want one of none, inprocess, amqp, nats`},
+		{"amqp bus without url", func(c *Config) { c.Bus.Type = "amqp" }, "bus.url: empty or not a URL: want a amqp:// URL"},
+		{"nats bus with an amqp url", func(c *Config) { c.Bus = Bus{Type: "nats", URL: "amqp://h:5672"} }, `bus.url: invalid value "amqp://h:5672": want a URL with scheme nats or tls`},
 		{"saga with an empty domain", func(c *Config) { c.Sagas = []Consumer{cons("s", "h:1", "d", "")} },
 			"sagas[0].domains[1]: empty: want a domain name"},
 
@@ -149,7 +156,8 @@ func TestValidateReportsEverything(t *testing.T) {
 	keys := []string{
 		"storage.type", "storage.sync", "server.host", "command.max_attempts", "command.timeout",
 		"business_logic[0].domain", "business_logic[0].address",
-		"projectors[0].name", "projectors[0].address", "projectors[0].domains",
+		"projectors[0].name", "projectors[0].address",
+		"delivery.max_attempts", "delivery.backoff_min", "delivery.timeout", "delivery.workers", "bus.type",
 		"log.level", "log.format",
 	}
 	var problems []error
