@@ -75,6 +75,11 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 				fmt.Fprintln(stdout, "evented", Version())
 			},
 		},
+		newSendCmd(load),
+		newEventsCmd(load),
+		newSnapshotCmd(load),
+		newAggregatesCmd(load),
+		newMigrateCmd(load),
 	)
 	return root
 }
@@ -106,6 +111,7 @@ func newConfigCmd(load func() (config.Config, config.Sources, error), stdout io.
 				return config.Print(stdout, cfg, src)
 			},
 		},
+		newConfigEnvCmd(),
 	)
 	return c
 }

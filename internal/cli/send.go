@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/evented/evented/api/eventedpb"
+)
+
+func newSendCmd(load loader) *cobra.Command {
+	c := &client{load: load, port: commandPort}
+	var out output
+	var descriptorSets []string
+	cmd := &cobra.Command{
+		Use:   "send DOMAIN ID TYPE [JSON]",
+		Short: "Send a command to an aggregate and print the events it stored",
+		Long: `Send one command to the aggregate ID of DOMAIN through a running server's
+BusinessCoordinator.Handle, and print the reply: the events as stored, with the
+sequences evented assigned.
+
+ID is a UUID or any string: a string that is not a UUID stands for its name-based
+UUID (version 5, SHA-1, of "evented:" + ID in the URL namespace — the same in every
+evented SDK), so cust-001 names the same aggregate everywhere. The UUID is printed.
+
+TYPE is the command's protobuf message, by full name (examples.CreateCustomer) or
+type URL (type.googleapis.com/examples.CreateCustomer). JSON is its content in
+protobuf's JSON mapping ({} when omitted; - reads it from standard input).
+
+` + descriptorHelp,
+		Example: `  evented send customer cust-001 examples.CreateCustomer '{"name":"Alice","email":"alice@example.com"}'
+  evented send customer cust-001 examples.AddLoyaltyPoints '{"points":50}' -o json
+  evented send orders 2c9d1a4e-7b3f-4c1d-9e8a-5f6b7c8d9e0f shop.PlaceOrder - --descriptor-set shop.binpb < order.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 3 || len(args) > 4 {
+				return fmt.Errorf("want DOMAIN ID TYPE [JSON], got %d argument(s); e.g. evented send customer cust-001 examples.CreateCustomer '{\"name\":\"Alice\",\"email\":\"a@x\"}'", len(args))
+			}
+			return nil
+		},
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) != 2 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			r, err := loadRegistry(descriptorSets)
+			if err != nil {
+				return nil, cobra.ShellCompDirectiveError
+			}
+			return r.known(), cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			agg, err := newAggregate(args[0], args[1])
+			if err != nil {
+				return err
+			}
+			reg, err := loadRegistry(descriptorSets)
+			if err != nil {
+				return err
+			}
+			mt, err := reg.message(args[2])
+			if err != nil {
+				return err
+			}
+			body := "{}"
+			if len(args) == 4 {
+				body = args[3]
+			}
+			if body == "-" {
+				b, err := io.ReadAll(cmd.InOrStdin())
+				if err != nil {
+					return fmt.Errorf("read the payload from standard input: %w", err)
+				}
+				body = string(b)
+			}
+			msg, err := reg.parse(mt, body)
+			if err != nil {
+				return err
+			}
+			command, err := anypb.New(msg)
+			if err != nil {
+				return err
+			}
+
+			cn, err := c.dial()
+			if err != nil {
+				return err
+			}
+			defer cn.Close()
+			ctx, cancel := c.context(cmd.Context())
+			defer cancel()
+			resp, err := eventedpb.NewBusinessCoordinatorClient(cn).Handle(ctx, &eventedpb.CommandBook{
+				Cover: agg.cover(),
+				Pages: []*eventedpb.CommandPage{{Command: command}},
+			})
+			if err != nil {
+				return sendError(cn.explain(err, c.timeout), err, agg)
+			}
+			v := reg.reply(resp)
+			if out == "json" {
+				return writeJSON(cmd.OutOrStdout(), v)
+			}
+			return writeReply(cmd.OutOrStdout(), agg, v)
+		},
+	}
+	c.addFlags(cmd, 30*time.Second)
+	addOutputFlag(cmd, &out)
+	addDescriptorFlag(cmd, &descriptorSets)
+	return cmd
+}
+
+// sendError adds what a refusal of a command means.
+func sendError(explained, err error, agg aggregate) error {
+	switch status.Code(err) {
+	case codes.NotFound:
+		return fmt.Errorf("%w\nThe server routes no business logic for domain %q: add it under business_logic in the server's configuration, or send to a configured domain", explained, agg.domain)
+	case codes.FailedPrecondition:
+		return fmt.Errorf("business logic rejected the command: %w", explained)
+	case codes.InvalidArgument:
+		return fmt.Errorf("the command is invalid: %w", explained)
+	case codes.Aborted:
+		return fmt.Errorf("%w\nOther writers kept appending to %s; nothing of this command was stored: send it again", explained, agg)
+	}
+	return explained
+}
+
+func writeReply(w io.Writer, agg aggregate, v replyView) error {
+	fmt.Fprintln(w, agg)
+	n := 0
+	for _, b := range v.Books {
+		n += len(b.Events)
+	}
+	if n == 0 {
+		fmt.Fprintln(w, "the command was accepted; business logic returned no events, nothing was stored")
+	}
+	for _, b := range v.Books {
+		if b.Domain != agg.domain || b.Root != agg.root.String() {
+			fmt.Fprintf(w, "\n%s %s\n", b.Domain, b.Root)
+		}
+		if len(b.Events) > 0 {
+			if err := writeEvents(w, b.Events); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range v.Projections {
+		fmt.Fprintf(w, "\nprojection by %s (at sequence %d): %s %s\n", p.Projector, p.Sequence, p.Type, p.text())
+	}
+	for _, c := range v.Commands {
+		var types []string
+		for _, p := range c.Commands {
+			types = append(types, p.Type+" "+p.text())
+		}
+		fmt.Fprintf(w, "\nsaga sent to %s %s: %s\n", c.Domain, c.Root, strings.Join(types, "; "))
+	}
+	return nil
+}
