@@ -36,6 +36,27 @@ var migrations = []string{
 		created_at   TEXT    NOT NULL,
 		PRIMARY KEY (domain, aggregate_id)
 	) WITHOUT ROWID;`,
+
+	// 2: subscriptions: checkpoints and parked (dead-lettered) events.
+	`CREATE TABLE checkpoints (
+		subscriber TEXT    PRIMARY KEY,
+		position   INTEGER NOT NULL,
+		updated_at TEXT    NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE parked (
+		subscriber   TEXT    NOT NULL,
+		position     INTEGER NOT NULL,
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		sequence     INTEGER NOT NULL,
+		type_url     TEXT    NOT NULL,
+		payload      BLOB    NOT NULL,
+		created_at   TEXT    NOT NULL,
+		reason       TEXT    NOT NULL,
+		attempts     INTEGER NOT NULL,
+		parked_at    TEXT    NOT NULL,
+		PRIMARY KEY (subscriber, position)
+	) WITHOUT ROWID;`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

@@ -63,6 +63,9 @@ type Store struct {
 	stopped   chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
 	closeErr  error
+
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced at each commit (Appended)
 }
 
 var (
@@ -100,6 +103,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		reqs:    make(chan *request, maxBatch),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
+		notify:  make(chan struct{}),
 	}
 	if err := s.open(ctx, mode); err != nil {
 		s.closeDBs()

@@ -126,6 +126,9 @@ func (s *Store) commit(batch []*request) {
 		}
 		return
 	}
+	if err == nil {
+		s.signal()
+	}
 	for i, r := range batch {
 		if err != nil {
 			r.done <- result{err: s.fail(err, "append to %s", r.cover)}

@@ -1,0 +1,171 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+var (
+	_ eventstore.Log         = (*Store)(nil)
+	_ eventstore.Checkpoints = (*Store)(nil)
+	_ eventstore.Parking     = (*Store)(nil)
+)
+
+// ReadLog implements eventstore.Log. Positions are the events table's
+// rowid: one writer commits at a time, so they are gap-free and final.
+func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventstore.Logged, error) {
+	if s.closed() {
+		return nil, eventstore.ErrClosed
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload
+		FROM events WHERE position > ? ORDER BY position LIMIT ?`, int64(after), limit)
+	if err != nil {
+		return nil, s.fail(err, "read log after %d", after)
+	}
+	defer rows.Close()
+	var out []eventstore.Logged
+	for rows.Next() {
+		var e eventstore.Logged
+		var id, at string
+		if err := rows.Scan(&e.Position, &e.Cover.Domain, &id, &e.Sequence, &at, &e.TypeURL, &e.Payload); err != nil {
+			return nil, s.fail(err, "read log")
+		}
+		if e.Cover.Root, err = uuid.Parse(id); err != nil {
+			return nil, s.fail(err, "read log: position %d", e.Position)
+		}
+		if e.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, s.fail(err, "read log: position %d", e.Position)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err, "read log")
+	}
+	return out, nil
+}
+
+// Head implements eventstore.Log.
+func (s *Store) Head(ctx context.Context) (uint64, error) {
+	if s.closed() {
+		return 0, eventstore.ErrClosed
+	}
+	var head uint64
+	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&head); err != nil {
+		return 0, s.fail(err, "log head")
+	}
+	return head, nil
+}
+
+// Appended implements eventstore.Log: the channel closes at the next group
+// commit of this Store. Other processes writing the file do not signal it.
+func (s *Store) Appended() <-chan struct{} {
+	s.notifyMu.Lock()
+	defer s.notifyMu.Unlock()
+	return s.notify
+}
+
+// signal wakes the readers waiting for a commit.
+func (s *Store) signal() {
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+}
+
+// Checkpoint implements eventstore.Checkpoints.
+func (s *Store) Checkpoint(ctx context.Context, subscriber string) (uint64, error) {
+	if s.closed() {
+		return 0, eventstore.ErrClosed
+	}
+	var pos uint64
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE((SELECT position FROM checkpoints WHERE subscriber = ?), 0)`, subscriber).Scan(&pos)
+	if err != nil {
+		return 0, s.fail(err, "checkpoint of %s", subscriber)
+	}
+	return pos, nil
+}
+
+// SaveCheckpoint implements eventstore.Checkpoints.
+func (s *Store) SaveCheckpoint(ctx context.Context, subscriber string, position uint64) error {
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO checkpoints (subscriber, position, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (subscriber) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at`,
+		subscriber, int64(position), formatTime(time.Now()))
+	if err != nil {
+		return s.fail(err, "save checkpoint of %s", subscriber)
+	}
+	return nil
+}
+
+// Park implements eventstore.Parking.
+func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked) error {
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	if p.ParkedAt.IsZero() {
+		p.ParkedAt = time.Now()
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`,
+		subscriber, int64(p.Position), p.Cover.Domain, p.Cover.Root.String(), p.Sequence, p.TypeURL, blob(p.Payload),
+		formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt))
+	if err != nil {
+		return s.fail(err, "park %s/%d for %s", p.Cover, p.Sequence, subscriber)
+	}
+	return nil
+}
+
+// ParkedEvents implements eventstore.Parking.
+func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventstore.Parked, error) {
+	if s.closed() {
+		return nil, eventstore.ErrClosed
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at
+		FROM parked WHERE subscriber = ? ORDER BY position`, subscriber)
+	if err != nil {
+		return nil, s.fail(err, "parked events of %s", subscriber)
+	}
+	defer rows.Close()
+	var out []eventstore.Parked
+	for rows.Next() {
+		var p eventstore.Parked
+		var id, at, parkedAt string
+		if err := rows.Scan(&p.Position, &p.Cover.Domain, &id, &p.Sequence, &p.TypeURL, &p.Payload, &at, &p.Reason, &p.Attempts, &parkedAt); err != nil {
+			return nil, s.fail(err, "parked events of %s", subscriber)
+		}
+		if p.Cover.Root, err = uuid.Parse(id); err != nil {
+			return nil, s.fail(err, "parked events of %s", subscriber)
+		}
+		if p.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, s.fail(err, "parked events of %s", subscriber)
+		}
+		if p.ParkedAt, err = time.Parse(time.RFC3339Nano, parkedAt); err != nil {
+			return nil, s.fail(err, "parked events of %s", subscriber)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err, "parked events of %s", subscriber)
+	}
+	return out, nil
+}
+
+// Unpark implements eventstore.Parking.
+func (s *Store) Unpark(ctx context.Context, subscriber string, positions ...uint64) error {
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	for _, pos := range positions {
+		if _, err := s.w.ExecContext(ctx, `DELETE FROM parked WHERE subscriber = ? AND position = ?`, subscriber, int64(pos)); err != nil {
+			return s.fail(err, "unpark %d for %s", pos, subscriber)
+		}
+	}
+	return nil
+}
