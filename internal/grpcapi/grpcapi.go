@@ -11,10 +11,13 @@ import (
 	"log/slog"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/query"
 	"github.com/evented/evented/internal/wire"
@@ -49,7 +52,24 @@ func (s *Commands) Handle(ctx context.Context, in *eventedpb.CommandBook) (*even
 	if err != nil {
 		return nil, err
 	}
+	reportFailures(ctx, res.Failures)
 	return response(res), nil
+}
+
+// FailuresTrailer is the trailer that lists synchronous consumers that
+// failed, "name: error" each; the events are committed all the same and the
+// consumers' subscriptions deliver them again.
+const FailuresTrailer = "evented-delivery-failures"
+
+func reportFailures(ctx context.Context, failures []delivery.Failure) {
+	if len(failures) == 0 {
+		return
+	}
+	md := metadata.MD{}
+	for _, f := range failures {
+		md.Append(FailuresTrailer, f.Error())
+	}
+	_ = grpc.SetTrailer(ctx, md) // fails only outside a gRPC call
 }
 
 // Record implements BusinessCoordinator.Record.
@@ -73,6 +93,15 @@ func response(res command.Result) *eventedpb.SynchronousProcessingResponse {
 	out := &eventedpb.SynchronousProcessingResponse{}
 	for _, b := range res.Books {
 		out.Books = append(out.Books, wire.PBBook(b))
+	}
+	for _, c := range res.Commands {
+		out.Commands = append(out.Commands, wire.PBCommandBook(c))
+	}
+	for _, p := range res.Projections {
+		out.Projections = append(out.Projections, &eventedpb.Projection{
+			Cover: wire.PBCover(p.Cover), Projector: p.Projector, Sequence: p.Sequence,
+			Projection: &anypb.Any{TypeUrl: p.TypeURL, Value: p.Payload},
+		})
 	}
 	return out
 }

@@ -17,6 +17,7 @@ var core = []string{
 	"internal/business",
 	"internal/command",
 	"internal/query",
+	"internal/delivery",
 }
 
 // forbiddenInCore are import path prefixes the core must not reach, even
@@ -37,7 +38,7 @@ var forbiddenInCore = []string{
 
 // adapters implement one port each; only the composition root (server) and
 // its callers may import them.
-var adapterParents = []string{"internal/eventstore/", "internal/business/"}
+var adapterParents = []string{"internal/eventstore/", "internal/business/", "internal/delivery/", "internal/bus/"}
 
 var mayImportAdapters = []string{"internal/server", "internal/cli", "cmd/"}
 

@@ -27,18 +27,17 @@ import (
 	"github.com/evented/evented/internal/business/remote"
 	"github.com/evented/evented/internal/command"
 	"github.com/evented/evented/internal/config"
-	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/delivery"
+	dremote "github.com/evented/evented/internal/delivery/remote"
 	"github.com/evented/evented/internal/eventstore/memory"
 	"github.com/evented/evented/internal/eventstore/sqlite"
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/query"
 )
 
-// Storage is what a backend provides: events and snapshots.
-type Storage interface {
-	eventstore.Store
-	eventstore.Snapshots
-}
+// Storage is what a backend provides: events, snapshots, the log and the
+// subscriptions' checkpoints and parked events.
+type Storage = delivery.Storage
 
 // backends lists the storage types this binary knows, by storage.type.
 var backends = map[string]func(ctx context.Context, cfg config.Storage) (Storage, error){
@@ -77,6 +76,8 @@ type Server struct {
 	log     *slog.Logger
 	store   Storage
 	router  *router
+	hub     *delivery.Hub
+	remotes []*dremote.Consumer
 	health  *health.Server
 	cmdLis  net.Listener
 	qryLis  net.Listener
@@ -109,6 +110,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		Timeout:     cfg.Command.Timeout,
 		Snapshots:   policies,
 	}, log)
+	if s.hub, err = s.subscriptions(coord); err != nil {
+		return nil, err
+	}
+	coord.Distribute(s.hub)
 
 	s.health = health.NewServer()
 	s.cmdGRPC = s.grpcServer()
@@ -153,6 +158,9 @@ func (s *Server) Run(ctx context.Context) error {
 		"command_port", s.CommandAddr(), "query_port", s.QueryAddr(),
 		"storage", s.cfg.Storage.Type, "domains", s.router.describe())
 	g, gctx := errgroup.WithContext(ctx)
+	for _, sub := range s.hub.Subscriptions() {
+		g.Go(func() error { return sub.Run(gctx) })
+	}
 	g.Go(func() error { return serve(s.cmdGRPC, s.cmdLis) })
 	g.Go(func() error { return serve(s.qryGRPC, s.qryLis) })
 	g.Go(func() error {
@@ -207,10 +215,47 @@ func (s *Server) close() error {
 	if s.router != nil {
 		errs = append(errs, s.router.close())
 	}
+	for _, c := range s.remotes {
+		errs = append(errs, c.Close())
+	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// subscriptions makes one subscription per configured projector and saga,
+// in configuration order (projectors first), each with its own checkpoint.
+func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, error) {
+	d := s.cfg.Delivery
+	var subs []*delivery.Subscription
+	add := func(kind dremote.Kind, c config.Consumer) error {
+		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout)
+		if err != nil {
+			return err
+		}
+		s.remotes = append(s.remotes, consumer)
+		attempts := d.MaxAttempts
+		if c.MaxAttempts > 0 {
+			attempts = c.MaxAttempts
+		}
+		subs = append(subs, delivery.New(consumer, s.store, dispatch, delivery.Options{
+			Domains: c.Domains, History: c.History, Synchronous: c.Synchronous,
+			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
+		}, s.log))
+		return nil
+	}
+	for _, c := range s.cfg.Projectors {
+		if err := add(dremote.Projector, c); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range s.cfg.Sagas {
+		if err := add(dremote.Saga, c); err != nil {
+			return nil, err
+		}
+	}
+	return delivery.NewHub(subs...), nil
 }
 
 // router routes domains to business logic: the configured services, or the
