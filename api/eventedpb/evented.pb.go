@@ -783,6 +783,375 @@ func (x *AggregateRoot) GetRoot() *UUID {
 	return nil
 }
 
+// Addition: one subscriber's progress.
+type SubscriptionStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Every event of the log at or below checkpoint is handled.
+	Checkpoint uint64 `protobuf:"varint,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// The last log position read.
+	Read uint64 `protobuf:"varint,3,opt,name=read,proto3" json:"read,omitempty"`
+	// Events delivered since the server started.
+	Delivered uint64 `protobuf:"varint,4,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	// Events parked since the server started.
+	Parked uint64 `protobuf:"varint,5,opt,name=parked,proto3" json:"parked,omitempty"`
+	// Events read and not yet handled.
+	Pending     uint64 `protobuf:"varint,6,opt,name=pending,proto3" json:"pending,omitempty"`
+	LastError   string `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	Synchronous bool   `protobuf:"varint,8,opt,name=synchronous,proto3" json:"synchronous,omitempty"`
+	// The log's head: head - checkpoint is the subscriber's lag in events.
+	Head          uint64 `protobuf:"varint,9,opt,name=head,proto3" json:"head,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriptionStatus) Reset() {
+	*x = SubscriptionStatus{}
+	mi := &file_evented_evented_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriptionStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriptionStatus) ProtoMessage() {}
+
+func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
+func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SubscriptionStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SubscriptionStatus) GetCheckpoint() uint64 {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetRead() uint64 {
+	if x != nil {
+		return x.Read
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetDelivered() uint64 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetParked() uint64 {
+	if x != nil {
+		return x.Parked
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetPending() uint64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *SubscriptionStatus) GetSynchronous() bool {
+	if x != nil {
+		return x.Synchronous
+	}
+	return false
+}
+
+func (x *SubscriptionStatus) GetHead() uint64 {
+	if x != nil {
+		return x.Head
+	}
+	return 0
+}
+
+// Addition: selects a subscriber's parked events.
+type ParkedQuery struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber string                 `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// Only these aggregates (ReplayParked); empty means all.
+	Covers        []*Cover `protobuf:"bytes,2,rep,name=covers,proto3" json:"covers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParkedQuery) Reset() {
+	*x = ParkedQuery{}
+	mi := &file_evented_evented_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParkedQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParkedQuery) ProtoMessage() {}
+
+func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
+func (*ParkedQuery) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ParkedQuery) GetSubscriber() string {
+	if x != nil {
+		return x.Subscriber
+	}
+	return ""
+}
+
+func (x *ParkedQuery) GetCovers() []*Cover {
+	if x != nil {
+		return x.Covers
+	}
+	return nil
+}
+
+// Addition: a parked (dead-lettered) event.
+type ParkedEvent struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber string                 `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// The event's position in the store's log.
+	Position      uint64                 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	Cover         *Cover                 `protobuf:"bytes,3,opt,name=cover,proto3" json:"cover,omitempty"`
+	Page          *EventPage             `protobuf:"bytes,4,opt,name=page,proto3" json:"page,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Attempts      uint32                 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	ParkedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=parked_at,json=parkedAt,proto3" json:"parked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ParkedEvent) Reset() {
+	*x = ParkedEvent{}
+	mi := &file_evented_evented_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ParkedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ParkedEvent) ProtoMessage() {}
+
+func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
+func (*ParkedEvent) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ParkedEvent) GetSubscriber() string {
+	if x != nil {
+		return x.Subscriber
+	}
+	return ""
+}
+
+func (x *ParkedEvent) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *ParkedEvent) GetCover() *Cover {
+	if x != nil {
+		return x.Cover
+	}
+	return nil
+}
+
+func (x *ParkedEvent) GetPage() *EventPage {
+	if x != nil {
+		return x.Page
+	}
+	return nil
+}
+
+func (x *ParkedEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ParkedEvent) GetAttempts() uint32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *ParkedEvent) GetParkedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ParkedAt
+	}
+	return nil
+}
+
+// Addition: what a replay did.
+type ReplayResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Replayed      uint64                 `protobuf:"varint,1,opt,name=replayed,proto3" json:"replayed,omitempty"`
+	Failed        []*ReplayFailure       `protobuf:"bytes,2,rep,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayResult) Reset() {
+	*x = ReplayResult{}
+	mi := &file_evented_evented_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayResult) ProtoMessage() {}
+
+func (x *ReplayResult) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
+func (*ReplayResult) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ReplayResult) GetReplayed() uint64 {
+	if x != nil {
+		return x.Replayed
+	}
+	return 0
+}
+
+func (x *ReplayResult) GetFailed() []*ReplayFailure {
+	if x != nil {
+		return x.Failed
+	}
+	return nil
+}
+
+// Addition: an aggregate whose parked events failed again (still parked).
+type ReplayFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cover         *Cover                 `protobuf:"bytes,1,opt,name=cover,proto3" json:"cover,omitempty"`
+	Error         string                 `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplayFailure) Reset() {
+	*x = ReplayFailure{}
+	mi := &file_evented_evented_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplayFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplayFailure) ProtoMessage() {}
+
+func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
+func (*ReplayFailure) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ReplayFailure) GetCover() *Cover {
+	if x != nil {
+		return x.Cover
+	}
+	return nil
+}
+
+func (x *ReplayFailure) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_evented_evented_proto protoreflect.FileDescriptor
 
 const file_evented_evented_proto_rawDesc = "" +
@@ -840,7 +1209,41 @@ const file_evented_evented_proto_rawDesc = "" +
 	"upperBound\"J\n" +
 	"\rAggregateRoot\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12!\n" +
-	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root2\xa3\x01\n" +
+	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\x81\x02\n" +
+	"\x12SubscriptionStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
+	"\n" +
+	"checkpoint\x18\x02 \x01(\x04R\n" +
+	"checkpoint\x12\x12\n" +
+	"\x04read\x18\x03 \x01(\x04R\x04read\x12\x1c\n" +
+	"\tdelivered\x18\x04 \x01(\x04R\tdelivered\x12\x16\n" +
+	"\x06parked\x18\x05 \x01(\x04R\x06parked\x12\x18\n" +
+	"\apending\x18\x06 \x01(\x04R\apending\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\a \x01(\tR\tlastError\x12 \n" +
+	"\vsynchronous\x18\b \x01(\bR\vsynchronous\x12\x12\n" +
+	"\x04head\x18\t \x01(\x04R\x04head\"U\n" +
+	"\vParkedQuery\x12\x1e\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\tR\n" +
+	"subscriber\x12&\n" +
+	"\x06covers\x18\x02 \x03(\v2\x0e.evented.CoverR\x06covers\"\x84\x02\n" +
+	"\vParkedEvent\x12\x1e\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\tR\n" +
+	"subscriber\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\x12$\n" +
+	"\x05cover\x18\x03 \x01(\v2\x0e.evented.CoverR\x05cover\x12&\n" +
+	"\x04page\x18\x04 \x01(\v2\x12.evented.EventPageR\x04page\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1a\n" +
+	"\battempts\x18\x06 \x01(\rR\battempts\x127\n" +
+	"\tparked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bparkedAt\"Z\n" +
+	"\fReplayResult\x12\x1a\n" +
+	"\breplayed\x18\x01 \x01(\x04R\breplayed\x12.\n" +
+	"\x06failed\x18\x02 \x03(\v2\x16.evented.ReplayFailureR\x06failed\"K\n" +
+	"\rReplayFailure\x12$\n" +
+	"\x05cover\x18\x01 \x01(\v2\x0e.evented.CoverR\x05cover\x12\x14\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error2\xa3\x01\n" +
 	"\x13BusinessCoordinator\x12F\n" +
 	"\x06Handle\x12\x14.evented.CommandBook\x1a&.evented.SynchronousProcessingResponse\x12D\n" +
 	"\x06Record\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xbd\x01\n" +
@@ -866,7 +1269,12 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponseB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd4\x01\n" +
+	"\rDeliveryAdmin\x12J\n" +
+	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
+	"\n" +
+	"ListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n" +
+	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -880,7 +1288,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -894,63 +1302,80 @@ var file_evented_evented_proto_goTypes = []any{
 	(*ContextualCommand)(nil),             // 9: evented.ContextualCommand
 	(*Query)(nil),                         // 10: evented.Query
 	(*AggregateRoot)(nil),                 // 11: evented.AggregateRoot
-	(*timestamppb.Timestamp)(nil),         // 12: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 13: google.protobuf.Any
-	(*emptypb.Empty)(nil),                 // 14: google.protobuf.Empty
+	(*SubscriptionStatus)(nil),            // 12: evented.SubscriptionStatus
+	(*ParkedQuery)(nil),                   // 13: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 14: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 15: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 16: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 17: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 18: google.protobuf.Any
+	(*emptypb.Empty)(nil),                 // 19: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	12, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	13, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
-	13, // 3: evented.Snapshot.state:type_name -> google.protobuf.Any
+	17, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	18, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	18, // 3: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 4: evented.EventBook.cover:type_name -> evented.Cover
 	3,  // 5: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 6: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 7: evented.Projection.cover:type_name -> evented.Cover
-	13, // 8: evented.Projection.projection:type_name -> google.protobuf.Any
+	18, // 8: evented.Projection.projection:type_name -> google.protobuf.Any
 	4,  // 9: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	8,  // 10: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	5,  // 11: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
-	13, // 12: evented.CommandPage.command:type_name -> google.protobuf.Any
+	18, // 12: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 13: evented.CommandBook.cover:type_name -> evented.Cover
 	7,  // 14: evented.CommandBook.pages:type_name -> evented.CommandPage
 	4,  // 15: evented.ContextualCommand.events:type_name -> evented.EventBook
 	8,  // 16: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 17: evented.Query.root:type_name -> evented.UUID
 	0,  // 18: evented.AggregateRoot.root:type_name -> evented.UUID
-	8,  // 19: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	4,  // 20: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	10, // 21: evented.EventQuery.GetEvents:input_type -> evented.Query
-	10, // 22: evented.EventQuery.Synchronize:input_type -> evented.Query
-	14, // 23: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	9,  // 24: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	4,  // 25: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	4,  // 26: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	4,  // 27: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	4,  // 28: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	4,  // 29: evented.Projector.Handle:input_type -> evented.EventBook
-	4,  // 30: evented.Projector.HandleSync:input_type -> evented.EventBook
-	4,  // 31: evented.Saga.Handle:input_type -> evented.EventBook
-	4,  // 32: evented.Saga.HandleSync:input_type -> evented.EventBook
-	6,  // 33: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	6,  // 34: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	4,  // 35: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	4,  // 36: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	11, // 37: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	4,  // 38: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	14, // 39: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	5,  // 40: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	14, // 41: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 42: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	14, // 43: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	5,  // 44: evented.Projector.HandleSync:output_type -> evented.Projection
-	14, // 45: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	6,  // 46: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	33, // [33:47] is the sub-list for method output_type
-	19, // [19:33] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	1,  // 19: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 20: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 21: evented.ParkedEvent.page:type_name -> evented.EventPage
+	17, // 22: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	16, // 23: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 24: evented.ReplayFailure.cover:type_name -> evented.Cover
+	8,  // 25: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	4,  // 26: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	10, // 27: evented.EventQuery.GetEvents:input_type -> evented.Query
+	10, // 28: evented.EventQuery.Synchronize:input_type -> evented.Query
+	19, // 29: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	9,  // 30: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	4,  // 31: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	4,  // 32: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	4,  // 33: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	4,  // 34: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	4,  // 35: evented.Projector.Handle:input_type -> evented.EventBook
+	4,  // 36: evented.Projector.HandleSync:input_type -> evented.EventBook
+	4,  // 37: evented.Saga.Handle:input_type -> evented.EventBook
+	4,  // 38: evented.Saga.HandleSync:input_type -> evented.EventBook
+	19, // 39: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	13, // 40: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	13, // 41: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	6,  // 42: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	6,  // 43: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	4,  // 44: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	4,  // 45: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	11, // 46: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	4,  // 47: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	19, // 48: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	5,  // 49: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	19, // 50: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 51: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	19, // 52: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	5,  // 53: evented.Projector.HandleSync:output_type -> evented.Projection
+	19, // 54: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	6,  // 55: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	12, // 56: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	14, // 57: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	15, // 58: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	42, // [42:59] is the sub-list for method output_type
+	25, // [25:42] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -968,9 +1393,9 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   17,
 			NumExtensions: 0,
-			NumServices:   7,
+			NumServices:   8,
 		},
 		GoTypes:           file_evented_evented_proto_goTypes,
 		DependencyIndexes: file_evented_evented_proto_depIdxs,

@@ -1049,3 +1049,206 @@ var Saga_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "evented/evented.proto",
 }
+
+const (
+	DeliveryAdmin_ListSubscriptions_FullMethodName = "/evented.DeliveryAdmin/ListSubscriptions"
+	DeliveryAdmin_ListParked_FullMethodName        = "/evented.DeliveryAdmin/ListParked"
+	DeliveryAdmin_ReplayParked_FullMethodName      = "/evented.DeliveryAdmin/ReplayParked"
+)
+
+// DeliveryAdminClient is the client API for DeliveryAdmin service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Addition: operating event delivery. Served by evented on the command port.
+// Each configured projector and saga (and the bus relay) is a subscriber:
+// it reads the store's log from a durable checkpoint; events it failed
+// every attempt on are parked (dead-lettered) until replayed.
+type DeliveryAdminClient interface {
+	// Every subscriber and its progress, in configuration order.
+	ListSubscriptions(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscriptionStatus], error)
+	// A subscriber's parked events, in log order.
+	ListParked(ctx context.Context, in *ParkedQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ParkedEvent], error)
+	// Delivers a subscriber's parked events again, each aggregate's in order;
+	// an aggregate whose events all go through flows again.
+	ReplayParked(ctx context.Context, in *ParkedQuery, opts ...grpc.CallOption) (*ReplayResult, error)
+}
+
+type deliveryAdminClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewDeliveryAdminClient(cc grpc.ClientConnInterface) DeliveryAdminClient {
+	return &deliveryAdminClient{cc}
+}
+
+func (c *deliveryAdminClient) ListSubscriptions(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscriptionStatus], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[0], DeliveryAdmin_ListSubscriptions_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[emptypb.Empty, SubscriptionStatus]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListSubscriptionsClient = grpc.ServerStreamingClient[SubscriptionStatus]
+
+func (c *deliveryAdminClient) ListParked(ctx context.Context, in *ParkedQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ParkedEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[1], DeliveryAdmin_ListParked_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ParkedQuery, ParkedEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListParkedClient = grpc.ServerStreamingClient[ParkedEvent]
+
+func (c *deliveryAdminClient) ReplayParked(ctx context.Context, in *ParkedQuery, opts ...grpc.CallOption) (*ReplayResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplayResult)
+	err := c.cc.Invoke(ctx, DeliveryAdmin_ReplayParked_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeliveryAdminServer is the server API for DeliveryAdmin service.
+// All implementations must embed UnimplementedDeliveryAdminServer
+// for forward compatibility.
+//
+// Addition: operating event delivery. Served by evented on the command port.
+// Each configured projector and saga (and the bus relay) is a subscriber:
+// it reads the store's log from a durable checkpoint; events it failed
+// every attempt on are parked (dead-lettered) until replayed.
+type DeliveryAdminServer interface {
+	// Every subscriber and its progress, in configuration order.
+	ListSubscriptions(*emptypb.Empty, grpc.ServerStreamingServer[SubscriptionStatus]) error
+	// A subscriber's parked events, in log order.
+	ListParked(*ParkedQuery, grpc.ServerStreamingServer[ParkedEvent]) error
+	// Delivers a subscriber's parked events again, each aggregate's in order;
+	// an aggregate whose events all go through flows again.
+	ReplayParked(context.Context, *ParkedQuery) (*ReplayResult, error)
+	mustEmbedUnimplementedDeliveryAdminServer()
+}
+
+// UnimplementedDeliveryAdminServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedDeliveryAdminServer struct{}
+
+func (UnimplementedDeliveryAdminServer) ListSubscriptions(*emptypb.Empty, grpc.ServerStreamingServer[SubscriptionStatus]) error {
+	return status.Error(codes.Unimplemented, "method ListSubscriptions not implemented")
+}
+func (UnimplementedDeliveryAdminServer) ListParked(*ParkedQuery, grpc.ServerStreamingServer[ParkedEvent]) error {
+	return status.Error(codes.Unimplemented, "method ListParked not implemented")
+}
+func (UnimplementedDeliveryAdminServer) ReplayParked(context.Context, *ParkedQuery) (*ReplayResult, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplayParked not implemented")
+}
+func (UnimplementedDeliveryAdminServer) mustEmbedUnimplementedDeliveryAdminServer() {}
+func (UnimplementedDeliveryAdminServer) testEmbeddedByValue()                       {}
+
+// UnsafeDeliveryAdminServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to DeliveryAdminServer will
+// result in compilation errors.
+type UnsafeDeliveryAdminServer interface {
+	mustEmbedUnimplementedDeliveryAdminServer()
+}
+
+func RegisterDeliveryAdminServer(s grpc.ServiceRegistrar, srv DeliveryAdminServer) {
+	// If the following call panics, it indicates UnimplementedDeliveryAdminServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&DeliveryAdmin_ServiceDesc, srv)
+}
+
+func _DeliveryAdmin_ListSubscriptions_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(emptypb.Empty)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DeliveryAdminServer).ListSubscriptions(m, &grpc.GenericServerStream[emptypb.Empty, SubscriptionStatus]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListSubscriptionsServer = grpc.ServerStreamingServer[SubscriptionStatus]
+
+func _DeliveryAdmin_ListParked_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ParkedQuery)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DeliveryAdminServer).ListParked(m, &grpc.GenericServerStream[ParkedQuery, ParkedEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListParkedServer = grpc.ServerStreamingServer[ParkedEvent]
+
+func _DeliveryAdmin_ReplayParked_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ParkedQuery)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeliveryAdminServer).ReplayParked(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeliveryAdmin_ReplayParked_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeliveryAdminServer).ReplayParked(ctx, req.(*ParkedQuery))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// DeliveryAdmin_ServiceDesc is the grpc.ServiceDesc for DeliveryAdmin service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "evented.DeliveryAdmin",
+	HandlerType: (*DeliveryAdminServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "ReplayParked",
+			Handler:    _DeliveryAdmin_ReplayParked_Handler,
+		},
+	},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ListSubscriptions",
+			Handler:       _DeliveryAdmin_ListSubscriptions_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListParked",
+			Handler:       _DeliveryAdmin_ListParked_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "evented/evented.proto",
+}

@@ -37,6 +37,22 @@ func (h *Hub) Subscription(name string) *Subscription {
 	return nil
 }
 
+// ErrUnknownSubscriber is matched by every *UnknownSubscriberError.
+var ErrUnknownSubscriber = errors.New("unknown subscriber")
+
+// UnknownSubscriberError reports a subscriber name that is not configured.
+type UnknownSubscriberError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownSubscriberError) Error() string {
+	return fmt.Sprintf("unknown subscriber %q; configured subscribers: %v", e.Name, e.Known)
+}
+
+// Is makes errors.Is(err, ErrUnknownSubscriber) true.
+func (e *UnknownSubscriberError) Is(target error) bool { return target == ErrUnknownSubscriber }
+
 // Inline is the inline delivery of one append, begun before the append so
 // that the subscriptions of the synchronous consumers wait for it.
 type Inline struct {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
 )
 
@@ -23,6 +24,7 @@ var codeTable = []struct {
 }{
 	{eventstore.ErrInvalid, codes.InvalidArgument},
 	{command.ErrUnknownDomain, codes.NotFound},
+	{delivery.ErrUnknownSubscriber, codes.NotFound},
 	{eventstore.ErrConflict, codes.Aborted},
 	{eventstore.ErrClosed, codes.Unavailable},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},

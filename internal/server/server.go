@@ -118,9 +118,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.health = health.NewServer()
 	s.cmdGRPC = s.grpcServer()
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord})
+	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, &grpcapi.Admin{Hub: s.hub, Log: s.store})
 	s.qryGRPC = s.grpcServer()
 	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store)})
-	for _, name := range []string{"", eventedpb.BusinessCoordinator_ServiceDesc.ServiceName, eventedpb.EventQuery_ServiceDesc.ServiceName} {
+	for _, name := range []string{"", eventedpb.BusinessCoordinator_ServiceDesc.ServiceName, eventedpb.EventQuery_ServiceDesc.ServiceName, eventedpb.DeliveryAdmin_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 

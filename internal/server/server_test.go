@@ -8,15 +8,19 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
@@ -169,5 +173,84 @@ func TestUnknownStorageTypeListsKnownOnes(t *testing.T) {
 	_, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "available: [memory sqlite") {
 		t.Fatalf("err = %v, want one listing the available types", err)
+	}
+}
+
+// flakyProjector fails until healed.
+type flakyProjector struct {
+	eventedpb.UnimplementedProjectorCoordinatorServer
+	healed atomic.Bool
+	got    atomic.Int32
+}
+
+func (p *flakyProjector) Handle(_ context.Context, b *eventedpb.EventBook) (*emptypb.Empty, error) {
+	if !p.healed.Load() {
+		return nil, status.Error(codes.Unavailable, "projector database is down")
+	}
+	p.got.Add(int32(len(b.GetPages())))
+	return &emptypb.Empty{}, nil
+}
+
+func TestParkedEventsAreListedAndReplayed(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj := &flakyProjector{}
+	g := grpc.NewServer()
+	eventedpb.RegisterProjectorCoordinatorServer(g, proj)
+	go g.Serve(lis)
+	defer g.Stop()
+
+	cfg := config.Default()
+	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String()}}
+	cfg.Delivery.MaxAttempts, cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = 2, time.Millisecond, 2*time.Millisecond
+	srv, _ := start(t, cfg)
+	root := uuid.New()
+	cover := &eventedpb.Cover{Domain: "ledger", Root: &eventedpb.UUID{Value: root[:]}}
+	if _, err := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr())).Handle(t.Context(), &eventedpb.CommandBook{
+		Cover: cover, Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "CreateEntry"}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	admin := eventedpb.NewDeliveryAdminClient(dial(t, srv.CommandAddr()))
+	var parked []*eventedpb.ParkedEvent
+	for deadline := time.Now().Add(10 * time.Second); len(parked) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no parked event within 10s")
+		}
+		stream, err := admin.ListParked(t.Context(), &eventedpb.ParkedQuery{Subscriber: "ledger"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, err := stream.Recv(); err == nil; p, err = stream.Recv() {
+			parked = append(parked, p)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	p := parked[0]
+	if p.GetAttempts() != 2 || !strings.Contains(p.GetReason(), "projector database is down") || p.GetPage().GetEvent().GetTypeUrl() != "EntryCreated" {
+		t.Fatalf("parked = %v", p)
+	}
+	_, err = admin.ListParked(t.Context(), &eventedpb.ParkedQuery{Subscriber: "nope"})
+	if err == nil {
+		stream, _ := admin.ListParked(t.Context(), &eventedpb.ParkedQuery{Subscriber: "nope"})
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), "ledger") {
+		t.Fatalf("unknown subscriber: %v, want NOT_FOUND listing ledger", err)
+	}
+	proj.healed.Store(true)
+	res, err := admin.ReplayParked(t.Context(), &eventedpb.ParkedQuery{Subscriber: "ledger"})
+	if err != nil || res.GetReplayed() != 1 || len(res.GetFailed()) != 0 || proj.got.Load() != 1 {
+		t.Fatalf("replay = %v, %v; projector got %d", res, err, proj.got.Load())
+	}
+	stream, err := admin.ListSubscriptions(t.Context(), &emptypb.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stream.Recv()
+	if err != nil || st.GetName() != "ledger" || st.GetParked() != 1 || st.GetHead() != 1 {
+		t.Fatalf("status = %v, %v", st, err)
 	}
 }

@@ -1,0 +1,107 @@
+package grpcapi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/wire"
+)
+
+// Admin serves evented.DeliveryAdmin: subscriber progress, parked events
+// and their replay.
+type Admin struct {
+	eventedpb.UnimplementedDeliveryAdminServer
+	Hub *delivery.Hub
+	Log eventstore.Log
+}
+
+// ListSubscriptions implements DeliveryAdmin.ListSubscriptions.
+func (a *Admin) ListSubscriptions(_ *emptypb.Empty, stream grpc.ServerStreamingServer[eventedpb.SubscriptionStatus]) error {
+	head, err := a.Log.Head(stream.Context())
+	if err != nil {
+		return err
+	}
+	for _, sub := range a.Hub.Subscriptions() {
+		st := sub.Status()
+		err := stream.Send(&eventedpb.SubscriptionStatus{
+			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered,
+			Parked: uint64(st.Parked), Pending: uint64(st.Pending), LastError: st.LastError,
+			Synchronous: st.Synchronous, Head: head,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListParked implements DeliveryAdmin.ListParked.
+func (a *Admin) ListParked(q *eventedpb.ParkedQuery, stream grpc.ServerStreamingServer[eventedpb.ParkedEvent]) error {
+	sub, covers, err := a.subscriber(q)
+	if err != nil {
+		return err
+	}
+	parked, err := sub.Parked(stream.Context())
+	if err != nil {
+		return err
+	}
+	for _, p := range parked {
+		if len(covers) > 0 && !slices.Contains(covers, p.Cover) {
+			continue
+		}
+		err := stream.Send(&eventedpb.ParkedEvent{
+			Subscriber: sub.Name(), Position: p.Position, Cover: wire.PBCover(p.Cover),
+			Page:   wire.PBEvents([]eventstore.Event{p.Event})[0],
+			Reason: p.Reason, Attempts: uint32(p.Attempts), ParkedAt: timestamppb.New(p.ParkedAt),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReplayParked implements DeliveryAdmin.ReplayParked.
+func (a *Admin) ReplayParked(ctx context.Context, q *eventedpb.ParkedQuery) (*eventedpb.ReplayResult, error) {
+	sub, covers, err := a.subscriber(q)
+	if err != nil {
+		return nil, err
+	}
+	res, err := sub.Replay(ctx, covers...)
+	if err != nil {
+		return nil, err
+	}
+	out := &eventedpb.ReplayResult{Replayed: uint64(res.Replayed)}
+	for _, f := range res.Failed {
+		out.Failed = append(out.Failed, &eventedpb.ReplayFailure{Cover: wire.PBCover(f.Cover), Error: f.Err.Error()})
+	}
+	return out, nil
+}
+
+func (a *Admin) subscriber(q *eventedpb.ParkedQuery) (*delivery.Subscription, []eventstore.Cover, error) {
+	sub := a.Hub.Subscription(q.GetSubscriber())
+	if sub == nil {
+		var names []string
+		for _, s := range a.Hub.Subscriptions() {
+			names = append(names, s.Name())
+		}
+		return nil, nil, &delivery.UnknownSubscriberError{Name: q.GetSubscriber(), Known: names}
+	}
+	var covers []eventstore.Cover
+	for i, c := range q.GetCovers() {
+		cover, err := wire.Cover(c, fmt.Sprintf("covers[%d]", i))
+		if err != nil {
+			return nil, nil, err
+		}
+		covers = append(covers, cover)
+	}
+	return sub, covers, nil
+}
