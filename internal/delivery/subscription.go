@@ -477,3 +477,9 @@ func (s *Subscription) caughtUp(ctx context.Context, cover eventstore.Cover, hea
 		}
 	}
 }
+
+// Wants reports whether the subscription receives events of domain.
+func (s *Subscription) Wants(domain string) bool { return s.opts.wants(domain) }
+
+// Consumer is the subscription's consumer.
+func (s *Subscription) Consumer() Consumer { return s.consumer }

@@ -78,6 +78,8 @@ type Server struct {
 	router  *router
 	hub     *delivery.Hub
 	remotes []*dremote.Consumer
+	// byKind holds the subscriptions of projectors and of sagas.
+	byKind  map[dremote.Kind][]*delivery.Subscription
 	health  *health.Server
 	cmdLis  net.Listener
 	qryLis  net.Listener
@@ -119,9 +121,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	s.cmdGRPC = s.grpcServer()
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord})
 	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, &grpcapi.Admin{Hub: s.hub, Log: s.store})
+	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector]})
+	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord})
 	s.qryGRPC = s.grpcServer()
 	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store)})
-	for _, name := range []string{"", eventedpb.BusinessCoordinator_ServiceDesc.ServiceName, eventedpb.EventQuery_ServiceDesc.ServiceName, eventedpb.DeliveryAdmin_ServiceDesc.ServiceName} {
+	for _, name := range []string{"", eventedpb.BusinessCoordinator_ServiceDesc.ServiceName, eventedpb.EventQuery_ServiceDesc.ServiceName, eventedpb.DeliveryAdmin_ServiceDesc.ServiceName,
+		eventedpb.ProjectorCoordinator_ServiceDesc.ServiceName, eventedpb.SagaCoordinator_ServiceDesc.ServiceName} {
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
@@ -230,6 +235,7 @@ func (s *Server) close() error {
 func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, error) {
 	d := s.cfg.Delivery
 	var subs []*delivery.Subscription
+	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
 	add := func(kind dremote.Kind, c config.Consumer) error {
 		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout)
 		if err != nil {
@@ -240,10 +246,12 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		if c.MaxAttempts > 0 {
 			attempts = c.MaxAttempts
 		}
-		subs = append(subs, delivery.New(consumer, s.store, dispatch, delivery.Options{
+		sub := delivery.New(consumer, s.store, dispatch, delivery.Options{
 			Domains: c.Domains, History: c.History, Synchronous: c.Synchronous,
 			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-		}, s.log))
+		}, s.log)
+		subs = append(subs, sub)
+		s.byKind[kind] = append(s.byKind[kind], sub)
 		return nil
 	}
 	for _, c := range s.cfg.Projectors {

@@ -254,3 +254,34 @@ func TestParkedEventsAreListedAndReplayed(t *testing.T) {
 		t.Fatalf("status = %v, %v", st, err)
 	}
 }
+
+func TestProjectorCoordinatorFansOutToConfiguredProjectors(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj := &flakyProjector{}
+	proj.healed.Store(true)
+	g := grpc.NewServer()
+	eventedpb.RegisterProjectorCoordinatorServer(g, proj)
+	go g.Serve(lis)
+	defer g.Stop()
+
+	cfg := config.Default()
+	cfg.Projectors = []config.Consumer{
+		{Name: "ledger", Address: lis.Addr().String(), Domains: []string{"ledger"}},
+		{Name: "other", Address: "127.0.0.1:1", Domains: []string{"elsewhere"}}, // not called: other domain
+	}
+	srv, _ := start(t, cfg)
+	root := uuid.New()
+	_, err = eventedpb.NewProjectorCoordinatorClient(dial(t, srv.CommandAddr())).Handle(t.Context(), &eventedpb.EventBook{
+		Cover: &eventedpb.Cover{Domain: "ledger", Root: &eventedpb.UUID{Value: root[:]}},
+		Pages: []*eventedpb.EventPage{{Sequence: &eventedpb.EventPage_Num{Num: 0}, Event: &anypb.Any{TypeUrl: "EntryCreated"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if proj.got.Load() != 1 {
+		t.Fatalf("projector got %d events through evented's ProjectorCoordinator, want 1", proj.got.Load())
+	}
+}

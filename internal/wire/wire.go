@@ -169,3 +169,29 @@ func Decision(b *eventedpb.EventBook) (business.Decision, error) {
 	}
 	return d, nil
 }
+
+// Book reads a wire book as stored events: a valid cover and pages whose
+// num is their sequence (a page without one follows the previous page).
+func Book(b *eventedpb.EventBook) (eventstore.Book, error) {
+	cover, err := Cover(b.GetCover(), "cover")
+	if err != nil {
+		return eventstore.Book{}, err
+	}
+	pages, err := Pages(b.GetPages(), "pages")
+	if err != nil {
+		return eventstore.Book{}, err
+	}
+	book := eventstore.Book{Cover: cover, Events: make([]eventstore.Event, len(pages))}
+	if s := b.GetSnapshot(); s != nil {
+		book.Snapshot = &eventstore.Snapshot{Sequence: s.GetSequence(), TypeURL: s.GetState().GetTypeUrl(), State: s.GetState().GetValue()}
+	}
+	next := book.Next()
+	for i, p := range pages {
+		if p.HasNum {
+			next = p.Num
+		}
+		book.Events[i] = eventstore.Event{Sequence: next, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload}
+		next++
+	}
+	return book, nil
+}
