@@ -1,0 +1,27 @@
+# The evented server image: a static binary (CGO_ENABLED=0; SQLite is pure
+# Go) on a distroless base, running as a non-root user (65532). Build from
+# the repository root with podman or docker:
+#
+#   podman build -t localhost/evented:dev .
+#   podman run --rm -p 1313:1313 -p 1314:1314 -v evented-data:/data localhost/evented:dev
+#
+# The working directory is /, so the default storage.path ./data/events.db is
+# /data/events.db: the volume. Configure with a file (EVENTED_CONFIG) or
+# EVENTED_* variables (evented config env lists them).
+FROM docker.io/library/golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/evented ./cmd/evented \
+ && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/evented /usr/local/bin/evented
+COPY --from=build --chown=65532:65532 /out/data /data
+WORKDIR /
+USER 65532:65532
+EXPOSE 1313 1314
+VOLUME ["/data"]
+ENTRYPOINT ["/usr/local/bin/evented"]
+CMD ["serve"]
