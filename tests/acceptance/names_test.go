@@ -4,15 +4,14 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/evented/evented/sdk"
 )
 
 // aggregateRoot is the root UUID of the aggregate a scenario calls name
-// ("order-456") in domain. It is deterministic, so a name means the same
-// aggregate in every step and every run. It is the one place that knows the
-// mapping: swap it for the CLI's documented one when there is one.
-func aggregateRoot(domain, name string) uuid.UUID {
-	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("evented:"+domain+"/"+name))
-}
+// ("order-456"): the documented mapping of sdk.Root, the one the CLI and
+// every SDK use, so a name means the same aggregate everywhere.
+func aggregateRoot(_, name string) uuid.UUID { return sdk.Root(name) }
 
 // typePrefix is the type URL prefix of the commands, events and states the
 // scenarios make up; evented treats them as opaque.
