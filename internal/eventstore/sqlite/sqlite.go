@@ -56,7 +56,13 @@ type Store struct {
 	w, r    *sql.DB // w: one connection, writes only; r: a pool of read-only connections
 
 	head, insert, putSnapshot *sql.Stmt // on w
-	read, roots, snapshot     *sql.Stmt // on r
+	dataVersion               *sql.Stmt // on w
+
+	// Owned by the writer goroutine: the next sequence of recently written
+	// covers, valid while PRAGMA data_version stays seenVersion.
+	heads                 map[eventstore.Cover]uint32
+	seenVersion           int64
+	read, roots, snapshot *sql.Stmt // on r
 
 	reqs      chan *request
 	closing   chan struct{} // closed by Close
@@ -104,6 +110,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
 		notify:  make(chan struct{}),
+		heads:   map[eventstore.Cover]uint32{},
 	}
 	if err := s.open(ctx, mode); err != nil {
 		s.closeDBs()
@@ -151,6 +158,7 @@ func (s *Store) open(ctx context.Context, synchronous string) error {
 		sql  string
 	}{
 		{s.w, &s.head, `SELECT sequence FROM events WHERE domain = ? AND aggregate_id = ? ORDER BY sequence DESC LIMIT 1`},
+		{s.w, &s.dataVersion, `PRAGMA data_version`},
 		{s.w, &s.insert, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (domain, aggregate_id) DO UPDATE SET
@@ -233,16 +241,22 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 		return nil, s.fail(err, "read %s", cover)
 	}
 	defer rows.Close()
-	var events []eventstore.Event
+	var (
+		events      []eventstore.Event
+		at, typeURL sql.RawBytes
+		payload     sql.RawBytes
+		mem         arena
+		types       = interner{}
+	)
 	for rows.Next() {
 		var e eventstore.Event
-		var at string
-		if err := rows.Scan(&e.Sequence, &at, &e.TypeURL, &e.Payload); err != nil {
+		if err := rows.Scan(&e.Sequence, &at, &typeURL, &payload); err != nil {
 			return nil, s.fail(err, "read %s", cover)
 		}
-		if e.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+		if e.CreatedAt, err = parseTime(at); err != nil {
 			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
 		}
+		e.TypeURL, e.Payload = types.get(typeURL), mem.copy(payload)
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {

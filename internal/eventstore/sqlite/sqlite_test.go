@@ -284,3 +284,31 @@ func behindLock(t *testing.T, db *sql.DB, n int, fn func(i int)) {
 	}
 	wg.Wait()
 }
+
+// TestTwoStoresOnOneFile: the writer caches heads; another process writing
+// the same file must not make it reuse or skip a sequence.
+func TestTwoStoresOnOneFile(t *testing.T) {
+	ctx := t.Context()
+	path := tempPath(t)
+	a, b := open(t, path), open(t, path)
+	cover := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	for _, s := range []*sqlite.Store{a, b, a, b} {
+		if _, err := s.Append(ctx, cover, []eventstore.Page{{TypeURL: "E"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := a.Append(ctx, cover, []eventstore.Page{{HasNum: true, Num: 3, TypeURL: "stale"}})
+	var conflict *eventstore.ConflictError
+	if !errors.As(err, &conflict) || conflict.Actual != 4 {
+		t.Fatalf("append with a stale view: %v, want a conflict at 4", err)
+	}
+	events, err := b.Read(ctx, cover, 0, 0)
+	if err != nil || len(events) != 4 {
+		t.Fatalf("read %d events, %v; want 4", len(events), err)
+	}
+	for i, e := range events {
+		if e.Sequence != uint32(i) {
+			t.Fatalf("sequences %v", events)
+		}
+	}
+}

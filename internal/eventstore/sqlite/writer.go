@@ -138,10 +138,17 @@ func (s *Store) commit(batch []*request) {
 	}
 }
 
-// apply runs batch in one IMMEDIATE transaction. Each append reads its
-// cover's head inside the transaction, so appends to one cover in the batch
-// see each other's rows. A conflicting append gets its own error in results
-// and writes nothing; any other error aborts the whole transaction.
+// apply runs batch in one IMMEDIATE transaction. Each append starts from
+// its cover's head as of the transaction, so appends to one cover in the
+// batch see each other's rows. A conflicting append gets its own error in
+// results and writes nothing; any other error aborts the whole transaction.
+//
+// Heads come from a cache kept by the writer goroutine (the only user of
+// s.heads), filled from the table on a miss and updated after each commit.
+// The cache is dropped whenever PRAGMA data_version says another connection
+// (another process on the same file) committed since the last batch; the
+// write lock, taken by BEGIN IMMEDIATE, keeps anyone from committing while
+// the batch runs.
 func (s *Store) apply(batch []*request) (results []result, began bool, err error) {
 	// Not a caller's ctx: the transaction serves many callers, and a taken
 	// request must be answered with what really happened.
@@ -151,33 +158,65 @@ func (s *Store) apply(batch []*request) (results []result, began bool, err error
 		return nil, false, err
 	}
 	defer tx.Rollback()
+	var version int64
+	if err := tx.StmtContext(ctx, s.dataVersion).QueryRowContext(ctx).Scan(&version); err != nil {
+		return nil, true, err
+	}
+	if version != s.seenVersion || len(s.heads) > maxCachedHeads {
+		clear(s.heads)
+		s.seenVersion = version
+	}
 	head, insert := tx.StmtContext(ctx, s.head), tx.StmtContext(ctx, s.insert)
 	now := time.Now()
 	results = make([]result, len(batch))
+	next := make(map[eventstore.Cover]uint32, len(batch)) // heads after this batch's appends
 	for i, r := range batch {
-		events, err := appendTx(ctx, head, insert, r.cover, r.pages, now)
+		from, ok := next[r.cover]
+		if !ok {
+			if from, ok = s.heads[r.cover]; !ok {
+				if from, err = readHead(ctx, head, r.cover); err != nil {
+					return nil, true, err
+				}
+			}
+		}
+		events, err := appendTx(ctx, insert, r.cover, from, r.pages, now)
 		if err != nil && !errors.Is(err, eventstore.ErrConflict) {
 			return nil, true, err
 		}
+		next[r.cover] = from + uint32(len(events))
 		results[i] = result{events, err}
 	}
-	return results, true, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, true, err
+	}
+	for c, n := range next {
+		s.heads[c] = n
+	}
+	return results, true, nil
 }
 
-func appendTx(ctx context.Context, head, insert *sql.Stmt, cover eventstore.Cover, pages []eventstore.Page, now time.Time) ([]eventstore.Event, error) {
-	id := cover.Root.String()
-	var next uint32
+// maxCachedHeads bounds the head cache; past it, it starts over.
+const maxCachedHeads = 1 << 16
+
+// readHead returns the next sequence of cover as stored.
+func readHead(ctx context.Context, head *sql.Stmt, cover eventstore.Cover) (uint32, error) {
 	var last int64
-	switch err := head.QueryRowContext(ctx, cover.Domain, id).Scan(&last); {
+	switch err := head.QueryRowContext(ctx, cover.Domain, cover.Root.String()).Scan(&last); {
 	case err == nil:
-		next = uint32(last + 1)
-	case !errors.Is(err, sql.ErrNoRows):
-		return nil, fmt.Errorf("head of %s: %w", cover, err)
+		return uint32(last + 1), nil
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("head of %s: %w", cover, err)
 	}
+}
+
+func appendTx(ctx context.Context, insert *sql.Stmt, cover eventstore.Cover, next uint32, pages []eventstore.Page, now time.Time) ([]eventstore.Event, error) {
 	events, err := eventstore.Assign(cover, next, pages, now)
 	if err != nil {
 		return nil, err
 	}
+	id := cover.Root.String()
 	for _, e := range events {
 		if _, err := insert.ExecContext(ctx, cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt)); err != nil {
 			return nil, fmt.Errorf("insert %s/%d: %w", cover, e.Sequence, err)
