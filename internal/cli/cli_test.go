@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/api/examplespb"
@@ -84,6 +85,26 @@ func (stub) Handle(_ context.Context, req *eventedpb.ContextualCommand) (*evente
 	return out, nil
 }
 
+// projector is a synchronous projector for domain audit: its projection is
+// a Receipt saying how many events it was given.
+type projector struct {
+	eventedpb.UnimplementedProjectorCoordinatorServer
+}
+
+func (projector) Handle(context.Context, *eventedpb.EventBook) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (projector) HandleSync(_ context.Context, b *eventedpb.EventBook) (*eventedpb.Projection, error) {
+	pages := b.GetPages()
+	receipt, err := anypb.New(&examplespb.Receipt{FormattedText: fmt.Sprintf("%d events", len(pages))})
+	if err != nil {
+		return nil, err
+	}
+	return &eventedpb.Projection{Cover: b.GetCover(), Projector: "receipt",
+		Sequence: pages[len(pages)-1].GetNum(), Projection: receipt}, nil
+}
+
 // fixture is one server with the stub behind it.
 type fixture struct {
 	srv    *server.Server
@@ -128,7 +149,14 @@ func newFixture() (*fixture, func(), error) {
 	}
 	logic := grpc.NewServer()
 	eventedpb.RegisterBusinessLogicServer(logic, stub{})
+	eventedpb.RegisterProjectorCoordinatorServer(logic, projector{})
 	go logic.Serve(lis)
+	// A synchronous projector that is down.
+	down, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	down.Close()
 
 	cfg := config.Default()
 	cfg.Storage.Path = filepath.Join(dir, "events.db")
@@ -137,6 +165,11 @@ func newFixture() (*fixture, func(), error) {
 	cfg.BusinessLogic = []config.BusinessLogic{
 		{Domain: "customer", Address: lis.Addr().String()},
 		{Domain: "shop", Address: lis.Addr().String()},
+		{Domain: "audit", Address: lis.Addr().String()},
+	}
+	cfg.Projectors = []config.Consumer{
+		{Name: "receipt", Address: lis.Addr().String(), Synchronous: true, Domains: []string{"audit"}},
+		{Name: "broken", Address: down.Addr().String(), Synchronous: true, Domains: []string{"audit"}},
 	}
 	srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -309,6 +342,39 @@ func TestSendAndEvents(t *testing.T) {
 
 	out = ok(t, "events", "customer", "nobody", f.qry())
 	contains(t, "events of an unknown aggregate", out, "no events: nothing was stored", sdk.Root("nobody").String())
+}
+
+func TestSendReportsProjectionsAndFailures(t *testing.T) {
+	f := start(t)
+	out := ok(t, "send", "audit", "a-1", "examples.CreateCustomer", `{"name":"Al","email":"a@l"}`, f.cmd())
+	contains(t, "send output", out,
+		`projection by receipt (at sequence 0): examples.Receipt {"formatted_text":"1 events"}`,
+		"synchronous consumers that failed (the events are stored; their subscriptions deliver them again):\n  broken")
+	if !tableRow(0, "examples.CustomerCreated", `{"name":"Al","email":"a@l"}`).MatchString(out) {
+		t.Errorf("send output lacks the stored event:\n%s", out)
+	}
+
+	reply := decode[struct {
+		Books       []bookJSON `json:"books"`
+		Projections []struct {
+			Domain    string          `json:"domain"`
+			Root      string          `json:"root"`
+			Projector string          `json:"projector"`
+			Sequence  uint32          `json:"sequence"`
+			Type      string          `json:"type"`
+			TypeURL   string          `json:"type_url"`
+			Payload   json.RawMessage `json:"payload"`
+		} `json:"projections"`
+		DeliveryFailures []string `json:"delivery_failures"`
+	}](t, ok(t, "send", "audit", "a-1", "examples.AddLoyaltyPoints", `{"points":1}`, f.cmd(), "-o", "json"))
+	if len(reply.Projections) != 1 || reply.Projections[0].Projector != "receipt" || reply.Projections[0].Sequence != 1 ||
+		reply.Projections[0].Root != sdk.Root("a-1").String() || compact(reply.Projections[0].Payload) != `{"formatted_text":"1 events"}` ||
+		reply.Projections[0].TypeURL != "type.googleapis.com/examples.Receipt" {
+		t.Errorf("send -o json projections: %+v", reply.Projections)
+	}
+	if len(reply.DeliveryFailures) != 1 || !strings.HasPrefix(reply.DeliveryFailures[0], "broken") {
+		t.Errorf("send -o json delivery_failures: %q", reply.DeliveryFailures)
+	}
 }
 
 func TestSendFromConfigAddresses(t *testing.T) {
@@ -583,13 +649,19 @@ func TestMigrate(t *testing.T) {
 	db := filepath.Join(dir, "sub", "events.db")
 	file := filepath.Join(dir, "c.yaml")
 	os.WriteFile(file, []byte("storage:\n  path: "+db+"\n"), 0o600)
-	out := ok(t, "--config", file, "migrate")
-	contains(t, "migrate", out, "sqlite at "+db+": schema version 1, up to date")
+	version := regexp.MustCompile(`^sqlite at ` + regexp.QuoteMeta(db) + `: schema version ([1-9][0-9]*), up to date\n$`)
+	first := version.FindStringSubmatch(ok(t, "--config", file, "migrate"))
+	if first == nil {
+		t.Fatalf("migrate: want a line matching %s", version)
+	}
 	if _, err := os.Stat(db); err != nil {
 		t.Errorf("migrate did not create the database: %v", err)
 	}
 	// Again: nothing left to do, same version.
-	contains(t, "migrate again", ok(t, "--config", file, "migrate"), "schema version 1")
+	again := version.FindStringSubmatch(ok(t, "--config", file, "migrate"))
+	if again == nil || again[1] != first[1] {
+		t.Errorf("migrate again: got %q, want version %s", again, first[1])
+	}
 
 	os.WriteFile(file, []byte("storage:\n  type: memory\n"), 0o600)
 	contains(t, "migrate of memory storage", ok(t, "--config", file, "migrate"), "memory: no schema to migrate")

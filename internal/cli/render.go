@@ -64,6 +64,9 @@ type replyView struct {
 	Books       []bookView        `json:"books"`
 	Projections []projectionView  `json:"projections,omitempty"`
 	Commands    []commandBookView `json:"commands,omitempty"`
+	// DeliveryFailures names the synchronous consumers that failed
+	// ("name: error"), from the evented-delivery-failures trailer.
+	DeliveryFailures []string `json:"delivery_failures,omitempty"`
 }
 
 func rootText(u *eventedpb.UUID) string {

@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/grpcapi"
 )
 
 func newSendCmd(load loader) *cobra.Command {
@@ -93,14 +96,16 @@ protobuf's JSON mapping ({} when omitted; - reads it from standard input).
 			defer cn.Close()
 			ctx, cancel := c.context(cmd.Context())
 			defer cancel()
+			var trailer metadata.MD
 			resp, err := eventedpb.NewBusinessCoordinatorClient(cn).Handle(ctx, &eventedpb.CommandBook{
 				Cover: agg.cover(),
 				Pages: []*eventedpb.CommandPage{{Command: command}},
-			})
+			}, grpc.Trailer(&trailer))
 			if err != nil {
 				return sendError(cn.explain(err, c.timeout), err, agg)
 			}
 			v := reg.reply(resp)
+			v.DeliveryFailures = trailer.Get(grpcapi.FailuresTrailer)
 			if out == "json" {
 				return writeJSON(cmd.OutOrStdout(), v)
 			}
@@ -156,6 +161,12 @@ func writeReply(w io.Writer, agg aggregate, v replyView) error {
 			types = append(types, p.Type+" "+p.text())
 		}
 		fmt.Fprintf(w, "\nsaga sent to %s %s: %s\n", c.Domain, c.Root, strings.Join(types, "; "))
+	}
+	if len(v.DeliveryFailures) > 0 {
+		fmt.Fprintln(w, "\nsynchronous consumers that failed (the events are stored; their subscriptions deliver them again):")
+		for _, f := range v.DeliveryFailures {
+			fmt.Fprintln(w, "  "+f)
+		}
 	}
 	return nil
 }
