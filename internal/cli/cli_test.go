@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -112,30 +111,15 @@ type fixture struct {
 	dir    string
 }
 
-var (
-	fixtureOnce sync.Once
-	shared      *fixture
-	sharedErr   error
-	stopShared  func()
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if stopShared != nil {
-		stopShared()
-	}
-	os.Exit(code)
-}
-
-// start returns the server shared by the tests of this file (each test uses
-// its own aggregates).
+// start runs a server for one test (each test has its own store).
 func start(t *testing.T) *fixture {
 	t.Helper()
-	fixtureOnce.Do(func() { shared, stopShared, sharedErr = newFixture() })
-	if sharedErr != nil {
-		t.Fatal(sharedErr)
+	f, stop, err := newFixture()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return shared
+	t.Cleanup(stop)
+	return f
 }
 
 func newFixture() (*fixture, func(), error) {
@@ -479,29 +463,28 @@ func TestSnapshot(t *testing.T) {
 
 func TestAggregates(t *testing.T) {
 	f := start(t)
+	contains(t, "aggregates of an empty store", ok(t, "aggregates", f.qry()), "no aggregates: nothing is stored yet")
 	ok(t, "send", "shop", "order-agg-1", "examples.CreateTransaction", `{"customer_id":"cust-001"}`, f.cmd())
 	ok(t, "send", "shop", "order-agg-2", "examples.CreateTransaction", `{"customer_id":"cust-001"}`, f.cmd())
+	ok(t, "send", "customer", "cust-agg", "examples.CreateCustomer", `{"name":"A","email":"a@b"}`, f.cmd())
 
-	out := ok(t, "aggregates", f.qry())
-	contains(t, "aggregates", out, "DOMAIN    ROOT")
-	for _, id := range []string{"order-agg-1", "order-agg-2"} {
-		if !regexp.MustCompile(`(?m)^shop\s+` + sdk.Root(id).String() + `$`).MatchString(out) {
-			t.Errorf("aggregates lacks shop %s:\n%s", id, out)
-		}
+	// Ordered by domain, then root.
+	o1, o2 := sdk.Root("order-agg-1").String(), sdk.Root("order-agg-2").String()
+	if o2 < o1 {
+		o1, o2 = o2, o1
+	}
+	c := sdk.Root("cust-agg").String()
+	want := "DOMAIN    ROOT\ncustomer  " + c + "\nshop      " + o1 + "\nshop      " + o2 + "\n"
+	if out := ok(t, "aggregates", f.qry()); out != want {
+		t.Errorf("aggregates:\n%s\nwant:\n%s", out, want)
 	}
 
-	roots := decode[[]struct{ Domain, Root string }](t, ok(t, "aggregates", "shop", f.qry(), "-o", "json"))
-	found := 0
-	for _, r := range roots {
-		if r.Domain != "shop" {
-			t.Errorf("aggregates shop lists domain %q", r.Domain)
-		}
-		if r.Root == sdk.Root("order-agg-1").String() || r.Root == sdk.Root("order-agg-2").String() {
-			found++
-		}
-	}
-	if found != 2 {
-		t.Errorf("aggregates shop -o json: found %d of the 2 orders in %+v", found, roots)
+	roots := decode[[]struct {
+		Domain string `json:"domain"`
+		Root   string `json:"root"`
+	}](t, ok(t, "aggregates", "shop", f.qry(), "-o", "json"))
+	if len(roots) != 2 || roots[0].Domain != "shop" || roots[0].Root != o1 || roots[1].Domain != "shop" || roots[1].Root != o2 {
+		t.Errorf("aggregates shop -o json: got %+v, want shop %s and %s", roots, o1, o2)
 	}
 	contains(t, "aggregates of an empty domain", ok(t, "aggregates", "nothing-here", f.qry()), `no aggregates in domain "nothing-here"`)
 }
