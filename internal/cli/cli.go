@@ -80,6 +80,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newSnapshotCmd(load),
 		newAggregatesCmd(load),
 		newMigrateCmd(load),
+		newBenchCmd(),
 	)
 	return root
 }

@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/server"
+)
+
+const (
+	benchDomain  = "bench"
+	eventTypeURL = "type.googleapis.com/bench.SomethingHappened"
+	payloadSize  = 128 // a small protobuf event
+)
+
+func payload() []byte { return make([]byte, payloadSize) }
+
+func (r *runner) appendCases(b *backend) []spec {
+	var cases []spec
+	for _, writers := range []int{1, 16} {
+		for _, perAppend := range []int{1, 10} {
+			cases = append(cases, spec{
+				name:    fmt.Sprintf("writers=%d/events=%d", writers, perAppend),
+				floor:   fmt.Sprintf("plain INSERTs, one goroutine, %d rows per transaction", writers*perAppend),
+				metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}},
+				evented: r.appendEvented(freshStore(b, "append"), writers, perAppend),
+				raw:     r.appendRaw(b, freshFile(b, "append-raw"), writers, perAppend),
+			})
+		}
+	}
+	return cases
+}
+
+// opener opens the store a measurement works on and returns the function
+// that closes it (and removes it when it is the measurement's own).
+type opener func(ctx context.Context) (server.Storage, func(), error)
+
+func freshStore(b *backend, label string) opener {
+	return func(ctx context.Context) (server.Storage, func(), error) {
+		s, _, closeStore, err := b.open(ctx, label)
+		return s, closeStore, err
+	}
+}
+
+// filer gives the SQLite file a raw floor writes into, with the schema in
+// place, and the function to call when done with it.
+type filer func(ctx context.Context) (string, func(), error)
+
+func freshFile(b *backend, label string) filer {
+	return func(ctx context.Context) (string, func(), error) {
+		path := b.storage(label).Path
+		if err := schema(ctx, path); err != nil {
+			removeDB(path)
+			return "", nil, err
+		}
+		return path, func() { removeDB(path) }, nil
+	}
+}
+
+// appendEvented: writers goroutines appending perAppend events each to
+// their own (new) aggregate, with the optimistic check, as the coordinator
+// does.
+func (r *runner) appendEvented(open opener, writers, perAppend int) measure {
+	return func(ctx context.Context) (sample, error) {
+		store, closeStore, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeStore()
+		covers := make([]eventstore.Cover, writers)
+		next := make([]uint32, writers)
+		for w := range covers {
+			covers[w] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
+		}
+		body := payload()
+		n, window, _, err := timed(ctx, writers, r.warmup(), r.cfg.Duration, func(ctx context.Context, w int) (int, error) {
+			pages := make([]eventstore.Page, perAppend)
+			for i := range pages {
+				pages[i] = eventstore.Page{HasNum: true, Num: next[w] + uint32(i), TypeURL: eventTypeURL, Payload: body}
+			}
+			if _, err := store.Append(ctx, covers[w], pages); err != nil {
+				return 0, err
+			}
+			next[w] += uint32(perAppend)
+			return perAppend, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return sample{"events/s": float64(n) / window.Seconds()}, nil
+	}
+}
+
+// appendRaw: the same rows by prepared INSERTs on one connection, every
+// writer's pending append in one IMMEDIATE transaction: the best any group
+// commit can do.
+func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measure {
+	if b.name != "sqlite" {
+		return nil
+	}
+	return func(ctx context.Context) (sample, error) {
+		path, done, err := file(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		db, err := rawWriter(path)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		insert, err := db.PrepareContext(ctx, insertSQL)
+		if err != nil {
+			return nil, err
+		}
+		defer insert.Close()
+		ids := make([]string, writers)
+		for w := range ids {
+			ids[w] = uuid.NewString()
+		}
+		body := payload()
+		seq := 0
+		n, window, _, err := timed(ctx, 1, r.warmup(), r.cfg.Duration, func(ctx context.Context, _ int) (int, error) {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return 0, err
+			}
+			defer tx.Rollback()
+			st := tx.StmtContext(ctx, insert)
+			at := timeText(time.Now())
+			for _, id := range ids {
+				for i := range perAppend {
+					if _, err := st.ExecContext(ctx, benchDomain, id, seq+i, eventTypeURL, body, at); err != nil {
+						return 0, err
+					}
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				return 0, err
+			}
+			seq += perAppend
+			return writers * perAppend, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return sample{"events/s": float64(n) / window.Seconds()}, nil
+	}
+}

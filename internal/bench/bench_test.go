@@ -1,0 +1,127 @@
+package bench_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/evented/evented/internal/bench"
+)
+
+// TestEveryScenarioMeasuresSomething runs every scenario, both sides, with
+// tiny sizes and durations: a smoke test of the harness, not a benchmark
+// (no figure is asserted beyond being measured).
+func TestEveryScenarioMeasuresSomething(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every scenario for a few seconds")
+	}
+	var progress bytes.Buffer
+	rep, err := bench.Run(t.Context(), bench.Config{
+		Rounds:        1,
+		Duration:      100 * time.Millisecond,
+		Scenarios:     bench.Scenarios,
+		Dir:           t.TempDir(),
+		LoadEvents:    200,
+		CatchUpEvents: 1000,
+		Rate:          500,
+		ScaleEvents:   2000,
+		Timeout:       time.Minute,
+		Progress:      &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarios := map[string]int{}
+	for _, r := range rep.Results {
+		scenarios[r.Scenario]++
+		if r.Error != "" {
+			t.Errorf("%s %s %s: %s", r.Backend, r.Scenario, r.Case, r.Error)
+			continue
+		}
+		if len(r.Metrics) == 0 {
+			t.Errorf("%s %s %s: no metric", r.Backend, r.Scenario, r.Case)
+		}
+		for _, m := range r.Metrics {
+			lag := strings.HasPrefix(m.Name, "lag")
+			if !(m.EventedMedian > 0) && !(lag && m.EventedMedian == 0) {
+				t.Errorf("%s %s %s: evented %s = %v", r.Backend, r.Scenario, r.Case, m.Name, m.EventedMedian)
+			}
+			if len(m.Floor) == 0 || !(m.FloorMedian > 0) && !lag {
+				t.Errorf("%s %s %s: floor %s = %v", r.Backend, r.Scenario, r.Case, m.Name, m.Floor)
+			}
+		}
+	}
+	for _, s := range bench.Scenarios {
+		if scenarios[s] == 0 {
+			t.Errorf("scenario %s reported nothing", s)
+		}
+	}
+	if len(rep.Targets) == 0 {
+		t.Error("no target checked")
+	}
+	for _, tg := range rep.Targets {
+		if !tg.Checked {
+			t.Errorf("target %q not checked: %s", tg.Name, tg.Got)
+		}
+	}
+	if !strings.Contains(progress.String(), "round 1/1 evented") {
+		t.Errorf("no progress line:\n%s", progress.String())
+	}
+
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"evented/floor", "targets (SQLite, durable)", "writers=16/events=1"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text report lacks %q:\n%s", want, text.String())
+		}
+	}
+	path := filepath.Join(t.TempDir(), "report.json")
+	if err := rep.WriteJSON(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back bench.Report
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Results) != len(rep.Results) {
+		t.Errorf("JSON report does not read back: %v", err)
+	}
+}
+
+func TestUnknownScenario(t *testing.T) {
+	_, err := bench.Run(t.Context(), bench.Config{Scenarios: []string{"append", "nope"}})
+	if err == nil || !strings.Contains(err.Error(), `unknown scenario "nope"`) {
+		t.Errorf("err = %v, want unknown scenario", err)
+	}
+}
+
+// A backend that this build does not know, or that does not answer, is
+// reported and skipped; SQLite still runs.
+func TestUnavailableBackendIsReported(t *testing.T) {
+	var progress bytes.Buffer
+	rep, err := bench.Run(t.Context(), bench.Config{
+		Rounds: 1, Duration: 50 * time.Millisecond, Scenarios: []string{"load"}, Dir: t.TempDir(),
+		LoadEvents: 100, Redis: "redis://127.0.0.1:1/0", Progress: &progress, Timeout: 30 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) != 1 || !strings.HasPrefix(rep.Skipped[0], "redis: ") {
+		t.Errorf("skipped = %q, want one line about redis", rep.Skipped)
+	}
+	if !strings.Contains(progress.String(), "redis: ") {
+		t.Errorf("progress does not mention redis:\n%s", progress.String())
+	}
+	for _, r := range rep.Results {
+		if r.Backend != "sqlite" {
+			t.Errorf("result on %s", r.Backend)
+		}
+	}
+}

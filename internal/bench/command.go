@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/server"
+)
+
+const (
+	commandTypeURL = "type.googleapis.com/bench.DoSomething"
+	commandSize    = 64
+	// commandsPerAggregate is how many commands a client sends to one
+	// aggregate before moving to a fresh one: aggregates stay short (as the
+	// examples' customers and transactions are), so the command scenario
+	// measures handling, and the load scenario the cost of long histories.
+	commandsPerAggregate = 20
+)
+
+func (r *runner) commandCases(b *backend) []spec {
+	var cases []spec
+	for _, clients := range []int{1, 16} {
+		cases = append(cases, spec{
+			name:  fmt.Sprintf("clients=%d", clients),
+			floor: "two-hop gRPC echo: client -> server -> the same business-logic stub, no store",
+			metrics: []metricSpec{
+				{name: "commands/s", higher: true, format: "%.0f"},
+				{name: "p50 ms", higher: false, format: "%.3f"},
+				{name: "p99 ms", higher: false, format: "%.3f"},
+			},
+			evented: r.commandEvented(b, clients),
+			raw:     r.commandEcho(clients),
+			notes: []string{fmt.Sprintf("each client has its own aggregate and moves to a fresh one every %d commands; one event of %d bytes per command; durable store",
+				commandsPerAggregate, payloadSize)},
+		})
+	}
+	return cases
+}
+
+// stub is the Go business logic: one event per command page, nothing else.
+type stub struct {
+	eventedpb.UnimplementedBusinessLogicServer
+	body []byte
+}
+
+func (s *stub) Handle(_ context.Context, in *eventedpb.ContextualCommand) (*eventedpb.EventBook, error) {
+	cmd := in.GetCommand()
+	out := &eventedpb.EventBook{Cover: cmd.GetCover(), Pages: make([]*eventedpb.EventPage, len(cmd.GetPages()))}
+	for i := range cmd.GetPages() {
+		out.Pages[i] = &eventedpb.EventPage{Event: &anypb.Any{TypeUrl: eventTypeURL, Value: s.body}}
+	}
+	return out, nil
+}
+
+// echo is the first hop of the floor: a BusinessCoordinator that asks the
+// stub and answers the reply evented would, without storing anything.
+type echo struct {
+	eventedpb.UnimplementedBusinessCoordinatorServer
+	logic eventedpb.BusinessLogicClient
+}
+
+func (e *echo) Handle(ctx context.Context, in *eventedpb.CommandBook) (*eventedpb.SynchronousProcessingResponse, error) {
+	book, err := e.logic.Handle(ctx, &eventedpb.ContextualCommand{Events: &eventedpb.EventBook{Cover: in.GetCover()}, Command: in})
+	if err != nil {
+		return nil, err
+	}
+	now := timestamppb.Now()
+	for i, p := range book.GetPages() {
+		p.Sequence, p.CreatedAt = &eventedpb.EventPage_Num{Num: uint32(i)}, now
+	}
+	return &eventedpb.SynchronousProcessingResponse{Books: []*eventedpb.EventBook{book}}, nil
+}
+
+// serveGRPC serves g on a free port of 127.0.0.1 and returns its address
+// and a function that stops it.
+func serveGRPC(ctx context.Context, g *grpc.Server) (string, func(), error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); g.Serve(l) }()
+	return l.Addr().String(), func() { g.Stop(); <-done }, nil
+}
+
+func startStub(ctx context.Context) (string, func(), error) {
+	g := grpc.NewServer()
+	eventedpb.RegisterBusinessLogicServer(g, &stub{body: payload()})
+	return serveGRPC(ctx, g)
+}
+
+// startEvented runs a real evented server on 127.0.0.1:0 over store cfg,
+// with domain bench routed to the business logic at logicAddr.
+func (r *runner) startEvented(ctx context.Context, storage config.Storage, logicAddr string) (*server.Server, func() error, error) {
+	cfg := config.Default()
+	cfg.Storage = storage
+	cfg.Server.Host = "127.0.0.1"
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort = 0, 0
+	cfg.Server.ShutdownTimeout = 10 * time.Second
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: benchDomain, Address: logicAddr}}
+	srv, err := server.New(ctx, cfg, r.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(runCtx) }()
+	return srv, func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("evented server did not stop within 30s")
+		}
+	}, nil
+}
+
+// clients makes n client connections to addr and the command of each
+// client; each call of the returned op sends the next command of client w.
+func clients(addr string, n int) (func(ctx context.Context, w int) (int, error), func(), error) {
+	conns := make([]*grpc.ClientConn, n)
+	stubs := make([]eventedpb.BusinessCoordinatorClient, n)
+	closeAll := func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}
+	for i := range conns {
+		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		conns[i], stubs[i] = c, eventedpb.NewBusinessCoordinatorClient(c)
+	}
+	sent := make([]int, n)
+	cmds := make([]*eventedpb.CommandBook, n)
+	body := make([]byte, commandSize)
+	op := func(ctx context.Context, w int) (int, error) {
+		if sent[w]%commandsPerAggregate == 0 {
+			root := uuid.New()
+			cmds[w] = &eventedpb.CommandBook{
+				Cover: &eventedpb.Cover{Domain: benchDomain, Root: &eventedpb.UUID{Value: root[:]}},
+				Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: commandTypeURL, Value: body}}},
+			}
+		}
+		sent[w]++
+		res, err := stubs[w].Handle(ctx, cmds[w])
+		if err != nil {
+			return 0, err
+		}
+		if len(res.GetBooks()) != 1 || len(res.GetBooks()[0].GetPages()) != 1 {
+			return 0, fmt.Errorf("reply holds %d books, want 1 with 1 event", len(res.GetBooks()))
+		}
+		return 1, nil
+	}
+	return op, closeAll, nil
+}
+
+func commandSample(n int64, window time.Duration, lat []time.Duration) sample {
+	return sample{"commands/s": float64(n) / window.Seconds(), "p50 ms": percentile(lat, 50), "p99 ms": percentile(lat, 99)}
+}
+
+func (r *runner) commandEvented(b *backend, n int) measure {
+	return func(ctx context.Context) (s sample, err error) {
+		logicAddr, stopStub, err := startStub(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stopStub()
+		storage := b.storage("command")
+		defer removeDB(storage.Path)
+		srv, stop, err := r.startEvented(ctx, storage, logicAddr)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, stop()) }()
+		op, closeClients, err := clients(srv.CommandAddr(), n)
+		if err != nil {
+			return nil, err
+		}
+		defer closeClients()
+		count, window, lat, err := timed(ctx, n, r.warmup(), r.cfg.Duration, op)
+		if err != nil {
+			return nil, err
+		}
+		return commandSample(count, window, lat), nil
+	}
+}
+
+func (r *runner) commandEcho(n int) measure {
+	return func(ctx context.Context) (sample, error) {
+		logicAddr, stopStub, err := startStub(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stopStub()
+		conn, err := grpc.NewClient(logicAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		g := grpc.NewServer()
+		eventedpb.RegisterBusinessCoordinatorServer(g, &echo{logic: eventedpb.NewBusinessLogicClient(conn)})
+		addr, stopEcho, err := serveGRPC(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		defer stopEcho()
+		op, closeClients, err := clients(addr, n)
+		if err != nil {
+			return nil, err
+		}
+		defer closeClients()
+		count, window, lat, err := timed(ctx, n, r.warmup(), r.cfg.Duration, op)
+		if err != nil {
+			return nil, err
+		}
+		return commandSample(count, window, lat), nil
+	}
+}

@@ -1,0 +1,446 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/server"
+)
+
+const (
+	// lagAggregates is how many aggregates the paced writer spreads its
+	// events over; lagWriters how many appends may be in flight at once
+	// (so that one slow fsync does not hold back the next events).
+	lagAggregates = 100
+	lagWriters    = 4
+	// catchUpAggregates and catchUpRun shape the log the catch-up replays:
+	// appends of catchUpRun events, round-robin over the aggregates.
+	catchUpAggregates = 1000
+	catchUpRun        = 10
+	readLogSQL        = `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload
+		FROM events WHERE position > ? ORDER BY position LIMIT ?`
+)
+
+func (r *runner) deliveryCases(ctx context.Context, b *backend) ([]spec, func(), error) {
+	lag := spec{
+		name:  fmt.Sprintf("lag at %d events/s", r.cfg.Rate),
+		floor: "the same paced rows inserted by plain SQL, read by a reader woken in-process after each commit",
+		metrics: []metricSpec{
+			{name: "lag p50 ms", higher: false, format: "%.3f"},
+			{name: "lag p99 ms", higher: false, format: "%.3f"},
+		},
+		evented: r.lagEvented(b),
+		notes: []string{fmt.Sprintf("%d writers share the pace over %d aggregates, one event per append; lag runs from the writer's acknowledged append to the projector's Deliver (0 when the projector was first)",
+			lagWriters, lagAggregates)},
+	}
+	if b.name == "sqlite" {
+		lag.raw = r.lagRaw(b)
+	}
+	store, path, closeStore, err := b.open(ctx, "catchup")
+	if err != nil {
+		return nil, nil, err
+	}
+	after, err := store.Head(ctx)
+	if err != nil {
+		closeStore()
+		return nil, nil, err
+	}
+	t0 := time.Now()
+	if err := fillLog(ctx, store, r.cfg.CatchUpEvents); err != nil {
+		closeStore()
+		return nil, nil, fmt.Errorf("fill the log: %w", err)
+	}
+	r.progress("delivery on %s: %d events over %d aggregates written in %s", b.name, r.cfg.CatchUpEvents, catchUpAggregates, time.Since(t0).Round(time.Millisecond))
+	catchUp := spec{
+		name:    fmt.Sprintf("catch-up of %d events", r.cfg.CatchUpEvents),
+		floor:   "the same rows read by one sequential SELECT in log order",
+		metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}},
+		evented: r.catchUpEvented(store, after, r.cfg.CatchUpEvents),
+		notes: []string{fmt.Sprintf("the log holds appends of %d events round-robin over %d aggregates; a new subscription replays it from its start with the server's default delivery options",
+			catchUpRun, catchUpAggregates)},
+	}
+	var reader *sql.DB
+	if path != "" {
+		if reader, err = rawReader(path); err != nil {
+			closeStore()
+			return nil, nil, err
+		}
+		catchUp.raw = r.catchUpRaw(reader, after, r.cfg.CatchUpEvents)
+	}
+	cleanup := func() {
+		if reader != nil {
+			reader.Close()
+		}
+		closeStore()
+	}
+	return []spec{lag, catchUp}, cleanup, nil
+}
+
+// fillLog appends n events: runs of catchUpRun events round-robin over
+// catchUpAggregates aggregates, from 16 writers.
+func fillLog(ctx context.Context, store eventstore.Store, n int) error {
+	covers := make([]eventstore.Cover, catchUpAggregates)
+	for i := range covers {
+		covers[i] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
+	}
+	body := payload()
+	pages := make([]eventstore.Page, catchUpRun)
+	for i := range pages {
+		pages[i] = eventstore.Page{TypeURL: eventTypeURL, Payload: body}
+	}
+	var next atomic.Int64
+	g, ctx := errgroup.WithContext(ctx)
+	for range 16 {
+		g.Go(func() error {
+			for {
+				i := int(next.Add(catchUpRun)) - catchUpRun
+				if i >= n {
+					return nil
+				}
+				k := min(catchUpRun, n-i)
+				if _, err := store.Append(ctx, covers[(i/catchUpRun)%len(covers)], pages[:k]); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	return g.Wait()
+}
+
+// deliveryOptions are the server's defaults (config.Default).
+func deliveryOptions() delivery.Options {
+	d := config.Default().Delivery
+	return delivery.Options{MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers}
+}
+
+// lagTrack records, per paced event (its index is in its payload), when
+// its append was acknowledged and when the consumer got it.
+type lagTrack struct {
+	ack, recv []atomic.Int64 // unix nanoseconds; 0: not yet
+	received  atomic.Int64
+}
+
+func newLagTrack(n int) *lagTrack {
+	return &lagTrack{ack: make([]atomic.Int64, n), recv: make([]atomic.Int64, n)}
+}
+
+func (t *lagTrack) got(body []byte, at int64) {
+	if len(body) < 8 {
+		return
+	}
+	if i := binary.LittleEndian.Uint64(body); i < uint64(len(t.recv)) && t.recv[i].CompareAndSwap(0, at) {
+		t.received.Add(1)
+	}
+}
+
+// wait waits until every event is received, or 10 s.
+func (t *lagTrack) wait(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for t.received.Load() < int64(len(t.recv)) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d events never reached the consumer", int64(len(t.recv))-t.received.Load(), len(t.recv))
+		}
+		if !sleepCtx(ctx, time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// lags is the sample of the events from index from on.
+func (t *lagTrack) lags(from int) sample {
+	var d []time.Duration
+	for i := from; i < len(t.recv); i++ {
+		d = append(d, time.Duration(max(0, t.recv[i].Load()-t.ack[i].Load())))
+	}
+	return sample{"lag p50 ms": percentile(d, 50), "lag p99 ms": percentile(d, 99)}
+}
+
+// pace calls op(i) for i in [0, n) at rate per second, from workers
+// goroutines, each call at its due time or as soon after as a worker is free.
+func pace(ctx context.Context, rate, n, workers int, op func(ctx context.Context, i int) error) error {
+	due := make(chan int, workers)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(due)
+		start := time.Now()
+		for i := range n {
+			if wait := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); wait > 0 {
+				if !sleepCtx(ctx, wait) {
+					return ctx.Err()
+				}
+			}
+			select {
+			case due <- i:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	for range workers {
+		g.Go(func() error {
+			for i := range due {
+				if err := op(ctx, i); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func indexed(i int) []byte {
+	b := payload()
+	binary.LittleEndian.PutUint64(b, uint64(i))
+	return b
+}
+
+// lagConsumer is the in-process projector of the lag measurement.
+type lagConsumer struct {
+	name  string
+	track *lagTrack
+}
+
+func (c *lagConsumer) Name() string { return c.name }
+
+func (c *lagConsumer) Deliver(_ context.Context, book eventstore.Book, _ bool) (delivery.Outcome, error) {
+	now := time.Now().UnixNano()
+	for _, e := range book.Events {
+		c.track.got(e.Payload, now)
+	}
+	return delivery.Outcome{}, nil
+}
+
+// runSubscription runs a subscription of consumer from position after
+// until the returned stop is called.
+func (r *runner) runSubscription(ctx context.Context, store server.Storage, consumer delivery.Consumer, after uint64) (func() error, error) {
+	if err := store.SaveCheckpoint(ctx, consumer.Name(), after); err != nil {
+		return nil, err
+	}
+	sub := delivery.New(consumer, store, nil, deliveryOptions(), r.log)
+	subCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- sub.Run(subCtx) }()
+	return func() error { cancel(); return <-done }, nil
+}
+
+func (r *runner) lagEvented(b *backend) measure {
+	return func(ctx context.Context) (s sample, err error) {
+		store, _, closeStore, err := b.open(ctx, "lag")
+		if err != nil {
+			return nil, err
+		}
+		defer closeStore()
+		warm := int(r.warmup().Seconds() * float64(r.cfg.Rate))
+		n := warm + max(1, int(r.cfg.Duration.Seconds()*float64(r.cfg.Rate)))
+		track := newLagTrack(n)
+		head, err := store.Head(ctx)
+		if err != nil {
+			return nil, err
+		}
+		stop, err := r.runSubscription(ctx, store, &lagConsumer{name: "bench-lag-" + uuid.NewString(), track: track}, head)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, stop()) }()
+		covers := make([]eventstore.Cover, lagAggregates)
+		for i := range covers {
+			covers[i] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
+		}
+		err = pace(ctx, r.cfg.Rate, n, lagWriters, func(ctx context.Context, i int) error {
+			_, err := store.Append(ctx, covers[i%len(covers)], []eventstore.Page{{TypeURL: eventTypeURL, Payload: indexed(i)}})
+			track.ack[i].Store(time.Now().UnixNano())
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := track.wait(ctx); err != nil {
+			return nil, err
+		}
+		return track.lags(warm), nil
+	}
+}
+
+func (r *runner) lagRaw(b *backend) measure {
+	return func(ctx context.Context) (sample, error) {
+		path := b.storage("lag-raw").Path
+		defer removeDB(path)
+		if err := schema(ctx, path); err != nil {
+			return nil, err
+		}
+		w, err := rawWriter(path)
+		if err != nil {
+			return nil, err
+		}
+		defer w.Close()
+		rd, err := rawReader(path)
+		if err != nil {
+			return nil, err
+		}
+		defer rd.Close()
+		warm := int(r.warmup().Seconds() * float64(r.cfg.Rate))
+		n := warm + max(1, int(r.cfg.Duration.Seconds()*float64(r.cfg.Rate)))
+		track := newLagTrack(n)
+		var mu sync.Mutex
+		notify := make(chan struct{})
+		appended := func() <-chan struct{} { mu.Lock(); defer mu.Unlock(); return notify }
+		readCtx, stopReading := context.WithCancel(ctx)
+		defer stopReading()
+		readDone := make(chan error, 1)
+		go func() { readDone <- readLoop(readCtx, rd, appended, track) }()
+		ids := make([]string, lagAggregates)
+		for i := range ids {
+			ids[i] = uuid.NewString()
+		}
+		var seqMu sync.Mutex // the inserts take turns on the one connection anyway
+		seqs := make([]int, lagAggregates)
+		err = pace(ctx, r.cfg.Rate, n, lagWriters, func(ctx context.Context, i int) error {
+			a := i % lagAggregates
+			seqMu.Lock()
+			defer seqMu.Unlock()
+			if _, err := w.ExecContext(ctx, insertSQL, benchDomain, ids[a], seqs[a], eventTypeURL, indexed(i), timeText(time.Now())); err != nil {
+				return err
+			}
+			seqs[a]++
+			mu.Lock()
+			close(notify)
+			notify = make(chan struct{})
+			mu.Unlock()
+			track.ack[i].Store(time.Now().UnixNano())
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := track.wait(ctx); err != nil {
+			return nil, err
+		}
+		stopReading()
+		if err := <-readDone; err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+		return track.lags(warm), nil
+	}
+}
+
+// readLoop reads the log in position order as the subscription does,
+// waiting for a wake-up when it is at the head.
+func readLoop(ctx context.Context, db *sql.DB, appended func() <-chan struct{}, track *lagTrack) error {
+	query, err := db.PrepareContext(ctx, readLogSQL)
+	if err != nil {
+		return err
+	}
+	defer query.Close()
+	var after int64
+	for {
+		wake := appended()
+		rows, err := query.QueryContext(ctx, after, 256)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for rows.Next() {
+			var seq int64
+			var domain, id, at, typeURL string
+			var body []byte
+			if err := rows.Scan(&after, &domain, &id, &seq, &at, &typeURL, &body); err != nil {
+				rows.Close()
+				return err
+			}
+			track.got(body, time.Now().UnixNano())
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		select {
+		case <-wake:
+		case <-time.After(250 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// countingConsumer counts events and says when it has seen want of them.
+type countingConsumer struct {
+	name string
+	want int64
+	n    atomic.Int64
+	done chan struct{}
+	once sync.Once
+}
+
+func (c *countingConsumer) Name() string { return c.name }
+
+func (c *countingConsumer) Deliver(_ context.Context, book eventstore.Book, _ bool) (delivery.Outcome, error) {
+	if c.n.Add(int64(len(book.Events))) >= c.want {
+		c.once.Do(func() { close(c.done) })
+	}
+	return delivery.Outcome{}, nil
+}
+
+func (r *runner) catchUpEvented(store server.Storage, after uint64, n int) measure {
+	return func(ctx context.Context) (s sample, err error) {
+		c := &countingConsumer{name: "bench-catchup-" + uuid.NewString(), want: int64(n), done: make(chan struct{})}
+		t0 := time.Now()
+		stop, err := r.runSubscription(ctx, store, c, after)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = errors.Join(err, stop()) }()
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("replayed %d of %d events: %w", c.n.Load(), n, ctx.Err())
+		}
+		return sample{"events/s": float64(n) / time.Since(t0).Seconds()}, nil
+	}
+}
+
+func (r *runner) catchUpRaw(db *sql.DB, after uint64, n int) measure {
+	return func(ctx context.Context) (sample, error) {
+		t0 := time.Now()
+		rows, err := db.QueryContext(ctx, readLogSQL, int64(after), n)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		count := 0
+		for rows.Next() {
+			var pos, seq int64
+			var domain, id, at, typeURL string
+			var body []byte
+			if err := rows.Scan(&pos, &domain, &id, &seq, &at, &typeURL, &body); err != nil {
+				return nil, err
+			}
+			count++
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		if count != n {
+			return nil, fmt.Errorf("read %d rows, want %d", count, n)
+		}
+		return sample{"events/s": float64(n) / time.Since(t0).Seconds()}, nil
+	}
+}

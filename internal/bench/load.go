@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/server"
+)
+
+// snapshotGap is how far behind the head the load scenario's snapshot is:
+// a load with a recent snapshot reads it and this many events.
+const snapshotGap = 10
+
+const (
+	readEventsSQL = `SELECT sequence, created_at, type_url, payload FROM events
+		WHERE domain = ? AND aggregate_id = ? AND sequence >= ? AND sequence < ? ORDER BY sequence`
+	readSnapshotSQL = `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = ? AND aggregate_id = ?`
+)
+
+// fill appends n events to cover, in appends of up to 1,000 events.
+func fill(ctx context.Context, store eventstore.Store, cover eventstore.Cover, n int) error {
+	pages := make([]eventstore.Page, 1000)
+	body := payload()
+	for i := range pages {
+		pages[i] = eventstore.Page{TypeURL: eventTypeURL, Payload: body}
+	}
+	for i := 0; i < n; i += len(pages) {
+		if _, err := store.Append(ctx, cover, pages[:min(len(pages), n-i)]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) loadCases(ctx context.Context, b *backend) ([]spec, func(), error) {
+	n := r.cfg.LoadEvents
+	store, path, closeStore, err := b.open(ctx, "load")
+	if err != nil {
+		return nil, nil, err
+	}
+	snapped := eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
+	plain := eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
+	t0 := time.Now()
+	for _, c := range []eventstore.Cover{snapped, plain} {
+		if err := fill(ctx, store, c, n); err != nil {
+			closeStore()
+			return nil, nil, fmt.Errorf("fill %d events: %w", n, err)
+		}
+	}
+	snap := eventstore.Snapshot{Sequence: uint32(n - snapshotGap), TypeURL: "type.googleapis.com/bench.State", State: make([]byte, 256)}
+	if err := store.PutSnapshot(ctx, snapped, snap); err != nil {
+		closeStore()
+		return nil, nil, err
+	}
+	r.progress("load on %s: 2 aggregates of %d events written in %s", b.name, n, time.Since(t0).Round(time.Millisecond))
+	var reader *sql.DB
+	if path != "" {
+		if reader, err = rawReader(path); err != nil {
+			closeStore()
+			return nil, nil, err
+		}
+	}
+	cleanup := func() {
+		if reader != nil {
+			reader.Close()
+		}
+		closeStore()
+	}
+	metrics := []metricSpec{{name: "load ms", higher: false, format: "%.3f"}}
+	cases := []spec{
+		{
+			name:    fmt.Sprintf("events=%d/snapshot=%d", n, n-snapshotGap),
+			floor:   fmt.Sprintf("the snapshot row and the %d event rows after it, read by plain SELECTs", snapshotGap),
+			metrics: metrics,
+			evented: r.loadEvented(store, snapped, snapshotGap),
+		},
+		{
+			name:    fmt.Sprintf("events=%d/no-snapshot", n),
+			floor:   fmt.Sprintf("the %d event rows read by a plain SELECT, scanned without building events", n),
+			metrics: metrics,
+			evented: r.loadEvented(store, plain, n),
+		},
+	}
+	if reader != nil {
+		cases[0].raw = r.loadRaw(reader, snapped, true, snapshotGap)
+		cases[1].raw = r.loadRaw(reader, plain, false, n)
+	}
+	return cases, cleanup, nil
+}
+
+// loadEvented rebuilds cover as the coordinator does before a command:
+// the latest snapshot and the events from its sequence on.
+func (r *runner) loadEvented(store server.Storage, cover eventstore.Cover, want int) measure {
+	return func(ctx context.Context) (sample, error) {
+		times, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
+			book, err := eventstore.Load(ctx, store, store, cover)
+			if err != nil {
+				return err
+			}
+			if len(book.Events) != want {
+				return fmt.Errorf("loaded %d events, want %d", len(book.Events), want)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return sample{"load ms": percentile(times, 50)}, nil
+	}
+}
+
+// loadRaw reads the same rows with prepared statements, scanning each
+// column into a plain value.
+func (r *runner) loadRaw(db *sql.DB, cover eventstore.Cover, withSnapshot bool, want int) measure {
+	return func(ctx context.Context) (sample, error) {
+		events, err := db.PrepareContext(ctx, readEventsSQL)
+		if err != nil {
+			return nil, err
+		}
+		defer events.Close()
+		snapshot, err := db.PrepareContext(ctx, readSnapshotSQL)
+		if err != nil {
+			return nil, err
+		}
+		defer snapshot.Close()
+		id := cover.Root.String()
+		times, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
+			var from int64
+			if withSnapshot {
+				var typeURL, at string
+				var state []byte
+				if err := snapshot.QueryRowContext(ctx, cover.Domain, id).Scan(&from, &typeURL, &state, &at); err != nil {
+					return err
+				}
+			}
+			rows, err := events.QueryContext(ctx, cover.Domain, id, from, int64(math.MaxUint32)+1)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			count := 0
+			for rows.Next() {
+				var seq uint32
+				var at, typeURL string
+				var body []byte
+				if err := rows.Scan(&seq, &at, &typeURL, &body); err != nil {
+					return err
+				}
+				count++
+			}
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if count != want {
+				return fmt.Errorf("read %d rows, want %d", count, want)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return sample{"load ms": percentile(times, 50)}, nil
+	}
+}

@@ -1,0 +1,193 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxOps bounds every measuring loop in count, beside its time bound.
+const maxOps = 50_000_000
+
+// phases of a timed run.
+const (
+	warming int32 = iota
+	measuring
+	stopped
+)
+
+// timed runs op in n goroutines: a warm-up of warm, then a measured window
+// of d. It returns the units op reported as done within the window, the
+// window's length and the latency of each op that ended within it. It ends
+// early when ctx ends or after maxOps ops, and returns op's first error.
+func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx context.Context, worker int) (units int, err error)) (units int64, window time.Duration, lat []time.Duration, err error) {
+	var (
+		phase  atomic.Int32
+		total  atomic.Int64
+		ops    atomic.Int64
+		mu     sync.Mutex
+		first  error
+		lats   = make([][]time.Duration, n)
+		wg     sync.WaitGroup
+		cancel context.CancelFunc
+	)
+	ctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	for w := range n {
+		wg.Go(func() {
+			for phase.Load() != stopped && ctx.Err() == nil && ops.Add(1) <= maxOps {
+				t0 := time.Now()
+				u, err := op(ctx, w)
+				if err != nil {
+					if ctx.Err() == nil { // not an echo of the end of the run
+						mu.Lock()
+						if first == nil {
+							first = err
+						}
+						mu.Unlock()
+					}
+					cancel()
+					return
+				}
+				if phase.Load() == measuring {
+					total.Add(int64(u))
+					lats[w] = append(lats[w], time.Since(t0))
+				}
+			}
+		})
+	}
+	if !sleepCtx(ctx, warm) {
+		phase.Store(stopped)
+		wg.Wait()
+		return 0, 0, nil, errors.Join(first, ctx.Err())
+	}
+	phase.Store(measuring)
+	t0 := time.Now()
+	sleepCtx(ctx, d)
+	phase.Store(stopped)
+	window = time.Since(t0)
+	units = total.Load()
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if first != nil {
+		return 0, 0, nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, 0, nil, err
+	}
+	for _, l := range lats {
+		lat = append(lat, l...)
+	}
+	return units, window, lat, nil
+}
+
+// repeat calls op until d has passed (at least once, at most maxOps times)
+// after one unmeasured call, and returns the duration of each measured call.
+func repeat(ctx context.Context, d time.Duration, op func(ctx context.Context) error) ([]time.Duration, error) {
+	if err := op(ctx); err != nil {
+		return nil, err
+	}
+	var times []time.Duration
+	end := time.Now().Add(d)
+	for i := 0; i < maxOps && (i == 0 || time.Now().Before(end)); i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		if err := op(ctx); err != nil {
+			return nil, err
+		}
+		times = append(times, time.Since(t0))
+	}
+	return times, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// percentile returns the p-th percentile (0 < p <= 100) of d by the
+// nearest-rank method, in milliseconds.
+func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	rank := int(p/100*float64(len(s))+0.999999) - 1
+	rank = max(0, min(rank, len(s)-1))
+	return ms(s[rank])
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+func machine() Machine {
+	m := Machine{
+		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), LoadAtStart: loadavg(),
+	}
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// loadavg is the first three fields of /proc/loadavg, or "".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+)
+
+// Target is one of the performance targets evented must reach (on SQLite,
+// durable), checked against a report.
+type Target struct {
+	Name string `json:"name"`
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	// Checked is false when the case did not run (filtered out, failed).
+	Checked bool `json:"checked"`
+	Met     bool `json:"met"`
+}
+
+type targetSpec struct {
+	name, scenario, caseName, metric string
+	ratio                            bool // compare the ratio, else the evented median
+	atLeast                          bool // the value must be >= limit, else < (or <= for ratios)
+	limit                            float64
+	want                             string
+}
+
+func targets(rep *Report) []targetSpec {
+	n, rate := 100_000, 1000
+	for _, r := range rep.Results { // the sizes this run used
+		if r.Scenario == "load" && strings.HasSuffix(r.Case, "/no-snapshot") {
+			fmt.Sscanf(r.Case, "events=%d/", &n)
+		}
+		if r.Scenario == "delivery" && strings.HasPrefix(r.Case, "lag at ") {
+			fmt.Sscanf(r.Case, "lag at %d ", &rate)
+		}
+	}
+	return []targetSpec{
+		{name: "append, 16 writers, 1 event", scenario: "append", caseName: "writers=16/events=1", metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of the batched floor"},
+		{name: "append, 16 writers, 10 events", scenario: "append", caseName: "writers=16/events=10", metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of the batched floor"},
+		{name: "Handle, 16 clients", scenario: "command", caseName: "clients=16", metric: "commands/s", ratio: true, atLeast: true, limit: 0.5, want: ">= 0.50 of the two-hop echo"},
+		{name: fmt.Sprintf("load %d events, recent snapshot", n), scenario: "load", caseName: fmt.Sprintf("events=%d/snapshot=%d", n, n-snapshotGap), metric: "load ms", limit: 5, want: "< 5 ms"},
+		{name: fmt.Sprintf("load %d events, no snapshot", n), scenario: "load", caseName: fmt.Sprintf("events=%d/no-snapshot", n), metric: "load ms", ratio: true, limit: 1.2, want: "<= 1.2x the raw read"},
+		{name: fmt.Sprintf("delivery lag p99 at %d events/s", rate), scenario: "delivery", caseName: fmt.Sprintf("lag at %d events/s", rate), metric: "lag p99 ms", limit: 10, want: "< 10 ms"},
+	}
+}
+
+func checkTargets(rep *Report) []Target {
+	var out []Target
+	for _, t := range targets(rep) {
+		res := Target{Name: t.name, Want: t.want, Got: "not run"}
+		for i := range rep.Results {
+			r := &rep.Results[i]
+			if r.Backend != "sqlite" || r.Scenario != t.scenario || r.Case != t.caseName {
+				continue
+			}
+			m := r.Metric(t.metric)
+			if r.Error != "" || m == nil || t.ratio && m.Ratio == 0 {
+				res.Got = "failed: " + r.Error
+				break
+			}
+			res.Checked = true
+			switch {
+			case t.ratio:
+				res.Got = fmt.Sprintf("%.2f (%s / %s %s)", m.Ratio, short(m.EventedMedian), short(m.FloorMedian), m.Name)
+				if t.atLeast {
+					res.Met = m.Ratio >= t.limit
+				} else {
+					res.Met = m.Ratio <= t.limit
+				}
+			default:
+				res.Got = fmt.Sprintf("%s ms", short(m.EventedMedian))
+				res.Met = m.EventedMedian < t.limit
+			}
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// short prints v with about three significant digits.
+func short(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 100:
+		return fmt.Sprintf("%.1f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3f", v)
+	}
+}
+
+// WriteText prints rep as tables: every case with its medians and ratio,
+// then the targets.
+func (rep *Report) WriteText(w io.Writer) error {
+	m := rep.Machine
+	fmt.Fprintf(w, "evented bench: %s/%s, %d CPUs (GOMAXPROCS %d), %s, %s\n", m.OS, m.Arch, m.CPUs, m.GOMAXPROCS, m.CPU, m.GoVersion)
+	fmt.Fprintf(w, "%d rounds of %s per side, alternating; medians; load average %s at start, %s at end; took %s\n\n",
+		rep.Rounds, rep.Duration, orDash(m.LoadAtStart), orDash(m.LoadAtEnd), rep.Elapsed.Round(1e9))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "backend\tscenario\tcase\tmetric\tevented\tfloor\tevented/floor\t")
+	for _, r := range rep.Results {
+		if r.Error != "" && len(r.Metrics) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t\t\t\tERROR\t\n", r.Backend, r.Scenario, r.Case)
+			continue
+		}
+		for _, mt := range r.Metrics {
+			floor, ratio := "-", "-"
+			if len(mt.Floor) > 0 {
+				floor = short(mt.FloorMedian)
+				better := "lower is better"
+				if mt.HigherIsBetter {
+					better = "higher is better"
+				}
+				ratio = fmt.Sprintf("%.2f (%s)", mt.Ratio, better)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Backend, r.Scenario, r.Case, mt.Name, short(mt.EventedMedian), floor, ratio)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rep.Results {
+		if r.Error != "" {
+			fmt.Fprintf(w, "error: %s %s %s: %s\n", r.Backend, r.Scenario, r.Case, r.Error)
+		}
+	}
+	fmt.Fprintln(w, "\nfloors:")
+	seen := map[string]bool{}
+	for _, r := range rep.Results {
+		key := r.Backend + " " + r.Scenario + " " + r.Case
+		if r.Floor == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		fmt.Fprintf(w, "  %s %s %s: %s\n", r.Backend, r.Scenario, r.Case, r.Floor)
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "    (%s)\n", n)
+		}
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(w, "skipped: %s\n", s)
+	}
+	fmt.Fprintln(w, "\ntargets (SQLite, durable):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range rep.Targets {
+		verdict := "NOT MET"
+		switch {
+		case !t.Checked:
+			verdict = "NOT CHECKED"
+		case t.Met:
+			verdict = "met"
+		}
+		fmt.Fprintf(tw, "  %s\twant %s\tgot %s\t%s\n", t.Name, t.Want, t.Got, verdict)
+	}
+	return tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// WriteJSON writes rep as indented JSON to path.
+func (rep *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
