@@ -80,6 +80,11 @@ lint:
     go vet ./...
     go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
 
+# Measure evented beside its raw floors and check the targets (just bench --json report.json; see BENCHMARKS.md)
+[group('development')]
+bench *args:
+    go run ./cmd/evented bench {{ args }}
+
 # Generate all language bindings (Go, Python, Rust)
 [group('proto')]
 proto-generate: proto-go proto-python proto-rust
