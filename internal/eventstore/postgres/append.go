@@ -1,0 +1,105 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// appendSQL is one append, one statement, hence one transaction. It reads
+// the cover's next sequence, and inserts every page only when each numbered
+// page is at its place from there; it returns that next sequence, how many
+// rows it inserted (all or none) and the transaction's time.
+//
+// Everything shares the statement's snapshot, taken before the insert
+// gives the transaction its id: what makes positions follow sequences
+// (see the package doc). Two statements that read the same head both try
+// to insert its sequence; the primary key lets one through and fails the
+// other with a unique violation, once the first has committed.
+//
+// It sends no NOTIFY: a notifying transaction holds a database-wide lock
+// from its pre-commit through its WAL flush, which would serialise the
+// commits of all appends. The notifier sends NOTIFY after the commit,
+// outside the append's transaction (see notifier).
+const appendSQL = `WITH head AS (
+		SELECT COALESCE(MAX(sequence) + 1, 0) AS next FROM events WHERE domain = $1 AND aggregate_id = $2
+	), page AS (
+		SELECT p.ordinal - 1 AS ordinal, p.num, p.type_url, p.payload, p.created_at
+		FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::timestamptz[])
+			WITH ORDINALITY AS p (num, type_url, payload, created_at, ordinal)
+	), fits AS (
+		SELECT NOT EXISTS (SELECT FROM page, head WHERE page.num <> head.next + page.ordinal) AS ok
+	), stored AS (
+		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at)
+		SELECT page.ordinal, $1, $2, head.next + page.ordinal, page.type_url, page.payload, COALESCE(page.created_at, now())
+		FROM page, head, fits WHERE fits.ok
+		RETURNING 1
+	)
+	SELECT head.next, (SELECT count(*) FROM stored), now() FROM head`
+
+// Append implements eventstore.Store. It returns a *eventstore.InvalidError
+// for more than MaxEventsPerAppend pages.
+func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	if len(pages) == 0 {
+		return nil, nil
+	}
+	if len(pages) > MaxEventsPerAppend {
+		return nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
+	}
+	nums := make([]*int64, len(pages))
+	typeURLs := make([]string, len(pages))
+	payloads := make([][]byte, len(pages))
+	times := make([]*time.Time, len(pages))
+	for i, p := range pages {
+		if p.HasNum {
+			n := int64(p.Num)
+			nums[i] = &n
+		}
+		typeURLs[i], payloads[i], times[i] = p.TypeURL, bytea(p.Payload), timeOrNull(p.CreatedAt)
+	}
+	for attempt := 1; ; attempt++ {
+		var next, stored int64
+		var now time.Time
+		err := s.pool.QueryRow(ctx, appendSQL, cover.Domain, cover.Root, nums, typeURLs, payloads, times).
+			Scan(&next, &stored, &now)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_pkey" {
+			// Another append took these sequences between our read and
+			// our insert; read the new head and decide again.
+			if attempt == maxContention {
+				return nil, fmt.Errorf("postgres: append to %s: still losing the race for its next sequence after %d attempts: %w", cover, attempt, err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, s.fail(err, "append to %s", cover)
+		}
+		// The rule itself is eventstore.Assign's; the statement only
+		// checked that it holds, so that nothing is inserted otherwise.
+		events, err := eventstore.Assign(cover, uint32(next), pages, now)
+		if err != nil && stored == 0 {
+			return nil, err
+		}
+		if err != nil || stored != int64(len(pages)) {
+			return nil, fmt.Errorf("postgres: append to %s: stored %d of %d events at sequence %d", cover, stored, len(pages), next)
+		}
+		for i := range events {
+			// As stored: timestamptz keeps microseconds, and pgx truncates.
+			events[i].CreatedAt = events[i].CreatedAt.Truncate(time.Microsecond)
+		}
+		s.signal()
+		s.committed()
+		return events, nil
+	}
+}

@@ -1,0 +1,129 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+const (
+	// ordinalBits is how many low bits of a log position number the events
+	// of one transaction; the writing transaction's id takes the rest.
+	ordinalBits = 20
+	// MaxEventsPerAppend is the most events one Append may store: the
+	// ordinals of one transaction.
+	MaxEventsPerAppend = 1 << ordinalBits
+	// MaxTxid bounds the transaction ids whose events fit a position below
+	// 2^63, which every bigint column (and a signed reader) can hold: about
+	// 8.8 trillion transactions of the cluster, counted since initdb. An
+	// append in a transaction beyond it fails (a CHECK constraint) rather
+	// than wrap.
+	MaxTxid = 1 << (63 - ordinalBits)
+)
+
+// migrations are the schema steps in order: migrations[i] takes the schema
+// from version i to i+1 (the highest version in schema_migrations). Append
+// new steps; never edit one that has been released.
+//
+// The tables are meant to be read with psql, like the SQLite backend's:
+// events have readable columns (domain, aggregate_id as uuid, sequence,
+// type_url, created_at as timestamptz) beside the payload.
+var migrations = []string{
+	// 1: events, snapshots, checkpoints and parked events.
+	fmt.Sprintf(`CREATE TABLE events (
+		-- Log position: (txid << %[1]d) | ordinal. Increasing in commit order
+		-- only among transactions that have finished; see ReadLog.
+		position     bigint      GENERATED ALWAYS AS ((txid << %[1]d) | ordinal) STORED,
+		domain       text        COLLATE "C" NOT NULL,
+		aggregate_id uuid        NOT NULL,
+		sequence     bigint      NOT NULL CHECK (sequence BETWEEN 0 AND 4294967295),
+		type_url     text        NOT NULL,
+		payload      bytea       NOT NULL,
+		created_at   timestamptz NOT NULL,
+		-- The writing transaction (pg_current_xact_id, the 64-bit xid8
+		-- including the epoch) and the event's place in it.
+		txid         bigint      NOT NULL DEFAULT pg_current_xact_id()::text::bigint CHECK (txid < %[2]d),
+		ordinal      integer     NOT NULL CHECK (ordinal >= 0 AND ordinal < %[3]d),
+		PRIMARY KEY (domain, aggregate_id, sequence)
+	);
+	CREATE UNIQUE INDEX events_position ON events (position);
+	CREATE TABLE snapshots (
+		domain       text        COLLATE "C" NOT NULL,
+		aggregate_id uuid        NOT NULL,
+		sequence     bigint      NOT NULL,
+		type_url     text        NOT NULL,
+		state        bytea       NOT NULL,
+		created_at   timestamptz NOT NULL,
+		PRIMARY KEY (domain, aggregate_id)
+	);
+	CREATE TABLE checkpoints (
+		subscriber text        PRIMARY KEY,
+		position   bigint      NOT NULL,
+		updated_at timestamptz NOT NULL
+	);
+	CREATE TABLE parked (
+		subscriber   text        NOT NULL,
+		position     bigint      NOT NULL,
+		domain       text        COLLATE "C" NOT NULL,
+		aggregate_id uuid        NOT NULL,
+		sequence     bigint      NOT NULL,
+		type_url     text        NOT NULL,
+		payload      bytea       NOT NULL,
+		created_at   timestamptz NOT NULL,
+		reason       text        NOT NULL,
+		attempts     integer     NOT NULL,
+		parked_at    timestamptz NOT NULL,
+		PRIMARY KEY (subscriber, position)
+	);`, ordinalBits, MaxTxid, MaxEventsPerAppend),
+}
+
+// migrate brings the schema in the first existing schema of the search_path
+// up to date and returns it and its version. All steps run in one
+// transaction under an advisory lock keyed by the schema's name, so
+// processes starting at once apply each step exactly once, and a failed
+// step leaves nothing behind (PostgreSQL's DDL is transactional).
+func migrate(ctx context.Context, pool *pgxpool.Pool) (schema string, version int, err error) {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return "", 0, err
+	}
+	defer tx.Rollback(ctx)
+	var current *string
+	if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+		return "", 0, err
+	}
+	if current == nil {
+		var path string
+		_ = tx.QueryRow(ctx, `SHOW search_path`).Scan(&path)
+		return "", 0, fmt.Errorf("no schema to create the tables in: search_path %q names no existing schema (create it, or set search_path in the URL)", path)
+	}
+	schema = *current
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('evented.migrate.' || $1, 0))`, schema); err != nil {
+		return "", 0, err
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    integer     PRIMARY KEY,
+		applied_at timestamptz NOT NULL DEFAULT now()
+	)`); err != nil {
+		return "", 0, err
+	}
+	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+		return "", 0, err
+	}
+	if version > len(migrations) {
+		return "", version, fmt.Errorf("schema %q is at version %d, newer than this binary knows (%d): upgrade evented", schema, version, len(migrations))
+	}
+	for ; version < len(migrations); version++ {
+		if _, err := tx.Exec(ctx, migrations[version]); err != nil {
+			return "", version, fmt.Errorf("migrate schema %q to version %d: %w", schema, version+1, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version+1); err != nil {
+			return "", version, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return "", version, err
+	}
+	return schema, version, nil
+}
