@@ -107,7 +107,7 @@ func (r *runner) startEvented(ctx context.Context, storage config.Storage, logic
 	cfg := config.Default()
 	cfg.Storage = storage
 	cfg.Server.Host = "127.0.0.1"
-	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort = 0, 0
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, -1
 	cfg.Server.ShutdownTimeout = 10 * time.Second
 	cfg.BusinessLogic = []config.BusinessLogic{{Domain: benchDomain, Address: logicAddr}}
 	srv, err := server.New(ctx, cfg, r.log)

@@ -145,7 +145,7 @@ func newFixture() (*fixture, func(), error) {
 	cfg := config.Default()
 	cfg.Storage.Path = filepath.Join(dir, "events.db")
 	cfg.Server.Host = "127.0.0.1"
-	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort = 0, 0
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	cfg.BusinessLogic = []config.BusinessLogic{
 		{Domain: "customer", Address: lis.Addr().String()},
 		{Domain: "shop", Address: lis.Addr().String()},

@@ -33,7 +33,24 @@ type Options struct {
 	// Snapshots is the snapshot policy per domain; a domain not in it stores
 	// every snapshot business logic returns.
 	Snapshots map[string]SnapshotPolicy
+	// Observer, when set, is told what happens (metrics).
+	Observer Observer
 }
+
+// Observer is told about appends and conflicts, e.g. to count them. Its
+// methods must be cheap and safe for concurrent use.
+type Observer interface {
+	// Appended reports events appended to a domain.
+	Appended(domain string, events int)
+	// Conflict reports an append that lost to another writer; retried says
+	// whether the command is tried again (else it is aborted).
+	Conflict(domain string, retried bool)
+}
+
+type noObserver struct{}
+
+func (noObserver) Appended(string, int)  {}
+func (noObserver) Conflict(string, bool) {}
 
 // SnapshotPolicy says which returned snapshots are stored.
 type SnapshotPolicy struct {
@@ -121,6 +138,9 @@ func New(store eventstore.Store, snaps eventstore.Snapshots, router Router, opts
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
+	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
 	}
 	return &Coordinator{store: store, snaps: snaps, router: router, opts: opts, log: log.With("component", "command")}
 }
@@ -219,6 +239,7 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		events, err := c.store.Append(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next()))
 		var conflict *eventstore.ConflictError
 		if errors.As(err, &conflict) {
+			c.opts.Observer.Conflict(cmd.Cover.Domain, attempt < c.opts.MaxAttempts)
 			if attempt < c.opts.MaxAttempts {
 				c.log.DebugContext(ctx, "append conflicted; reloading and retrying",
 					"cover", cmd.Cover, "attempt", attempt, "expected", conflict.Expected, "actual", conflict.Actual)
@@ -231,6 +252,7 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			inline.Abort()
 			return Result{}, nil, fmt.Errorf("append to %s: %w", cmd.Cover, err)
 		}
+		c.opts.Observer.Appended(cmd.Cover.Domain, len(events))
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		if decision.Snapshot != nil {
 			c.storeSnapshot(ctx, prior, book, decision.Snapshot)
@@ -250,10 +272,12 @@ func (c *Coordinator) Record(ctx context.Context, cover eventstore.Cover, pages 
 	events, err := c.store.Append(ctx, cover, pages)
 	if err != nil {
 		if errors.Is(err, eventstore.ErrConflict) {
+			c.opts.Observer.Conflict(cover.Domain, false)
 			return Result{}, err
 		}
 		return Result{}, fmt.Errorf("append to %s: %w", cover, err)
 	}
+	c.opts.Observer.Appended(cover.Domain, len(events))
 	return Result{Books: []eventstore.Book{{Cover: cover, Events: events}}}, nil
 }
 

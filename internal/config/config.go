@@ -89,6 +89,9 @@ type Server struct {
 	Host               string `yaml:"host"`
 	CommandHandlerPort int    `yaml:"command_handler_port"`
 	EventQueryPort     int    `yaml:"event_query_port"`
+	// AdminPort serves HTTP /metrics (Prometheus), /healthz and /readyz;
+	// -1 turns it off.
+	AdminPort int `yaml:"admin_port"`
 	// ShutdownTimeout bounds how long in-flight calls may take to finish on
 	// SIGINT/SIGTERM before they are cut.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -152,6 +155,7 @@ func Default() Config {
 			Host:               "0.0.0.0",
 			CommandHandlerPort: 1313,
 			EventQueryPort:     1314,
+			AdminPort:          1315,
 			ShutdownTimeout:    30 * time.Second,
 		},
 		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second},

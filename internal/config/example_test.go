@@ -33,6 +33,7 @@ func ExampleLoad() {
 	//   host: 0.0.0.0 # default
 	//   command_handler_port: 1313 # default
 	//   event_query_port: 1400 # env EVENT_QUERY_PORT
+	//   admin_port: 1315 # default
 	//   shutdown_timeout: 30s # default
 	// command:
 	//   max_attempts: 5 # default

@@ -154,8 +154,8 @@ log:
 	wantSrc := Sources{
 		"storage.type": file, "storage.path": file, "storage.url": "default", "storage.sync": "default",
 		"server.host": file, "server.command_handler_port": file, "server.event_query_port": file,
-		"server.shutdown_timeout": "default",
-		"command.max_attempts":    file, "command.timeout": file,
+		"server.shutdown_timeout": "default", "server.admin_port": "default",
+		"command.max_attempts": file, "command.timeout": file,
 		"business_logic": file, "projectors": file, "sagas": file,
 		"log.level": "default", "log.format": file,
 		"delivery.max_attempts": "default", "delivery.backoff_min": "default", "delivery.backoff_max": "default",
@@ -263,6 +263,7 @@ func TestLoadEnv(t *testing.T) {
 		{"COMMAND_HANDLER_PORT=0", "server.command_handler_port", func(c *Config) { c.Server.CommandHandlerPort = 0 }},
 		{"EVENTED_SERVER__EVENT_QUERY_PORT=1401", "server.event_query_port", func(c *Config) { c.Server.EventQueryPort = 1401 }},
 		{"EVENT_QUERY_PORT=1402", "server.event_query_port", func(c *Config) { c.Server.EventQueryPort = 1402 }},
+		{"EVENTED_SERVER__ADMIN_PORT=-1", "server.admin_port", func(c *Config) { c.Server.AdminPort = -1 }},
 		{"EVENTED_SERVER__SHUTDOWN_TIMEOUT=2m", "server.shutdown_timeout", func(c *Config) { c.Server.ShutdownTimeout = 2 * time.Minute }},
 		{"EVENTED_COMMAND__MAX_ATTEMPTS=1", "command.max_attempts", func(c *Config) { c.Command.MaxAttempts = 1 }},
 		{"EVENTED_COMMAND__TIMEOUT=5s", "command.timeout", func(c *Config) { c.Command.Timeout = 5 * time.Second }},

@@ -39,6 +39,12 @@ func (c Config) Validate() error {
 	srv := c.Server
 	v.port("server.command_handler_port", srv.CommandHandlerPort)
 	v.port("server.event_query_port", srv.EventQueryPort)
+	if srv.AdminPort != -1 {
+		v.port("server.admin_port", srv.AdminPort)
+	}
+	if srv.AdminPort > 0 && (srv.AdminPort == srv.CommandHandlerPort || srv.AdminPort == srv.EventQueryPort) {
+		v.add("server.admin_port", "%d is also a gRPC port: want a port of its own (0 picks a free one, -1 turns it off)", srv.AdminPort)
+	}
 	if srv.CommandHandlerPort != 0 && srv.CommandHandlerPort == srv.EventQueryPort {
 		v.add("server.event_query_port", "%d is also server.command_handler_port: want two different ports (0 picks a free one)", srv.EventQueryPort)
 	}

@@ -88,7 +88,27 @@ type Options struct {
 	// PollInterval is how often the log is read when no commit signalled
 	// (commits by other processes; default 250ms).
 	PollInterval time.Duration
+	// Observer, when set, is told about deliveries (metrics).
+	Observer Observer
 }
+
+// Observer is told about deliveries, e.g. to measure them. Its methods must
+// be cheap and safe for concurrent use.
+type Observer interface {
+	// Delivered reports events handed to subscriber; lag is the time from
+	// the newest one's commit to its delivery.
+	Delivered(subscriber string, events int, lag time.Duration)
+	// Failed reports a failed attempt.
+	Failed(subscriber string)
+	// Parked reports events parked.
+	Parked(subscriber string, events int)
+}
+
+type noObserver struct{}
+
+func (noObserver) Delivered(string, int, time.Duration) {}
+func (noObserver) Failed(string)                        {}
+func (noObserver) Parked(string, int)                   {}
 
 func (o Options) withDefaults() Options {
 	if o.MaxAttempts <= 0 {
@@ -108,6 +128,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PollInterval <= 0 {
 		o.PollInterval = 250 * time.Millisecond
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	return o
 }

@@ -56,10 +56,11 @@ func (e *UnknownSubscriberError) Is(target error) bool { return target == ErrUnk
 // Inline is the inline delivery of one append, begun before the append so
 // that the subscriptions of the synchronous consumers wait for it.
 type Inline struct {
-	cover    eventstore.Cover
-	head     uint64 // the log's head before the append
-	from, to uint32 // the sequences appended
-	entries  []inlineEntry
+	cover     eventstore.Cover
+	head      uint64    // the log's head before the append
+	from, to  uint32    // the sequences appended
+	committed time.Time // when they were
+	entries   []inlineEntry
 }
 
 type inlineEntry struct {
@@ -125,6 +126,9 @@ func (f Failure) Error() string { return fmt.Sprintf("%s: %v", f.Consumer, f.Err
 func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineResult {
 	var res InlineResult
 	in.from, in.to = firstSeq(stored), stored.Next()
+	if n := len(stored.Events); n > 0 {
+		in.committed = stored.Events[n-1].CreatedAt
+	}
 	for i := range in.entries {
 		e := &in.entries[i]
 		out, err := Outcome{}, errNotFirst
@@ -191,10 +195,11 @@ func (in *Inline) Abort() {
 func (in *Inline) settle(e *inlineEntry, ok bool) {
 	e.settled = true
 	e.sub.claims.settle(in.cover, e.claim, in.from, in.to, ok)
-	if ok {
+	if ok && in.to > in.from {
 		e.sub.mu.Lock()
 		e.sub.delivered += uint64(in.to - in.from)
 		e.sub.mu.Unlock()
+		e.sub.opts.Observer.Delivered(e.sub.Name(), int(in.to-in.from), time.Since(in.committed))
 	}
 }
 

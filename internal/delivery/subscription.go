@@ -277,11 +277,13 @@ func (s *Subscription) handle(ctx context.Context, cover eventstore.Cover, event
 			s.mu.Lock()
 			s.delivered += uint64(len(todo))
 			s.mu.Unlock()
+			s.opts.Observer.Delivered(s.Name(), len(todo), time.Since(todo[len(todo)-1].CreatedAt))
 			return len(events)
 		}
 		if ctx.Err() != nil {
 			return 0
 		}
+		s.opts.Observer.Failed(s.Name())
 		s.noteError(lastErr)
 		if attempt < s.opts.MaxAttempts {
 			s.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)
@@ -377,6 +379,7 @@ func (s *Subscription) park(ctx context.Context, events []eventstore.Logged, rea
 	}
 	s.parkedCount += len(events)
 	s.mu.Unlock()
+	s.opts.Observer.Parked(s.Name(), len(events))
 	return true
 }
 

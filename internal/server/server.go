@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,6 +34,7 @@ import (
 	"github.com/evented/evented/internal/eventstore/memory"
 	"github.com/evented/evented/internal/eventstore/sqlite"
 	"github.com/evented/evented/internal/grpcapi"
+	"github.com/evented/evented/internal/metrics"
 	"github.com/evented/evented/internal/query"
 )
 
@@ -79,19 +82,23 @@ type Server struct {
 	hub     *delivery.Hub
 	remotes []*dremote.Consumer
 	// byKind holds the subscriptions of projectors and of sagas.
-	byKind  map[dremote.Kind][]*delivery.Subscription
-	health  *health.Server
-	cmdLis  net.Listener
-	qryLis  net.Listener
-	cmdGRPC *grpc.Server
-	qryGRPC *grpc.Server
+	byKind   map[dremote.Kind][]*delivery.Subscription
+	health   *health.Server
+	cmdLis   net.Listener
+	qryLis   net.Listener
+	cmdGRPC  *grpc.Server
+	qryGRPC  *grpc.Server
+	metrics  *metrics.Metrics
+	admin    *http.Server // nil when server.admin_port is -1
+	adminLis net.Listener
+	ready    atomic.Bool // serving, and the store answers
 }
 
 // New opens storage, prepares business logic clients and binds both ports
 // (port 0 picks a free one; see CommandAddr and QueryAddr). Nothing is served
 // until Run.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -111,11 +118,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		MaxAttempts: cfg.Command.MaxAttempts,
 		Timeout:     cfg.Command.Timeout,
 		Snapshots:   policies,
+		Observer:    s.metrics,
 	}, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
 	}
 	coord.Distribute(s.hub)
+	s.metrics.WatchSubscriptions(s.hub, s.store)
 
 	s.health = health.NewServer()
 	s.cmdGRPC = s.grpcServer()
@@ -125,10 +134,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord})
 	s.qryGRPC = s.grpcServer()
 	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store)})
-	for _, name := range []string{"", eventedpb.BusinessCoordinator_ServiceDesc.ServiceName, eventedpb.EventQuery_ServiceDesc.ServiceName, eventedpb.DeliveryAdmin_ServiceDesc.ServiceName,
-		eventedpb.ProjectorCoordinator_ServiceDesc.ServiceName, eventedpb.SagaCoordinator_ServiceDesc.ServiceName} {
-		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
-	}
+	s.setServing(true)
 
 	var lc net.ListenConfig
 	if s.cmdLis, err = lc.Listen(ctx, "tcp", hostPort(cfg.Server.Host, cfg.Server.CommandHandlerPort)); err != nil {
@@ -137,11 +143,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.qryLis, err = lc.Listen(ctx, "tcp", hostPort(cfg.Server.Host, cfg.Server.EventQueryPort)); err != nil {
 		return nil, fmt.Errorf("query port (server.event_query_port): %w", err)
 	}
+	if cfg.Server.AdminPort >= 0 {
+		if s.adminLis, err = lc.Listen(ctx, "tcp", hostPort(cfg.Server.Host, cfg.Server.AdminPort)); err != nil {
+			return nil, fmt.Errorf("admin port (server.admin_port): %w", err)
+		}
+		s.admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	}
 	return s, nil
 }
 
 func (s *Server) grpcServer() *grpc.Server {
-	g := grpc.NewServer(grpcapi.Interceptors(s.log)...)
+	opts := append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(s.metrics.Interceptor())}, grpcapi.Interceptors(s.log)...)
+	g := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
 	return g
@@ -167,13 +180,26 @@ func (s *Server) Run(ctx context.Context) error {
 	for _, sub := range s.hub.Subscriptions() {
 		g.Go(func() error { return sub.Run(gctx) })
 	}
+	g.Go(func() error { s.watchStore(gctx); return nil })
+	if s.admin != nil {
+		g.Go(func() error {
+			if err := s.admin.Serve(s.adminLis); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("admin port: %w", err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error { return serve(s.cmdGRPC, s.cmdLis) })
 	g.Go(func() error { return serve(s.qryGRPC, s.qryLis) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.log.Info("shutting down: finishing in-flight calls", "timeout", s.cfg.Server.ShutdownTimeout.String())
 		s.health.Shutdown()
+		s.ready.Store(false)
 		s.stopGracefully(s.cfg.Server.ShutdownTimeout)
+		if s.admin != nil {
+			s.admin.Close()
+		}
 		return nil
 	})
 	err := g.Wait()
@@ -213,7 +239,7 @@ func (s *Server) stopGracefully(timeout time.Duration) {
 // close releases what New acquired; safe on a partly built Server.
 func (s *Server) close() error {
 	var errs []error
-	for _, l := range []net.Listener{s.cmdLis, s.qryLis} {
+	for _, l := range []net.Listener{s.cmdLis, s.qryLis, s.adminLis} {
 		if l != nil {
 			l.Close() // already closed by Serve/Stop when Run ran
 		}

@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,7 +34,7 @@ import (
 func start(t *testing.T, cfg config.Config) (*server.Server, func() error) {
 	t.Helper()
 	cfg.Server.Host = "127.0.0.1"
-	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort = 0, 0
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	if cfg.Storage.Type == "sqlite" {
 		cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
 	}
@@ -283,5 +285,50 @@ func TestProjectorCoordinatorFansOutToConfiguredProjectors(t *testing.T) {
 	}
 	if proj.got.Load() != 1 {
 		t.Fatalf("projector got %d events through evented's ProjectorCoordinator, want 1", proj.got.Load())
+	}
+}
+
+func TestMetricsMoveAfterCommands(t *testing.T) {
+	srv, _ := start(t, config.Default())
+	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	root := uuid.New()
+	for range 3 {
+		if _, err := client.Handle(t.Context(), &eventedpb.CommandBook{
+			Cover: &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}},
+			Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "AddPoints"}}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := client.Handle(t.Context(), &eventedpb.CommandBook{Cover: &eventedpb.Cover{Domain: "customer"}})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad command: %v", err)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + srv.AdminAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	code, body := get("/metrics")
+	for _, want := range []string{
+		`evented_commands_total{code="OK",domain="customer",method="Handle"} 3`,
+		`evented_commands_total{code="InvalidArgument",domain="customer",method="Handle"} 1`,
+		`evented_events_appended_total{domain="customer"} 3`,
+		`evented_command_duration_seconds_count{domain="customer",method="Handle"} 4`,
+		`evented_log_head 3`,
+	} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz = %d %s", code, body)
 	}
 }

@@ -1,0 +1,181 @@
+// Package metrics exposes evented's Prometheus metrics: commands by domain
+// and outcome with their latency, appends, conflicts and retries, and for
+// every subscriber its deliveries, delivery lag, failures, parked events and
+// how far behind the log it is.
+//
+// All metrics are named evented_*; see README.md "Observability" for the
+// list. The core knows nothing of Prometheus: it reports through the
+// command.Observer and delivery.Observer interfaces this package implements,
+// and the gRPC interceptor here measures commands at the edge.
+package metrics
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Metrics holds evented's collectors and the registry they live in.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	commands       *prometheus.CounterVec
+	commandSeconds *prometheus.HistogramVec
+	appended       *prometheus.CounterVec
+	conflicts      *prometheus.CounterVec
+	delivered      *prometheus.CounterVec
+	deliveryLag    *prometheus.HistogramVec
+	deliveryFailed *prometheus.CounterVec
+	parked         *prometheus.CounterVec
+}
+
+// New registers evented's metrics, with Go runtime and process metrics, in
+// a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evented_commands_total",
+			Help: "Commands and records handled, by method (Handle, Record), domain and gRPC outcome code.",
+		}, []string{"method", "domain", "code"}),
+		commandSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "evented_command_duration_seconds",
+			Help:    "Time to handle a command or record, from request to reply, by method and domain.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16), // 0.5ms … 16s
+		}, []string{"method", "domain"}),
+		appended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evented_events_appended_total",
+			Help: "Events appended to the store, by domain.",
+		}, []string{"domain"}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evented_append_conflicts_total",
+			Help: "Appends that lost to another writer, by domain and what followed (retried, aborted).",
+		}, []string{"domain", "then"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evented_events_delivered_total",
+			Help: "Events delivered to a subscriber (projector, saga, bus relay).",
+		}, []string{"subscriber"}),
+		deliveryLag: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "evented_delivery_lag_seconds",
+			Help:    "Time from an event's creation to its delivery, by subscriber.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18), // 0.5ms … 65s
+		}, []string{"subscriber"}),
+		deliveryFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evented_delivery_failures_total",
+			Help: "Failed delivery attempts, by subscriber (each is retried, then parked).",
+		}, []string{"subscriber"}),
+		parked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evented_events_parked_total",
+			Help: "Events parked (dead-lettered), by subscriber.",
+		}, []string{"subscriber"}),
+	}
+	m.Registry.MustRegister(m.commands, m.commandSeconds, m.appended, m.conflicts,
+		m.delivered, m.deliveryLag, m.deliveryFailed, m.parked,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Appended implements command.Observer.
+func (m *Metrics) Appended(domain string, events int) {
+	m.appended.WithLabelValues(domain).Add(float64(events))
+}
+
+// Conflict implements command.Observer.
+func (m *Metrics) Conflict(domain string, retried bool) {
+	then := "aborted"
+	if retried {
+		then = "retried"
+	}
+	m.conflicts.WithLabelValues(domain, then).Inc()
+}
+
+// Delivered implements delivery.Observer.
+func (m *Metrics) Delivered(subscriber string, events int, lag time.Duration) {
+	m.delivered.WithLabelValues(subscriber).Add(float64(events))
+	m.deliveryLag.WithLabelValues(subscriber).Observe(lag.Seconds())
+}
+
+// Failed implements delivery.Observer.
+func (m *Metrics) Failed(subscriber string) { m.deliveryFailed.WithLabelValues(subscriber).Inc() }
+
+// Parked implements delivery.Observer.
+func (m *Metrics) Parked(subscriber string, events int) {
+	m.parked.WithLabelValues(subscriber).Add(float64(events))
+}
+
+// Interceptor measures BusinessCoordinator calls by domain and outcome.
+// It runs outside the error-mapping interceptor, so it sees final codes.
+func (m *Metrics) Interceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		var method, domain string
+		switch r := req.(type) {
+		case *eventedpb.CommandBook:
+			method, domain = "Handle", r.GetCover().GetDomain()
+		case *eventedpb.EventBook:
+			if info.FullMethod != eventedpb.BusinessCoordinator_Record_FullMethodName {
+				return h(ctx, req)
+			}
+			method, domain = "Record", r.GetCover().GetDomain()
+		default:
+			return h(ctx, req)
+		}
+		start := time.Now()
+		resp, err := h(ctx, req)
+		m.commandSeconds.WithLabelValues(method, domain).Observe(time.Since(start).Seconds())
+		m.commands.WithLabelValues(method, domain, status.Code(err).String()).Inc()
+		return resp, err
+	}
+}
+
+// WatchSubscriptions adds gauges read at scrape time: each subscriber's
+// checkpoint, pending events and lag behind the log's head (in events).
+func (m *Metrics) WatchSubscriptions(hub *delivery.Hub, log eventstore.Log) {
+	m.Registry.MustRegister(&subscriptionCollector{hub: hub, log: log})
+}
+
+var (
+	behindDesc = prometheus.NewDesc("evented_subscriber_behind_events",
+		"Events in the log the subscriber has not handled yet (head - checkpoint).", []string{"subscriber"}, nil)
+	checkpointDesc = prometheus.NewDesc("evented_subscriber_checkpoint",
+		"The subscriber's checkpoint: the log position up to which everything is handled.", []string{"subscriber"}, nil)
+	headDesc = prometheus.NewDesc("evented_log_head", "The highest position in the store's log.", nil, nil)
+)
+
+type subscriptionCollector struct {
+	hub *delivery.Hub
+	log eventstore.Log
+}
+
+func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- behindDesc
+	ch <- checkpointDesc
+	ch <- headDesc
+}
+
+func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	head, err := c.log.Head(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(headDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(headDesc, prometheus.GaugeValue, float64(head))
+	for _, sub := range c.hub.Subscriptions() {
+		st := sub.Status()
+		ch <- prometheus.MustNewConstMetric(checkpointDesc, prometheus.GaugeValue, float64(st.Checkpoint), st.Name)
+		behind := float64(0)
+		if head > st.Checkpoint {
+			behind = float64(head - st.Checkpoint)
+		}
+		ch <- prometheus.MustNewConstMetric(behindDesc, prometheus.GaugeValue, behind, st.Name)
+	}
+}
