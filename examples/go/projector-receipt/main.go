@@ -1,0 +1,44 @@
+// Command projector-receipt is the example receipt projector
+// (evented.ProjectorCoordinator): a Receipt for each completed transaction.
+// Configure it in evented as synchronous, with history: true (see New).
+//
+//	go run ./examples/go/projector-receipt -port 50055
+//
+// Flags: -host (env LISTEN_HOST; empty: every interface), -port (env PORT,
+// default 50055).
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/evented/evented/sdk"
+)
+
+func main() {
+	host := flag.String("host", os.Getenv("LISTEN_HOST"), "interface to listen on (env LISTEN_HOST; empty: every interface)")
+	port := flag.String("port", envOr("PORT", "50055"), "port to listen on (env PORT)")
+	flag.Parse()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "projector-receipt")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	addr := net.JoinHostPort(*host, *port)
+	log.Info("serving evented.ProjectorCoordinator: projector receipt", "addr", addr)
+	if err := sdk.Serve(ctx, addr, New()); err != nil {
+		log.Error("stopped", "err", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
