@@ -1,0 +1,47 @@
+// Package e2e is the end-to-end suite of the example domain (SPEC §5): it
+// builds evented and starts it as a real process (SQLite in a temporary
+// directory, ports on 127.0.0.1 chosen free), starts one language's six
+// example services as real processes, waits until they answer, runs the
+// scenarios of features/*.feature — the same text for every language —
+// and stops everything.
+//
+//	go test ./tests/e2e/...                       # the Go examples (the default)
+//	go test ./tests/e2e/... -lang=python          # or E2E_LANG=python
+//	go test ./tests/e2e/... -lang=rust -v         # -v shows the scenarios
+//	go test ./tests/e2e/... -godog.tags=@receipt  # some scenarios only
+//
+// evented is configured with examples/config.yaml, only its ports,
+// addresses and database path changed. A language whose examples are not in
+// the checkout is skipped with the reason; -short skips the suite.
+//
+// # Starting a language's services
+//
+// Every service is started with these environment variables, and must
+// listen on LISTEN_HOST:PORT (the contract of every example, whatever its
+// language):
+//
+//	PORT                  the port to listen on
+//	LISTEN_HOST           127.0.0.1
+//	EVENTED_COMMAND_ADDR  evented's command port (host:port), if a service needs it
+//	EVENTED_QUERY_ADDR    evented's query port (host:port)
+//
+// A service is ready when its port accepts connections. How each language
+// is built and started (launch_test.go):
+//
+//	go      go build -o DIR/ ./cmd/evented ./examples/go/<service>...; DIR/<service>
+//	python  $E2E_PYTHON (default python3) examples/python/<service>/main.py
+//	rust    cargo build --release --manifest-path examples/rust/Cargo.toml;
+//	        examples/rust/target/release/<service>
+//
+// where <service> is customer, transaction, saga-loyalty,
+// projector-receipt, projector-log-customer or projector-log-transaction.
+// E2E_LAUNCH overrides the start command for any language: a shell command
+// run from the repository root, with {service} replaced by the service's
+// name and {module} by the same with underscores (saga_loyalty), e.g.
+//
+//	E2E_LANG=python E2E_LAUNCH='exec .venv/bin/python -m examples.python.{module}' go test ./tests/e2e/...
+//
+// The log projectors must write one JSON object per event on standard
+// output with the keys projector, domain, root, sequence and type (see
+// examples/go/internal/eventlog): the suite reads them.
+package e2e

@@ -1,0 +1,242 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cucumber/godog"
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/evented/evented/api/eventedpb"
+)
+
+var (
+	langFlag = flag.String("lang", "", "the example language: go, python or rust (default $E2E_LANG, else go)")
+	tags     = flag.String("godog.tags", "", "run only the scenarios matching this godog tag expression, e.g. @receipt")
+)
+
+// TestE2E runs features/*.feature against evented and one language's
+// example services, all real processes.
+func TestE2E(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end suite skipped with -short: it builds and starts evented and six example services")
+	}
+	lang := cmp(*langFlag, cmp(os.Getenv("E2E_LANG"), "go"))
+	l, ok := languages[lang]
+	if !ok {
+		t.Fatalf("unknown example language %q: want go, python or rust", lang)
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	launch := os.Getenv("E2E_LAUNCH")
+	if launch == "" {
+		if why := l.missing(root); why != "" {
+			t.Skipf("E2E_LANG=%s: skipped: %s", lang, why)
+		}
+	}
+	s := open(t, root, lang, l, launch)
+
+	suite := godog.TestSuite{
+		Name: "examples-" + lang,
+		ScenarioInitializer: func(sc *godog.ScenarioContext) {
+			w := &world{shop: s}
+			w.register(sc)
+			sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+				if err == nil && w.lastErr != nil {
+					return ctx, fmt.Errorf("a command failed and no step checked it: %v", w.lastErr)
+				}
+				return ctx, nil
+			})
+		},
+		Options: &godog.Options{
+			Format:   "pretty",
+			Paths:    []string{"features"},
+			Tags:     *tags,
+			TestingT: t,
+			Strict:   true,
+		},
+	}
+	if suite.Run() != 0 {
+		t.Errorf("end-to-end scenarios failed with the %s examples; evented's log:\n%s", lang, s.evented.tail())
+	}
+	s.checkEventedLog(t)
+}
+
+// shop is evented and the example services, running.
+type shop struct {
+	lang     string
+	dir      string
+	evented  *process
+	services map[string]*process
+	command  eventedpb.BusinessCoordinatorClient
+	query    eventedpb.EventQueryClient
+}
+
+// open builds and starts everything; it is stopped when the test ends.
+func open(t *testing.T, root, lang string, l language, launch string) *shop {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	s := &shop{lang: lang, dir: dir, services: map[string]*process{}}
+
+	began := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return run(gctx, root, "go", "build", "-ldflags=-s -w", "-o", filepath.Join(bin, "evented"), "./cmd/evented")
+	})
+	if launch == "" {
+		g.Go(func() error { return l.build(gctx, root, bin) })
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	built := time.Now()
+
+	ports, err := freePorts(2 + len(services))
+	if err != nil {
+		t.Fatal(err)
+	}
+	commandAddr, queryAddr := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1]
+	servicePort := map[string]string{} // the config's port → the one chosen
+	var procs []*process
+	t.Cleanup(func() { stopAll(t, procs) })
+
+	for i, svc := range services {
+		port := ports[2+i]
+		servicePort[svc.port] = port
+		cmd := l.command(root, bin, svc.name)
+		if launch != "" {
+			cmd = launchOverride(root, launch, svc.name)
+		}
+		p, err := start(svc.name, cmd, dir, "PORT="+port, "LISTEN_HOST=127.0.0.1",
+			"EVENTED_COMMAND_ADDR="+commandAddr, "EVENTED_QUERY_ADDR="+queryAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, p)
+		s.services[svc.name] = p
+	}
+	config := filepath.Join(dir, "config.yaml")
+	if err := writeConfig(filepath.Join(root, "examples", "config.yaml"), config, filepath.Join(dir, "events.db"), ports[0], ports[1], servicePort); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := start("evented", execIn(dir, filepath.Join(bin, "evented"), "serve", "--config", config), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs = append(procs, ev)
+	s.evented = ev
+
+	ready, cancelReady := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelReady()
+	for i, svc := range services {
+		if err := s.services[svc.name].ready(ready, "127.0.0.1:"+ports[2+i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, addr := range []string{commandAddr, queryAddr} {
+		if err := ev.ready(ready, addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%s examples: built in %v, all running in %v more", lang, built.Sub(began).Round(time.Millisecond), time.Since(built).Round(time.Millisecond))
+	cmdConn := dial(t, commandAddr)
+	if h, err := healthpb.NewHealthClient(cmdConn).Check(ready, &healthpb.HealthCheckRequest{}); err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("evented's health: %v %v\n%s", h, err, ev.tail())
+	}
+	s.command = eventedpb.NewBusinessCoordinatorClient(cmdConn)
+	s.query = eventedpb.NewEventQueryClient(dial(t, queryAddr))
+	return s
+}
+
+func dial(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// writeConfig writes examples/config.yaml with the database at db, the
+// ports chosen and every consumer's address moved to its chosen port.
+func writeConfig(from, to, db, commandPort, queryPort string, servicePort map[string]string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	cfg["storage"] = map[string]any{"type": "sqlite", "path": db}
+	server, _ := cfg["server"].(map[string]any)
+	if server == nil {
+		server = map[string]any{}
+		cfg["server"] = server
+	}
+	cp, err := strconv.Atoi(commandPort)
+	if err != nil {
+		return err
+	}
+	qp, err := strconv.Atoi(queryPort)
+	if err != nil {
+		return err
+	}
+	server["host"], server["command_handler_port"], server["event_query_port"] = "127.0.0.1", cp, qp
+	cfg["log"] = map[string]any{"level": "info", "format": "json"}
+	for _, key := range []string{"business_logic", "projectors", "sagas"} {
+		list, _ := cfg[key].([]any)
+		for _, item := range list {
+			m, _ := item.(map[string]any)
+			_, port, err := net.SplitHostPort(fmt.Sprint(m["address"]))
+			if err != nil || servicePort[port] == "" {
+				return fmt.Errorf("%s: %s: address %v is not one of the example services' ports", from, key, m["address"])
+			}
+			m["address"] = "127.0.0.1:" + servicePort[port]
+		}
+	}
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, out, 0o600)
+}
+
+// checkEventedLog fails on warnings and errors evented logged: a clean run
+// has none (the examples number their events right, no consumer failed).
+func (s *shop) checkEventedLog(t *testing.T) {
+	f, err := os.Open(s.evented.err)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var line struct{ Level string }
+		if json.Unmarshal(sc.Bytes(), &line) == nil && (line.Level == "WARN" || line.Level == "ERROR") {
+			t.Errorf("evented logged: %s", strings.TrimSpace(sc.Text()))
+		}
+	}
+}

@@ -1,0 +1,90 @@
+Feature: The example shop, end to end
+  evented runs with the example services of one language — customers,
+  transactions, the loyalty saga, the receipt and the two log projectors —
+  all as real processes. The scenarios are the same for every language.
+  Names such as "bob" and "t-1" are this scenario's own: each scenario
+  works on aggregates no other scenario touches.
+
+  @customer
+  Scenario: Registering a customer
+    When I register customer "alice" named "Alice" with email "alice@example.com"
+    Then customer "alice" is named "Alice" with email "alice@example.com"
+    And customer "alice" has 0 loyalty points
+    And the customer log shows a "examples.CustomerCreated" event for customer "alice"
+
+  @customer
+  Scenario: A customer needs a name
+    When I register customer "nameless" named "" with email "nobody@example.com"
+    Then the command is rejected as invalid
+    And customer "nameless" has no events
+
+  @receipt @loyalty
+  Scenario: A completed transaction prints a receipt and earns the customer loyalty points
+    Given customer "bob" is registered
+    And customer "bob" buys in transaction "t-1":
+      | product | name   | quantity | unit price |
+      | sku-1   | Widget | 2        | 1000       |
+      | sku-2   | Gadget | 1        | 2500       |
+    When transaction "t-1" is completed, paid by "card"
+    Then the receipt is for transaction "t-1" and customer "bob"
+    And the receipt lists the items:
+      | product | name   | quantity | unit price |
+      | sku-1   | Widget | 2        | 1000       |
+      | sku-2   | Gadget | 1        | 2500       |
+    And the receipt shows a subtotal of 4500 cents, a discount of 0 cents and a total of 4500 cents
+    And the receipt shows payment "card" and 45 loyalty points earned
+    And the receipt's text mentions "Widget", "Gadget" and "$45.00"
+    And the loyalty saga sent 45 points to customer "bob"
+    And customer "bob" has 45 loyalty points
+    And no customer was credited under the id of transaction "t-1"
+    And the transaction log shows a "examples.TransactionCompleted" event for transaction "t-1"
+
+  @loyalty
+  Scenario: Redeeming more points than the balance is rejected
+    Given customer "carol" is registered
+    And customer "carol" is given 45 loyalty points
+    When customer "carol" redeems 100 points
+    Then the command is rejected as a failed precondition with "Insufficient points: have 45, need 100"
+    And customer "carol" has 45 loyalty points
+    When customer "carol" redeems 45 points
+    Then customer "carol" has 0 loyalty points
+
+  @receipt @discount
+  Scenario: A percentage discount
+    Given customer "dave" is registered
+    And customer "dave" buys in transaction "t-2":
+      | product | name   | quantity | unit price |
+      | sku-1   | Widget | 2        | 1000       |
+      | sku-2   | Gadget | 1        | 2500       |
+    When a 10 percent discount is applied to transaction "t-2"
+    And transaction "t-2" is completed, paid by "cash"
+    Then the receipt shows a subtotal of 4500 cents, a discount of 450 cents and a total of 4050 cents
+    And the receipt shows payment "cash" and 40 loyalty points earned
+    And customer "dave" has 40 loyalty points
+
+  @cancel
+  Scenario: Cancelling a transaction
+    Given customer "erin" is registered
+    And customer "erin" buys in transaction "t-3":
+      | product | name   | quantity | unit price |
+      | sku-1   | Widget | 1        | 1000       |
+    When transaction "t-3" is cancelled because "changed my mind"
+    Then transaction "t-3" has the events "examples.TransactionCreated, examples.TransactionCancelled"
+    When transaction "t-3" is completed, paid by "card"
+    Then the command is rejected as a failed precondition
+    And no receipt was printed for transaction "t-3"
+    And customer "erin" has 0 loyalty points
+
+  @query
+  Scenario: Querying the events of a customer
+    Given customer "frank" is registered
+    And customer "frank" is given 10 loyalty points
+    And customer "frank" redeems 4 points
+    When I read the events of customer "frank"
+    Then I get the events, in order:
+      | sequence | event                          |
+      | 0        | examples.CustomerCreated       |
+      | 1        | examples.LoyaltyPointsAdded    |
+      | 2        | examples.LoyaltyPointsRedeemed |
+    And every event has its creation time
+    And customer "frank" is among the aggregates

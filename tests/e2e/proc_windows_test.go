@@ -1,0 +1,17 @@
+//go:build windows
+
+package e2e
+
+import (
+	"os"
+	"syscall"
+)
+
+func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+// terminate kills the process: Windows has no SIGTERM to send.
+func terminate(pid int, _ syscall.Signal) {
+	if p, err := os.FindProcess(pid); err == nil {
+		_ = p.Kill()
+	}
+}
