@@ -17,8 +17,8 @@ package sqlite_test
 // each of W aggregates: what W writers appending E events each have pending,
 // committed at once by the best possible group commit.
 //
-// BenchmarkLoad measures Store.Read of a whole aggregate of 1,000 and 100,000
-// events; BenchmarkRawRead is the plain SELECT of the same rows, scanned
+// BenchmarkLoad measures Store.Read of a whole aggregate of 10, 1,000 and
+// 100,000 events; BenchmarkRawRead is the plain SELECT of the same rows, scanned
 // without building events or parsing times.
 //
 // Every benchmark reports events/s (rows/s for the raw ones). Run:
@@ -180,7 +180,7 @@ func filled(b *testing.B, n int) (*sqlite.Store, eventstore.Cover) {
 }
 
 func BenchmarkLoad(b *testing.B) {
-	for _, n := range []int{1_000, 100_000} {
+	for _, n := range []int{10, 1_000, 100_000} {
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
 			s, cover := filled(b, n)
 			for b.Loop() {

@@ -36,22 +36,28 @@ func digits(b []byte) (int, bool) {
 	return n, true
 }
 
-// arena hands out copies of scanned bytes from large shared chunks, so a
-// read of many events makes a few allocations instead of one per payload.
-// Copies are never written to again; they stay valid as long as any is used.
+// arena hands out copies of scanned bytes from shared chunks, so a read of
+// many events makes a few allocations instead of one per payload. Chunks
+// start small and double up to arenaMaxChunk: a short read (the few events
+// after a snapshot, before every command) must not pay for, nor leave the
+// GC, a chunk sized for a long one. Copies are never written to again; they
+// stay valid as long as any is used.
 type arena struct{ buf []byte }
 
-const arenaChunk = 64 << 10
+const (
+	arenaMinChunk = 1 << 10
+	arenaMaxChunk = 64 << 10
+)
 
 func (a *arena) copy(b []byte) []byte {
 	if len(b) == 0 {
 		return []byte{}
 	}
-	if len(b) > arenaChunk/4 {
+	if len(b) > arenaMaxChunk/4 {
 		return append([]byte(nil), b...)
 	}
 	if len(a.buf)+len(b) > cap(a.buf) {
-		a.buf = make([]byte, 0, arenaChunk)
+		a.buf = make([]byte, 0, min(max(2*cap(a.buf), 4*len(b), arenaMinChunk), arenaMaxChunk))
 	}
 	start := len(a.buf)
 	a.buf = append(a.buf, b...)

@@ -37,8 +37,25 @@ func TestArenaCopiesDoNotAlias(t *testing.T) {
 	if string(x) != "abc" || string(z) != "ghi" || string(y) != "def!" {
 		t.Fatalf("x=%q y=%q z=%q", x, y, z)
 	}
-	big := make([]byte, arenaChunk)
-	if c := a.copy(big); len(c) != arenaChunk {
+	big := make([]byte, arenaMaxChunk)
+	if c := a.copy(big); len(c) != arenaMaxChunk {
 		t.Fatalf("big copy has %d bytes", len(c))
+	}
+}
+
+func TestArenaChunksGrowWithTheRead(t *testing.T) {
+	var a arena
+	payload := make([]byte, 128)
+	for range 10 {
+		a.copy(payload)
+	}
+	if c := cap(a.buf); c > 4<<10 {
+		t.Errorf("10 payloads of 128 bytes: chunk of %d bytes", c)
+	}
+	for range 10_000 {
+		a.copy(payload)
+	}
+	if c := cap(a.buf); c != arenaMaxChunk {
+		t.Errorf("after 10,000 payloads: chunk of %d bytes, want %d", c, arenaMaxChunk)
 	}
 }
