@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cucumber/godog"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -53,7 +54,7 @@ func (w *world) handle(ctx context.Context, cmd *eventedpb.CommandBook) error {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
 	w.addressed = cmd.GetCover()
-	w.reply, w.err = w.commands.Handle(ctx, cmd)
+	w.reply, w.err = w.commands.Handle(ctx, cmd, grpc.Trailer(&w.trailer))
 	return nil
 }
 

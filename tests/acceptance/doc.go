@@ -3,8 +3,15 @@
 // `go test ./tests/acceptance/...`.
 //
 // Each scenario starts its own evented server in-process (SQLite in a temp
-// dir, ports 0 on 127.0.0.1) and a stub business logic service, and talks to
-// them only over gRPC, with the generated clients of package eventedpb. The
-// steps see the server through its two addresses, so they can also drive a
-// binary started elsewhere.
+// dir, ports 0 on 127.0.0.1), a stub business logic service, and the stub
+// projectors and sagas it configures (each a real gRPC service on
+// 127.0.0.1 that records what it is given), and talks to evented only over
+// gRPC, with the generated clients of package eventedpb. The steps see the
+// server through its two addresses, so they can also drive a binary started
+// elsewhere.
+//
+// What evented does in the background (deliveries, sagas' commands) is
+// awaited for at most 10 seconds; "once X has caught up" waits until the
+// subscriber's checkpoint, listed by DeliveryAdmin, reaches the log's head,
+// so that a duplicate delivery would have arrived.
 package acceptance

@@ -68,4 +68,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	sc.Then(`^I get the snapshot at sequence (\d+)$`, w.gotSnapshot)
 	sc.Then(`^I get no snapshot$`, w.gotNoSnapshot)
 	sc.Then(`^I get one empty book for aggregate "([^"]*)" in domain "([^"]*)"$`, w.gotOneEmptyBook)
+
+	// Projectors and sagas (distribution_steps_test.go).
+	w.registerDistribution(sc)
 }

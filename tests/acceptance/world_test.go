@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
@@ -62,23 +63,28 @@ type world struct {
 	started time.Time
 	logs    *syncBuffer // evented's log, shown when the scenario fails
 
-	logic *stubLogic // nil until a step asks for business logic
+	logic     *stubLogic      // nil until a step asks for business logic
+	consumers []*stubConsumer // projectors and sagas, in the order configured
 
 	evented  *running // nil until a step talks to evented
 	conns    []*grpc.ClientConn
 	commands eventedpb.BusinessCoordinatorClient
 	queries  eventedpb.EventQueryClient
+	admin    eventedpb.DeliveryAdminClient
 
 	domains map[string]string // aggregate name → its domain
 
 	// Outcome of the last action (When) and the aggregate it addressed.
 	reply       *eventedpb.SynchronousProcessingResponse
+	trailer     metadata.MD
 	addressed   *eventedpb.Cover
 	books       []*eventedpb.EventBook
 	err         error
 	errExpected bool // a step looked at err
 	action      string
 	concurrent  []concurrentResult
+	replay      *eventedpb.ReplayResult
+	lastParked  []*eventedpb.ParkedEvent // what the last look at parked events found
 }
 
 type concurrentResult struct {
@@ -93,6 +99,7 @@ func newWorld(t *testing.T) *world {
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort = 0
 	cfg.Server.EventQueryPort = 0
+	cfg.Server.AdminPort = 0
 	cfg.Server.ShutdownTimeout = 5 * time.Second
 	return &world{cfg: cfg, started: time.Now(), logs: &syncBuffer{}, domains: map[string]string{}}
 }
@@ -127,12 +134,32 @@ func (w *world) up(ctx context.Context) error {
 	w.conns = append(w.conns, cmd, qry)
 	w.commands = eventedpb.NewBusinessCoordinatorClient(cmd)
 	w.queries = eventedpb.NewEventQueryClient(qry)
+	w.admin = eventedpb.NewDeliveryAdminClient(cmd)
 	if w.logic != nil {
 		w.logic.setRecorder(func(ctx context.Context, b *eventedpb.EventBook) (*eventedpb.SynchronousProcessingResponse, error) {
 			return w.commands.Record(ctx, b)
 		})
 	}
 	return nil
+}
+
+// restart stops evented and starts it again on the same store and
+// configuration (new ports), as an operator's restart would.
+func (w *world) restart(ctx context.Context) error {
+	if w.evented == nil {
+		return errors.New("evented is not running yet; nothing to restart")
+	}
+	var errs []error
+	for _, c := range w.conns {
+		errs = append(errs, c.Close())
+	}
+	w.conns = nil
+	errs = append(errs, w.evented.stop())
+	w.evented = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stop evented: %w", err)
+	}
+	return w.up(ctx)
 }
 
 func dial(addr string) (*grpc.ClientConn, error) {
@@ -156,6 +183,9 @@ func (w *world) down() error {
 		if err := w.logic.stop(); err != nil {
 			errs = append(errs, fmt.Errorf("stub business logic: %w", err))
 		}
+	}
+	for _, c := range w.consumers {
+		errs = append(errs, c.close())
 	}
 	return errors.Join(errs...)
 }
@@ -191,6 +221,7 @@ func (w *world) begin(ctx context.Context, action string) error {
 		return err
 	}
 	w.reply, w.addressed, w.books, w.err, w.errExpected, w.action = nil, nil, nil, nil, false, action
+	w.trailer, w.replay = nil, nil
 	w.concurrent = nil
 	return nil
 }
