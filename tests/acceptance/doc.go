@@ -14,4 +14,8 @@
 // awaited for at most 10 seconds; "once X has caught up" waits until the
 // subscriber's checkpoint, listed by DeliveryAdmin, reaches the log's head,
 // so that a duplicate delivery would have arrived.
+//
+// Scenarios tagged @bug show a bug of evented not fixed yet: TestKnownBugs
+// runs them and reports each while it fails (go test -v), and fails once one
+// passes, so that the tag goes with the fix.
 package acceptance

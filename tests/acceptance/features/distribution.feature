@@ -287,3 +287,24 @@ Feature: Distribution to projectors and sagas
     Then the replay delivered 2 events and none failed
     And projector "audit" has received the events of aggregate "txn-bad" with sequences 0, 1, 2, each once and in order
 
+  @bug
+  Scenario: A projector that is down for longer than its delivery attempts still gets every event once it is back
+    Known bug: evented counts the failures of a projector that is down
+    (UNAVAILABLE) as attempts at a poison event, so after max_attempts it
+    parks the events of every aggregate it tried, and they never reach the
+    projector when it is back unless an operator replays them; new events of
+    those aggregates are parked too. Nothing committed may be lost because
+    a projector was down (SPEC §3 Distribution): a consumer that is down is
+    not a poison event.
+    Given evented retries a failed delivery after 5ms, doubling up to 20ms, at most 3 times
+    And an asynchronous projector "audit" for domain "transaction"
+    And projector "audit" answers every delivery with UNAVAILABLE
+    When aggregates "txn-15a", "txn-15b" in domain "transaction" each get 3 "AddItem" commands at the same time
+    Then every command succeeded
+    And eventually projector "audit" has refused 6 deliveries
+    When projector "audit" recovers
+    And these commands are sent, one after the other:
+      | aggregate | command |
+      | txn-15a   | AddItem |
+      | txn-15b   | AddItem |
+    Then eventually projector "audit" has received the events of aggregates "txn-15a", "txn-15b" with sequences 0 to 3, each once and in order
