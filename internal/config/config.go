@@ -42,7 +42,19 @@ type Config struct {
 	Sagas         []Consumer      `yaml:"sagas"`
 	Delivery      Delivery        `yaml:"delivery"`
 	Bus           Bus             `yaml:"bus"`
+	Tracing       Tracing         `yaml:"tracing"`
 	Log           Log             `yaml:"log"`
+}
+
+// Tracing configures OpenTelemetry tracing of commands; off by default.
+type Tracing struct {
+	// Exporter is none (default), stdout (spans as JSON on standard output)
+	// or otlp (OTLP over gRPC to Endpoint).
+	Exporter string `yaml:"exporter"`
+	// Endpoint is the OTLP collector's host:port.
+	Endpoint string `yaml:"endpoint"`
+	// SampleRatio is the share of commands traced, from 0 (exclusive) to 1.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // Delivery tunes how events reach projectors, sagas and the bus.
@@ -166,7 +178,8 @@ func Default() Config {
 			Timeout:     10 * time.Second,
 			Workers:     8,
 		},
-		Bus: Bus{Type: "none"},
-		Log: Log{Level: "info", Format: "auto"},
+		Bus:     Bus{Type: "none"},
+		Tracing: Tracing{Exporter: "none", Endpoint: "localhost:4317", SampleRatio: 1},
+		Log:     Log{Level: "info", Format: "auto"},
 	}
 }

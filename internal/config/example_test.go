@@ -55,6 +55,10 @@ func ExampleLoad() {
 	// bus:
 	//   type: none # default
 	//   url: "" # default
+	// tracing:
+	//   exporter: none # default
+	//   endpoint: localhost:4317 # default
+	//   sample_ratio: 1 # default
 	// log:
 	//   level: info # default
 	//   format: auto # default

@@ -161,6 +161,7 @@ log:
 		"delivery.max_attempts": "default", "delivery.backoff_min": "default", "delivery.backoff_max": "default",
 		"delivery.timeout": "default", "delivery.workers": "default",
 		"bus.type": "default", "bus.url": "default",
+		"tracing.exporter": "default", "tracing.endpoint": "default", "tracing.sample_ratio": "default",
 	}
 	if !reflect.DeepEqual(src, wantSrc) {
 		t.Errorf("got sources %v\nwant %v", src, wantSrc)
@@ -273,6 +274,9 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_DELIVERY__BACKOFF_MAX=1m", "delivery.backoff_max", func(c *Config) { c.Delivery.BackoffMax = time.Minute }},
 		{"EVENTED_DELIVERY__TIMEOUT=3s", "delivery.timeout", func(c *Config) { c.Delivery.Timeout = 3 * time.Second }},
 		{"EVENTED_DELIVERY__WORKERS=2", "delivery.workers", func(c *Config) { c.Delivery.Workers = 2 }},
+		{"EVENTED_TRACING__EXPORTER=stdout", "tracing.exporter", func(c *Config) { c.Tracing.Exporter = "stdout" }},
+		{"EVENTED_TRACING__ENDPOINT=collector:4317", "tracing.endpoint", func(c *Config) { c.Tracing.Endpoint = "collector:4317" }},
+		{"EVENTED_TRACING__SAMPLE_RATIO=0.25", "tracing.sample_ratio", func(c *Config) { c.Tracing.SampleRatio = 0.25 }},
 		{"EVENTED_BUS__TYPE=inprocess", "bus.type", func(c *Config) { c.Bus.Type = "inprocess" }},
 		{"EVENTED_BUS__URL=amqp://guest:guest@localhost:5672/", "bus.url", func(c *Config) { c.Bus.URL = "amqp://guest:guest@localhost:5672/" }},
 		{"EVENTED_LOG__FORMAT=json", "log.format", func(c *Config) { c.Log.Format = "json" }},
@@ -372,7 +376,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown key", "storage:\n  type: sqlite\n  tpye: memory\n",
 			nil, []string{"storage.tpye (line 3): unknown key; known keys: type, path, url, sync"}},
 		{"unknown top-level key", "storage: {}\nstorgae: {}\n",
-			nil, []string{"storgae (line 2): unknown key; known keys: storage, server, command, business_logic, projectors, sagas, delivery, bus, log"}},
+			nil, []string{"storgae (line 2): unknown key; known keys: storage, server, command, business_logic, projectors, sagas, delivery, bus, tracing, log"}},
 		{"unknown key in a list item", "business_logic:\n  - domain: customer\n    adress: localhost:50052\n",
 			nil, []string{"business_logic[0].adress (line 3): unknown key; known keys: domain, address, snapshots"}},
 		{"unknown key deep in a list item", "business_logic:\n  - domain: customer\n    address: localhost:50052\n    snapshots: {every: 10}\n",

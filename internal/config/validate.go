@@ -91,6 +91,13 @@ func (c Config) Validate() error {
 		v.add("delivery.workers", "invalid value %d: want 1 or more", d.Workers)
 	}
 	v.bus(c.Bus)
+	v.oneOf("tracing.exporter", c.Tracing.Exporter, "none", "stdout", "otlp")
+	if c.Tracing.Exporter == "otlp" {
+		v.address("tracing.endpoint", c.Tracing.Endpoint)
+	}
+	if c.Tracing.SampleRatio <= 0 || c.Tracing.SampleRatio > 1 {
+		v.add("tracing.sample_ratio", "invalid value %g: want more than 0 and at most 1", c.Tracing.SampleRatio)
+	}
 
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")

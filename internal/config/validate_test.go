@@ -158,6 +158,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"business_logic[0].domain", "business_logic[0].address",
 		"projectors[0].name", "projectors[0].address",
 		"delivery.max_attempts", "delivery.backoff_min", "delivery.timeout", "delivery.workers", "bus.type",
+		"tracing.exporter", "tracing.sample_ratio",
 		"log.level", "log.format",
 	}
 	var problems []error

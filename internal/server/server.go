@@ -11,11 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -36,6 +38,7 @@ import (
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/metrics"
 	"github.com/evented/evented/internal/query"
+	"github.com/evented/evented/internal/tracing"
 )
 
 // Storage is what a backend provides: events, snapshots, the log and the
@@ -73,6 +76,19 @@ func OpenStorage(ctx context.Context, cfg config.Storage) (Storage, error) {
 	return s, nil
 }
 
+// Option changes how New builds a server.
+type Option func(*options)
+
+type options struct {
+	spanExporter sdktrace.SpanExporter
+}
+
+// WithSpanExporter sends traces to exp, whatever tracing.exporter says
+// (tests read spans from an in-memory exporter).
+func WithSpanExporter(exp sdktrace.SpanExporter) Option {
+	return func(o *options) { o.spanExporter = exp }
+}
+
 // Server is one evented server.
 type Server struct {
 	cfg     config.Config
@@ -89,6 +105,7 @@ type Server struct {
 	cmdGRPC  *grpc.Server
 	qryGRPC  *grpc.Server
 	metrics  *metrics.Metrics
+	tracing  *tracing.Tracing
 	admin    *http.Server // nil when server.admin_port is -1
 	adminLis net.Listener
 	ready    atomic.Bool // serving, and the store answers
@@ -97,17 +114,25 @@ type Server struct {
 // New opens storage, prepares business logic clients and binds both ports
 // (port 0 picks a free one; see CommandAddr and QueryAddr). Nothing is served
 // until Run.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, err error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (_ *Server, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			s.close()
 		}
 	}()
+	if s.tracing, err = tracing.New(ctx, cfg.Tracing, os.Stdout, o.spanExporter); err != nil {
+		return nil, err
+	}
 	if s.store, err = OpenStorage(ctx, cfg.Storage); err != nil {
 		return nil, err
 	}
-	if s.router, err = newRouter(cfg.BusinessLogic); err != nil {
+	s.store = s.tracing.Storage(s.store)
+	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption()); err != nil {
 		return nil, err
 	}
 	policies := map[string]command.SnapshotPolicy{}
@@ -153,7 +178,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 }
 
 func (s *Server) grpcServer() *grpc.Server {
-	opts := append([]grpc.ServerOption{grpc.ChainUnaryInterceptor(s.metrics.Interceptor())}, grpcapi.Interceptors(s.log)...)
+	opts := append([]grpc.ServerOption{s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor())}, grpcapi.Interceptors(s.log)...)
 	g := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
@@ -253,6 +278,11 @@ func (s *Server) close() error {
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}
+	if s.tracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.tracing.Shutdown(ctx))
+		cancel()
+	}
 	return errors.Join(errs...)
 }
 
@@ -263,7 +293,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 	var subs []*delivery.Subscription
 	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
 	add := func(kind dremote.Kind, c config.Consumer) error {
-		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout)
+		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, s.tracing.DialOption())
 		if err != nil {
 			return err
 		}
@@ -301,10 +331,10 @@ type router struct {
 	remotes []*remote.Logic
 }
 
-func newRouter(cfg []config.BusinessLogic) (*router, error) {
+func newRouter(cfg []config.BusinessLogic, opts ...grpc.DialOption) (*router, error) {
 	r := &router{logic: map[string]business.Logic{}}
 	for _, b := range cfg {
-		l, err := remote.Dial(b.Domain, b.Address)
+		l, err := remote.Dial(b.Domain, b.Address, opts...)
 		if err != nil {
 			r.close()
 			return nil, err

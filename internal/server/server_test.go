@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -330,5 +331,83 @@ func TestMetricsMoveAfterCommands(t *testing.T) {
 	}
 	if code, body := get("/readyz"); code != http.StatusOK {
 		t.Errorf("/readyz = %d %s", code, body)
+	}
+}
+
+type echoLogic struct {
+	eventedpb.UnimplementedBusinessLogicServer
+}
+
+func (echoLogic) Handle(_ context.Context, in *eventedpb.ContextualCommand) (*eventedpb.EventBook, error) {
+	return &eventedpb.EventBook{Cover: in.GetCommand().GetCover(), Pages: []*eventedpb.EventPage{{Event: &anypb.Any{TypeUrl: "Done"}}}}, nil
+}
+
+type syncProjector struct {
+	eventedpb.UnimplementedProjectorCoordinatorServer
+}
+
+func (syncProjector) HandleSync(_ context.Context, b *eventedpb.EventBook) (*eventedpb.Projection, error) {
+	return &eventedpb.Projection{Cover: b.GetCover(), Sequence: uint32(len(b.GetPages()))}, nil
+}
+
+// keepSpans keeps the spans when the server shuts its exporter down.
+type keepSpans struct{ *tracetest.InMemoryExporter }
+
+func (keepSpans) Shutdown(context.Context) error { return nil }
+
+// TestTraceFollowsACommand: one trace holds the command, the business
+// logic call, the store's reads and append, and the synchronous projector.
+func TestTraceFollowsACommand(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	eventedpb.RegisterBusinessLogicServer(g, echoLogic{})
+	eventedpb.RegisterProjectorCoordinatorServer(g, syncProjector{})
+	go g.Serve(lis)
+	defer g.Stop()
+
+	cfg := config.Default()
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "orders", Address: lis.Addr().String()}}
+	cfg.Projectors = []config.Consumer{{Name: "totals", Address: lis.Addr().String(), Synchronous: true}}
+	exp := keepSpans{tracetest.NewInMemoryExporter()}
+	cfg.Server.Host = "127.0.0.1"
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, -1
+	cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.WithSpanExporter(exp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	root := uuid.New()
+	resp, err := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr())).Handle(t.Context(), &eventedpb.CommandBook{
+		Cover: &eventedpb.Cover{Domain: "orders", Root: &eventedpb.UUID{Value: root[:]}},
+		Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "Do"}}},
+	})
+	if err != nil || len(resp.GetProjections()) != 1 {
+		t.Fatalf("Handle: %v, %v", resp, err)
+	}
+	cancel()
+	if err := <-done; err != nil { // Run flushes the exporter on the way out
+		t.Fatal(err)
+	}
+	traces := map[string][]string{}
+	var commandTrace string
+	for _, s := range exp.GetSpans() {
+		id := s.SpanContext.TraceID().String()
+		traces[id] = append(traces[id], s.Name)
+		if s.Name == "evented.BusinessCoordinator/Handle" {
+			commandTrace = id
+		}
+	}
+	got := traces[commandTrace]
+	for _, want := range []string{"evented.BusinessCoordinator/Handle", "evented.BusinessLogic/Handle",
+		"eventstore.Read", "eventstore.Append", "evented.ProjectorCoordinator/HandleSync"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the command's trace lacks %s; it has %v", want, got)
+		}
 	}
 }

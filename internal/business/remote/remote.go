@@ -26,8 +26,9 @@ type Logic struct {
 
 // Dial prepares a client of the BusinessLogic service at address (host:port)
 // that decides commands of domain. It does not wait for the service.
-func Dial(domain, address string) (*Logic, error) {
-	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func Dial(domain, address string, opts ...grpc.DialOption) (*Logic, error) {
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient(address, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("business logic of domain %q at %q: %w", domain, address, err)
 	}

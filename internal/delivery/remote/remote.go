@@ -62,8 +62,9 @@ type Consumer struct {
 // Dial prepares a client of the consumer at address; it connects lazily, so
 // a consumer that is down at start is reached once it is up. timeout
 // bounds each call.
-func Dial(kind Kind, name, address string, timeout time.Duration) (*Consumer, error) {
-	conn, err := grpc.NewClient(address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+func Dial(kind Kind, name, address string, timeout time.Duration, opts ...grpc.DialOption) (*Consumer, error) {
+	opts = append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	conn, err := grpc.NewClient(address, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q at %q: %w", kind, name, address, err)
 	}
