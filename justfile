@@ -160,12 +160,12 @@ examples-rust:
 examples-go:
     #!/usr/bin/env bash
     set -euo pipefail
-    root=$PWD
+    case "{{ out }}" in /*) dest="{{ out }}/examples" ;; *) dest="$PWD/{{ out }}/examples" ;; esac
     built=0
     for name in {{ go_examples }}; do
       dir=examples/go/$name
       if [ -d "$dir" ]; then
-        (set -x; cd "$dir" && go build -o "$root/{{ out }}/examples/$name" .)
+        (set -x; cd "$dir" && go build -o "$dest/$name" .)
         built=1
       else
         echo "examples-go: skip $name: $dir is not in this checkout yet"
@@ -232,7 +232,8 @@ deploy: kind-create images kind-load
 [group('kubernetes')]
 redeploy: images kind-load
     kubectl --context {{ context }} apply -k deploy/overlays/dev
-    kubectl --context {{ context }} -n {{ namespace }} rollout restart statefulset/evented deployment
+    kubectl --context {{ context }} -n {{ namespace }} rollout restart statefulset/evented
+    kubectl --context {{ context }} -n {{ namespace }} rollout restart deployment
     kubectl --context {{ context }} -n {{ namespace }} rollout status statefulset/evented --timeout=180s
 
 # Remove deployment (volumes of the StatefulSets stay until kind-delete)

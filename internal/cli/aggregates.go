@@ -31,7 +31,8 @@ that domain's. Roots are UUIDs: a name such as cust-001 was stored as its
 name-based UUID, which evented events customer cust-001 prints.`,
 		Example: `  evented aggregates
   evented aggregates customer -o json`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cn, err := c.dial()
 			if err != nil {

@@ -42,7 +42,8 @@ evented snapshot).
 ` + idHelp,
 		Example: `  evented events customer cust-001
   evented events customer cust-001 --from 10 --to 20 -o json | jq '.events[].payload'`,
-		Args: aggregateArgs,
+		Args:              aggregateArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			agg, err := newAggregate(args[0], args[1])
 			if err != nil {
@@ -144,7 +145,8 @@ A snapshot exists only when the domain's business logic returned one
 ` + idHelp,
 		Example: `  evented snapshot customer cust-001
   evented snapshot customer cust-001 -o json | jq .snapshot.state`,
-		Args: aggregateArgs,
+		Args:              aggregateArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			agg, err := newAggregate(args[0], args[1])
 			if err != nil {

@@ -91,5 +91,13 @@ func TestRunnableRecipes(t *testing.T) {
 	// Recipes for examples in languages whose code may not exist yet run
 	// what exists and say so.
 	just(t, "--set", "out", out, "examples-build")
+	for _, name := range []string{"customer", "transaction", "saga-loyalty", "projector-receipt", "projector-log-customer", "projector-log-transaction"} {
+		if _, err := os.Stat(filepath.Join(root, "examples/go", name)); err != nil {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(out, "examples", name)); err != nil {
+			t.Errorf("just examples-build did not build examples/go/%s: %v", name, err)
+		}
+	}
 	just(t, "proto-rust")
 }
