@@ -21,6 +21,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	// The example domain's messages, linked in so that events are logged
+	// field by field rather than as bytes.
+	_ "github.com/evented/evented/api/examplespb"
 	"github.com/evented/evented/sdk"
 )
 
