@@ -12,7 +12,9 @@
 //
 // evented is configured with examples/config.yaml, only its ports,
 // addresses and database path changed. A language whose examples are not in
-// the checkout is skipped with the reason; -short skips the suite.
+// the checkout is skipped with the reason (go test -v shows it), or fails
+// when E2E_REQUIRE is set — CI sets it for every language it runs, so
+// nothing is skipped there unnoticed; -short skips the suite.
 //
 // # Starting a language's services
 //

@@ -47,6 +47,9 @@ func TestE2E(t *testing.T) {
 	launch := os.Getenv("E2E_LAUNCH")
 	if launch == "" {
 		if why := l.missing(root); why != "" {
+			if os.Getenv("E2E_REQUIRE") != "" {
+				t.Fatalf("E2E_LANG=%s with E2E_REQUIRE set: %s", lang, why)
+			}
 			t.Skipf("E2E_LANG=%s: skipped: %s", lang, why)
 		}
 	}

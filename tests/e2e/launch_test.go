@@ -100,7 +100,10 @@ func missingFiles(root, pattern string) string {
 			missing = append(missing, fmt.Sprintf(pattern, s.name))
 		}
 	}
-	if len(missing) > 0 {
+	switch {
+	case len(missing) == len(services):
+		return fmt.Sprintf(pattern, "<service>") + ": none of the six services is in this checkout yet"
+	case len(missing) > 0:
 		return strings.Join(missing, ", ") + " not in this checkout yet"
 	}
 	return ""

@@ -555,11 +555,15 @@ func logHas(path, domain, root, typ string) (bool, error) {
 		var line struct {
 			Projector, Domain, Root, Type string
 			Sequence                      *uint32
+			Event                         map[string]any
 		}
 		if json.Unmarshal(sc.Bytes(), &line) != nil {
 			continue
 		}
 		if line.Domain == domain && line.Root == root && line.Type == typ && line.Projector == "log-"+domain && line.Sequence != nil {
+			if len(line.Event) == 0 {
+				return false, fmt.Errorf("the %s line of %s has no event fields: %s", typ, root, sc.Text())
+			}
 			return true, nil
 		}
 	}
