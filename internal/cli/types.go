@@ -29,8 +29,8 @@ const examplesPackage = "examples"
 // descriptorHelp says how to make evented know a type.
 const descriptorHelp = `evented knows the example types compiled into it (package examples) and the
 types of the files given with --descriptor-set FILE: a FileDescriptorSet, made with
-  buf build -o FILE.binpb                                    (buf, from your module)
-  protoc --include_imports --descriptor_set_out=FILE.binpb your.proto`
+  buf build -o FILE.binpb                                               (from your buf module)
+  protoc --include_imports --descriptor_set_out=FILE.binpb -I DIR your.proto`
 
 // registry resolves message types by full name or type URL: the types of
 // the --descriptor-set files first, then those compiled into this binary
