@@ -182,6 +182,11 @@ examples-python:
     set -x
     python3 -m compileall -q examples/python
 
+# Run the end-to-end suite against one language's examples, real processes (just examples-e2e python); skips a language with no examples
+[group('examples')]
+examples-e2e lang="go" *args:
+    go test -count=1 -v {{ args }} ./tests/e2e/... -lang={{ lang }}
+
 # Create the Kind cluster with the port mappings of kind-config.yaml (50051, 50052, 5672, 15672, 6379)
 [group('kubernetes')]
 kind-create:
