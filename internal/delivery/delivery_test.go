@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -399,4 +400,36 @@ func TestFailedInlineDeliveryIsRetriedBySubscription(t *testing.T) {
 	}
 	eventually(t, "the subscription's retry", func() bool { return len(r.sequences(c)) == 2 })
 	wantSeqs(t, r, c, 2)
+}
+
+type downErr struct{}
+
+func (downErr) Error() string     { return "connection refused" }
+func (downErr) Unavailable() bool { return true }
+
+// A consumer that is down longer than the attempts allow is waited for,
+// not parked: being down is not refusing the events.
+func TestConsumerDownLongerThanAttemptsIsNotParked(t *testing.T) {
+	store := memory.New()
+	r := newRecorder("p")
+	var down sync.Map
+	down.Store("yes", true)
+	r.fail = func(eventstore.Book) error {
+		if _, ok := down.Load("yes"); ok {
+			return fmt.Errorf("projector p: %w", downErr{})
+		}
+		return nil
+	}
+	sub := delivery.New(r, store, nil, fast(delivery.Options{MaxAttempts: 2}), quiet)
+	run(t, sub)
+	c := cover("a")
+	appendN(t, store, c, 3)
+	eventually(t, "many failed attempts", func() bool { return strings.Contains(sub.Status().LastError, "connection refused") })
+	time.Sleep(50 * time.Millisecond) // dozens of 1–5ms backoffs: far more than 2 attempts
+	if p, _ := sub.Parked(t.Context()); len(p) != 0 {
+		t.Fatalf("parked %d events of a consumer that is only down", len(p))
+	}
+	down.Delete("yes")
+	eventually(t, "every event once the consumer is back", func() bool { return r.total() == 3 })
+	wantSeqs(t, r, c, 3)
 }

@@ -270,9 +270,12 @@ func (s *Subscription) handle(ctx context.Context, cover eventstore.Cover, event
 	if len(todo) == 0 {
 		return len(events)
 	}
+	// The call itself is not cut by ctx: on shutdown a delivery under way
+	// finishes (bounded by the consumer's timeout) rather than being sent
+	// again after the restart.
 	var lastErr error
-	for attempt := 1; attempt <= s.opts.MaxAttempts; attempt++ {
-		lastErr = s.deliver(ctx, cover, todo)
+	for attempt, tries := 1, 1; attempt <= s.opts.MaxAttempts; tries++ {
+		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo)
 		if lastErr == nil {
 			s.mu.Lock()
 			s.delivered += uint64(len(todo))
@@ -285,9 +288,14 @@ func (s *Subscription) handle(ctx context.Context, cover eventstore.Cover, event
 		}
 		s.opts.Observer.Failed(s.Name())
 		s.noteError(lastErr)
-		if attempt < s.opts.MaxAttempts {
+		// A consumer that is down has not refused the events: wait for it
+		// as long as it takes. Only refusals use up attempts.
+		if !unavailable(lastErr) {
+			attempt++
+		}
+		if attempt <= s.opts.MaxAttempts {
 			s.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)
-			if !sleep(ctx, s.backoff(attempt)) {
+			if !sleep(ctx, s.backoff(tries)) {
 				return 0
 			}
 		}
@@ -298,6 +306,15 @@ func (s *Subscription) handle(ctx context.Context, cover eventstore.Cover, event
 		return 0
 	}
 	return len(events)
+}
+
+// unavailable reports whether err says the other side is down or
+// unreachable, rather than that it refused the events. Adapters mark such
+// errors with an Unavailable method (a gRPC UNAVAILABLE status, a broker
+// that is not connected).
+func unavailable(err error) bool {
+	var u interface{ Unavailable() bool }
+	return errors.As(err, &u) && u.Unavailable()
 }
 
 // deliver makes one attempt at delivering events and dispatching what the

@@ -85,3 +85,7 @@ func (e *Error) Error() string { return e.Status.Message() }
 
 // GRPCStatus is the status the gRPC edge passes through to the client.
 func (e *Error) GRPCStatus() *status.Status { return e.Status }
+
+// Unavailable tells delivery that a saga's command failed because the
+// business service is down, not because it refused the command.
+func (e *Error) Unavailable() bool { return e.Status.Code() == codes.Unavailable }

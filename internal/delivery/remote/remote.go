@@ -129,7 +129,7 @@ func (c *Consumer) invoke(ctx context.Context, method string, in, out any) error
 		c.legacy.Store(true)
 	}
 	if status.Code(err) == codes.Unimplemented && !c.legacy.Load() {
-		return status.Errorf(codes.Unimplemented, "%s %q at %s serves neither %s nor %s %s", c.kind, c.name, c.address, names[0], names[1], method)
+		return &Error{status.Newf(codes.Unimplemented, "%s %q at %s serves neither %s nor %s %s", c.kind, c.name, c.address, names[0], names[1], method)}
 	}
 	return c.wrap(err)
 }
@@ -139,8 +139,20 @@ func (c *Consumer) wrap(err error) error {
 		return nil
 	}
 	st := status.Convert(err)
-	return status.Errorf(st.Code(), "%s %q at %s: %s", c.kind, c.name, c.address, st.Message())
+	return &Error{status.Newf(st.Code(), "%s %q at %s: %s", c.kind, c.name, c.address, st.Message())}
 }
+
+// Error is a failed call to a projector or saga, with its gRPC status.
+type Error struct{ Status *status.Status }
+
+func (e *Error) Error() string { return e.Status.Message() }
+
+// GRPCStatus is the call's status.
+func (e *Error) GRPCStatus() *status.Status { return e.Status }
+
+// Unavailable tells delivery the consumer is down or unreachable (it did
+// not refuse the events), so the attempt does not count towards parking.
+func (e *Error) Unavailable() bool { return e.Status.Code() == codes.Unavailable }
 
 func (c *Consumer) projection(cover eventstore.Cover, p *eventedpb.Projection) *delivery.Projection {
 	out := &delivery.Projection{Cover: cover, Projector: p.GetProjector(), Sequence: p.GetSequence()}

@@ -287,15 +287,11 @@ Feature: Distribution to projectors and sagas
     Then the replay delivered 2 events and none failed
     And projector "audit" has received the events of aggregate "txn-bad" with sequences 0, 1, 2, each once and in order
 
-  @bug
   Scenario: A projector that is down for longer than its delivery attempts still gets every event once it is back
-    Known bug: evented counts the failures of a projector that is down
-    (UNAVAILABLE) as attempts at a poison event, so after max_attempts it
-    parks the events of every aggregate it tried, and they never reach the
-    projector when it is back unless an operator replays them; new events of
-    those aggregates are parked too. Nothing committed may be lost because
-    a projector was down (SPEC §3 Distribution): a consumer that is down is
-    not a poison event.
+    A projector that answers UNAVAILABLE is down, not refusing the events:
+    evented waits for it, with backoff, as long as it takes, and its failures
+    do not count towards parking. Nothing committed may be lost because a
+    projector was down (SPEC §3 Distribution).
     Given evented retries a failed delivery after 5ms, doubling up to 20ms, at most 3 times
     And an asynchronous projector "audit" for domain "transaction"
     And projector "audit" answers every delivery with UNAVAILABLE
