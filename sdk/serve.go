@@ -107,6 +107,9 @@ func (r *router) Handle(ctx context.Context, in *eventedpb.ContextualCommand) (*
 	return a.Handle(ctx, in)
 }
 
+// MaxMessageSize is the largest request Serve accepts (64 MiB).
+const MaxMessageSize = 64 << 20
+
 // Serve serves svcs on addr ("127.0.0.1:50052", ":50052") with gRPC
 // health (SERVING while up) until ctx ends, then stops gracefully, giving
 // calls in flight up to 5 seconds. It returns nil after a shutdown caused
@@ -125,7 +128,9 @@ func Serve(ctx context.Context, addr string, svcs ...Service) error {
 
 // ServeListener is Serve on a listener it takes over (and closes).
 func ServeListener(ctx context.Context, lis net.Listener, svcs ...Service) error {
-	srv := grpc.NewServer()
+	// A projector or saga with history receives a whole aggregate in one
+	// book: allow more than gRPC's default 4 MiB.
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageSize))
 	if err := Register(srv, svcs...); err != nil {
 		lis.Close()
 		return err

@@ -91,6 +91,16 @@ func TestServeOverGRPC(t *testing.T) {
 	}
 }
 
+// A history book can be larger than gRPC's default 4 MiB.
+func TestServeAcceptsLargeBooks(t *testing.T) {
+	conn := serve(t, newTally())
+	big := &examplespb.LoyaltyPointsAdded{Points: 1, Reason: strings.Repeat("x", 6<<20)}
+	p, err := eventedpb.NewProjectorCoordinatorClient(conn).HandleSync(context.Background(), book(t, nil, 0, big, added(2)))
+	if err != nil || p.GetSequence() != 2 {
+		t.Errorf("a 6 MiB book: %v %v", p.GetSequence(), err)
+	}
+}
+
 func TestRegisterRefusesWhatEventedCannotCall(t *testing.T) {
 	for name, svcs := range map[string][]sdk.Service{
 		"two projectors":             {newTally(), newTally()},
