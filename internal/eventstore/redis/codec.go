@@ -1,0 +1,172 @@
+package redis
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// keys names every key of one store: all begin with the prefix.
+type keys struct{ prefix string }
+
+// events is the list of cover's events, index = sequence. The root is the
+// last 32 characters, so a domain containing ':' cannot make two covers
+// share a key.
+func (k keys) events(c eventstore.Cover) string {
+	return k.prefix + "events:" + c.Domain + ":" + hex.EncodeToString(c.Root[:])
+}
+
+func (k keys) snapshot(c eventstore.Cover) string {
+	return k.prefix + "snapshot:" + c.Domain + ":" + hex.EncodeToString(c.Root[:])
+}
+
+func (k keys) position() string    { return k.prefix + "position" }
+func (k keys) log() string         { return k.prefix + "log" }
+func (k keys) roots() string       { return k.prefix + "roots" }
+func (k keys) checkpoints() string { return k.prefix + "checkpoints" }
+func (k keys) appended() string    { return k.prefix + "appended" }
+
+func (k keys) parked(subscriber string) string { return k.prefix + "parked:" + subscriber }
+
+// rootMember is cover's member in the roots sorted set, whose byte order
+// (ZRANGE BYLEX) is the order Roots promises: domain, then root bytes. The
+// domain is escaped (0x00 → 0x00 0xFF) and ends with 0x00 0x00, so that a
+// domain sorts before every longer domain it is a prefix of.
+func rootMember(c eventstore.Cover) string {
+	b := make([]byte, 0, len(c.Domain)+2+len(c.Root))
+	for i := range len(c.Domain) {
+		b = append(b, c.Domain[i])
+		if c.Domain[i] == 0 {
+			b = append(b, 0xff)
+		}
+	}
+	b = append(b, 0, 0)
+	return string(append(b, c.Root[:]...))
+}
+
+func parseRootMember(m string) (eventstore.Cover, error) {
+	var c eventstore.Cover
+	var domain []byte
+	for i := 0; i < len(m); i++ {
+		if m[i] != 0 {
+			domain = append(domain, m[i])
+			continue
+		}
+		if i+1 < len(m) && m[i+1] == 0xff {
+			domain = append(domain, 0)
+			i++
+			continue
+		}
+		if i+2+len(c.Root) != len(m) || m[i+1] != 0 {
+			break
+		}
+		c.Domain = string(domain)
+		copy(c.Root[:], m[i+2:])
+		return c, nil
+	}
+	return c, fmt.Errorf("malformed roots member %q", m)
+}
+
+// eventVersion tags the encoding of a stored event, so that it can change.
+const eventVersion = 1
+
+// encodeEvent is the list element of an event: version, created_at in Unix
+// nanoseconds, the type URL with its length, then the payload. The
+// sequence is the element's index.
+func encodeEvent(at time.Time, typeURL string, payload []byte) []byte {
+	b := make([]byte, 0, 1+8+binary.MaxVarintLen64+len(typeURL)+len(payload))
+	b = append(b, eventVersion)
+	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixNano()))
+	b = binary.AppendUvarint(b, uint64(len(typeURL)))
+	b = append(b, typeURL...)
+	return append(b, payload...)
+}
+
+var errMalformed = errors.New("malformed stored event")
+
+// decodeEvent decodes a list element as go-redis returns it, a string, so
+// that the payload is copied once.
+func decodeEvent(seq uint32, b string) (eventstore.Event, error) {
+	if len(b) < 9 || b[0] != eventVersion {
+		return eventstore.Event{}, errMalformed
+	}
+	at := int64(binary.BigEndian.Uint64([]byte(b[1:9])))
+	e := eventstore.Event{Sequence: seq, CreatedAt: time.Unix(0, at).UTC()}
+	var n uint64
+	k := 0
+	for shift := 0; ; shift += 7 { // binary.Uvarint, on a string
+		if 9+k >= len(b) || shift > 63 {
+			return eventstore.Event{}, errMalformed
+		}
+		c := b[9+k]
+		k++
+		n |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+	}
+	rest := b[9+k:]
+	if uint64(len(rest)) < n {
+		return eventstore.Event{}, errMalformed
+	}
+	e.TypeURL = rest[:n]
+	e.Payload = []byte(rest[n:])
+	return e, nil
+}
+
+// encodeParked is a parked event's hash value: its reason, attempts and
+// time, its cover and position, then the event as encodeEvent stores it.
+func encodeParked(p eventstore.Parked) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(p.Reason)))
+	b = append(b, p.Reason...)
+	b = binary.AppendUvarint(b, uint64(p.Attempts))
+	b = binary.BigEndian.AppendUint64(b, uint64(p.ParkedAt.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, p.Position)
+	b = binary.AppendUvarint(b, uint64(len(p.Cover.Domain)))
+	b = append(b, p.Cover.Domain...)
+	b = append(b, p.Cover.Root[:]...)
+	b = binary.BigEndian.AppendUint32(b, p.Sequence)
+	return append(b, encodeEvent(p.CreatedAt, p.TypeURL, p.Payload)...)
+}
+
+func decodeParked(b []byte) (eventstore.Parked, error) {
+	var p eventstore.Parked
+	str := func() (string, bool) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return "", false
+		}
+		s := string(b[k : k+int(n)])
+		b = b[k+int(n):]
+		return s, true
+	}
+	var ok bool
+	if p.Reason, ok = str(); !ok {
+		return p, errMalformed
+	}
+	attempts, k := binary.Uvarint(b)
+	if k <= 0 || len(b) < k+16 {
+		return p, errMalformed
+	}
+	p.Attempts = int(attempts)
+	p.ParkedAt = time.Unix(0, int64(binary.BigEndian.Uint64(b[k:]))).UTC()
+	p.Position = binary.BigEndian.Uint64(b[k+8:])
+	b = b[k+16:]
+	if p.Cover.Domain, ok = str(); !ok || len(b) < len(p.Cover.Root)+4 {
+		return p, errMalformed
+	}
+	p.Cover.Root = uuid.UUID(b[:16])
+	seq := binary.BigEndian.Uint32(b[16:])
+	e, err := decodeEvent(seq, string(b[20:]))
+	p.Event = e
+	return p, err
+}
+
+func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }
