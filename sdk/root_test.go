@@ -12,7 +12,7 @@ func TestRootKeepsUUIDsAndMapsNames(t *testing.T) {
 	if got := sdk.Root(id).String(); got != id {
 		t.Errorf("Root(%q) = %s", id, got)
 	}
-	if sdk.Root("cust-001") == sdk.Root("cust-002") || sdk.Root("cust-001") != sdk.Root("cust-001") {
+	if a, b := sdk.Root("cust-001"), sdk.Root("cust-001"); a != b || a == sdk.Root("cust-002") {
 		t.Error("names must map to distinct, stable roots")
 	}
 	if v := sdk.Root("cust-001").Version(); v != 5 {

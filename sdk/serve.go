@@ -132,7 +132,7 @@ func ServeListener(ctx context.Context, lis net.Listener, svcs ...Service) error
 	// book: allow more than gRPC's default 4 MiB.
 	srv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageSize))
 	if err := Register(srv, svcs...); err != nil {
-		lis.Close()
+		_ = lis.Close()
 		return err
 	}
 	hs := health.NewServer()
@@ -152,6 +152,8 @@ func ServeListener(ctx context.Context, lis net.Listener, svcs ...Service) error
 	case <-time.After(5 * time.Second):
 		srv.Stop()
 	}
-	<-served
+	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("sdk: serve %s: %w", lis.Addr(), err)
+	}
 	return nil
 }

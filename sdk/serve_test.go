@@ -35,7 +35,7 @@ func serve(t *testing.T, svcs ...sdk.Service) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		conn.Close()
+		_ = conn.Close()
 		cancel()
 		select {
 		case err := <-done:
@@ -119,7 +119,7 @@ func TestServeFailsOnABusyAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lis.Close()
+	defer func() { _ = lis.Close() }()
 	if err := sdk.Serve(context.Background(), lis.Addr().String(), newWallet()); err == nil {
 		t.Error("served on an address in use")
 	}
