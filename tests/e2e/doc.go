@@ -10,8 +10,8 @@
 //	go test ./tests/e2e/... -lang=rust -v         # -v shows the scenarios
 //	go test ./tests/e2e/... -godog.tags=@receipt  # some scenarios only
 //
-// evented is configured with examples/config.yaml, only its ports,
-// addresses and database path changed. A language whose examples are not in
+// evented is configured with examples/config.yaml, only its ports (command,
+// query and admin), the services' addresses and the database path changed. A language whose examples are not in
 // the checkout is skipped with the reason (go test -v shows it), or fails
 // when E2E_REQUIRE is set — CI sets it for every language it runs, so
 // nothing is skipped there unnoticed; -short skips the suite.

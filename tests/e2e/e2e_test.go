@@ -113,7 +113,7 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	}
 	built := time.Now()
 
-	ports, err := freePorts(2 + len(services))
+	ports, err := freePorts(3 + len(services)) // command, query, admin, services
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	t.Cleanup(func() { stopAll(t, procs) })
 
 	for i, svc := range services {
-		port := ports[2+i]
+		port := ports[3+i]
 		servicePort[svc.port] = port
 		cmd := l.command(root, bin, svc.name)
 		if launch != "" {
@@ -138,7 +138,7 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 		s.services[svc.name] = p
 	}
 	config := filepath.Join(dir, "config.yaml")
-	if err := writeConfig(filepath.Join(root, "examples", "config.yaml"), config, filepath.Join(dir, "events.db"), ports[0], ports[1], servicePort); err != nil {
+	if err := writeConfig(filepath.Join(root, "examples", "config.yaml"), config, filepath.Join(dir, "events.db"), ports[:3], servicePort); err != nil {
 		t.Fatal(err)
 	}
 	ev, err := start("evented", execIn(dir, filepath.Join(bin, "evented"), "serve", "--config", config), dir)
@@ -151,11 +151,11 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	ready, cancelReady := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelReady()
 	for i, svc := range services {
-		if err := s.services[svc.name].ready(ready, "127.0.0.1:"+ports[2+i]); err != nil {
+		if err := s.services[svc.name].ready(ready, "127.0.0.1:"+ports[3+i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, addr := range []string{commandAddr, queryAddr} {
+	for _, addr := range []string{commandAddr, queryAddr, "127.0.0.1:" + ports[2]} {
 		if err := ev.ready(ready, addr); err != nil {
 			t.Fatal(err)
 		}
@@ -176,13 +176,14 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
-// writeConfig writes examples/config.yaml with the database at db, the
-// ports chosen and every consumer's address moved to its chosen port.
-func writeConfig(from, to, db, commandPort, queryPort string, servicePort map[string]string) error {
+// writeConfig writes examples/config.yaml with the database at db,
+// evented's ports (command, query, admin) and every service's address moved
+// to its chosen port.
+func writeConfig(from, to, db string, ports []string, servicePort map[string]string) error {
 	data, err := os.ReadFile(from)
 	if err != nil {
 		return err
@@ -197,15 +198,14 @@ func writeConfig(from, to, db, commandPort, queryPort string, servicePort map[st
 		server = map[string]any{}
 		cfg["server"] = server
 	}
-	cp, err := strconv.Atoi(commandPort)
-	if err != nil {
-		return err
+	server["host"] = "127.0.0.1"
+	for i, key := range []string{"command_handler_port", "event_query_port", "admin_port"} {
+		p, err := strconv.Atoi(ports[i])
+		if err != nil {
+			return err
+		}
+		server[key] = p
 	}
-	qp, err := strconv.Atoi(queryPort)
-	if err != nil {
-		return err
-	}
-	server["host"], server["command_handler_port"], server["event_query_port"] = "127.0.0.1", cp, qp
 	cfg["log"] = map[string]any{"level": "info", "format": "json"}
 	for _, key := range []string{"business_logic", "projectors", "sagas"} {
 		list, _ := cfg[key].([]any)
@@ -233,7 +233,7 @@ func (s *shop) checkEventedLog(t *testing.T) {
 		t.Error(err)
 		return
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {

@@ -141,7 +141,7 @@ func freePorts(n int) ([]string, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close()
 		}
 	}()
 	for range n {
@@ -175,21 +175,21 @@ func start(name string, cmd *exec.Cmd, dir string, env ...string) (*process, err
 	}
 	stderr, err := os.Create(p.err)
 	if err != nil {
-		stdout.Close()
+		_ = stdout.Close()
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
-		stdout.Close()
-		stderr.Close()
+		_ = stdout.Close()
+		_ = stderr.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	go func() {
 		err := cmd.Wait()
-		stdout.Close()
-		stderr.Close()
+		_ = stdout.Close()
+		_ = stderr.Close()
 		p.mu.Lock()
 		p.waitErr = err
 		p.mu.Unlock()
@@ -204,7 +204,7 @@ func (p *process) ready(ctx context.Context, addr string) error {
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 			return nil
 		}
 		select {
