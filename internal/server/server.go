@@ -34,6 +34,8 @@ import (
 	"github.com/evented/evented/internal/delivery"
 	dremote "github.com/evented/evented/internal/delivery/remote"
 	"github.com/evented/evented/internal/eventstore/memory"
+	"github.com/evented/evented/internal/eventstore/postgres"
+	"github.com/evented/evented/internal/eventstore/redis"
 	"github.com/evented/evented/internal/eventstore/sqlite"
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/metrics"
@@ -51,6 +53,8 @@ var backends = map[string]func(ctx context.Context, cfg config.Storage) (Storage
 	"sqlite": func(ctx context.Context, cfg config.Storage) (Storage, error) {
 		return sqlite.Open(ctx, cfg.Path, sqlite.Options{Sync: cfg.Sync})
 	},
+	"postgres": func(ctx context.Context, cfg config.Storage) (Storage, error) { return postgres.Open(ctx, cfg.URL) },
+	"redis":    func(ctx context.Context, cfg config.Storage) (Storage, error) { return redis.Open(ctx, cfg.URL) },
 }
 
 // StorageTypes lists the storage types this binary knows, sorted.
