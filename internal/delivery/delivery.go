@@ -49,6 +49,21 @@ type Outcome struct {
 	Commands []business.CommandBook
 }
 
+type newFromKey struct{}
+
+// WithNewFrom tells the consumer, through ctx, the sequence of the first new
+// event of the book it is given: with History the book starts earlier, and
+// the events from this sequence on are the ones being delivered.
+func WithNewFrom(ctx context.Context, seq uint32) context.Context {
+	return context.WithValue(ctx, newFromKey{}, seq)
+}
+
+// NewFrom is the sequence WithNewFrom put in ctx.
+func NewFrom(ctx context.Context) (uint32, bool) {
+	seq, ok := ctx.Value(newFromKey{}).(uint32)
+	return seq, ok
+}
+
 // Projection is a read model built by a projector.
 type Projection struct {
 	Cover     eventstore.Cover

@@ -212,7 +212,7 @@ func (s *Subscription) deliverInline(ctx context.Context, cover eventstore.Cover
 			return Outcome{}, err
 		}
 	}
-	return s.consumer.Deliver(ctx, book, true)
+	return s.consumer.Deliver(WithNewFrom(ctx, firstSeq(stored)), book, true)
 }
 
 func firstSeq(b eventstore.Book) uint32 {

@@ -324,7 +324,7 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if err != nil {
 		return err
 	}
-	out, err := s.consumer.Deliver(ctx, book, false)
+	out, err := s.consumer.Deliver(WithNewFrom(ctx, events[0].Sequence), book, false)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -174,7 +175,7 @@ func TestUnknownStorageTypeListsKnownOnes(t *testing.T) {
 	cfg := config.Default()
 	cfg.Storage.Type = "cassandra"
 	_, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
-	if err == nil || !strings.Contains(err.Error(), "available: [memory sqlite") {
+	if err == nil || !strings.Contains(err.Error(), "available: [memory") || !strings.Contains(err.Error(), "sqlite]") {
 		t.Fatalf("err = %v, want one listing the available types", err)
 	}
 }
@@ -188,7 +189,7 @@ type flakyProjector struct {
 
 func (p *flakyProjector) Handle(_ context.Context, b *eventedpb.EventBook) (*emptypb.Empty, error) {
 	if !p.healed.Load() {
-		return nil, status.Error(codes.Unavailable, "projector database is down")
+		return nil, status.Error(codes.FailedPrecondition, "projector database is down")
 	}
 	p.got.Add(int32(len(b.GetPages())))
 	return &emptypb.Empty{}, nil
@@ -347,7 +348,7 @@ type syncProjector struct {
 }
 
 func (syncProjector) HandleSync(_ context.Context, b *eventedpb.EventBook) (*eventedpb.Projection, error) {
-	return &eventedpb.Projection{Cover: b.GetCover(), Sequence: uint32(len(b.GetPages()))}, nil
+	return &eventedpb.Projection{Cover: b.GetCover(), Sequence: uint32(len(b.GetPages())), Projection: &anypb.Any{TypeUrl: "Total"}}, nil
 }
 
 // keepSpans keeps the spans when the server shuts its exporter down.
@@ -409,5 +410,53 @@ func TestTraceFollowsACommand(t *testing.T) {
 		if !slices.Contains(got, want) {
 			t.Errorf("the command's trace lacks %s; it has %v", want, got)
 		}
+	}
+}
+
+// historyProjector records the books and the evented-new-from header.
+type historyProjector struct {
+	eventedpb.UnimplementedProjectorCoordinatorServer
+	mu      sync.Mutex
+	pages   []int
+	newFrom []string
+}
+
+func (p *historyProjector) HandleSync(ctx context.Context, b *eventedpb.EventBook) (*eventedpb.Projection, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pages = append(p.pages, len(b.GetPages()))
+	p.newFrom = append(p.newFrom, strings.Join(md.Get("evented-new-from"), ","))
+	return &eventedpb.Projection{}, nil // nothing to show: no projection in the reply
+}
+
+func TestHistoryBooksSayWhereTheNewEventsBegin(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj := &historyProjector{}
+	g := grpc.NewServer()
+	eventedpb.RegisterProjectorCoordinatorServer(g, proj)
+	go g.Serve(lis)
+	defer g.Stop()
+	cfg := config.Default()
+	cfg.Projectors = []config.Consumer{{Name: "receipt", Address: lis.Addr().String(), Synchronous: true, History: true}}
+	srv, _ := start(t, cfg)
+	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	root := uuid.New()
+	for _, cmd := range []string{"CreateOrder", "AddItem"} {
+		resp, err := client.Handle(t.Context(), &eventedpb.CommandBook{
+			Cover: &eventedpb.Cover{Domain: "orders", Root: &eventedpb.UUID{Value: root[:]}},
+			Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: cmd}}},
+		})
+		if err != nil || len(resp.GetProjections()) != 0 {
+			t.Fatalf("%s: %v, %v (an empty projection is no projection)", cmd, resp.GetProjections(), err)
+		}
+	}
+	proj.mu.Lock()
+	defer proj.mu.Unlock()
+	if !slices.Equal(proj.pages, []int{1, 2}) || !slices.Equal(proj.newFrom, []string{"0", "1"}) {
+		t.Fatalf("books of %v pages with evented-new-from %v; want [1 2] and [0 1]", proj.pages, proj.newFrom)
 	}
 }

@@ -10,12 +10,14 @@ package remote
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -46,6 +48,12 @@ func (k Kind) String() string {
 	}
 	return "projector"
 }
+
+// NewFromHeader is the gRPC metadata key that carries the sequence of the
+// first new event of a delivered book. Books of consumers configured with
+// history: true start with the aggregate's earlier events; the pages from
+// this sequence on are the ones being delivered now.
+const NewFromHeader = "evented-new-from"
 
 // Consumer is a delivery.Consumer backed by a gRPC projector or saga.
 type Consumer struct {
@@ -84,6 +92,9 @@ func (c *Consumer) Close() error { return c.conn.Close() }
 func (c *Consumer) Deliver(ctx context.Context, book eventstore.Book, inline bool) (delivery.Outcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	if seq, ok := delivery.NewFrom(ctx); ok {
+		ctx = metadata.AppendToOutgoingContext(ctx, NewFromHeader, strconv.FormatUint(uint64(seq), 10))
+	}
 	in := wire.PBBook(book)
 	if c.kind == Projector && !inline {
 		return delivery.Outcome{}, c.invoke(ctx, "Handle", in, &emptypb.Empty{})
@@ -155,6 +166,9 @@ func (e *Error) GRPCStatus() *status.Status { return e.Status }
 func (e *Error) Unavailable() bool { return e.Status.Code() == codes.Unavailable }
 
 func (c *Consumer) projection(cover eventstore.Cover, p *eventedpb.Projection) *delivery.Projection {
+	if p.GetProjection() == nil {
+		return nil // the projector had nothing to show for these events
+	}
 	out := &delivery.Projection{Cover: cover, Projector: p.GetProjector(), Sequence: p.GetSequence()}
 	if out.Projector == "" {
 		out.Projector = c.name
