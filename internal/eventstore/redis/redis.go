@@ -395,3 +395,17 @@ func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap ev
 	}
 	return nil
 }
+
+// SetDriverLogger sends go-redis's own messages (failed dials, pub/sub
+// reconnects), which it otherwise prints to standard error, to l at
+// warning level. go-redis has one logger per process, so this is a
+// process-wide setting for the composition root to make, once.
+func SetDriverLogger(l *slog.Logger) {
+	goredis.SetLogger(driverLogger{l.With("component", "go-redis")})
+}
+
+type driverLogger struct{ l *slog.Logger }
+
+func (d driverLogger) Printf(ctx context.Context, format string, v ...any) {
+	d.l.WarnContext(ctx, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
+}

@@ -391,3 +391,25 @@ func forward(c net.Conn, target string) {
 	go func() { io.Copy(c, up); done <- struct{}{} }()
 	<-done
 }
+
+// TestDriverLogger routes go-redis's messages to a slog.Logger: a client
+// dialing a closed port logs through it.
+func TestDriverLogger(t *testing.T) {
+	var logs syncBuffer
+	redis.SetDriverLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { redis.SetDriverLogger(slog.New(slog.NewTextHandler(os.Stderr, nil))) })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
+	defer c.Close()
+	if err := c.Ping(t.Context()).Err(); err == nil {
+		t.Fatal("Ping of a closed port succeeded")
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "component=go-redis") {
+		t.Errorf("go-redis logged %q; want a warning through the slog.Logger", logs.String())
+	}
+}
