@@ -443,3 +443,34 @@ func forward(c net.Conn, target string) {
 	go func() { io.Copy(c, up); done <- struct{}{} }()
 	<-done
 }
+
+// TestREADMEQuery runs the psql query of the README's Storage section, as
+// written, on a schema with events.
+func TestREADMEQuery(t *testing.T) {
+	b, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Storage\n")
+	_, block, ok2 := strings.Cut(section, "```sql\n")
+	query, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no ```sql block in its Storage section")
+	}
+	url := freshSchema(t)
+	s := open(t, url)
+	if _, err := s.Append(t.Context(), eventstore.Cover{Domain: "customer", Root: uuid.New()}, []eventstore.Page{{TypeURL: "t"}, {TypeURL: "u"}}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := admin(t, url).Query(t.Context(), query)
+	if err != nil {
+		t.Fatalf("README query fails: %v\n%s", err, query)
+	}
+	n := 0
+	for rows.Next() {
+		n++
+	}
+	if rows.Err() != nil || n != 2 {
+		t.Errorf("README query returned %d rows, %v; want the 2 events\n%s", n, rows.Err(), query)
+	}
+}
