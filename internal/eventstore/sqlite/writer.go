@@ -77,6 +77,7 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 func (s *Store) run() {
 	defer close(s.stopped)
 	batch := make([]*request, 0, maxBatch)
+	last := 0 // appends in the last batch
 	for {
 		batch = batch[:0]
 		select {
@@ -86,10 +87,7 @@ func (s *Store) run() {
 			// Callers still queued see s.stopped and give up with ErrClosed.
 			return
 		}
-		// Callers answered by the last commit are queueing their next
-		// append right now: let them, rather than commit one now and
-		// the others in the next transaction.
-		runtime.Gosched()
+		s.awaitRequeue(last)
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -99,9 +97,31 @@ func (s *Store) run() {
 				break drain
 			}
 		}
+		last = len(batch)
 		if len(batch) > 0 {
 			s.commit(batch)
 		}
+	}
+}
+
+// requeueWait bounds how long the writer waits for the callers of the last
+// batch to queue their next appends: a few goroutine switches, far less
+// than the fsync the waiting saves.
+const requeueWait = 100 * time.Microsecond
+
+// awaitRequeue lets the callers answered by the last commit, which are
+// queueing their next append right now, join the next batch, rather than
+// commit the first of them now and the others in another transaction (one
+// more fsync). It yields until as many appends are queued as the last batch
+// held, or requeueWait has passed.
+func (s *Store) awaitRequeue(last int) {
+	runtime.Gosched()
+	if last <= 1 {
+		return
+	}
+	deadline := time.Now().Add(requeueWait)
+	for len(s.reqs)+1 < last && time.Now().Before(deadline) {
+		runtime.Gosched()
 	}
 }
 
