@@ -1,0 +1,418 @@
+// Package nats is the NATS JetStream backend of the bus (through
+// github.com/nats-io/nats.go and its jetstream package).
+//
+// Layout on the server, the contract with external consumers:
+//
+//   - one stream, EVENTED by default, over the subjects evented.events.>,
+//     file storage, interest retention (a book is kept until every
+//     subscription it matched has acked it, like an AMQP queue);
+//   - a book is one message on evented.events.<domain>.<root as 32
+//     lowercase hex digits>, data the protobuf evented.EventBook, header
+//     Content-Type application/protobuf and Nats-Msg-Id
+//     <domain>.<root hex>.<first>-<last sequence>;
+//   - a subscription is a durable pull consumer named after it, explicit
+//     ack, filtered on evented.events.<domain>.* or evented.events.>,
+//     delivering what is published after it was created.
+//
+// Durability: Publish waits for the stream's ack, which JetStream sends
+// once the message is written to the stream's files (handed to the OS: the
+// server fsyncs every sync_interval, 2 minutes by default, so a crash of
+// the server process loses nothing acked, a power loss of a single-node
+// server may; a clustered stream with replicas acks once a quorum has it).
+// The message id makes a retried Publish of the
+// same book within the stream's duplicate window (2 minutes) a no-op, so a
+// relay retrying after a lost ack does not duplicate it.
+//
+// Connection: nats.go reconnects by itself, forever, every quarter second.
+// While it is disconnected Publish fails at once with bus.ErrUnavailable
+// (nothing is buffered for later: the caller's retry is the buffer), and
+// Subscriptions resume pulling once it is back. A book received and not
+// acked within Options.AckWait is delivered again by the server: that is
+// also how the books a closed Subscription held come back. Nack gives a book
+// back at once.
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/evented/evented/internal/bus"
+	"github.com/evented/evented/internal/bus/codec"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// SubjectPrefix starts the subject of every book.
+const SubjectPrefix = "evented.events."
+
+// Options tune a Bus; the zero value gives the defaults.
+type Options struct {
+	// Stream is the JetStream stream's name; default EVENTED.
+	Stream string
+	// Prefetch is how many books one Subscription pulls ahead; default 64.
+	Prefetch int
+	// AckWait is how long a received book may stay unacked before the
+	// server delivers it again; default 30s. It is fixed when a
+	// subscription is created.
+	AckWait time.Duration
+	// Logger receives disconnections and reconnections; default none.
+	Logger *slog.Logger
+}
+
+// Bus publishes to and subscribes from one NATS server (or cluster).
+type Bus struct {
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	opts Options
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	closed bool
+	stream jetstream.Stream                  // nil until ensured
+	subs   map[string]map[*subscription]bool // open Subscriptions by name
+}
+
+// New returns a bus for the server at url (nats://host:port). It returns
+// without waiting for the server, which may be down: the connection is
+// retried in the background. Only a malformed url is an error.
+func New(url string, opts Options) (*Bus, error) {
+	if opts.Stream == "" {
+		opts.Stream = "EVENTED"
+	}
+	if opts.Prefetch <= 0 {
+		opts.Prefetch = 64
+	}
+	if opts.AckWait <= 0 {
+		opts.AckWait = 30 * time.Second
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "bus/nats")
+	nc, err := nats.Connect(url,
+		nats.Name("evented"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		// No buffering while disconnected: Publish must fail then, not
+		// succeed later behind the caller's back.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("disconnected; reconnecting", "err", err)
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("reconnected", "server", c.ConnectedUrlRedacted()) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("nats bus: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats bus: %w", err)
+	}
+	return &Bus{nc: nc, js: js, opts: opts, log: log, subs: map[string]map[*subscription]bool{}}, nil
+}
+
+// ensureStream creates or updates the stream once per Bus (and again after
+// the server said it has none).
+func (b *Bus) ensureStream(ctx context.Context) (jetstream.Stream, error) {
+	b.mu.Lock()
+	s := b.stream
+	b.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	if !b.nc.IsConnected() {
+		return nil, fmt.Errorf("%w: nats: not connected (%s)", bus.ErrUnavailable, b.nc.Status())
+	}
+	s, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        b.opts.Stream,
+		Description: "evented: books of events, one message per book",
+		Subjects:    []string{SubjectPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.InterestPolicy,
+		Discard:     jetstream.DiscardOld,
+		Duplicates:  2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: nats: stream %s: %w", bus.ErrUnavailable, b.opts.Stream, err)
+	}
+	b.mu.Lock()
+	b.stream = s
+	b.mu.Unlock()
+	return s, nil
+}
+
+// Publish sends book and waits for the stream's ack.
+func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
+	if err := bus.Check(book); err != nil {
+		return err
+	}
+	if b.isClosed() {
+		return bus.ErrClosed
+	}
+	id := bus.ID(book)
+	body, err := codec.Marshal(book)
+	if err != nil {
+		return fmt.Errorf("nats bus: encode %s: %w", id, err)
+	}
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("%w: nats publish %s: not connected (%s)", bus.ErrUnavailable, id, b.nc.Status())
+	}
+	if _, err := b.ensureStream(ctx); err != nil {
+		return err
+	}
+	msg := &nats.Msg{
+		Subject: SubjectPrefix + bus.Key(book.Cover),
+		Data:    body,
+		Header:  nats.Header{"Content-Type": []string{codec.ContentType}},
+	}
+	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(b.opts.Stream)); err != nil {
+		if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			b.forgetStream() // deleted behind our back? ensure it again next time
+		}
+		return fmt.Errorf("%w: nats publish %s: %w", bus.ErrUnavailable, id, err)
+	}
+	return nil
+}
+
+func (b *Bus) forgetStream() {
+	b.mu.Lock()
+	b.stream = nil
+	b.mu.Unlock()
+}
+
+// Subscribe opens the durable consumer name, creating it on first use.
+func (b *Bus) Subscribe(ctx context.Context, name, domain string) (bus.Subscription, error) {
+	if err := bus.CheckName(name); err != nil {
+		return nil, err
+	}
+	filter := SubjectPrefix + ">"
+	if domain != "" {
+		if err := bus.CheckDomain(domain); err != nil {
+			return nil, err
+		}
+		filter = SubjectPrefix + domain + ".*"
+	}
+	if b.isClosed() {
+		return nil, bus.ErrClosed
+	}
+	stream, err := b.ensureStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := stream.Consumer(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		cons, err = stream.CreateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       name,
+			Description:   "evented bus subscription",
+			FilterSubject: filter,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       b.opts.AckWait,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			MaxDeliver:    -1,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%w: nats: create consumer %s: %w", bus.ErrUnavailable, name, err)
+		}
+	case err != nil:
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			b.forgetStream()
+		}
+		return nil, fmt.Errorf("%w: nats: consumer %s: %w", bus.ErrUnavailable, name, err)
+	default:
+		if got := cons.CachedInfo().Config.FilterSubject; got != filter {
+			return nil, fmt.Errorf("%w: subscription %s filters %q, not %q; unsubscribe it first", bus.ErrInvalid, name, got, filter)
+		}
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(b.opts.Prefetch))
+	if err != nil {
+		return nil, fmt.Errorf("%w: nats: consume %s: %w", bus.ErrUnavailable, name, err)
+	}
+	s := &subscription{b: b, name: name, it: it, done: make(chan struct{}), inflight: map[jetstream.Msg]bool{}}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		it.Stop()
+		return nil, bus.ErrClosed
+	}
+	if b.subs[name] == nil {
+		b.subs[name] = map[*subscription]bool{}
+	}
+	b.subs[name][s] = true
+	b.mu.Unlock()
+	return s, nil
+}
+
+// Unsubscribe deletes the consumer name; interest retention then drops the
+// books only it was holding.
+func (b *Bus) Unsubscribe(ctx context.Context, name string) error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return bus.ErrClosed
+	}
+	open := b.subs[name]
+	b.mu.Unlock()
+	for s := range open {
+		s.Close()
+	}
+	stream, err := b.ensureStream(ctx)
+	if err != nil {
+		return err
+	}
+	if err := stream.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("%w: nats: delete consumer %s: %w", bus.ErrUnavailable, name, err)
+	}
+	return nil
+}
+
+// Close closes every Subscription and the connection.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	var open []*subscription
+	for _, set := range b.subs {
+		for s := range set {
+			open = append(open, s)
+		}
+	}
+	b.mu.Unlock()
+	for _, s := range open {
+		s.Close()
+	}
+	b.nc.Close()
+	return nil
+}
+
+func (b *Bus) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
+}
+
+// subscription reads one consumer through a pull iterator.
+type subscription struct {
+	b         *Bus
+	name      string
+	it        jetstream.MessagesContext
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu       sync.Mutex
+	inflight map[jetstream.Msg]bool // received, not settled
+}
+
+func (s *subscription) Receive(ctx context.Context) (*bus.Message, error) {
+	select {
+	case <-s.done:
+		return nil, bus.ErrClosed
+	default:
+	}
+	m, err := s.it.Next(jetstream.NextContext(ctx))
+	if err != nil {
+		select {
+		case <-s.done:
+			return nil, bus.ErrClosed
+		default:
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: nats subscription %s: %w", bus.ErrUnavailable, s.name, err)
+	}
+	book, err := codec.Unmarshal(m.Data())
+	if err != nil {
+		_ = m.Term() // redelivering it would not help
+		return nil, fmt.Errorf("nats subscription %s: message on %s: %w", s.name, m.Subject(), err)
+	}
+	redelivered := false
+	if md, err := m.Metadata(); err == nil {
+		redelivered = md.NumDelivered > 1
+	}
+	s.mu.Lock()
+	select {
+	case <-s.done: // closed while we waited: AckWait gives it back
+		s.mu.Unlock()
+		return nil, bus.ErrClosed
+	default:
+	}
+	s.inflight[m] = true
+	s.mu.Unlock()
+	return bus.NewMessage(book, redelivered, acker{s, m}), nil
+}
+
+// Close stops pulling. What the Subscription held — received and not
+// acked, or pulled ahead and never received — the server delivers again
+// once AckWait has passed, in stream order. Not with a nak: nats-server 2.9
+// (Debian's) loses or duplicates nacked books when no pull request is
+// waiting, as a closed Subscription leaves it (seen here).
+func (s *subscription) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		close(s.done)
+		clear(s.inflight)
+		s.mu.Unlock()
+
+		s.b.mu.Lock()
+		delete(s.b.subs[s.name], s)
+		if len(s.b.subs[s.name]) == 0 {
+			delete(s.b.subs, s.name)
+		}
+		s.b.mu.Unlock()
+		s.it.Stop()
+	})
+	return nil
+}
+
+// acker settles one message of one subscription.
+type acker struct {
+	s *subscription
+	m jetstream.Msg
+}
+
+// take removes the message from the subscription's in-flight set; false
+// when the subscription was closed and has given it back already.
+func (a acker) take() bool {
+	a.s.mu.Lock()
+	defer a.s.mu.Unlock()
+	if !a.s.inflight[a.m] {
+		return false
+	}
+	delete(a.s.inflight, a.m)
+	return true
+}
+
+// Ack waits for the server to confirm it (a double ack), so an acked book
+// is not delivered again.
+func (a acker) Ack(ctx context.Context) error {
+	if !a.take() {
+		return fmt.Errorf("%w: the subscription closed before the ack; the book will be delivered again", bus.ErrClosed)
+	}
+	if err := a.m.DoubleAck(ctx); err != nil {
+		return fmt.Errorf("%w: nats ack (the book will be delivered again): %w", bus.ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (a acker) Nack(ctx context.Context) error {
+	if !a.take() {
+		return nil // given back already
+	}
+	if err := a.m.Nak(); err != nil {
+		return fmt.Errorf("%w: nats nack (the book comes again after AckWait): %w", bus.ErrUnavailable, err)
+	}
+	return nil
+}
