@@ -28,8 +28,8 @@
 // Backends live in child packages — inprocess (the embedded default), amqp
 // (RabbitMQ) and nats (JetStream) — and all pass the conformance suite in
 // bus/bustest, so callers can rely on this doc comment alone. Books cross a
-// broker as protobuf evented.EventBook messages (bus/codec), so external
-// consumers in any language can read them.
+// broker as protobuf evented.EventBook messages, so external consumers in
+// any language can read them.
 package bus
 
 import (

@@ -42,7 +42,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/evented/evented/internal/bus"
-	"github.com/evented/evented/internal/bus/codec"
 	"github.com/evented/evented/internal/eventstore"
 )
 
@@ -106,7 +105,7 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	if b.isClosed() {
 		return bus.ErrClosed
 	}
-	body, err := codec.Marshal(book)
+	body, err := encode(book)
 	if err != nil {
 		return fmt.Errorf("amqp bus: encode %s: %w", bus.ID(book), err)
 	}
@@ -116,8 +115,8 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	}
 	id := bus.ID(book)
 	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, bus.Key(book.Cover), false, false, amqp.Publishing{
-		ContentType:  codec.ContentType,
-		Type:         codec.MessageType,
+		ContentType:  contentType,
+		Type:         messageType,
 		DeliveryMode: amqp.Persistent,
 		MessageId:    id,
 		Timestamp:    time.Now(),
@@ -444,7 +443,7 @@ func (s *subscription) Receive(ctx context.Context) (*bus.Message, error) {
 				s.drop(deliveries)
 				continue
 			}
-			book, err := codec.Unmarshal(d.Body)
+			book, err := decode(d.Body)
 			if err != nil {
 				// Requeueing would loop forever; reject drops it (or
 				// dead-letters it, where the queue is set up to).

@@ -44,7 +44,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/evented/evented/internal/bus"
-	"github.com/evented/evented/internal/bus/codec"
 	"github.com/evented/evented/internal/eventstore"
 )
 
@@ -159,7 +158,7 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 		return bus.ErrClosed
 	}
 	id := bus.ID(book)
-	body, err := codec.Marshal(book)
+	body, err := encode(book)
 	if err != nil {
 		return fmt.Errorf("nats bus: encode %s: %w", id, err)
 	}
@@ -172,7 +171,7 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	msg := &nats.Msg{
 		Subject: SubjectPrefix + bus.Key(book.Cover),
 		Data:    body,
-		Header:  nats.Header{"Content-Type": []string{codec.ContentType}},
+		Header:  nats.Header{"Content-Type": []string{contentType}},
 	}
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(b.opts.Stream)); err != nil {
 		if errors.Is(err, jetstream.ErrNoStreamResponse) {
@@ -333,7 +332,7 @@ func (s *subscription) Receive(ctx context.Context) (*bus.Message, error) {
 		}
 		return nil, fmt.Errorf("%w: nats subscription %s: %w", bus.ErrUnavailable, s.name, err)
 	}
-	book, err := codec.Unmarshal(m.Data())
+	book, err := decode(m.Data())
 	if err != nil {
 		_ = m.Term() // redelivering it would not help
 		return nil, fmt.Errorf("nats subscription %s: message on %s: %w", s.name, m.Subject(), err)

@@ -1,4 +1,4 @@
-package codec_test
+package amqp
 
 import (
 	"errors"
@@ -12,7 +12,6 @@ import (
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/bus"
-	"github.com/evented/evented/internal/bus/codec"
 	"github.com/evented/evented/internal/eventstore"
 )
 
@@ -25,11 +24,11 @@ func TestRoundTrip(t *testing.T) {
 		},
 		Snapshot: &eventstore.Snapshot{Sequence: 0, TypeURL: "t/s", State: []byte("s")},
 	}
-	data, err := codec.Marshal(in)
+	data, err := encode(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := codec.Unmarshal(data)
+	out, err := decode(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +43,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-func TestUnmarshalRejects(t *testing.T) {
+func TestDecodeRejects(t *testing.T) {
 	cover := &eventedpb.Cover{Domain: "d", Root: &eventedpb.UUID{Value: make([]byte, 16)}}
 	ev := &anypb.Any{TypeUrl: "t/a"}
 	page := func(p *eventedpb.EventPage) []byte {
@@ -60,17 +59,17 @@ func TestUnmarshalRejects(t *testing.T) {
 		"no time":      page(&eventedpb.EventPage{Sequence: &eventedpb.EventPage_Num{Num: 0}, Event: ev}),
 		"no event":     page(&eventedpb.EventPage{Sequence: &eventedpb.EventPage_Num{Num: 0}, CreatedAt: timestamppb.Now()}),
 	} {
-		if _, err := codec.Unmarshal(data); !errors.Is(err, bus.ErrMalformed) {
+		if _, err := decode(data); !errors.Is(err, bus.ErrMalformed) {
 			t.Errorf("%s: %v, want ErrMalformed", name, err)
 		}
 	}
 }
 
-// FuzzUnmarshal feeds arbitrary bodies, as anyone who can publish to the
-// broker could: Unmarshal never panics, and what it accepts encodes back to
+// FuzzDecode feeds arbitrary bodies, as anyone who can publish to the
+// broker could: decode never panics, and what it accepts encodes back to
 // a body that decodes to the same book.
-func FuzzUnmarshal(f *testing.F) {
-	seed, _ := codec.Marshal(eventstore.Book{
+func FuzzDecode(f *testing.F) {
+	seed, _ := encode(eventstore.Book{
 		Cover:  eventstore.Cover{Domain: "customer", Root: uuid.New()},
 		Events: []eventstore.Event{{Sequence: 2, CreatedAt: time.Now(), TypeURL: "t/a", Payload: []byte{1}}},
 	})
@@ -78,18 +77,18 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("not a book"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		book, err := codec.Unmarshal(data)
+		book, err := decode(data)
 		if err != nil {
 			if !errors.Is(err, bus.ErrMalformed) {
 				t.Fatalf("error not wrapping ErrMalformed: %v", err)
 			}
 			return
 		}
-		again, err := codec.Marshal(book)
+		again, err := encode(book)
 		if err != nil {
 			t.Fatal(err)
 		}
-		back, err := codec.Unmarshal(again)
+		back, err := decode(again)
 		if err != nil {
 			t.Fatalf("re-encoded book rejected: %v", err)
 		}

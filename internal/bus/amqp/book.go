@@ -1,9 +1,9 @@
-// Package codec is how a book crosses a broker: the protobuf encoding of
-// evented.EventBook, the wire contract's own message, so that consumers in
-// any language decode it with the generated code of evented.proto. The
-// amqp and nats backends share it; the in-process bus passes books as they
-// are.
-package codec
+package amqp
+
+// A book crosses the broker as the protobuf encoding of evented.EventBook,
+// the wire contract's own message, so that consumers in any language decode
+// it with the generated code of evented.proto. (The amqp and nats backends
+// each carry this small codec: the import rules keep adapters apart.)
 
 import (
 	"fmt"
@@ -17,23 +17,22 @@ import (
 )
 
 const (
-	// ContentType labels the body (AMQP content-type, NATS Content-Type
-	// header).
-	ContentType = "application/protobuf"
-	// MessageType is the protobuf full name of the body (AMQP type).
-	MessageType = "evented.EventBook"
+	// contentType labels the body (content-type property).
+	contentType = "application/protobuf"
+	// messageType is the protobuf full name of the body (type property).
+	messageType = "evented.EventBook"
 )
 
-// Marshal encodes book as an evented.EventBook, pages numbered and dated as
+// encode encodes book as an evented.EventBook, pages numbered and dated as
 // stored.
-func Marshal(book eventstore.Book) ([]byte, error) {
+func encode(book eventstore.Book) ([]byte, error) {
 	return proto.Marshal(wire.PBBook(book))
 }
 
-// Unmarshal decodes an evented.EventBook body into a book. Errors wrap
+// decode decodes an evented.EventBook body into a book. Errors wrap
 // bus.ErrMalformed: the body is not protobuf, the cover is invalid, or a
 // page lacks its sequence number, its time or its event.
-func Unmarshal(data []byte) (eventstore.Book, error) {
+func decode(data []byte) (eventstore.Book, error) {
 	var pb eventedpb.EventBook
 	if err := proto.Unmarshal(data, &pb); err != nil {
 		return eventstore.Book{}, fmt.Errorf("%w: not an evented.EventBook: %v", bus.ErrMalformed, err)
