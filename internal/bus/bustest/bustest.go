@@ -19,9 +19,13 @@
 // earlier runs. After every subtest the suite checks an invariant over
 // everything it received: each book was published by the subtest (or at
 // least attempted, when the broker was down), arrived intact, and arrived
-// twice only when marked Redelivered. A backend that corrupts, invents or
-// silently duplicates a book fails there even when the subtest looked
-// elsewhere.
+// twice only when marked Redelivered (or when a failed Publish of it was
+// retried). A backend that corrupts, invents or silently duplicates a book
+// fails there even when the subtest looked elsewhere.
+//
+// Brokers come from the environment (URL, BrokerFromEnv): tests skip with
+// the reason when the address is unset, and fail when CI=true. Benchmarks
+// shared by the backends, and their method, are in bench.go.
 package bustest
 
 import (
