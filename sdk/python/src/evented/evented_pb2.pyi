@@ -1,0 +1,190 @@
+import datetime
+
+from google.protobuf import any_pb2 as _any_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class UUID(_message.Message):
+    __slots__ = ("value",)
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    value: bytes
+    def __init__(self, value: _Optional[bytes] = ...) -> None: ...
+
+class Cover(_message.Message):
+    __slots__ = ("root", "domain")
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    root: UUID
+    domain: str
+    def __init__(self, root: _Optional[_Union[UUID, _Mapping]] = ..., domain: _Optional[str] = ...) -> None: ...
+
+class EventPage(_message.Message):
+    __slots__ = ("num", "force", "created_at", "event", "synchronous")
+    NUM_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    num: int
+    force: bool
+    created_at: _timestamp_pb2.Timestamp
+    event: _any_pb2.Any
+    synchronous: bool
+    def __init__(self, num: _Optional[int] = ..., force: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., synchronous: _Optional[bool] = ...) -> None: ...
+
+class Snapshot(_message.Message):
+    __slots__ = ("sequence", "state")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    state: _any_pb2.Any
+    def __init__(self, sequence: _Optional[int] = ..., state: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
+
+class EventBook(_message.Message):
+    __slots__ = ("cover", "snapshot", "pages")
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    cover: Cover
+    snapshot: Snapshot
+    pages: _containers.RepeatedCompositeFieldContainer[EventPage]
+    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., pages: _Optional[_Iterable[_Union[EventPage, _Mapping]]] = ...) -> None: ...
+
+class Projection(_message.Message):
+    __slots__ = ("cover", "projector", "sequence", "projection")
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    PROJECTOR_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    cover: Cover
+    projector: str
+    sequence: int
+    projection: _any_pb2.Any
+    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., projector: _Optional[str] = ..., sequence: _Optional[int] = ..., projection: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
+
+class SynchronousProcessingResponse(_message.Message):
+    __slots__ = ("books", "commands", "projections")
+    BOOKS_FIELD_NUMBER: _ClassVar[int]
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    PROJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    books: _containers.RepeatedCompositeFieldContainer[EventBook]
+    commands: _containers.RepeatedCompositeFieldContainer[CommandBook]
+    projections: _containers.RepeatedCompositeFieldContainer[Projection]
+    def __init__(self, books: _Optional[_Iterable[_Union[EventBook, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[CommandBook, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[Projection, _Mapping]]] = ...) -> None: ...
+
+class CommandPage(_message.Message):
+    __slots__ = ("sequence", "synchronous", "command")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    synchronous: bool
+    command: _any_pb2.Any
+    def __init__(self, sequence: _Optional[int] = ..., synchronous: _Optional[bool] = ..., command: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
+
+class CommandBook(_message.Message):
+    __slots__ = ("cover", "pages")
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    PAGES_FIELD_NUMBER: _ClassVar[int]
+    cover: Cover
+    pages: _containers.RepeatedCompositeFieldContainer[CommandPage]
+    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., pages: _Optional[_Iterable[_Union[CommandPage, _Mapping]]] = ...) -> None: ...
+
+class ContextualCommand(_message.Message):
+    __slots__ = ("events", "command")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    events: EventBook
+    command: CommandBook
+    def __init__(self, events: _Optional[_Union[EventBook, _Mapping]] = ..., command: _Optional[_Union[CommandBook, _Mapping]] = ...) -> None: ...
+
+class Query(_message.Message):
+    __slots__ = ("domain", "root", "lower_bound", "upper_bound")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    LOWER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    UPPER_BOUND_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    root: UUID
+    lower_bound: int
+    upper_bound: int
+    def __init__(self, domain: _Optional[str] = ..., root: _Optional[_Union[UUID, _Mapping]] = ..., lower_bound: _Optional[int] = ..., upper_bound: _Optional[int] = ...) -> None: ...
+
+class AggregateRoot(_message.Message):
+    __slots__ = ("domain", "root")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    root: UUID
+    def __init__(self, domain: _Optional[str] = ..., root: _Optional[_Union[UUID, _Mapping]] = ...) -> None: ...
+
+class SubscriptionStatus(_message.Message):
+    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    DELIVERED_FIELD_NUMBER: _ClassVar[int]
+    PARKED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    checkpoint: int
+    read: int
+    delivered: int
+    parked: int
+    pending: int
+    last_error: str
+    synchronous: bool
+    head: int
+    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ...) -> None: ...
+
+class ParkedQuery(_message.Message):
+    __slots__ = ("subscriber", "covers")
+    SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
+    COVERS_FIELD_NUMBER: _ClassVar[int]
+    subscriber: str
+    covers: _containers.RepeatedCompositeFieldContainer[Cover]
+    def __init__(self, subscriber: _Optional[str] = ..., covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ...) -> None: ...
+
+class ParkedEvent(_message.Message):
+    __slots__ = ("subscriber", "position", "cover", "page", "reason", "attempts", "parked_at")
+    SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    PARKED_AT_FIELD_NUMBER: _ClassVar[int]
+    subscriber: str
+    position: int
+    cover: Cover
+    page: EventPage
+    reason: str
+    attempts: int
+    parked_at: _timestamp_pb2.Timestamp
+    def __init__(self, subscriber: _Optional[str] = ..., position: _Optional[int] = ..., cover: _Optional[_Union[Cover, _Mapping]] = ..., page: _Optional[_Union[EventPage, _Mapping]] = ..., reason: _Optional[str] = ..., attempts: _Optional[int] = ..., parked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReplayResult(_message.Message):
+    __slots__ = ("replayed", "failed")
+    REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    replayed: int
+    failed: _containers.RepeatedCompositeFieldContainer[ReplayFailure]
+    def __init__(self, replayed: _Optional[int] = ..., failed: _Optional[_Iterable[_Union[ReplayFailure, _Mapping]]] = ...) -> None: ...
+
+class ReplayFailure(_message.Message):
+    __slots__ = ("cover", "error")
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    cover: Cover
+    error: str
+    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,173 @@
+"""Serving aggregates, projectors and sagas over gRPC."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from . import evented_pb2 as pb
+from . import evented_pb2_grpc as pb_grpc
+from .aggregate import Aggregate
+from .consumer import Projector, Saga
+from .errors import Error, status_of
+
+log = logging.getLogger("evented")
+
+#: The largest request a server accepts (64 MiB): a projector or saga with
+#: history receives a whole aggregate in one book.
+MAX_MESSAGE_SIZE = 64 << 20
+
+Service = Aggregate[Any] | Projector[Any] | Saga[Any]
+
+
+def _call(context: grpc.ServicerContext, where: str, fn: Callable[[], Any]) -> Any:
+    """Runs fn, turning an exception into the call's status."""
+    try:
+        return fn()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a status
+        err = exc if isinstance(exc, Error) else status_of(where, exc)
+        context.abort(err.code, err.message)
+
+
+class _BusinessLogic(pb_grpc.BusinessLogicServicer):
+    """Routes each command to the aggregate of its domain."""
+
+    def __init__(self, aggregates: dict[str, Aggregate[Any]]) -> None:
+        self._by_domain = aggregates
+
+    def Handle(self, request: pb.ContextualCommand, context: grpc.ServicerContext) -> pb.EventBook:  # noqa: N802
+        domain = request.command.cover.domain
+        agg = self._by_domain.get(domain)
+        if agg is None:
+            if len(self._by_domain) == 1:
+                agg = next(iter(self._by_domain.values()))  # its own message names the domain
+            else:
+                context.abort(grpc.StatusCode.NOT_FOUND, f'this service handles domains {sorted(self._by_domain)}, not "{domain}"')
+        return _call(context, domain, lambda: agg.handle_command(request))
+
+
+class _ProjectorCoordinator(pb_grpc.ProjectorCoordinatorServicer):
+    def __init__(self, projector: Projector[Any]) -> None:
+        self._p = projector
+
+    def Handle(self, request: pb.EventBook, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        return _call(context, self._p.name, lambda: self._p.handle_events(request))
+
+    def HandleSync(self, request: pb.EventBook, context: grpc.ServicerContext) -> pb.Projection:  # noqa: N802
+        return _call(context, self._p.name, lambda: self._p.handle_sync(request))
+
+
+class _SagaCoordinator(pb_grpc.SagaCoordinatorServicer):
+    def __init__(self, saga: Saga[Any]) -> None:
+        self._s = saga
+
+    def Handle(self, request: pb.EventBook, context: grpc.ServicerContext) -> Any:  # noqa: N802
+        # A fire-and-forget call cannot return commands; evented asks HandleSync.
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f'saga "{self._s.name}" answers HandleSync: its commands are in the answer')
+
+    def HandleSync(self, request: pb.EventBook, context: grpc.ServicerContext) -> pb.SynchronousProcessingResponse:  # noqa: N802
+        return _call(context, self._s.name, lambda: self._s.handle_sync(request))
+
+
+def add_to_server(server: grpc.Server, *services: Service) -> None:
+    """Registers services on a grpc.Server you built yourself: aggregates as
+    evented.BusinessLogic (several are routed by the command's domain), a
+    projector as evented.ProjectorCoordinator, a saga as evented.SagaCoordinator
+    — the names evented calls, not the legacy Projector / Saga."""
+    aggregates: dict[str, Aggregate[Any]] = {}
+    projector: Projector[Any] | None = None
+    saga: Saga[Any] | None = None
+    for s in services:
+        if isinstance(s, Aggregate):
+            if s.domain in aggregates:
+                raise ValueError(f'two aggregates of domain "{s.domain}"')
+            aggregates[s.domain] = s
+        elif isinstance(s, Projector):
+            if projector is not None:
+                raise ValueError(f'projector "{s.name}": one gRPC server serves one projector (evented calls ProjectorCoordinator per address)')
+            projector = s
+        elif isinstance(s, Saga):
+            if saga is not None:
+                raise ValueError(f'saga "{s.name}": one gRPC server serves one saga (evented calls SagaCoordinator per address)')
+            saga = s
+        else:
+            raise TypeError(f"not an Aggregate, Projector or Saga: {s!r}")
+    if aggregates:
+        pb_grpc.add_BusinessLogicServicer_to_server(_BusinessLogic(aggregates), server)
+    if projector is not None:
+        pb_grpc.add_ProjectorCoordinatorServicer_to_server(_ProjectorCoordinator(projector), server)
+    if saga is not None:
+        pb_grpc.add_SagaCoordinatorServicer_to_server(_SagaCoordinator(saga), server)
+
+
+class Running:
+    """A started server: its port, and stop."""
+
+    def __init__(self, server: grpc.Server, health_servicer: health.HealthServicer, port: int) -> None:
+        self.server = server
+        self.port = port
+        self._health = health_servicer
+        self._stopped = threading.Event()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stops gracefully: health turns NOT_SERVING, new calls are refused and
+        calls in flight get up to grace seconds. Idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the server has stopped (or timeout); True when stopped."""
+        return not self.server.wait_for_termination(timeout)
+
+
+def start(address: str, *services: Service, max_workers: int = 16) -> Running:
+    """Starts a gRPC server for services on address ("127.0.0.1:50052",
+    "[::]:50052"; port 0 picks a free one, see Running.port) with gRPC health
+    (SERVING), and returns at once."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers),
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_SIZE)],
+    )
+    add_to_server(server, *services)
+    hs = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(hs, server)
+    hs.set("", health_pb2.HealthCheckResponse.SERVING)
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"cannot listen on {address}")
+    server.start()
+    return Running(server, hs, port)
+
+
+def serve(address: str, *services: Service, grace: float = 5.0) -> None:
+    """Serves services on address until SIGTERM or SIGINT, then stops
+    gracefully (calls in flight get up to grace seconds)::
+
+        evented.serve("127.0.0.1:50052", customer.new())
+
+    Call it from the main thread (it installs the signal handlers)."""
+    running = start(address, *services)
+    log.info("serving on %s (port %d)", address, running.port)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal %d: stopping", signum)
+        done.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not done.wait(1.0):
+            pass
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        running.stop(grace)
