@@ -1,0 +1,1 @@
+"""Generated from proto/ by sdk/python/generate.py; do not edit."""
