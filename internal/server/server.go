@@ -26,6 +26,7 @@ import (
 
 	"github.com/evented/evented/api/eventedpb"
 	_ "github.com/evented/evented/api/examplespb" // example types resolvable by reflection (grpcurl)
+	"github.com/evented/evented/internal/bus"
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/business/placeholder"
 	"github.com/evented/evented/internal/business/remote"
@@ -110,7 +111,8 @@ type Server struct {
 	qryGRPC  *grpc.Server
 	metrics  *metrics.Metrics
 	tracing  *tracing.Tracing
-	admin    *http.Server // nil when server.admin_port is -1
+	bus      bus.Publisher // nil when bus.type is none
+	admin    *http.Server  // nil when server.admin_port is -1
 	adminLis net.Listener
 	ready    atomic.Bool // serving, and the store answers
 }
@@ -279,6 +281,9 @@ func (s *Server) close() error {
 	for _, c := range s.remotes {
 		errs = append(errs, c.Close())
 	}
+	if s.bus != nil {
+		errs = append(errs, s.bus.Close())
+	}
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}
@@ -309,6 +314,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		sub := delivery.New(consumer, s.store, dispatch, delivery.Options{
 			Domains: c.Domains, History: c.History, Synchronous: c.Synchronous,
 			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
+			Observer: s.metrics,
 		}, s.log)
 		subs = append(subs, sub)
 		s.byKind[kind] = append(s.byKind[kind], sub)
@@ -323,6 +329,21 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		if err := add(dremote.Saga, c); err != nil {
 			return nil, err
 		}
+	}
+	if s.cfg.Bus.Type != "none" && s.cfg.Bus.Type != "" {
+		open, ok := buses[s.cfg.Bus.Type]
+		if !ok {
+			return nil, fmt.Errorf("bus.type %q is not available in this build", s.cfg.Bus.Type)
+		}
+		pub, err := open(s.cfg.Bus, s.log)
+		if err != nil {
+			return nil, fmt.Errorf("bus %s: %w", s.cfg.Bus.Type, err)
+		}
+		s.bus = pub
+		subs = append(subs, delivery.New(relay{pub: pub, timeout: d.Timeout}, s.store, nil, delivery.Options{
+			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
+			Observer: s.metrics,
+		}, s.log))
 	}
 	return delivery.NewHub(subs...), nil
 }
