@@ -109,19 +109,28 @@ func (s *Store) run() {
 // than the fsync the waiting saves.
 const requeueWait = 100 * time.Microsecond
 
-// awaitRequeue lets the callers answered by the last commit, which are
+// awaitRequeue lets the callers answered by the last commit, which may be
 // queueing their next append right now, join the next batch, rather than
 // commit the first of them now and the others in another transaction (one
-// more fsync). It yields until as many appends are queued as the last batch
-// held, or requeueWait has passed.
+// more fsync). It yields while the queue grows, until it holds as many
+// appends as the last batch did or requeueWait has passed. Callers that
+// have other work before their next append (a command's reply, a new
+// command's load and business logic) do not make the queue grow: then it
+// stops at once, and adds no latency.
 func (s *Store) awaitRequeue(last int) {
 	runtime.Gosched()
 	if last <= 1 {
 		return
 	}
 	deadline := time.Now().Add(requeueWait)
-	for len(s.reqs)+1 < last && time.Now().Before(deadline) {
+	queued, still := len(s.reqs), 0
+	for queued+1 < last && still < 2 && time.Now().Before(deadline) {
 		runtime.Gosched()
+		if n := len(s.reqs); n > queued {
+			queued, still = n, 0
+		} else {
+			still++
+		}
 	}
 }
 
