@@ -239,14 +239,20 @@ func RootHex(c eventstore.Cover) string {
 	return string(b[:])
 }
 
-// ID names a book by its cover and sequence range,
-// "<domain>.<root hex>.<first>-<last>": the broker's message id, so a
-// consumer (or JetStream's duplicate window) can recognise a book published
-// twice.
+// ID names a book by its cover, sequence range and the creation time of
+// its last event, "<domain>.<root hex>.<first>-<last>.<unix nanos>": the
+// broker's message id, so a consumer (or JetStream's duplicate window) can
+// recognise a book published twice. The time tells apart the same cover
+// and sequences written to two different stores (a test run after another,
+// a store rebuilt from scratch), which are not the same events.
 func ID(book eventstore.Book) string {
 	first, last := uint32(0), uint32(0)
+	var at int64
 	if n := len(book.Events); n > 0 {
 		first, last = book.Events[0].Sequence, book.Events[n-1].Sequence
+		if t := book.Events[n-1].CreatedAt; !t.IsZero() {
+			at = t.UnixNano()
+		}
 	}
-	return fmt.Sprintf("%s.%d-%d", Key(book.Cover), first, last)
+	return fmt.Sprintf("%s.%d-%d.%d", Key(book.Cover), first, last, at)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -15,10 +16,11 @@ import (
 func ExampleKey() {
 	c := eventstore.Cover{Domain: "customer", Root: uuid.MustParse("0190f4b2-7c3e-7d4a-9b1c-2e3f4a5b6c7d")}
 	fmt.Println(bus.Key(c))
-	fmt.Println(bus.ID(eventstore.Book{Cover: c, Events: []eventstore.Event{{Sequence: 4}, {Sequence: 5}}}))
+	at := time.Date(2026, 11, 26, 10, 21, 42, 0, time.UTC)
+	fmt.Println(bus.ID(eventstore.Book{Cover: c, Events: []eventstore.Event{{Sequence: 4}, {Sequence: 5, CreatedAt: at}}}))
 	// Output:
 	// customer.0190f4b27c3e7d4a9b1c2e3f4a5b6c7d
-	// customer.0190f4b27c3e7d4a9b1c2e3f4a5b6c7d.4-5
+	// customer.0190f4b27c3e7d4a9b1c2e3f4a5b6c7d.4-5.1795688502000000000
 }
 
 func TestCheckDomain(t *testing.T) {

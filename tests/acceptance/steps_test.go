@@ -71,4 +71,5 @@ func (w *world) register(sc *godog.ScenarioContext) {
 
 	// Projectors and sagas (distribution_steps_test.go).
 	w.registerDistribution(sc)
+	w.registerBus(sc)
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/bus"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/server"
 )
@@ -30,6 +31,7 @@ const callTimeout = 10 * time.Second
 // launcher for the built binary would return the same.
 type running struct {
 	commandAddr, queryAddr string
+	bus                    bus.Publisher // the relay's, when bus.type is not none
 	stop                   func() error
 }
 
@@ -54,7 +56,7 @@ func startInProcess(ctx context.Context, cfg config.Config, log *slog.Logger) (*
 			return errors.New("evented's Run did not return after shutdown")
 		}
 	}
-	return &running{commandAddr: srv.CommandAddr(), queryAddr: srv.QueryAddr(), stop: stop}, nil
+	return &running{commandAddr: srv.CommandAddr(), queryAddr: srv.QueryAddr(), bus: srv.Bus(), stop: stop}, nil
 }
 
 // world is the state of one scenario.
@@ -73,6 +75,8 @@ type world struct {
 	admin    eventedpb.DeliveryAdminClient
 
 	domains map[string]string // aggregate name → its domain
+
+	busWorld // the bus a scenario reads, if any
 
 	// Outcome of the last action (When) and the aggregate it addressed.
 	reply       *eventedpb.SynchronousProcessingResponse

@@ -82,7 +82,7 @@ func TestLayoutForExternalConsumers(t *testing.T) {
 	if want := "evented.events." + domain + ".0190f4b27c3e7d4a9b1c2e3f4a5b6c7d"; msg.Subject != want {
 		t.Errorf("subject %q, want %q", msg.Subject, want)
 	}
-	if ct, id := msg.Header.Get("Content-Type"), msg.Header.Get("Nats-Msg-Id"); ct != "application/protobuf" || id != domain+".0190f4b27c3e7d4a9b1c2e3f4a5b6c7d.3-3" {
+	if ct, id := msg.Header.Get("Content-Type"), msg.Header.Get("Nats-Msg-Id"); ct != "application/protobuf" || id != bus.ID(book) || !strings.HasPrefix(id, domain+".0190f4b27c3e7d4a9b1c2e3f4a5b6c7d.3-3.") {
 		t.Errorf("Content-Type %q, Nats-Msg-Id %q", ct, id)
 	}
 	var pb eventedpb.EventBook
