@@ -2,10 +2,18 @@ package server_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/evented/evented/api/eventedpb"
@@ -140,5 +148,119 @@ func testRelay(t *testing.T, tc relayCase, restart bool) {
 		if n != uint32(total/len(covers)) {
 			t.Errorf("%s: %d events, want %d", c, n, total/len(covers))
 		}
+	}
+}
+
+// BenchmarkDelivery measures end-to-end delivery through each bus: 8
+// clients send b.N commands (one event each) to distinct aggregates of a
+// server on SQLite (durable); a consumer reads the bus. Reported: events/s
+// from the first command to the last event received, and the lag from each
+// event's commit (its created_at) to its receipt, p50 and p99. Brokers
+// come from AMQP_TEST_URL / NATS_TEST_URL; in-process always runs. Run:
+//
+//	go test -run '^$' -bench Delivery -benchtime 2000x ./internal/server/
+func BenchmarkDelivery(b *testing.B) {
+	for _, tc := range relayCases {
+		b.Run(tc.typ, func(b *testing.B) {
+			var url string
+			if tc.urlEnv != "" {
+				if url = os.Getenv(tc.urlEnv); url == "" {
+					b.Skipf("%s is not set", tc.urlEnv)
+				}
+			}
+			cfg := config.Default()
+			cfg.Bus = config.Bus{Type: tc.typ, URL: url}
+			cfg.Server.Host = "127.0.0.1"
+			cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, -1
+			cfg.Storage.Path = filepath.Join(b.TempDir(), "events.db")
+			cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = 5*time.Millisecond, 100*time.Millisecond
+			srv, err := server.New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- srv.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			var subscriber bus.Subscriber
+			switch tc.typ {
+			case "inprocess":
+				subscriber = srv.Bus().(bus.Subscriber)
+			case "amqp":
+				c, err := amqp.New(url, amqp.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				subscriber = c
+			case "nats":
+				c, err := nats.New(url, nats.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer c.Close()
+				subscriber = c
+			}
+			sub, err := subscriber.Subscribe(ctx, "bench-"+uuid.NewString()[:8], "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sub.Close()
+			conn, err := grpc.NewClient(srv.CommandAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			client := eventedpb.NewBusinessCoordinatorClient(conn)
+
+			lags := make([]time.Duration, 0, b.N)
+			received := make(chan struct{})
+			go func() {
+				defer close(received)
+				rctx, rcancel := context.WithTimeout(ctx, 2*time.Minute)
+				defer rcancel()
+				for len(lags) < b.N {
+					msg, err := sub.Receive(rctx)
+					if err != nil {
+						if rctx.Err() != nil {
+							return
+						}
+						continue
+					}
+					now := time.Now()
+					for _, e := range msg.Book.Events {
+						lags = append(lags, now.Sub(e.CreatedAt))
+					}
+					msg.Ack(rctx)
+				}
+			}()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			for range 8 {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						root := uuid.New()
+						if _, err := client.Handle(ctx, &eventedpb.CommandBook{
+							Cover: &eventedpb.Cover{Domain: "orders", Root: &eventedpb.UUID{Value: root[:]}},
+							Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "CreateOrder"}}},
+						}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			<-received
+			b.StopTimer()
+			if len(lags) < b.N {
+				b.Fatalf("received %d of %d events", len(lags), b.N)
+			}
+			slices.Sort(lags)
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(lags[len(lags)/2].Microseconds())/1000, "p50-lag-ms")
+			b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99-lag-ms")
+		})
 	}
 }
