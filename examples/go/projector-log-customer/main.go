@@ -10,13 +10,8 @@
 package main
 
 import (
-	"context"
-	"flag"
 	"log/slog"
-	"net"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/evented/evented/examples/go/internal/eventlog"
 	"github.com/evented/evented/sdk"
@@ -28,25 +23,6 @@ func New(out *slog.Logger, opts ...sdk.Option) *sdk.Projector[struct{}] {
 }
 
 func main() {
-	host := flag.String("host", os.Getenv("LISTEN_HOST"), "interface to listen on (env LISTEN_HOST; empty: every interface)")
-	port := flag.String("port", envOr("PORT", "50056"), "port to listen on (env PORT)")
-	flag.Parse()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "projector-log-customer")
 	events := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	addr := net.JoinHostPort(*host, *port)
-	log.Info("serving evented.ProjectorCoordinator: projector log-customer", "addr", addr)
-	if err := sdk.Serve(ctx, addr, New(events)); err != nil {
-		log.Error("stopped", "err", err)
-		os.Exit(1)
-	}
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+	sdk.Main("projector-log-customer", "50056", New(events))
 }
