@@ -151,7 +151,12 @@ func (s *Store) open(ctx context.Context, synchronous string) error {
 	if err != nil {
 		return err
 	}
-	s.r.SetMaxIdleConns(runtime.GOMAXPROCS(0))
+	// Concurrent commands each hold a read connection for their load: a
+	// pool that keeps fewer idle than are busy at once closes connections
+	// on release and opens (and prepares statements on) new ones the next
+	// moment. Idle ones go after a minute without use.
+	s.r.SetMaxIdleConns(max(16, 4*runtime.GOMAXPROCS(0)))
+	s.r.SetConnMaxIdleTime(time.Minute)
 	for _, p := range []struct {
 		db   *sql.DB
 		stmt **sql.Stmt
