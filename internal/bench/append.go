@@ -19,6 +19,13 @@ const (
 
 func payload() []byte { return make([]byte, payloadSize) }
 
+var appendMetrics = []metricSpec{
+	{name: "events/s", higher: true, format: "%.0f"},
+	// CPU per event is less sensitive to other load on the machine than
+	// the rate is; it tells apart a slower program from a busier machine.
+	{name: "cpu us/event", higher: false, format: "%.1f"},
+}
+
 func (r *runner) appendCases(b *backend) []spec {
 	var cases []spec
 	for _, writers := range []int{1, 16} {
@@ -26,7 +33,7 @@ func (r *runner) appendCases(b *backend) []spec {
 			cases = append(cases, spec{
 				name:    fmt.Sprintf("writers=%d/events=%d", writers, perAppend),
 				floor:   fmt.Sprintf("plain INSERTs, one goroutine, %d rows per transaction", writers*perAppend),
-				metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}},
+				metrics: appendMetrics,
 				evented: r.appendEvented(freshStore(b, "append"), writers, perAppend),
 				raw:     r.appendRaw(b, freshFile(b, "append-raw"), writers, perAppend),
 			})
@@ -77,7 +84,7 @@ func (r *runner) appendEvented(open opener, writers, perAppend int) measure {
 			covers[w] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
 		}
 		body := payload()
-		n, window, _, err := timed(ctx, writers, r.warmup(), r.cfg.Duration, func(ctx context.Context, w int) (int, error) {
+		res, err := timed(ctx, writers, r.warmup(), r.cfg.Duration, func(ctx context.Context, w int) (int, error) {
 			pages := make([]eventstore.Page, perAppend)
 			for i := range pages {
 				pages[i] = eventstore.Page{HasNum: true, Num: next[w] + uint32(i), TypeURL: eventTypeURL, Payload: body}
@@ -91,7 +98,7 @@ func (r *runner) appendEvented(open opener, writers, perAppend int) measure {
 		if err != nil {
 			return nil, err
 		}
-		return sample{"events/s": float64(n) / window.Seconds()}, nil
+		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
 	}
 }
 
@@ -124,7 +131,7 @@ func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measu
 		}
 		body := payload()
 		seq := 0
-		n, window, _, err := timed(ctx, 1, r.warmup(), r.cfg.Duration, func(ctx context.Context, _ int) (int, error) {
+		res, err := timed(ctx, 1, r.warmup(), r.cfg.Duration, func(ctx context.Context, _ int) (int, error) {
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
 				return 0, err
@@ -148,6 +155,6 @@ func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measu
 		if err != nil {
 			return nil, err
 		}
-		return sample{"events/s": float64(n) / window.Seconds()}, nil
+		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
 	}
 }

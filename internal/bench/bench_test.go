@@ -35,6 +35,11 @@ func TestEveryScenarioMeasuresSomething(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("progress:\n%s", progress.String())
+		}
+	}()
 	scenarios := map[string]int{}
 	for _, r := range rep.Results {
 		scenarios[r.Scenario]++

@@ -38,6 +38,7 @@ func (r *runner) commandCases(b *backend) []spec {
 				{name: "commands/s", higher: true, format: "%.0f"},
 				{name: "p50 ms", higher: false, format: "%.3f"},
 				{name: "p99 ms", higher: false, format: "%.3f"},
+				{name: "cpu us/command", higher: false, format: "%.0f"},
 			},
 			evented: r.commandEvented(b, clients),
 			raw:     r.commandEcho(clients),
@@ -172,8 +173,9 @@ func clients(addr string, n int) (func(ctx context.Context, w int) (int, error),
 	return op, closeAll, nil
 }
 
-func commandSample(n int64, window time.Duration, lat []time.Duration) sample {
-	return sample{"commands/s": float64(n) / window.Seconds(), "p50 ms": percentile(lat, 50), "p99 ms": percentile(lat, 99)}
+func commandSample(res run) sample {
+	s := sample{"commands/s": res.rate(), "p50 ms": percentile(res.lat, 50), "p99 ms": percentile(res.lat, 99)}
+	return res.addCPU(s, "cpu us/command")
 }
 
 func (r *runner) commandEvented(b *backend, n int) measure {
@@ -195,11 +197,11 @@ func (r *runner) commandEvented(b *backend, n int) measure {
 			return nil, err
 		}
 		defer closeClients()
-		count, window, lat, err := timed(ctx, n, r.warmup(), r.cfg.Duration, op)
+		res, err := timed(ctx, n, r.warmup(), r.cfg.Duration, op)
 		if err != nil {
 			return nil, err
 		}
-		return commandSample(count, window, lat), nil
+		return commandSample(res), nil
 	}
 }
 
@@ -227,10 +229,10 @@ func (r *runner) commandEcho(n int) measure {
 			return nil, err
 		}
 		defer closeClients()
-		count, window, lat, err := timed(ctx, n, r.warmup(), r.cfg.Duration, op)
+		res, err := timed(ctx, n, r.warmup(), r.cfg.Duration, op)
 		if err != nil {
 			return nil, err
 		}
-		return commandSample(count, window, lat), nil
+		return commandSample(res), nil
 	}
 }

@@ -24,11 +24,30 @@ const (
 	stopped
 )
 
+// run is what timed measured.
+type run struct {
+	units  int64           // reported by op within the window
+	window time.Duration   // the measured window's length
+	cpu    time.Duration   // CPU time the process used in the window (0: unknown)
+	lat    []time.Duration // latency of each op that ended within the window
+}
+
+// rate is units per second.
+func (r run) rate() float64 { return float64(r.units) / r.window.Seconds() }
+
+// addCPU adds the CPU time per unit, in microseconds, to s as name, when
+// it is known. The process runs one side at a time, so it is the side's.
+func (r run) addCPU(s sample, name string) sample {
+	if r.cpu > 0 && r.units > 0 {
+		s[name] = float64(r.cpu.Microseconds()) / float64(r.units)
+	}
+	return s
+}
+
 // timed runs op in n goroutines: a warm-up of warm, then a measured window
-// of d. It returns the units op reported as done within the window, the
-// window's length and the latency of each op that ended within it. It ends
-// early when ctx ends or after maxOps ops, and returns op's first error.
-func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx context.Context, worker int) (units int, err error)) (units int64, window time.Duration, lat []time.Duration, err error) {
+// of d. It ends early when ctx ends or after maxOps ops, and returns op's
+// first error.
+func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx context.Context, worker int) (units int, err error)) (run, error) {
 	var (
 		phase  atomic.Int32
 		total  atomic.Int64
@@ -67,27 +86,29 @@ func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx contex
 	if !sleepCtx(ctx, warm) {
 		phase.Store(stopped)
 		wg.Wait()
-		return 0, 0, nil, errors.Join(first, ctx.Err())
+		return run{}, errors.Join(first, ctx.Err())
 	}
 	phase.Store(measuring)
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	sleepCtx(ctx, d)
 	phase.Store(stopped)
-	window = time.Since(t0)
-	units = total.Load()
+	out := run{window: time.Since(t0), units: total.Load()}
+	if c0 > 0 {
+		out.cpu = cpuTime() - c0
+	}
 	wg.Wait()
 	mu.Lock()
 	defer mu.Unlock()
 	if first != nil {
-		return 0, 0, nil, first
+		return run{}, first
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, 0, nil, err
+		return run{}, err
 	}
 	for _, l := range lats {
-		lat = append(lat, l...)
+		out.lat = append(out.lat, l...)
 	}
-	return units, window, lat, nil
+	return out, nil
 }
 
 // repeat calls op until d has passed (at least once, at most maxOps times)

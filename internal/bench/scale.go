@@ -36,7 +36,7 @@ func (r *runner) scaleCases(ctx context.Context, b *backend) ([]spec, func(), er
 		cases = append(cases, spec{
 			name:    fmt.Sprintf("concurrency: append writers=%d/events=1", writers),
 			floor:   fmt.Sprintf("plain INSERTs, one goroutine, %d rows per transaction", writers),
-			metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}},
+			metrics: appendMetrics,
 			evented: r.appendEvented(freshStore(b, "scale-append"), writers, 1),
 			raw:     r.appendRaw(b, freshFile(b, "scale-append-raw"), writers, 1),
 		})
@@ -102,7 +102,7 @@ func (r *runner) scaleCases(ctx context.Context, b *backend) ([]spec, func(), er
 			spec{
 				name:    fmt.Sprintf("store of %d events: append writers=16/events=1 (new aggregates)", size),
 				floor:   "plain INSERTs into the same file, 16 rows per transaction",
-				metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}},
+				metrics: appendMetrics,
 				evented: r.appendEvented(same, 16, 1),
 				raw:     r.appendRaw(b, existing, 16, 1),
 				prepare: grow,
