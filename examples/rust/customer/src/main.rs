@@ -1,0 +1,26 @@
+//! customer: the business logic of the example domain customer
+//! (evented.BusinessLogic): CreateCustomer, AddLoyaltyPoints,
+//! RedeemLoyaltyPoints.
+//!
+//! ```text
+//! cargo run -p customer
+//! ```
+//!
+//! Listens on LISTEN_HOST:PORT (environment; LISTEN_HOST empty or unset: every
+//! interface; PORT default 50052). Logs go to standard error.
+
+use std::process::ExitCode;
+
+use evented::{Options, Server};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let server = Server::new().aggregate(customer::new(Options::default()));
+    shop::service::run(
+        "customer",
+        50052,
+        "evented.BusinessLogic for domain customer",
+        server,
+    )
+    .await
+}
