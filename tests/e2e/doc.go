@@ -32,8 +32,8 @@
 //
 //	go      go build -o DIR/ ./cmd/evented ./examples/go/<service>...; DIR/<service>
 //	python  $E2E_PYTHON (default python3) examples/python/<service>/main.py
-//	rust    cargo build --release --manifest-path examples/rust/Cargo.toml;
-//	        examples/rust/target/release/<service>
+//	rust    cargo build --bins (the Cargo workspace at the repository root);
+//	        target/debug/<service> (under $CARGO_TARGET_DIR when set)
 //
 // where <service> is customer, transaction, saga-loyalty,
 // projector-receipt, projector-log-customer or projector-log-transaction.

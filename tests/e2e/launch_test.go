@@ -68,21 +68,35 @@ var languages = map[string]language{
 	},
 	"rust": {
 		missing: func(root string) string {
-			if _, err := os.Stat(filepath.Join(root, "examples", "rust", "Cargo.toml")); err != nil {
-				return "examples/rust/Cargo.toml does not exist yet"
+			if why := missingFiles(root, "examples/rust/%s/Cargo.toml"); why != "" {
+				return why
 			}
 			if _, err := exec.LookPath("cargo"); err != nil {
 				return "cargo is not installed"
 			}
 			return ""
 		},
+		// The Cargo workspace at the repository root, default profile: the
+		// build cargo test makes, so CI compiles the dependencies once.
 		build: func(ctx context.Context, root, _ string) error {
-			return run(ctx, root, "cargo", "build", "--release", "--manifest-path", filepath.Join("examples", "rust", "Cargo.toml"))
+			return run(ctx, root, "cargo", "build", "--bins")
 		},
 		command: func(root, _, service string) *exec.Cmd {
-			return exec.Command(filepath.Join(root, "examples", "rust", "target", "release", service))
+			return exec.Command(filepath.Join(cargoTarget(root), "debug", service))
 		},
 	},
+}
+
+// cargoTarget is cargo's target directory: $CARGO_TARGET_DIR, else target/
+// at the workspace root.
+func cargoTarget(root string) string {
+	if d := os.Getenv("CARGO_TARGET_DIR"); d != "" {
+		if filepath.IsAbs(d) {
+			return d
+		}
+		return filepath.Join(root, d)
+	}
+	return filepath.Join(root, "target")
 }
 
 // launchOverride is E2E_LAUNCH: a shell command per service.
