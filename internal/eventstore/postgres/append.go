@@ -73,8 +73,7 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		var now time.Time
 		err := s.pool.QueryRow(ctx, appendSQL, cover.Domain, cover.Root, nums, typeURLs, payloads, times).
 			Scan(&next, &stored, &now)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "events_pkey" {
+		if lostRace(err) {
 			// Another append took these sequences between our read and
 			// our insert; read the new head and decide again.
 			if attempt == maxContention {
@@ -102,4 +101,22 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		s.committed()
 		return events, nil
 	}
+}
+
+// lostRace tells the errors of an append that another append to the same
+// cover beat: the primary key's unique violation, and under a stricter
+// default_transaction_isolation than read committed, a serialization
+// failure. Re-running the statement decides again against the new head.
+func lostRace(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code {
+	case "23505": // unique_violation
+		return pgErr.ConstraintName == "events_pkey"
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return true
+	}
+	return false
 }

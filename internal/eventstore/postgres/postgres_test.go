@@ -474,3 +474,27 @@ func TestREADMEQuery(t *testing.T) {
 		t.Errorf("README query returned %d rows, %v; want the 2 events\n%s", n, rows.Err(), query)
 	}
 }
+
+// TestStoreSerializable runs the Store suite with every transaction
+// serializable (a server or role default some sites set): a lost race is
+// then a serialization failure, not a unique violation, and is re-run the
+// same way.
+func TestStoreSerializable(t *testing.T) {
+	storetest.RunStore(t, storetest.Backend{
+		Open: func(t *testing.T) eventstore.Store {
+			u, err := neturl.Parse(freshSchema(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			q.Set("default_transaction_isolation", "serializable")
+			u.RawQuery = q.Encode()
+			s := open(t, u.String())
+			var level string
+			if err := admin(t, u.String()).QueryRow(t.Context(), "SHOW default_transaction_isolation").Scan(&level); err != nil || level != "serializable" {
+				t.Fatalf("default_transaction_isolation = %q, %v", level, err)
+			}
+			return s
+		},
+	})
+}
