@@ -13,18 +13,21 @@ import (
 // appendScript is one append, run atomically by Redis.
 //
 // KEYS: the cover's events list, the position counter, the log stream, the
-// roots set. ARGV: domain, root (16 bytes), roots member, pub/sub channel,
-// the number of pages n, then n pairs (number or "" when the page has none,
-// encoded event).
+// roots set. ARGV: domain, root (16 bytes), roots member, the number of
+// pages n, then n pairs (number or "" when the page has none, encoded
+// event).
+//
+// It publishes nothing: the wake-up for other processes is sent by the
+// notifier, after the script, at most one per notifyInterval.
 //
 // It returns {0, next} when a numbered page does not fit (nothing is
 // written), else {1, next, first position}. Everything is checked before
 // the first write.
 var appendScript = goredis.NewScript(`
 local next = redis.call('LLEN', KEYS[1])
-local n = tonumber(ARGV[5])
+local n = tonumber(ARGV[4])
 for i = 1, n do
-	local num = ARGV[4 + 2 * i]
+	local num = ARGV[3 + 2 * i]
 	if num ~= '' and tonumber(num) ~= next + i - 1 then
 		return {0, next}
 	end
@@ -32,12 +35,11 @@ end
 local last = redis.call('INCRBY', KEYS[2], n)
 local first = last - n + 1
 for i = 1, n do
-	redis.call('RPUSH', KEYS[1], ARGV[5 + 2 * i])
+	redis.call('RPUSH', KEYS[1], ARGV[4 + 2 * i])
 	redis.call('XADD', KEYS[3], string.format('%d-0', first + i - 1),
 		'd', ARGV[1], 'r', ARGV[2], 's', string.format('%d', next + i - 1))
 end
 redis.call('ZADD', KEYS[4], 0, ARGV[3])
-redis.call('PUBLISH', ARGV[4], last)
 return {1, next, first}`)
 
 // Append implements eventstore.Store.
@@ -52,8 +54,8 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		return nil, nil
 	}
 	now := time.Now()
-	args := make([]any, 0, 5+2*len(pages))
-	args = append(args, cover.Domain, cover.Root[:], rootMember(cover), s.k.appended(), len(pages))
+	args := make([]any, 0, 4+2*len(pages))
+	args = append(args, cover.Domain, cover.Root[:], rootMember(cover), len(pages))
 	for _, p := range pages {
 		num := ""
 		if p.HasNum {
@@ -82,5 +84,6 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		return nil, fmt.Errorf("redis: append to %s: the script and the sequence rule disagree at sequence %d (script said %d)", cover, res[1], res[0])
 	}
 	s.signal()
+	s.committed()
 	return events, nil
 }

@@ -104,9 +104,47 @@ func (s *Store) signal() {
 // resubscribes by itself when the connection drops; what is published
 // meanwhile is lost, and readers poll.
 func (s *Store) listen() {
-	defer close(s.listening)
 	for range s.subs.Channel() {
 		s.signal()
+	}
+}
+
+// committed tells the notifier that an append awaits its wake-up message.
+func (s *Store) committed() {
+	select {
+	case s.dirty <- struct{}{}:
+	default: // one is pending already, and will be sent after this append
+	}
+}
+
+// notifier publishes on the appended channel after appends of this Store,
+// one message at a time and at most one per notifyInterval, each covering
+// the appends made before it. A failed PUBLISH is not retried: readers
+// poll.
+func (s *Store) notifier(ctx context.Context) {
+	failing := false
+	for {
+		select {
+		case <-s.dirty:
+		case <-ctx.Done():
+			return
+		}
+		err := s.c.Publish(ctx, s.k.appended(), "").Err()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			s.log.Warn("PUBLISH failed; readers in other processes poll until it works again", "err", err)
+			failing = true
+		case err == nil && failing:
+			s.log.Info("PUBLISH works again")
+			failing = false
+		}
+		select {
+		case <-time.After(notifyInterval):
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -24,7 +24,7 @@
 //	<prefix>snapshot:<domain>:<root hex>  hash: s (sequence), t (type URL), v (state), c (time)
 //	<prefix>checkpoints                   hash: subscriber → position
 //	<prefix>parked:<subscriber>           hash: position → parked event
-//	<prefix>appended                      pub/sub channel: a message per append
+//	<prefix>appended                      pub/sub channel: wake-ups after appends
 //
 // # Appending
 //
@@ -32,7 +32,7 @@
 // cover's next sequence (the list's length), checks every numbered page
 // against it and, only when all fit, pushes the events, takes their log
 // positions from the counter, adds them to the log stream and the cover to
-// the roots, and publishes a wake-up. No other command runs in between, so
+// the roots. No other command runs in between, so
 // of two appends claiming one sequence the second sees the first's events
 // and conflicts; nothing is half-written by a conflict. (Redis does not roll
 // back a script that fails midway, but this one checks everything before
@@ -69,10 +69,13 @@
 // # Waking readers
 //
 // Appended is closed after every append made through this Store and on
-// every message of the appended channel, which each append publishes, so
-// readers in other processes wake too. Pub/sub is not durable: a message
-// sent while the subscription reconnects is lost, and readers also poll, as
-// the Log contract says.
+// every message of the appended channel, so readers in other processes wake
+// too. After its appends, each Store publishes one message at a time, at
+// most one per 5ms, each covering the appends made before it (a PUBLISH per
+// append, inside the script, cost a third of a single writer's
+// throughput). Pub/sub is not durable: a message sent while the
+// subscription reconnects is lost, and readers also poll, as the Log
+// contract says.
 package redis
 
 import (
@@ -102,10 +105,12 @@ type Store struct {
 	log  *slog.Logger
 	subs *goredis.PubSub
 
+	dirty     chan struct{} // an append awaits its wake-up message (buffered, 1)
+	stop      context.CancelFunc
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
-	listening chan struct{} // closed when the subscriber goroutine has returned
+	running   sync.WaitGroup // the subscriber and the notifier
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced at each append (Appended)
@@ -145,6 +150,9 @@ const (
 	// rootsPage is how many covers Roots reads per command; fn runs between
 	// commands.
 	rootsPage = 1000
+	// notifyInterval spaces the wake-up messages of a busy Store: readers
+	// in other processes wake at most this much later than they could.
+	notifyInterval = 5 * time.Millisecond
 )
 
 // Open connects to the Redis at rawURL, retrying as WithConnectRetry says,
@@ -169,9 +177,12 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("redis: connect to %s: %w", ro.Addr, err)
 	}
 	reportDurability(ctx, c, log)
-	s := &Store{c: c, k: keys{prefix}, log: log, notify: make(chan struct{}), listening: make(chan struct{})}
+	s := &Store{c: c, k: keys{prefix}, log: log, notify: make(chan struct{}), dirty: make(chan struct{}, 1)}
 	s.subs = c.Subscribe(ctx, s.k.appended())
-	go s.listen()
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	s.running.Go(s.listen)
+	s.running.Go(func() { s.notifier(bg) })
 	return s, nil
 }
 
@@ -270,8 +281,9 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.stop()
 		err := s.subs.Close()
-		<-s.listening
+		s.running.Wait()
 		s.closeErr = errors.Join(err, s.c.Close())
 	})
 	return s.closeErr
