@@ -12,7 +12,7 @@
 #   bash .ci/services.sh rabbitmq stop       # same as "stop rabbitmq" (how tests call it)
 #   bash .ci/services.sh env                 # print the export lines again
 # or source it and call the functions (install_nats, start_nats, stop_nats,
-# restart_nats, env_nats, and the same for rabbitmq).
+# restart_nats, env_nats, and the same for rabbitmq, postgres and redis).
 #
 # Adding a service X: write install_X, start_X, stop_X, env_X (restart_X is
 # stop then start unless defined) and add X to SERVICES.
@@ -20,7 +20,7 @@
 # Only the export lines go to standard output, so eval "$(… start)" works;
 # progress goes to standard error.
 
-SERVICES=(rabbitmq nats)
+SERVICES=(rabbitmq nats postgres redis)
 
 # Fixed ports, away from the defaults so a developer's own broker is not hit,
 # and below Linux's ephemeral range (32768+): there, an outgoing connection
@@ -30,6 +30,8 @@ SERVICES=(rabbitmq nats)
 : "${RABBITMQ_TEST_DIST_PORT:=17673}" # Erlang distribution (rabbitmqctl talks to it)
 : "${RABBITMQ_TEST_EPMD_PORT:=14369}" # epmd, started by us so we own its PID
 : "${NATS_TEST_PORT:=14222}"
+: "${POSTGRES_TEST_PORT:=15432}"
+: "${REDIS_TEST_PORT:=16379}"
 
 SERVICES_SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 
@@ -244,6 +246,109 @@ stop_nats() {
 env_nats() {
   echo "export NATS_TEST_URL=nats://127.0.0.1:$NATS_TEST_PORT"
   echo "export NATS_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR bash $SERVICES_SCRIPT nats'"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+
+# postgres_bindir prints the newest installed server's bin directory. Not
+# pg_config --bindir: pg_config comes with libpq-dev and answers the same
+# path whether or not the server package is installed.
+postgres_bindir() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$bin" ] && [ -x "$bin/postgres" ] && [ -x "$bin/initdb" ] && printf '%s' "$bin"
+}
+
+install_postgres() {
+  postgres_bindir >/dev/null || apt_install postgresql
+}
+
+# PostgreSQL refuses to run as root: the cluster belongs to user postgres,
+# trusts local connections (test data only) and listens on 127.0.0.1 and a
+# socket in its own directory. fsync stays on: the benchmarks measure the
+# durable configuration.
+start_postgres() {
+  need_dir
+  local d=$CI_SERVICES_DIR/postgres bin
+  bin=$(postgres_bindir) || die "postgres is not installed (install_postgres)"
+  if pid_alive "$d/postgres.pid" && "$bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_TEST_PORT"; then
+    log "postgres already running"
+    return 0
+  fi
+  mkdir -p "$d"
+  chown postgres:postgres "$d"
+  if [ ! -s "$d/data/PG_VERSION" ]; then
+    log "initdb in $d/data"
+    runuser -u postgres -- "$bin/initdb" -D "$d/data" -A trust -U postgres -E UTF8 >>"$d/initdb.out" 2>&1 ||
+      { tail -n 30 "$d/initdb.out" >&2; die "initdb failed"; }
+  fi
+  log "starting postgres on 127.0.0.1:$POSTGRES_TEST_PORT"
+  runuser -u postgres -- "$bin/postgres" -D "$d/data" -c listen_addresses=127.0.0.1 \
+    -c port="$POSTGRES_TEST_PORT" -c unix_socket_directories="$d" -c max_connections=200 \
+    >>"$d/server.out" 2>&1 &
+  echo $! >"$d/runuser.pid"
+  if ! wait_for 60 postgres "$d/runuser.pid" "$bin/pg_isready" -q -h 127.0.0.1 -p "$POSTGRES_TEST_PORT"; then
+    tail -n 30 "$d/server.out" >&2
+    die "postgres did not start"
+  fi
+  # The postmaster, not runuser, takes the shutdown signal.
+  head -n 1 "$d/data/postmaster.pid" >"$d/postgres.pid"
+  log "postgres ready"
+}
+
+stop_postgres() {
+  need_dir
+  local d=$CI_SERVICES_DIR/postgres
+  [ -e "$d/postgres.pid" ] || return 0
+  log "stopping postgres (PID $(cat "$d/postgres.pid"))"
+  # SIGINT is the fast shutdown: roll back open transactions, checkpoint, exit.
+  stop_pid "$d/postgres.pid" INT 60
+  stop_pid "$d/runuser.pid" TERM 10
+}
+
+env_postgres() {
+  echo "export POSTGRES_TEST_URL=postgres://postgres@127.0.0.1:$POSTGRES_TEST_PORT/postgres?sslmode=disable"
+  echo "export POSTGRES_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR bash $SERVICES_SCRIPT postgres'"
+}
+
+# ---------------------------------------------------------------- Redis
+
+install_redis() {
+  command -v redis-server >/dev/null || apt_install redis-server
+}
+
+# Redis runs with the durable settings evented documents for production:
+# append-only file, fsynced before each write is acknowledged. No RDB
+# snapshots (--save ""): the AOF is the only copy.
+start_redis() {
+  need_dir
+  local d=$CI_SERVICES_DIR/redis
+  if pid_alive "$d/redis.pid" && redis-cli -h 127.0.0.1 -p "$REDIS_TEST_PORT" ping 2>/dev/null | grep -q PONG; then
+    log "redis already running"
+    return 0
+  fi
+  mkdir -p "$d"
+  log "starting redis on 127.0.0.1:$REDIS_TEST_PORT"
+  redis-server --bind 127.0.0.1 --port "$REDIS_TEST_PORT" --dir "$d" --save "" \
+    --appendonly yes --appendfsync always --daemonize no >>"$d/server.out" 2>&1 &
+  echo $! >"$d/redis.pid"
+  if ! wait_for 20 redis "$d/redis.pid" sh -c "redis-cli -h 127.0.0.1 -p $REDIS_TEST_PORT ping | grep -q PONG"; then
+    tail -n 30 "$d/server.out" >&2
+    die "redis did not start"
+  fi
+  log "redis ready"
+}
+
+stop_redis() {
+  need_dir
+  [ -e "$CI_SERVICES_DIR/redis/redis.pid" ] || return 0
+  log "stopping redis (PID $(cat "$CI_SERVICES_DIR/redis/redis.pid"))"
+  stop_pid "$CI_SERVICES_DIR/redis/redis.pid" TERM 30
+}
+
+env_redis() {
+  echo "export REDIS_TEST_URL=redis://127.0.0.1:$REDIS_TEST_PORT/0"
+  echo "export REDIS_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR bash $SERVICES_SCRIPT redis'"
 }
 
 # ---------------------------------------------------------------- dispatch
