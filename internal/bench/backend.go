@@ -48,8 +48,11 @@ func (b *backend) open(ctx context.Context, label string) (server.Storage, strin
 	return s, cfg.Path, func() { s.Close(); removeDB(cfg.Path) }, nil
 }
 
-// probe checks that this build knows the backend and that it answers.
-func (b *backend) probe(ctx context.Context) error {
+// probe checks that this build knows the backend and that it answers
+// within timeout.
+func (b *backend) probe(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	s, err := server.OpenStorage(ctx, b.storage("probe"))
 	if err != nil {
 		return err

@@ -89,6 +89,9 @@ type Config struct {
 	// ScaleEvents is the store size the scale scenario grows to (default
 	// 10,000,000).
 	ScaleEvents int
+	// ConnectTimeout bounds the first connection to a server backend
+	// (default 10s).
+	ConnectTimeout time.Duration
 	// Timeout bounds the whole run (default 9m30s; an hour with scale).
 	Timeout time.Duration
 	// ProfileDir, when set, receives a CPU profile of every evented
@@ -125,6 +128,9 @@ func (c Config) withDefaults() Config {
 		if slices.Contains(c.Scenarios, "scale") {
 			c.Timeout = time.Hour
 		}
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = 10 * time.Second
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -249,7 +255,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			continue
 		}
 		be := &backend{name: b.name, url: b.url}
-		if err := be.probe(ctx); err != nil {
+		if err := be.probe(ctx, cfg.ConnectTimeout); err != nil {
 			msg := fmt.Sprintf("%s: not available in this build (%v)", b.name, err)
 			if !strings.Contains(err.Error(), "not available in this build") {
 				msg = fmt.Sprintf("%s: cannot be used: %v", b.name, err)

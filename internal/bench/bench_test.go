@@ -114,6 +114,7 @@ func TestUnavailableBackendIsReported(t *testing.T) {
 	rep, err := bench.Run(t.Context(), bench.Config{
 		Rounds: 1, Duration: 50 * time.Millisecond, Scenarios: []string{"load"}, Dir: t.TempDir(),
 		LoadEvents: 100, Redis: "redis://127.0.0.1:1/0", Progress: &progress, Timeout: 30 * time.Second,
+		ConnectTimeout: 500 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -44,14 +44,17 @@ func (r run) addCPU(s sample, name string) sample {
 	return s
 }
 
-// timed runs op in n goroutines: a warm-up of warm, then a measured window
-// of d. It ends early when ctx ends or after maxOps ops, and returns op's
-// first error.
+// timed runs op in n goroutines: a warm-up of warm (longer if needed for
+// every goroutine to finish one op: connections are up, caches filled),
+// then a measured window of d (longer if needed for one op to end in it).
+// It ends early when ctx ends or after maxOps ops, and returns op's first
+// error.
 func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx context.Context, worker int) (units int, err error)) (run, error) {
 	var (
 		phase  atomic.Int32
 		total  atomic.Int64
 		ops    atomic.Int64
+		warmed atomic.Int64 // goroutines that have finished an op
 		mu     sync.Mutex
 		first  error
 		lats   = make([][]time.Duration, n)
@@ -62,7 +65,7 @@ func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx contex
 	defer cancel()
 	for w := range n {
 		wg.Go(func() {
-			for phase.Load() != stopped && ctx.Err() == nil && ops.Add(1) <= maxOps {
+			for i := 0; phase.Load() != stopped && ctx.Err() == nil && ops.Add(1) <= maxOps; i++ {
 				t0 := time.Now()
 				u, err := op(ctx, w)
 				if err != nil {
@@ -80,17 +83,22 @@ func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx contex
 					total.Add(int64(u))
 					lats[w] = append(lats[w], time.Since(t0))
 				}
+				if i == 0 {
+					warmed.Add(1)
+				}
 			}
 		})
 	}
-	if !sleepCtx(ctx, warm) {
+	if !sleepCtx(ctx, warm) || !waitFor(ctx, func() bool { return warmed.Load() == int64(n) }) {
 		phase.Store(stopped)
 		wg.Wait()
 		return run{}, errors.Join(first, ctx.Err())
 	}
 	phase.Store(measuring)
 	t0, c0 := time.Now(), cpuTime()
-	sleepCtx(ctx, d)
+	if sleepCtx(ctx, d) {
+		waitFor(ctx, func() bool { return total.Load() > 0 })
+	}
 	phase.Store(stopped)
 	out := run{window: time.Since(t0), units: total.Load()}
 	if c0 > 0 {
@@ -130,6 +138,17 @@ func repeat(ctx context.Context, d time.Duration, op func(ctx context.Context) e
 		times = append(times, time.Since(t0))
 	}
 	return times, nil
+}
+
+// waitFor polls cond every millisecond until it holds (true) or ctx ends
+// (false).
+func waitFor(ctx context.Context, cond func() bool) bool {
+	for !cond() {
+		if !sleepCtx(ctx, time.Millisecond) {
+			return false
+		}
+	}
+	return true
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
