@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -132,16 +133,29 @@ func (rep *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\nfloors:")
 	seen := map[string]bool{}
+	var bare []string // backends with a case that has no floor
 	for _, r := range rep.Results {
-		key := r.Backend + " " + r.Scenario + " " + r.Case
-		if r.Floor == "" || seen[key] {
+		if r.Error != "" && len(r.Metrics) == 0 {
+			continue
+		}
+		if len(r.Metrics) > 0 && len(r.Metrics[0].Floor) == 0 {
+			if !slices.Contains(bare, r.Backend) {
+				bare = append(bare, r.Backend)
+			}
+			continue
+		}
+		key := r.Scenario + " " + r.Case
+		if seen[key] {
 			continue
 		}
 		seen[key] = true
-		fmt.Fprintf(w, "  %s %s %s: %s\n", r.Backend, r.Scenario, r.Case, r.Floor)
+		fmt.Fprintf(w, "  %s %s: %s\n", r.Scenario, r.Case, r.Floor)
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "    (%s)\n", n)
 		}
+	}
+	if len(bare) > 0 {
+		fmt.Fprintf(w, "  %s: no raw floor in this build for the store scenarios (append, load, delivery): evented's figures only\n", strings.Join(bare, ", "))
 	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "skipped: %s\n", s)
