@@ -35,6 +35,13 @@ type Options struct {
 	Snapshots map[string]SnapshotPolicy
 	// Observer, when set, is told what happens (metrics).
 	Observer Observer
+	// CacheEvents bounds the events of recently handled aggregates kept in
+	// memory, so that their next command skips loading them from the store
+	// (0 means DefaultCacheEvents; negative keeps none). A kept aggregate
+	// that another writer has appended to since is noticed by the
+	// optimistic check of the append, reloaded and decided again; that try
+	// does not count against MaxAttempts.
+	CacheEvents int
 }
 
 // Observer is told about appends and conflicts, e.g. to count them. Its
@@ -98,6 +105,7 @@ type Coordinator struct {
 	log    *slog.Logger
 	locks  keyedMutex
 	hub    *delivery.Hub
+	books  *books // nil: none kept
 }
 
 // Distribute makes c deliver inline to the synchronous subscriptions of hub
@@ -142,7 +150,14 @@ func New(store eventstore.Store, snaps eventstore.Snapshots, router Router, opts
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
-	return &Coordinator{store: store, snaps: snaps, router: router, opts: opts, log: log.With("component", "command")}
+	c := &Coordinator{store: store, snaps: snaps, router: router, opts: opts, log: log.With("component", "command")}
+	switch {
+	case opts.CacheEvents == 0:
+		c.books = newBooks(DefaultCacheEvents)
+	case opts.CacheEvents > 0:
+		c.books = newBooks(opts.CacheEvents)
+	}
+	return c
 }
 
 // AbortedError reports a command whose append still conflicted after every
@@ -226,18 +241,33 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		return Result{}, nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		prior, err := eventstore.Load(ctx, c.store, c.snaps, cmd.Cover)
-		if err != nil {
-			inline.Abort()
-			return Result{}, nil, err
+		prior, kept := c.books.get(cmd.Cover)
+		if !kept {
+			if prior, err = eventstore.Load(ctx, c.store, c.snaps, cmd.Cover); err != nil {
+				inline.Abort()
+				return Result{}, nil, err
+			}
 		}
 		decision, err := c.decide(ctx, logic, business.Request{Prior: prior, Command: cmd})
 		if err != nil || len(decision.Events) == 0 {
+			if !kept {
+				c.books.put(prior)
+			}
 			inline.Abort()
 			return Result{}, nil, err
 		}
 		events, err := c.store.Append(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next()))
 		var conflict *eventstore.ConflictError
+		if err != nil {
+			c.books.drop(cmd.Cover)
+		}
+		if errors.As(err, &conflict) && kept {
+			// Another writer appended since this coordinator last stored:
+			// a fresh load decides again, as if this try had not happened.
+			c.opts.Observer.Conflict(cmd.Cover.Domain, true)
+			attempt--
+			continue
+		}
 		if errors.As(err, &conflict) {
 			c.opts.Observer.Conflict(cmd.Cover.Domain, attempt < c.opts.MaxAttempts)
 			if attempt < c.opts.MaxAttempts {
@@ -254,9 +284,15 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		}
 		c.opts.Observer.Appended(cmd.Cover.Domain, len(events))
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
+		// What a load would return now: the new snapshot, or the prior
+		// state and the new events.
+		next := eventstore.Book{Cover: cmd.Cover, Snapshot: prior.Snapshot, Events: append(prior.Events, events...)}
 		if decision.Snapshot != nil {
-			c.storeSnapshot(ctx, prior, book, decision.Snapshot)
+			if snap := c.storeSnapshot(ctx, prior, book, decision.Snapshot); snap != nil {
+				next = eventstore.Book{Cover: cmd.Cover, Snapshot: snap}
+			}
 		}
+		c.books.put(next)
 		// Committed: from here on the reply never claims failure.
 		ir := inline.Deliver(context.WithoutCancel(ctx), book)
 		return Result{Books: []eventstore.Book{book}, Projections: ir.Projections, Failures: ir.Failures}, inline, nil
@@ -270,6 +306,7 @@ func (c *Coordinator) Record(ctx context.Context, cover eventstore.Cover, pages 
 		return Result{}, eventstore.Invalid("pages", "must hold at least one event page")
 	}
 	events, err := c.store.Append(ctx, cover, pages)
+	c.books.drop(cover) // appended without business logic: the next command loads
 	if err != nil {
 		if errors.Is(err, eventstore.ErrConflict) {
 			c.opts.Observer.Conflict(cover.Domain, false)
@@ -326,10 +363,10 @@ func (c *Coordinator) number(logic business.Logic, events []business.Event, next
 // storeSnapshot stores a returned snapshot per the domain's policy. The
 // events are committed whatever happens here, so a failure is logged, not
 // returned: the next snapshot replaces it.
-func (c *Coordinator) storeSnapshot(ctx context.Context, prior, stored eventstore.Book, s *business.Snapshot) {
+func (c *Coordinator) storeSnapshot(ctx context.Context, prior, stored eventstore.Book, s *business.Snapshot) *eventstore.Snapshot {
 	policy := c.opts.Snapshots[stored.Cover.Domain]
 	if policy.Disabled || c.snaps == nil {
-		return
+		return nil
 	}
 	seq := stored.Next()
 	var last uint32
@@ -337,10 +374,12 @@ func (c *Coordinator) storeSnapshot(ctx context.Context, prior, stored eventstor
 		last = prior.Snapshot.Sequence
 	}
 	if seq-last < policy.MinEvents {
-		return
+		return nil
 	}
-	err := c.snaps.PutSnapshot(ctx, stored.Cover, eventstore.Snapshot{Sequence: seq, TypeURL: s.TypeURL, State: slices.Clone(s.State)})
-	if err != nil {
+	snap := eventstore.Snapshot{Sequence: seq, TypeURL: s.TypeURL, State: slices.Clone(s.State), CreatedAt: time.Now().UTC()}
+	if err := c.snaps.PutSnapshot(ctx, stored.Cover, snap); err != nil {
 		c.log.WarnContext(ctx, "snapshot not stored; events are", "cover", stored.Cover, "sequence", seq, "err", err)
+		return nil
 	}
+	return &snap
 }

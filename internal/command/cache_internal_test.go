@@ -1,0 +1,65 @@
+package command
+
+import (
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+func bookOf(n int) eventstore.Book {
+	b := eventstore.Book{Cover: eventstore.Cover{Domain: "d", Root: uuid.New()}}
+	for i := range n {
+		b.Events = append(b.Events, eventstore.Event{Sequence: uint32(i)})
+	}
+	return b
+}
+
+func TestBooksStayWithinTheirBound(t *testing.T) {
+	b := newBooks(40)
+	var kept []eventstore.Book
+	for range 20 {
+		book := bookOf(3) // weight 4
+		b.put(book)
+		kept = append(kept, book)
+	}
+	if n, w := b.len(); n != 10 || w != 40 {
+		t.Fatalf("%d books of weight %d, want the 10 latest, 40", n, w)
+	}
+	if _, ok := b.get(kept[9].Cover); ok {
+		t.Error("an evicted book is still there")
+	}
+	got, ok := b.get(kept[19].Cover)
+	if !ok || len(got.Events) != 3 {
+		t.Fatalf("latest book: ok=%v, %d events", ok, len(got.Events))
+	}
+	// The caller may append: the kept book is not touched.
+	_ = append(got.Events, eventstore.Event{Sequence: 99})
+	if again, _ := b.get(kept[19].Cover); len(again.Events) != 3 || cap(again.Events) != 3 {
+		t.Errorf("kept book changed: %d events, cap %d", len(again.Events), cap(again.Events))
+	}
+	// Using a book keeps it: kept[10] is the oldest now, unless used.
+	b.get(kept[10].Cover)
+	b.put(bookOf(3))
+	if _, ok := b.get(kept[10].Cover); !ok {
+		t.Error("a book just used was evicted")
+	}
+	if _, ok := b.get(kept[11].Cover); ok {
+		t.Error("the least recently used book was kept")
+	}
+	long := bookOf(10) // weight 11 > 40/4
+	b.put(long)
+	if _, ok := b.get(long.Cover); ok {
+		t.Error("a book longer than a quarter of the bound was kept")
+	}
+	b.drop(kept[19].Cover)
+	if _, ok := b.get(kept[19].Cover); ok {
+		t.Error("a dropped book is still there")
+	}
+	var none *books
+	none.put(long)
+	if _, ok := none.get(long.Cover); ok {
+		t.Error("a nil cache returned a book")
+	}
+}
