@@ -119,25 +119,45 @@ func timed(ctx context.Context, n int, warm, d time.Duration, op func(ctx contex
 	return out, nil
 }
 
-// repeat calls op until d has passed (at least once, at most maxOps times)
-// after one unmeasured call, and returns the duration of each measured call.
-func repeat(ctx context.Context, d time.Duration, op func(ctx context.Context) error) ([]time.Duration, error) {
-	if err := op(ctx); err != nil {
-		return nil, err
+// repeated is what repeat measured.
+type repeated struct {
+	times []time.Duration // of each measured call
+	cpu   time.Duration   // CPU time the process used in them (0: unknown)
+}
+
+// sample is the median time of a call as name and, when known, the CPU
+// time per call as "cpu "+name, both in milliseconds.
+func (r repeated) sample(name string) sample {
+	s := sample{name: percentile(r.times, 50)}
+	if r.cpu > 0 {
+		s["cpu "+name] = ms(r.cpu) / float64(len(r.times))
 	}
-	var times []time.Duration
+	return s
+}
+
+// repeat calls op until d has passed (at least once, at most maxOps times)
+// after one unmeasured call.
+func repeat(ctx context.Context, d time.Duration, op func(ctx context.Context) error) (repeated, error) {
+	if err := op(ctx); err != nil {
+		return repeated{}, err
+	}
+	var out repeated
+	c0 := cpuTime()
 	end := time.Now().Add(d)
 	for i := 0; i < maxOps && (i == 0 || time.Now().Before(end)); i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return repeated{}, err
 		}
 		t0 := time.Now()
 		if err := op(ctx); err != nil {
-			return nil, err
+			return repeated{}, err
 		}
-		times = append(times, time.Since(t0))
+		out.times = append(out.times, time.Since(t0))
 	}
-	return times, nil
+	if c0 > 0 {
+		out.cpu = cpuTime() - c0
+	}
+	return out, nil
 }
 
 // waitFor polls cond every millisecond until it holds (true) or ctx ends

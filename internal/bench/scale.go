@@ -72,7 +72,7 @@ func (r *runner) scaleCases(ctx context.Context, b *backend) ([]spec, func(), er
 		cases = append(cases, spec{
 			name:    fmt.Sprintf("length: load of %d events, no snapshot", n),
 			floor:   "the same rows by a plain SELECT",
-			metrics: []metricSpec{{name: "load ms", higher: false, format: "%.3f"}},
+			metrics: loadMetrics,
 			evented: r.loadEvented(lengths, cover, n),
 			raw:     r.loadRaw(lreader, cover, false, n),
 		})
@@ -110,7 +110,7 @@ func (r *runner) scaleCases(ctx context.Context, b *backend) ([]spec, func(), er
 			spec{
 				name:    fmt.Sprintf("store of %d events: load of a random %d-event aggregate", size, scaleAggregateLen),
 				floor:   "the same rows by a plain SELECT",
-				metrics: []metricSpec{{name: "load ms", higher: false, format: "%.3f"}},
+				metrics: loadMetrics,
 				evented: r.loadRandomEvented(store, g),
 				raw:     r.loadRandomRaw(breader, g),
 			},
@@ -206,7 +206,7 @@ func (g *grower) random() eventstore.Cover { return g.samples[rand.IntN(len(g.sa
 
 func (r *runner) loadRandomEvented(store server.Storage, g *grower) measure {
 	return func(ctx context.Context) (sample, error) {
-		times, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
+		rep, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
 			book, err := eventstore.Load(ctx, store, store, g.random())
 			if err == nil && len(book.Events) != scaleAggregateLen {
 				err = fmt.Errorf("loaded %d events, want %d", len(book.Events), scaleAggregateLen)
@@ -216,7 +216,7 @@ func (r *runner) loadRandomEvented(store server.Storage, g *grower) measure {
 		if err != nil {
 			return nil, err
 		}
-		return sample{"load ms": percentile(times, 50)}, nil
+		return rep.sample("load ms"), nil
 	}
 }
 
@@ -227,7 +227,7 @@ func (r *runner) loadRandomRaw(db *sql.DB, g *grower) measure {
 			return nil, err
 		}
 		defer query.Close()
-		times, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
+		rep, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
 			c := g.random()
 			rows, err := query.QueryContext(ctx, c.Domain, c.Root.String(), 0, int64(1)<<32)
 			if err != nil {
@@ -255,6 +255,6 @@ func (r *runner) loadRandomRaw(db *sql.DB, g *grower) measure {
 		if err != nil {
 			return nil, err
 		}
-		return sample{"load ms": percentile(times, 50)}, nil
+		return rep.sample("load ms"), nil
 	}
 }
