@@ -2,6 +2,7 @@ package command_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -162,4 +163,37 @@ func TestNoCacheLoadsEveryCommand(t *testing.T) {
 	if store.reads.Load() != 3 {
 		t.Errorf("store read %d times, want 3", store.reads.Load())
 	}
+}
+
+// A command refused on a kept book is decided again on a fresh load: the
+// book may be stale (another server appended), and a refusal must stand on
+// what is stored.
+func TestRefusalOnKeptBookIsDecidedAgainOnAFreshLoad(t *testing.T) {
+	store := memory.New()
+	defer store.Close()
+	var calls atomic.Int32
+	refuseUnderTwo := logicFunc(func(ctx context.Context, req business.Request) (business.Decision, error) {
+		calls.Add(1)
+		if req.Command.Pages[0].TypeURL == "Redeem" && len(req.Prior.Events) < 2 {
+			return business.Decision{}, errors.New("Insufficient points")
+		}
+		return echo(ctx, req)
+	})
+	coord := command.New(store, store, oneDomain{refuseUnderTwo}, command.Options{MaxAttempts: 3}, slog.New(slog.DiscardHandler))
+	cover := orders()
+	if _, err := coord.Handle(t.Context(), cmd(cover, "Add")); err != nil { // kept: one event
+		t.Fatal(err)
+	}
+	// Another server on the same store adds an event this coordinator did not see.
+	if _, err := store.Append(t.Context(), cover, []eventstore.Page{{TypeURL: "AddDone"}}); err != nil {
+		t.Fatal(err)
+	}
+	calls.Store(0)
+	if _, err := coord.Handle(t.Context(), cmd(cover, "Redeem")); err != nil {
+		t.Fatalf("refused on the stale kept book: %v", err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("business logic asked %d times, want 2 (stale kept book, then fresh load)", calls.Load())
+	}
+	requireContiguous(t, store, cover, 3)
 }

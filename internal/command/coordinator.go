@@ -249,8 +249,15 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			}
 		}
 		decision, err := c.decide(ctx, logic, business.Request{Prior: prior, Command: cmd})
+		if err != nil && kept {
+			// A refusal may come from a kept book another server has moved
+			// past: only a fresh load may refuse the command.
+			c.books.drop(cmd.Cover)
+			attempt--
+			continue
+		}
 		if err != nil || len(decision.Events) == 0 {
-			if !kept {
+			if !kept && err == nil {
 				c.books.put(prior)
 			}
 			inline.Abort()
