@@ -31,7 +31,8 @@
 // is built and started (launch_test.go):
 //
 //	go      go build -o DIR/ ./cmd/evented ./examples/go/<service>...; DIR/<service>
-//	python  $E2E_PYTHON (default python3) examples/python/<service>/main.py
+//	python  $E2E_PYTHON examples/python/<service>/main.py (default: .venv/bin/python,
+//	        the virtualenv of examples/python/requirements.txt, if any, else python3)
 //	rust    cargo build --bins (the Cargo workspace at the repository root);
 //	        target/debug/<service> (under $CARGO_TARGET_DIR when set)
 //
@@ -41,7 +42,8 @@
 // run from the repository root, with {service} replaced by the service's
 // name and {module} by the same with underscores (saga_loyalty), e.g.
 //
-//	E2E_LANG=python E2E_LAUNCH='exec .venv/bin/python -m examples.python.{module}' go test ./tests/e2e/...
+//	cargo build --release --bins
+//	E2E_LANG=rust E2E_LAUNCH='exec target/release/{service}' go test ./tests/e2e/...
 //
 // The log projectors must write one JSON object per event on standard
 // output with the keys projector, domain, root, sequence and type (see

@@ -62,7 +62,14 @@ var languages = map[string]language{
 		},
 		build: func(context.Context, string, string) error { return nil },
 		command: func(root, _, service string) *exec.Cmd {
-			python := cmp(os.Getenv("E2E_PYTHON"), "python3")
+			python := os.Getenv("E2E_PYTHON")
+			if python == "" {
+				// The virtualenv of examples/python/requirements.txt, when there is one.
+				python = filepath.Join(root, ".venv", "bin", "python")
+				if _, err := os.Stat(python); err != nil {
+					python = "python3"
+				}
+			}
 			return exec.Command(python, filepath.Join(root, "examples", "python", service, "main.py"))
 		},
 	},
