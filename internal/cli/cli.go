@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"log/slog"
 	"fmt"
 	"io"
 	"os"
@@ -59,6 +60,9 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 				if err != nil {
 					return err
 				}
+				// Backends log their connection retries and durability
+				// warnings to the default logger: make it this one.
+				slog.SetDefault(log)
 				srv, err := server.New(cmd.Context(), cfg, log)
 				if err != nil {
 					return err
