@@ -8,7 +8,7 @@ use crate::consumer::EventReader;
 
 /// What "now" is for handlers that stamp times on events. A plain function,
 /// so it is `Copy` and closures take it along: the system clock by default,
-/// a fixed time in tests (see [`testing::NOW`](crate::testing::NOW)).
+/// a fixed time in tests (see [`testing::now`](crate::testing::now)).
 #[derive(Clone, Copy)]
 pub struct Clock(fn() -> SystemTime);
 
