@@ -4,9 +4,9 @@ package cli
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 
