@@ -197,3 +197,63 @@ func TestRefusalOnKeptBookIsDecidedAgainOnAFreshLoad(t *testing.T) {
 	}
 	requireContiguous(t, store, cover, 3)
 }
+
+// A refusal on a kept book that is current stands: business logic is not
+// asked twice (a slow or unreachable service would cost its timeout twice).
+func TestRefusalOnCurrentKeptBookIsNotDecidedAgain(t *testing.T) {
+	var calls atomic.Int32
+	logic := logicFunc(func(ctx context.Context, req business.Request) (business.Decision, error) {
+		calls.Add(1)
+		if req.Command.Pages[0].TypeURL == "Redeem" {
+			return business.Decision{}, errors.New("Insufficient points")
+		}
+		return echo(ctx, req)
+	})
+	store, coord := newCounting(t, logic, command.Options{MaxAttempts: 3})
+	cover := orders()
+	if _, err := coord.Handle(t.Context(), cmd(cover, "Add")); err != nil {
+		t.Fatal(err)
+	}
+	calls.Store(0)
+	if _, err := coord.Handle(t.Context(), cmd(cover, "Redeem")); err == nil || err.Error() != "Insufficient points" {
+		t.Fatalf("err = %v, want the refusal", err)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("business logic asked %d times, want 1", calls.Load())
+	}
+	requireContiguous(t, store, cover, 1)
+}
+
+// "Nothing to do" on a stale kept book is decided again on what is stored.
+func TestEmptyDecisionOnStaleKeptBookIsDecidedAgain(t *testing.T) {
+	var calls atomic.Int32
+	addOnce := logicFunc(func(ctx context.Context, req business.Request) (business.Decision, error) {
+		calls.Add(1)
+		for _, e := range req.Prior.Events {
+			if e.TypeURL == "Removed" { // removed elsewhere: add again
+				return echo(ctx, req)
+			}
+		}
+		if len(req.Prior.Events) > 0 {
+			return business.Decision{}, nil // already added
+		}
+		return echo(ctx, req)
+	})
+	store, coord := newCounting(t, addOnce, command.Options{MaxAttempts: 1})
+	cover := orders()
+	if _, err := coord.Handle(t.Context(), cmd(cover, "Add")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(t.Context(), cover, []eventstore.Page{{TypeURL: "Removed"}}); err != nil {
+		t.Fatal(err)
+	}
+	calls.Store(0)
+	res, err := coord.Handle(t.Context(), cmd(cover, "Add"))
+	if err != nil || len(res.Books) != 1 {
+		t.Fatalf("res = %+v, err = %v; want the event added on the fresh load", res, err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("business logic asked %d times, want 2", calls.Load())
+	}
+	requireContiguous(t, store, cover, 3)
+}

@@ -249,9 +249,9 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			}
 		}
 		decision, err := c.decide(ctx, logic, business.Request{Prior: prior, Command: cmd})
-		if err != nil && kept {
-			// A refusal may come from a kept book another server has moved
-			// past: only a fresh load may refuse the command.
+		if (err != nil || len(decision.Events) == 0) && kept && c.moved(ctx, prior) {
+			// A refusal, or "nothing to do", must stand on what is stored:
+			// another server has moved the aggregate on since it was kept.
 			c.books.drop(cmd.Cover)
 			attempt--
 			continue
@@ -304,6 +304,15 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		ir := inline.Deliver(context.WithoutCancel(ctx), book)
 		return Result{Books: []eventstore.Book{book}, Projections: ir.Projections, Failures: ir.Failures}, inline, nil
 	}
+}
+
+// moved reports whether the store holds events of kept's cover after kept
+// (another writer appended since the coordinator kept it), or cannot tell.
+// It reads at most one event.
+func (c *Coordinator) moved(ctx context.Context, kept eventstore.Book) bool {
+	next := kept.Next()
+	newer, err := c.store.Read(ctx, kept.Cover, next, next+1)
+	return err != nil || len(newer) > 0
 }
 
 // Record appends book's pages without calling business logic: a page with
