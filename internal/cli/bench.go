@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ Everything listens on 127.0.0.1 only and writes to a temporary directory unless
 				}
 			}
 			cfg.Progress = cmd.ErrOrStderr()
+			// Backends log through the default logger; their retries while a
+			// server backend is probed would drown the progress lines.
+			slog.SetDefault(slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError})))
 			rep, err := bench.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
