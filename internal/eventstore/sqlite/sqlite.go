@@ -248,6 +248,7 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	defer rows.Close()
 	var (
 		events      []eventstore.Event
+		seq         any // the driver's int64 as it is: database/sql converts to uint32 through a string
 		at, typeURL sql.RawBytes
 		payload     sql.RawBytes
 		mem         arena
@@ -255,9 +256,14 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	)
 	for rows.Next() {
 		var e eventstore.Event
-		if err := rows.Scan(&e.Sequence, &at, &typeURL, &payload); err != nil {
+		if err := rows.Scan(&seq, &at, &typeURL, &payload); err != nil {
 			return nil, s.fail(err, "read %s", cover)
 		}
+		n, ok := seq.(int64)
+		if !ok || n < 0 || n > math.MaxUint32 {
+			return nil, s.fail(fmt.Errorf("sequence %v is not a uint32", seq), "read %s", cover)
+		}
+		e.Sequence = uint32(n)
 		if e.CreatedAt, err = parseTime(at); err != nil {
 			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
 		}
