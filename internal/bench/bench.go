@@ -6,8 +6,10 @@
 // A floor is what evented costs at best: plain SQL on the same file with the
 // same pragmas (appends, loads, log reads), or a gRPC echo with the same hops
 // (commands). The ratio evented/floor is what evented adds. Ratios near 1
-// mean evented is as fast as the hardware and the driver let it be; no ratio
-// depends much on the machine, which absolute figures do.
+// mean evented is as fast as the hardware and the driver let it be; they
+// depend much less on the machine than absolute figures do. Beside the
+// rates, the CPU time per operation is reported: on a machine shared with
+// other work it moves much less than a rate does.
 //
 // Method, per scenario (see BENCHMARKS.md for the figures):
 //

@@ -17,9 +17,10 @@ import (
 
 // The scale scenario shows how costs grow: with concurrency (append from
 // 1 to 64 writers), with aggregate length (loads of LoadEvents/100 to
-// LoadEvents events) and with the size of the store (appends to new aggregates and
-// loads of random existing ones in a store grown to ScaleEvents events, in
-// aggregates of scaleAggregateLen events). It runs on SQLite only.
+// LoadEvents events) and with the size of the store (appends to 16 new
+// aggregates and loads of random existing ones in a store grown to
+// ScaleEvents events, in aggregates of scaleAggregateLen events). It runs
+// on SQLite only.
 const (
 	scaleAggregateLen = 10
 	scaleSamples      = 10_000 // aggregates remembered for random loads
@@ -100,7 +101,7 @@ func (r *runner) scaleCases(ctx context.Context, b *backend) ([]spec, func(), er
 		grow := func(ctx context.Context) error { return g.grow(ctx, size) }
 		cases = append(cases,
 			spec{
-				name:    fmt.Sprintf("store of %d events: append writers=16/events=1 (new aggregates)", size),
+				name:    fmt.Sprintf("store of %d events: append writers=16/events=1 (16 new aggregates)", size),
 				floor:   "plain INSERTs into the same file, 16 rows per transaction",
 				metrics: appendMetrics,
 				evented: r.appendEvented(same, 16, 1),
