@@ -79,21 +79,34 @@ func (t *Tracing) ForceFlush(ctx context.Context) error {
 
 var propagators = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 
+// off reports whether tracing is off: then nothing is hooked into gRPC or
+// the store, so it costs nothing.
+func (t *Tracing) off() bool {
+	_, off := t.provider.(noop.TracerProvider)
+	return off
+}
+
 // ServerOption traces the calls a gRPC server receives.
 func (t *Tracing) ServerOption() grpc.ServerOption {
+	if t.off() {
+		return grpc.EmptyServerOption{}
+	}
 	return grpc.StatsHandler(otelgrpc.NewServerHandler(
 		otelgrpc.WithTracerProvider(t.provider), otelgrpc.WithPropagators(propagators)))
 }
 
 // DialOption traces the calls a gRPC client makes, and passes the trace on.
 func (t *Tracing) DialOption() grpc.DialOption {
+	if t.off() {
+		return grpc.EmptyDialOption{}
+	}
 	return grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 		otelgrpc.WithTracerProvider(t.provider), otelgrpc.WithPropagators(propagators)))
 }
 
 // Storage wraps s so that appends, reads and snapshot calls are spans.
 func (t *Tracing) Storage(s delivery.Storage) delivery.Storage {
-	if _, off := t.provider.(noop.TracerProvider); off {
+	if t.off() {
 		return s
 	}
 	return &tracedStorage{Storage: s, tracer: t.provider.Tracer("evented/eventstore")}
