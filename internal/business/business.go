@@ -26,6 +26,10 @@ type Command struct {
 type CommandBook struct {
 	Cover eventstore.Cover
 	Pages []Command
+	// IdempotencyKey, when set, makes the command apply at most once: a
+	// repeat returns the first result (gRPC metadata idempotency-key, or
+	// the deterministic key of a saga's command). Not on the wire.
+	IdempotencyKey string
 }
 
 // Request is what business logic is given.

@@ -23,6 +23,11 @@ type claim struct {
 	done     chan struct{}
 	from, to uint32 // sequences [from, to) delivered inline, set on settle
 	ok       bool
+	// first is the first sequence appended, once known (before the inline
+	// call): earlier events of the aggregate are not the claim's and need
+	// not wait for it.
+	first      uint32
+	firstKnown bool
 }
 
 func (c *claims) take(cover eventstore.Cover, head uint64) *claim {
@@ -34,6 +39,26 @@ func (c *claims) take(cover eventstore.Cover, head uint64) *claim {
 	c.m[cover] = append(c.m[cover], cl)
 	c.mu.Unlock()
 	return cl
+}
+
+// appended records the first sequence cl's append got.
+func (c *claims) appended(cl *claim, first uint32) {
+	c.mu.Lock()
+	cl.first, cl.firstKnown = first, true
+	c.mu.Unlock()
+}
+
+// has reports whether cover has claims.
+func (c *claims) has(cover eventstore.Cover) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m[cover]) > 0
+}
+
+// covers reports whether cl may hold the event at position with sequence
+// seq. The caller holds c.mu.
+func (cl *claim) covers(position uint64, seq uint32) bool {
+	return cl.head < position && (!cl.firstKnown || seq >= cl.first)
 }
 
 // settle records the outcome of cl: ok when the consumer handled sequences
@@ -54,7 +79,7 @@ func (c *claims) handled(ctx context.Context, cover eventstore.Cover, position u
 	c.mu.Lock()
 	var pending []*claim
 	for _, cl := range c.m[cover] {
-		if cl.head < position {
+		if cl.covers(position, seq) {
 			pending = append(pending, cl)
 		}
 	}
@@ -86,14 +111,14 @@ func (c *claims) handled(ctx context.Context, cover eventstore.Cover, position u
 
 // pending reports, without waiting, whether a claim that may hold the event
 // at position is not settled yet.
-func (c *claims) pending(cover eventstore.Cover, position uint64) bool {
+func (c *claims) pending(cover eventstore.Cover, position uint64, seq uint32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, cl := range c.m[cover] {
 		select {
 		case <-cl.done:
 		default:
-			if cl.head < position {
+			if cl.covers(position, seq) {
 				return true
 			}
 		}

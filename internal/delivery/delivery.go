@@ -23,6 +23,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/eventstore"
 )
@@ -105,7 +107,34 @@ type Options struct {
 	PollInterval time.Duration
 	// Observer, when set, is told about deliveries (metrics).
 	Observer Observer
+
+	// Segments is how many segments the subscription's work is split
+	// into, by aggregate (default 4). Replicas sharing the store share
+	// the segments; one aggregate's events are always in one segment.
+	Segments int
+	// LeaseTTL is how long a segment's lease lasts unless renewed; it is
+	// renewed every third of it. A replica that dies has its segments
+	// taken over after at most this long (default 10s).
+	LeaseTTL time.Duration
+	// Owner names this replica in the leases (default: a random name).
+	Owner string
+	// Start is where a subscription with no checkpoint yet begins:
+	// StartBeginning (the default) or StartHead.
+	Start string
+	// MaxBookBytes bounds the payload bytes of one book (default 3 MiB,
+	// under gRPC's 4 MiB message limit). An event larger than it can
+	// never be delivered and is parked with a reason that says so.
+	MaxBookBytes int
 }
+
+// Where a subscription without a checkpoint starts.
+const (
+	StartBeginning = "beginning" // every event in the store
+	StartHead      = "head"      // events committed after it first started
+)
+
+// DefaultMaxBookBytes is the default of Options.MaxBookBytes.
+const DefaultMaxBookBytes = 3 << 20
 
 // Observer is told about deliveries, e.g. to measure them. Its methods must
 // be cheap and safe for concurrent use.
@@ -147,6 +176,21 @@ func (o Options) withDefaults() Options {
 	if o.Observer == nil {
 		o.Observer = noObserver{}
 	}
+	if o.Segments <= 0 {
+		o.Segments = 4
+	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = 10 * time.Second
+	}
+	if o.Owner == "" {
+		o.Owner = "replica-" + uuid.NewString()[:8]
+	}
+	if o.Start == "" {
+		o.Start = StartBeginning
+	}
+	if o.MaxBookBytes <= 0 {
+		o.MaxBookBytes = DefaultMaxBookBytes
+	}
 	return o
 }
 
@@ -170,4 +214,5 @@ type Storage interface {
 	eventstore.Log
 	eventstore.Checkpoints
 	eventstore.Parking
+	eventstore.Segments
 }

@@ -71,12 +71,14 @@ type inlineEntry struct {
 }
 
 // Begin claims cover for every synchronous subscription that wants its
-// domain. Call it before appending, while holding the aggregate's command
-// lock, then exactly one of Abort or Deliver.
+// domain and whose segment of cover this replica delivers (another
+// replica's segment is delivered by its owner, after the reply). Call it
+// before appending, while holding the aggregate's command lock, then
+// exactly one of Abort or Deliver.
 func (h *Hub) Begin(ctx context.Context, cover eventstore.Cover) (*Inline, error) {
 	in := &Inline{cover: cover}
 	for _, s := range h.Subscriptions() {
-		if s.opts.Synchronous && s.opts.wants(cover.Domain) {
+		if s.opts.Synchronous && s.opts.wants(cover.Domain) && s.local(cover) != nil {
 			if len(in.entries) == 0 {
 				head, err := s.store.Head(ctx)
 				if err != nil {
@@ -98,6 +100,10 @@ const catchUpWait = 200 * time.Millisecond
 // errNotFirst is the failure of an inline delivery that had to give way to
 // earlier events of the aggregate still in its subscription.
 var errNotFirst = errors.New("earlier events of this aggregate are still being delivered; the subscription delivers these after them")
+
+// errMoved is the failure of an inline delivery whose segment another
+// replica took over meanwhile.
+var errMoved = errors.New("the aggregate's segment moved to another replica; it delivers these events")
 
 // InlineResult is what the synchronous consumers answered.
 type InlineResult struct {
@@ -131,8 +137,11 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 	}
 	for i := range in.entries {
 		e := &in.entries[i]
+		e.sub.claims.appended(e.claim, in.from)
 		out, err := Outcome{}, errNotFirst
-		if e.sub.caughtUp(ctx, in.cover, in.head, in.from, catchUpWait) {
+		if seg := e.sub.local(in.cover); seg == nil {
+			err = errMoved
+		} else if seg.caughtUp(ctx, in.cover, in.from, catchUpWait) {
 			out, err = e.sub.deliverInline(ctx, in.cover, stored)
 		}
 		if err != nil {
@@ -166,7 +175,10 @@ func (in *Inline) Finish(ctx context.Context, dispatch func(context.Context, bus
 			continue
 		}
 		var err error
-		for _, cmd := range e.commands {
+		for j, cmd := range e.commands {
+			if cmd.IdempotencyKey == "" {
+				cmd.IdempotencyKey = SagaKey(e.sub.Name(), in.cover, in.from, j)
+			}
 			if err = dispatch(ctx, cmd); err != nil {
 				err = fmt.Errorf("dispatch command for %s: %w", cmd.Cover, err)
 				break
@@ -196,10 +208,7 @@ func (in *Inline) settle(e *inlineEntry, ok bool) {
 	e.settled = true
 	e.sub.claims.settle(in.cover, e.claim, in.from, in.to, ok)
 	if ok && in.to > in.from {
-		e.sub.mu.Lock()
-		e.sub.delivered += uint64(in.to - in.from)
-		e.sub.mu.Unlock()
-		e.sub.opts.Observer.Delivered(e.sub.Name(), int(in.to-in.from), time.Since(in.committed))
+		e.sub.counted(int(in.to-in.from), in.committed)
 	}
 }
 

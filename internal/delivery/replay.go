@@ -32,6 +32,11 @@ func (s *Subscription) Parked(ctx context.Context) ([]eventstore.Parked, error) 
 // each. An aggregate whose events are all delivered is unparked and flows
 // again; one that fails stays parked and is reported. Only aggregates named
 // in covers are replayed, or all when covers is empty.
+//
+// Any replica may replay: the segment's owner, wherever it runs, parks an
+// aggregate's new events behind its parked ones only while some are still
+// parked (a check made in the same store transaction as the park), so it
+// delivers them itself once the replay has released the last one.
 func (s *Subscription) Replay(ctx context.Context, covers ...eventstore.Cover) (ReplayResult, error) {
 	parked, err := s.store.ParkedEvents(ctx, s.Name())
 	if err != nil {
@@ -57,32 +62,50 @@ func (s *Subscription) Replay(ctx context.Context, covers ...eventstore.Cover) (
 	return res, nil
 }
 
-// replayCover holds cover against the workers, delivers its parked events
-// until none are left, then releases it unparked.
+// replayBatch bounds the parked events delivered in one book of a replay;
+// the book is cut further to MaxBookBytes.
+const replayBatch = 256
+
+// replayCover holds cover against this replica's workers (if it delivers
+// the cover's segment), delivers its parked events until none are left,
+// in books that fit the consumer, then releases it.
 func (s *Subscription) replayCover(ctx context.Context, cover eventstore.Cover) (int, error) {
-	s.mu.Lock()
-	for s.busy[cover] {
-		s.cond.Wait()
+	seg := s.local(cover)
+	if seg != nil {
+		seg.mu.Lock()
+		for seg.busy[cover] {
+			seg.cond.Wait()
+		}
+		seg.busy[cover] = true
+		seg.mu.Unlock()
 	}
-	s.busy[cover] = true
-	s.mu.Unlock()
 
 	replayed, err := 0, error(nil)
 	for {
-		var batch []eventstore.Logged
 		var parked []eventstore.Parked
 		if parked, err = s.store.ParkedEvents(ctx, s.Name()); err != nil {
 			break
 		}
+		var batch []eventstore.Logged
+		bytes := 0
 		for _, p := range parked {
-			if p.Cover == cover {
-				batch = append(batch, p.Logged)
+			if p.Cover != cover {
+				continue
 			}
+			if len(batch) > 0 && (len(batch) >= replayBatch || bytes+len(p.Payload) > s.opts.MaxBookBytes) {
+				break
+			}
+			batch = append(batch, p.Logged)
+			bytes += len(p.Payload)
 		}
 		if len(batch) == 0 {
 			break
 		}
-		if err = s.deliver(ctx, cover, batch); err != nil {
+		if reason := s.tooLarge(batch); reason != "" {
+			err = fmt.Errorf("%s", reason)
+			break
+		}
+		if err = s.deliver(ctx, cover, batch, map[string]bool{}); err != nil {
 			break
 		}
 		positions := make([]uint64, len(batch))
@@ -95,16 +118,20 @@ func (s *Subscription) replayCover(ctx context.Context, cover eventstore.Cover) 
 		replayed += len(batch)
 	}
 
-	s.mu.Lock()
+	if seg != nil {
+		seg.mu.Lock()
+		if err == nil {
+			delete(seg.parked, cover)
+		}
+		delete(seg.busy, cover)
+		if len(seg.queues[cover]) > 0 {
+			seg.ready = append(seg.ready, cover)
+		}
+		seg.cond.Broadcast()
+		seg.mu.Unlock()
+	}
 	if err == nil {
-		delete(s.parked, cover)
 		s.log.Info("parked events replayed; aggregate flows again", "cover", cover, "events", replayed)
 	}
-	delete(s.busy, cover)
-	if len(s.queues[cover]) > 0 {
-		s.ready = append(s.ready, cover)
-	}
-	s.cond.Broadcast()
-	s.mu.Unlock()
 	return replayed, err
 }

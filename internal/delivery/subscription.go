@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -13,8 +14,12 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 )
 
-// Subscription delivers the store's events to one consumer. Create it with
-// New and run it with Run; it is safe for concurrent use.
+// Subscription delivers the store's events to one consumer. Its work is
+// split into Options.Segments segments by aggregate; each replica sharing
+// the store runs the segments whose leases it holds, and takes its fair
+// share of them: segments of replicas that leave or die are taken over,
+// and a replica that joins is given some. Create it with New and run it
+// with Run; it is safe for concurrent use.
 type Subscription struct {
 	consumer Consumer
 	store    Storage
@@ -22,41 +27,40 @@ type Subscription struct {
 	opts     Options
 	log      *slog.Logger
 	claims   claims
+	wake     chan struct{} // kick: look at the leases now
+
+	prepared bool
+	start    uint64 // where a segment never seen before starts
 
 	mu          sync.Mutex
-	cond        *sync.Cond      // signals: work queued, work done, state changed
-	window      []uint64        // positions read and not yet checkpointed, ascending
-	done        map[uint64]bool // positions of window that are handled
-	queues      map[eventstore.Cover][]eventstore.Logged
-	ready       []eventstore.Cover // covers with queued events and no worker
-	busy        map[eventstore.Cover]bool
-	inflight    map[eventstore.Cover]uint32 // first sequence a worker is handling
-	parked      map[eventstore.Cover]uint64 // parked aggregates → first parked position
-	read        uint64                      // last position read from the log
-	checkpoint  uint64                      // last position saved
-	delivered   uint64                      // events handed to the consumer (counter)
+	running     map[int]*runner // segments this replica delivers
+	leases      []eventstore.Lease
+	delivered   uint64
 	parkedCount int
 	lastErr     string
-	stopping    bool
+}
+
+// runner is a segment being delivered and how to stop it.
+type runner struct {
+	seg      *segment
+	stopRead chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
+	expires  time.Time // by the local clock, conservatively
 }
 
 // New returns a subscription of consumer to store. dispatch executes the
 // commands a saga returns (nil when the consumer is not a saga).
 func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, log *slog.Logger) *Subscription {
-	s := &Subscription{
+	return &Subscription{
 		consumer: consumer,
 		store:    store,
 		dispatch: dispatch,
 		opts:     opts.withDefaults(),
 		log:      log.With("component", "delivery", "subscriber", consumer.Name()),
-		done:     map[uint64]bool{},
-		queues:   map[eventstore.Cover][]eventstore.Logged{},
-		busy:     map[eventstore.Cover]bool{},
-		inflight: map[eventstore.Cover]uint32{},
-		parked:   map[eventstore.Cover]uint64{},
+		wake:     make(chan struct{}, 1),
+		running:  map[int]*runner{},
 	}
-	s.cond = sync.NewCond(&s.mu)
-	return s
 }
 
 // Name is the consumer's name.
@@ -64,248 +68,369 @@ func (s *Subscription) Name() string { return s.consumer.Name() }
 
 // Status is a subscription's progress.
 type Status struct {
-	Name        string
-	Checkpoint  uint64 // every event at or below it is handled
-	Read        uint64 // last position read from the log
-	Delivered   uint64 // events delivered since start
-	Parked      int    // events parked since start
-	Pending     int    // events read and not yet handled
+	Name string
+	// Checkpoint is the lowest checkpoint of its segments: every event at
+	// or below it is handled.
+	Checkpoint  uint64
+	Read        uint64 // last position read from the log by this replica
+	Delivered   uint64 // events delivered by this replica since start
+	Parked      int    // events parked by this replica since start
+	Pending     int    // events read by this replica and not yet handled
 	LastError   string
 	Synchronous bool
+	// Segments are the subscription's segments with their owners; Local
+	// marks those this replica delivers.
+	Segments []SegmentStatus
 }
 
-// Status reports the subscription's progress.
+// SegmentStatus is one segment's lease and checkpoint.
+type SegmentStatus struct {
+	Index, Of int
+	Owner     string
+	Token     uint64
+	Position  uint64
+	Expires   time.Time
+	Local     bool
+}
+
+// Status reports the subscription's progress: this replica's live
+// segments, and the others as last read from the store.
 func (s *Subscription) Status() Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Status{
-		Name: s.consumer.Name(), Checkpoint: s.checkpoint, Read: s.read, Delivered: s.delivered,
-		Parked: s.parkedCount, Pending: len(s.window), LastError: s.lastErr, Synchronous: s.opts.Synchronous,
+	st := Status{Name: s.consumer.Name(), Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr, Synchronous: s.opts.Synchronous}
+	rows := map[int]SegmentStatus{}
+	for _, l := range s.leases {
+		if l.Of == s.opts.Segments {
+			rows[l.Segment] = SegmentStatus{Index: l.Segment, Of: l.Of, Owner: l.Owner, Token: l.Token, Position: l.Position, Expires: l.Expires}
+		}
 	}
+	running := make([]*runner, 0, len(s.running))
+	for _, r := range s.running {
+		running = append(running, r)
+	}
+	s.mu.Unlock()
+	for _, r := range running {
+		l, read, pending := r.seg.status()
+		rows[l.Segment] = SegmentStatus{Index: l.Segment, Of: l.Of, Owner: l.Owner, Token: l.Token, Position: l.Position, Expires: l.Expires, Local: true}
+		st.Read = max(st.Read, read)
+		st.Pending += pending
+	}
+	first := true
+	for i := range s.opts.Segments {
+		row, ok := rows[i]
+		if !ok {
+			row = SegmentStatus{Index: i, Of: s.opts.Segments, Position: s.start}
+		}
+		if first || row.Position < st.Checkpoint {
+			st.Checkpoint, first = row.Position, false
+		}
+		st.Segments = append(st.Segments, row)
+	}
+	return st
 }
 
-// Run delivers from the saved checkpoint until ctx ends, then saves the
-// checkpoint of what was handled and returns nil. Events read but not yet
-// delivered are delivered again after a restart (at least once).
-func (s *Subscription) Run(ctx context.Context) error {
-	cp, err := s.store.Checkpoint(ctx, s.Name())
+// Prepare fixes where the subscription starts when the store has no
+// checkpoint of it yet (Options.Start), before any command is served, so
+// that no event committed after evented started is missed. Run calls it
+// when it was not called.
+func (s *Subscription) Prepare(ctx context.Context) error {
+	if s.prepared {
+		return nil
+	}
+	legacy, err := s.store.Checkpoint(ctx, s.Name())
 	if err != nil {
 		return fmt.Errorf("subscription %s: load checkpoint: %w", s.Name(), err)
 	}
-	parked, err := s.store.ParkedEvents(ctx, s.Name())
+	leases, err := s.store.Leases(ctx, s.Name())
 	if err != nil {
-		return fmt.Errorf("subscription %s: load parked events: %w", s.Name(), err)
+		return fmt.Errorf("subscription %s: load segments: %w", s.Name(), err)
 	}
-	s.mu.Lock()
-	s.read, s.checkpoint = cp, cp
-	for _, p := range parked {
-		if _, ok := s.parked[p.Cover]; !ok {
-			s.parked[p.Cover] = p.Position
+	switch {
+	case len(leases) > 0:
+		// Split differently before: start where the slowest segment was
+		// (some events are delivered again, none are skipped).
+		s.start = leases[0].Position
+		for _, l := range leases {
+			s.start = min(s.start, l.Position)
+		}
+	case legacy > 0:
+		s.start = legacy // the checkpoint of a version before segments
+	case s.opts.Start == StartHead:
+		if s.start, err = s.store.Head(ctx); err != nil {
+			return fmt.Errorf("subscription %s: log head: %w", s.Name(), err)
 		}
 	}
-	s.mu.Unlock()
-	s.log.Info("subscription started", "checkpoint", cp, "parked_aggregates", len(s.parked))
-
-	var wg sync.WaitGroup
-	for range s.opts.Workers {
-		wg.Go(func() { s.work(ctx) })
-	}
-	wg.Go(func() { s.saveLoop(ctx) })
-	err = s.readLoop(ctx)
-
-	s.mu.Lock()
-	s.stopping = true
-	s.cond.Broadcast()
-	s.mu.Unlock()
-	wg.Wait()
-	s.saveCheckpoint(context.WithoutCancel(ctx))
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil
-	}
-	return err
+	s.prepared = true
+	return nil
 }
 
-// readLoop feeds the queues from the log, keeping at most a bounded number
-// of events in flight.
-func (s *Subscription) readLoop(ctx context.Context) error {
-	maxPending := s.opts.BatchSize * 8
+// Run delivers this replica's share of the segments until ctx ends, then
+// stops them gracefully (what was read is delivered, bounded), saves their
+// checkpoints, releases their leases and returns nil. Events read but not
+// delivered are delivered again by the next owner (at least once).
+func (s *Subscription) Run(ctx context.Context) error {
+	if err := s.Prepare(ctx); err != nil {
+		return err
+	}
+	s.log.Info("subscription started", "segments", s.opts.Segments, "owner", s.opts.Owner, "start", s.start)
+	tick := max(s.opts.LeaseTTL/3, time.Millisecond)
 	for {
-		s.mu.Lock()
-		for len(s.window) >= maxPending && ctx.Err() == nil {
-			s.cond.Wait()
-		}
-		after := s.read
-		s.mu.Unlock()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		wake := s.store.Appended()
-		batch, err := s.store.ReadLog(ctx, after, s.opts.BatchSize)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			s.noteError(fmt.Errorf("read log: %w", err))
-			if !sleep(ctx, s.opts.BackoffMin) {
-				return ctx.Err()
-			}
-			continue
-		}
-		if len(batch) > 0 {
-			s.enqueue(batch)
-			continue
-		}
+		s.balance(ctx)
+		t := time.NewTimer(tick)
 		select {
-		case <-wake:
-		case <-time.After(s.opts.PollInterval):
 		case <-ctx.Done():
-			return ctx.Err()
+			t.Stop()
+			s.stopAll(context.WithoutCancel(ctx))
+			return nil
+		case <-s.wake:
+		case <-t.C:
 		}
+		t.Stop()
 	}
 }
 
-func (s *Subscription) enqueue(batch []eventstore.Logged) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, e := range batch {
-		s.read = e.Position
-		s.window = append(s.window, e.Position)
-		if !s.opts.wants(e.Cover.Domain) {
-			s.done[e.Position] = true
+// kick makes Run look at the leases at once.
+func (s *Subscription) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// balance renews this replica's leases, stops segments whose lease is
+// lost, gives back segments beyond its share and takes free ones up to it.
+func (s *Subscription) balance(ctx context.Context) {
+	o := s.opts
+	if err := s.store.Join(ctx, o.Owner, o.LeaseTTL); err != nil {
+		s.noteError(fmt.Errorf("join as replica %s: %w", o.Owner, err))
+	}
+	for idx, r := range s.runningSegments() {
+		if r.seg.isLost() {
+			s.log.Warn("segment lease lost to another replica; stopping it", "segment", idx)
+			s.stop(idx, r, false)
 			continue
 		}
-		q := s.queues[e.Cover]
-		if len(q) == 0 && !s.busy[e.Cover] {
-			s.ready = append(s.ready, e.Cover)
-		}
-		s.queues[e.Cover] = append(q, e)
-	}
-	s.advance()
-	s.cond.Broadcast()
-}
-
-// work delivers ready aggregates one at a time until the subscription stops.
-func (s *Subscription) work(ctx context.Context) {
-	for {
-		s.mu.Lock()
-		for len(s.ready) == 0 && !s.stopping && ctx.Err() == nil {
-			s.cond.Wait()
-		}
-		if s.stopping || ctx.Err() != nil {
+		asked := time.Now()
+		l, err := s.store.Renew(ctx, r.seg.currentLease(), o.LeaseTTL)
+		switch {
+		case errors.Is(err, eventstore.ErrLeaseLost):
+			s.log.Warn("segment lease lost to another replica; stopping it", "segment", idx)
+			s.stop(idx, r, false)
+		case err != nil:
+			s.noteError(fmt.Errorf("renew lease of segment %d: %w", idx, err))
+			if time.Now().After(r.expires) {
+				// Past the lease by our own clock: another replica may
+				// hold it now. Stop before its owner delivers too.
+				s.log.Warn("segment lease could not be renewed before it expired; stopping it", "segment", idx, "err", err)
+				s.stop(idx, r, false)
+			}
+		default:
+			r.seg.setLease(l)
+			s.mu.Lock()
+			r.expires = asked.Add(o.LeaseTTL * 9 / 10)
 			s.mu.Unlock()
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	members, err := s.store.Members(ctx)
+	if err != nil {
+		s.noteError(fmt.Errorf("list replicas: %w", err))
+		return
+	}
+	leases, err := s.store.Leases(ctx, s.Name())
+	if err != nil {
+		s.noteError(fmt.Errorf("list segment leases: %w", err))
+		return
+	}
+	s.mu.Lock()
+	s.leases = leases
+	s.mu.Unlock()
+	target := share(members, o.Owner, o.Segments)
+	running := s.runningSegments()
+	if extra := len(running) - target; extra > 0 {
+		idxs := make([]int, 0, len(running))
+		for idx := range running {
+			idxs = append(idxs, idx)
+		}
+		slices.Sort(idxs)
+		for _, idx := range idxs[len(idxs)-extra:] {
+			s.log.Info("giving a segment to another replica", "segment", idx, "replicas", len(members), "share", target)
+			s.stop(idx, running[idx], true)
+		}
+		return
+	}
+	held := map[int]eventstore.Lease{}
+	now := time.Now()
+	for _, l := range leases {
+		if l.Of == o.Segments {
+			held[l.Segment] = l
+		}
+	}
+	// Free segments first, so that a joining replica does not wait for
+	// the one it would otherwise fight over.
+	for idx := 0; idx < o.Segments && len(running) < target; idx++ {
+		if _, mine := running[idx]; mine {
+			continue
+		}
+		if l, ok := held[idx]; ok && l.Owner != o.Owner && l.Expires.After(now) {
+			continue // another replica's, by the last listing
+		}
+		asked := time.Now()
+		l, ok, err := s.store.Acquire(ctx, s.Name(), idx, o.Segments, o.Owner, o.LeaseTTL, s.start)
+		if err != nil {
+			s.noteError(fmt.Errorf("acquire segment %d: %w", idx, err))
 			return
 		}
-		cover := s.ready[0]
-		s.ready = s.ready[1:]
-		if s.busy[cover] { // a replay holds it; it requeues the cover when done
-			s.mu.Unlock()
+		if !ok {
 			continue
 		}
-		q := s.queues[cover]
-		n := min(len(q), s.opts.BatchSize)
-		events := q[:n:n]
-		s.queues[cover] = q[n:]
-		s.busy[cover] = true
-		s.inflight[cover] = events[0].Sequence
-		_, isParked := s.parked[cover]
-		s.mu.Unlock()
-
-		handled := s.handle(ctx, cover, events, isParked)
-
-		s.mu.Lock()
-		delete(s.busy, cover)
-		delete(s.inflight, cover)
-		for _, e := range events[:handled] {
-			s.done[e.Position] = true
-		}
-		if handled < len(events) { // cut short or stopping: put the rest back
-			s.queues[cover] = append(events[handled:len(events):len(events)], s.queues[cover]...)
-		}
-		if len(s.queues[cover]) > 0 {
-			s.ready = append(s.ready, cover)
-		} else {
-			delete(s.queues, cover)
-		}
-		s.advance()
-		s.cond.Broadcast()
-		s.mu.Unlock()
+		s.log.Info("segment acquired", "segment", idx, "of", o.Segments, "token", l.Token, "position", l.Position)
+		running[idx] = s.startSegment(ctx, l, asked.Add(o.LeaseTTL*9/10))
 	}
 }
 
-// handle delivers events (one cover, in sequence order) and returns how many
-// of them are settled: delivered, skipped or parked. It returns fewer only
-// when ctx ends.
-func (s *Subscription) handle(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, isParked bool) int {
-	if isParked {
-		// Keep the aggregate's order: everything after a parked event waits
-		// in the parking too, until replayed.
-		if !s.park(ctx, events, "an earlier event of this aggregate is parked", 0) {
-			return 0
-		}
-		return len(events)
+// share is how many of n segments owner should deliver among members: an
+// equal share, the first n%len(members) members (by ID) taking one more.
+func share(members []eventstore.Member, owner string, n int) int {
+	ids := make([]string, 0, len(members)+1)
+	for _, m := range members {
+		ids = append(ids, m.ID)
 	}
-	// Skip what an inline delivery already handled. An event an inline
-	// delivery may still be handling ends the batch when earlier events
-	// are to be delivered: those go first, and the inline delivery, which
-	// waits for them, may then go.
-	todo := events[:0:0]
-	for i, e := range events {
-		if len(todo) > 0 && s.claims.pending(cover, e.Position) {
-			events = events[:i]
-			break
-		}
-		if len(todo) == 0 {
-			s.mu.Lock()
-			s.inflight[cover] = e.Sequence
-			s.mu.Unlock()
-		}
-		hit, err := s.claims.handled(ctx, cover, e.Position, e.Sequence)
-		if err != nil {
-			return 0
-		}
-		if !hit {
-			todo = append(todo, e)
+	if !slices.Contains(ids, owner) {
+		ids = append(ids, owner)
+	}
+	slices.Sort(ids)
+	rank := slices.Index(ids, owner)
+	k := n / len(ids)
+	if rank < n%len(ids) {
+		k++
+	}
+	return k
+}
+
+func (s *Subscription) runningSegments() map[int]*runner {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int]*runner, len(s.running))
+	for k, v := range s.running {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Subscription) startSegment(ctx context.Context, l eventstore.Lease, expires time.Time) *runner {
+	segCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &runner{seg: newSegment(s, l), stopRead: make(chan struct{}), cancel: cancel, done: make(chan struct{}), expires: expires}
+	s.mu.Lock()
+	s.running[l.Segment] = r
+	s.mu.Unlock()
+	go func() {
+		defer close(r.done)
+		r.seg.run(segCtx, r.stopRead, s.drainTime())
+	}()
+	return r
+}
+
+// drainTime bounds how long a segment given up gracefully delivers what it
+// has read: well within the lease, so the next owner never overlaps.
+func (s *Subscription) drainTime() time.Duration { return s.opts.LeaseTTL / 2 }
+
+// stop ends a segment: gracefully (deliver what was read, save, release
+// the lease) or at once (the lease is lost: write nothing more).
+func (s *Subscription) stop(idx int, r *runner, graceful bool) {
+	if graceful {
+		close(r.stopRead)
+	} else {
+		r.seg.markLostQuiet()
+		r.cancel()
+	}
+	<-r.done
+	r.cancel()
+	s.mu.Lock()
+	delete(s.running, idx)
+	s.mu.Unlock()
+	if graceful {
+		if err := s.store.Release(context.Background(), r.seg.currentLease()); err != nil {
+			s.noteError(fmt.Errorf("release segment %d: %w", idx, err))
 		}
 	}
-	if len(todo) == 0 {
-		return len(events)
+}
+
+// stopAll stops every segment gracefully, in parallel, and leaves.
+func (s *Subscription) stopAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for idx, r := range s.runningSegments() {
+		wg.Go(func() { s.stop(idx, r, true) })
 	}
-	// The call itself is not cut by ctx: on shutdown a delivery under way
-	// finishes (bounded by the consumer's timeout) rather than being sent
-	// again after the restart.
-	var lastErr error
-	for attempt, tries := 1, 1; attempt <= s.opts.MaxAttempts; tries++ {
-		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo)
-		if lastErr == nil {
-			s.mu.Lock()
-			s.delivered += uint64(len(todo))
-			s.mu.Unlock()
-			s.opts.Observer.Delivered(s.Name(), len(todo), time.Since(todo[len(todo)-1].CreatedAt))
-			return len(events)
-		}
-		if ctx.Err() != nil {
-			return 0
-		}
-		s.opts.Observer.Failed(s.Name())
-		s.noteError(lastErr)
-		// A consumer that is down has not refused the events: wait for it
-		// as long as it takes. Only refusals use up attempts.
-		if !unavailable(lastErr) {
-			attempt++
-		}
-		if attempt <= s.opts.MaxAttempts {
-			s.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)
-			if !sleep(ctx, s.backoff(tries)) {
-				return 0
+	wg.Wait()
+	if err := s.store.Leave(ctx, s.opts.Owner); err != nil {
+		s.noteError(fmt.Errorf("leave: %w", err))
+	}
+}
+
+// local returns the segment of cover this replica delivers, or nil.
+func (s *Subscription) local(cover eventstore.Cover) *segment {
+	idx := eventstore.SegmentOf(cover, s.opts.Segments)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.running[idx]; ok {
+		return r.seg
+	}
+	return nil
+}
+
+func (s *Subscription) workersPerSegment() int {
+	return max(2, (s.opts.Workers+s.opts.Segments-1)/s.opts.Segments)
+}
+
+// fill reads again the payloads of light items and returns the events.
+func (s *Subscription) fill(ctx context.Context, cover eventstore.Cover, items []item) ([]eventstore.Logged, error) {
+	events := make([]eventstore.Logged, len(items))
+	from, to, light := uint32(0), uint32(0), false
+	for i, it := range items {
+		events[i] = it.Logged
+		if it.light {
+			if !light {
+				from = it.Sequence
 			}
+			to, light = it.Sequence+1, true
 		}
 	}
-	s.log.Warn("delivery failed every attempt; parking the aggregate's events",
-		"cover", cover, "attempts", s.opts.MaxAttempts, "from_sequence", todo[0].Sequence, "err", lastErr)
-	if !s.park(ctx, todo, lastErr.Error(), s.opts.MaxAttempts) {
-		return 0
+	if !light {
+		return events, nil
 	}
-	return len(events)
+	stored, err := s.store.Read(ctx, cover, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("read %s [%d, %d): %w", cover, from, to, err)
+	}
+	bySeq := make(map[uint32]eventstore.Event, len(stored))
+	for _, e := range stored {
+		bySeq[e.Sequence] = e
+	}
+	for i := range events {
+		if items[i].light {
+			e, ok := bySeq[events[i].Sequence]
+			if !ok {
+				return nil, fmt.Errorf("event %s/%d is in the log but not in its stream", cover, events[i].Sequence)
+			}
+			events[i].Event = e
+		}
+	}
+	return events, nil
+}
+
+// tooLarge says why events cannot be delivered to this consumer at all
+// (an event larger than MaxBookBytes), or "" when they can.
+func (s *Subscription) tooLarge(events []eventstore.Logged) string {
+	for _, e := range events {
+		if len(e.Payload) > s.opts.MaxBookBytes {
+			return fmt.Sprintf("event of %d bytes is larger than the %d bytes a book to %s may hold (delivery.max_book_bytes, or the broker's limit): it can never be delivered",
+				len(e.Payload), s.opts.MaxBookBytes, s.Name())
+		}
+	}
+	return ""
 }
 
 // unavailable reports whether err says the other side is down or
@@ -317,27 +442,83 @@ func unavailable(err error) bool {
 	return errors.As(err, &u) && u.Unavailable()
 }
 
+// permanent reports whether err says trying again cannot help (a message
+// over a size limit, a saga cascade past its bound): such events are
+// parked at once. Errors mark it with a Permanent method.
+func permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
+}
+
 // deliver makes one attempt at delivering events and dispatching what the
-// consumer answered.
-func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged) error {
+// consumer answered. Saga commands get deterministic idempotency keys
+// (consumer, source event, index), so a repeated delivery never applies a
+// command twice; sent remembers those that went through, which are not
+// sent again.
+func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, sent map[string]bool) error {
 	book, err := s.book(ctx, cover, events)
 	if err != nil {
 		return err
+	}
+	if n := bookSize(book); n > s.opts.MaxBookBytes && s.opts.History {
+		return &TooLargeError{Consumer: s.Name(), Bytes: n, Limit: s.opts.MaxBookBytes}
 	}
 	out, err := s.consumer.Deliver(WithNewFrom(ctx, events[0].Sequence), book, false)
 	if err != nil {
 		return err
 	}
-	return s.dispatchAll(ctx, out.Commands)
+	return s.dispatchAll(ctx, cover, events[0].Sequence, out.Commands, sent)
 }
 
-func (s *Subscription) dispatchAll(ctx context.Context, cmds []business.CommandBook) error {
-	for _, cmd := range cmds {
+// bookSize is the payload bytes of book: what bounds it on the wire.
+func bookSize(b eventstore.Book) int {
+	n := 0
+	if b.Snapshot != nil {
+		n += len(b.Snapshot.State)
+	}
+	for _, e := range b.Events {
+		n += len(e.Payload) + len(e.TypeURL)
+	}
+	return n
+}
+
+// TooLargeError is a book larger than the consumer may receive.
+type TooLargeError struct {
+	Consumer     string
+	Bytes, Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("book of %d bytes is larger than the %d bytes a book to %s may hold (delivery.max_book_bytes): it can never be delivered", e.Bytes, e.Limit, e.Consumer)
+}
+
+// Permanent marks the error as one that retrying cannot fix.
+func (e *TooLargeError) Permanent() bool { return true }
+
+// SagaKey is the idempotency key of the index-th command a saga returned
+// for the book of cover's events starting at sequence first. A book is
+// retried from the same first event (an inline delivery's retry too), so a
+// saga that answers in event order gives each command the same key again.
+func SagaKey(saga string, cover eventstore.Cover, first uint32, index int) string {
+	return fmt.Sprintf("saga:%s:%s:%d:%d", saga, cover, first, index)
+}
+
+func (s *Subscription) dispatchAll(ctx context.Context, cover eventstore.Cover, first uint32, cmds []business.CommandBook, sent map[string]bool) error {
+	for i, cmd := range cmds {
 		if s.dispatch == nil {
 			return fmt.Errorf("consumer returned commands, but no dispatcher is configured")
 		}
+		if cmd.IdempotencyKey == "" {
+			cmd.IdempotencyKey = SagaKey(s.Name(), cover, first, i)
+		}
+		if sent[cmd.IdempotencyKey] {
+			continue
+		}
 		if err := s.dispatch.Dispatch(ctx, cmd); err != nil {
 			return fmt.Errorf("dispatch command for %s: %w", cmd.Cover, err)
+		}
+		if sent != nil {
+			sent[cmd.IdempotencyKey] = true
 		}
 	}
 	return nil
@@ -379,75 +560,18 @@ func History(ctx context.Context, store eventstore.Store, snaps eventstore.Snaps
 	return book, nil
 }
 
-// park stores events as parked and marks their aggregate parked.
-func (s *Subscription) park(ctx context.Context, events []eventstore.Logged, reason string, attempts int) bool {
-	for _, e := range events {
-		err := s.store.Park(ctx, s.Name(), eventstore.Parked{Logged: e, Reason: reason, Attempts: attempts})
-		if err != nil {
-			if ctx.Err() == nil {
-				s.noteError(fmt.Errorf("park %s/%d: %w", e.Cover, e.Sequence, err))
-			}
-			return false
-		}
-	}
+func (s *Subscription) counted(n int, newest time.Time) {
 	s.mu.Lock()
-	if _, ok := s.parked[events[0].Cover]; !ok {
-		s.parked[events[0].Cover] = events[0].Position
-	}
-	s.parkedCount += len(events)
+	s.delivered += uint64(n)
 	s.mu.Unlock()
-	s.opts.Observer.Parked(s.Name(), len(events))
-	return true
+	s.opts.Observer.Delivered(s.Name(), n, time.Since(newest))
 }
 
-// advance moves the checkpoint candidate past every handled position at
-// the start of the window. The caller holds s.mu.
-func (s *Subscription) advance() {
-	i := 0
-	for i < len(s.window) && s.done[s.window[i]] {
-		delete(s.done, s.window[i])
-		i++
-	}
-	s.window = s.window[i:]
-}
-
-// handledUpTo is the highest position at or below which everything is
-// handled. The caller holds s.mu.
-func (s *Subscription) handledUpTo() uint64 {
-	if len(s.window) == 0 {
-		return s.read
-	}
-	return s.window[0] - 1
-}
-
-func (s *Subscription) saveLoop(ctx context.Context) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.saveCheckpoint(ctx)
-		}
-	}
-}
-
-func (s *Subscription) saveCheckpoint(ctx context.Context) {
+func (s *Subscription) parkedCounted(n int) {
 	s.mu.Lock()
-	pos := s.handledUpTo()
-	changed := pos != s.checkpoint
+	s.parkedCount += n
 	s.mu.Unlock()
-	if !changed {
-		return
-	}
-	if err := s.store.SaveCheckpoint(ctx, s.Name(), pos); err != nil {
-		s.noteError(fmt.Errorf("save checkpoint: %w", err))
-		return
-	}
-	s.mu.Lock()
-	s.checkpoint = pos
-	s.mu.Unlock()
+	s.opts.Observer.Parked(s.Name(), n)
 }
 
 func (s *Subscription) backoff(attempt int) time.Duration {
@@ -473,28 +597,6 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
-	}
-}
-
-// caughtUp waits (up to wait) until the subscription has read the log up to
-// head and has nothing of cover before sequence from left to deliver: only
-// then may an inline delivery of from.. go first without breaking the
-// aggregate's order. A parked aggregate is never caught up.
-func (s *Subscription) caughtUp(ctx context.Context, cover eventstore.Cover, head uint64, from uint32, wait time.Duration) bool {
-	deadline := time.Now().Add(wait)
-	for {
-		s.mu.Lock()
-		_, parked := s.parked[cover]
-		first, busy := s.inflight[cover]
-		q := s.queues[cover]
-		ok := s.read >= head && (!busy || first >= from) && (len(q) == 0 || q[0].Sequence >= from)
-		s.mu.Unlock()
-		if ok || parked {
-			return ok && !parked
-		}
-		if time.Now().After(deadline) || !sleep(ctx, 100*time.Microsecond) {
-			return false
-		}
 	}
 }
 

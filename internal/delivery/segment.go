@@ -1,0 +1,566 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// segment delivers one segment of a subscription while this replica holds
+// its lease: it reads the log from the segment's checkpoint, keeps the
+// events of its aggregates in per-aggregate queues and hands them to
+// workers, one aggregate never to two workers at once.
+//
+// Memory is bounded without letting one aggregate hold back the others: an
+// aggregate keeps at most BatchSize events with their payloads in memory;
+// later ones are queued light (position and sequence only) and read again
+// from the store when their turn comes. The checkpoint is the low watermark
+// of handled positions, saved with the lease's fencing token.
+type segment struct {
+	sub   *Subscription
+	index int
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	cond     *sync.Cond // signals: work queued, work done, state changed
+	lease    eventstore.Lease
+	window   []uint64        // positions read and not yet checkpointed, ascending
+	done     map[uint64]bool // positions of window that are handled
+	queues   map[eventstore.Cover][]item
+	heavy    map[eventstore.Cover]int // queued events holding their payload, per aggregate
+	heavyAll int
+	ready    []eventstore.Cover // covers with queued events and no worker
+	busy     map[eventstore.Cover]bool
+	inflight map[eventstore.Cover]uint32 // first sequence a worker is handling
+	parked   map[eventstore.Cover]uint64 // parked aggregates → first parked position
+	seen     map[eventstore.Cover]uint32 // highest sequence read, for claimed aggregates
+	read     uint64                      // last position read from the log
+	saved    uint64                      // last position saved
+	stopping bool
+	lost     bool // the lease is gone: write nothing more
+}
+
+// item is a queued event. A light one has no payload in memory: it is read
+// again from the store before delivery.
+type item struct {
+	eventstore.Logged
+	size  int
+	light bool
+}
+
+// maxWindow bounds the positions a segment keeps between its checkpoint and
+// what it has read (8 bytes each); past it, reading waits.
+const maxWindow = 1 << 20
+
+func newSegment(sub *Subscription, lease eventstore.Lease) *segment {
+	g := &segment{
+		sub:      sub,
+		index:    lease.Segment,
+		log:      sub.log.With("segment", fmt.Sprintf("%d/%d", lease.Segment, lease.Of)),
+		lease:    lease,
+		done:     map[uint64]bool{},
+		queues:   map[eventstore.Cover][]item{},
+		heavy:    map[eventstore.Cover]int{},
+		busy:     map[eventstore.Cover]bool{},
+		inflight: map[eventstore.Cover]uint32{},
+		parked:   map[eventstore.Cover]uint64{},
+		seen:     map[eventstore.Cover]uint32{},
+		read:     lease.Position,
+		saved:    lease.Position,
+	}
+	g.cond = sync.NewCond(&g.mu)
+	return g
+}
+
+func (g *segment) currentLease() eventstore.Lease {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lease
+}
+
+func (g *segment) setLease(l eventstore.Lease) {
+	g.mu.Lock()
+	l.Position = g.lease.Position
+	g.lease = l
+	g.mu.Unlock()
+}
+
+// mine reports whether cover belongs to this segment.
+func (g *segment) mine(cover eventstore.Cover) bool {
+	return eventstore.SegmentOf(cover, g.sub.opts.Segments) == g.index
+}
+
+// run delivers until ctx ends (a hard stop: the lease is lost) or stopRead
+// is closed (a graceful stop: nothing more is read, what was read is
+// delivered for up to drain, then the checkpoint is saved).
+func (g *segment) run(ctx context.Context, stopRead <-chan struct{}, drain time.Duration) {
+	if err := g.loadParked(ctx); err != nil {
+		g.sub.noteError(err)
+	}
+	var wg sync.WaitGroup
+	for range g.sub.workersPerSegment() {
+		wg.Go(func() { g.work(ctx) })
+	}
+	saveCtx, stopSave := context.WithCancel(ctx)
+	var saver sync.WaitGroup
+	saver.Go(func() { g.saveLoop(saveCtx) })
+
+	readCtx, stopReading := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-stopRead:
+		case <-readCtx.Done():
+		}
+		stopReading()
+	}()
+	g.readLoop(readCtx)
+	stopReading()
+
+	if ctx.Err() == nil { // graceful: let the workers finish what was read
+		deadline := time.Now().Add(drain)
+		g.mu.Lock()
+		for len(g.window) > 0 && ctx.Err() == nil && time.Now().Before(deadline) {
+			g.mu.Unlock()
+			sleep(ctx, 2*time.Millisecond)
+			g.mu.Lock()
+		}
+		g.mu.Unlock()
+	}
+	g.mu.Lock()
+	g.stopping = true
+	g.cond.Broadcast()
+	g.mu.Unlock()
+	wg.Wait()
+	stopSave()
+	saver.Wait()
+	g.saveCheckpoint(context.WithoutCancel(ctx))
+}
+
+// loadParked marks the segment's parked aggregates, so that their later
+// events are parked behind them.
+func (g *segment) loadParked(ctx context.Context) error {
+	parked, err := g.sub.store.ParkedEvents(ctx, g.sub.Name())
+	if err != nil {
+		return fmt.Errorf("load parked events: %w", err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, p := range parked {
+		if _, ok := g.parked[p.Cover]; !ok && g.mine(p.Cover) {
+			g.parked[p.Cover] = p.Position
+		}
+	}
+	return nil
+}
+
+// readLoop feeds the queues from the log until ctx ends.
+func (g *segment) readLoop(ctx context.Context) {
+	o := g.sub.opts
+	for {
+		g.mu.Lock()
+		for (g.heavyAll >= o.BatchSize*8 || len(g.window) >= maxWindow) && ctx.Err() == nil {
+			g.cond.Wait()
+		}
+		after := g.read
+		g.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		wake := g.sub.store.Appended()
+		batch, err := g.sub.store.ReadLog(ctx, after, o.BatchSize)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			g.sub.noteError(fmt.Errorf("read log: %w", err))
+			if !sleep(ctx, o.BackoffMin) {
+				return
+			}
+			continue
+		}
+		if len(batch) > 0 {
+			g.enqueue(batch)
+			continue
+		}
+		select {
+		case <-wake:
+		case <-time.After(o.PollInterval):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (g *segment) enqueue(batch []eventstore.Logged) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, e := range batch {
+		g.read = e.Position
+		g.window = append(g.window, e.Position)
+		if !g.sub.opts.wants(e.Cover.Domain) || !g.mine(e.Cover) {
+			g.done[e.Position] = true
+			continue
+		}
+		if g.sub.claims.has(e.Cover) && e.Sequence >= g.seen[e.Cover] {
+			g.seen[e.Cover] = e.Sequence
+		}
+		it := item{Logged: e, size: len(e.Payload)}
+		if g.heavy[e.Cover] >= g.sub.opts.BatchSize {
+			// This aggregate has enough in memory (it is slow or stuck):
+			// keep the place, not the payload.
+			it.light, it.Payload = true, nil
+		} else {
+			g.heavy[e.Cover]++
+			g.heavyAll++
+		}
+		q := g.queues[e.Cover]
+		if len(q) == 0 && !g.busy[e.Cover] {
+			g.ready = append(g.ready, e.Cover)
+		}
+		g.queues[e.Cover] = append(q, it)
+	}
+	g.advance()
+	g.cond.Broadcast()
+}
+
+// take removes the next book's worth of cover's queue: up to BatchSize
+// events and MaxBookBytes of payload (at least one event). The caller
+// holds g.mu.
+func (g *segment) take(cover eventstore.Cover) []item {
+	q := g.queues[cover]
+	n, bytes := 0, 0
+	for n < len(q) && n < g.sub.opts.BatchSize {
+		if n > 0 && bytes+q[n].size > g.sub.opts.MaxBookBytes {
+			break
+		}
+		bytes += q[n].size
+		n++
+	}
+	items := q[:n:n]
+	g.queues[cover] = q[n:]
+	for _, it := range items {
+		if !it.light {
+			g.heavy[cover]--
+			g.heavyAll--
+		}
+	}
+	if g.heavy[cover] <= 0 {
+		delete(g.heavy, cover)
+	}
+	return items
+}
+
+// work delivers ready aggregates one at a time until the segment stops.
+func (g *segment) work(ctx context.Context) {
+	for {
+		g.mu.Lock()
+		for len(g.ready) == 0 && !g.stopping && ctx.Err() == nil {
+			g.cond.Wait()
+		}
+		if g.stopping || ctx.Err() != nil {
+			g.mu.Unlock()
+			return
+		}
+		cover := g.ready[0]
+		g.ready = g.ready[1:]
+		if g.busy[cover] { // a replay holds it; it requeues the cover when done
+			g.mu.Unlock()
+			continue
+		}
+		items := g.take(cover)
+		g.busy[cover] = true
+		g.inflight[cover] = items[0].Sequence
+		_, isParked := g.parked[cover]
+		g.cond.Broadcast() // reading may go on: payloads left memory
+		g.mu.Unlock()
+
+		events, err := g.sub.fill(ctx, cover, items)
+		handled := 0
+		if err == nil {
+			handled = g.handle(ctx, cover, events, isParked)
+		} else if ctx.Err() == nil {
+			g.sub.noteError(err)
+			sleep(ctx, g.sub.opts.BackoffMin)
+		}
+
+		g.mu.Lock()
+		delete(g.busy, cover)
+		delete(g.inflight, cover)
+		for _, it := range items[:handled] {
+			g.done[it.Position] = true
+		}
+		if handled < len(items) { // cut short or stopping: put the rest back, light
+			rest := make([]item, len(items)-handled)
+			for i, it := range items[handled:] {
+				it.light, it.Payload = true, nil
+				rest[i] = it
+			}
+			g.queues[cover] = append(rest, g.queues[cover]...)
+		}
+		if len(g.queues[cover]) > 0 {
+			g.ready = append(g.ready, cover)
+		} else {
+			delete(g.queues, cover)
+		}
+		g.advance()
+		g.cond.Broadcast()
+		g.mu.Unlock()
+	}
+}
+
+// handle delivers events (one cover, in sequence order) and returns how many
+// of them are settled: delivered, skipped or parked. It returns fewer only
+// when ctx ends or the lease is lost.
+func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, isParked bool) int {
+	s := g.sub
+	if isParked {
+		// Keep the aggregate's order: everything after a parked event waits
+		// in the parking too, until replayed.
+		n, ok := g.park(ctx, events, "an earlier event of this aggregate is parked", 0, true)
+		if !ok {
+			return 0
+		}
+		if n == len(events) {
+			return n
+		}
+		// A replay released the aggregate meanwhile: deliver the rest.
+		g.mu.Lock()
+		delete(g.parked, cover)
+		g.mu.Unlock()
+		return n + g.handle(ctx, cover, events[n:], false)
+	}
+	// Skip what an inline delivery already handled. An event an inline
+	// delivery may still be handling ends the batch when earlier events
+	// are to be delivered: those go first, and the inline delivery, which
+	// waits for them, may then go.
+	todo := events[:0:0]
+	for i, e := range events {
+		if len(todo) > 0 && s.claims.pending(cover, e.Position, e.Sequence) {
+			events = events[:i]
+			break
+		}
+		if len(todo) == 0 {
+			g.mu.Lock()
+			g.inflight[cover] = e.Sequence
+			g.mu.Unlock()
+		}
+		hit, err := s.claims.handled(ctx, cover, e.Position, e.Sequence)
+		if err != nil {
+			return 0
+		}
+		if !hit {
+			todo = append(todo, e)
+		}
+	}
+	if len(todo) == 0 {
+		return len(events)
+	}
+	if reason := s.tooLarge(todo); reason != "" {
+		g.log.Warn("event too large for the consumer; parking it", "cover", cover, "sequence", todo[0].Sequence, "reason", reason)
+		if _, ok := g.park(ctx, todo, reason, 1, false); !ok {
+			return 0
+		}
+		return len(events)
+	}
+	// The call itself is not cut by ctx: on shutdown a delivery under way
+	// finishes (bounded by the consumer's timeout) rather than being sent
+	// again after the restart.
+	var lastErr error
+	sent := map[string]bool{} // saga commands that went through: not sent again
+	for attempt, tries := 1, 1; attempt <= s.opts.MaxAttempts; tries++ {
+		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent)
+		if lastErr == nil {
+			s.counted(len(todo), todo[len(todo)-1].CreatedAt)
+			return len(events)
+		}
+		if ctx.Err() != nil {
+			return 0
+		}
+		s.opts.Observer.Failed(s.Name())
+		s.noteError(lastErr)
+		if permanent(lastErr) {
+			break
+		}
+		// A consumer that is down has not refused the events: wait for it
+		// as long as it takes. Only refusals use up attempts.
+		if !unavailable(lastErr) {
+			attempt++
+		}
+		if attempt <= s.opts.MaxAttempts {
+			g.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)
+			if !sleep(ctx, s.backoff(tries)) {
+				return 0
+			}
+		}
+	}
+	g.log.Warn("delivery failed; parking the aggregate's events",
+		"cover", cover, "permanent", permanent(lastErr), "from_sequence", todo[0].Sequence, "err", lastErr)
+	attempts := s.opts.MaxAttempts
+	if permanent(lastErr) {
+		attempts = 1
+	}
+	if _, ok := g.park(ctx, todo, lastErr.Error(), attempts, false); !ok {
+		return 0
+	}
+	return len(events)
+}
+
+// park stores events as parked, fenced by the lease, and marks their
+// aggregate parked. With behind, an event is parked only while an earlier
+// one of its aggregate still is; park returns how many were parked (fewer
+// than len(events) when a replay released the aggregate) and false when it
+// could not write (ctx ended, lease lost, store error).
+func (g *segment) park(ctx context.Context, events []eventstore.Logged, reason string, attempts int, behind bool) (int, bool) {
+	s := g.sub
+	lease := g.currentLease()
+	n := 0
+	for _, e := range events {
+		stored, err := s.store.ParkFenced(ctx, lease, eventstore.Parked{Logged: e, Reason: reason, Attempts: attempts}, behind)
+		if err != nil {
+			if errors.Is(err, eventstore.ErrLeaseLost) {
+				g.markLost()
+			}
+			if ctx.Err() == nil {
+				s.noteError(fmt.Errorf("park %s/%d: %w", e.Cover, e.Sequence, err))
+			}
+			return n, false
+		}
+		if !stored {
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, true
+	}
+	g.mu.Lock()
+	if _, ok := g.parked[events[0].Cover]; !ok {
+		g.parked[events[0].Cover] = events[0].Position
+	}
+	g.mu.Unlock()
+	s.parkedCounted(n)
+	return n, true
+}
+
+// advance moves past every handled position at the start of the window.
+// The caller holds g.mu.
+func (g *segment) advance() {
+	i := 0
+	for i < len(g.window) && g.done[g.window[i]] {
+		delete(g.done, g.window[i])
+		i++
+	}
+	g.window = g.window[i:]
+	if len(g.seen) > 0 {
+		for c := range g.seen {
+			if !g.sub.claims.has(c) {
+				delete(g.seen, c)
+			}
+		}
+	}
+}
+
+// handledUpTo is the highest position at or below which everything is
+// handled: the low watermark. The caller holds g.mu.
+func (g *segment) handledUpTo() uint64 {
+	if len(g.window) == 0 {
+		return g.read
+	}
+	return g.window[0] - 1
+}
+
+func (g *segment) saveLoop(ctx context.Context) {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.saveCheckpoint(ctx)
+		}
+	}
+}
+
+func (g *segment) saveCheckpoint(ctx context.Context) {
+	g.mu.Lock()
+	pos := g.handledUpTo()
+	lease, lost := g.lease, g.lost
+	changed := pos != g.saved
+	g.mu.Unlock()
+	if !changed || lost {
+		return
+	}
+	if err := g.sub.store.Advance(ctx, lease, pos); err != nil {
+		if errors.Is(err, eventstore.ErrLeaseLost) {
+			g.markLost()
+		}
+		g.sub.noteError(fmt.Errorf("save checkpoint of segment %d: %w", g.index, err))
+		return
+	}
+	g.mu.Lock()
+	g.saved = pos
+	g.lease.Position = pos
+	g.mu.Unlock()
+}
+
+// markLost records that another replica holds the lease now; the
+// subscription stops the segment at its next turn.
+func (g *segment) markLost() {
+	g.mu.Lock()
+	g.lost = true
+	g.mu.Unlock()
+	g.sub.kick()
+}
+
+// markLostQuiet records that the lease is gone without waking the
+// subscription (it is the one stopping the segment).
+func (g *segment) markLostQuiet() {
+	g.mu.Lock()
+	g.lost = true
+	g.mu.Unlock()
+}
+
+func (g *segment) isLost() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lost
+}
+
+// caughtUp waits (up to wait) until the segment has read cover's events up
+// to sequence from (so every earlier event of it is read) and has nothing
+// of it before from left to deliver: only then may an inline delivery of
+// from.. go first without breaking the aggregate's order. A parked
+// aggregate is never caught up.
+func (g *segment) caughtUp(ctx context.Context, cover eventstore.Cover, from uint32, wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		g.mu.Lock()
+		_, parked := g.parked[cover]
+		seen, read := g.seen[cover]
+		first, busy := g.inflight[cover]
+		q := g.queues[cover]
+		ok := read && seen >= from && (!busy || first >= from) && (len(q) == 0 || q[0].Sequence >= from) && !g.stopping && !g.lost
+		g.mu.Unlock()
+		if ok || parked {
+			return ok && !parked
+		}
+		if time.Now().After(deadline) || !sleep(ctx, 100*time.Microsecond) {
+			return false
+		}
+	}
+}
+
+// status is the segment's live progress.
+func (g *segment) status() (lease eventstore.Lease, read uint64, pending int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	l := g.lease
+	l.Position = g.handledUpTo()
+	return l, g.read, len(g.window)
+}
