@@ -98,3 +98,22 @@ func SegmentOf(cover Cover, n int) int {
 	}
 	return int(h % uint32(n))
 }
+
+// CheckAcquire reports, as an *InvalidError, arguments of Acquire that no
+// backend accepts: an empty subscriber or owner, a segment outside [0, of),
+// or a ttl that is not positive. Backends call it first.
+func CheckAcquire(subscriber string, segment, of int, owner string, ttl time.Duration) error {
+	switch {
+	case subscriber == "":
+		return Invalid("subscriber", "must not be empty")
+	case owner == "":
+		return Invalid("owner", "must not be empty")
+	case of < 1:
+		return Invalid("of", "must be at least 1, got %d", of)
+	case segment < 0 || segment >= of:
+		return Invalid("segment", "must be in [0, %d), got %d", of, segment)
+	case ttl <= 0:
+		return Invalid("ttl", "must be positive, got %v", ttl)
+	}
+	return nil
+}

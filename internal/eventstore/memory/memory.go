@@ -21,7 +21,9 @@ import (
 )
 
 // Store keeps event streams and snapshots in maps. It implements
-// eventstore.Store and eventstore.Snapshots and is safe for concurrent use.
+// eventstore.Store, eventstore.Snapshots, eventstore.Log,
+// eventstore.Checkpoints, eventstore.Parking and eventstore.Segments, and is
+// safe for concurrent use.
 type Store struct {
 	mu        sync.RWMutex
 	closed    bool
@@ -31,6 +33,12 @@ type Store struct {
 	appended  chan struct{}       // closed and replaced at each append
 	cps       map[string]uint64
 	parked    map[string]map[uint64]eventstore.Parked
+	leases    map[segmentKey]eventstore.Lease
+	members   map[string]time.Time // owner → expiry
+
+	// now is the clock of leases and members; tests in this package may
+	// replace it before first use.
+	now func() time.Time
 }
 
 var (
@@ -39,6 +47,7 @@ var (
 	_ eventstore.Log         = (*Store)(nil)
 	_ eventstore.Checkpoints = (*Store)(nil)
 	_ eventstore.Parking     = (*Store)(nil)
+	_ eventstore.Segments    = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -49,6 +58,9 @@ func New() *Store {
 		appended:  make(chan struct{}),
 		cps:       map[string]uint64{},
 		parked:    map[string]map[uint64]eventstore.Parked{},
+		leases:    map[segmentKey]eventstore.Lease{},
+		members:   map[string]time.Time{},
+		now:       time.Now,
 	}
 }
 
