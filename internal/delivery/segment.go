@@ -102,9 +102,11 @@ func (g *segment) run(ctx context.Context, stopRead <-chan struct{}, drain time.
 	if err := g.loadParked(ctx); err != nil {
 		g.sub.noteError(err)
 	}
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
 	var wg sync.WaitGroup
 	for range g.sub.workersPerSegment() {
-		wg.Go(func() { g.work(ctx) })
+		wg.Go(func() { g.work(workCtx) })
 	}
 	saveCtx, stopSave := context.WithCancel(ctx)
 	var saver sync.WaitGroup
@@ -135,6 +137,7 @@ func (g *segment) run(ctx context.Context, stopRead <-chan struct{}, drain time.
 	g.stopping = true
 	g.cond.Broadcast()
 	g.mu.Unlock()
+	stopWork() // retries end; a call under way finishes
 	wg.Wait()
 	stopSave()
 	saver.Wait()

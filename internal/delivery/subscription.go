@@ -97,6 +97,7 @@ type SegmentStatus struct {
 // segments, and the others as last read from the store.
 func (s *Subscription) Status() Status {
 	s.mu.Lock()
+	start := s.start
 	st := Status{Name: s.consumer.Name(), Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr, Synchronous: s.opts.Synchronous}
 	rows := map[int]SegmentStatus{}
 	for _, l := range s.leases {
@@ -119,7 +120,7 @@ func (s *Subscription) Status() Status {
 	for i := range s.opts.Segments {
 		row, ok := rows[i]
 		if !ok {
-			row = SegmentStatus{Index: i, Of: s.opts.Segments, Position: s.start}
+			row = SegmentStatus{Index: i, Of: s.opts.Segments, Position: start}
 		}
 		if first || row.Position < st.Checkpoint {
 			st.Checkpoint, first = row.Position, false
@@ -134,7 +135,10 @@ func (s *Subscription) Status() Status {
 // that no event committed after evented started is missed. Run calls it
 // when it was not called.
 func (s *Subscription) Prepare(ctx context.Context) error {
-	if s.prepared {
+	s.mu.Lock()
+	prepared := s.prepared
+	s.mu.Unlock()
+	if prepared {
 		return nil
 	}
 	legacy, err := s.store.Checkpoint(ctx, s.Name())
@@ -145,22 +149,25 @@ func (s *Subscription) Prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscription %s: load segments: %w", s.Name(), err)
 	}
+	var start uint64
 	switch {
 	case len(leases) > 0:
 		// Split differently before: start where the slowest segment was
 		// (some events are delivered again, none are skipped).
-		s.start = leases[0].Position
+		start = leases[0].Position
 		for _, l := range leases {
-			s.start = min(s.start, l.Position)
+			start = min(start, l.Position)
 		}
 	case legacy > 0:
-		s.start = legacy // the checkpoint of a version before segments
+		start = legacy // the checkpoint of a version before segments
 	case s.opts.Start == StartHead:
-		if s.start, err = s.store.Head(ctx); err != nil {
+		if start, err = s.store.Head(ctx); err != nil {
 			return fmt.Errorf("subscription %s: log head: %w", s.Name(), err)
 		}
 	}
-	s.prepared = true
+	s.mu.Lock()
+	s.start, s.prepared = start, true
+	s.mu.Unlock()
 	return nil
 }
 
@@ -170,9 +177,12 @@ func (s *Subscription) Prepare(ctx context.Context) error {
 // delivered are delivered again by the next owner (at least once).
 func (s *Subscription) Run(ctx context.Context) error {
 	if err := s.Prepare(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
-	s.log.Info("subscription started", "segments", s.opts.Segments, "owner", s.opts.Owner, "start", s.start)
+	s.log.Info("subscription started", "segments", s.opts.Segments, "owner", s.opts.Owner)
 	tick := max(s.opts.LeaseTTL/3, time.Millisecond)
 	for {
 		s.balance(ctx)
@@ -246,6 +256,7 @@ func (s *Subscription) balance(ctx context.Context) {
 	}
 	s.mu.Lock()
 	s.leases = leases
+	start := s.start
 	s.mu.Unlock()
 	target := share(members, o.Owner, o.Segments)
 	running := s.runningSegments()
@@ -278,7 +289,7 @@ func (s *Subscription) balance(ctx context.Context) {
 			continue // another replica's, by the last listing
 		}
 		asked := time.Now()
-		l, ok, err := s.store.Acquire(ctx, s.Name(), idx, o.Segments, o.Owner, o.LeaseTTL, s.start)
+		l, ok, err := s.store.Acquire(ctx, s.Name(), idx, o.Segments, o.Owner, o.LeaseTTL, start)
 		if err != nil {
 			s.noteError(fmt.Errorf("acquire segment %d: %w", idx, err))
 			return
