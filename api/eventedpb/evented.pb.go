@@ -800,7 +800,14 @@ type SubscriptionStatus struct {
 	LastError   string `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	Synchronous bool   `protobuf:"varint,8,opt,name=synchronous,proto3" json:"synchronous,omitempty"`
 	// The log's head: head - checkpoint is the subscriber's lag in events.
-	Head          uint64 `protobuf:"varint,9,opt,name=head,proto3" json:"head,omitempty"`
+	Head uint64 `protobuf:"varint,9,opt,name=head,proto3" json:"head,omitempty"`
+	// The subscriber's segments (its work split by aggregate), each owned by
+	// one replica through a lease in the store. checkpoint above is the
+	// lowest of theirs; read, delivered, parked and pending are the answering
+	// replica's own.
+	Segments []*SegmentStatus `protobuf:"bytes,10,rep,name=segments,proto3" json:"segments,omitempty"`
+	// The replica that answered.
+	Replica       string `protobuf:"bytes,11,opt,name=replica,proto3" json:"replica,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -898,6 +905,118 @@ func (x *SubscriptionStatus) GetHead() uint64 {
 	return 0
 }
 
+func (x *SubscriptionStatus) GetSegments() []*SegmentStatus {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *SubscriptionStatus) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
+// Addition: one segment of a subscriber.
+type SegmentStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Of    uint32                 `protobuf:"varint,2,opt,name=of,proto3" json:"of,omitempty"`
+	// The replica holding the lease; empty when the segment was never taken.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// The lease's fencing token: it grows each time the segment changes hands.
+	Token uint64 `protobuf:"varint,4,opt,name=token,proto3" json:"token,omitempty"`
+	// Every event of the segment at or below position is handled.
+	Position uint64 `protobuf:"varint,5,opt,name=position,proto3" json:"position,omitempty"`
+	// When the lease lapses unless renewed.
+	Expires *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expires,proto3" json:"expires,omitempty"`
+	// head - position.
+	Lag           uint64 `protobuf:"varint,7,opt,name=lag,proto3" json:"lag,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SegmentStatus) Reset() {
+	*x = SegmentStatus{}
+	mi := &file_evented_evented_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentStatus) ProtoMessage() {}
+
+func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
+func (*SegmentStatus) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SegmentStatus) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetOf() uint32 {
+	if x != nil {
+		return x.Of
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *SegmentStatus) GetToken() uint64 {
+	if x != nil {
+		return x.Token
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *SegmentStatus) GetExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Expires
+	}
+	return nil
+}
+
+func (x *SegmentStatus) GetLag() uint64 {
+	if x != nil {
+		return x.Lag
+	}
+	return 0
+}
+
 // Addition: selects a subscriber's parked events.
 type ParkedQuery struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -910,7 +1029,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1041,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1054,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+	return file_evented_evented_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -969,7 +1088,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1100,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1113,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+	return file_evented_evented_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1057,7 +1176,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1069,7 +1188,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1082,7 +1201,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{15}
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1110,7 +1229,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1122,7 +1241,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1135,7 +1254,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -1209,7 +1328,7 @@ const file_evented_evented_proto_rawDesc = "" +
 	"upperBound\"J\n" +
 	"\rAggregateRoot\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12!\n" +
-	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\x81\x02\n" +
+	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\xcf\x02\n" +
 	"\x12SubscriptionStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -1222,7 +1341,18 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\a \x01(\tR\tlastError\x12 \n" +
 	"\vsynchronous\x18\b \x01(\bR\vsynchronous\x12\x12\n" +
-	"\x04head\x18\t \x01(\x04R\x04head\"U\n" +
+	"\x04head\x18\t \x01(\x04R\x04head\x122\n" +
+	"\bsegments\x18\n" +
+	" \x03(\v2\x16.evented.SegmentStatusR\bsegments\x12\x18\n" +
+	"\areplica\x18\v \x01(\tR\areplica\"\xc5\x01\n" +
+	"\rSegmentStatus\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x12\x0e\n" +
+	"\x02of\x18\x02 \x01(\rR\x02of\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x14\n" +
+	"\x05token\x18\x04 \x01(\x04R\x05token\x12\x1a\n" +
+	"\bposition\x18\x05 \x01(\x04R\bposition\x124\n" +
+	"\aexpires\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\x12\x10\n" +
+	"\x03lag\x18\a \x01(\x04R\x03lag\"U\n" +
 	"\vParkedQuery\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -1288,7 +1418,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -1303,79 +1433,82 @@ var file_evented_evented_proto_goTypes = []any{
 	(*Query)(nil),                         // 10: evented.Query
 	(*AggregateRoot)(nil),                 // 11: evented.AggregateRoot
 	(*SubscriptionStatus)(nil),            // 12: evented.SubscriptionStatus
-	(*ParkedQuery)(nil),                   // 13: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 14: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 15: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 16: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 17: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 18: google.protobuf.Any
-	(*emptypb.Empty)(nil),                 // 19: google.protobuf.Empty
+	(*SegmentStatus)(nil),                 // 13: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 14: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 15: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 16: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 17: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 18: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 19: google.protobuf.Any
+	(*emptypb.Empty)(nil),                 // 20: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	17, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	18, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
-	18, // 3: evented.Snapshot.state:type_name -> google.protobuf.Any
+	18, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	19, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	19, // 3: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 4: evented.EventBook.cover:type_name -> evented.Cover
 	3,  // 5: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 6: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 7: evented.Projection.cover:type_name -> evented.Cover
-	18, // 8: evented.Projection.projection:type_name -> google.protobuf.Any
+	19, // 8: evented.Projection.projection:type_name -> google.protobuf.Any
 	4,  // 9: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	8,  // 10: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	5,  // 11: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
-	18, // 12: evented.CommandPage.command:type_name -> google.protobuf.Any
+	19, // 12: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 13: evented.CommandBook.cover:type_name -> evented.Cover
 	7,  // 14: evented.CommandBook.pages:type_name -> evented.CommandPage
 	4,  // 15: evented.ContextualCommand.events:type_name -> evented.EventBook
 	8,  // 16: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 17: evented.Query.root:type_name -> evented.UUID
 	0,  // 18: evented.AggregateRoot.root:type_name -> evented.UUID
-	1,  // 19: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 20: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 21: evented.ParkedEvent.page:type_name -> evented.EventPage
-	17, // 22: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	16, // 23: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 24: evented.ReplayFailure.cover:type_name -> evented.Cover
-	8,  // 25: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	4,  // 26: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	10, // 27: evented.EventQuery.GetEvents:input_type -> evented.Query
-	10, // 28: evented.EventQuery.Synchronize:input_type -> evented.Query
-	19, // 29: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	9,  // 30: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	4,  // 31: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	4,  // 32: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	4,  // 33: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	4,  // 34: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	4,  // 35: evented.Projector.Handle:input_type -> evented.EventBook
-	4,  // 36: evented.Projector.HandleSync:input_type -> evented.EventBook
-	4,  // 37: evented.Saga.Handle:input_type -> evented.EventBook
-	4,  // 38: evented.Saga.HandleSync:input_type -> evented.EventBook
-	19, // 39: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	13, // 40: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	13, // 41: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	6,  // 42: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	6,  // 43: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	4,  // 44: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	4,  // 45: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	11, // 46: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	4,  // 47: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	19, // 48: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	5,  // 49: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	19, // 50: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 51: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	19, // 52: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	5,  // 53: evented.Projector.HandleSync:output_type -> evented.Projection
-	19, // 54: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	6,  // 55: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	12, // 56: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	14, // 57: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	15, // 58: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	42, // [42:59] is the sub-list for method output_type
-	25, // [25:42] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	13, // 19: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	18, // 20: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 21: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 22: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 23: evented.ParkedEvent.page:type_name -> evented.EventPage
+	18, // 24: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	17, // 25: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 26: evented.ReplayFailure.cover:type_name -> evented.Cover
+	8,  // 27: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	4,  // 28: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	10, // 29: evented.EventQuery.GetEvents:input_type -> evented.Query
+	10, // 30: evented.EventQuery.Synchronize:input_type -> evented.Query
+	20, // 31: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	9,  // 32: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	4,  // 33: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	4,  // 34: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	4,  // 35: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	4,  // 36: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	4,  // 37: evented.Projector.Handle:input_type -> evented.EventBook
+	4,  // 38: evented.Projector.HandleSync:input_type -> evented.EventBook
+	4,  // 39: evented.Saga.Handle:input_type -> evented.EventBook
+	4,  // 40: evented.Saga.HandleSync:input_type -> evented.EventBook
+	20, // 41: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	14, // 42: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	14, // 43: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	6,  // 44: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	6,  // 45: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	4,  // 46: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	4,  // 47: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	11, // 48: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	4,  // 49: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	20, // 50: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	5,  // 51: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	20, // 52: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 53: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	20, // 54: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	5,  // 55: evented.Projector.HandleSync:output_type -> evented.Projection
+	20, // 56: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	6,  // 57: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	12, // 58: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	15, // 59: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	16, // 60: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	44, // [44:61] is the sub-list for method output_type
+	27, // [27:44] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -1393,7 +1526,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

@@ -162,6 +162,9 @@ var (
 	// ErrInvalid wraps a book, domain or subscription name the bus cannot
 	// carry; retrying does not help.
 	ErrInvalid = errors.New("invalid for the bus")
+	// ErrTooLarge wraps a book larger than the broker accepts (NATS's
+	// max_payload); retrying does not help.
+	ErrTooLarge = errors.New("book too large for the bus")
 	// ErrMalformed wraps a received message whose body is not a book.
 	ErrMalformed = errors.New("malformed message on the bus")
 	// ErrSettled is returned by Ack or Nack of a message already settled.

@@ -71,6 +71,20 @@ type Delivery struct {
 	// Workers is how many aggregates each subscriber is delivered
 	// concurrently.
 	Workers int `yaml:"workers"`
+	// Segments is how many segments each asynchronous subscription is
+	// split into, by aggregate. Replicas sharing the store share the
+	// segments through leases; more segments spread the work over more
+	// replicas. Changing it restarts the new segments from the slowest
+	// old one's checkpoint (some events are delivered again).
+	Segments int `yaml:"segments"`
+	// LeaseTTL is how long a replica holds a segment without renewing
+	// (renewed every third of it): a replica that dies has its segments
+	// taken over after at most this long.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// MaxBookBytes bounds the payload of one book delivered to a projector,
+	// saga or the bus (gRPC's default limit is 4 MiB; NATS's payload
+	// limit, when lower, bounds the relay). A larger event is parked.
+	MaxBookBytes int `yaml:"max_book_bytes"`
 }
 
 // Bus is the message broker committed events are published to, for
@@ -107,6 +121,9 @@ type Server struct {
 	// ShutdownTimeout bounds how long in-flight calls may take to finish on
 	// SIGINT/SIGTERM before they are cut.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReplicaID names this process in segment leases; empty means the
+	// host name, the process id and a random suffix (unique per start).
+	ReplicaID string `yaml:"replica_id"`
 }
 
 // Command tunes command handling.
@@ -147,6 +164,11 @@ type Consumer struct {
 	History bool `yaml:"history"`
 	// MaxAttempts overrides delivery.max_attempts for this consumer.
 	MaxAttempts int `yaml:"max_attempts"`
+	// Start is where the consumer begins when it has no checkpoint yet:
+	// beginning (every stored event) or head (events committed from its
+	// first start on). Empty means beginning for projectors and head for
+	// sagas, so that a new saga does not act on years of history.
+	Start string `yaml:"start"`
 }
 
 // Log configures logging.
@@ -172,11 +194,14 @@ func Default() Config {
 		},
 		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second},
 		Delivery: Delivery{
-			MaxAttempts: 10,
-			BackoffMin:  100 * time.Millisecond,
-			BackoffMax:  30 * time.Second,
-			Timeout:     10 * time.Second,
-			Workers:     8,
+			MaxAttempts:  10,
+			BackoffMin:   100 * time.Millisecond,
+			BackoffMax:   30 * time.Second,
+			Timeout:      10 * time.Second,
+			Workers:      8,
+			Segments:     4,
+			LeaseTTL:     10 * time.Second,
+			MaxBookBytes: 3 << 20,
 		},
 		Bus:     Bus{Type: "none"},
 		Tracing: Tracing{Exporter: "none", Endpoint: "localhost:4317", SampleRatio: 1},

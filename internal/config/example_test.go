@@ -35,6 +35,7 @@ func ExampleLoad() {
 	//   event_query_port: 1400 # env EVENT_QUERY_PORT
 	//   admin_port: 1315 # default
 	//   shutdown_timeout: 30s # default
+	//   replica_id: "" # default
 	// command:
 	//   max_attempts: 5 # default
 	//   timeout: 5s # env EVENTED_COMMAND__TIMEOUT
@@ -52,6 +53,9 @@ func ExampleLoad() {
 	//   backoff_max: 30s # default
 	//   timeout: 10s # default
 	//   workers: 8 # default
+	//   segments: 4 # default
+	//   lease_ttl: 10s # default
+	//   max_book_bytes: 3145728 # default
 	// bus:
 	//   type: none # default
 	//   url: "" # default

@@ -160,7 +160,9 @@ log:
 		"log.level": "default", "log.format": file,
 		"delivery.max_attempts": "default", "delivery.backoff_min": "default", "delivery.backoff_max": "default",
 		"delivery.timeout": "default", "delivery.workers": "default",
-		"bus.type": "default", "bus.url": "default",
+		"delivery.segments": "default", "delivery.lease_ttl": "default", "delivery.max_book_bytes": "default",
+		"server.replica_id": "default",
+		"bus.type":          "default", "bus.url": "default",
 		"tracing.exporter": "default", "tracing.endpoint": "default", "tracing.sample_ratio": "default",
 	}
 	if !reflect.DeepEqual(src, wantSrc) {
@@ -274,6 +276,10 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_DELIVERY__BACKOFF_MAX=1m", "delivery.backoff_max", func(c *Config) { c.Delivery.BackoffMax = time.Minute }},
 		{"EVENTED_DELIVERY__TIMEOUT=3s", "delivery.timeout", func(c *Config) { c.Delivery.Timeout = 3 * time.Second }},
 		{"EVENTED_DELIVERY__WORKERS=2", "delivery.workers", func(c *Config) { c.Delivery.Workers = 2 }},
+		{"EVENTED_DELIVERY__SEGMENTS=16", "delivery.segments", func(c *Config) { c.Delivery.Segments = 16 }},
+		{"EVENTED_DELIVERY__LEASE_TTL=3s", "delivery.lease_ttl", func(c *Config) { c.Delivery.LeaseTTL = 3 * time.Second }},
+		{"EVENTED_DELIVERY__MAX_BOOK_BYTES=1048576", "delivery.max_book_bytes", func(c *Config) { c.Delivery.MaxBookBytes = 1 << 20 }},
+		{"EVENTED_SERVER__REPLICA_ID=evented-0", "server.replica_id", func(c *Config) { c.Server.ReplicaID = "evented-0" }},
 		{"EVENTED_TRACING__EXPORTER=stdout", "tracing.exporter", func(c *Config) { c.Tracing.Exporter = "stdout" }},
 		{"EVENTED_TRACING__ENDPOINT=collector:4317", "tracing.endpoint", func(c *Config) { c.Tracing.Endpoint = "collector:4317" }},
 		{"EVENTED_TRACING__SAMPLE_RATIO=0.25", "tracing.sample_ratio", func(c *Config) { c.Tracing.SampleRatio = 0.25 }},

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Storage types, in the order messages list them.
@@ -89,6 +90,15 @@ func (c Config) Validate() error {
 	}
 	if d.Workers < 1 {
 		v.add("delivery.workers", "invalid value %d: want 1 or more", d.Workers)
+	}
+	if d.Segments < 1 || d.Segments > 1024 {
+		v.add("delivery.segments", "invalid value %d: want 1 to 1024", d.Segments)
+	}
+	if d.LeaseTTL < 100*time.Millisecond {
+		v.add("delivery.lease_ttl", "invalid value %s: want at least 100ms, such as 10s", d.LeaseTTL)
+	}
+	if d.MaxBookBytes < 1024 {
+		v.add("delivery.max_book_bytes", "invalid value %d: want at least 1024 (bytes)", d.MaxBookBytes)
 	}
 	v.bus(c.Bus)
 	v.oneOf("tracing.exporter", c.Tracing.Exporter, "none", "stdout", "otlp")
@@ -200,6 +210,9 @@ func (v *validator) consumers(list string, cs []Consumer) {
 		v.address(key+".address", c.Address)
 		if c.MaxAttempts < 0 {
 			v.add(key+".max_attempts", "invalid value %d: want 0 (delivery.max_attempts) or more", c.MaxAttempts)
+		}
+		if c.Start != "" {
+			v.oneOf(key+".start", c.Start, "beginning", "head")
 		}
 		for j, d := range c.Domains {
 			if d == "" {

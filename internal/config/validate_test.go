@@ -157,7 +157,8 @@ func TestValidateReportsEverything(t *testing.T) {
 		"storage.type", "storage.sync", "server.host", "command.max_attempts", "command.timeout",
 		"business_logic[0].domain", "business_logic[0].address",
 		"projectors[0].name", "projectors[0].address",
-		"delivery.max_attempts", "delivery.backoff_min", "delivery.timeout", "delivery.workers", "bus.type",
+		"delivery.max_attempts", "delivery.backoff_min", "delivery.timeout", "delivery.workers",
+		"delivery.segments", "delivery.lease_ttl", "delivery.max_book_bytes", "bus.type",
 		"tracing.exporter", "tracing.sample_ratio",
 		"log.level", "log.format",
 	}

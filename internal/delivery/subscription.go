@@ -78,6 +78,7 @@ type Status struct {
 	Pending     int    // events read by this replica and not yet handled
 	LastError   string
 	Synchronous bool
+	Replica     string // this replica's name in the leases
 	// Segments are the subscription's segments with their owners; Local
 	// marks those this replica delivers.
 	Segments []SegmentStatus
@@ -98,7 +99,7 @@ type SegmentStatus struct {
 func (s *Subscription) Status() Status {
 	s.mu.Lock()
 	start := s.start
-	st := Status{Name: s.consumer.Name(), Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr, Synchronous: s.opts.Synchronous}
+	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr, Synchronous: s.opts.Synchronous}
 	rows := map[int]SegmentStatus{}
 	for _, l := range s.leases {
 		if l.Of == s.opts.Segments {

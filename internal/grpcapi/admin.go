@@ -31,11 +31,24 @@ func (a *Admin) ListSubscriptions(_ *emptypb.Empty, stream grpc.ServerStreamingS
 	}
 	for _, sub := range a.Hub.Subscriptions() {
 		st := sub.Status()
-		err := stream.Send(&eventedpb.SubscriptionStatus{
+		msg := &eventedpb.SubscriptionStatus{
 			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered,
 			Parked: uint64(st.Parked), Pending: uint64(st.Pending), LastError: st.LastError,
-			Synchronous: st.Synchronous, Head: head,
-		})
+			Synchronous: st.Synchronous, Head: head, Replica: st.Replica,
+		}
+		for _, seg := range st.Segments {
+			s := &eventedpb.SegmentStatus{
+				Index: uint32(seg.Index), Of: uint32(seg.Of), Owner: seg.Owner, Token: seg.Token, Position: seg.Position,
+			}
+			if !seg.Expires.IsZero() {
+				s.Expires = timestamppb.New(seg.Expires)
+			}
+			if head > seg.Position {
+				s.Lag = head - seg.Position
+			}
+			msg.Segments = append(msg.Segments, s)
+		}
+		err := stream.Send(msg)
 		if err != nil {
 			return err
 		}

@@ -45,6 +45,9 @@ func (r relay) Deliver(ctx context.Context, book eventstore.Book, _ bool) (deliv
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	err := r.pub.Publish(ctx, book)
+	if errors.Is(err, bus.ErrTooLarge) {
+		return delivery.Outcome{}, tooLarge{err}
+	}
 	if err != nil && !errors.Is(err, bus.ErrInvalid) {
 		// Anything but a book the bus cannot take means the broker did not
 		// confirm: wait for it rather than park.
@@ -59,6 +62,13 @@ type brokerDown struct{ err error }
 func (e brokerDown) Error() string     { return fmt.Sprintf("publish to the bus: %v", e.err) }
 func (e brokerDown) Unwrap() error     { return e.err }
 func (e brokerDown) Unavailable() bool { return true }
+
+// tooLarge marks a book the broker can never take: it is parked at once.
+type tooLarge struct{ err error }
+
+func (e tooLarge) Error() string   { return fmt.Sprintf("publish to the bus: %v", e.err) }
+func (e tooLarge) Unwrap() error   { return e.err }
+func (e tooLarge) Permanent() bool { return true }
 
 // Bus is the publisher committed events are relayed to, or nil when
 // bus.type is none (tests subscribe to the in-process bus through it).

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
@@ -153,6 +154,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
+	}
+	// Fix where new subscriptions start before any command is served.
+	for _, sub := range s.hub.Subscriptions() {
+		if err := sub.Prepare(ctx); err != nil {
+			return nil, err
+		}
 	}
 	coord.Distribute(s.hub)
 	s.metrics.WatchSubscriptions(s.hub, s.store)
@@ -299,6 +306,8 @@ func (s *Server) close() error {
 // in configuration order (projectors first), each with its own checkpoint.
 func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, error) {
 	d := s.cfg.Delivery
+	owner := replicaID(s.cfg.Server.ReplicaID)
+	s.log.Info("replica", "id", owner, "segments", d.Segments, "lease_ttl", d.LeaseTTL.String())
 	var subs []*delivery.Subscription
 	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
 	add := func(kind dremote.Kind, c config.Consumer) error {
@@ -311,10 +320,15 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		if c.MaxAttempts > 0 {
 			attempts = c.MaxAttempts
 		}
+		start := c.Start
+		if start == "" && kind == dremote.Saga {
+			start = delivery.StartHead // a new saga does not act on history
+		}
 		sub := delivery.New(consumer, s.store, dispatch, delivery.Options{
 			Domains: c.Domains, History: c.History, Synchronous: c.Synchronous,
 			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-			Observer: s.metrics,
+			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Owner: owner, Start: start,
+			MaxBookBytes: d.MaxBookBytes,
 		}, s.log)
 		subs = append(subs, sub)
 		s.byKind[kind] = append(s.byKind[kind], sub)
@@ -340,12 +354,31 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			return nil, fmt.Errorf("bus %s: %w", s.cfg.Bus.Type, err)
 		}
 		s.bus = pub
+		limit := d.MaxBookBytes
+		if m, ok := pub.(interface{ MaxPayload() int }); ok && m.MaxPayload() > 0 {
+			// The broker's own limit, less room for the book's framing.
+			limit = min(limit, m.MaxPayload()*15/16)
+		}
 		subs = append(subs, delivery.New(relay{pub: pub, timeout: d.Timeout}, s.store, nil, delivery.Options{
 			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-			Observer: s.metrics,
+			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Owner: owner, MaxBookBytes: limit,
 		}, s.log))
 	}
 	return delivery.NewHub(subs...), nil
+}
+
+// replicaID is this process's name in segment leases: the configured one,
+// else the host name, process id and a random suffix, unique per start (a
+// restarted process never mistakes its predecessor's leases for its own).
+func replicaID(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "evented"
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:6])
 }
 
 // router routes domains to business logic: the configured services, or the

@@ -37,7 +37,7 @@ func start(t *testing.T, cfg config.Config) (*server.Server, func() error) {
 	t.Helper()
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
-	if cfg.Storage.Type == "sqlite" {
+	if cfg.Storage.Type == "sqlite" && cfg.Storage.Path == config.Default().Storage.Path {
 		cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
 	}
 	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))

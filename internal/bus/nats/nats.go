@@ -165,6 +165,9 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("%w: nats publish %s: not connected (%s)", bus.ErrUnavailable, id, b.nc.Status())
 	}
+	if limit := b.nc.MaxPayload(); limit > 0 && int64(len(body)) > limit {
+		return fmt.Errorf("%w: nats publish %s: %d bytes, more than the server's max_payload of %d", bus.ErrTooLarge, id, len(body), limit)
+	}
 	if _, err := b.ensureStream(ctx); err != nil {
 		return err
 	}
@@ -174,6 +177,9 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 		Header:  nats.Header{"Content-Type": []string{contentType}},
 	}
 	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(b.opts.Stream)); err != nil {
+		if errors.Is(err, nats.ErrMaxPayload) {
+			return fmt.Errorf("%w: nats publish %s: %w", bus.ErrTooLarge, id, err)
+		}
 		if errors.Is(err, jetstream.ErrNoStreamResponse) {
 			b.forgetStream() // deleted behind our back? ensure it again next time
 		}
@@ -181,6 +187,10 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	}
 	return nil
 }
+
+// MaxPayload is the largest message the connected server accepts (0 when
+// not connected); the relay cuts its books below it.
+func (b *Bus) MaxPayload() int { return int(b.nc.MaxPayload()) }
 
 func (b *Bus) forgetStream() {
 	b.mu.Lock()

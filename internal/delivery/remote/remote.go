@@ -165,6 +165,10 @@ func (e *Error) GRPCStatus() *status.Status { return e.Status }
 // not refuse the events), so the attempt does not count towards parking.
 func (e *Error) Unavailable() bool { return e.Status.Code() == codes.Unavailable }
 
+// Permanent tells delivery that trying again cannot help: the book is
+// larger than the consumer (or gRPC) accepts, so it is parked at once.
+func (e *Error) Permanent() bool { return e.Status.Code() == codes.ResourceExhausted }
+
 func (c *Consumer) projection(cover eventstore.Cover, p *eventedpb.Projection) *delivery.Projection {
 	if p.GetProjection() == nil {
 		return nil // the projector had nothing to show for these events

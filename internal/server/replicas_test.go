@@ -1,0 +1,128 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/config"
+)
+
+// recordingProjector counts every (root, sequence) it is handed.
+type recordingProjector struct {
+	eventedpb.UnimplementedProjectorCoordinatorServer
+	mu  sync.Mutex
+	got map[string][]uint32
+	n   int
+}
+
+func (p *recordingProjector) Handle(_ context.Context, b *eventedpb.EventBook) (*emptypb.Empty, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	root := uuid.UUID(b.GetCover().GetRoot().GetValue()).String()
+	for _, pg := range b.GetPages() {
+		p.got[root] = append(p.got[root], pg.GetNum())
+		p.n++
+	}
+	return &emptypb.Empty{}, nil
+}
+
+func (p *recordingProjector) total() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
+
+// Two servers on one SQLite file, commands sent to both: the projector gets
+// every event exactly once, in order, and the two share its segments.
+func TestTwoServersOnOneFileDeliverEachEventOnce(t *testing.T) {
+	proj := &recordingProjector{got: map[string][]uint32{}}
+	lis := listen(t)
+	g := grpc.NewServer()
+	eventedpb.RegisterProjectorCoordinatorServer(g, proj)
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+
+	cfg := config.Default()
+	cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
+	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String()}}
+	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = time.Millisecond, 10*time.Millisecond
+	cfg.Delivery.LeaseTTL = 600 * time.Millisecond
+	a, _ := start(t, cfg)
+	b, _ := start(t, cfg)
+	clients := []eventedpb.BusinessCoordinatorClient{
+		eventedpb.NewBusinessCoordinatorClient(dial(t, a.CommandAddr())),
+		eventedpb.NewBusinessCoordinatorClient(dial(t, b.CommandAddr())),
+	}
+	roots := make([]uuid.UUID, 10)
+	for i := range roots {
+		roots[i] = uuid.New()
+	}
+	const commands = 200
+	for i := range commands {
+		root := roots[i%len(roots)]
+		typ := "AddEntry"
+		if i < len(roots) {
+			typ = "CreateEntry"
+		}
+		_, err := clients[i%2].Handle(t.Context(), &eventedpb.CommandBook{
+			Cover: &eventedpb.Cover{Domain: "ledger", Root: &eventedpb.UUID{Value: root[:]}},
+			Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: typ}}},
+		})
+		if err != nil {
+			t.Fatalf("command %d: %v", i, err)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for proj.total() < commands && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	proj.mu.Lock()
+	for _, root := range roots {
+		got := proj.got[root.String()]
+		want := make([]uint32, commands/len(roots))
+		for i := range want {
+			want[i] = uint32(i)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: received %v, want %v (each once, in order)", root, got, want)
+		}
+	}
+	proj.mu.Unlock()
+
+	owners := map[string]int{}
+	stream, err := eventedpb.NewDeliveryAdminClient(dial(t, a.CommandAddr())).ListSubscriptions(t.Context(), &emptypb.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seg := range st.GetSegments() {
+		owners[seg.GetOwner()]++
+	}
+	if len(st.GetSegments()) != 4 || len(owners) != 2 || st.GetCheckpoint() != commands {
+		t.Fatalf("segments %v, owners %v, checkpoint %d; want 4 segments shared by 2 replicas, checkpoint %d", st.GetSegments(), owners, st.GetCheckpoint(), commands)
+	}
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lis
+}
