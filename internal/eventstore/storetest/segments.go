@@ -37,7 +37,7 @@ const (
 // store's clock and the test's is assumed):
 //   - no two owners held one segment at once: the spans [Expires-ttl,
 //     Expires) of successful Acquire and Renew calls of different owners do
-//     not overlap, unless the earlier lease was released first;
+//     not overlap, unless the earlier lease may have been released first;
 //   - a token belongs to one owner, and a larger token is granted later;
 //   - each segment's position is the largest of its start and the positions
 //     of the Advance calls the store accepted: a refused Advance wrote
@@ -89,7 +89,7 @@ type grant struct {
 	owner      string
 	token      uint64
 	start, end time.Time
-	seq        int64 // when the call that got it began, in the recorder's order
+	done       int64 // when the call that got it returned, in the recorder's order
 }
 
 // segRecorder wraps the store under test and remembers what it granted.
@@ -98,7 +98,7 @@ type segRecorder struct {
 	mu       sync.Mutex
 	calls    atomic.Int64
 	grants   map[segKey][]grant
-	released map[segKey]map[uint64]int64 // token → seq of the Release call's end
+	released map[segKey]map[uint64]int64 // token → when the first Release call of it began
 	start    map[segKey]uint64           // the position of the row when first acquired
 	advanced map[segKey]uint64           // largest accepted Advance
 }
@@ -116,11 +116,10 @@ func (r *segRecorder) record(k segKey, g grant) {
 }
 
 func (r *segRecorder) Acquire(ctx context.Context, subscriber string, segment, of int, owner string, ttl time.Duration, start uint64) (eventstore.Lease, bool, error) {
-	seq := r.calls.Add(1)
 	l, ok, err := r.SegmentStore.Acquire(ctx, subscriber, segment, of, owner, ttl, start)
 	if err == nil && ok {
 		k := keyOfLease(l)
-		r.record(k, grant{owner: l.Owner, token: l.Token, start: l.Expires.Add(-ttl), end: l.Expires, seq: seq})
+		r.record(k, grant{owner: l.Owner, token: l.Token, start: l.Expires.Add(-ttl), end: l.Expires, done: r.calls.Add(1)})
 		r.mu.Lock()
 		if _, seen := r.start[k]; !seen {
 			r.start[k] = l.Position
@@ -131,25 +130,24 @@ func (r *segRecorder) Acquire(ctx context.Context, subscriber string, segment, o
 }
 
 func (r *segRecorder) Renew(ctx context.Context, l eventstore.Lease, ttl time.Duration) (eventstore.Lease, error) {
-	seq := r.calls.Add(1)
 	n, err := r.SegmentStore.Renew(ctx, l, ttl)
 	if err == nil {
-		r.record(keyOfLease(n), grant{owner: n.Owner, token: n.Token, start: n.Expires.Add(-ttl), end: n.Expires, seq: seq})
+		r.record(keyOfLease(n), grant{owner: n.Owner, token: n.Token, start: n.Expires.Add(-ttl), end: n.Expires, done: r.calls.Add(1)})
 	}
 	return n, err
 }
 
 func (r *segRecorder) Release(ctx context.Context, l eventstore.Lease) error {
+	began := r.calls.Add(1)
 	err := r.SegmentStore.Release(ctx, l)
 	if err == nil {
-		seq := r.calls.Add(1)
 		r.mu.Lock()
 		k := keyOfLease(l)
 		if r.released[k] == nil {
 			r.released[k] = map[uint64]int64{}
 		}
 		if _, done := r.released[k][l.Token]; !done {
-			r.released[k][l.Token] = seq
+			r.released[k][l.Token] = began
 		}
 		r.mu.Unlock()
 	}
@@ -194,7 +192,9 @@ func (r *segRecorder) check(t *testing.T, ctx context.Context) {
 				if a.owner == b.owner || !a.start.Before(b.end) || !b.start.Before(a.end) {
 					continue
 				}
-				if rel, ok := r.released[k][a.token]; ok && rel < b.seq {
+				// A Release that began before b's grant returned may
+				// have ended a's lease in time.
+				if rel, ok := r.released[k][a.token]; ok && rel < b.done {
 					continue
 				}
 				t.Errorf("%v: held by %s (token %d, %v to %v) and %s (token %d, %v to %v) at once",
