@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -474,7 +475,9 @@ func testParkFenced(t *testing.T, ctx context.Context, s *segRecorder) {
 	if got := parkedPositions(t, ctx, s, "receipt"); len(got) != 0 {
 		t.Fatalf("a refused ParkFenced stored %v", got)
 	}
-	park(a, parkedAt(c, 10, "boom"), false, true)
+	// A reason longer than 127 bytes: its length takes two bytes in
+	// encodings with varints, which a backend must skip right.
+	park(a, parkedAt(c, 10, strings.Repeat("boom ", 40)), false, true)
 	park(a, parkedAt(c, 12, "held back"), true, true)      // 10 is parked before it
 	park(a, parkedAt(c, 8, "held back"), true, false)      // nothing of c parked below 8
 	park(a, parkedAt(other, 15, "held back"), true, false) // another cover
