@@ -31,3 +31,7 @@ func TestLog(t *testing.T) {
 func TestSubscriptions(t *testing.T) {
 	storetest.RunSubscriptions(t, func(t *testing.T) storetest.SubscriptionStore { return open(t) }, nil)
 }
+
+func TestSegments(t *testing.T) {
+	storetest.RunSegments(t, func(t *testing.T) storetest.SegmentStore { return open(t) })
+}

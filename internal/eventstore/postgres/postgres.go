@@ -1,5 +1,6 @@
-// Package postgres stores events, snapshots, checkpoints and parked events
-// in PostgreSQL (13 or later), through pgx and a connection pool.
+// Package postgres stores events, snapshots, checkpoints, parked events and
+// segment leases in PostgreSQL (13 or later), through pgx and a connection
+// pool.
 //
 // # Connecting
 //
@@ -112,7 +113,7 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 )
 
-// Store is an eventstore.Store, Snapshots, Log, Checkpoints and Parking in
+// Store is an eventstore.Store, Snapshots, Log, Checkpoints, Parking and Segments in
 // one PostgreSQL schema. It is safe for concurrent use, and any number of
 // processes may share the schema.
 type Store struct {

@@ -76,6 +76,23 @@ var migrations = []string{
 		parked_at    timestamptz NOT NULL,
 		PRIMARY KEY (subscriber, position)
 	);`, ordinalBits, MaxTxid, MaxEventsPerAppend),
+
+	// 2: segment leases (each row also the segment's checkpoint) and the
+	// replicas taking part. "of" is quoted: it is an SQL keyword.
+	`CREATE TABLE segments (
+		subscriber text        COLLATE "C" NOT NULL,
+		"of"       integer     NOT NULL CHECK ("of" >= 1),
+		segment    integer     NOT NULL CHECK (segment >= 0 AND segment < "of"),
+		owner      text        COLLATE "C" NOT NULL,
+		token      bigint      NOT NULL,
+		position   bigint      NOT NULL,
+		expires_at timestamptz NOT NULL,
+		PRIMARY KEY (subscriber, "of", segment)
+	);
+	CREATE TABLE members (
+		id         text        COLLATE "C" PRIMARY KEY,
+		expires_at timestamptz NOT NULL
+	);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

@@ -35,6 +35,9 @@ func (k keys) appended() string    { return k.prefix + "appended" }
 
 func (k keys) parked(subscriber string) string { return k.prefix + "parked:" + subscriber }
 
+func (k keys) segments(subscriber string) string { return k.prefix + "segments:" + subscriber }
+func (k keys) members() string                   { return k.prefix + "members" }
+
 // rootMember is cover's member in the roots sorted set, whose byte order
 // (ZRANGE BYLEX) is the order Roots promises: domain, then root bytes. The
 // domain is escaped (0x00 → 0x00 0xFF) and ends with 0x00 0x00, so that a

@@ -1,5 +1,5 @@
-// Package redis stores events, snapshots, checkpoints and parked events in
-// Redis (6.2 or later; tested with 7.0), through go-redis.
+// Package redis stores events, snapshots, checkpoints, parked events and
+// segment leases in Redis (6.2 or later; tested with 7.0), through go-redis.
 //
 // # Connecting
 //
@@ -24,6 +24,9 @@
 //	<prefix>snapshot:<domain>:<root hex>  hash: s (sequence), t (type URL), v (state), c (time)
 //	<prefix>checkpoints                   hash: subscriber → position
 //	<prefix>parked:<subscriber>           hash: position → parked event
+//	<prefix>segments:<subscriber>         hash: "<of>:<segment>:" + o, t, p, e → a lease row's
+//	                                      owner, token, position, expiry (see segments.go)
+//	<prefix>members                       sorted set: replica ID, scored by expiry (Unix µs)
 //	<prefix>appended                      pub/sub channel: wake-ups after appends
 //
 // # Appending
@@ -96,8 +99,8 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 )
 
-// Store is an eventstore.Store, Snapshots, Log, Checkpoints and Parking in
-// one Redis database under one key prefix. It is safe for concurrent use,
+// Store is an eventstore.Store, Snapshots, Log, Checkpoints, Parking and
+// Segments in one Redis database under one key prefix. It is safe for concurrent use,
 // and any number of processes may share it.
 type Store struct {
 	c    *goredis.Client

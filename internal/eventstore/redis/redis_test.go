@@ -413,3 +413,7 @@ func TestDriverLogger(t *testing.T) {
 		t.Errorf("go-redis logged %q; want a warning through the slog.Logger", logs.String())
 	}
 }
+
+func TestSegments(t *testing.T) {
+	storetest.RunSegments(t, func(t *testing.T) storetest.SegmentStore { return open(t, freshPrefix(t)) })
+}

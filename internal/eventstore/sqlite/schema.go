@@ -57,6 +57,23 @@ var migrations = []string{
 		parked_at    TEXT    NOT NULL,
 		PRIMARY KEY (subscriber, position)
 	) WITHOUT ROWID;`,
+
+	// 3: segment leases (each row also the segment's checkpoint) and the
+	// replicas taking part. "of" is quoted: it is an SQL keyword.
+	`CREATE TABLE segments (
+		subscriber TEXT    NOT NULL,
+		"of"       INTEGER NOT NULL,
+		segment    INTEGER NOT NULL,
+		owner      TEXT    NOT NULL,
+		token      INTEGER NOT NULL,
+		position   INTEGER NOT NULL,
+		expires_at TEXT    NOT NULL,
+		PRIMARY KEY (subscriber, "of", segment)
+	) WITHOUT ROWID;
+	CREATE TABLE members (
+		id         TEXT PRIMARY KEY,
+		expires_at TEXT NOT NULL
+	) WITHOUT ROWID;`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

@@ -59,8 +59,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 2 {
-		t.Errorf("Version() = %d; want 2", s.Version())
+	if s.Version() != 3 {
+		t.Errorf("Version() = %d; want 3", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
@@ -309,6 +309,58 @@ func TestTwoStoresOnOneFile(t *testing.T) {
 	for i, e := range events {
 		if e.Sequence != uint32(i) {
 			t.Fatalf("sequences %v", events)
+		}
+	}
+}
+
+func TestSegments(t *testing.T) {
+	storetest.RunSegments(t, func(t *testing.T) storetest.SegmentStore { return open(t, tempPath(t)) })
+}
+
+// TestSegmentsTwoProcesses has two Stores on one file, as two processes
+// would, race to acquire one segment: the IMMEDIATE transaction lets
+// exactly one of them win, every round.
+func TestSegmentsTwoProcesses(t *testing.T) {
+	ctx := t.Context()
+	path := tempPath(t)
+	stores := []*sqlite.Store{open(t, path), open(t, path)}
+	const (
+		rounds  = 20
+		perSide = 4
+	)
+	var last uint64
+	for round := range rounds {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var winners []eventstore.Lease
+		gate := make(chan struct{})
+		for i := range 2 * perSide {
+			wg.Go(func() {
+				<-gate
+				l, ok, err := stores[i%2].Acquire(ctx, "receipt", 0, 1, fmt.Sprintf("p%d-g%d", i%2, i), time.Minute, 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if ok {
+					mu.Lock()
+					winners = append(winners, l)
+					mu.Unlock()
+				}
+			})
+		}
+		close(gate)
+		wg.Wait()
+		if len(winners) != 1 {
+			t.Fatalf("round %d: %d winners; want 1: %+v", round, len(winners), winners)
+		}
+		if winners[0].Token <= last {
+			t.Fatalf("round %d: token %d after %d; want it to grow", round, winners[0].Token, last)
+		}
+		last = winners[0].Token
+		// Released through either process's Store: the row is shared.
+		if err := stores[round%2].Release(ctx, winners[0]); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
