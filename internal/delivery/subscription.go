@@ -28,6 +28,8 @@ type Subscription struct {
 	log      *slog.Logger
 	claims   claims
 	wake     chan struct{} // kick: look at the leases now
+	started  chan struct{} // closed after Run's first turn at the leases
+	once     sync.Once
 
 	prepared bool
 	start    uint64 // where a segment never seen before starts
@@ -59,6 +61,7 @@ func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, lo
 		opts:     opts.withDefaults(),
 		log:      log.With("component", "delivery", "subscriber", consumer.Name()),
 		wake:     make(chan struct{}, 1),
+		started:  make(chan struct{}),
 		running:  map[int]*runner{},
 	}
 }
@@ -185,8 +188,10 @@ func (s *Subscription) Run(ctx context.Context) error {
 	}
 	s.log.Info("subscription started", "segments", s.opts.Segments, "owner", s.opts.Owner)
 	tick := max(s.opts.LeaseTTL/3, time.Millisecond)
+	defer s.once.Do(func() { close(s.started) })
 	for {
 		s.balance(ctx)
+		s.once.Do(func() { close(s.started) })
 		t := time.NewTimer(tick)
 		select {
 		case <-ctx.Done():
@@ -199,6 +204,11 @@ func (s *Subscription) Run(ctx context.Context) error {
 		t.Stop()
 	}
 }
+
+// Started is closed once Run has taken its first share of the segments
+// (or has stopped): a server serves commands after it, so that its first
+// commands find their synchronous consumers' segments in place.
+func (s *Subscription) Started() <-chan struct{} { return s.started }
 
 // kick makes Run look at the leases at once.
 func (s *Subscription) kick() {

@@ -219,6 +219,15 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return sub.Run(gctx) })
 	}
 	g.Go(func() error { s.watchStore(gctx); return nil })
+	// Take the first share of the segments before serving commands.
+	startWait := time.After(s.cfg.Delivery.LeaseTTL)
+	for _, sub := range s.hub.Subscriptions() {
+		select {
+		case <-sub.Started():
+		case <-startWait:
+		case <-gctx.Done():
+		}
+	}
 	if s.admin != nil {
 		g.Go(func() error {
 			if err := s.admin.Serve(s.adminLis); !errors.Is(err, http.ErrServerClosed) {
