@@ -74,6 +74,16 @@ func readStore(ctx context.Context, r *replica) (stored, error) {
 	return s, nil
 }
 
+// aggs are the stored aggregates in order.
+func (s stored) aggs() []agg {
+	var aggs []agg
+	for a := range s.events {
+		aggs = append(aggs, a)
+	}
+	sort.Slice(aggs, func(i, j int) bool { return aggs[i].String() < aggs[j].String() })
+	return aggs
+}
+
 // domain is the part of s in one domain ("" for all).
 func (s stored) domain(d string) map[agg]int {
 	n := map[agg]int{}
@@ -171,7 +181,8 @@ type delivered struct {
 	events     int // stored events it should get
 	deliveries int // deliveries of them, repeats included
 	missing    problems
-	repeated   problems // events delivered more than once
+	repeated   problems // aggregates with events delivered more than once
+	repeats    int      // events delivered more than once
 	extra      int      // deliveries beyond the first of each event
 	most       int      // most deliveries of one event
 	order      problems // aggregates whose deliveries broke sequence order
@@ -180,8 +191,8 @@ type delivered struct {
 }
 
 func (d delivered) String() string {
-	return fmt.Sprintf("%s: %d events, %d deliveries, %d missing, %d delivered more than once (%d extra deliveries, at most %d of one event), %d aggregates out of order, %d aggregates in two calls at once",
-		d.consumer, d.events, d.deliveries, d.missing.n, d.repeated.n, d.extra, d.most, d.order.n, d.overlaps.n)
+	return fmt.Sprintf("%s: %d events, %d deliveries, %d missing, %d delivered more than once (in %d aggregates; %d extra deliveries, at most %d of one event), %d aggregates out of order, %d aggregates in two calls at once",
+		d.consumer, d.events, d.deliveries, d.missing.n, d.repeats, d.repeated.n, d.extra, d.most, d.order.n, d.overlaps.n)
 }
 
 // analyse compares what r recorded with the stored events of domain ("":
@@ -223,21 +234,44 @@ func analyse(r *recorder, s stored, domain string) delivered {
 				d.order.add("%s: sequence %d delivered after only 0..%d had been (delivery %d of %d; deliveries so far %v)", a, seq, int(next)-1, i+1, len(seqs), head(seqs[:i+1]))
 			}
 		}
+		var repeats int
 		for seq, k := range times {
 			switch {
 			case k == 0:
 				d.missing.add("%s#%d never delivered (deliveries: %v)", a, seq, head(seqs))
 			case k > 1:
-				d.repeated.add("%s#%d delivered %d times", a, seq, k)
+				repeats++
 				d.extra += k - 1
 			}
 			d.most = max(d.most, k)
+		}
+		if repeats > 0 {
+			d.repeats += repeats
+			d.repeated.add("%s: %d of its %d events delivered more than once; deliveries by sequence: %s", a, repeats, n, runs(times))
 		}
 		if o := overlaps[a]; o > 0 {
 			d.overlaps.add("%s: %d calls began while another call for it was in progress", a, o)
 		}
 	}
 	return d
+}
+
+// runs writes counts by sequence compactly: "#0-6 ×3, #7 ×2".
+func runs(counts []int) string {
+	var parts []string
+	for i := 0; i < len(counts); {
+		j := i
+		for j+1 < len(counts) && counts[j+1] == counts[i] {
+			j++
+		}
+		if i == j {
+			parts = append(parts, fmt.Sprintf("#%d ×%d", i, counts[i]))
+		} else {
+			parts = append(parts, fmt.Sprintf("#%d-%d ×%d", i, j, counts[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
 
 func head(seqs []uint32) string {
@@ -254,10 +288,10 @@ func (d delivered) report(t *testing.T, exact bool) {
 	d.order.report(t, d.consumer+": aggregates delivered out of order")
 	d.unknown.report(t, d.consumer+": deliveries of events not in the store")
 	if exact {
-		d.repeated.report(t, fmt.Sprintf("%s: in a run without faults, events delivered more than once (%d extra deliveries of %d events)", d.consumer, d.extra, d.events))
+		d.repeated.report(t, fmt.Sprintf("%s: in a run without faults, %d of %d events delivered more than once (%d extra deliveries); aggregates", d.consumer, d.repeats, d.events, d.extra))
 		d.overlaps.report(t, d.consumer+": in a run without faults, aggregates delivered by two calls at once")
 	} else if d.repeated.n > 0 {
-		t.Logf("%s: duplicates (allowed with faults) %s", d.consumer, d.repeated)
+		t.Logf("%s: %d of %d events delivered more than once (%d extra deliveries; allowed with faults); aggregates %s", d.consumer, d.repeats, d.events, d.extra, d.repeated)
 	}
 }
 
@@ -266,14 +300,15 @@ type effects struct {
 	orders   int      // order events, each wanting one ledger entry
 	entries  int      // ledger events
 	missing  problems // order events without an entry
-	repeated problems // order events with more than one
+	repeated problems // order aggregates with events with more than one
+	repeats  int      // order events with more than one
 	extra    int
 	unknown  problems // entries naming no stored order event
 }
 
 func (e effects) String() string {
-	return fmt.Sprintf("saga effects: %d order events, %d ledger entries, %d without one, %d with more than one (%d extra entries)",
-		e.orders, e.entries, e.missing.n, e.repeated.n, e.extra)
+	return fmt.Sprintf("saga effects: %d order events, %d ledger entries, %d without one, %d with more than one (in %d aggregates; %d extra entries)",
+		e.orders, e.entries, e.missing.n, e.repeats, e.repeated.n, e.extra)
 }
 
 func countEffects(s stored) effects {
@@ -292,21 +327,29 @@ func countEffects(s stored) effects {
 		}
 	}
 	want := map[string]bool{}
-	for a, evs := range s.events {
+	for _, a := range s.aggs() {
+		evs := s.events[a]
 		if a.domain != "order" {
 			continue
 		}
+		entries := make([]int, len(evs))
+		var repeats int
 		for seq := range evs {
 			key := effectOf(a.root, uint32(seq))
 			want[key] = true
 			e.orders++
+			entries[seq] = made[key]
 			switch n := made[key]; {
 			case n == 0:
 				e.missing.add("%s#%d has no ledger entry", a, seq)
 			case n > 1:
-				e.repeated.add("%s#%d has %d ledger entries", a, seq, n)
+				repeats++
 				e.extra += n - 1
 			}
+		}
+		if repeats > 0 {
+			e.repeats += repeats
+			e.repeated.add("%s: %d of its %d events have more than one ledger entry; entries by sequence: %s", a, repeats, len(evs), runs(entries))
 		}
 	}
 	for key, n := range made {
@@ -322,9 +365,9 @@ func (e effects) report(t *testing.T, exact bool) {
 	e.missing.report(t, "saga effects missing")
 	e.unknown.report(t, "ledger entries the saga did not make")
 	if exact {
-		e.repeated.report(t, fmt.Sprintf("in a run without faults, saga effects applied more than once (%d extra ledger entries for %d order events)", e.extra, e.orders))
+		e.repeated.report(t, fmt.Sprintf("in a run without faults, %d of %d order events had their saga effect applied more than once (%d extra ledger entries); aggregates", e.repeats, e.orders, e.extra))
 	} else if e.repeated.n > 0 {
-		t.Logf("saga effects applied more than once (allowed with faults): %s", e.repeated)
+		t.Logf("%d of %d order events had their saga effect applied more than once (%d extra ledger entries; allowed with faults); aggregates %s", e.repeats, e.orders, e.extra, e.repeated)
 	}
 }
 
