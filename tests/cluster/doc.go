@@ -42,5 +42,7 @@
 //	CLUSTER_LEASE_TTL=2s    →  EVENTED_DELIVERY__LEASE_TTL=2s
 //
 // Unset, the replicas run with evented's defaults; a binary without these
-// settings refuses them at start.
+// settings refuses them at start. With faults, duplicate saga effects are
+// reported and allowed; CLUSTER_EFFECTS_ONCE=1 fails them too, for when
+// saga commands are deduplicated.
 package cluster
