@@ -102,10 +102,13 @@ func (r run) do(t *testing.T, dir string, s setup) {
 	pos := watchPositions(ctx, t, s.db, s.tables)
 	var sent atomic.Int64
 	var faults sync.WaitGroup
+	// The faults end with the load, even if it ended before their turn.
+	loading, loaded := context.WithCancel(ctx)
 	if r.faults != nil {
-		faults.Go(func() { r.faults(ctx, t, c, &sent) })
+		faults.Go(func() { r.faults(loading, t, c, &sent) })
 	}
 	res := c.drive(ctx, r.load, &sent)
+	loaded()
 	faults.Wait()
 	t.Logf("load: %s", res)
 	if res.answered == 0 {
@@ -182,7 +185,7 @@ func TestPostgres(t *testing.T) {
 	})
 	t.Run("kills and cuts", func(t *testing.T) {
 		if testing.Short() {
-			t.Skip("-short: the run with faults takes about a minute")
+			t.Skip("-short: the runs with faults are left out")
 		}
 		s := postgres(t)
 		const n = 600
@@ -235,7 +238,7 @@ func TestSQLite(t *testing.T) {
 	})
 	t.Run("kill and restart", func(t *testing.T) {
 		if testing.Short() {
-			t.Skip("-short: the run with faults")
+			t.Skip("-short: the runs with faults are left out")
 		}
 		dir := t.TempDir()
 		const n = 300
