@@ -84,7 +84,7 @@ type run struct {
 	exact bool
 }
 
-// the setup of one store: the storage section of the configuration and a
+// setup is one store: the storage section of the configuration and a
 // connection to poll positions with.
 type setup struct {
 	storage storage
