@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/tests/internal/proc"
 )
 
 var (
@@ -76,7 +77,7 @@ func TestE2E(t *testing.T) {
 		},
 	}
 	if suite.Run() != 0 {
-		t.Errorf("end-to-end scenarios failed with the %s examples; evented's log:\n%s", lang, s.evented.tail())
+		t.Errorf("end-to-end scenarios failed with the %s examples; evented's log:\n%s", lang, s.evented.Tail())
 	}
 	s.checkEventedLog(t)
 }
@@ -85,8 +86,8 @@ func TestE2E(t *testing.T) {
 type shop struct {
 	lang     string
 	dir      string
-	evented  *process
-	services map[string]*process
+	evented  *proc.Process
+	services map[string]*proc.Process
 	command  eventedpb.BusinessCoordinatorClient
 	query    eventedpb.EventQueryClient
 }
@@ -96,7 +97,7 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
-	s := &shop{lang: lang, dir: dir, services: map[string]*process{}}
+	s := &shop{lang: lang, dir: dir, services: map[string]*proc.Process{}}
 
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -113,14 +114,14 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	}
 	built := time.Now()
 
-	ports, err := freePorts(3 + len(services)) // command, query, admin, services
+	ports, err := proc.FreePorts(3 + len(services)) // command, query, admin, services
 	if err != nil {
 		t.Fatal(err)
 	}
 	commandAddr, queryAddr := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1]
 	servicePort := map[string]string{} // the config's port → the one chosen
-	var procs []*process
-	t.Cleanup(func() { stopAll(t, procs) })
+	var procs []*proc.Process
+	t.Cleanup(func() { proc.StopAll(t, procs) })
 
 	for i, svc := range services {
 		port := ports[3+i]
@@ -129,7 +130,7 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 		if launch != "" {
 			cmd = launchOverride(root, launch, svc.name)
 		}
-		p, err := start(svc.name, cmd, dir, "PORT="+port, "LISTEN_HOST=127.0.0.1",
+		p, err := proc.Start(svc.name, cmd, dir, "PORT="+port, "LISTEN_HOST=127.0.0.1",
 			"EVENTED_COMMAND_ADDR="+commandAddr, "EVENTED_QUERY_ADDR="+queryAddr)
 		if err != nil {
 			t.Fatal(err)
@@ -141,7 +142,7 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	if err := writeConfig(filepath.Join(root, "examples", "config.yaml"), config, filepath.Join(dir, "events.db"), ports[:3], servicePort); err != nil {
 		t.Fatal(err)
 	}
-	ev, err := start("evented", execIn(dir, filepath.Join(bin, "evented"), "serve", "--config", config), dir)
+	ev, err := proc.Start("evented", execIn(dir, filepath.Join(bin, "evented"), "serve", "--config", config), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,19 +152,19 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	ready, cancelReady := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelReady()
 	for i, svc := range services {
-		if err := s.services[svc.name].ready(ready, "127.0.0.1:"+ports[3+i]); err != nil {
+		if err := s.services[svc.name].Ready(ready, "127.0.0.1:"+ports[3+i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, addr := range []string{commandAddr, queryAddr, "127.0.0.1:" + ports[2]} {
-		if err := ev.ready(ready, addr); err != nil {
+		if err := ev.Ready(ready, addr); err != nil {
 			t.Fatal(err)
 		}
 	}
 	t.Logf("%s examples: built in %v, all running in %v more", lang, built.Sub(began).Round(time.Millisecond), time.Since(built).Round(time.Millisecond))
 	cmdConn := dial(t, commandAddr)
 	if h, err := healthpb.NewHealthClient(cmdConn).Check(ready, &healthpb.HealthCheckRequest{}); err != nil || h.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-		t.Fatalf("evented's health: %v %v\n%s", h, err, ev.tail())
+		t.Fatalf("evented's health: %v %v\n%s", h, err, ev.Tail())
 	}
 	s.command = eventedpb.NewBusinessCoordinatorClient(cmdConn)
 	s.query = eventedpb.NewEventQueryClient(dial(t, queryAddr))
@@ -228,7 +229,7 @@ func writeConfig(from, to, db string, ports []string, servicePort map[string]str
 // checkEventedLog fails on warnings and errors evented logged: a clean run
 // has none (the examples number their events right, no consumer failed).
 func (s *shop) checkEventedLog(t *testing.T) {
-	f, err := os.Open(s.evented.err)
+	f, err := os.Open(s.evented.Stderr)
 	if err != nil {
 		t.Error(err)
 		return

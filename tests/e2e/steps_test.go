@@ -528,12 +528,12 @@ func (w *world) logShows(ctx context.Context, domain, typ, name string) error {
 	root := w.root(name).String()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		found, err := logHas(p.out, domain, root, typ)
+		found, err := logHas(p.Stdout, domain, root, typ)
 		if err != nil || found {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("projector-log-%s wrote no %s line for %s within 20s\n%s", domain, typ, root, p.tail())
+			return fmt.Errorf("projector-log-%s wrote no %s line for %s within 20s\n%s", domain, typ, root, p.Tail())
 		}
 		select {
 		case <-ctx.Done():
