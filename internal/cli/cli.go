@@ -83,6 +83,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newEventsCmd(load),
 		newSnapshotCmd(load),
 		newAggregatesCmd(load),
+		newSubscriptionsCmd(load),
 		newMigrateCmd(load),
 		newBenchCmd(),
 	)

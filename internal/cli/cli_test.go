@@ -662,7 +662,7 @@ func TestVersionAndCompletion(t *testing.T) {
 	contains(t, "completion of --output", ok(t, "__complete", "events", "customer", "c", "--output", ""), "table\njson\n")
 	// Every command of the issue is there.
 	help := ok(t, "--help")
-	for _, c := range []string{"serve", "send", "events", "aggregates", "snapshot", "config", "migrate", "version", "completion"} {
+	for _, c := range []string{"serve", "send", "events", "aggregates", "subscriptions", "snapshot", "config", "migrate", "version", "completion"} {
 		if !regexp.MustCompile(`(?m)^  ` + c + `\s`).MatchString(help) {
 			t.Errorf("evented --help does not list %s:\n%s", c, help)
 		}
@@ -720,5 +720,32 @@ func TestBinary(t *testing.T) {
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "evented serve") {
 		t.Errorf("evented aggregates against no server: %v\n%s", err, stderr.String())
+	}
+}
+
+func TestSubscriptions(t *testing.T) {
+	f := start(t)
+	out := ok(t, "subscriptions", f.cmd())
+	// The fixture's server has two synchronous projectors; it holds all
+	// four segments of each.
+	for _, want := range []string{"SUBSCRIBER", "receipt", "broken", "0/4", "3/4"} {
+		contains(t, "subscriptions", out, want)
+	}
+	subs := decode[[]struct {
+		Name, Replica, LastError                          string
+		Checkpoint, Head, Lag, Delivered, Parked, Pending uint64
+		Synchronous                                       bool
+		Segments                                          []struct {
+			Segment, Owner, Expires string
+			Token, Position, Lag    uint64
+		}
+	}](t, ok(t, "subscriptions", f.cmd(), "-o", "json"))
+	if len(subs) != 2 || subs[0].Name != "receipt" || len(subs[0].Segments) != 4 {
+		t.Fatalf("subscriptions -o json: %+v", subs)
+	}
+	for _, g := range subs[0].Segments {
+		if g.Owner != subs[0].Replica || g.Token == 0 {
+			t.Errorf("segment %s owned by %q with token %d; want %q, a token", g.Segment, g.Owner, g.Token, subs[0].Replica)
+		}
 	}
 }

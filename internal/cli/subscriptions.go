@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/evented/evented/api/eventedpb"
+)
+
+// subscriptionView is one subscriber's progress as the CLI shows it.
+type subscriptionView struct {
+	Name        string        `json:"name"`
+	Checkpoint  uint64        `json:"checkpoint"`
+	Head        uint64        `json:"head"`
+	Lag         uint64        `json:"lag"`
+	Delivered   uint64        `json:"delivered"`
+	Parked      uint64        `json:"parked"`
+	Pending     uint64        `json:"pending"`
+	Synchronous bool          `json:"synchronous"`
+	LastError   string        `json:"last_error,omitempty"`
+	Replica     string        `json:"replica"`
+	Segments    []segmentView `json:"segments"`
+}
+
+type segmentView struct {
+	Segment  string `json:"segment"`
+	Owner    string `json:"owner"`
+	Token    uint64 `json:"token"`
+	Position uint64 `json:"position"`
+	Lag      uint64 `json:"lag"`
+	Expires  string `json:"expires,omitempty"`
+}
+
+func newSubscriptionsCmd(load loader) *cobra.Command {
+	c := &client{load: load, port: commandPort}
+	var out output
+	cmd := &cobra.Command{
+		Use:   "subscriptions",
+		Short: "Show every projector, saga and bus relay subscription: checkpoint, lag, segments and their owners",
+		Long: `Show each subscriber of a running server (DeliveryAdmin.ListSubscriptions on the
+command port): its checkpoint (the lowest of its segments'), the log head and the lag
+between them, and each segment with the replica that holds its lease, the lease's
+fencing token, the segment's position and lag. Delivered, parked and pending count
+what the answering replica did since it started.`,
+		Example: `  evented subscriptions
+  evented subscriptions -o json`,
+		Args:              cobra.NoArgs,
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cn, err := c.dial()
+			if err != nil {
+				return err
+			}
+			defer cn.Close()
+			ctx, cancel := c.context(cmd.Context())
+			defer cancel()
+			stream, err := eventedpb.NewDeliveryAdminClient(cn).ListSubscriptions(ctx, &emptypb.Empty{})
+			if err != nil {
+				return cn.explain(err, c.timeout)
+			}
+			subs := []subscriptionView{}
+			for {
+				s, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					return cn.explain(err, c.timeout)
+				}
+				v := subscriptionView{
+					Name: s.GetName(), Checkpoint: s.GetCheckpoint(), Head: s.GetHead(), Delivered: s.GetDelivered(),
+					Parked: s.GetParked(), Pending: s.GetPending(), Synchronous: s.GetSynchronous(),
+					LastError: s.GetLastError(), Replica: s.GetReplica(), Segments: []segmentView{},
+				}
+				if v.Head > v.Checkpoint {
+					v.Lag = v.Head - v.Checkpoint
+				}
+				for _, g := range s.GetSegments() {
+					sv := segmentView{Segment: fmt.Sprintf("%d/%d", g.GetIndex(), g.GetOf()), Owner: g.GetOwner(),
+						Token: g.GetToken(), Position: g.GetPosition(), Lag: g.GetLag()}
+					if g.GetExpires() != nil {
+						sv.Expires = g.GetExpires().AsTime().Format(time.RFC3339)
+					}
+					v.Segments = append(v.Segments, sv)
+				}
+				subs = append(subs, v)
+			}
+			w := cmd.OutOrStdout()
+			if out == "json" {
+				return writeJSON(w, subs)
+			}
+			if len(subs) == 0 {
+				fmt.Fprintln(w, "no subscriptions: configure projectors, sagas or a bus (see README, Distribution)")
+				return nil
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUBSCRIBER\tSEGMENT\tOWNER\tTOKEN\tPOSITION\tLAG")
+			for _, s := range subs {
+				fmt.Fprintf(tw, "%s\t(all)\t\t\t%d\t%d\n", s.Name, s.Checkpoint, s.Lag)
+				for _, g := range s.Segments {
+					owner := g.Owner
+					if owner == "" {
+						owner = "(none yet)"
+					}
+					fmt.Fprintf(tw, "\t%s\t%s\t%d\t%d\t%d\n", g.Segment, owner, g.Token, g.Position, g.Lag)
+				}
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, s := range subs {
+				if s.LastError != "" {
+					fmt.Fprintf(w, "%s: last error (seen by %s): %s\n", s.Name, s.Replica, s.LastError)
+				}
+			}
+			return nil
+		},
+	}
+	c.addFlags(cmd, 30*time.Second)
+	addOutputFlag(cmd, &out)
+	return cmd
+}
