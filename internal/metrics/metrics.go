@@ -11,6 +11,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -146,7 +147,13 @@ var (
 		"Events in the log the subscriber has not handled yet (head - checkpoint).", []string{"subscriber"}, nil)
 	checkpointDesc = prometheus.NewDesc("evented_subscriber_checkpoint",
 		"The subscriber's checkpoint: the log position up to which everything is handled.", []string{"subscriber"}, nil)
-	headDesc = prometheus.NewDesc("evented_log_head", "The highest position in the store's log.", nil, nil)
+	headDesc      = prometheus.NewDesc("evented_log_head", "The highest position in the store's log.", nil, nil)
+	segmentBehind = prometheus.NewDesc("evented_segment_behind_events",
+		"Events in the log one segment of the subscriber has not handled yet (head - the segment's position).", []string{"subscriber", "segment"}, nil)
+	segmentOwned = prometheus.NewDesc("evented_segment_owned",
+		"1 when this replica holds the segment's lease, else 0.", []string{"subscriber", "segment"}, nil)
+	segmentToken = prometheus.NewDesc("evented_segment_token",
+		"The fencing token of the segment's lease: it grows each time the segment changes hands.", []string{"subscriber", "segment"}, nil)
 )
 
 type subscriptionCollector struct {
@@ -158,6 +165,9 @@ func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- behindDesc
 	ch <- checkpointDesc
 	ch <- headDesc
+	ch <- segmentBehind
+	ch <- segmentOwned
+	ch <- segmentToken
 }
 
 func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
@@ -177,5 +187,18 @@ func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 			behind = float64(head - st.Checkpoint)
 		}
 		ch <- prometheus.MustNewConstMetric(behindDesc, prometheus.GaugeValue, behind, st.Name)
+		for _, seg := range st.Segments {
+			label := fmt.Sprintf("%d/%d", seg.Index, seg.Of)
+			lag, owned := float64(0), float64(0)
+			if head > seg.Position {
+				lag = float64(head - seg.Position)
+			}
+			if seg.Local {
+				owned = 1
+			}
+			ch <- prometheus.MustNewConstMetric(segmentBehind, prometheus.GaugeValue, lag, st.Name, label)
+			ch <- prometheus.MustNewConstMetric(segmentOwned, prometheus.GaugeValue, owned, st.Name, label)
+			ch <- prometheus.MustNewConstMetric(segmentToken, prometheus.GaugeValue, float64(seg.Token), st.Name, label)
+		}
 	}
 }

@@ -3,7 +3,10 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"strings"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -115,6 +118,30 @@ func TestTwoServersOnOneFileDeliverEachEventOnce(t *testing.T) {
 	}
 	if len(st.GetSegments()) != 4 || len(owners) != 2 || st.GetCheckpoint() != commands {
 		t.Fatalf("segments %v, owners %v, checkpoint %d; want 4 segments shared by 2 replicas, checkpoint %d", st.GetSegments(), owners, st.GetCheckpoint(), commands)
+	}
+
+	// Each replica's metrics say which segments it holds: 4 in all.
+	owned := 0
+	for _, srv := range []interface{ AdminAddr() string }{a, b} {
+		resp, err := http.Get("http://" + srv.AdminAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "evented_segment_owned{") && strings.HasSuffix(line, " 1") {
+				owned++
+			}
+		}
+		for _, want := range []string{`evented_segment_behind_events{segment="0/4",subscriber="ledger"} 0`, "evented_segment_token{"} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+	}
+	if owned != 4 {
+		t.Errorf("the replicas' metrics show %d owned segments; want 4", owned)
 	}
 }
 
