@@ -22,8 +22,8 @@ import (
 
 // Store keeps event streams and snapshots in maps. It implements
 // eventstore.Store, eventstore.Snapshots, eventstore.Log,
-// eventstore.Checkpoints, eventstore.Parking and eventstore.Segments, and is
-// safe for concurrent use.
+// eventstore.Checkpoints, eventstore.Parking, eventstore.Segments and
+// eventstore.Marks, and is safe for concurrent use.
 type Store struct {
 	mu        sync.RWMutex
 	closed    bool
@@ -35,8 +35,9 @@ type Store struct {
 	parked    map[string]map[uint64]eventstore.Parked
 	leases    map[segmentKey]eventstore.Lease
 	members   map[string]time.Time // owner → expiry
+	marks     map[markKey]markRow
 
-	// now is the clock of leases and members; tests in this package may
+	// now is the clock of leases, members and mark claims; tests in this package may
 	// replace it before first use.
 	now func() time.Time
 }
@@ -48,6 +49,7 @@ var (
 	_ eventstore.Checkpoints = (*Store)(nil)
 	_ eventstore.Parking     = (*Store)(nil)
 	_ eventstore.Segments    = (*Store)(nil)
+	_ eventstore.Marks       = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -60,6 +62,7 @@ func New() *Store {
 		parked:    map[string]map[uint64]eventstore.Parked{},
 		leases:    map[segmentKey]eventstore.Lease{},
 		members:   map[string]time.Time{},
+		marks:     map[markKey]markRow{},
 		now:       time.Now,
 	}
 }

@@ -35,3 +35,7 @@ func TestSubscriptions(t *testing.T) {
 func TestSegments(t *testing.T) {
 	storetest.RunSegments(t, func(t *testing.T) storetest.SegmentStore { return open(t) })
 }
+
+func TestMarks(t *testing.T) {
+	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t) })
+}

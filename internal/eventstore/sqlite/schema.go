@@ -74,6 +74,21 @@ var migrations = []string{
 		id         TEXT PRIMARY KEY,
 		expires_at TEXT NOT NULL
 	) WITHOUT ROWID;`,
+
+	// 4: delivery marks: how far each aggregate's events reached a
+	// subscriber, and the replica claiming to deliver the next ones. A mark
+	// without a claim has claimer '' and claim_until ''.
+	`CREATE TABLE marks (
+		subscriber   TEXT    NOT NULL,
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		next         INTEGER NOT NULL,
+		claimer      TEXT    NOT NULL,
+		claim_id     INTEGER NOT NULL,
+		claim_from   INTEGER NOT NULL,
+		claim_until  TEXT    NOT NULL,
+		PRIMARY KEY (subscriber, domain, aggregate_id)
+	) WITHOUT ROWID;`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

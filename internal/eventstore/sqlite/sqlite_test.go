@@ -42,6 +42,10 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestMarks(t *testing.T) {
+	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t, tempPath(t)) })
+}
+
 func TestSnapshots(t *testing.T) {
 	storetest.RunSnapshots(t, func(t *testing.T) eventstore.Snapshots { return open(t, tempPath(t)) })
 }
@@ -59,8 +63,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 3 {
-		t.Errorf("Version() = %d; want 3", s.Version())
+	if s.Version() != 4 {
+		t.Errorf("Version() = %d; want 4", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
