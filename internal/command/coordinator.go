@@ -263,6 +263,7 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			inline.Abort()
 			return Result{}, nil, err
 		}
+		inline.Expect(ctx, prior.Next())
 		events, err := c.store.Append(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next()))
 		var conflict *eventstore.ConflictError
 		if err != nil {

@@ -125,6 +125,10 @@ type Options struct {
 	// under gRPC's 4 MiB message limit). An event larger than it can
 	// never be delivered and is parked with a reason that says so.
 	MaxBookBytes int
+	// ClaimTTL bounds how long a replica that does not own an aggregate's
+	// segment may hold the aggregate's delivery mark while it appends and
+	// delivers inline (default 30s); past it, the owner delivers.
+	ClaimTTL time.Duration
 }
 
 // Where a subscription without a checkpoint starts.
@@ -191,6 +195,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxBookBytes <= 0 {
 		o.MaxBookBytes = DefaultMaxBookBytes
 	}
+	if o.ClaimTTL <= 0 {
+		o.ClaimTTL = 30 * time.Second
+	}
 	return o
 }
 
@@ -215,4 +222,5 @@ type Storage interface {
 	eventstore.Checkpoints
 	eventstore.Parking
 	eventstore.Segments
+	eventstore.Marks
 }

@@ -382,6 +382,11 @@ func inlineThenAppend(t *testing.T, hub *delivery.Hub, store eventstore.Store, c
 	for i := range pages {
 		pages[i] = eventstore.Page{TypeURL: "E"}
 	}
+	stored, err := store.Read(t.Context(), c, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Expect(t.Context(), uint32(len(stored)))
 	events, err := store.Append(t.Context(), c, pages)
 	if err != nil {
 		in.Abort()

@@ -58,6 +58,7 @@ func (e *UnknownSubscriberError) Is(target error) bool { return target == ErrUnk
 type Inline struct {
 	cover     eventstore.Cover
 	head      uint64    // the log's head before the append
+	headRead  bool
 	from, to  uint32    // the sequences appended
 	committed time.Time // when they were
 	entries   []inlineEntry
@@ -65,9 +66,15 @@ type Inline struct {
 
 type inlineEntry struct {
 	sub      *Subscription
-	claim    *claim
+	claim    *claim // in this process: the segment is this replica's
 	commands []business.CommandBook // a saga's, until Finish
 	settled  bool
+	// remote: another replica owns the aggregate's segment; the entry
+	// goes inline only with the aggregate's delivery mark claimed in the
+	// store (see Expect).
+	remote  bool
+	mark    eventstore.Mark
+	claimed bool
 }
 
 // Begin claims cover for every synchronous subscription that wants its
@@ -78,18 +85,67 @@ type inlineEntry struct {
 func (h *Hub) Begin(ctx context.Context, cover eventstore.Cover) (*Inline, error) {
 	in := &Inline{cover: cover}
 	for _, s := range h.Subscriptions() {
-		if s.opts.Synchronous && s.opts.wants(cover.Domain) && s.local(cover) != nil {
-			if len(in.entries) == 0 {
-				head, err := s.store.Head(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("log head: %w", err)
-				}
-				in.head = head
-			}
-			in.entries = append(in.entries, inlineEntry{sub: s, claim: s.claims.take(cover, in.head)})
+		if !s.opts.Synchronous || !s.opts.wants(cover.Domain) {
+			continue
 		}
+		if s.local(cover) == nil {
+			if s.remoteInline() {
+				in.entries = append(in.entries, inlineEntry{sub: s, remote: true})
+			}
+			continue
+		}
+		if !in.headRead {
+			head, err := s.store.Head(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("log head: %w", err)
+			}
+			in.head, in.headRead = head, true
+		}
+		in.entries = append(in.entries, inlineEntry{sub: s, claim: s.claims.take(cover, in.head)})
 	}
 	return in, nil
+}
+
+// Expect is told, before each append, the sequence the append will start
+// at. For a consumer whose aggregate's segment another replica owns, it
+// claims the aggregate's delivery mark in the store: that succeeds once
+// every earlier event has reached the consumer, and keeps the owner from
+// delivering the events about to be appended. Without the claim (within
+// catchUpWait) the owner delivers them, after the reply.
+func (in *Inline) Expect(ctx context.Context, from uint32) {
+	for i := range in.entries {
+		e := &in.entries[i]
+		if !e.remote || e.settled {
+			continue
+		}
+		s := e.sub
+		if e.claimed { // a previous try conflicted: claim afresh
+			in.release(ctx, e)
+		}
+		deadline := time.Now().Add(catchUpWait)
+		for {
+			m, ok, err := s.store.ClaimMark(ctx, s.Name(), in.cover, from, s.opts.Owner, s.opts.ClaimTTL)
+			if err != nil {
+				s.noteError(fmt.Errorf("claim delivery mark of %s: %w", in.cover, err))
+				break
+			}
+			if ok {
+				e.mark, e.claimed = m, true
+				break
+			}
+			if m.Next > from || time.Now().After(deadline) || !sleep(ctx, 2*time.Millisecond) {
+				break
+			}
+		}
+	}
+}
+
+// release ends a remote entry's claim without advancing its mark.
+func (in *Inline) release(ctx context.Context, e *inlineEntry) {
+	e.claimed = false
+	if err := e.sub.store.SettleMark(context.WithoutCancel(ctx), e.sub.Name(), in.cover, e.mark, 0); err != nil {
+		e.sub.noteError(fmt.Errorf("release delivery mark of %s: %w", in.cover, err))
+	}
 }
 
 // catchUpWait bounds how long an inline delivery waits for its subscription
@@ -137,12 +193,26 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 	}
 	for i := range in.entries {
 		e := &in.entries[i]
-		e.sub.claims.appended(e.claim, in.from)
 		out, err := Outcome{}, errNotFirst
-		if seg := e.sub.local(in.cover); seg == nil {
-			err = errMoved
-		} else if seg.caughtUp(ctx, in.cover, in.from, catchUpWait) {
+		switch {
+		case e.remote && (!e.claimed || e.mark.From != in.from):
+			// Not claimed (earlier events still on their way, or the
+			// store did not answer): the segment's owner delivers these,
+			// after the reply, in order.
+			if e.claimed {
+				in.release(ctx, e)
+			}
+			e.settled = true
+			continue
+		case e.remote:
 			out, err = e.sub.deliverInline(ctx, in.cover, stored)
+		default:
+			e.sub.claims.appended(e.claim, in.from)
+			if seg := e.sub.local(in.cover); seg == nil {
+				err = errMoved
+			} else if seg.caughtUp(ctx, in.cover, in.from, catchUpWait) {
+				out, err = e.sub.deliverInline(ctx, in.cover, stored)
+			}
 		}
 		if err != nil {
 			e.sub.log.Warn("inline delivery failed; the subscription will retry it", "cover", in.cover, "err", err)
@@ -206,7 +276,27 @@ func (in *Inline) Abort() {
 
 func (in *Inline) settle(e *inlineEntry, ok bool) {
 	e.settled = true
-	e.sub.claims.settle(in.cover, e.claim, in.from, in.to, ok)
+	ctx := context.Background()
+	if e.remote {
+		if !e.claimed {
+			return
+		}
+		e.claimed = false
+		to := in.from // not delivered: the owner delivers from here
+		if ok {
+			to = in.to
+		}
+		if err := e.sub.store.SettleMark(ctx, e.sub.Name(), in.cover, e.mark, to); err != nil {
+			// The claim lapsed and was taken: the owner may deliver these
+			// events again (at least once).
+			e.sub.noteError(fmt.Errorf("settle delivery mark of %s: %w", in.cover, err))
+		}
+	} else {
+		e.sub.claims.settle(in.cover, e.claim, in.from, in.to, ok)
+		if ok && in.to > in.from {
+			e.sub.advanceMark(ctx, in.cover, in.to)
+		}
+	}
 	if ok && in.to > in.from {
 		e.sub.counted(int(in.to-in.from), in.committed)
 	}

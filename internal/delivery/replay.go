@@ -108,6 +108,7 @@ func (s *Subscription) replayCover(ctx context.Context, cover eventstore.Cover) 
 		if err = s.deliver(ctx, cover, batch, map[string]bool{}); err != nil {
 			break
 		}
+		s.advanceMark(ctx, cover, batch[len(batch)-1].Sequence+1)
 		positions := make([]uint64, len(batch))
 		for i, e := range batch {
 			positions[i] = e.Position

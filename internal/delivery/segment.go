@@ -319,7 +319,7 @@ func (g *segment) work(ctx context.Context) {
 // handle delivers events (one cover, in sequence order) and returns how many
 // of them are settled: delivered, skipped or parked. It returns fewer only
 // when ctx ends or the lease is lost.
-func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, isParked bool) int {
+func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, isParked bool) (n int) {
 	s := g.sub
 	if isParked {
 		// Keep the aggregate's order: everything after a parked event waits
@@ -336,6 +336,34 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		delete(g.parked, cover)
 		g.mu.Unlock()
 		return n + g.handle(ctx, cover, events[n:], false)
+	}
+	// With other replicas about, one that does not own this segment may
+	// have delivered some of these inline, or be doing so: the
+	// aggregate's delivery mark says.
+	if s.opts.Synchronous && s.multi() {
+		m, err := s.store.ReadMark(ctx, s.Name(), cover)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.noteError(fmt.Errorf("read delivery mark of %s: %w", cover, err))
+				sleep(ctx, s.opts.BackoffMin)
+			}
+			return 0
+		}
+		skip := 0
+		for skip < len(events) && events[skip].Sequence < m.Next {
+			skip++
+		}
+		if skip == len(events) {
+			return skip
+		}
+		if m.Live() && m.Claimer != s.opts.Owner {
+			// Another replica is appending and delivering the next
+			// events itself: wait for it to settle (or its claim to lapse).
+			sleep(ctx, 5*time.Millisecond)
+			return skip
+		}
+		events = events[skip:]
+		defer func() { n += skip }()
 	}
 	// Skip what an inline delivery already handled. An event an inline
 	// delivery may still be handling ends the batch when earlier events
@@ -379,6 +407,7 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent)
 		if lastErr == nil {
 			s.counted(len(todo), todo[len(todo)-1].CreatedAt)
+			s.advanceMark(context.WithoutCancel(ctx), cover, todo[len(todo)-1].Sequence+1)
 			return len(events)
 		}
 		if ctx.Err() != nil {

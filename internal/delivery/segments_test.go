@@ -480,3 +480,46 @@ func TestLaterEventsOfAParkedAggregateAreHeld(t *testing.T) {
 		t.Fatalf("delivered %v of an aggregate whose event 0 is parked", got)
 	}
 }
+
+// A replica that does not own an aggregate's segment delivers the events
+// of its commands inline all the same, through the aggregate's delivery
+// mark in the store; the owner skips them. Commands alternate between the
+// owner and the other replica: every event arrives once, in order, and
+// every command got its projection in the reply.
+func TestInlineDeliveryByAReplicaThatDoesNotOwnTheSegment(t *testing.T) {
+	store := memory.New()
+	r := newRecorder("receipt")
+	opts := fast(delivery.Options{Synchronous: true, Segments: 1})
+	optsA, optsB := opts, opts
+	optsA.Owner, optsB.Owner = "a", "b"
+	a := delivery.New(r, store, nil, optsA, quiet)
+	b := delivery.New(r, store, nil, optsB, quiet)
+	hubA, hubB := delivery.NewHub(a), delivery.NewHub(b)
+	runAsync(t, a)
+	runAsync(t, b)
+	eventually(t, "a owning the segment", func() bool { return locals(a) == 1 && locals(b) == 0 })
+	time.Sleep(2 * opts.LeaseTTL) // b a member long enough; a has seen it
+	c := cover("a")
+	for i := range 20 {
+		hub := hubA
+		if i%2 == 1 {
+			hub = hubB
+		}
+		res := inlineThenAppend(t, hub, store, c, 1)
+		if len(res.Projections) != 1 || len(res.Failures) != 0 {
+			t.Fatalf("command %d (replica %s): %+v; want the projection inline", i, map[bool]string{true: "b", false: "a"}[i%2 == 1], res)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // a repeat by the owner would show now
+	wantSeqs(t, r, c, 20)
+	// Another writer's event (Record), then b's command: b waits for the
+	// owner to deliver the earlier event first, then delivers its own.
+	appendN(t, store, c, 1)
+	res := inlineThenAppend(t, hubB, store, c, 1)
+	eventually(t, "22 events", func() bool { return len(r.sequences(c)) == 22 })
+	time.Sleep(50 * time.Millisecond)
+	wantSeqs(t, r, c, 22)
+	if len(res.Projections) != 1 {
+		t.Logf("b's command after a Record was delivered by the owner (no projection): %+v", res)
+	}
+}

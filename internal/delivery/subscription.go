@@ -36,6 +36,8 @@ type Subscription struct {
 
 	mu          sync.Mutex
 	running     map[int]*runner // segments this replica delivers
+	joined      time.Time       // first successful Join
+	multiUntil  time.Time       // other replicas were seen: marks are kept until then
 	leases      []eventstore.Lease
 	delivered   uint64
 	parkedCount int
@@ -224,6 +226,12 @@ func (s *Subscription) balance(ctx context.Context) {
 	o := s.opts
 	if err := s.store.Join(ctx, o.Owner, o.LeaseTTL); err != nil {
 		s.noteError(fmt.Errorf("join as replica %s: %w", o.Owner, err))
+	} else {
+		s.mu.Lock()
+		if s.joined.IsZero() {
+			s.joined = time.Now()
+		}
+		s.mu.Unlock()
 	}
 	for idx, r := range s.runningSegments() {
 		if r.seg.isLost() {
@@ -268,6 +276,9 @@ func (s *Subscription) balance(ctx context.Context) {
 	s.mu.Lock()
 	s.leases = leases
 	start := s.start
+	if len(members) > 1 {
+		s.multiUntil = time.Now().Add(o.ClaimTTL + o.LeaseTTL)
+	}
 	s.mu.Unlock()
 	target := share(members, o.Owner, o.Segments)
 	running := s.runningSegments()
@@ -389,6 +400,37 @@ func (s *Subscription) stopAll(ctx context.Context) {
 	wg.Wait()
 	if err := s.store.Leave(ctx, s.opts.Owner); err != nil {
 		s.noteError(fmt.Errorf("leave: %w", err))
+	}
+}
+
+// multi reports whether other replicas share the store (or did recently):
+// synchronous consumers' delivery marks are then kept, so that a replica
+// that does not own an aggregate's segment can deliver inline.
+func (s *Subscription) multi() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return time.Now().Before(s.multiUntil)
+}
+
+// remoteInline reports whether this replica may deliver inline an
+// aggregate whose segment another replica owns: only once it has been a
+// member for a lease's length, so that every owner has seen it and keeps
+// the delivery marks.
+func (s *Subscription) remoteInline() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.joined.IsZero() && time.Since(s.joined) >= s.opts.LeaseTTL
+}
+
+// advanceMark records, when other replicas share the store, that cover's
+// events up to to are delivered; a failure only delays a remote inline
+// delivery (a mark may lag, never lead).
+func (s *Subscription) advanceMark(ctx context.Context, cover eventstore.Cover, to uint32) {
+	if !s.opts.Synchronous || !s.multi() {
+		return
+	}
+	if err := s.store.AdvanceMark(ctx, s.Name(), cover, to); err != nil {
+		s.noteError(fmt.Errorf("advance delivery mark of %s: %w", cover, err))
 	}
 }
 
