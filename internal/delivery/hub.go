@@ -57,7 +57,7 @@ func (e *UnknownSubscriberError) Is(target error) bool { return target == ErrUnk
 // that the subscriptions of the synchronous consumers wait for it.
 type Inline struct {
 	cover     eventstore.Cover
-	head      uint64    // the log's head before the append
+	head      uint64 // the log's head before the append
 	headRead  bool
 	from, to  uint32    // the sequences appended
 	committed time.Time // when they were
@@ -66,7 +66,7 @@ type Inline struct {
 
 type inlineEntry struct {
 	sub      *Subscription
-	claim    *claim // in this process: the segment is this replica's
+	claim    *claim                 // in this process: the segment is this replica's
 	commands []business.CommandBook // a saga's, until Finish
 	settled  bool
 	// remote: another replica owns the aggregate's segment; the entry
