@@ -31,6 +31,8 @@ type Store struct {
 	appended  chan struct{}       // closed and replaced at each append
 	cps       map[string]uint64
 	parked    map[string]map[uint64]eventstore.Parked
+	keys      map[string]eventstore.KeyRecord // idempotency keys, expired ones until purged
+	expiry    []keyed                         // keys in the order stored, for purging
 }
 
 var (
@@ -49,6 +51,7 @@ func New() *Store {
 		appended:  make(chan struct{}),
 		cps:       map[string]uint64{},
 		parked:    map[string]map[uint64]eventstore.Parked{},
+		keys:      map[string]eventstore.KeyRecord{},
 	}
 }
 
@@ -65,8 +68,13 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) == 0 {
 		return nil, nil
 	}
+	return s.appendLocked(cover, pages, time.Now())
+}
+
+// appendLocked appends pages to cover's stream; s.mu is held.
+func (s *Store) appendLocked(cover eventstore.Cover, pages []eventstore.Page, now time.Time) ([]eventstore.Event, error) {
 	stream := s.streams[cover]
-	events, err := eventstore.Assign(cover, uint32(len(stream)), pages, time.Now())
+	events, err := eventstore.Assign(cover, uint32(len(stream)), pages, now)
 	if err != nil {
 		return nil, err
 	}

@@ -31,3 +31,7 @@ func TestLog(t *testing.T) {
 func TestSubscriptions(t *testing.T) {
 	storetest.RunSubscriptions(t, func(t *testing.T) storetest.SubscriptionStore { return open(t) }, nil)
 }
+
+func TestIdempotency(t *testing.T) {
+	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t) })
+}
