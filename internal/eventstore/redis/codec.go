@@ -34,6 +34,7 @@ func (k keys) checkpoints() string { return k.prefix + "checkpoints" }
 func (k keys) appended() string    { return k.prefix + "appended" }
 
 func (k keys) parked(subscriber string) string { return k.prefix + "parked:" + subscriber }
+func (k keys) key(id string) string            { return k.prefix + "key:" + id }
 
 // rootMember is cover's member in the roots sorted set, whose byte order
 // (ZRANGE BYLEX) is the order Roots promises: domain, then root bytes. The

@@ -413,3 +413,7 @@ func TestDriverLogger(t *testing.T) {
 		t.Errorf("go-redis logged %q; want a warning through the slog.Logger", logs.String())
 	}
 }
+
+func TestIdempotency(t *testing.T) {
+	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t, freshPrefix(t)) })
+}
