@@ -26,6 +26,12 @@ type Command struct {
 type CommandBook struct {
 	Cover eventstore.Cover
 	Pages []Command
+	// IdempotencyKey, when set, names the command so that a repeat is
+	// answered with the first one's events instead of being decided again
+	// (see command.Coordinator.Handle). Clients send it as gRPC metadata;
+	// it is not part of the wire CommandBook, and business logic does not
+	// see it.
+	IdempotencyKey string
 }
 
 // Request is what business logic is given.
