@@ -26,9 +26,11 @@ type Command struct {
 type CommandBook struct {
 	Cover eventstore.Cover
 	Pages []Command
-	// IdempotencyKey, when set, makes the command apply at most once: a
-	// repeat returns the first result (gRPC metadata idempotency-key, or
-	// the deterministic key of a saga's command). Not on the wire.
+	// IdempotencyKey, when set, names the command so that a repeat is
+	// answered with the first one's events instead of being decided again
+	// (see command.Coordinator.Handle). Clients send it as gRPC metadata;
+	// it is not part of the wire CommandBook, and business logic does not
+	// see it. Sagas' commands get deterministic keys (delivery.SagaKey).
 	IdempotencyKey string
 }
 

@@ -749,3 +749,22 @@ func TestSubscriptions(t *testing.T) {
 		}
 	}
 }
+
+func TestSendIdempotencyKey(t *testing.T) {
+	f := start(t)
+	args := []string{"send", "customer", "cust-key", "examples.CreateCustomer", `{"name":"Kim","email":"k@m"}`, f.cmd(), "-o", "json", "--idempotency-key", "create-cust-key"}
+	first, again := ok(t, args...), ok(t, args...)
+	type reply struct {
+		Books []bookJSON `json:"books"`
+	}
+	a, b := decode[reply](t, first), decode[reply](t, again)
+	if len(b.Books) != 1 || len(b.Books[0].Events) != 1 || !b.Books[0].Events[0].CreatedAt.Equal(a.Books[0].Events[0].CreatedAt) || b.Books[0].Events[0].Sequence != 0 {
+		t.Errorf("second send with the key printed %+v; want the first one's event %+v", b, a)
+	}
+	book := decode[bookJSON](t, ok(t, "events", "customer", "cust-key", f.qry(), "-o", "json"))
+	if len(book.Events) != 1 {
+		t.Errorf("%d events stored by two sends with one key; want 1", len(book.Events))
+	}
+	errOut := fails(t, "send", "customer", "cust-key", "examples.CreateCustomer", `{"name":"Other","email":"o@x"}`, f.cmd(), "--idempotency-key", "create-cust-key")
+	contains(t, "reused key", errOut, `idempotency-key "create-cust-key" was used for a different command`, "use a new key")
+}

@@ -21,6 +21,7 @@ func newSendCmd(load loader) *cobra.Command {
 	c := &client{load: load, port: commandPort}
 	var out output
 	var descriptorSets []string
+	var key string
 	cmd := &cobra.Command{
 		Use:   "send DOMAIN ID TYPE [JSON]",
 		Short: "Send a command to an aggregate and print the events it stored",
@@ -36,10 +37,16 @@ TYPE is the command's protobuf message, by full name (examples.CreateCustomer) o
 type URL (type.googleapis.com/examples.CreateCustomer). JSON is its content in
 protobuf's JSON mapping ({} when omitted; - reads it from standard input).
 
+With --idempotency-key, sending the same command again with the same key (within the
+server's command.idempotency_retention) prints the events the first one stored, and
+stores nothing: safe to repeat after a timeout or an UNAVAILABLE whose outcome is
+unknown. The same key with another command is refused (ALREADY_EXISTS).
+
 ` + descriptorHelp,
 		Example: `  evented send customer cust-001 examples.CreateCustomer '{"name":"Alice","email":"alice@example.com"}'
   evented send customer cust-001 examples.AddLoyaltyPoints '{"points":50}' -o json
-  evented send orders 2c9d1a4e-7b3f-4c1d-9e8a-5f6b7c8d9e0f shop.PlaceOrder - --descriptor-set shop.binpb < order.json`,
+  evented send orders 2c9d1a4e-7b3f-4c1d-9e8a-5f6b7c8d9e0f shop.PlaceOrder - --descriptor-set shop.binpb < order.json
+  evented send customer cust-001 examples.AddLoyaltyPoints '{"points":50}' --idempotency-key welcome-bonus-cust-001`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) < 3 || len(args) > 4 {
 				return fmt.Errorf("want DOMAIN ID TYPE [JSON], got %d argument(s); e.g. evented send customer cust-001 examples.CreateCustomer '{\"name\":\"Alice\",\"email\":\"a@x\"}'", len(args))
@@ -96,6 +103,9 @@ protobuf's JSON mapping ({} when omitted; - reads it from standard input).
 			defer cn.Close()
 			ctx, cancel := c.context(cmd.Context())
 			defer cancel()
+			if cmd.Flags().Changed("idempotency-key") {
+				ctx = metadata.AppendToOutgoingContext(ctx, grpcapi.KeyMetadata, key)
+			}
 			var trailer metadata.MD
 			resp, err := eventedpb.NewBusinessCoordinatorClient(cn).Handle(ctx, &eventedpb.CommandBook{
 				Cover: agg.cover(),
@@ -115,6 +125,7 @@ protobuf's JSON mapping ({} when omitted; - reads it from standard input).
 	c.addFlags(cmd, 30*time.Second)
 	addOutputFlag(cmd, &out)
 	addDescriptorFlag(cmd, &descriptorSets)
+	cmd.Flags().StringVar(&key, "idempotency-key", "", "name the command so that sending it again stores nothing and prints the first result (1 to 256 printable ASCII characters)")
 	return cmd
 }
 
@@ -129,6 +140,8 @@ func sendError(explained, err error, agg aggregate) error {
 		return fmt.Errorf("the command is invalid: %w", explained)
 	case codes.Aborted:
 		return fmt.Errorf("%w\nOther writers kept appending to %s; nothing of this command was stored: send it again", explained, agg)
+	case codes.AlreadyExists:
+		return fmt.Errorf("%w\nThe key named another command; nothing was stored: use a new key for a new command", explained)
 	}
 	return explained
 }

@@ -42,6 +42,9 @@ type Options struct {
 	// optimistic check of the append, reloaded and decided again; that try
 	// does not count against MaxAttempts.
 	CacheEvents int
+	// KeyRetention is how long an idempotency key is kept after its
+	// command stored events (0 means DefaultKeyRetention).
+	KeyRetention time.Duration
 }
 
 // Observer is told about appends and conflicts, e.g. to count them. Its
@@ -99,6 +102,7 @@ func (r *Result) merge(o Result) {
 // Coordinator handles commands and records. It is safe for concurrent use.
 type Coordinator struct {
 	store  eventstore.Store
+	keys   eventstore.Idempotent // nil when the store keeps no keys
 	snaps  eventstore.Snapshots
 	router Router
 	opts   Options
@@ -150,7 +154,11 @@ func New(store eventstore.Store, snaps eventstore.Snapshots, router Router, opts
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
+	if opts.KeyRetention <= 0 {
+		opts.KeyRetention = DefaultKeyRetention
+	}
 	c := &Coordinator{store: store, snaps: snaps, router: router, opts: opts, log: log.With("component", "command")}
+	c.keys, _ = store.(eventstore.Idempotent)
 	switch {
 	case opts.CacheEvents == 0:
 		c.books = newBooks(DefaultCacheEvents)
@@ -193,6 +201,16 @@ func (e *UnknownDomainError) Is(target error) bool { return target == ErrUnknown
 
 // Handle decides cmd with its domain's business logic, stores the events
 // and delivers them to the synchronous consumers.
+//
+// A command with an IdempotencyKey stores the key with its events. When
+// the key is already stored (within the retention window, by this
+// coordinator or another sharing the store), Handle answers with the
+// events the first command stored, read back from the store, without
+// calling business logic or storing anything; its Result then holds that
+// one book only (no projections or saga commands: they ran the first
+// time). The same key with another command (cover or pages) is a
+// *eventstore.KeyMismatchError. A rejection, or a command that produced no
+// events, stores no key: repeating it decides it again.
 func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Result, error) {
 	if err := validate(cmd); err != nil {
 		return Result{}, err
@@ -236,6 +254,15 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		return Result{}, nil, err
 	}
 	defer unlock()
+	var key *eventstore.Key
+	if cmd.IdempotencyKey != "" {
+		if key, err = c.storeKey(cmd.IdempotencyKey, commandFingerprint(cmd)); err != nil {
+			return Result{}, nil, err
+		}
+		if res, done, err := c.seen(ctx, key); done {
+			return res, nil, err
+		}
+	}
 	inline, err := c.hub.Begin(ctx, cmd.Cover)
 	if err != nil {
 		return Result{}, nil, err
@@ -264,10 +291,19 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			return Result{}, nil, err
 		}
 		inline.Expect(ctx, prior.Next())
-		events, err := c.store.Append(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next()))
+		events, stored, err := c.appendKeyed(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next()), key)
 		var conflict *eventstore.ConflictError
-		if err != nil {
+		if err != nil || stored != nil {
 			c.books.drop(cmd.Cover)
+		}
+		if stored != nil {
+			// Another coordinator stored the key since the lookup.
+			inline.Abort()
+			if err != nil {
+				return Result{}, nil, err
+			}
+			res, err := c.replay(ctx, key, *stored)
+			return res, nil, err
 		}
 		if errors.As(err, &conflict) && kept {
 			// Another writer appended since this coordinator last stored:
@@ -319,11 +355,36 @@ func (c *Coordinator) moved(ctx context.Context, kept eventstore.Book) bool {
 // Record appends book's pages without calling business logic: a page with
 // a number must get exactly that number (the caller's optimistic check).
 func (c *Coordinator) Record(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) (Result, error) {
+	return c.RecordKeyed(ctx, cover, pages, "")
+}
+
+// RecordKeyed is Record with an idempotency key (none when key is empty),
+// which is stored with the events: a repeat of the key within the
+// retention window is answered with the events first stored, and stores
+// nothing; the key with other pages or another cover is a
+// *eventstore.KeyMismatchError.
+func (c *Coordinator) RecordKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key string) (Result, error) {
 	if len(pages) == 0 {
 		return Result{}, eventstore.Invalid("pages", "must hold at least one event page")
 	}
-	events, err := c.store.Append(ctx, cover, pages)
+	var k *eventstore.Key
+	if key != "" {
+		if err := CheckKey(key); err != nil {
+			return Result{}, err
+		}
+		var err error
+		if k, err = c.storeKey(key, recordFingerprint(cover, pages)); err != nil {
+			return Result{}, err
+		}
+		if res, done, err := c.seen(ctx, k); done {
+			return res, err
+		}
+	}
+	events, stored, err := c.appendKeyed(ctx, cover, pages, k)
 	c.books.drop(cover) // appended without business logic: the next command loads
+	if stored != nil && err == nil {
+		return c.replay(ctx, k, *stored)
+	}
 	if err != nil {
 		if errors.Is(err, eventstore.ErrConflict) {
 			c.opts.Observer.Conflict(cover.Domain, false)
@@ -341,6 +402,9 @@ func validate(cmd business.CommandBook) error {
 	}
 	if len(cmd.Pages) == 0 {
 		return eventstore.Invalid("pages", "must hold at least one command page")
+	}
+	if cmd.IdempotencyKey != "" {
+		return CheckKey(cmd.IdempotencyKey)
 	}
 	return nil
 }

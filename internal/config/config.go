@@ -133,6 +133,10 @@ type Command struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// Timeout is the deadline of one call to business logic.
 	Timeout time.Duration `yaml:"timeout"`
+	// IdempotencyRetention is how long an idempotency key is kept after
+	// its command stored events: a repeat within it is answered with the
+	// first command's events.
+	IdempotencyRetention time.Duration `yaml:"idempotency_retention"`
 }
 
 // BusinessLogic routes a domain to the service that decides its commands.
@@ -192,7 +196,7 @@ func Default() Config {
 			AdminPort:          1315,
 			ShutdownTimeout:    30 * time.Second,
 		},
-		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second},
+		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second, IdempotencyRetention: 24 * time.Hour},
 		Delivery: Delivery{
 			MaxAttempts:  10,
 			BackoffMin:   100 * time.Millisecond,

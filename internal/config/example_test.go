@@ -39,6 +39,7 @@ func ExampleLoad() {
 	// command:
 	//   max_attempts: 5 # default
 	//   timeout: 5s # env EVENTED_COMMAND__TIMEOUT
+	//   idempotency_retention: 24h0m0s # default
 	// business_logic: # env EVENTED_BUSINESS_LOGIC
 	//   - domain: customer
 	//     address: localhost:50052

@@ -141,7 +141,7 @@ log:
 	cfg, src := mustLoad(t, p)
 
 	want := Default()
-	want.Command = Command{MaxAttempts: 3, Timeout: 90 * time.Second}
+	want.Command = Command{MaxAttempts: 3, Timeout: 90 * time.Second, IdempotencyRetention: 24 * time.Hour}
 	want.Log.Format = "json"
 	want.BusinessLogic = []BusinessLogic{{Domain: "customer", Address: "localhost:50052"}}
 	want.Projectors = []Consumer{{Name: "receipt", Address: "localhost:50055", Synchronous: true, Domains: []string{"transaction"}}}
@@ -155,7 +155,7 @@ log:
 		"storage.type": file, "storage.path": file, "storage.url": "default", "storage.sync": "default",
 		"server.host": file, "server.command_handler_port": file, "server.event_query_port": file,
 		"server.shutdown_timeout": "default", "server.admin_port": "default",
-		"command.max_attempts": file, "command.timeout": file,
+		"command.max_attempts": file, "command.timeout": file, "command.idempotency_retention": "default",
 		"business_logic": file, "projectors": file, "sagas": file,
 		"log.level": "default", "log.format": file,
 		"delivery.max_attempts": "default", "delivery.backoff_min": "default", "delivery.backoff_max": "default",
@@ -270,6 +270,7 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_SERVER__SHUTDOWN_TIMEOUT=2m", "server.shutdown_timeout", func(c *Config) { c.Server.ShutdownTimeout = 2 * time.Minute }},
 		{"EVENTED_COMMAND__MAX_ATTEMPTS=1", "command.max_attempts", func(c *Config) { c.Command.MaxAttempts = 1 }},
 		{"EVENTED_COMMAND__TIMEOUT=5s", "command.timeout", func(c *Config) { c.Command.Timeout = 5 * time.Second }},
+		{"EVENTED_COMMAND__IDEMPOTENCY_RETENTION=1h", "command.idempotency_retention", func(c *Config) { c.Command.IdempotencyRetention = time.Hour }},
 		{"EVENTED_LOG__LEVEL=debug", "log.level", func(c *Config) { c.Log.Level = "debug" }},
 		{"EVENTED_DELIVERY__MAX_ATTEMPTS=3", "delivery.max_attempts", func(c *Config) { c.Delivery.MaxAttempts = 3 }},
 		{"EVENTED_DELIVERY__BACKOFF_MIN=10ms", "delivery.backoff_min", func(c *Config) { c.Delivery.BackoffMin = 10 * time.Millisecond }},

@@ -62,6 +62,9 @@ func (c Config) Validate() error {
 	if c.Command.Timeout <= 0 {
 		v.add("command.timeout", "invalid value %s: want more than 0, such as 10s", c.Command.Timeout)
 	}
+	if c.Command.IdempotencyRetention <= 0 {
+		v.add("command.idempotency_retention", "invalid value %s: want more than 0, such as 24h", c.Command.IdempotencyRetention)
+	}
 
 	domains := map[string]int{}
 	for i, bl := range c.BusinessLogic {

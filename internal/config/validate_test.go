@@ -154,7 +154,7 @@ func TestValidateReportsEverything(t *testing.T) {
 	c := Config{BusinessLogic: []BusinessLogic{{}}, Projectors: []Consumer{{}}}
 	err := c.Validate()
 	keys := []string{
-		"storage.type", "storage.sync", "server.host", "command.max_attempts", "command.timeout",
+		"storage.type", "storage.sync", "server.host", "command.max_attempts", "command.timeout", "command.idempotency_retention",
 		"business_logic[0].domain", "business_logic[0].address",
 		"projectors[0].name", "projectors[0].address",
 		"delivery.max_attempts", "delivery.backoff_min", "delivery.timeout", "delivery.workers",

@@ -223,4 +223,5 @@ type Storage interface {
 	eventstore.Parking
 	eventstore.Segments
 	eventstore.Marks
+	eventstore.Idempotent // idempotency keys: every backend keeps them
 }

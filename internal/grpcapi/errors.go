@@ -15,20 +15,27 @@ import (
 )
 
 // codeTable maps the core's errors to gRPC codes: the one place that does.
-// The first entry an error matches (errors.Is) wins; the error's message goes
-// to the client as it is, so every entry's errors must say what is wrong
-// without leaking internals.
+// The first entry an error matches (errors.Is) wins. The error's message
+// goes to the client as it is, so every entry's errors must say what is
+// wrong without leaking internals, unless the entry has a message of its
+// own: then the client gets that, and the error is logged.
 var codeTable = []struct {
-	err  error
-	code codes.Code
+	err     error
+	code    codes.Code
+	message string
 }{
-	{eventstore.ErrInvalid, codes.InvalidArgument},
-	{command.ErrUnknownDomain, codes.NotFound},
-	{delivery.ErrUnknownSubscriber, codes.NotFound},
-	{eventstore.ErrConflict, codes.Aborted},
-	{eventstore.ErrClosed, codes.Unavailable},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
-	{context.Canceled, codes.Canceled},
+	{eventstore.ErrInvalid, codes.InvalidArgument, ""},
+	{command.ErrUnknownDomain, codes.NotFound, ""},
+	{delivery.ErrUnknownSubscriber, codes.NotFound, ""},
+	{eventstore.ErrKeyReused, codes.AlreadyExists, ""},
+	{eventstore.ErrConflict, codes.Aborted, ""},
+	// Before the context's errors: an append in doubt because the
+	// deadline passed while its answer was awaited is still in doubt.
+	{eventstore.ErrOutcomeUnknown, codes.Unavailable, eventstore.ErrOutcomeUnknown.Error()},
+	{eventstore.ErrUnavailable, codes.Unavailable, "the event store is unavailable; try again later"},
+	{eventstore.ErrClosed, codes.Unavailable, ""},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
+	{context.Canceled, codes.Canceled, ""},
 }
 
 // toStatus turns an error from the core into the status the client gets.
@@ -47,9 +54,14 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return withStatus.GRPCStatus().Err()
 	}
 	for _, e := range codeTable {
-		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
+		if !errors.Is(err, e.err) {
+			continue
 		}
+		if e.message != "" {
+			log.WarnContext(ctx, e.message, "method", method, "err", err)
+			return status.Error(e.code, e.message)
+		}
+		return status.Error(e.code, err.Error())
 	}
 	var misbehaviour *business.MisbehaviourError
 	if errors.As(err, &misbehaviour) {

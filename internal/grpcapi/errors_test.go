@@ -39,11 +39,33 @@ func TestErrorTable(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", withStatus{status.New(codes.Unavailable, "down")}), codes.Unavailable, "down"},
 		{&business.MisbehaviourError{Service: "svc at x:1", Reason: "returned events for another cover"}, codes.Internal, "svc at x:1 returned events"},
 		{status.Error(codes.ResourceExhausted, "too big"), codes.ResourceExhausted, "too big"},
+		{fmt.Errorf("handle: %w", &eventstore.KeyMismatchError{Key: "pay-7"}), codes.AlreadyExists, `idempotency-key "pay-7" was used for a different command`},
+		{fmt.Errorf("append: %w", &eventstore.InDoubtError{Op: "postgres: append to x", Err: errors.New("read tcp 10.0.0.1:5432: connection reset")}),
+			codes.Unavailable, "the outcome is unknown; retry with the same idempotency-key"},
+		{&eventstore.InDoubtError{Op: "redis: append", Err: context.DeadlineExceeded}, codes.Unavailable, "the outcome is unknown; retry with the same idempotency-key"},
+		{fmt.Errorf("postgres: read: %w", eventstore.Unavailable(errors.New("dial tcp 10.0.0.1:5432: connection refused"))), codes.Unavailable, "the event store is unavailable; try again later"},
 	} {
 		st := status.Convert(toStatus(t.Context(), slog.New(slog.DiscardHandler), "/m", tc.err))
 		if st.Code() != tc.code || !strings.Contains(st.Message(), tc.message) {
 			t.Errorf("%v → %s %q, want %s containing %q", tc.err, st.Code(), st.Message(), tc.code, tc.message)
 		}
+	}
+}
+
+// Errors whose entry has a message of its own leak nothing either.
+func TestStoreErrorsAreNotLeaked(t *testing.T) {
+	var logged bytes.Buffer
+	for _, err := range []error{
+		&eventstore.InDoubtError{Op: "append", Err: errors.New("read tcp 10.1.2.3:5432: reset")},
+		eventstore.Unavailable(errors.New("dial tcp 10.1.2.3:5432: connection refused")),
+	} {
+		st := status.Convert(toStatus(t.Context(), slog.New(slog.NewTextHandler(&logged, nil)), "/m", err))
+		if st.Code() != codes.Unavailable || strings.Contains(st.Message(), "10.1.2.3") {
+			t.Errorf("%v → %s %q; want UNAVAILABLE without the address", err, st.Code(), st.Message())
+		}
+	}
+	if strings.Count(logged.String(), "10.1.2.3") != 2 {
+		t.Errorf("details not logged: %q", logged.String())
 	}
 }
 

@@ -48,6 +48,9 @@ func (s *Commands) Handle(ctx context.Context, in *eventedpb.CommandBook) (*even
 	if err != nil {
 		return nil, err
 	}
+	if cmd.IdempotencyKey, err = idempotencyKey(ctx); err != nil {
+		return nil, err
+	}
 	res, err := s.Coordinator.Handle(ctx, cmd)
 	if err != nil {
 		return nil, err
@@ -82,11 +85,33 @@ func (s *Commands) Record(ctx context.Context, in *eventedpb.EventBook) (*evente
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Coordinator.Record(ctx, cover, pages)
+	key, err := idempotencyKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Coordinator.RecordKeyed(ctx, cover, pages, key)
 	if err != nil {
 		return nil, err
 	}
 	return response(res), nil
+}
+
+// KeyMetadata is the gRPC metadata that carries a command's idempotency
+// key on Handle and Record.
+const KeyMetadata = "idempotency-key"
+
+// idempotencyKey is the request's idempotency key ("" when none was sent),
+// validated.
+func idempotencyKey(ctx context.Context) (string, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	keys := md.Get(KeyMetadata)
+	switch len(keys) {
+	case 0:
+		return "", nil
+	case 1:
+		return keys[0], command.CheckKey(keys[0])
+	}
+	return "", eventstore.Invalid(KeyMetadata, "sent %d times; send it once (1 to %d bytes of printable ASCII)", len(keys), command.MaxKeyLength)
 }
 
 func response(res command.Result) *eventedpb.SynchronousProcessingResponse {

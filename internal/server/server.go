@@ -147,10 +147,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
 	}
 	coord := command.New(s.store, s.store, s.router, command.Options{
-		MaxAttempts: cfg.Command.MaxAttempts,
-		Timeout:     cfg.Command.Timeout,
-		Snapshots:   policies,
-		Observer:    s.metrics,
+		MaxAttempts:  cfg.Command.MaxAttempts,
+		Timeout:      cfg.Command.Timeout,
+		KeyRetention: cfg.Command.IdempotencyRetention,
+		Snapshots:    policies,
+		Observer:     s.metrics,
 	}, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err

@@ -138,6 +138,14 @@ func (s *tracedStorage) Append(ctx context.Context, cover eventstore.Cover, page
 	return events, err
 }
 
+func (s *tracedStorage) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	ctx, span := s.span(ctx, "eventstore.Append", cover)
+	span.SetAttributes(attribute.Int("evented.events", len(pages)), attribute.Bool("evented.idempotency_key", true))
+	events, prior, err := s.Storage.AppendKeyed(ctx, cover, pages, key)
+	end(span, err)
+	return events, prior, err
+}
+
 func (s *tracedStorage) Read(ctx context.Context, cover eventstore.Cover, from, to uint32) ([]eventstore.Event, error) {
 	ctx, span := s.span(ctx, "eventstore.Read", cover)
 	events, err := s.Storage.Read(ctx, cover, from, to)

@@ -40,6 +40,8 @@ type Store struct {
 	// now is the clock of leases, members and mark claims; tests in this package may
 	// replace it before first use.
 	now func() time.Time
+	keys      map[string]eventstore.KeyRecord // idempotency keys, expired ones until purged
+	expiry    []keyed                         // keys in the order stored, for purging
 }
 
 var (
@@ -64,6 +66,7 @@ func New() *Store {
 		members:   map[string]time.Time{},
 		marks:     map[markKey]markRow{},
 		now:       time.Now,
+		keys:      map[string]eventstore.KeyRecord{},
 	}
 }
 
@@ -80,8 +83,13 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) == 0 {
 		return nil, nil
 	}
+	return s.appendLocked(cover, pages, time.Now())
+}
+
+// appendLocked appends pages to cover's stream; s.mu is held.
+func (s *Store) appendLocked(cover eventstore.Cover, pages []eventstore.Page, now time.Time) ([]eventstore.Event, error) {
 	stream := s.streams[cover]
-	events, err := eventstore.Assign(cover, uint32(len(stream)), pages, time.Now())
+	events, err := eventstore.Assign(cover, uint32(len(stream)), pages, now)
 	if err != nil {
 		return nil, err
 	}

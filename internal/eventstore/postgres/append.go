@@ -57,6 +57,42 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) > MaxEventsPerAppend {
 		return nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
 	}
+	args := appendArgs(cover, pages)
+	// The connection is taken first: a failure to get one stored nothing.
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, s.fail(err, "append to %s", cover)
+	}
+	defer conn.Release()
+	for attempt := 1; ; attempt++ {
+		var next, stored int64
+		var now time.Time
+		err := conn.QueryRow(ctx, appendSQL, args...).Scan(&next, &stored, &now)
+		if lostRace(err) {
+			// Another append took these sequences between our read and
+			// our insert; read the new head and decide again.
+			if attempt == maxContention {
+				return nil, fmt.Errorf("postgres: append to %s: still losing the race for its next sequence after %d attempts: %w", cover, attempt, err)
+			}
+			continue
+		}
+		if err != nil {
+			// One statement, autocommitted: a connection lost after
+			// sending it may have lost the answer to a commit.
+			return nil, s.writeFailed(err, "append to %s", cover)
+		}
+		events, err := s.stored(cover, pages, next, stored, now)
+		if err != nil {
+			return nil, err
+		}
+		s.signal()
+		s.committed()
+		return events, nil
+	}
+}
+
+// appendArgs are appendSQL's parameters for pages of cover.
+func appendArgs(cover eventstore.Cover, pages []eventstore.Page) []any {
 	nums := make([]*int64, len(pages))
 	typeURLs := make([]string, len(pages))
 	payloads := make([][]byte, len(pages))
@@ -68,39 +104,27 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		}
 		typeURLs[i], payloads[i], times[i] = p.TypeURL, bytea(p.Payload), timeOrNull(p.CreatedAt)
 	}
-	for attempt := 1; ; attempt++ {
-		var next, stored int64
-		var now time.Time
-		err := s.pool.QueryRow(ctx, appendSQL, cover.Domain, cover.Root, nums, typeURLs, payloads, times).
-			Scan(&next, &stored, &now)
-		if lostRace(err) {
-			// Another append took these sequences between our read and
-			// our insert; read the new head and decide again.
-			if attempt == maxContention {
-				return nil, fmt.Errorf("postgres: append to %s: still losing the race for its next sequence after %d attempts: %w", cover, attempt, err)
-			}
-			continue
-		}
-		if err != nil {
-			return nil, s.fail(err, "append to %s", cover)
-		}
-		// The rule itself is eventstore.Assign's; the statement only
-		// checked that it holds, so that nothing is inserted otherwise.
-		events, err := eventstore.Assign(cover, uint32(next), pages, now)
-		if err != nil && stored == 0 {
-			return nil, err
-		}
-		if err != nil || stored != int64(len(pages)) {
-			return nil, fmt.Errorf("postgres: append to %s: stored %d of %d events at sequence %d", cover, stored, len(pages), next)
-		}
-		for i := range events {
-			// As stored: timestamptz keeps microseconds, and pgx truncates.
-			events[i].CreatedAt = events[i].CreatedAt.Truncate(time.Microsecond)
-		}
-		s.signal()
-		s.committed()
-		return events, nil
+	return []any{cover.Domain, cover.Root, nums, typeURLs, payloads, times}
+}
+
+// stored checks appendSQL's answer (the head it found, how many rows it
+// inserted, the transaction's time) and returns the stored events, or the
+// conflict that kept them out.
+func (s *Store) stored(cover eventstore.Cover, pages []eventstore.Page, next, stored int64, now time.Time) ([]eventstore.Event, error) {
+	// The rule itself is eventstore.Assign's; the statement only
+	// checked that it holds, so that nothing is inserted otherwise.
+	events, err := eventstore.Assign(cover, uint32(next), pages, now)
+	if err != nil && stored == 0 {
+		return nil, err
 	}
+	if err != nil || stored != int64(len(pages)) {
+		return nil, fmt.Errorf("postgres: append to %s: stored %d of %d events at sequence %d", cover, stored, len(pages), next)
+	}
+	for i := range events {
+		// As stored: timestamptz keeps microseconds, and pgx truncates.
+		events[i].CreatedAt = events[i].CreatedAt.Truncate(time.Microsecond)
+	}
+	return events, nil
 }
 
 // lostRace tells the errors of an append that another append to the same

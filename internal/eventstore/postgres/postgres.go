@@ -97,9 +97,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,6 +141,7 @@ var (
 	_ eventstore.Log         = (*Store)(nil)
 	_ eventstore.Checkpoints = (*Store)(nil)
 	_ eventstore.Parking     = (*Store)(nil)
+	_ eventstore.Idempotent  = (*Store)(nil)
 )
 
 // Option tunes Open.
@@ -303,12 +306,43 @@ func (s *Store) Close() error {
 }
 
 // fail wraps err, or reports ErrClosed when the store was closed under the
-// call.
+// call. A failure to reach the server matches eventstore.ErrUnavailable.
+// It is for calls that may be repeated safely; appends use inDoubt.
 func (s *Store) fail(err error, format string, args ...any) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
+	if unreachable(err) {
+		err = eventstore.Unavailable(err)
+	}
 	return fmt.Errorf("postgres: "+format+": %w", append(args, err)...)
+}
+
+// unreachable tells a connection that failed or could not be made from
+// an answer of the server and from the caller's context ending.
+func unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if err == nil || errors.As(err, &pgErr) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connErr) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// writeFailed classifies the error of a statement or COMMIT that would
+// have stored an append on its own: an answer of the server (a PgError)
+// means it did not; a request pgx never sent (SafeToRetry) did not either;
+// anything else (the connection broke, the context ended while the answer
+// was awaited) leaves its outcome unknown: an *eventstore.InDoubtError,
+// which nobody retries blindly.
+func (s *Store) writeFailed(err error, format string, args ...any) error {
+	var pgErr *pgconn.PgError
+	if s.closed.Load() || errors.As(err, &pgErr) || pgconn.SafeToRetry(err) {
+		return s.fail(err, format, args...)
+	}
+	return &eventstore.InDoubtError{Op: fmt.Sprintf("postgres: "+format, args...), Err: err}
 }
 
 // Read implements eventstore.Store.

@@ -93,6 +93,20 @@ var migrations = []string{
 		id         text        COLLATE "C" PRIMARY KEY,
 		expires_at timestamptz NOT NULL
 	);`,
+
+	// 3: idempotency keys, each stored with the events of its command:
+	// the sequences [first_sequence, end_sequence) of the cover.
+	`CREATE TABLE idempotency_keys (
+		id             text        COLLATE "C" PRIMARY KEY,
+		fingerprint    bytea       NOT NULL,
+		domain         text        COLLATE "C" NOT NULL,
+		aggregate_id   uuid        NOT NULL,
+		first_sequence bigint      NOT NULL,
+		end_sequence   bigint      NOT NULL,
+		created_at     timestamptz NOT NULL,
+		expires_at     timestamptz NOT NULL
+	);
+	CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

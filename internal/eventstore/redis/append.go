@@ -23,7 +23,11 @@ import (
 // It returns {0, next} when a numbered page does not fit (nothing is
 // written), else {1, next, first position}. Everything is checked before
 // the first write.
-var appendScript = goredis.NewScript(`
+var appendScript = goredis.NewScript(appendBody + `
+return {1, next, first}`)
+
+// appendBody is the script's check and writes, shared with keyedScript.
+const appendBody = `
 local next = redis.call('LLEN', KEYS[1])
 local n = tonumber(ARGV[4])
 for i = 1, n do
@@ -39,8 +43,7 @@ for i = 1, n do
 	redis.call('XADD', KEYS[3], string.format('%d-0', first + i - 1),
 		'd', ARGV[1], 'r', ARGV[2], 's', string.format('%d', next + i - 1))
 end
-redis.call('ZADD', KEYS[4], 0, ARGV[3])
-return {1, next, first}`)
+redis.call('ZADD', KEYS[4], 0, ARGV[3])`
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
@@ -54,7 +57,30 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		return nil, nil
 	}
 	now := time.Now()
-	args := make([]any, 0, 4+2*len(pages))
+	res, err := appendScript.Run(ctx, s.w, s.appendKeys(cover), appendArgs(cover, pages, now)...).Int64Slice()
+	if err != nil {
+		return nil, s.writeFailed(err, "append to %s", cover)
+	}
+	if len(res) < 2 {
+		return nil, fmt.Errorf("redis: append to %s: script returned %v", cover, res)
+	}
+	events, err := s.stored(cover, pages, now, res[0], res[1])
+	if err != nil {
+		return nil, err
+	}
+	s.signal()
+	s.committed()
+	return events, nil
+}
+
+func (s *Store) appendKeys(cover eventstore.Cover) []string {
+	return []string{s.k.events(cover), s.k.position(), s.k.log(), s.k.roots()}
+}
+
+// appendArgs are the script's ARGV for pages of cover; creation times left
+// unset are now.
+func appendArgs(cover eventstore.Cover, pages []eventstore.Page, now time.Time) []any {
+	args := make([]any, 0, 6+2*len(pages))
 	args = append(args, cover.Domain, cover.Root[:], rootMember(cover), len(pages))
 	for _, p := range pages {
 		num := ""
@@ -67,23 +93,21 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		}
 		args = append(args, num, encodeEvent(at, p.TypeURL, p.Payload))
 	}
-	res, err := appendScript.Run(ctx, s.c, []string{s.k.events(cover), s.k.position(), s.k.log(), s.k.roots()}, args...).Int64Slice()
-	if err != nil {
-		return nil, s.fail(err, "append to %s", cover)
-	}
-	if len(res) < 2 {
-		return nil, fmt.Errorf("redis: append to %s: script returned %v", cover, res)
-	}
+	return args
+}
+
+// stored checks the script's answer (ok: 1 stored, 0 a page did not fit;
+// next: the cover's head it found) and returns the stored events, or the
+// conflict that kept them out; now is the time appendArgs was given.
+func (s *Store) stored(cover eventstore.Cover, pages []eventstore.Page, now time.Time, ok, next int64) ([]eventstore.Event, error) {
 	// The rule itself is eventstore.Assign's; the script only checked that
 	// it holds, so that nothing is written otherwise.
-	events, err := eventstore.Assign(cover, uint32(res[1]), pages, now)
+	events, err := eventstore.Assign(cover, uint32(next), pages, now)
 	switch {
-	case err != nil && res[0] == 0:
+	case err != nil && ok == 0:
 		return nil, err
-	case err != nil || res[0] != 1:
-		return nil, fmt.Errorf("redis: append to %s: the script and the sequence rule disagree at sequence %d (script said %d)", cover, res[1], res[0])
+	case err != nil || ok != 1:
+		return nil, fmt.Errorf("redis: append to %s: the script and the sequence rule disagree at sequence %d (script said %d)", cover, next, ok)
 	}
-	s.signal()
-	s.committed()
 	return events, nil
 }

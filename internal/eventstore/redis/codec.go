@@ -34,6 +34,7 @@ func (k keys) checkpoints() string { return k.prefix + "checkpoints" }
 func (k keys) appended() string    { return k.prefix + "appended" }
 
 func (k keys) parked(subscriber string) string { return k.prefix + "parked:" + subscriber }
+func (k keys) key(id string) string            { return k.prefix + "key:" + id }
 
 func (k keys) segments(subscriber string) string { return k.prefix + "segments:" + subscriber }
 func (k keys) members() string                   { return k.prefix + "members" }

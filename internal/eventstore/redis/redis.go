@@ -28,6 +28,9 @@
 //	                                      owner, token, position, expiry (see segments.go)
 //	<prefix>members                       sorted set: replica ID, scored by expiry (Unix µs)
 //	<prefix>appended                      pub/sub channel: wake-ups after appends
+//	<prefix>key:<idempotency key>         hash, expiring: f (fingerprint), d, r (cover),
+//	                                      a, b (sequences [a, b) stored), c, e (created,
+//	                                      expires: Unix ms)
 //
 // # Appending
 //
@@ -41,6 +44,16 @@
 // back a script that fails midway, but this one checks everything before
 // its first write; a write can then fail only if the server runs out of
 // memory or someone changes the store's keys by hand.)
+//
+// A keyed append (eventstore.Idempotent) runs the same script behind a
+// check of its key, and stores the key, with a TTL, in the same script.
+//
+// Appends are never re-sent by the driver: go-redis re-sends a command
+// after a network error by default, and a script whose reply was lost has
+// often run, so a re-sent append would be stored twice. Appends go through
+// a client of their own with retries off; one that fails after it was sent
+// is an *eventstore.InDoubtError, left to the caller (with an idempotency
+// key, retrying is safe).
 //
 // Log positions come from one counter incremented inside the script, so
 // they are gap-free, and final as soon as the script returns: the log is
@@ -85,8 +98,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -103,7 +118,8 @@ import (
 // Segments in one Redis database under one key prefix. It is safe for concurrent use,
 // and any number of processes may share it.
 type Store struct {
-	c    *goredis.Client
+	c    *goredis.Client // everything but appends
+	w    *goredis.Client // appends: never retried by go-redis
 	k    keys
 	log  *slog.Logger
 	subs *goredis.PubSub
@@ -125,6 +141,7 @@ var (
 	_ eventstore.Log         = (*Store)(nil)
 	_ eventstore.Checkpoints = (*Store)(nil)
 	_ eventstore.Parking     = (*Store)(nil)
+	_ eventstore.Idempotent  = (*Store)(nil)
 )
 
 // DefaultPrefix begins every key when the URL has no prefix parameter.
@@ -180,7 +197,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("redis: connect to %s: %w", ro.Addr, err)
 	}
 	reportDurability(ctx, c, log)
-	s := &Store{c: c, k: keys{prefix}, log: log, notify: make(chan struct{}), dirty: make(chan struct{}, 1)}
+	wo := *ro
+	wo.MaxRetries = -1 // see "Appending" in the package doc
+	s := &Store{c: c, w: goredis.NewClient(&wo), k: keys{prefix}, log: log, notify: make(chan struct{}), dirty: make(chan struct{}, 1)}
 	s.subs = c.Subscribe(ctx, s.k.appended())
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
@@ -287,16 +306,22 @@ func (s *Store) Close() error {
 		s.stop()
 		err := s.subs.Close()
 		s.running.Wait()
-		s.closeErr = errors.Join(err, s.c.Close())
+		s.closeErr = errors.Join(err, s.c.Close(), s.w.Close())
 	})
 	return s.closeErr
 }
 
 // fail wraps err, or reports ErrClosed when the store was closed under the
-// call.
+// call. A network failure matches eventstore.ErrUnavailable. It is for
+// calls that may be repeated safely; appends use writeFailed.
 func (s *Store) fail(err error, format string, args ...any) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
+	}
+	var rerr goredis.Error
+	var netErr net.Error
+	if !errors.As(err, &rerr) && (errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, goredis.ErrPoolTimeout)) {
+		err = eventstore.Unavailable(err)
 	}
 	return fmt.Errorf("redis: "+format+": %w", append(args, err)...)
 }

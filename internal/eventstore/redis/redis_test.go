@@ -417,3 +417,7 @@ func TestDriverLogger(t *testing.T) {
 func TestSegments(t *testing.T) {
 	storetest.RunSegments(t, func(t *testing.T) storetest.SegmentStore { return open(t, freshPrefix(t)) })
 }
+
+func TestIdempotency(t *testing.T) {
+	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t, freshPrefix(t)) })
+}

@@ -89,6 +89,20 @@ var migrations = []string{
 		claim_until  TEXT    NOT NULL,
 		PRIMARY KEY (subscriber, domain, aggregate_id)
 	) WITHOUT ROWID;`,
+
+	// 5: idempotency keys, each stored with the events of its command:
+	// the sequences [first_sequence, end_sequence) of the cover.
+	`CREATE TABLE idempotency_keys (
+		id             TEXT    PRIMARY KEY,
+		fingerprint    BLOB    NOT NULL,
+		domain         TEXT    NOT NULL,
+		aggregate_id   TEXT    NOT NULL,
+		first_sequence INTEGER NOT NULL,
+		end_sequence   INTEGER NOT NULL,
+		created_at     TEXT    NOT NULL,
+		expires_at     TEXT    NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

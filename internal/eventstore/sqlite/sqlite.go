@@ -57,6 +57,8 @@ type Store struct {
 
 	head, insert, putSnapshot *sql.Stmt // on w
 	dataVersion               *sql.Stmt // on w
+	keyGet, keyPut, keyPurge  *sql.Stmt // on w
+	keyLookup                 *sql.Stmt // on r
 
 	// Owned by the writer goroutine: the next sequence of recently written
 	// covers, valid while PRAGMA data_version stays seenVersion.
@@ -75,8 +77,9 @@ type Store struct {
 }
 
 var (
-	_ eventstore.Store     = (*Store)(nil)
-	_ eventstore.Snapshots = (*Store)(nil)
+	_ eventstore.Store      = (*Store)(nil)
+	_ eventstore.Snapshots  = (*Store)(nil)
+	_ eventstore.Idempotent = (*Store)(nil)
 )
 
 const (
@@ -169,6 +172,12 @@ func (s *Store) open(ctx context.Context, synchronous string) error {
 			ON CONFLICT (domain, aggregate_id) DO UPDATE SET
 				sequence = excluded.sequence, type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at
 			WHERE excluded.sequence >= snapshots.sequence`},
+		{s.w, &s.keyGet, selectKey},
+		{s.w, &s.keyPut, `INSERT OR REPLACE INTO idempotency_keys
+			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.keyPurge, `DELETE FROM idempotency_keys WHERE id IN
+			(SELECT id FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`},
+		{s.r, &s.keyLookup, selectKey},
 		{s.r, &s.read, `SELECT sequence, created_at, type_url, payload FROM events
 			WHERE domain = ? AND aggregate_id = ? AND sequence >= ? AND sequence < ? ORDER BY sequence`},
 		{s.r, &s.roots, `SELECT DISTINCT domain, aggregate_id FROM events ORDER BY domain, aggregate_id`},

@@ -63,8 +63,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 4 {
-		t.Errorf("Version() = %d; want 4", s.Version())
+	if s.Version() != 5 {
+		t.Errorf("Version() = %d; want 5", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
@@ -366,5 +366,36 @@ func TestSegmentsTwoProcesses(t *testing.T) {
 		if err := stores[round%2].Release(ctx, winners[0]); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t, tempPath(t)) })
+}
+
+// TestKeyAcrossStores races one idempotency key through two stores on one
+// file, as two evented processes would: one append is stored.
+func TestKeyAcrossStores(t *testing.T) {
+	path := tempPath(t)
+	stores := []*sqlite.Store{open(t, path), open(t, path)}
+	cover := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	key := eventstore.Key{ID: "pay-1", TTL: time.Hour}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	stored := 0
+	for i := range 16 {
+		wg.Go(func() {
+			events, prior, err := stores[i%2].AppendKeyed(t.Context(), cover, []eventstore.Page{{TypeURL: "Paid"}}, key)
+			if err != nil || (prior == nil) == (len(events) == 0) {
+				t.Errorf("AppendKeyed: %d events, prior %v, err %v", len(events), prior, err)
+			}
+			mu.Lock()
+			stored += len(events)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if got, _ := stores[0].Read(t.Context(), cover, 0, 0); stored != 1 || len(got) != 1 {
+		t.Errorf("%d appends reported stored, %d events in the stream; want 1 and 1", stored, len(got))
 	}
 }

@@ -21,6 +21,7 @@ import (
 type request struct {
 	cover eventstore.Cover
 	pages []eventstore.Page
+	key   *eventstore.Key // stored with the events; nil for a plain append
 	state atomic.Int32
 	done  chan result // buffered: the writer never blocks on a caller
 }
@@ -33,6 +34,7 @@ const (
 
 type result struct {
 	events []eventstore.Event
+	prior  *eventstore.KeyRecord // the live key found instead of appending
 	err    error
 }
 
@@ -48,28 +50,32 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) == 0 {
 		return nil, nil
 	}
-	r := &request{cover: cover, pages: pages, done: make(chan result, 1)}
+	res := s.submit(ctx, &request{cover: cover, pages: pages, done: make(chan result, 1)})
+	return res.events, res.err
+}
+
+// submit queues r for the writer goroutine and waits for its result.
+func (s *Store) submit(ctx context.Context, r *request) result {
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return result{err: ctx.Err()}
 	case <-s.closing:
-		return nil, eventstore.ErrClosed
+		return result{err: eventstore.ErrClosed}
 	}
 	var err error
 	select {
 	case res := <-r.done:
-		return res.events, res.err
+		return res
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-s.stopped:
 		err = eventstore.ErrClosed
 	}
 	if r.state.CompareAndSwap(queued, abandoned) {
-		return nil, err
+		return result{err: err}
 	}
-	res := <-r.done
-	return res.events, res.err
+	return <-r.done
 }
 
 // run is the writer goroutine: it takes what is queued, up to maxBatch
@@ -146,10 +152,12 @@ func (r *request) take(batch []*request) []*request {
 // for a reason other than a conflict (which fails its own append only),
 // nothing was committed: each append is retried in a transaction of its own,
 // so that one bad append cannot fail the others. A transaction that could not
-// even begin (the file stayed locked for busyTimeout) is not retried.
+// even begin (the file stayed locked for busyTimeout) is not retried, nor
+// is one whose COMMIT failed: it may have reached the disk, so each of its
+// appends is answered with an *eventstore.InDoubtError, never applied again.
 func (s *Store) commit(batch []*request) {
-	results, began, err := s.apply(batch)
-	if err != nil && began && len(batch) > 1 {
+	results, st, err := s.apply(batch)
+	if err != nil && st == midway && len(batch) > 1 {
 		for _, r := range batch {
 			s.commit([]*request{r})
 		}
@@ -158,14 +166,29 @@ func (s *Store) commit(batch []*request) {
 	if err == nil {
 		s.signal()
 	}
+	if err != nil && st == committing {
+		clear(s.heads) // the commit may have happened: heads are read again
+	}
 	for i, r := range batch {
-		if err != nil {
+		switch {
+		case err != nil && st == committing && !s.closed():
+			r.done <- result{err: &eventstore.InDoubtError{Op: fmt.Sprintf("sqlite: append to %s: commit", r.cover), Err: err}}
+		case err != nil:
 			r.done <- result{err: s.fail(err, "append to %s", r.cover)}
-		} else {
+		default:
 			r.done <- results[i]
 		}
 	}
 }
+
+// stage is how far apply got when it failed.
+type stage int
+
+const (
+	beginning  stage = iota // nothing done
+	midway                  // rolled back: nothing stored
+	committing              // COMMIT failed: the outcome is unknown
+)
 
 // apply runs batch in one IMMEDIATE transaction. Each append starts from
 // its cover's head as of the transaction, so appends to one cover in the
@@ -178,18 +201,18 @@ func (s *Store) commit(batch []*request) {
 // (another process on the same file) committed since the last batch; the
 // write lock, taken by BEGIN IMMEDIATE, keeps anyone from committing while
 // the batch runs.
-func (s *Store) apply(batch []*request) (results []result, began bool, err error) {
+func (s *Store) apply(batch []*request) (results []result, st stage, err error) {
 	// Not a caller's ctx: the transaction serves many callers, and a taken
 	// request must be answered with what really happened.
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, false, err
+		return nil, beginning, err
 	}
 	defer tx.Rollback()
 	var version int64
 	if err := tx.StmtContext(ctx, s.dataVersion).QueryRowContext(ctx).Scan(&version); err != nil {
-		return nil, true, err
+		return nil, midway, err
 	}
 	if version != s.seenVersion || len(s.heads) > maxCachedHeads {
 		clear(s.heads)
@@ -199,29 +222,59 @@ func (s *Store) apply(batch []*request) (results []result, began bool, err error
 	now := time.Now()
 	results = make([]result, len(batch))
 	next := make(map[eventstore.Cover]uint32, len(batch)) // heads after this batch's appends
+	purged := false
 	for i, r := range batch {
+		if r.key != nil {
+			if !purged {
+				if _, err := tx.StmtContext(ctx, s.keyPurge).ExecContext(ctx, formatTime(now), eventstore.MaxPurge); err != nil {
+					return nil, midway, fmt.Errorf("purge expired keys: %w", err)
+				}
+				purged = true
+			}
+			// A key stored earlier in this batch is seen here: one
+			// transaction, one connection.
+			rec, ok, err := readKey(ctx, tx.StmtContext(ctx, s.keyGet), r.key.ID, now)
+			if err != nil {
+				return nil, midway, err
+			}
+			if ok {
+				results[i] = result{prior: &rec}
+				if rec.Fingerprint != r.key.Fingerprint {
+					results[i].err = &eventstore.KeyMismatchError{Key: r.key.ID}
+				}
+				continue
+			}
+		}
 		from, ok := next[r.cover]
 		if !ok {
 			if from, ok = s.heads[r.cover]; !ok {
 				if from, err = readHead(ctx, head, r.cover); err != nil {
-					return nil, true, err
+					return nil, midway, err
 				}
 			}
 		}
 		events, err := appendTx(ctx, insert, r.cover, from, r.pages, now)
 		if err != nil && !errors.Is(err, eventstore.ErrConflict) {
-			return nil, true, err
+			return nil, midway, err
+		}
+		if err == nil && r.key != nil {
+			// OR REPLACE: an expired key of the same ID may remain.
+			if _, err := tx.StmtContext(ctx, s.keyPut).ExecContext(ctx, r.key.ID, r.key.Fingerprint[:],
+				r.cover.Domain, r.cover.Root.String(), from, from+uint32(len(events)),
+				formatTime(now), formatTime(now.Add(r.key.TTL))); err != nil {
+				return nil, midway, fmt.Errorf("store idempotency key: %w", err)
+			}
 		}
 		next[r.cover] = from + uint32(len(events))
-		results[i] = result{events, err}
+		results[i] = result{events: events, err: err}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, true, err
+		return nil, committing, err
 	}
 	for c, n := range next {
 		s.heads[c] = n
 	}
-	return results, true, nil
+	return results, committing, nil
 }
 
 // maxCachedHeads bounds the head cache; past it, it starts over.

@@ -54,9 +54,11 @@
 //! Messages: every prost message generated with `enable_type_names` (and the
 //! `type.googleapis.com` domain) is a [`Proto`]. Aggregate ids: [`root`] maps
 //! a name (`cust-001`) to the aggregate's UUID the same way in every language
-//! and in evented's CLI.
+//! and in evented's CLI. Clients: [`with_idempotency_key`] names a command so
+//! that sending it again stores nothing twice.
 
 mod aggregate;
+mod client;
 mod consumer;
 mod error;
 mod fold;
@@ -74,6 +76,7 @@ pub mod pb {
 }
 
 pub use aggregate::Aggregate;
+pub use client::{IDEMPOTENCY_KEY_METADATA, with_idempotency_key};
 pub use consumer::{BoxFuture, Command, Event, EventReader, Projector, Saga};
 pub use error::{Error, invalid, reject};
 pub use ids::{Cover, root};

@@ -40,6 +40,9 @@ docs for ``history``. serve runs one gRPC server for any number of aggregates
 (routed by domain), at most one projector and one saga, with gRPC health.
 evented.testing tests them with Given/When/Then, without a server.
 
+Clients: idempotency_metadata(key) is the gRPC metadata that names a command
+by an idempotency key, so that sending it again stores nothing twice.
+
 Aggregate ids: root maps a name ("cust-001") to the aggregate's UUID the same
 way in every language and in evented's CLI.
 
@@ -47,6 +50,7 @@ The generated wire types are evented.evented_pb2 and evented.evented_pb2_grpc.
 """
 from . import evented_pb2, evented_pb2_grpc
 from .aggregate import Aggregate
+from .client import IDEMPOTENCY_KEY_METADATA, idempotency_metadata
 from .consumer import Command, Event, EventReader, Projector, Saga
 from .errors import Error, Invalid, Rejected
 from .ids import Cover, root
@@ -54,6 +58,7 @@ from .server import MAX_MESSAGE_SIZE, Running, add_to_server, serve, start
 from .timestamps import timestamp
 
 __all__ = [
+    "IDEMPOTENCY_KEY_METADATA",
     "MAX_MESSAGE_SIZE",
     "Aggregate",
     "Command",
@@ -69,6 +74,7 @@ __all__ = [
     "add_to_server",
     "evented_pb2",
     "evented_pb2_grpc",
+    "idempotency_metadata",
     "root",
     "serve",
     "start",

@@ -1,0 +1,153 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+const selectKey = `SELECT fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at
+	FROM idempotency_keys WHERE id = $1 AND expires_at > now()`
+
+// AppendKeyed implements eventstore.Idempotent in one transaction: the
+// append statement first (so that, as for Append, its snapshot is taken
+// before the transaction gets the id its positions are made of), then the
+// key's insert. The key's primary key settles races between processes: an
+// insert that meets a concurrent one waits for it, and when it committed,
+// inserts nothing; the transaction is then rolled back, events and all,
+// and the key found is returned. The transaction also deletes up to
+// eventstore.MaxPurge expired keys.
+//
+// Only the COMMIT can leave the outcome unknown (an
+// *eventstore.InDoubtError); a failure before it stored nothing.
+func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if s.closed.Load() {
+		return nil, nil, eventstore.ErrClosed
+	}
+	if len(pages) == 0 {
+		return nil, nil, nil
+	}
+	if len(pages) > MaxEventsPerAppend {
+		return nil, nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
+	}
+	args := appendArgs(cover, pages)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, s.fail(err, "append to %s", cover)
+	}
+	defer conn.Release()
+	for attempt := 1; ; attempt++ {
+		rec, ok, err := readKey(ctx, conn, key.ID)
+		if err != nil {
+			return nil, nil, s.fail(err, "append to %s: look up key %q", cover, key.ID)
+		}
+		if ok {
+			if rec.Fingerprint != key.Fingerprint {
+				return nil, &rec, &eventstore.KeyMismatchError{Key: key.ID}
+			}
+			return nil, &rec, nil
+		}
+		if attempt > maxContention {
+			return nil, nil, fmt.Errorf("postgres: append to %s with key %q: still losing races after %d attempts", cover, key.ID, attempt)
+		}
+		events, claimed, err := s.appendKeyedTx(ctx, conn, cover, pages, args, key)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case !claimed:
+			continue // lost a race, for the cover's sequence or for the key
+		}
+		s.signal()
+		s.committed()
+		return events, nil, nil
+	}
+}
+
+// appendKeyedTx runs one try of AppendKeyed. claimed is false, with no
+// error, when the try lost a race (for the cover's next sequence, or the
+// key to a concurrent transaction) and stored nothing.
+func (s *Store) appendKeyedTx(ctx context.Context, conn *pgxpool.Conn, cover eventstore.Cover, pages []eventstore.Page, args []any, key eventstore.Key) (events []eventstore.Event, claimed bool, err error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return nil, false, s.fail(err, "append to %s", cover)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var next, stored int64
+	var now time.Time
+	err = tx.QueryRow(ctx, appendSQL, args...).Scan(&next, &stored, &now)
+	if lostRace(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, s.fail(err, "append to %s", cover)
+	}
+	if events, err = s.stored(cover, pages, next, stored, now); err != nil {
+		return nil, false, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE id = $1 AND expires_at <= now()`, key.ID); err != nil {
+		return nil, false, s.fail(err, "append to %s: replace expired key", cover)
+	}
+	err = tx.QueryRow(ctx, `INSERT INTO idempotency_keys
+			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $7 * interval '1 microsecond')
+		ON CONFLICT (id) DO NOTHING RETURNING true`,
+		key.ID, key.Fingerprint[:], cover.Domain, cover.Root, next, next+int64(len(pages)), key.TTL.Microseconds()).Scan(&claimed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, s.fail(err, "append to %s: store key", cover)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE id IN (
+			SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		eventstore.MaxPurge); err != nil {
+		return nil, false, s.fail(err, "append to %s: purge expired keys", cover)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, false, s.writeFailed(err, "append to %s: commit", cover)
+	}
+	return events, true, nil
+}
+
+// Lookup implements eventstore.Idempotent.
+func (s *Store) Lookup(ctx context.Context, id string) (eventstore.KeyRecord, bool, error) {
+	if s.closed.Load() {
+		return eventstore.KeyRecord{}, false, eventstore.ErrClosed
+	}
+	rec, ok, err := readKey(ctx, s.pool, id)
+	if err != nil {
+		return eventstore.KeyRecord{}, false, s.fail(err, "look up key %q", id)
+	}
+	return rec, ok, nil
+}
+
+func readKey(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, id string) (eventstore.KeyRecord, bool, error) {
+	rec := eventstore.KeyRecord{ID: id}
+	var fp []byte
+	var from, to int64
+	err := q.QueryRow(ctx, selectKey, id).Scan(&fp, &rec.Cover.Domain, &rec.Cover.Root, &from, &to, &rec.CreatedAt, &rec.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return eventstore.KeyRecord{}, false, nil
+	}
+	if err != nil {
+		return rec, false, err
+	}
+	if len(fp) != len(rec.Fingerprint) {
+		return rec, false, fmt.Errorf("key %q: fingerprint of %d bytes", id, len(fp))
+	}
+	copy(rec.Fingerprint[:], fp)
+	rec.From, rec.To = uint32(from), uint32(to)
+	rec.CreatedAt, rec.ExpiresAt = rec.CreatedAt.UTC(), rec.ExpiresAt.UTC()
+	return rec, true, nil
+}
