@@ -39,9 +39,9 @@ type Store struct {
 
 	// now is the clock of leases, members and mark claims; tests in this package may
 	// replace it before first use.
-	now func() time.Time
-	keys      map[string]eventstore.KeyRecord // idempotency keys, expired ones until purged
-	expiry    []keyed                         // keys in the order stored, for purging
+	now    func() time.Time
+	keys   map[string]eventstore.KeyRecord // idempotency keys, expired ones until purged
+	expiry []keyed                         // keys in the order stored, for purging
 }
 
 var (
