@@ -93,6 +93,21 @@ var migrations = []string{
 		id         text        COLLATE "C" PRIMARY KEY,
 		expires_at timestamptz NOT NULL
 	);`,
+
+	// 3: delivery marks: how far each aggregate's events reached a
+	// subscriber, and the replica claiming to deliver the next ones. A mark
+	// without a claim has claimer '' and claim_until NULL.
+	`CREATE TABLE marks (
+		subscriber   text        COLLATE "C" NOT NULL,
+		domain       text        COLLATE "C" NOT NULL,
+		aggregate_id uuid        NOT NULL,
+		next         bigint      NOT NULL,
+		claimer      text        COLLATE "C" NOT NULL,
+		claim_id     bigint      NOT NULL,
+		claim_from   bigint      NOT NULL,
+		claim_until  timestamptz,
+		PRIMARY KEY (subscriber, domain, aggregate_id)
+	);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path
