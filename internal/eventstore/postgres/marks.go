@@ -55,9 +55,10 @@ func (s *Store) ClaimMark(ctx context.Context, subscriber string, cover eventsto
 	return m, ok, nil
 }
 
-// claimFree is the WHERE that lets a claim of mark m by excluded.claimer
-// (or $5) through at the statement's clock reading.
-const claimFree = `(m.claimer = '' OR m.claimer = $5 OR m.claim_until <= (SELECT now FROM clock))`
+// claimFree is the WHERE that lets a claim of mark m by $5 through at the
+// statement's clock reading: no claim (never claimed, or settled), the
+// claimer's own, or lapsed.
+const claimFree = `(m.claim_until IS NULL OR m.claimer = $5 OR m.claim_until <= (SELECT now FROM clock))`
 
 func (s *Store) claimMark(ctx context.Context, subscriber string, cover eventstore.Cover, from uint32, claimer string, ttl time.Duration) (eventstore.Mark, bool, error) {
 	// A missing mark is Next 0, so only a claim at 0 may create one; a
@@ -102,7 +103,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	if to > m.From {
 		next = int64(to)
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE marks SET next = GREATEST(next, $4), claimer = '', claim_from = 0, claim_until = NULL
+	tag, err := s.pool.Exec(ctx, `UPDATE marks SET next = GREATEST(next, $4), claim_from = 0, claim_until = NULL
 		WHERE subscriber = $1 AND domain = $2 AND aggregate_id = $3 AND claim_id = $5 AND claimer = $6`,
 		subscriber, cover.Domain, cover.Root, next, int64(m.ClaimID), m.Claimer)
 	if err != nil {

@@ -96,7 +96,8 @@ var migrations = []string{
 
 	// 3: delivery marks: how far each aggregate's events reached a
 	// subscriber, and the replica claiming to deliver the next ones. A mark
-	// without a claim has claimer '' and claim_until NULL.
+	// without a claim has claim_until NULL; a settled claim keeps its
+	// claimer (for a retried settle).
 	`CREATE TABLE marks (
 		subscriber   text        COLLATE "C" NOT NULL,
 		domain       text        COLLATE "C" NOT NULL,
