@@ -417,3 +417,7 @@ func TestDriverLogger(t *testing.T) {
 func TestSegments(t *testing.T) {
 	storetest.RunSegments(t, func(t *testing.T) storetest.SegmentStore { return open(t, freshPrefix(t)) })
 }
+
+func TestMarks(t *testing.T) {
+	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t, freshPrefix(t)) })
+}
