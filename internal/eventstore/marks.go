@@ -25,7 +25,8 @@ type Mark struct {
 	Claimer string
 	// ClaimID grows with every successful claim of this mark, so a settle
 	// can tell its own claim from a later one by the same or another
-	// claimer. It is kept when a claim ends.
+	// claimer. It is kept when a claim ends (backends keep the last
+	// claimer's name beside it, hidden, so a settle can be retried).
 	ClaimID uint64
 	// From is the sequence the live claim covers events from; 0 without a
 	// live claim.
@@ -40,8 +41,8 @@ type Mark struct {
 func (m Mark) Live() bool { return m.Claimer != "" }
 
 // ErrClaimLost is returned by a settle whose claim is no longer the
-// claimer's: it lapsed and another claim (by anyone) took the mark, or it
-// was settled already.
+// claimer's: it lapsed, or was settled, and another claim (by anyone, the
+// same claimer too) took the mark.
 var ErrClaimLost = errors.New("delivery mark claim lost")
 
 // Marks persists delivery marks per (subscriber, aggregate). Times are the
@@ -58,8 +59,10 @@ type Marks interface {
 	ClaimMark(ctx context.Context, subscriber string, cover Cover, from uint32, claimer string, ttl time.Duration) (m Mark, ok bool, err error)
 	// SettleMark ends the claim m (m.ClaimID, m.Claimer): with to > m.From
 	// it also sets Next to max(Next, to). A claim that lapsed but was not
-	// taken by anyone still settles. ErrClaimLost, and nothing changed,
-	// when the mark's claim is no longer m's.
+	// taken by anyone still settles, and settling m again (a retry after a
+	// lost reply) does the same again, until another claim takes the mark.
+	// ErrClaimLost, and nothing changed, when the mark's claim is no longer
+	// m's.
 	SettleMark(ctx context.Context, subscriber string, cover Cover, m Mark, to uint32) error
 	// AdvanceMark sets Next to max(Next, to), whatever the claim (the
 	// segment owner's own deliveries). It never lowers Next.

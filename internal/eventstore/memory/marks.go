@@ -13,8 +13,9 @@ type markKey struct {
 	cover      eventstore.Cover
 }
 
-// markRow is a stored mark: the claim fields stay after the claim lapses
-// (SettleMark compares them), and view hides a lapsed claim.
+// markRow is a stored mark: claimer and claimID stay after the claim lapses
+// or is settled (SettleMark compares them), and view hides a claim that is
+// not live.
 type markRow struct {
 	next    uint32
 	claimer string
@@ -78,7 +79,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	if to > m.From {
 		row.next = max(row.next, to)
 	}
-	row.claimer, row.from, row.until = "", 0, time.Time{}
+	row.from, row.until = 0, time.Time{} // ended; the claimer stays for a retried settle
 	s.marks[k] = row
 	return nil
 }

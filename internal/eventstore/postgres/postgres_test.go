@@ -171,8 +171,8 @@ func TestSchema(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	if s.Version() != 3 {
-		t.Errorf("Version() = %d; want 3", s.Version())
+	if s.Version() != 4 {
+		t.Errorf("Version() = %d; want 4", s.Version())
 	}
 	cover := eventstore.Cover{Domain: "customer", Root: uuid.MustParse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8")}
 	at := time.Date(2026, 11, 26, 10, 21, 42, 123456000, time.UTC)
@@ -229,7 +229,9 @@ func TestSchema(t *testing.T) {
 
 func TestNewerSchemaRefused(t *testing.T) {
 	url := freshSchema(t)
-	if err := open(t, url).Close(); err != nil {
+	first := open(t, url)
+	known := first.Version()
+	if err := first.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin(t, url).Exec(t.Context(), "INSERT INTO schema_migrations (version) VALUES (99)"); err != nil {
@@ -240,7 +242,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 		s.Close()
 		t.Fatal("Open of a schema at version 99 succeeded")
 	}
-	if !strings.Contains(err.Error(), "version 99, newer than this binary knows (3)") {
+	if want := fmt.Sprintf("version 99, newer than this binary knows (%d)", known); !strings.Contains(err.Error(), want) {
 		t.Errorf("err = %v; want it to name the newer version", err)
 	}
 }
@@ -271,15 +273,15 @@ func TestConcurrentMigrations(t *testing.T) {
 				return
 			}
 			defer s.Close()
-			if s.Version() != 3 {
-				t.Errorf("Version() = %d; want 3", s.Version())
+			if s.Version() != 4 {
+				t.Errorf("Version() = %d; want 4", s.Version())
 			}
 		})
 	}
 	wg.Wait()
 	var rows int
-	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 3 {
-		t.Errorf("schema_migrations has %d rows, %v; want 3", rows, err)
+	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 4 {
+		t.Errorf("schema_migrations has %d rows, %v; want 4", rows, err)
 	}
 }
 
@@ -505,4 +507,8 @@ func TestSegments(t *testing.T) {
 
 func TestIdempotency(t *testing.T) {
 	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t, freshSchema(t)) })
+}
+
+func TestMarks(t *testing.T) {
+	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t, freshSchema(t)) })
 }

@@ -107,6 +107,22 @@ var migrations = []string{
 		expires_at     timestamptz NOT NULL
 	);
 	CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);`,
+
+	// 4: delivery marks: how far each aggregate's events reached a
+	// subscriber, and the replica claiming to deliver the next ones. A mark
+	// without a claim has claim_until NULL; a settled claim keeps its
+	// claimer (for a retried settle).
+	`CREATE TABLE marks (
+		subscriber   text        COLLATE "C" NOT NULL,
+		domain       text        COLLATE "C" NOT NULL,
+		aggregate_id uuid        NOT NULL,
+		next         bigint      NOT NULL,
+		claimer      text        COLLATE "C" NOT NULL,
+		claim_id     bigint      NOT NULL,
+		claim_from   bigint      NOT NULL,
+		claim_until  timestamptz,
+		PRIMARY KEY (subscriber, domain, aggregate_id)
+	);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

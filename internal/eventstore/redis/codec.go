@@ -38,6 +38,7 @@ func (k keys) key(id string) string            { return k.prefix + "key:" + id }
 
 func (k keys) segments(subscriber string) string { return k.prefix + "segments:" + subscriber }
 func (k keys) members() string                   { return k.prefix + "members" }
+func (k keys) marks(subscriber string) string    { return k.prefix + "marks:" + subscriber }
 
 // rootMember is cover's member in the roots sorted set, whose byte order
 // (ZRANGE BYLEX) is the order Roots promises: domain, then root bytes. The

@@ -27,6 +27,8 @@
 //	<prefix>segments:<subscriber>         hash: "<of>:<segment>:" + o, t, p, e → a lease row's
 //	                                      owner, token, position, expiry (see segments.go)
 //	<prefix>members                       sorted set: replica ID, scored by expiry (Unix µs)
+//	<prefix>marks:<subscriber>            hash: "<root hex><domain>:" + n, c, i, f, u → a delivery
+//	                                      mark's next, claimer, claim id, from, until (see marks.go)
 //	<prefix>appended                      pub/sub channel: wake-ups after appends
 //	<prefix>key:<idempotency key>         hash, expiring: f (fingerprint), d, r (cover),
 //	                                      a, b (sequences [a, b) stored), c, e (created,

@@ -421,3 +421,7 @@ func TestSegments(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t, freshPrefix(t)) })
 }
+
+func TestMarks(t *testing.T) {
+	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t, freshPrefix(t)) })
+}

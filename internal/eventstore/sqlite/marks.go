@@ -25,7 +25,7 @@ type markRow struct {
 
 func (r markRow) view(now time.Time) (eventstore.Mark, error) {
 	m := eventstore.Mark{Next: uint32(r.next), ClaimID: uint64(r.claimID)}
-	if r.claimer == "" {
+	if r.claimer == "" || r.until == "" {
 		return m, nil
 	}
 	until, err := parseTime([]byte(r.until))
@@ -108,7 +108,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	if to > m.From {
 		next = int64(to)
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE marks SET next = max(next, ?), claimer = '', claim_from = 0, claim_until = ''
+	res, err := s.w.ExecContext(ctx, `UPDATE marks SET next = max(next, ?), claim_from = 0, claim_until = ''
 		WHERE subscriber = ? AND domain = ? AND aggregate_id = ? AND claim_id = ? AND claimer = ?`,
 		next, subscriber, cover.Domain, cover.Root.String(), int64(m.ClaimID), m.Claimer)
 	if err != nil {

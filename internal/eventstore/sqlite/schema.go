@@ -77,7 +77,8 @@ var migrations = []string{
 
 	// 4: delivery marks: how far each aggregate's events reached a
 	// subscriber, and the replica claiming to deliver the next ones. A mark
-	// without a claim has claimer '' and claim_until ''.
+	// never claimed has claimer ''; a settled claim keeps its claimer (for
+	// a retried settle) with claim_until ''.
 	`CREATE TABLE marks (
 		subscriber   TEXT    NOT NULL,
 		domain       TEXT    NOT NULL,
