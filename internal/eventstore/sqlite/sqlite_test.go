@@ -59,8 +59,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 2 {
-		t.Errorf("Version() = %d; want 2", s.Version())
+	if s.Version() != 3 {
+		t.Errorf("Version() = %d; want 3", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
