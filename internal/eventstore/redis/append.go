@@ -65,7 +65,7 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 		if at.IsZero() {
 			at = now
 		}
-		args = append(args, num, encodeEvent(at, p.TypeURL, p.Payload))
+		args = append(args, num, encodeEvent(at, p.TypeURL, p.Payload, p.Cause))
 	}
 	res, err := appendScript.Run(ctx, s.c, []string{s.k.events(cover), s.k.position(), s.k.log(), s.k.roots()}, args...).Int64Slice()
 	if err != nil {
