@@ -26,18 +26,34 @@ class Cover(_message.Message):
     def __init__(self, root: _Optional[_Union[UUID, _Mapping]] = ..., domain: _Optional[str] = ...) -> None: ...
 
 class EventPage(_message.Message):
-    __slots__ = ("num", "force", "created_at", "event", "synchronous")
+    __slots__ = ("num", "force", "created_at", "event", "synchronous", "metadata")
     NUM_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     num: int
     force: bool
     created_at: _timestamp_pb2.Timestamp
     event: _any_pb2.Any
     synchronous: bool
-    def __init__(self, num: _Optional[int] = ..., force: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., synchronous: _Optional[bool] = ...) -> None: ...
+    metadata: EventMetadata
+    def __init__(self, num: _Optional[int] = ..., force: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., synchronous: _Optional[bool] = ..., metadata: _Optional[_Union[EventMetadata, _Mapping]] = ...) -> None: ...
+
+class EventMetadata(_message.Message):
+    __slots__ = ("correlation_id", "command_id", "caused_by", "caused_by_sequence", "depth")
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    CAUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    CAUSED_BY_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    correlation_id: str
+    command_id: str
+    caused_by: Cover
+    caused_by_sequence: int
+    depth: int
+    def __init__(self, correlation_id: _Optional[str] = ..., command_id: _Optional[str] = ..., caused_by: _Optional[_Union[Cover, _Mapping]] = ..., caused_by_sequence: _Optional[int] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("sequence", "state")
