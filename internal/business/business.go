@@ -26,6 +26,11 @@ type Command struct {
 type CommandBook struct {
 	Cover eventstore.Cover
 	Pages []Command
+	// Cause is what led to the command, stored with the events it
+	// produces. Not on the wire: the gRPC edge sets the correlation id of a
+	// client's command, delivery sets a saga's (eventstore.Following its
+	// triggering event), and the coordinator fills in the rest.
+	Cause eventstore.Cause
 }
 
 // Request is what business logic is given.

@@ -328,7 +328,8 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if err != nil {
 		return err
 	}
-	return s.dispatchAll(ctx, out.Commands)
+	last := eventstore.Book{Cover: cover, Events: []eventstore.Event{events[len(events)-1].Event}}
+	return s.dispatchAll(ctx, causedBy(cover, last, out.Commands))
 }
 
 func (s *Subscription) dispatchAll(ctx context.Context, cmds []business.CommandBook) error {

@@ -26,6 +26,7 @@ var codeTable = []struct {
 	{command.ErrUnknownDomain, codes.NotFound},
 	{delivery.ErrUnknownSubscriber, codes.NotFound},
 	{eventstore.ErrConflict, codes.Aborted},
+	{command.ErrCascade, codes.ResourceExhausted},
 	{eventstore.ErrClosed, codes.Unavailable},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
