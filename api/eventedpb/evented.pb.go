@@ -140,9 +140,14 @@ type EventPage struct {
 	//	*EventPage_Force
 	Sequence isEventPage_Sequence `protobuf_oneof:"sequence"`
 	// When the event was created; evented sets the commit time when unset.
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	Event         *anypb.Any             `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
-	Synchronous   bool                   `protobuf:"varint,5,opt,name=synchronous,proto3" json:"synchronous,omitempty"`
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Event       *anypb.Any             `protobuf:"bytes,4,opt,name=event,proto3" json:"event,omitempty"`
+	Synchronous bool                   `protobuf:"varint,5,opt,name=synchronous,proto3" json:"synchronous,omitempty"`
+	// Addition: the event's causation and correlation, set by evented on
+	// every event it returns (stored books, queries, deliveries to business
+	// logic, projectors and sagas). Unset on events stored before evented
+	// recorded it. Ignored on input: evented records what it knows.
+	Metadata      *EventMetadata `protobuf:"bytes,6,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -223,6 +228,13 @@ func (x *EventPage) GetSynchronous() bool {
 	return false
 }
 
+func (x *EventPage) GetMetadata() *EventMetadata {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
 type isEventPage_Sequence interface {
 	isEventPage_Sequence()
 }
@@ -243,6 +255,95 @@ func (*EventPage_Num) isEventPage_Sequence() {}
 
 func (*EventPage_Force) isEventPage_Sequence() {}
 
+// Addition: why an event exists. See EventPage.metadata.
+type EventMetadata struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Shared by everything one client request led to: its events, the
+	// commands sagas emitted because of them (synchronously or not), their
+	// events, and so on. Taken from the request's gRPC metadata
+	// "correlation-id" when given, else a new UUID (returned to the client
+	// in the response header "correlation-id").
+	CorrelationId string `protobuf:"bytes,1,opt,name=correlation_id,json=correlationId,proto3" json:"correlation_id,omitempty"`
+	// The command (or Record call) that produced the event: a UUID, shared
+	// by the events of one command.
+	CommandId string `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// The event whose saga emitted that command: its cover and sequence.
+	// Unset for a client's command.
+	CausedBy         *Cover `protobuf:"bytes,3,opt,name=caused_by,json=causedBy,proto3" json:"caused_by,omitempty"`
+	CausedBySequence uint32 `protobuf:"varint,4,opt,name=caused_by_sequence,json=causedBySequence,proto3" json:"caused_by_sequence,omitempty"`
+	// Saga hops from the client's command: 0 for its events, the triggering
+	// event's depth + 1 for a saga's command. A saga command at depth
+	// 8 (the cascade bound) is refused.
+	Depth         uint32 `protobuf:"varint,5,opt,name=depth,proto3" json:"depth,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventMetadata) Reset() {
+	*x = EventMetadata{}
+	mi := &file_evented_evented_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventMetadata) ProtoMessage() {}
+
+func (x *EventMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventMetadata.ProtoReflect.Descriptor instead.
+func (*EventMetadata) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *EventMetadata) GetCorrelationId() string {
+	if x != nil {
+		return x.CorrelationId
+	}
+	return ""
+}
+
+func (x *EventMetadata) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *EventMetadata) GetCausedBy() *Cover {
+	if x != nil {
+		return x.CausedBy
+	}
+	return nil
+}
+
+func (x *EventMetadata) GetCausedBySequence() uint32 {
+	if x != nil {
+		return x.CausedBySequence
+	}
+	return 0
+}
+
+func (x *EventMetadata) GetDepth() uint32 {
+	if x != nil {
+		return x.Depth
+	}
+	return 0
+}
+
 // Aggregate state with the number of events folded into it.
 type Snapshot struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -255,7 +356,7 @@ type Snapshot struct {
 
 func (x *Snapshot) Reset() {
 	*x = Snapshot{}
-	mi := &file_evented_evented_proto_msgTypes[3]
+	mi := &file_evented_evented_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -267,7 +368,7 @@ func (x *Snapshot) String() string {
 func (*Snapshot) ProtoMessage() {}
 
 func (x *Snapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[3]
+	mi := &file_evented_evented_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -280,7 +381,7 @@ func (x *Snapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Snapshot.ProtoReflect.Descriptor instead.
 func (*Snapshot) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{3}
+	return file_evented_evented_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Snapshot) GetSequence() uint32 {
@@ -309,7 +410,7 @@ type EventBook struct {
 
 func (x *EventBook) Reset() {
 	*x = EventBook{}
-	mi := &file_evented_evented_proto_msgTypes[4]
+	mi := &file_evented_evented_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +422,7 @@ func (x *EventBook) String() string {
 func (*EventBook) ProtoMessage() {}
 
 func (x *EventBook) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[4]
+	mi := &file_evented_evented_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +435,7 @@ func (x *EventBook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventBook.ProtoReflect.Descriptor instead.
 func (*EventBook) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{4}
+	return file_evented_evented_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EventBook) GetCover() *Cover {
@@ -371,7 +472,7 @@ type Projection struct {
 
 func (x *Projection) Reset() {
 	*x = Projection{}
-	mi := &file_evented_evented_proto_msgTypes[5]
+	mi := &file_evented_evented_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -383,7 +484,7 @@ func (x *Projection) String() string {
 func (*Projection) ProtoMessage() {}
 
 func (x *Projection) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[5]
+	mi := &file_evented_evented_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -396,7 +497,7 @@ func (x *Projection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Projection.ProtoReflect.Descriptor instead.
 func (*Projection) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{5}
+	return file_evented_evented_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Projection) GetCover() *Cover {
@@ -442,7 +543,7 @@ type SynchronousProcessingResponse struct {
 
 func (x *SynchronousProcessingResponse) Reset() {
 	*x = SynchronousProcessingResponse{}
-	mi := &file_evented_evented_proto_msgTypes[6]
+	mi := &file_evented_evented_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +555,7 @@ func (x *SynchronousProcessingResponse) String() string {
 func (*SynchronousProcessingResponse) ProtoMessage() {}
 
 func (x *SynchronousProcessingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[6]
+	mi := &file_evented_evented_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +568,7 @@ func (x *SynchronousProcessingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynchronousProcessingResponse.ProtoReflect.Descriptor instead.
 func (*SynchronousProcessingResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{6}
+	return file_evented_evented_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SynchronousProcessingResponse) GetBooks() []*EventBook {
@@ -503,7 +604,7 @@ type CommandPage struct {
 
 func (x *CommandPage) Reset() {
 	*x = CommandPage{}
-	mi := &file_evented_evented_proto_msgTypes[7]
+	mi := &file_evented_evented_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -515,7 +616,7 @@ func (x *CommandPage) String() string {
 func (*CommandPage) ProtoMessage() {}
 
 func (x *CommandPage) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[7]
+	mi := &file_evented_evented_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -528,7 +629,7 @@ func (x *CommandPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandPage.ProtoReflect.Descriptor instead.
 func (*CommandPage) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{7}
+	return file_evented_evented_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CommandPage) GetSequence() uint32 {
@@ -563,7 +664,7 @@ type CommandBook struct {
 
 func (x *CommandBook) Reset() {
 	*x = CommandBook{}
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +676,7 @@ func (x *CommandBook) String() string {
 func (*CommandBook) ProtoMessage() {}
 
 func (x *CommandBook) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +689,7 @@ func (x *CommandBook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBook.ProtoReflect.Descriptor instead.
 func (*CommandBook) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{8}
+	return file_evented_evented_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CommandBook) GetCover() *Cover {
@@ -617,7 +718,7 @@ type ContextualCommand struct {
 
 func (x *ContextualCommand) Reset() {
 	*x = ContextualCommand{}
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +730,7 @@ func (x *ContextualCommand) String() string {
 func (*ContextualCommand) ProtoMessage() {}
 
 func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +743,7 @@ func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextualCommand.ProtoReflect.Descriptor instead.
 func (*ContextualCommand) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{9}
+	return file_evented_evented_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ContextualCommand) GetEvents() *EventBook {
@@ -674,7 +775,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +787,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +800,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{10}
+	return file_evented_evented_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Query) GetDomain() string {
@@ -741,7 +842,7 @@ type AggregateRoot struct {
 
 func (x *AggregateRoot) Reset() {
 	*x = AggregateRoot{}
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +854,7 @@ func (x *AggregateRoot) String() string {
 func (*AggregateRoot) ProtoMessage() {}
 
 func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +867,7 @@ func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRoot.ProtoReflect.Descriptor instead.
 func (*AggregateRoot) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{11}
+	return file_evented_evented_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *AggregateRoot) GetDomain() string {
@@ -814,7 +915,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +927,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +940,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{12}
+	return file_evented_evented_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -940,7 +1041,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -952,7 +1053,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -965,7 +1066,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+	return file_evented_evented_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1029,7 +1130,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1142,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1155,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+	return file_evented_evented_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1088,7 +1189,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1201,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1214,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{15}
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1176,7 +1277,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1188,7 +1289,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1201,7 +1302,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1229,7 +1330,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1342,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1355,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -1280,16 +1381,24 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x05value\x18\x01 \x01(\fR\x05value\"B\n" +
 	"\x05Cover\x12!\n" +
 	"\x04root\x18\x01 \x01(\v2\r.evented.UUIDR\x04root\x12\x16\n" +
-	"\x06domain\x18\x02 \x01(\tR\x06domain\"\xcc\x01\n" +
+	"\x06domain\x18\x02 \x01(\tR\x06domain\"\x80\x02\n" +
 	"\tEventPage\x12\x12\n" +
 	"\x03num\x18\x01 \x01(\rH\x00R\x03num\x12\x16\n" +
 	"\x05force\x18\x02 \x01(\bH\x00R\x05force\x129\n" +
 	"\n" +
 	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12*\n" +
 	"\x05event\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\x05event\x12 \n" +
-	"\vsynchronous\x18\x05 \x01(\bR\vsynchronousB\n" +
+	"\vsynchronous\x18\x05 \x01(\bR\vsynchronous\x122\n" +
+	"\bmetadata\x18\x06 \x01(\v2\x16.evented.EventMetadataR\bmetadataB\n" +
 	"\n" +
-	"\bsequence\"R\n" +
+	"\bsequence\"\xc6\x01\n" +
+	"\rEventMetadata\x12%\n" +
+	"\x0ecorrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x02 \x01(\tR\tcommandId\x12+\n" +
+	"\tcaused_by\x18\x03 \x01(\v2\x0e.evented.CoverR\bcausedBy\x12,\n" +
+	"\x12caused_by_sequence\x18\x04 \x01(\rR\x10causedBySequence\x12\x14\n" +
+	"\x05depth\x18\x05 \x01(\rR\x05depth\"R\n" +
 	"\bSnapshot\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\rR\bsequence\x12*\n" +
 	"\x05state\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x05state\"\x8a\x01\n" +
@@ -1418,97 +1527,100 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
 	(*EventPage)(nil),                     // 2: evented.EventPage
-	(*Snapshot)(nil),                      // 3: evented.Snapshot
-	(*EventBook)(nil),                     // 4: evented.EventBook
-	(*Projection)(nil),                    // 5: evented.Projection
-	(*SynchronousProcessingResponse)(nil), // 6: evented.SynchronousProcessingResponse
-	(*CommandPage)(nil),                   // 7: evented.CommandPage
-	(*CommandBook)(nil),                   // 8: evented.CommandBook
-	(*ContextualCommand)(nil),             // 9: evented.ContextualCommand
-	(*Query)(nil),                         // 10: evented.Query
-	(*AggregateRoot)(nil),                 // 11: evented.AggregateRoot
-	(*SubscriptionStatus)(nil),            // 12: evented.SubscriptionStatus
-	(*SegmentStatus)(nil),                 // 13: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 14: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 15: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 16: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 17: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 18: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 19: google.protobuf.Any
-	(*emptypb.Empty)(nil),                 // 20: google.protobuf.Empty
+	(*EventMetadata)(nil),                 // 3: evented.EventMetadata
+	(*Snapshot)(nil),                      // 4: evented.Snapshot
+	(*EventBook)(nil),                     // 5: evented.EventBook
+	(*Projection)(nil),                    // 6: evented.Projection
+	(*SynchronousProcessingResponse)(nil), // 7: evented.SynchronousProcessingResponse
+	(*CommandPage)(nil),                   // 8: evented.CommandPage
+	(*CommandBook)(nil),                   // 9: evented.CommandBook
+	(*ContextualCommand)(nil),             // 10: evented.ContextualCommand
+	(*Query)(nil),                         // 11: evented.Query
+	(*AggregateRoot)(nil),                 // 12: evented.AggregateRoot
+	(*SubscriptionStatus)(nil),            // 13: evented.SubscriptionStatus
+	(*SegmentStatus)(nil),                 // 14: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 15: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 16: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 17: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 18: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 20: google.protobuf.Any
+	(*emptypb.Empty)(nil),                 // 21: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	18, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	19, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
-	19, // 3: evented.Snapshot.state:type_name -> google.protobuf.Any
-	1,  // 4: evented.EventBook.cover:type_name -> evented.Cover
-	3,  // 5: evented.EventBook.snapshot:type_name -> evented.Snapshot
-	2,  // 6: evented.EventBook.pages:type_name -> evented.EventPage
-	1,  // 7: evented.Projection.cover:type_name -> evented.Cover
-	19, // 8: evented.Projection.projection:type_name -> google.protobuf.Any
-	4,  // 9: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
-	8,  // 10: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
-	5,  // 11: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
-	19, // 12: evented.CommandPage.command:type_name -> google.protobuf.Any
-	1,  // 13: evented.CommandBook.cover:type_name -> evented.Cover
-	7,  // 14: evented.CommandBook.pages:type_name -> evented.CommandPage
-	4,  // 15: evented.ContextualCommand.events:type_name -> evented.EventBook
-	8,  // 16: evented.ContextualCommand.command:type_name -> evented.CommandBook
-	0,  // 17: evented.Query.root:type_name -> evented.UUID
-	0,  // 18: evented.AggregateRoot.root:type_name -> evented.UUID
-	13, // 19: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	18, // 20: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 21: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 22: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 23: evented.ParkedEvent.page:type_name -> evented.EventPage
-	18, // 24: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	17, // 25: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 26: evented.ReplayFailure.cover:type_name -> evented.Cover
-	8,  // 27: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	4,  // 28: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	10, // 29: evented.EventQuery.GetEvents:input_type -> evented.Query
-	10, // 30: evented.EventQuery.Synchronize:input_type -> evented.Query
-	20, // 31: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	9,  // 32: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	4,  // 33: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	4,  // 34: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	4,  // 35: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	4,  // 36: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	4,  // 37: evented.Projector.Handle:input_type -> evented.EventBook
-	4,  // 38: evented.Projector.HandleSync:input_type -> evented.EventBook
-	4,  // 39: evented.Saga.Handle:input_type -> evented.EventBook
-	4,  // 40: evented.Saga.HandleSync:input_type -> evented.EventBook
-	20, // 41: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	14, // 42: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	14, // 43: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	6,  // 44: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	6,  // 45: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	4,  // 46: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	4,  // 47: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	11, // 48: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	4,  // 49: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	20, // 50: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	5,  // 51: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	20, // 52: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 53: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	20, // 54: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	5,  // 55: evented.Projector.HandleSync:output_type -> evented.Projection
-	20, // 56: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	6,  // 57: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	12, // 58: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	15, // 59: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	16, // 60: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	44, // [44:61] is the sub-list for method output_type
-	27, // [27:44] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	19, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	20, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
+	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
+	20, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
+	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
+	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
+	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
+	20, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
+	9,  // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
+	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
+	20, // 14: evented.CommandPage.command:type_name -> google.protobuf.Any
+	1,  // 15: evented.CommandBook.cover:type_name -> evented.Cover
+	8,  // 16: evented.CommandBook.pages:type_name -> evented.CommandPage
+	5,  // 17: evented.ContextualCommand.events:type_name -> evented.EventBook
+	9,  // 18: evented.ContextualCommand.command:type_name -> evented.CommandBook
+	0,  // 19: evented.Query.root:type_name -> evented.UUID
+	0,  // 20: evented.AggregateRoot.root:type_name -> evented.UUID
+	14, // 21: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	19, // 22: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 23: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 24: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 25: evented.ParkedEvent.page:type_name -> evented.EventPage
+	19, // 26: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	18, // 27: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 28: evented.ReplayFailure.cover:type_name -> evented.Cover
+	9,  // 29: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 30: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	11, // 31: evented.EventQuery.GetEvents:input_type -> evented.Query
+	11, // 32: evented.EventQuery.Synchronize:input_type -> evented.Query
+	21, // 33: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	10, // 34: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 35: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 36: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 37: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 38: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 39: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 40: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 41: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 42: evented.Saga.HandleSync:input_type -> evented.EventBook
+	21, // 43: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	15, // 44: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	15, // 45: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	7,  // 46: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 47: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 48: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 49: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	12, // 50: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	5,  // 51: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	21, // 52: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 53: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	21, // 54: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 55: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	21, // 56: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 57: evented.Projector.HandleSync:output_type -> evented.Projection
+	21, // 58: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 59: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	13, // 60: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	16, // 61: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	17, // 62: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	46, // [46:63] is the sub-list for method output_type
+	29, // [29:46] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -1526,7 +1638,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

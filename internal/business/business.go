@@ -32,6 +32,11 @@ type CommandBook struct {
 	// it is not part of the wire CommandBook, and business logic does not
 	// see it. Sagas' commands get deterministic keys (delivery.SagaKey).
 	IdempotencyKey string
+	// Cause is what led to the command, stored with the events it
+	// produces. Not on the wire: the gRPC edge sets the correlation id of a
+	// client's command, delivery sets a saga's (eventstore.Following its
+	// triggering event), and the coordinator fills in the rest.
+	Cause eventstore.Cause
 }
 
 // Request is what business logic is given.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -238,6 +239,12 @@ type eventJSON struct {
 	TypeURL       string          `json:"type_url"`
 	Payload       json.RawMessage `json:"payload"`
 	PayloadBase64 string          `json:"payload_base64"`
+	Cause         *struct {
+		CorrelationID string `json:"correlation_id"`
+		CommandID     string `json:"command_id"`
+		CausedBy      string `json:"caused_by"`
+		Depth         uint32 `json:"depth"`
+	} `json:"cause"`
 }
 
 type bookJSON struct {
@@ -317,9 +324,17 @@ func TestSendAndEvents(t *testing.T) {
 		t.Errorf("events --from 1 -o json: got %+v", book)
 	}
 	out = ok(t, "events", "customer", "cust-001", f.qry(), "--to", "1", "-o", "json")
-	if book := decode[bookJSON](t, out); len(book.Events) != 1 || book.Events[0].Sequence != 0 {
-		t.Errorf("events --to 1 -o json: got %+v", book)
+	book = decode[bookJSON](t, out)
+	if len(book.Events) != 1 || book.Events[0].Sequence != 0 {
+		t.Fatalf("events --to 1 -o json: got %+v", book)
 	}
+	cause := book.Events[0].Cause
+	if cause == nil || uuid.Validate(cause.CorrelationID) != nil || uuid.Validate(cause.CommandID) != nil || cause.CausedBy != "" || cause.Depth != 0 {
+		t.Errorf("events -o json: cause %+v; want a client command's (new correlation and command ids, depth 0)", cause)
+	}
+	// --causes adds the correlation id, depth and triggering event.
+	out = ok(t, "events", "customer", "cust-001", f.qry(), "--to", "1", "--causes")
+	contains(t, "events --causes", out, "CORRELATION_ID", "DEPTH  CAUSED_BY  PAYLOAD", cause.CorrelationID+"  0      -          {")
 	out = ok(t, "events", "customer", "cust-001", f.qry(), "--from", "5")
 	contains(t, "events --from 5", out, "no events in [5, ∞)")
 	contains(t, "events --from 2 --to 1", fails(t, "events", "customer", "cust-001", f.qry(), "--from", "2", "--to", "1"), "--to 1 is below --from 2")

@@ -28,6 +28,7 @@ func newEventsCmd(load loader) *cobra.Command {
 	var out output
 	var descriptorSets []string
 	var from, to uint32
+	var causes bool
 	cmd := &cobra.Command{
 		Use:   "events DOMAIN ID",
 		Short: "Print an aggregate's events, payloads decoded",
@@ -39,9 +40,15 @@ type is known (the examples compiled in, or --descriptor-set), else base64.
 upper bound. Every event is printed, also those folded into a snapshot (see
 evented snapshot).
 
+--causes adds each event's causation to the table: the correlation id of the
+client request it stems from, its depth (saga hops from that request) and the
+event whose saga caused it (domain/root/sequence; "-" for a client's command).
+-o json always has them, with the command id, under "cause".
+
 ` + idHelp,
 		Example: `  evented events customer cust-001
-  evented events customer cust-001 --from 10 --to 20 -o json | jq '.events[].payload'`,
+  evented events customer cust-001 --from 10 --to 20 -o json | jq '.events[].payload'
+  evented events customer cust-001 --causes`,
 		Args:              aggregateArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -75,10 +82,11 @@ evented snapshot).
 				}
 				return nil
 			}
-			return writeEvents(w, v.Events)
+			return writeEventTable(w, v.Events, causes)
 		},
 	}
 	cmd.Flags().Uint32Var(&from, "from", 0, "first sequence to print")
+	cmd.Flags().BoolVar(&causes, "causes", false, "add correlation id, depth and triggering event columns")
 	cmd.Flags().Uint32Var(&to, "to", 0, "first sequence NOT to print (0: no bound)")
 	c.addFlags(cmd, 30*time.Second)
 	addOutputFlag(cmd, &out)

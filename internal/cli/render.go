@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,30 @@ type eventView struct {
 	Sequence  uint32 `json:"sequence"`
 	CreatedAt string `json:"created_at,omitempty"`
 	payload
+	// Cause is the event's metadata; nil for an event stored before
+	// evented recorded it.
+	Cause *causeView `json:"cause,omitempty"`
+}
+
+// causeView is an event's causation and correlation.
+type causeView struct {
+	CorrelationID string `json:"correlation_id,omitempty"`
+	CommandID     string `json:"command_id,omitempty"`
+	// CausedBy is the event whose saga sent the command, as
+	// "domain/root/sequence"; empty for a client's command.
+	CausedBy string `json:"caused_by,omitempty"`
+	Depth    uint32 `json:"depth"`
+}
+
+func newCauseView(m *eventedpb.EventMetadata) *causeView {
+	if m == nil {
+		return nil
+	}
+	v := &causeView{CorrelationID: m.GetCorrelationId(), CommandID: m.GetCommandId(), Depth: m.GetDepth()}
+	if by := m.GetCausedBy(); by != nil {
+		v.CausedBy = fmt.Sprintf("%s/%s/%d", by.GetDomain(), rootText(by.GetRoot()), m.GetCausedBySequence())
+	}
+	return v
 }
 
 // snapshotView is a stored snapshot.
@@ -103,6 +128,7 @@ func (r *registry) addBook(v *bookView, b *eventedpb.EventBook) {
 			Sequence:  pg.GetNum(),
 			CreatedAt: timeText(pg.GetCreatedAt(), time.RFC3339Nano),
 			payload:   r.any(pg.GetEvent()),
+			Cause:     newCauseView(pg.GetMetadata()),
 		})
 	}
 }
@@ -142,14 +168,34 @@ const tableTime = "2006-01-02T15:04:05.000Z07:00"
 
 // writeEvents prints events as a table: sequence, created_at, type, payload.
 func writeEvents(w io.Writer, events []eventView) error {
+	return writeEventTable(w, events, false)
+}
+
+// writeEventTable writes events as a table; with causes, each event's
+// correlation id, depth and triggering event ("-" where there is none)
+// come before the payload.
+func writeEventTable(w io.Writer, events []eventView, causes bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQUENCE\tCREATED_AT\tTYPE\tPAYLOAD")
+	if causes {
+		fmt.Fprintln(tw, "SEQUENCE\tCREATED_AT\tTYPE\tCORRELATION_ID\tDEPTH\tCAUSED_BY\tPAYLOAD")
+	} else {
+		fmt.Fprintln(tw, "SEQUENCE\tCREATED_AT\tTYPE\tPAYLOAD")
+	}
 	for _, e := range events {
 		created := e.CreatedAt
 		if t, err := time.Parse(time.RFC3339Nano, created); err == nil {
 			created = t.Format(tableTime)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Sequence, created, e.Type, e.text())
+		if !causes {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", e.Sequence, created, e.Type, e.text())
+			continue
+		}
+		correlation, depth, by := "-", "-", "-"
+		if c := e.Cause; c != nil {
+			correlation, depth = cmp.Or(c.CorrelationID, "-"), fmt.Sprint(c.Depth)
+			by = cmp.Or(c.CausedBy, "-")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Sequence, created, e.Type, correlation, depth, by, e.text())
 	}
 	return tw.Flush()
 }

@@ -105,7 +105,7 @@ func TestRecordMakesTheNextCommandLoad(t *testing.T) {
 	if _, err := coord.Handle(t.Context(), cmd(cover, "Create")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := coord.Record(t.Context(), cover, []eventstore.Page{{HasNum: true, Num: 1, TypeURL: "Recorded"}}); err != nil {
+	if _, err := coord.Record(t.Context(), cover, []eventstore.Page{{HasNum: true, Num: 1, TypeURL: "Recorded"}}, eventstore.Cause{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := coord.Handle(t.Context(), cmd(cover, "Add")); err != nil {

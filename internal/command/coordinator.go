@@ -18,6 +18,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
@@ -116,24 +118,64 @@ type Coordinator struct {
 // after each command. Call it before the first command.
 func (c *Coordinator) Distribute(hub *delivery.Hub) { c.hub = hub }
 
-// MaxCascade bounds how many commands deep synchronous sagas may cascade
-// (a saga's command whose events trigger a saga whose command …).
+// MaxCascade bounds how many commands deep sagas may cascade, synchronous
+// or not (a saga's command whose events trigger a saga whose command …): a
+// command whose Cause.Depth reaches it is refused with a *CascadeError.
 const MaxCascade = 8
 
-// CascadeError reports a cascade of synchronous saga commands deeper than
-// MaxCascade, usually a loop between sagas.
-type CascadeError struct{ Chain []eventstore.Cover }
+// ErrCascade is matched by every *CascadeError.
+var ErrCascade = errors.New("saga cascade too deep")
 
-func (e *CascadeError) Error() string {
-	return fmt.Sprintf("saga cascade deeper than %d commands (a loop between sagas?): %v", MaxCascade, e.Chain)
+// CascadeError reports a saga's command MaxCascade hops or more from the
+// client's command that started it, usually a loop between sagas.
+type CascadeError struct {
+	// Chain is the covers of the commands that led to the refused one,
+	// from the client's, ending with the refused command's own; read back
+	// through the events' causes, so it is cut short where the store has
+	// no cause to follow (events stored before causes were).
+	Chain []eventstore.Cover
+	// CorrelationID is that of the client's request, to find the whole
+	// chain's events by.
+	CorrelationID string
 }
 
-type causeKey struct{}
+func (e *CascadeError) Error() string {
+	return fmt.Sprintf("saga cascade deeper than %d commands (a loop between sagas?), correlation id %q: %v",
+		MaxCascade, e.CorrelationID, e.Chain)
+}
 
-// causes returns the chain of aggregates whose commands led to this one.
-func causes(ctx context.Context) []eventstore.Cover {
-	chain, _ := ctx.Value(causeKey{}).([]eventstore.Cover)
-	return chain
+// Is makes errors.Is(err, ErrCascade) true.
+func (e *CascadeError) Is(target error) bool { return target == ErrCascade }
+
+// Permanent reports that the failure would only repeat: the saga's command
+// is refused however often it is sent, so delivery should not retry it.
+func (e *CascadeError) Permanent() bool { return true }
+
+// cascade is the error refusing cmd, with its chain read back through the
+// store from cmd's triggering event: at most MaxCascade+1 reads, and only
+// on this error's path.
+func (c *Coordinator) cascade(ctx context.Context, cmd business.CommandBook) *CascadeError {
+	chain := []eventstore.Cover{cmd.Cover}
+	by := cmd.Cause.CausedBy
+	for range MaxCascade + 1 {
+		if by.IsZero() {
+			break
+		}
+		chain = append(chain, by.Cover)
+		events, err := c.store.Read(ctx, by.Cover, by.Sequence, by.Sequence+1)
+		if err != nil || len(events) == 0 {
+			break
+		}
+		by = events[0].Cause.CausedBy
+	}
+	slices.Reverse(chain)
+	return &CascadeError{Chain: chain, CorrelationID: cmd.Cause.CorrelationID}
+}
+
+// permanent reports whether err says that trying again would fail again.
+func permanent(err error) bool {
+	var p interface{ Permanent() bool }
+	return errors.As(err, &p) && p.Permanent()
 }
 
 // Dispatch implements delivery.Dispatcher: it handles a saga's command like
@@ -215,9 +257,14 @@ func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Res
 	if err := validate(cmd); err != nil {
 		return Result{}, err
 	}
-	chain := causes(ctx)
-	if len(chain) >= MaxCascade {
-		return Result{}, &CascadeError{Chain: append(slices.Clone(chain), cmd.Cover)}
+	if cmd.Cause.CorrelationID == "" {
+		cmd.Cause.CorrelationID = uuid.NewString()
+	}
+	if cmd.Cause.CommandID == "" {
+		cmd.Cause.CommandID = uuid.NewString()
+	}
+	if cmd.Cause.Depth >= MaxCascade {
+		return Result{}, c.cascade(ctx, cmd)
 	}
 	logic, err := c.router.Route(cmd.Cover.Domain)
 	if err != nil {
@@ -228,8 +275,8 @@ func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Res
 		return res, err
 	}
 	// The aggregate's lock is released: sagas' commands may address any
-	// aggregate, this one included, without waiting on it.
-	ctx = context.WithValue(ctx, causeKey{}, append(slices.Clone(chain), cmd.Cover))
+	// aggregate, this one included, without waiting on it. Their causes
+	// are set by the inline delivery.
 	failures := inline.Finish(ctx, func(ctx context.Context, sub business.CommandBook) error {
 		r, err := c.Handle(ctx, sub)
 		if err == nil {
@@ -237,10 +284,7 @@ func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Res
 			res.merge(r)
 		}
 		return err
-	}, func(err error) bool {
-		var cascade *CascadeError
-		return errors.As(err, &cascade)
-	})
+	}, permanent)
 	res.Failures = append(res.Failures, failures...)
 	return res, nil
 }
@@ -291,7 +335,7 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			return Result{}, nil, err
 		}
 		inline.Expect(ctx, prior.Next())
-		events, stored, err := c.appendKeyed(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next()), key)
+		events, stored, err := c.appendKeyed(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next(), cmd.Cause), key)
 		var conflict *eventstore.ConflictError
 		if err != nil || stored != nil {
 			c.books.drop(cmd.Cover)
@@ -354,8 +398,10 @@ func (c *Coordinator) moved(ctx context.Context, kept eventstore.Book) bool {
 
 // Record appends book's pages without calling business logic: a page with
 // a number must get exactly that number (the caller's optimistic check).
-func (c *Coordinator) Record(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) (Result, error) {
-	return c.RecordKeyed(ctx, cover, pages, "")
+// The pages are stored with cause, whose CorrelationID and CommandID are
+// filled with new UUIDs when empty (a Record call counts as a command).
+func (c *Coordinator) Record(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, cause eventstore.Cause) (Result, error) {
+	return c.RecordKeyed(ctx, cover, pages, cause, "")
 }
 
 // RecordKeyed is Record with an idempotency key (none when key is empty),
@@ -363,7 +409,7 @@ func (c *Coordinator) Record(ctx context.Context, cover eventstore.Cover, pages 
 // retention window is answered with the events first stored, and stores
 // nothing; the key with other pages or another cover is a
 // *eventstore.KeyMismatchError.
-func (c *Coordinator) RecordKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key string) (Result, error) {
+func (c *Coordinator) RecordKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, cause eventstore.Cause, key string) (Result, error) {
 	if len(pages) == 0 {
 		return Result{}, eventstore.Invalid("pages", "must hold at least one event page")
 	}
@@ -379,6 +425,16 @@ func (c *Coordinator) RecordKeyed(ctx context.Context, cover eventstore.Cover, p
 		if res, done, err := c.seen(ctx, k); done {
 			return res, err
 		}
+	}
+	if cause.CorrelationID == "" {
+		cause.CorrelationID = uuid.NewString()
+	}
+	if cause.CommandID == "" {
+		cause.CommandID = uuid.NewString()
+	}
+	pages = slices.Clone(pages)
+	for i := range pages {
+		pages[i].Cause = cause
 	}
 	events, stored, err := c.appendKeyed(ctx, cover, pages, k)
 	c.books.drop(cover) // appended without business logic: the next command loads
@@ -423,10 +479,11 @@ func (c *Coordinator) decide(ctx context.Context, logic business.Logic, req busi
 	return d, nil
 }
 
-// number stamps events with evented's own sequences from next on. Business
-// logic's own numbers are not trusted (evented-rs examples stamp 0 on every
-// event); a disagreement is logged once per command.
-func (c *Coordinator) number(logic business.Logic, events []business.Event, next uint32) []eventstore.Page {
+// number stamps events with evented's own sequences from next on, and with
+// the command's cause. Business logic's own numbers are not trusted
+// (evented-rs examples stamp 0 on every event); a disagreement is logged
+// once per command.
+func (c *Coordinator) number(logic business.Logic, events []business.Event, next uint32, cause eventstore.Cause) []eventstore.Page {
 	pages := make([]eventstore.Page, len(events))
 	warned := false
 	for i, e := range events {
@@ -436,7 +493,7 @@ func (c *Coordinator) number(logic business.Logic, events []business.Event, next
 				"service", logic.Name(), "stamped", e.Num, "assigned", seq)
 			warned = true
 		}
-		pages[i] = eventstore.Page{HasNum: true, Num: seq, CreatedAt: e.CreatedAt, TypeURL: e.TypeURL, Payload: e.Payload}
+		pages[i] = eventstore.Page{HasNum: true, Num: seq, CreatedAt: e.CreatedAt, TypeURL: e.TypeURL, Payload: e.Payload, Cause: cause}
 	}
 	return pages
 }

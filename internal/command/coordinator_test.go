@@ -323,15 +323,15 @@ func TestValidationAndRouting(t *testing.T) {
 func TestRecordChecksCallersSequence(t *testing.T) {
 	f := newFixture(t, logicFunc(echo), command.Options{})
 	cover := orders()
-	if _, err := f.coord.Record(t.Context(), cover, []eventstore.Page{{HasNum: true, Num: 0, TypeURL: "A"}, {TypeURL: "B"}}); err != nil {
+	if _, err := f.coord.Record(t.Context(), cover, []eventstore.Page{{HasNum: true, Num: 0, TypeURL: "A"}, {TypeURL: "B"}}, eventstore.Cause{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.coord.Record(t.Context(), cover, []eventstore.Page{{HasNum: true, Num: 1, TypeURL: "C"}})
+	_, err := f.coord.Record(t.Context(), cover, []eventstore.Page{{HasNum: true, Num: 1, TypeURL: "C"}}, eventstore.Cause{})
 	var conflict *eventstore.ConflictError
 	if !errors.As(err, &conflict) || conflict.Expected != 1 || conflict.Actual != 2 {
 		t.Fatalf("err = %v, want conflict expected 1 got 2", err)
 	}
-	if _, err := f.coord.Record(t.Context(), cover, nil); !errors.Is(err, eventstore.ErrInvalid) {
+	if _, err := f.coord.Record(t.Context(), cover, nil, eventstore.Cause{}); !errors.Is(err, eventstore.ErrInvalid) {
 		t.Fatalf("empty record: err = %v, want invalid", err)
 	}
 	requireContiguous(t, f.store, cover, 2)

@@ -78,7 +78,7 @@ func TestKeyWithAnotherCommandIsRefused(t *testing.T) {
 		}
 	}
 	// A Record under a command's key is another command too.
-	if _, err := f.coord.RecordKeyed(t.Context(), cover, []eventstore.Page{{TypeURL: "CreateDone", Payload: []byte("Create")}}, "k1"); !errors.Is(err, eventstore.ErrKeyReused) {
+	if _, err := f.coord.RecordKeyed(t.Context(), cover, []eventstore.Page{{TypeURL: "CreateDone", Payload: []byte("Create")}}, eventstore.Cause{}, "k1"); !errors.Is(err, eventstore.ErrKeyReused) {
 		t.Errorf("Record under a command's key: err = %v; want ErrKeyReused", err)
 	}
 	if calls.Load() != 1 {
@@ -189,16 +189,16 @@ func TestRecordKeyed(t *testing.T) {
 	f := newFixture(t, logicFunc(echo), command.Options{})
 	cover := orders()
 	pages := []eventstore.Page{{TypeURL: "Imported", Payload: []byte("row 1")}}
-	first, err := f.coord.RecordKeyed(t.Context(), cover, pages, "import-1")
+	first, err := f.coord.RecordKeyed(t.Context(), cover, pages, eventstore.Cause{}, "import-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := f.coord.RecordKeyed(t.Context(), cover, pages, "import-1")
+	again, err := f.coord.RecordKeyed(t.Context(), cover, pages, eventstore.Cause{}, "import-1")
 	if err != nil || !reflect.DeepEqual(again.Books, first.Books) {
 		t.Fatalf("repeat: %+v, %v; want the first answer %+v", again.Books, err, first.Books)
 	}
 	requireContiguous(t, f.store, cover, 1)
-	if _, err := f.coord.RecordKeyed(t.Context(), cover, []eventstore.Page{{TypeURL: "Imported", Payload: []byte("row 2")}}, "import-1"); !errors.Is(err, eventstore.ErrKeyReused) {
+	if _, err := f.coord.RecordKeyed(t.Context(), cover, []eventstore.Page{{TypeURL: "Imported", Payload: []byte("row 2")}}, eventstore.Cause{}, "import-1"); !errors.Is(err, eventstore.ErrKeyReused) {
 		t.Errorf("other pages: err = %v; want ErrKeyReused", err)
 	}
 }

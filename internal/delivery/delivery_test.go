@@ -363,10 +363,22 @@ func TestSagaCommandsAreDispatched(t *testing.T) {
 	}
 	d := &dispatcher{}
 	run(t, delivery.New(saga, store, d, fast(delivery.Options{BatchSize: 1}), quiet))
-	appendN(t, store, cover("transaction"), 2)
+	txn := cover("transaction")
+	cause := eventstore.Cause{CorrelationID: "corr", CommandID: "cmd", Depth: 3}
+	if _, err := store.Append(t.Context(), txn, []eventstore.Page{{TypeURL: "E", Cause: cause}, {TypeURL: "E", Cause: cause}}); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "two commands", func() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.cmds) == 2 })
 	if d.cmds[0].Cover != target || d.cmds[1].Pages[0].TypeURL != "Add2" {
 		t.Fatalf("dispatched %+v", d.cmds)
+	}
+	// Each command is caused by the event that triggered it: same
+	// correlation, one hop deeper.
+	for i, c := range d.cmds {
+		want := eventstore.Cause{CorrelationID: "corr", CausedBy: eventstore.EventRef{Cover: txn, Sequence: uint32(i)}, Depth: 4}
+		if c.Cause != want {
+			t.Errorf("command %d cause = %+v; want %+v", i, c.Cause, want)
+		}
 	}
 }
 

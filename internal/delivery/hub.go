@@ -227,7 +227,7 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 			in.settle(e, true)
 			continue
 		}
-		e.commands = out.Commands
+		e.commands = causedBy(in.cover, stored, out.Commands)
 		res.Commands = append(res.Commands, out.Commands...)
 	}
 	return res
@@ -312,6 +312,17 @@ func (s *Subscription) deliverInline(ctx context.Context, cover eventstore.Cover
 		}
 	}
 	return s.consumer.Deliver(WithNewFrom(ctx, firstSeq(stored)), book, true)
+}
+
+// causedBy sets the cause of the commands a saga returned for book: its
+// last event, the newest one delivered, triggered them. It returns cmds.
+func causedBy(cover eventstore.Cover, book eventstore.Book, cmds []business.CommandBook) []business.CommandBook {
+	if n := len(book.Events); n > 0 {
+		for i := range cmds {
+			cmds[i].Cause = eventstore.Following(cover, book.Events[n-1])
+		}
+	}
+	return cmds
 }
 
 func firstSeq(b eventstore.Book) uint32 {

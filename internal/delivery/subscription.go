@@ -531,7 +531,8 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if err != nil {
 		return err
 	}
-	return s.dispatchAll(ctx, cover, events[0].Sequence, out.Commands, sent)
+	last := eventstore.Book{Cover: cover, Events: []eventstore.Event{events[len(events)-1].Event}}
+	return s.dispatchAll(ctx, cover, events[0].Sequence, causedBy(cover, last, out.Commands), sent)
 }
 
 // bookSize is the payload bytes of book: what bounds it on the wire.

@@ -37,6 +37,53 @@ type Event struct {
 	// the type is readable in the database.
 	TypeURL string
 	Payload []byte
+	// Cause is what led to the event; zero for events stored before
+	// evented recorded it.
+	Cause Cause
+}
+
+// Cause is an event's causation and correlation: the request that
+// produced it and, for a saga's command, the event that triggered that
+// command. Stored with the event, as given on append.
+type Cause struct {
+	// CorrelationID is shared by everything one client request led to:
+	// its events, the commands sagas emitted because of them (synchronous
+	// or not), their events, and so on.
+	CorrelationID string
+	// CommandID identifies the command (or Record call) that produced the
+	// event; the events of one command share it.
+	CommandID string
+	// CausedBy is the event whose saga emitted the command; zero for a
+	// client's command.
+	CausedBy EventRef
+	// Depth is how many saga hops the command is from the client's: 0 for
+	// a client's command, the triggering event's Depth + 1 for a saga's.
+	Depth uint32
+}
+
+// IsZero reports whether c records nothing.
+func (c Cause) IsZero() bool { return c == Cause{} }
+
+// EventRef is the address of one stored event.
+type EventRef struct {
+	Cover    Cover
+	Sequence uint32
+}
+
+// IsZero reports whether r refers to no event.
+func (r EventRef) IsZero() bool { return r == EventRef{} }
+
+func (r EventRef) String() string { return fmt.Sprintf("%s/%d", r.Cover, r.Sequence) }
+
+// Following is the cause of a command that a saga emitted on seeing event e
+// of cover: same correlation, caused by e, one hop deeper. Its CommandID is
+// left to whoever handles the command.
+func Following(cover Cover, e Event) Cause {
+	return Cause{
+		CorrelationID: e.Cause.CorrelationID,
+		CausedBy:      EventRef{Cover: cover, Sequence: e.Sequence},
+		Depth:         e.Cause.Depth + 1,
+	}
 }
 
 // Page is one event to append.
@@ -49,6 +96,8 @@ type Page struct {
 	CreatedAt time.Time
 	TypeURL   string
 	Payload   []byte
+	// Cause is stored with the event as it is.
+	Cause Cause
 }
 
 // Snapshot is aggregate state with the number of events folded into it.
@@ -138,7 +187,7 @@ func Assign(cover Cover, next uint32, pages []Page, now time.Time) ([]Event, err
 		if at.IsZero() {
 			at = now
 		}
-		events[i] = Event{Sequence: seq, CreatedAt: at.UTC(), TypeURL: p.TypeURL, Payload: p.Payload}
+		events[i] = Event{Sequence: seq, CreatedAt: at.UTC(), TypeURL: p.TypeURL, Payload: p.Payload, Cause: p.Cause}
 	}
 	return events, nil
 }

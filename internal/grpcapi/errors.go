@@ -29,6 +29,7 @@ var codeTable = []struct {
 	{delivery.ErrUnknownSubscriber, codes.NotFound, ""},
 	{eventstore.ErrKeyReused, codes.AlreadyExists, ""},
 	{eventstore.ErrConflict, codes.Aborted, ""},
+	{command.ErrCascade, codes.ResourceExhausted, ""},
 	// Before the context's errors: an append in doubt because the
 	// deadline passed while its answer was awaited is still in doubt.
 	{eventstore.ErrOutcomeUnknown, codes.Unavailable, eventstore.ErrOutcomeUnknown.Error()},

@@ -8,6 +8,7 @@ import (
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/command"
 	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/wire"
 )
 
@@ -85,6 +86,9 @@ func fanOut(ctx context.Context, subs []*delivery.Subscription, in *eventedpb.Ev
 			res.Projections = append(res.Projections, *out.Projection)
 		}
 		for _, cmd := range out.Commands {
+			if n := len(book.Events); n > 0 {
+				cmd.Cause = eventstore.Following(book.Cover, book.Events[n-1])
+			}
 			r, err := coord.Handle(ctx, cmd)
 			if err != nil {
 				errs = append(errs, err)

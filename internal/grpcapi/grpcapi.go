@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -51,6 +52,9 @@ func (s *Commands) Handle(ctx context.Context, in *eventedpb.CommandBook) (*even
 	if cmd.IdempotencyKey, err = idempotencyKey(ctx); err != nil {
 		return nil, err
 	}
+	if cmd.Cause.CorrelationID, err = correlation(ctx); err != nil {
+		return nil, err
+	}
 	res, err := s.Coordinator.Handle(ctx, cmd)
 	if err != nil {
 		return nil, err
@@ -89,7 +93,11 @@ func (s *Commands) Record(ctx context.Context, in *eventedpb.EventBook) (*evente
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.Coordinator.RecordKeyed(ctx, cover, pages, key)
+	id, err := correlation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Coordinator.RecordKeyed(ctx, cover, pages, eventstore.Cause{CorrelationID: id}, key)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +120,44 @@ func idempotencyKey(ctx context.Context) (string, error) {
 		return keys[0], command.CheckKey(keys[0])
 	}
 	return "", eventstore.Invalid(KeyMetadata, "sent %d times; send it once (1 to %d bytes of printable ASCII)", len(keys), command.MaxKeyLength)
+}
+
+// CorrelationKey is the gRPC metadata key of a request's correlation id,
+// on Handle and Record: taken from the request when the client sends one
+// (at most 128 printable ASCII characters), else a new UUID; returned in
+// the response header either way, and stored with every event the request
+// led to, through sagas too.
+const CorrelationKey = "correlation-id"
+
+// maxCorrelation bounds a client's correlation id.
+const maxCorrelation = 128
+
+// correlation returns the request's correlation id, or a new one, and
+// sends it back in the response header.
+func correlation(ctx context.Context) (string, error) {
+	var id string
+	if v := metadata.ValueFromIncomingContext(ctx, CorrelationKey); len(v) > 0 {
+		id = v[len(v)-1]
+		if err := validCorrelation(id); err != nil {
+			return "", err
+		}
+	} else {
+		id = uuid.NewString()
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(CorrelationKey, id)) // fails only outside a gRPC call
+	return id, nil
+}
+
+func validCorrelation(id string) error {
+	if id == "" || len(id) > maxCorrelation {
+		return eventstore.Invalid(CorrelationKey, "must be 1 to %d characters, got %d", maxCorrelation, len(id))
+	}
+	for i := range len(id) {
+		if id[i] < 0x20 || id[i] > 0x7e {
+			return eventstore.Invalid(CorrelationKey, "must be printable ASCII; byte %d is 0x%02x", i, id[i])
+		}
+	}
+	return nil
 }
 
 func response(res command.Result) *eventedpb.SynchronousProcessingResponse {

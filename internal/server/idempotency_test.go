@@ -83,7 +83,7 @@ func pay(root uuid.UUID, amount string) *eventedpb.CommandBook {
 	}
 }
 
-func events(t *testing.T, addr string, domain string, root uuid.UUID) []*eventedpb.EventPage {
+func storedEvents(t *testing.T, addr string, domain string, root uuid.UUID) []*eventedpb.EventPage {
 	t.Helper()
 	stream, err := eventedpb.NewEventQueryClient(dial(t, addr)).GetEvents(t.Context(), &eventedpb.Query{Domain: domain, Root: &eventedpb.UUID{Value: root[:]}})
 	if err != nil {
@@ -118,7 +118,7 @@ func TestIdempotencyKey(t *testing.T) {
 	if logic.calls.Load() != 1 {
 		t.Errorf("business logic called %d times; want once", logic.calls.Load())
 	}
-	if got := events(t, srv.QueryAddr(), "payment", root); len(got) != 1 {
+	if got := storedEvents(t, srv.QueryAddr(), "payment", root); len(got) != 1 {
 		t.Errorf("%d events stored; want 1", len(got))
 	}
 
@@ -149,7 +149,7 @@ func TestIdempotencyKey(t *testing.T) {
 	if err != nil || !proto.Equal(r1, r2) {
 		t.Fatalf("repeated Record: %v, %v; want the first answer %v", r2, err, r1)
 	}
-	if got := events(t, srv.QueryAddr(), "ledger", imported); len(got) != 1 {
+	if got := storedEvents(t, srv.QueryAddr(), "ledger", imported); len(got) != 1 {
 		t.Errorf("Record with a key twice stored %d events; want 1", len(got))
 	}
 }
@@ -174,7 +174,7 @@ func TestRetryAfterDeadlineExceeded(t *testing.T) {
 		t.Fatalf("first try: %v; want DEADLINE_EXCEEDED", err)
 	}
 	// The events are committed while the client has given up.
-	stored := events(t, srv.QueryAddr(), "payment", root)
+	stored := storedEvents(t, srv.QueryAddr(), "payment", root)
 	if len(stored) != 1 {
 		t.Fatalf("%d events stored by the timed-out command; want 1 (committed before the projector)", len(stored))
 	}
@@ -185,7 +185,7 @@ func TestRetryAfterDeadlineExceeded(t *testing.T) {
 	if len(res.GetBooks()) != 1 || !proto.Equal(res.GetBooks()[0].GetPages()[0], stored[0]) {
 		t.Errorf("retry answered %v; want the committed event %v", res.GetBooks(), stored[0])
 	}
-	if got := events(t, srv.QueryAddr(), "payment", root); len(got) != 1 || logic.calls.Load() != 1 {
+	if got := storedEvents(t, srv.QueryAddr(), "payment", root); len(got) != 1 || logic.calls.Load() != 1 {
 		t.Errorf("after the retry: %d events, business logic called %d times; want 1 and 1", len(got), logic.calls.Load())
 	}
 }
@@ -220,7 +220,7 @@ func TestIdempotencyAcrossServers(t *testing.T) {
 		}
 	}
 	srvQuery := startShared(t, cfg).QueryAddr()
-	if got := events(t, srvQuery, "payment", root); len(got) != 1 {
+	if got := storedEvents(t, srvQuery, "payment", root); len(got) != 1 {
 		t.Errorf("%d events stored through two servers under one key; want 1", len(got))
 	}
 }

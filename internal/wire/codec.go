@@ -50,6 +50,7 @@ func UnmarshalStored(data []byte) (eventstore.Book, error) {
 			CreatedAt: p.GetCreatedAt().AsTime(),
 			TypeURL:   p.GetEvent().GetTypeUrl(),
 			Payload:   p.GetEvent().GetValue(),
+			Cause:     Metadata(p.GetMetadata()),
 		}
 	}
 	if s := pb.GetSnapshot(); s != nil {

@@ -19,7 +19,11 @@ func TestStoredRoundTrip(t *testing.T) {
 		Cover: eventstore.Cover{Domain: "customer", Root: uuid.New()},
 		Events: []eventstore.Event{
 			{Sequence: 0, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), TypeURL: "t/a", Payload: []byte{0, 1, 0xff}},
-			{Sequence: 1, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 7, time.UTC), TypeURL: "t/b"},
+			{Sequence: 1, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 7, time.UTC), TypeURL: "t/b", Cause: eventstore.Cause{
+				CorrelationID: "corr", CommandID: "cmd", Depth: 3,
+				CausedBy: eventstore.EventRef{Cover: eventstore.Cover{Domain: "order", Root: uuid.New()}, Sequence: 9},
+			}},
+			{Sequence: 2, CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 8, time.UTC), TypeURL: "t/c", Cause: eventstore.Cause{CorrelationID: "corr", CommandID: "cmd"}},
 		},
 		Snapshot: &eventstore.Snapshot{Sequence: 0, TypeURL: "t/s", State: []byte("s")},
 	}
@@ -31,12 +35,12 @@ func TestStoredRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Cover != in.Cover || len(out.Events) != 2 || out.Snapshot == nil || string(out.Snapshot.State) != "s" {
+	if out.Cover != in.Cover || len(out.Events) != len(in.Events) || out.Snapshot == nil || string(out.Snapshot.State) != "s" {
 		t.Fatalf("got %+v", out)
 	}
 	for i, e := range out.Events {
 		w := in.Events[i]
-		if e.Sequence != w.Sequence || !e.CreatedAt.Equal(w.CreatedAt) || e.TypeURL != w.TypeURL || string(e.Payload) != string(w.Payload) {
+		if e.Sequence != w.Sequence || !e.CreatedAt.Equal(w.CreatedAt) || e.TypeURL != w.TypeURL || string(e.Payload) != string(w.Payload) || e.Cause != w.Cause {
 			t.Errorf("event %d = %+v, want %+v", i, e, w)
 		}
 	}
@@ -96,7 +100,8 @@ func FuzzUnmarshalStored(f *testing.F) {
 		}
 		for i := range book.Events {
 			if !back.Events[i].CreatedAt.Equal(book.Events[i].CreatedAt) || back.Events[i].Sequence != book.Events[i].Sequence ||
-				string(back.Events[i].Payload) != string(book.Events[i].Payload) || back.Events[i].TypeURL != book.Events[i].TypeURL {
+				string(back.Events[i].Payload) != string(book.Events[i].Payload) || back.Events[i].TypeURL != book.Events[i].TypeURL ||
+				back.Events[i].Cause != book.Events[i].Cause {
 				t.Fatalf("round trip changed event %d: %+v -> %+v", i, book.Events[i], back.Events[i])
 			}
 		}

@@ -50,7 +50,8 @@ func PBCover(c eventstore.Cover) *eventedpb.Cover {
 	return &eventedpb.Cover{Domain: c.Domain, Root: PBRoot(c.Root)}
 }
 
-// Pages validates the pages of a book to append (Record): each needs an event.
+// Pages validates the pages of a book to append (Record): each needs an
+// event. Their metadata is not read: evented records the cause itself.
 func Pages(pages []*eventedpb.EventPage, field string) ([]eventstore.Page, error) {
 	out := make([]eventstore.Page, len(pages))
 	for i, p := range pages {
@@ -84,9 +85,37 @@ func PBEvents(events []eventstore.Event) []*eventedpb.EventPage {
 			Sequence:  &eventedpb.EventPage_Num{Num: e.Sequence},
 			CreatedAt: timestamppb.New(e.CreatedAt),
 			Event:     &anypb.Any{TypeUrl: e.TypeURL, Value: e.Payload},
+			Metadata:  PBMetadata(e.Cause),
 		}
 	}
 	return out
+}
+
+// PBMetadata is the wire form of an event's cause: nil when it records
+// none (an event stored before causes were).
+func PBMetadata(c eventstore.Cause) *eventedpb.EventMetadata {
+	if c.IsZero() {
+		return nil
+	}
+	m := &eventedpb.EventMetadata{CorrelationId: c.CorrelationID, CommandId: c.CommandID, Depth: c.Depth}
+	if !c.CausedBy.IsZero() {
+		m.CausedBy, m.CausedBySequence = PBCover(c.CausedBy.Cover), c.CausedBy.Sequence
+	}
+	return m
+}
+
+// Metadata reads an event's cause from the wire, leniently: it is
+// informative, so a triggering event with an invalid cover is dropped
+// rather than failing the book.
+func Metadata(m *eventedpb.EventMetadata) eventstore.Cause {
+	if m == nil {
+		return eventstore.Cause{}
+	}
+	c := eventstore.Cause{CorrelationID: m.GetCorrelationId(), CommandID: m.GetCommandId(), Depth: m.GetDepth()}
+	if cover, err := Cover(m.GetCausedBy(), "caused_by"); err == nil {
+		c.CausedBy = eventstore.EventRef{Cover: cover, Sequence: m.GetCausedBySequence()}
+	}
+	return c
 }
 
 // PBSnapshot is the wire form of a stored snapshot (nil for nil).
@@ -171,7 +200,8 @@ func Decision(b *eventedpb.EventBook) (business.Decision, error) {
 }
 
 // Book reads a wire book as stored events: a valid cover and pages whose
-// num is their sequence (a page without one follows the previous page).
+// num is their sequence (a page without one follows the previous page),
+// with their metadata.
 func Book(b *eventedpb.EventBook) (eventstore.Book, error) {
 	cover, err := Cover(b.GetCover(), "cover")
 	if err != nil {
@@ -190,7 +220,8 @@ func Book(b *eventedpb.EventBook) (eventstore.Book, error) {
 		if p.HasNum {
 			next = p.Num
 		}
-		book.Events[i] = eventstore.Event{Sequence: next, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload}
+		book.Events[i] = eventstore.Event{Sequence: next, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload,
+			Cause: Metadata(b.GetPages()[i].GetMetadata())}
 		next++
 	}
 	return book, nil

@@ -96,3 +96,40 @@ func FuzzCommandBook(f *testing.F) {
 		}
 	})
 }
+
+// TestMetadata checks the wire form of an event's cause: every field
+// round-trips, an event without a cause has no metadata, metadata on the
+// pages of a book to append is not taken, and a book read as stored
+// events (a saga's input) keeps it.
+func TestMetadata(t *testing.T) {
+	cause := eventstore.Cause{
+		CorrelationID: "corr", CommandID: "cmd", Depth: 2,
+		CausedBy: eventstore.EventRef{Cover: eventstore.Cover{Domain: "order", Root: [16]byte{1}}, Sequence: 4},
+	}
+	for _, c := range []eventstore.Cause{cause, {CorrelationID: "corr", CommandID: "cmd"}} {
+		if got := Metadata(PBMetadata(c)); got != c {
+			t.Errorf("Metadata(PBMetadata(%+v)) = %+v", c, got)
+		}
+	}
+	if m := PBMetadata(eventstore.Cause{}); m != nil {
+		t.Errorf("PBMetadata of no cause = %v; want nil", m)
+	}
+	if got := Metadata(&eventedpb.EventMetadata{CorrelationId: "c", CausedBy: &eventedpb.Cover{Domain: "d"}}); got != (eventstore.Cause{CorrelationID: "c"}) {
+		t.Errorf("metadata with an invalid caused_by = %+v; want it dropped", got)
+	}
+	pb := &eventedpb.EventBook{
+		Cover: &eventedpb.Cover{Domain: "d", Root: root16()},
+		Pages: []*eventedpb.EventPage{{Event: &anypb.Any{TypeUrl: "t/x"}, Metadata: PBMetadata(cause)}},
+	}
+	pages, err := Pages(pb.GetPages(), "pages")
+	if err != nil || !pages[0].Cause.IsZero() {
+		t.Errorf("Pages took the metadata: %+v, %v", pages, err)
+	}
+	book, err := Book(pb)
+	if err != nil || book.Events[0].Cause != cause {
+		t.Errorf("Book = %+v, %v; want the event's cause kept", book, err)
+	}
+	if got := PBBook(book).GetPages()[0].GetMetadata(); !proto.Equal(got, PBMetadata(cause)) {
+		t.Errorf("PBBook metadata = %v", got)
+	}
+}

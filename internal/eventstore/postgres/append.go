@@ -29,14 +29,18 @@ import (
 const appendSQL = `WITH head AS (
 		SELECT COALESCE(MAX(sequence) + 1, 0) AS next FROM events WHERE domain = $1 AND aggregate_id = $2
 	), page AS (
-		SELECT p.ordinal - 1 AS ordinal, p.num, p.type_url, p.payload, p.created_at
-		FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::timestamptz[])
-			WITH ORDINALITY AS p (num, type_url, payload, created_at, ordinal)
+		SELECT p.ordinal - 1 AS ordinal, p.num, p.type_url, p.payload, p.created_at,
+			p.correlation_id, p.command_id, p.cause_domain, p.cause_root, p.cause_sequence, p.depth
+		FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::timestamptz[],
+				$7::text[], $8::text[], $9::text[], $10::uuid[], $11::bigint[], $12::bigint[])
+			WITH ORDINALITY AS p (num, type_url, payload, created_at,
+				correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, ordinal)
 	), fits AS (
 		SELECT NOT EXISTS (SELECT FROM page, head WHERE page.num <> head.next + page.ordinal) AS ok
 	), stored AS (
-		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at)
-		SELECT page.ordinal, $1, $2, head.next + page.ordinal, page.type_url, page.payload, COALESCE(page.created_at, now())
+		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
+		SELECT page.ordinal, $1, $2, head.next + page.ordinal, page.type_url, page.payload, COALESCE(page.created_at, now()),
+			page.correlation_id, page.command_id, page.cause_domain, page.cause_root, page.cause_sequence, page.depth
 		FROM page, head, fits WHERE fits.ok
 		RETURNING 1
 	)
@@ -104,7 +108,7 @@ func appendArgs(cover eventstore.Cover, pages []eventstore.Page) []any {
 		}
 		typeURLs[i], payloads[i], times[i] = p.TypeURL, bytea(p.Payload), timeOrNull(p.CreatedAt)
 	}
-	return []any{cover.Domain, cover.Root, nums, typeURLs, payloads, times}
+	return append([]any{cover.Domain, cover.Root, nums, typeURLs, payloads, times}, newCauseArrays(pages).args()...)
 }
 
 // stored checks appendSQL's answer (the head it found, how many rows it

@@ -26,15 +26,16 @@ func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventst
 	if limit <= 0 || after >= math.MaxInt64 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload
+	rows, err := s.pool.Query(ctx, `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload, `+causeColumns+`
 		FROM events WHERE position > $1 AND position < `+settled+` ORDER BY position LIMIT $2`, int64(after), limit)
 	if err != nil {
 		return nil, s.fail(err, "read log after %d", after)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (eventstore.Logged, error) {
 		var e eventstore.Logged
-		err := row.Scan(&e.Position, &e.Cover.Domain, &e.Cover.Root, &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload)
-		e.CreatedAt = e.CreatedAt.UTC()
+		var cause causeScan
+		err := row.Scan(append([]any{&e.Position, &e.Cover.Domain, &e.Cover.Root, &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
+		e.CreatedAt, e.Cause = e.CreatedAt.UTC(), cause.cause()
 		return e, err
 	})
 	if err != nil {
@@ -214,11 +215,11 @@ func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked
 	if err != nil {
 		return fmt.Errorf("postgres: park for %s: %w", subscriber, err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()))
+	_, err = s.pool.Exec(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, `+causeColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`,
-		subscriber, pos, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, bytea(p.Payload),
-		p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt))
+		append([]any{subscriber, pos, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, bytea(p.Payload),
+			p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt)}, causeArgs(p.Cause)...)...)
 	if err != nil {
 		return s.fail(err, "park %s/%d for %s", p.Cover, p.Sequence, subscriber)
 	}
@@ -230,15 +231,16 @@ func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventsto
 	if s.closed.Load() {
 		return nil, eventstore.ErrClosed
 	}
-	rows, err := s.pool.Query(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at
+	rows, err := s.pool.Query(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, `+causeColumns+`
 		FROM parked WHERE subscriber = $1 ORDER BY position`, subscriber)
 	if err != nil {
 		return nil, s.fail(err, "parked events of %s", subscriber)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (eventstore.Parked, error) {
 		var p eventstore.Parked
-		err := row.Scan(&p.Position, &p.Cover.Domain, &p.Cover.Root, &p.Sequence, &p.TypeURL, &p.Payload, &p.CreatedAt, &p.Reason, &p.Attempts, &p.ParkedAt)
-		p.CreatedAt, p.ParkedAt = p.CreatedAt.UTC(), p.ParkedAt.UTC()
+		var cause causeScan
+		err := row.Scan(append([]any{&p.Position, &p.Cover.Domain, &p.Cover.Root, &p.Sequence, &p.TypeURL, &p.Payload, &p.CreatedAt, &p.Reason, &p.Attempts, &p.ParkedAt}, cause.dest()...)...)
+		p.CreatedAt, p.ParkedAt, p.Cause = p.CreatedAt.UTC(), p.ParkedAt.UTC(), cause.cause()
 		return p, err
 	})
 	if err != nil {

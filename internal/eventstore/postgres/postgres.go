@@ -354,7 +354,7 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	if to == 0 {
 		end = math.MaxUint32 + 1
 	}
-	rows, err := s.pool.Query(ctx, `SELECT sequence, created_at, type_url, payload FROM events
+	rows, err := s.pool.Query(ctx, `SELECT sequence, created_at, type_url, payload, `+causeColumns+` FROM events
 		WHERE domain = $1 AND aggregate_id = $2 AND sequence >= $3 AND sequence < $4 ORDER BY sequence`,
 		cover.Domain, cover.Root, int64(from), end)
 	if err != nil {
@@ -362,8 +362,9 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	}
 	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (eventstore.Event, error) {
 		var e eventstore.Event
-		err := row.Scan(&e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload)
-		e.CreatedAt = e.CreatedAt.UTC()
+		var cause causeScan
+		err := row.Scan(append([]any{&e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
+		e.CreatedAt, e.Cause = e.CreatedAt.UTC(), cause.cause()
 		return e, err
 	})
 	if err != nil {

@@ -123,6 +123,24 @@ var migrations = []string{
 		claim_until  timestamptz,
 		PRIMARY KEY (subscriber, domain, aggregate_id)
 	);`,
+
+	// 5: causation and correlation of each event (parked ones too). NULL
+	// where the event records none: every row stored before this step.
+	// Adding nullable columns without a default rewrites no rows.
+	`ALTER TABLE events
+		ADD COLUMN correlation_id text,
+		ADD COLUMN command_id     text,
+		ADD COLUMN cause_domain   text COLLATE "C",
+		ADD COLUMN cause_root     uuid,
+		ADD COLUMN cause_sequence bigint,
+		ADD COLUMN depth          bigint;
+	ALTER TABLE parked
+		ADD COLUMN correlation_id text,
+		ADD COLUMN command_id     text,
+		ADD COLUMN cause_domain   text COLLATE "C",
+		ADD COLUMN cause_root     uuid,
+		ADD COLUMN cause_sequence bigint,
+		ADD COLUMN depth          bigint;`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

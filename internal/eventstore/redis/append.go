@@ -91,7 +91,7 @@ func appendArgs(cover eventstore.Cover, pages []eventstore.Page, now time.Time) 
 		if at.IsZero() {
 			at = now
 		}
-		args = append(args, num, encodeEvent(at, p.TypeURL, p.Payload))
+		args = append(args, num, encodeEvent(at, p.TypeURL, p.Payload, p.Cause))
 	}
 	return args
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -79,19 +80,50 @@ func parseRootMember(m string) (eventstore.Cover, error) {
 	return c, fmt.Errorf("malformed roots member %q", m)
 }
 
-// eventVersion tags the encoding of a stored event, so that it can change.
-const eventVersion = 1
+// The versions of the encoding of a stored event, its first byte, so that
+// it can change. Version 1 is an event without a cause (every event stored
+// before there were causes); version 2 carries one.
+const (
+	eventVersion      = 1
+	eventVersionCause = 2
+)
 
 // encodeEvent is the list element of an event: version, created_at in Unix
-// nanoseconds, the type URL with its length, then the payload. The
-// sequence is the element's index.
-func encodeEvent(at time.Time, typeURL string, payload []byte) []byte {
+// nanoseconds, the type URL with its length, the cause (version 2 only),
+// then the payload. The sequence is the element's index.
+//
+// The cause is: correlation id and command id (each a uvarint length and
+// the bytes), a byte 1 when it has a triggering event followed by its
+// domain (length and bytes), root (16 bytes) and sequence (uvarint), or a
+// byte 0, then the depth (uvarint).
+func encodeEvent(at time.Time, typeURL string, payload []byte, cause eventstore.Cause) []byte {
 	b := make([]byte, 0, 1+8+binary.MaxVarintLen64+len(typeURL)+len(payload))
-	b = append(b, eventVersion)
+	version := byte(eventVersion)
+	if !cause.IsZero() {
+		version = eventVersionCause
+	}
+	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixNano()))
-	b = binary.AppendUvarint(b, uint64(len(typeURL)))
-	b = append(b, typeURL...)
+	b = appendString(b, typeURL)
+	if version == eventVersionCause {
+		b = appendString(b, cause.CorrelationID)
+		b = appendString(b, cause.CommandID)
+		if by := cause.CausedBy; by.IsZero() {
+			b = append(b, 0)
+		} else {
+			b = append(b, 1)
+			b = appendString(b, by.Cover.Domain)
+			b = append(b, by.Cover.Root[:]...)
+			b = binary.AppendUvarint(b, uint64(by.Sequence))
+		}
+		b = binary.AppendUvarint(b, uint64(cause.Depth))
+	}
 	return append(b, payload...)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 var errMalformed = errors.New("malformed stored event")
@@ -99,31 +131,82 @@ var errMalformed = errors.New("malformed stored event")
 // decodeEvent decodes a list element as go-redis returns it, a string, so
 // that the payload is copied once.
 func decodeEvent(seq uint32, b string) (eventstore.Event, error) {
-	if len(b) < 9 || b[0] != eventVersion {
+	if len(b) < 9 || (b[0] != eventVersion && b[0] != eventVersionCause) {
 		return eventstore.Event{}, errMalformed
 	}
 	at := int64(binary.BigEndian.Uint64([]byte(b[1:9])))
 	e := eventstore.Event{Sequence: seq, CreatedAt: time.Unix(0, at).UTC()}
-	var n uint64
-	k := 0
-	for shift := 0; ; shift += 7 { // binary.Uvarint, on a string
-		if 9+k >= len(b) || shift > 63 {
-			return eventstore.Event{}, errMalformed
+	d := decoder{rest: b[9:]}
+	e.TypeURL = d.string()
+	if b[0] == eventVersionCause {
+		e.Cause.CorrelationID = d.string()
+		e.Cause.CommandID = d.string()
+		switch d.byte() {
+		case 0:
+		case 1:
+			e.Cause.CausedBy.Cover.Domain = d.string()
+			copy(e.Cause.CausedBy.Cover.Root[:], d.bytes(16))
+			e.Cause.CausedBy.Sequence = uint32(d.uvarint(math.MaxUint32))
+		default:
+			d.bad = true
 		}
-		c := b[9+k]
-		k++
+		e.Cause.Depth = uint32(d.uvarint(math.MaxUint32))
+	}
+	if d.bad {
+		return eventstore.Event{}, errMalformed
+	}
+	e.Payload = []byte(d.rest)
+	return e, nil
+}
+
+// decoder reads the parts of an encoded event from a string; a part that
+// is not there sets bad and reads as zero.
+type decoder struct {
+	rest string
+	bad  bool
+}
+
+func (d *decoder) uvarint(limit uint64) uint64 {
+	var n uint64
+	for k, shift := 0, 0; ; k, shift = k+1, shift+7 { // binary.Uvarint, on a string
+		if k >= len(d.rest) || shift > 63 {
+			d.bad = true
+			return 0
+		}
+		c := d.rest[k]
 		n |= uint64(c&0x7f) << shift
 		if c < 0x80 {
+			d.rest = d.rest[k+1:]
 			break
 		}
 	}
-	rest := b[9+k:]
-	if uint64(len(rest)) < n {
-		return eventstore.Event{}, errMalformed
+	if n > limit {
+		d.bad = true
+		return 0
 	}
-	e.TypeURL = rest[:n]
-	e.Payload = []byte(rest[n:])
-	return e, nil
+	return n
+}
+
+func (d *decoder) bytes(n int) string {
+	if d.bad || len(d.rest) < n {
+		d.bad = true
+		return ""
+	}
+	s := d.rest[:n]
+	d.rest = d.rest[n:]
+	return s
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint(uint64(len(d.rest)))
+	return d.bytes(int(n))
+}
+
+func (d *decoder) byte() byte {
+	if b := d.bytes(1); b != "" {
+		return b[0]
+	}
+	return 0
 }
 
 // encodeParked is a parked event's hash value: its reason, attempts and
@@ -138,7 +221,7 @@ func encodeParked(p eventstore.Parked) []byte {
 	b = append(b, p.Cover.Domain...)
 	b = append(b, p.Cover.Root[:]...)
 	b = binary.BigEndian.AppendUint32(b, p.Sequence)
-	return append(b, encodeEvent(p.CreatedAt, p.TypeURL, p.Payload)...)
+	return append(b, encodeEvent(p.CreatedAt, p.TypeURL, p.Payload, p.Cause)...)
 }
 
 func decodeParked(b []byte) (eventstore.Parked, error) {

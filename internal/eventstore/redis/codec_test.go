@@ -3,6 +3,7 @@ package redis
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,9 @@ func FuzzRootMember(f *testing.F) {
 }
 
 func FuzzDecodeEvent(f *testing.F) {
-	f.Add(string(encodeEvent(time.Unix(1, 2), "type.googleapis.com/x.Y", []byte("payload"))))
+	f.Add(string(encodeEvent(time.Unix(1, 2), "type.googleapis.com/x.Y", []byte("payload"), eventstore.Cause{})))
+	f.Add(string(encodeEvent(time.Unix(1, 2), "type.googleapis.com/x.Y", []byte("payload"), testCause)))
+	f.Add(string(encodeEvent(time.Unix(1, 2), "t", nil, eventstore.Cause{CorrelationID: "c"})))
 	f.Add("")
 	f.Add("\x01\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff")
 	f.Fuzz(func(t *testing.T, b string) {
@@ -46,23 +49,51 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		// What decodes survives a round trip (lengths may be re-encoded
 		// shorter: a non-minimal varint decodes too).
-		again, err := decodeEvent(3, string(encodeEvent(e.CreatedAt, e.TypeURL, e.Payload)))
-		if err != nil || !again.CreatedAt.Equal(e.CreatedAt) || again.TypeURL != e.TypeURL || !bytes.Equal(again.Payload, e.Payload) {
+		again, err := decodeEvent(3, string(encodeEvent(e.CreatedAt, e.TypeURL, e.Payload, e.Cause)))
+		if err != nil || !again.CreatedAt.Equal(e.CreatedAt) || again.TypeURL != e.TypeURL || !bytes.Equal(again.Payload, e.Payload) || again.Cause != e.Cause {
 			t.Errorf("%q decoded to %+v, which round-trips to %+v, %v", b, e, again, err)
 		}
 	})
 }
 
+var testCause = eventstore.Cause{
+	CorrelationID: "corr", CommandID: "cmd",
+	CausedBy: eventstore.EventRef{Cover: eventstore.Cover{Domain: "d", Root: uuid.UUID{1, 2, 3}}, Sequence: 300}, Depth: 5,
+}
+
+// TestEventEncodings checks that both encodings decode: version 1 (an
+// event without a cause, as every event stored before causes were) and
+// version 2 (with one).
+func TestEventEncodings(t *testing.T) {
+	at := time.Unix(1, 2).UTC()
+	v1 := "\x01" + string(binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))) + "\x01tpayload"
+	if got := string(encodeEvent(at, "t", []byte("payload"), eventstore.Cause{})); got != v1 {
+		t.Errorf("an event without a cause encodes as %q; want version 1, %q", got, v1)
+	}
+	for _, cause := range []eventstore.Cause{{}, testCause, {CorrelationID: "only"}} {
+		b := string(encodeEvent(at, "t", []byte("payload"), cause))
+		e, err := decodeEvent(4, b)
+		if err != nil || e.Sequence != 4 || !e.CreatedAt.Equal(at) || e.TypeURL != "t" || string(e.Payload) != "payload" || e.Cause != cause {
+			t.Errorf("decodeEvent(encodeEvent(cause %+v)) = %+v, %v", cause, e, err)
+		}
+		for i := range len(b) - len("payload") {
+			if _, err := decodeEvent(4, b[:i]); err == nil {
+				t.Errorf("an event with cause %+v cut to %d of %d bytes decoded", cause, i, len(b))
+			}
+		}
+	}
+}
+
 func TestParkedRoundTrip(t *testing.T) {
 	p := eventstore.Parked{
 		Logged: eventstore.Logged{Position: 1 << 40, Cover: eventstore.Cover{Domain: "orders", Root: uuid.New()},
-			Event: eventstore.Event{Sequence: 7, CreatedAt: time.Unix(5, 6).UTC(), TypeURL: "t", Payload: []byte("p")}},
+			Event: eventstore.Event{Sequence: 7, CreatedAt: time.Unix(5, 6).UTC(), TypeURL: "t", Payload: []byte("p"), Cause: testCause}},
 		Reason: "boom", Attempts: 3, ParkedAt: time.Unix(7, 8).UTC(),
 	}
 	got, err := decodeParked(encodeParked(p))
 	if err != nil || got.Position != p.Position || got.Cover != p.Cover || got.Sequence != p.Sequence ||
 		!got.CreatedAt.Equal(p.CreatedAt) || got.TypeURL != p.TypeURL || string(got.Payload) != "p" ||
-		got.Reason != p.Reason || got.Attempts != p.Attempts || !got.ParkedAt.Equal(p.ParkedAt) {
+		got.Reason != p.Reason || got.Attempts != p.Attempts || !got.ParkedAt.Equal(p.ParkedAt) || got.Cause != p.Cause {
 		t.Errorf("decodeParked(encodeParked(%+v)) = %+v, %v", p, got, err)
 	}
 	// Cut anywhere before its payload (the tail, of any length), it fails.

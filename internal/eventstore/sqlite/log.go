@@ -21,18 +21,23 @@ func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventst
 	if s.closed() {
 		return nil, eventstore.ErrClosed
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload
+	rows, err := s.r.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload, `+causeColumns+`
 		FROM events WHERE position > ? ORDER BY position LIMIT ?`, int64(after), limit)
 	if err != nil {
 		return nil, s.fail(err, "read log after %d", after)
 	}
 	defer rows.Close()
 	var out []eventstore.Logged
+	var cause causeScan
+	types := interner{}
 	for rows.Next() {
 		var e eventstore.Logged
 		var id, at string
-		if err := rows.Scan(&e.Position, &e.Cover.Domain, &id, &e.Sequence, &at, &e.TypeURL, &e.Payload); err != nil {
+		if err := rows.Scan(append([]any{&e.Position, &e.Cover.Domain, &id, &e.Sequence, &at, &e.TypeURL, &e.Payload}, cause.dest()...)...); err != nil {
 			return nil, s.fail(err, "read log")
+		}
+		if e.Cause, err = cause.cause(types); err != nil {
+			return nil, s.fail(err, "read log: position %d", e.Position)
 		}
 		if e.Cover.Root, err = uuid.Parse(id); err != nil {
 			return nil, s.fail(err, "read log: position %d", e.Position)
@@ -111,11 +116,11 @@ func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked
 	if p.ParkedAt.IsZero() {
 		p.ParkedAt = time.Now()
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, `+causeColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`,
-		subscriber, int64(p.Position), p.Cover.Domain, p.Cover.Root.String(), p.Sequence, p.TypeURL, blob(p.Payload),
-		formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt))
+		append([]any{subscriber, int64(p.Position), p.Cover.Domain, p.Cover.Root.String(), p.Sequence, p.TypeURL, blob(p.Payload),
+			formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt)}, causeArgs(p.Cause)...)...)
 	if err != nil {
 		return s.fail(err, "park %s/%d for %s", p.Cover, p.Sequence, subscriber)
 	}
@@ -127,17 +132,22 @@ func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventsto
 	if s.closed() {
 		return nil, eventstore.ErrClosed
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at
+	rows, err := s.r.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, `+causeColumns+`
 		FROM parked WHERE subscriber = ? ORDER BY position`, subscriber)
 	if err != nil {
 		return nil, s.fail(err, "parked events of %s", subscriber)
 	}
 	defer rows.Close()
 	var out []eventstore.Parked
+	var cause causeScan
+	types := interner{}
 	for rows.Next() {
 		var p eventstore.Parked
 		var id, at, parkedAt string
-		if err := rows.Scan(&p.Position, &p.Cover.Domain, &id, &p.Sequence, &p.TypeURL, &p.Payload, &at, &p.Reason, &p.Attempts, &parkedAt); err != nil {
+		if err := rows.Scan(append([]any{&p.Position, &p.Cover.Domain, &id, &p.Sequence, &p.TypeURL, &p.Payload, &at, &p.Reason, &p.Attempts, &parkedAt}, cause.dest()...)...); err != nil {
+			return nil, s.fail(err, "parked events of %s", subscriber)
+		}
+		if p.Cause, err = cause.cause(types); err != nil {
 			return nil, s.fail(err, "parked events of %s", subscriber)
 		}
 		if p.Cover.Root, err = uuid.Parse(id); err != nil {

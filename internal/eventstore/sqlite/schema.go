@@ -104,6 +104,21 @@ var migrations = []string{
 		expires_at     TEXT    NOT NULL
 	) WITHOUT ROWID;
 	CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);`,
+
+	// 6: causation and correlation of each event (parked ones too). NULL
+	// where the event records none: every row stored before this step.
+	`ALTER TABLE events ADD COLUMN correlation_id TEXT;
+	ALTER TABLE events ADD COLUMN command_id     TEXT;
+	ALTER TABLE events ADD COLUMN cause_domain   TEXT;
+	ALTER TABLE events ADD COLUMN cause_root     TEXT;
+	ALTER TABLE events ADD COLUMN cause_sequence INTEGER;
+	ALTER TABLE events ADD COLUMN depth          INTEGER;
+	ALTER TABLE parked ADD COLUMN correlation_id TEXT;
+	ALTER TABLE parked ADD COLUMN command_id     TEXT;
+	ALTER TABLE parked ADD COLUMN cause_domain   TEXT;
+	ALTER TABLE parked ADD COLUMN cause_root     TEXT;
+	ALTER TABLE parked ADD COLUMN cause_sequence INTEGER;
+	ALTER TABLE parked ADD COLUMN depth          INTEGER;`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

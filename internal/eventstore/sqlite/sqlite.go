@@ -167,7 +167,8 @@ func (s *Store) open(ctx context.Context, synchronous string) error {
 	}{
 		{s.w, &s.head, `SELECT sequence FROM events WHERE domain = ? AND aggregate_id = ? ORDER BY sequence DESC LIMIT 1`},
 		{s.w, &s.dataVersion, `PRAGMA data_version`},
-		{s.w, &s.insert, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.insert, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (domain, aggregate_id) DO UPDATE SET
 				sequence = excluded.sequence, type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at
@@ -178,7 +179,7 @@ func (s *Store) open(ctx context.Context, synchronous string) error {
 		{s.w, &s.keyPurge, `DELETE FROM idempotency_keys WHERE id IN
 			(SELECT id FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`},
 		{s.r, &s.keyLookup, selectKey},
-		{s.r, &s.read, `SELECT sequence, created_at, type_url, payload FROM events
+		{s.r, &s.read, `SELECT sequence, created_at, type_url, payload, ` + causeColumns + ` FROM events
 			WHERE domain = ? AND aggregate_id = ? AND sequence >= ? AND sequence < ? ORDER BY sequence`},
 		{s.r, &s.roots, `SELECT DISTINCT domain, aggregate_id FROM events ORDER BY domain, aggregate_id`},
 		{s.r, &s.snapshot, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = ? AND aggregate_id = ?`},
@@ -260,12 +261,14 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 		seq         any // the driver's int64 as it is: database/sql converts to uint32 through a string
 		at, typeURL sql.RawBytes
 		payload     sql.RawBytes
+		cause       causeScan
 		mem         arena
 		types       = interner{}
 	)
+	dest := append([]any{&seq, &at, &typeURL, &payload}, cause.dest()...)
 	for rows.Next() {
 		var e eventstore.Event
-		if err := rows.Scan(&seq, &at, &typeURL, &payload); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, s.fail(err, "read %s", cover)
 		}
 		n, ok := seq.(int64)
@@ -277,6 +280,9 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
 		}
 		e.TypeURL, e.Payload = types.get(typeURL), mem.copy(payload)
+		if e.Cause, err = cause.cause(types); err != nil {
+			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
+		}
 		events = append(events, e)
 	}
 	if err := rows.Err(); err != nil {

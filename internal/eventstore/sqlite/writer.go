@@ -300,7 +300,8 @@ func appendTx(ctx context.Context, insert *sql.Stmt, cover eventstore.Cover, nex
 	}
 	id := cover.Root.String()
 	for _, e := range events {
-		if _, err := insert.ExecContext(ctx, cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt)); err != nil {
+		args := append([]any{cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt)}, causeArgs(e.Cause)...)
+		if _, err := insert.ExecContext(ctx, args...); err != nil {
 			return nil, fmt.Errorf("insert %s/%d: %w", cover, e.Sequence, err)
 		}
 	}

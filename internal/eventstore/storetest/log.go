@@ -43,6 +43,7 @@ func RunLog(t *testing.T, b LogBackend) {
 		{"ConflictsNotLogged", testLogConflictsNotLogged},
 		{"AppendedSignals", testLogAppendedSignals},
 		{"TailWhileWriting", testLogTailWhileWriting},
+		{"Cause", testLogCause},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -250,5 +251,36 @@ func testLogTailWhileWriting(t *testing.T, ctx context.Context, s LogStore, b Lo
 	})
 	if total == 0 || len(seen) != total {
 		t.Errorf("tailer saw %d events, writers had %d acknowledged", len(seen), total)
+	}
+}
+
+// testLogCause checks that the log carries each event's cause as stored.
+func testLogCause(t *testing.T, ctx context.Context, s LogStore, _ LogBackend) {
+	head, err := s.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCover("cause")
+	want := causes()
+	ps := pages("e", 0, len(want))
+	for i := range ps {
+		ps[i].Cause = want[i]
+	}
+	if _, err := s.Append(ctx, c, ps); err != nil {
+		t.Fatal(err)
+	}
+	var got []eventstore.Logged
+	for _, e := range readAll(t, ctx, s, head, 100) {
+		if e.Cover == c {
+			got = append(got, e)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("log holds %d events of %s, want %d", len(got), c, len(want))
+	}
+	for i, e := range got {
+		if e.Cause != want[i] {
+			t.Errorf("log event %d Cause = %+v; want %+v", i, e.Cause, want[i])
+		}
 	}
 }

@@ -67,6 +67,7 @@ func RunStore(t *testing.T, b Backend) {
 		{"ConcurrentMixed", testConcurrentMixed},
 		{"Closed", testClosed},
 		{"Reopen", testReopen},
+		{"Cause", testCause},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -764,4 +765,59 @@ func testReopen(t *testing.T, ctx context.Context, s *tracked) {
 	_, err := s.Append(ctx, covers[2], numbered(pages("x", 0, 1), 0))
 	wantConflict(t, "stale append after reopen", err, covers[2], 0, 3)
 	wantEvents(t, "Append after reopen", mustAppend(t, ctx, s, covers[2], numbered(pages("e", 3, 1), 3)), "e", 3, 1)
+}
+
+// causes are the causes testCause stores: every field set, a client's
+// command (no triggering event), long and odd strings, and none at all.
+func causes() []eventstore.Cause {
+	return []eventstore.Cause{
+		{
+			CorrelationID: "corr-1", CommandID: "0b5e0f5c-8d1c-4f3e-9a51-6f1d3b2a9c10",
+			CausedBy: eventstore.EventRef{Cover: newCover("caused:by"), Sequence: 4294967295}, Depth: 7,
+		},
+		{CorrelationID: "corr-2", CommandID: "cmd-2"},
+		{CorrelationID: string(bytes.Repeat([]byte("~"), 128)), CausedBy: eventstore.EventRef{Cover: newCover("d"), Sequence: 0}, Depth: 1},
+		{},
+	}
+}
+
+// testCause checks that an event's cause is stored with it and read back
+// as given, by Append, Read and (on a persistent backend) after a reopen,
+// and that an event appended without one reads back without one.
+func testCause(t *testing.T, ctx context.Context, s *tracked) {
+	c := newCover("cause")
+	want := causes()
+	ps := pages("e", 0, len(want))
+	for i := range ps {
+		ps[i].Cause = want[i]
+	}
+	check := func(what string, got []eventstore.Event) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d events, want %d", what, len(got), len(want))
+		}
+		for i, e := range got {
+			if e.Cause != want[i] {
+				t.Errorf("%s: event %d Cause = %+v; want %+v", what, i, e.Cause, want[i])
+			}
+		}
+	}
+	check("Append", mustAppend(t, ctx, s, c, ps))
+	check("Read", mustRead(t, ctx, s, c, 0, 0))
+	plain := newCover("cause")
+	for _, e := range mustAppend(t, ctx, s, plain, pages("p", 0, 2)) {
+		if !e.Cause.IsZero() {
+			t.Errorf("Append without a cause: event %d Cause = %+v; want none", e.Sequence, e.Cause)
+		}
+	}
+	if s.reopen == nil {
+		return
+	}
+	s.reopenStore()
+	check("Read after reopen", mustRead(t, ctx, s, c, 0, 0))
+	for _, e := range mustRead(t, ctx, s, plain, 0, 0) {
+		if !e.Cause.IsZero() {
+			t.Errorf("Read without a cause after reopen: event %d Cause = %+v; want none", e.Sequence, e.Cause)
+		}
+	}
 }

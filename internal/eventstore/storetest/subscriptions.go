@@ -51,12 +51,15 @@ func RunSubscriptions(t *testing.T, open func(t *testing.T) SubscriptionStore, r
 	t.Run("Parking", func(t *testing.T) {
 		s := open(t)
 		c := newCover("orders")
+		cause := causes()[0]
 		park := func(pos uint64, seq uint32, reason string) {
 			t.Helper()
+			e := eventstore.Event{Sequence: seq, CreatedAt: time.Now().UTC(), TypeURL: "t", Payload: []byte{byte(seq)}}
+			if seq == 2 {
+				e.Cause = cause // parked with its cause; sequence 1 without
+			}
 			err := s.Park(ctx, "receipt", eventstore.Parked{
-				Logged: eventstore.Logged{Position: pos, Cover: c, Event: eventstore.Event{
-					Sequence: seq, CreatedAt: time.Now().UTC(), TypeURL: "t", Payload: []byte{byte(seq)},
-				}},
+				Logged: eventstore.Logged{Position: pos, Cover: c, Event: e},
 				Reason: reason, Attempts: 3,
 			})
 			if err != nil {
@@ -82,8 +85,11 @@ func RunSubscriptions(t *testing.T, open func(t *testing.T) SubscriptionStore, r
 		}
 		p := got[1]
 		if p.Reason != "boom again" || p.Attempts != 3 || p.Cover != c || p.Sequence != 2 || p.TypeURL != "t" ||
-			len(p.Payload) != 1 || p.Payload[0] != 2 || p.ParkedAt.IsZero() {
+			len(p.Payload) != 1 || p.Payload[0] != 2 || p.ParkedAt.IsZero() || p.Cause != cause {
 			t.Fatalf("parked event = %+v", p)
+		}
+		if !got[0].Cause.IsZero() {
+			t.Fatalf("parked without a cause, read back with %+v", got[0].Cause)
 		}
 		if other, _ := s.ParkedEvents(ctx, "loyalty"); len(other) != 0 {
 			t.Fatalf("another subscriber sees %d parked events", len(other))

@@ -167,6 +167,7 @@ impl<S: Default + 'static> Aggregate<S> {
                         created_at: None,
                         event: Some(event.into_any()),
                         synchronous: false,
+                        metadata: None,
                     };
                     self.fold
                         .apply_page(&mut state, seq, &page)

@@ -83,6 +83,7 @@ fn pages(first: u32, events: &[Msg]) -> Vec<pb::EventPage> {
             created_at: Some(now_timestamp()),
             event: Some(e.as_any().clone()),
             synchronous: false,
+            metadata: None,
         })
         .collect()
 }

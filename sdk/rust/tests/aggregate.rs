@@ -14,6 +14,7 @@ fn page(event: impl Into<Msg>, num: Option<u32>) -> pb::EventPage {
         created_at: None,
         event: Some(event.into().into_any()),
         synchronous: false,
+        metadata: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn book(events: Vec<Msg>, first: u32, snapshot: Option<pb::Snapshot>) -> pb::Eve
                 created_at: None,
                 event: Some(e.into_any()),
                 synchronous: false,
+                metadata: None,
             })
             .collect(),
     }
@@ -310,6 +311,7 @@ async fn on_and_on_any_see_new_events_with_their_place() {
             value: vec![8, 1],
         }),
         synchronous: false,
+        metadata: None,
     });
     p.handle_events(&b).await.unwrap();
     let at60 = UNIX_EPOCH + Duration::from_secs(60);

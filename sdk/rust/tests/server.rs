@@ -169,6 +169,7 @@ async fn projector_and_saga_under_the_coordinator_names() {
                 .into_any(),
             ),
             synchronous: false,
+            metadata: None,
         }],
     };
     let mut projector = ProjectorCoordinatorClient::new(s.channel.clone());
@@ -226,6 +227,7 @@ async fn health_and_large_books() {
                 created_at: None,
                 event: Some(Msg::from(Created { name: name.clone() }).into_any()),
                 synchronous: false,
+                metadata: None,
             })
             .collect(),
     }; // ~6 MB, over gRPC's default 4 MiB

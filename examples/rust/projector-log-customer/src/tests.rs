@@ -125,6 +125,7 @@ async fn unknown_event_types_are_logged_by_name() {
                 value: vec![8, 1],
             }),
             synchronous: false,
+            metadata: None,
         }],
     };
     new(out.clone(), Options::default())

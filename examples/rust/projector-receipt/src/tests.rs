@@ -159,6 +159,7 @@ async fn misconfigured_without_history() {
                 .into_any(),
             ),
             synchronous: false,
+            metadata: None,
         }],
     };
     let err = new(Options::default())

@@ -26,18 +26,34 @@ class Cover(_message.Message):
     def __init__(self, root: _Optional[_Union[UUID, _Mapping]] = ..., domain: _Optional[str] = ...) -> None: ...
 
 class EventPage(_message.Message):
-    __slots__ = ("num", "force", "created_at", "event", "synchronous")
+    __slots__ = ("num", "force", "created_at", "event", "synchronous", "metadata")
     NUM_FIELD_NUMBER: _ClassVar[int]
     FORCE_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
     SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     num: int
     force: bool
     created_at: _timestamp_pb2.Timestamp
     event: _any_pb2.Any
     synchronous: bool
-    def __init__(self, num: _Optional[int] = ..., force: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., synchronous: _Optional[bool] = ...) -> None: ...
+    metadata: EventMetadata
+    def __init__(self, num: _Optional[int] = ..., force: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., synchronous: _Optional[bool] = ..., metadata: _Optional[_Union[EventMetadata, _Mapping]] = ...) -> None: ...
+
+class EventMetadata(_message.Message):
+    __slots__ = ("correlation_id", "command_id", "caused_by", "caused_by_sequence", "depth")
+    CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    CAUSED_BY_FIELD_NUMBER: _ClassVar[int]
+    CAUSED_BY_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    correlation_id: str
+    command_id: str
+    caused_by: Cover
+    caused_by_sequence: int
+    depth: int
+    def __init__(self, correlation_id: _Optional[str] = ..., command_id: _Optional[str] = ..., caused_by: _Optional[_Union[Cover, _Mapping]] = ..., caused_by_sequence: _Optional[int] = ..., depth: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("sequence", "state")
@@ -126,7 +142,7 @@ class AggregateRoot(_message.Message):
     def __init__(self, domain: _Optional[str] = ..., root: _Optional[_Union[UUID, _Mapping]] = ...) -> None: ...
 
 class SubscriptionStatus(_message.Message):
-    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head")
+    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +152,8 @@ class SubscriptionStatus(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     SYNCHRONOUS_FIELD_NUMBER: _ClassVar[int]
     HEAD_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkpoint: int
     read: int
@@ -145,7 +163,27 @@ class SubscriptionStatus(_message.Message):
     last_error: str
     synchronous: bool
     head: int
-    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ...) -> None: ...
+    segments: _containers.RepeatedCompositeFieldContainer[SegmentStatus]
+    replica: str
+    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ...) -> None: ...
+
+class SegmentStatus(_message.Message):
+    __slots__ = ("index", "of", "owner", "token", "position", "expires", "lag")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    OF_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_FIELD_NUMBER: _ClassVar[int]
+    LAG_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    of: int
+    owner: str
+    token: int
+    position: int
+    expires: _timestamp_pb2.Timestamp
+    lag: int
+    def __init__(self, index: _Optional[int] = ..., of: _Optional[int] = ..., owner: _Optional[str] = ..., token: _Optional[int] = ..., position: _Optional[int] = ..., expires: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lag: _Optional[int] = ...) -> None: ...
 
 class ParkedQuery(_message.Message):
     __slots__ = ("subscriber", "covers")
