@@ -206,6 +206,17 @@ func (s *Store) SaveCheckpoint(ctx context.Context, subscriber string, pos uint6
 	return nil
 }
 
+// parkSQL stores a parked event (parkArgs), or a new reason for one parked
+// already: Park's and ParkFenced's statement.
+const parkSQL = `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, ` + causeColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), $12, $13, $14, $15, $16, $17)
+		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`
+
+func parkArgs(subscriber string, pos int64, p eventstore.Parked) []any {
+	return append([]any{subscriber, pos, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, bytea(p.Payload),
+		p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt)}, causeArgs(p.Cause)...)
+}
+
 // Park implements eventstore.Parking.
 func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked) error {
 	if s.closed.Load() {
@@ -215,11 +226,7 @@ func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked
 	if err != nil {
 		return fmt.Errorf("postgres: park for %s: %w", subscriber, err)
 	}
-	_, err = s.pool.Exec(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, `+causeColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), $12, $13, $14, $15, $16, $17)
-		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`,
-		append([]any{subscriber, pos, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, bytea(p.Payload),
-			p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt)}, causeArgs(p.Cause)...)...)
+	_, err = s.pool.Exec(ctx, parkSQL, parkArgs(subscriber, pos, p)...)
 	if err != nil {
 		return s.fail(err, "park %s/%d for %s", p.Cover, p.Sequence, subscriber)
 	}

@@ -191,11 +191,7 @@ func (s *Store) parkFenced(ctx context.Context, l eventstore.Lease, p eventstore
 			return false, err
 		}
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()))
-		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`,
-		l.Subscriber, pos, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, bytea(p.Payload),
-		p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt)); err != nil {
+	if _, err := tx.Exec(ctx, parkSQL, parkArgs(l.Subscriber, pos, p)...); err != nil {
 		return false, err
 	}
 	return true, tx.Commit(ctx)

@@ -108,6 +108,17 @@ func (s *Store) SaveCheckpoint(ctx context.Context, subscriber string, position 
 	return nil
 }
 
+// parkSQL stores a parked event (parkArgs), or a new reason for one parked
+// already: Park's and ParkFenced's statement.
+const parkSQL = `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, ` + causeColumns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`
+
+func parkArgs(subscriber string, p eventstore.Parked) []any {
+	return append([]any{subscriber, int64(p.Position), p.Cover.Domain, p.Cover.Root.String(), p.Sequence, p.TypeURL, blob(p.Payload),
+		formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt)}, causeArgs(p.Cause)...)
+}
+
 // Park implements eventstore.Parking.
 func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked) error {
 	if s.closed() {
@@ -116,11 +127,7 @@ func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked
 	if p.ParkedAt.IsZero() {
 		p.ParkedAt = time.Now()
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, `+causeColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`,
-		append([]any{subscriber, int64(p.Position), p.Cover.Domain, p.Cover.Root.String(), p.Sequence, p.TypeURL, blob(p.Payload),
-			formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt)}, causeArgs(p.Cause)...)...)
+	_, err := s.w.ExecContext(ctx, parkSQL, parkArgs(subscriber, p)...)
 	if err != nil {
 		return s.fail(err, "park %s/%d for %s", p.Cover, p.Sequence, subscriber)
 	}

@@ -188,11 +188,7 @@ func (s *Store) parkFenced(ctx context.Context, l eventstore.Lease, p eventstore
 	if p.ParkedAt.IsZero() {
 		p.ParkedAt = time.Now()
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`,
-		l.Subscriber, int64(p.Position), p.Cover.Domain, p.Cover.Root.String(), p.Sequence, p.TypeURL, blob(p.Payload),
-		formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt)); err != nil {
+	if _, err := tx.ExecContext(ctx, parkSQL, parkArgs(l.Subscriber, p)...); err != nil {
 		return false, err
 	}
 	return true, tx.Commit()

@@ -478,7 +478,10 @@ func testParkFenced(t *testing.T, ctx context.Context, s *segRecorder) {
 	// A reason longer than 127 bytes: its length takes two bytes in
 	// encodings with varints, which a backend must skip right.
 	park(a, parkedAt(c, 10, strings.Repeat("boom ", 40)), false, true)
-	park(a, parkedAt(c, 12, "held back"), true, true)      // 10 is parked before it
+	withCause := parkedAt(c, 12, "held back")
+	withCause.Cause = eventstore.Cause{CorrelationID: "corr-1", CommandID: "cmd-1", Depth: 3,
+		CausedBy: eventstore.EventRef{Cover: other, Sequence: 4}}
+	park(a, withCause, true, true)                         // 10 is parked before it
 	park(a, parkedAt(c, 8, "held back"), true, false)      // nothing of c parked below 8
 	park(a, parkedAt(other, 15, "held back"), true, false) // another cover
 	if err := s.Park(ctx, "loyalty", parkedAt(other, 1, "elsewhere")); err != nil {
@@ -490,7 +493,7 @@ func testParkFenced(t *testing.T, ctx context.Context, s *segRecorder) {
 	}
 	ps, _ := s.ParkedEvents(ctx, "receipt")
 	if p := ps[1]; p.Reason != "held back" || p.Attempts != 2 || p.Cover != c || p.Sequence != 12 ||
-		len(p.Payload) != 1 || p.Payload[0] != 12 || p.ParkedAt.IsZero() {
+		len(p.Payload) != 1 || p.Payload[0] != 12 || p.ParkedAt.IsZero() || p.Cause != withCause.Cause {
 		t.Fatalf("parked event = %+v", p)
 	}
 
