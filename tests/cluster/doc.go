@@ -35,14 +35,13 @@
 // Without POSTGRES_TEST_URL the PostgreSQL tests skip, visibly, and fail
 // when CI=true; each run takes a schema of its own. The replicas share one
 // configuration file (written by the test, shown with -v) and differ only
-// in their ports, given by EVENTED_SERVER__* variables. Two variables pass
-// the settings of segmented delivery on to every replica, when set:
+// in their ports, given by EVENTED_SERVER__* variables. Two variables set
+// the segmented delivery of every replica (defaults 4 and 2s):
 //
-//	CLUSTER_SEGMENTS=4      →  EVENTED_DELIVERY__SEGMENTS=4
-//	CLUSTER_LEASE_TTL=2s    →  EVENTED_DELIVERY__LEASE_TTL=2s
+//	CLUSTER_SEGMENTS=8      →  EVENTED_DELIVERY__SEGMENTS=8
+//	CLUSTER_LEASE_TTL=5s    →  EVENTED_DELIVERY__LEASE_TTL=5s
 //
-// Unset, the replicas run with evented's defaults; a binary without these
-// settings refuses them at start. With faults, duplicate saga effects are
-// reported and allowed; CLUSTER_EFFECTS_ONCE=1 fails them too, for when
-// saga commands are deduplicated.
+// With faults, a consumer may get an event more than once (reported and
+// counted); a saga's effect is applied once all the same, since its
+// commands carry idempotency keys, and a duplicate effect fails the test.
 package cluster

@@ -61,17 +61,18 @@ func eventedBinary(t *testing.T) string {
 	return build.path
 }
 
-// segmentEnv passes the settings of segmented delivery to every replica
-// when CLUSTER_SEGMENTS / CLUSTER_LEASE_TTL are set (see the package doc).
+// segmentEnv passes the settings of segmented delivery to every replica:
+// 4 segments and a 2 s lease (a killed replica's segments are taken over
+// within it), or CLUSTER_SEGMENTS / CLUSTER_LEASE_TTL (see the package doc).
 func segmentEnv() []string {
-	var env []string
+	segments, ttl := "4", "2s"
 	if v := os.Getenv("CLUSTER_SEGMENTS"); v != "" {
-		env = append(env, "EVENTED_DELIVERY__SEGMENTS="+v)
+		segments = v
 	}
 	if v := os.Getenv("CLUSTER_LEASE_TTL"); v != "" {
-		env = append(env, "EVENTED_DELIVERY__LEASE_TTL="+v)
+		ttl = v
 	}
-	return env
+	return []string{"EVENTED_DELIVERY__SEGMENTS=" + segments, "EVENTED_DELIVERY__LEASE_TTL=" + ttl}
 }
 
 // Names of the consumers, which are also their subscriptions' names.
