@@ -39,7 +39,47 @@ func (r *runner) appendCases(b *backend) []spec {
 			})
 		}
 	}
+	cases = append(cases, spec{
+		name:    "writers=16/events=1 with idempotency keys",
+		floor:   "the same appends without keys (evented, a fresh store of the same backend)",
+		metrics: appendMetrics,
+		evented: r.appendKeyed(freshStore(b, "append-keyed"), 16),
+		raw:     r.appendEvented(freshStore(b, "append"), 16, 1),
+		notes:   []string{"every append stores a new key (24 h retention) in the same transaction as its event: the cost of idempotency keys"},
+	})
 	return cases
+}
+
+// appendKeyed: writers goroutines appending one event each to their own
+// aggregate, each append with a new idempotency key.
+func (r *runner) appendKeyed(open opener, writers int) measure {
+	return func(ctx context.Context) (sample, error) {
+		store, closeStore, err := open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeStore()
+		covers := make([]eventstore.Cover, writers)
+		next := make([]uint32, writers)
+		for w := range covers {
+			covers[w] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
+		}
+		body := payload()
+		var fp [32]byte
+		res, err := timed(ctx, writers, r.warmup(), r.cfg.Duration, func(ctx context.Context, w int) (int, error) {
+			key := eventstore.Key{ID: fmt.Sprintf("bench-%s-%d", covers[w].Root, next[w]), Fingerprint: fp, TTL: 24 * time.Hour}
+			pages := []eventstore.Page{{HasNum: true, Num: next[w], TypeURL: eventTypeURL, Payload: body}}
+			if _, _, err := store.AppendKeyed(ctx, covers[w], pages, key); err != nil {
+				return 0, err
+			}
+			next[w]++
+			return 1, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
+	}
 }
 
 // opener opens the store a measurement works on and returns the function

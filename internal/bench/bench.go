@@ -36,6 +36,12 @@
 //     and read by a reader woken in-process after each commit. Catch-up:
 //     a new subscription replays CatchUpEvents events from position 0.
 //     Floor: one sequential SELECT of the same rows in log order.
+//   - replicas (opt-in): the catch-up and the paced lag of delivery with 2
+//     and 3 replicas, each a subscription with its own store handle on one
+//     database, sharing the segments through leases. Floor: the same with
+//     one replica, so the ratio is what scaling out costs or gains.
+//   - append with idempotency keys: 16 writers appending with a new key
+//     per append (AppendKeyed). Floor: the same appends without keys.
 //
 // Throughput ratios are evented/floor (higher is better, 1 is the floor);
 // time ratios are evented/floor too (lower is better, 1 is the floor).
@@ -58,7 +64,7 @@ import (
 
 // Scenarios are the scenarios Run knows, in the order it runs them. scale
 // is not in the default set: it fills a store up to ScaleEvents events.
-var Scenarios = []string{"append", "command", "load", "delivery", "scale"}
+var Scenarios = []string{"append", "command", "load", "delivery", "replicas", "scale"}
 
 // DefaultScenarios are those run when Config.Scenarios is empty.
 var DefaultScenarios = []string{"append", "command", "load", "delivery"}
@@ -346,6 +352,8 @@ func (r *runner) scenario(ctx context.Context, b *backend, name string) {
 		cases, cleanup, err = r.loadCases(ctx, b)
 	case "delivery":
 		cases, cleanup, err = r.deliveryCases(ctx, b)
+	case "replicas":
+		cases, cleanup, err = r.replicaCases(ctx, b)
 	case "scale":
 		cases, cleanup, err = r.scaleCases(ctx, b)
 	}

@@ -125,6 +125,11 @@ type Options struct {
 	// under gRPC's 4 MiB message limit). An event larger than it can
 	// never be delivered and is parked with a reason that says so.
 	MaxBookBytes int
+	// EventPerBook delivers one event per book (sagas): the commands a
+	// saga returns then each come from one event, and their idempotency
+	// keys (saga, event, index) stay the same however a retry or another
+	// replica batches the events.
+	EventPerBook bool
 	// ClaimTTL bounds how long a replica that does not own an aggregate's
 	// segment may hold the aggregate's delivery mark while it appends and
 	// delivers inline (default 30s); past it, the owner delivers.

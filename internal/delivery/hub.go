@@ -214,6 +214,7 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 				out, err = e.sub.deliverInline(ctx, in.cover, stored)
 			}
 		}
+		e.commands = out.Commands
 		if err != nil {
 			e.sub.log.Warn("inline delivery failed; the subscription will retry it", "cover", in.cover, "err", err)
 			res.Failures = append(res.Failures, Failure{Consumer: e.sub.Name(), Err: err})
@@ -223,12 +224,11 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 		if out.Projection != nil {
 			res.Projections = append(res.Projections, *out.Projection)
 		}
-		if len(out.Commands) == 0 {
+		if len(e.commands) == 0 {
 			in.settle(e, true)
 			continue
 		}
-		e.commands = causedBy(in.cover, stored, out.Commands)
-		res.Commands = append(res.Commands, out.Commands...)
+		res.Commands = append(res.Commands, e.commands...)
 	}
 	return res
 }
@@ -245,10 +245,7 @@ func (in *Inline) Finish(ctx context.Context, dispatch func(context.Context, bus
 			continue
 		}
 		var err error
-		for j, cmd := range e.commands {
-			if cmd.IdempotencyKey == "" {
-				cmd.IdempotencyKey = SagaKey(e.sub.Name(), in.cover, in.from, j)
-			}
+		for _, cmd := range e.commands {
 			if err = dispatch(ctx, cmd); err != nil {
 				err = fmt.Errorf("dispatch command for %s: %w", cmd.Cover, err)
 				break
@@ -302,16 +299,52 @@ func (in *Inline) settle(e *inlineEntry, ok bool) {
 	}
 }
 
-// deliverInline makes the inline call of one consumer.
+// deliverInline makes the inline call of one consumer: one call, or with
+// EventPerBook one per event. The commands a saga returns come back with
+// their cause and idempotency key set, as the subscription would set them.
 func (s *Subscription) deliverInline(ctx context.Context, cover eventstore.Cover, stored eventstore.Book) (Outcome, error) {
-	book := stored
-	if s.opts.History {
-		var err error
-		if book, err = History(ctx, s.store, s.store, cover, stored.Next()); err != nil {
-			return Outcome{}, err
+	books := []eventstore.Book{stored}
+	if s.opts.EventPerBook && len(stored.Events) > 1 {
+		books = books[:0]
+		for _, e := range stored.Events {
+			books = append(books, eventstore.Book{Cover: cover, Events: []eventstore.Event{e}})
 		}
 	}
-	return s.consumer.Deliver(WithNewFrom(ctx, firstSeq(stored)), book, true)
+	var res Outcome
+	for _, b := range books {
+		book := b
+		if s.opts.History {
+			var err error
+			if book, err = History(ctx, s.store, s.store, cover, b.Next()); err != nil {
+				return Outcome{}, err
+			}
+		}
+		out, err := s.consumer.Deliver(WithNewFrom(ctx, firstSeq(b)), book, true)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if out.Projection != nil {
+			res.Projection = out.Projection
+		}
+		res.Commands = append(res.Commands, s.keyed(cover, b.Events, out.Commands)...)
+	}
+	return res, nil
+}
+
+// keyed gives the commands a saga returned for the new events of cover
+// their cause (the last event) and, where they have none, their
+// idempotency key (the first event's sequence and the command's index).
+func (s *Subscription) keyed(cover eventstore.Cover, events []eventstore.Event, cmds []business.CommandBook) []business.CommandBook {
+	if len(cmds) == 0 || len(events) == 0 {
+		return cmds
+	}
+	cmds = causedBy(cover, eventstore.Book{Cover: cover, Events: events}, cmds)
+	for i := range cmds {
+		if cmds[i].IdempotencyKey == "" {
+			cmds[i].IdempotencyKey = SagaKey(s.Name(), cover, events[0].Sequence, i)
+		}
+	}
+	return cmds
 }
 
 // causedBy sets the cause of the commands a saga returned for book: its

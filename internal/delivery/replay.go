@@ -92,7 +92,7 @@ func (s *Subscription) replayCover(ctx context.Context, cover eventstore.Cover) 
 			if p.Cover != cover {
 				continue
 			}
-			if len(batch) > 0 && (len(batch) >= replayBatch || bytes+len(p.Payload) > s.opts.MaxBookBytes) {
+			if len(batch) > 0 && (len(batch) >= replayBatch || bytes+len(p.Payload) > s.opts.MaxBookBytes || s.opts.EventPerBook) {
 				break
 			}
 			batch = append(batch, p.Logged)

@@ -236,8 +236,11 @@ func (g *segment) enqueue(batch []eventstore.Logged) {
 // holds g.mu.
 func (g *segment) take(cover eventstore.Cover) []item {
 	q := g.queues[cover]
-	n, bytes := 0, 0
-	for n < len(q) && n < g.sub.opts.BatchSize {
+	n, bytes, most := 0, 0, g.sub.opts.BatchSize
+	if g.sub.opts.EventPerBook {
+		most = 1
+	}
+	for n < len(q) && n < most {
 		if n > 0 && bytes+q[n].size > g.sub.opts.MaxBookBytes {
 			break
 		}

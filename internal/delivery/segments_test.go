@@ -523,3 +523,26 @@ func TestInlineDeliveryByAReplicaThatDoesNotOwnTheSegment(t *testing.T) {
 		t.Logf("b's command after a Record was delivered by the owner (no projection): %+v", res)
 	}
 }
+
+// A saga is handed one event per book, so each command's idempotency key
+// names the event it came from, however the events were batched in the
+// log or by another replica.
+func TestSagaBooksHoldOneEventAndKeysNameIt(t *testing.T) {
+	store := memory.New()
+	saga := newRecorder("loyalty")
+	saga.cmds = func(b eventstore.Book) []business.CommandBook {
+		return []business.CommandBook{{Cover: cover("x")}}
+	}
+	d := &keyedDispatcher{}
+	src := cover("t")
+	appendN(t, store, src, 3) // one append of three events, before the start
+	run(t, delivery.New(saga, store, d, fast(delivery.Options{EventPerBook: true}), quiet))
+	eventually(t, "three commands", func() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.ok) == 3 })
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for seq := range 3 {
+		if k := delivery.SagaKey("loyalty", src, uint32(seq), 0); d.calls[k] != 1 {
+			t.Errorf("key %s dispatched %d times; want once (keys: %v)", k, d.calls[k], d.calls)
+		}
+	}
+}

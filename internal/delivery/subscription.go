@@ -48,6 +48,8 @@ type Subscription struct {
 type runner struct {
 	seg      *segment
 	stopRead chan struct{}
+	stopOnce sync.Once
+	leaving  bool // being given to another replica (guarded by Subscription.mu)
 	cancel   context.CancelFunc
 	done     chan struct{}
 	expires  time.Time // by the local clock, conservatively
@@ -282,15 +284,25 @@ func (s *Subscription) balance(ctx context.Context) {
 	s.mu.Unlock()
 	target := share(members, o.Owner, o.Segments)
 	running := s.runningSegments()
-	if extra := len(running) - target; extra > 0 {
-		idxs := make([]int, 0, len(running))
-		for idx := range running {
-			idxs = append(idxs, idx)
+	s.mu.Lock()
+	var active []int
+	for idx, r := range running {
+		if !r.leaving {
+			active = append(active, idx)
 		}
-		slices.Sort(idxs)
-		for _, idx := range idxs[len(idxs)-extra:] {
+	}
+	s.mu.Unlock()
+	if extra := len(active) - target; extra > 0 {
+		slices.Sort(active)
+		for _, idx := range active[len(active)-extra:] {
 			s.log.Info("giving a segment to another replica", "segment", idx, "replicas", len(members), "share", target)
-			s.stop(idx, running[idx], true)
+			r := running[idx]
+			s.mu.Lock()
+			r.leaving = true
+			s.mu.Unlock()
+			// Drained in the background: the other leases go on being
+			// renewed meanwhile, this one too until it is released.
+			go s.stop(idx, r, true)
 		}
 		return
 	}
@@ -303,7 +315,7 @@ func (s *Subscription) balance(ctx context.Context) {
 	}
 	// Free segments first, so that a joining replica does not wait for
 	// the one it would otherwise fight over.
-	for idx := 0; idx < o.Segments && len(running) < target; idx++ {
+	for idx := 0; idx < o.Segments && len(active) < target; idx++ {
 		if _, mine := running[idx]; mine {
 			continue
 		}
@@ -321,6 +333,7 @@ func (s *Subscription) balance(ctx context.Context) {
 		}
 		s.log.Info("segment acquired", "segment", idx, "of", o.Segments, "token", l.Token, "position", l.Position)
 		running[idx] = s.startSegment(ctx, l, asked.Add(o.LeaseTTL*9/10))
+		active = append(active, idx)
 	}
 }
 
@@ -374,7 +387,7 @@ func (s *Subscription) drainTime() time.Duration { return s.opts.LeaseTTL / 2 }
 // the lease) or at once (the lease is lost: write nothing more).
 func (s *Subscription) stop(idx int, r *runner, graceful bool) {
 	if graceful {
-		close(r.stopRead)
+		r.stopOnce.Do(func() { close(r.stopRead) })
 	} else {
 		r.seg.markLostQuiet()
 		r.cancel()
@@ -382,7 +395,9 @@ func (s *Subscription) stop(idx int, r *runner, graceful bool) {
 	<-r.done
 	r.cancel()
 	s.mu.Lock()
-	delete(s.running, idx)
+	if s.running[idx] == r {
+		delete(s.running, idx)
+	}
 	s.mu.Unlock()
 	if graceful {
 		if err := s.store.Release(context.Background(), r.seg.currentLease()); err != nil {
@@ -531,8 +546,11 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if err != nil {
 		return err
 	}
-	last := eventstore.Book{Cover: cover, Events: []eventstore.Event{events[len(events)-1].Event}}
-	return s.dispatchAll(ctx, cover, events[0].Sequence, causedBy(cover, last, out.Commands), sent)
+	delivered := make([]eventstore.Event, len(events))
+	for i, e := range events {
+		delivered[i] = e.Event
+	}
+	return s.dispatchAll(ctx, s.keyed(cover, delivered, out.Commands), sent)
 }
 
 // bookSize is the payload bytes of book: what bounds it on the wire.
@@ -568,13 +586,10 @@ func SagaKey(saga string, cover eventstore.Cover, first uint32, index int) strin
 	return fmt.Sprintf("saga:%s:%s:%d:%d", saga, cover, first, index)
 }
 
-func (s *Subscription) dispatchAll(ctx context.Context, cover eventstore.Cover, first uint32, cmds []business.CommandBook, sent map[string]bool) error {
-	for i, cmd := range cmds {
+func (s *Subscription) dispatchAll(ctx context.Context, cmds []business.CommandBook, sent map[string]bool) error {
+	for _, cmd := range cmds {
 		if s.dispatch == nil {
 			return fmt.Errorf("consumer returned commands, but no dispatcher is configured")
-		}
-		if cmd.IdempotencyKey == "" {
-			cmd.IdempotencyKey = SagaKey(s.Name(), cover, first, i)
 		}
 		if sent[cmd.IdempotencyKey] {
 			continue

@@ -36,7 +36,7 @@
 // when CI=true; each run takes a schema of its own. The replicas share one
 // configuration file (written by the test, shown with -v) and differ only
 // in their ports, given by EVENTED_SERVER__* variables. Two variables set
-// the segmented delivery of every replica (defaults 4 and 2s):
+// the segmented delivery of every replica (defaults 4 and 5s):
 //
 //	CLUSTER_SEGMENTS=8      →  EVENTED_DELIVERY__SEGMENTS=8
 //	CLUSTER_LEASE_TTL=5s    →  EVENTED_DELIVERY__LEASE_TTL=5s

@@ -62,10 +62,11 @@ func eventedBinary(t *testing.T) string {
 }
 
 // segmentEnv passes the settings of segmented delivery to every replica:
-// 4 segments and a 2 s lease (a killed replica's segments are taken over
-// within it), or CLUSTER_SEGMENTS / CLUSTER_LEASE_TTL (see the package doc).
+// 4 segments and a 5 s lease (a killed replica's segments are taken over
+// within it; long enough that a replica slowed by a loaded machine, as CI's
+// under -race, does not lose a lease in the runs without faults), or CLUSTER_SEGMENTS / CLUSTER_LEASE_TTL (see the package doc).
 func segmentEnv() []string {
-	segments, ttl := "4", "2s"
+	segments, ttl := "4", "5s"
 	if v := os.Getenv("CLUSTER_SEGMENTS"); v != "" {
 		segments = v
 	}
