@@ -34,7 +34,7 @@ func (r *runner) appendCases(b *backend) []spec {
 				name:    fmt.Sprintf("writers=%d/events=%d", writers, perAppend),
 				floor:   fmt.Sprintf("plain INSERTs, one goroutine, %d rows per transaction", writers*perAppend),
 				metrics: appendMetrics,
-				evented: r.appendEvented(freshStore(b, "append"), writers, perAppend),
+				evented: r.appendEvented(freshStore(b, "append"), writers, perAppend, false),
 				raw:     r.appendRaw(b, freshFile(b, "append-raw"), writers, perAppend),
 			})
 		}
@@ -43,43 +43,11 @@ func (r *runner) appendCases(b *backend) []spec {
 		name:    "writers=16/events=1 with idempotency keys",
 		floor:   "the same appends without keys (evented, a fresh store of the same backend)",
 		metrics: appendMetrics,
-		evented: r.appendKeyed(freshStore(b, "append-keyed"), 16),
-		raw:     r.appendEvented(freshStore(b, "append"), 16, 1),
+		evented: r.appendEvented(freshStore(b, "append-keyed"), 16, 1, true),
+		raw:     r.appendEvented(freshStore(b, "append"), 16, 1, false),
 		notes:   []string{"every append stores a new key (24 h retention) in the same transaction as its event: the cost of idempotency keys"},
 	})
 	return cases
-}
-
-// appendKeyed: writers goroutines appending one event each to their own
-// aggregate, each append with a new idempotency key.
-func (r *runner) appendKeyed(open opener, writers int) measure {
-	return func(ctx context.Context) (sample, error) {
-		store, closeStore, err := open(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer closeStore()
-		covers := make([]eventstore.Cover, writers)
-		next := make([]uint32, writers)
-		for w := range covers {
-			covers[w] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
-		}
-		body := payload()
-		var fp [32]byte
-		res, err := timed(ctx, writers, r.warmup(), r.cfg.Duration, func(ctx context.Context, w int) (int, error) {
-			key := eventstore.Key{ID: fmt.Sprintf("bench-%s-%d", covers[w].Root, next[w]), Fingerprint: fp, TTL: 24 * time.Hour}
-			pages := []eventstore.Page{{HasNum: true, Num: next[w], TypeURL: eventTypeURL, Payload: body}}
-			if _, _, err := store.AppendKeyed(ctx, covers[w], pages, key); err != nil {
-				return 0, err
-			}
-			next[w]++
-			return 1, nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
-	}
 }
 
 // opener opens the store a measurement works on and returns the function
@@ -110,8 +78,8 @@ func freshFile(b *backend, label string) filer {
 
 // appendEvented: writers goroutines appending perAppend events each to
 // their own (new) aggregate, with the optimistic check, as the coordinator
-// does.
-func (r *runner) appendEvented(open opener, writers, perAppend int) measure {
+// does; keyed, each append with a new idempotency key.
+func (r *runner) appendEvented(open opener, writers, perAppend int, keyed bool) measure {
 	return func(ctx context.Context) (sample, error) {
 		store, closeStore, err := open(ctx)
 		if err != nil {
@@ -129,7 +97,14 @@ func (r *runner) appendEvented(open opener, writers, perAppend int) measure {
 			for i := range pages {
 				pages[i] = eventstore.Page{HasNum: true, Num: next[w] + uint32(i), TypeURL: eventTypeURL, Payload: body}
 			}
-			if _, err := store.Append(ctx, covers[w], pages); err != nil {
+			var err error
+			if keyed {
+				key := eventstore.Key{ID: fmt.Sprintf("bench-%s-%d", covers[w].Root, next[w]), TTL: 24 * time.Hour}
+				_, _, err = store.AppendKeyed(ctx, covers[w], pages, key)
+			} else {
+				_, err = store.Append(ctx, covers[w], pages)
+			}
+			if err != nil {
 				return 0, err
 			}
 			next[w] += uint32(perAppend)

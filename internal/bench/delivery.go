@@ -225,54 +225,14 @@ func (c *lagConsumer) Deliver(_ context.Context, book eventstore.Book, _ bool) (
 	return delivery.Outcome{}, nil
 }
 
-// runSubscription runs a subscription of consumer from position after
-// until the returned stop is called.
-func (r *runner) runSubscription(ctx context.Context, store server.Storage, consumer delivery.Consumer, after uint64) (func() error, error) {
-	if err := store.SaveCheckpoint(ctx, consumer.Name(), after); err != nil {
-		return nil, err
-	}
-	sub := delivery.New(consumer, store, nil, deliveryOptions(), r.log)
-	subCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- sub.Run(subCtx) }()
-	return func() error { cancel(); return <-done }, nil
-}
-
 func (r *runner) lagEvented(b *backend) measure {
-	return func(ctx context.Context) (s sample, err error) {
+	return func(ctx context.Context) (sample, error) {
 		store, _, closeStore, err := b.open(ctx, "lag")
 		if err != nil {
 			return nil, err
 		}
 		defer closeStore()
-		warm := int(r.warmup().Seconds() * float64(r.cfg.Rate))
-		n := warm + max(1, int(r.cfg.Duration.Seconds()*float64(r.cfg.Rate)))
-		track := newLagTrack(n)
-		head, err := store.Head(ctx)
-		if err != nil {
-			return nil, err
-		}
-		stop, err := r.runSubscription(ctx, store, &lagConsumer{name: "bench-lag-" + uuid.NewString(), track: track}, head)
-		if err != nil {
-			return nil, err
-		}
-		defer func() { err = errors.Join(err, stop()) }()
-		covers := make([]eventstore.Cover, lagAggregates)
-		for i := range covers {
-			covers[i] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
-		}
-		err = pace(ctx, r.cfg.Rate, n, lagWriters, func(ctx context.Context, i int) error {
-			_, err := store.Append(ctx, covers[i%len(covers)], []eventstore.Page{{TypeURL: eventTypeURL, Payload: indexed(i)}})
-			track.ack[i].Store(time.Now().UnixNano())
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if err := track.wait(ctx); err != nil {
-			return nil, err
-		}
-		return track.lags(warm), nil
+		return r.replicaLag([]server.Storage{store})(ctx)
 	}
 }
 
@@ -400,21 +360,7 @@ func (c *countingConsumer) Deliver(_ context.Context, book eventstore.Book, _ bo
 }
 
 func (r *runner) catchUpEvented(store server.Storage, after uint64, n int) measure {
-	return func(ctx context.Context) (s sample, err error) {
-		c := &countingConsumer{name: "bench-catchup-" + uuid.NewString(), want: int64(n), done: make(chan struct{})}
-		t0 := time.Now()
-		stop, err := r.runSubscription(ctx, store, c, after)
-		if err != nil {
-			return nil, err
-		}
-		defer func() { err = errors.Join(err, stop()) }()
-		select {
-		case <-c.done:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("replayed %d of %d events: %w", c.n.Load(), n, ctx.Err())
-		}
-		return sample{"events/s": float64(n) / time.Since(t0).Seconds()}, nil
-	}
+	return r.replicaCatchUp([]server.Storage{store}, after, n)
 }
 
 func (r *runner) catchUpRaw(db *sql.DB, after uint64, n int) measure {

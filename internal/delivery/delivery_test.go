@@ -84,27 +84,11 @@ func fast(o delivery.Options) delivery.Options {
 	return o
 }
 
-// run starts sub and returns a stop function that waits for it.
+// run starts sub, waits until it owns every segment and returns a stop
+// function that waits for it.
 func run(t *testing.T, sub *delivery.Subscription) func() {
 	t.Helper()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- sub.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("subscription did not stop within 10s")
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop := runAsync(t, sub)
 	eventually(t, "every segment owned", func() bool {
 		for _, seg := range sub.Status().Segments {
 			if !seg.Local {

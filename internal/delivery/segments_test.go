@@ -96,7 +96,8 @@ func locals(s *delivery.Subscription) int {
 	return n
 }
 
-// runAsync starts sub without waiting for it to own segments.
+// runAsync starts sub without waiting for it to own segments, and
+// returns a stop function that waits for it.
 func runAsync(t *testing.T, sub *delivery.Subscription) func() {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
@@ -106,8 +107,13 @@ func runAsync(t *testing.T, sub *delivery.Subscription) func() {
 	stop := func() {
 		once.Do(func() {
 			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("subscription did not stop within 10s")
 			}
 		})
 	}

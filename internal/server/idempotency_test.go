@@ -85,15 +85,7 @@ func pay(root uuid.UUID, amount string) *eventedpb.CommandBook {
 
 func storedEvents(t *testing.T, addr string, domain string, root uuid.UUID) []*eventedpb.EventPage {
 	t.Helper()
-	stream, err := eventedpb.NewEventQueryClient(dial(t, addr)).GetEvents(t.Context(), &eventedpb.Query{Domain: domain, Root: &eventedpb.UUID{Value: root[:]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pages []*eventedpb.EventPage
-	for b, err := stream.Recv(); err == nil; b, err = stream.Recv() {
-		pages = append(pages, b.GetPages()...)
-	}
-	return pages
+	return events(t, eventedpb.NewEventQueryClient(dial(t, addr)), &eventedpb.Cover{Domain: domain, Root: &eventedpb.UUID{Value: root[:]}})
 }
 
 func TestIdempotencyKey(t *testing.T) {
