@@ -234,3 +234,25 @@ func BenchmarkRawRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendKeyed is BenchmarkAppend's 16 writers of 1 event with a
+// new idempotency key per append: compare with writers=16/events=1 there.
+func BenchmarkAppendKeyed(b *testing.B) {
+	s := benchStore(b)
+	ctx := context.Background()
+	covers := make([]eventstore.Cover, 16)
+	next := make([]uint32, 16)
+	for w := range covers {
+		covers[w] = eventstore.Cover{Domain: "bench", Root: uuid.New()}
+	}
+	parallel(b, 16, func(w int) {
+		pages := []eventstore.Page{{HasNum: true, Num: next[w], TypeURL: benchTypeURL, Payload: benchPayload}}
+		key := eventstore.Key{ID: fmt.Sprintf("bench-%s-%d", covers[w].Root, next[w]), TTL: 24 * time.Hour}
+		if _, _, err := s.AppendKeyed(ctx, covers[w], pages, key); err != nil {
+			b.Error(err)
+			return
+		}
+		next[w]++
+	})
+	reportEvents(b, 1)
+}

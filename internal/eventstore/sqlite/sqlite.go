@@ -58,6 +58,8 @@ type Store struct {
 	head, insert, putSnapshot *sql.Stmt // on w
 	dataVersion               *sql.Stmt // on w
 	keyGet, keyPut, keyPurge  *sql.Stmt // on w
+	keyDrop                   *sql.Stmt // on w
+	purgeAfter                time.Time // the writer purges expired keys from then on
 	keyLookup                 *sql.Stmt // on r
 
 	// Owned by the writer goroutine: the next sequence of recently written
@@ -174,8 +176,15 @@ func (s *Store) open(ctx context.Context, synchronous string) error {
 				sequence = excluded.sequence, type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at
 			WHERE excluded.sequence >= snapshots.sequence`},
 		{s.w, &s.keyGet, selectKey},
-		{s.w, &s.keyPut, `INSERT OR REPLACE INTO idempotency_keys
-			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
+		// Takes the key unless a live one has it (no row changed then); an
+		// expired one of the same ID is replaced.
+		{s.w, &s.keyPut, `INSERT INTO idempotency_keys
+			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, domain = excluded.domain,
+				aggregate_id = excluded.aggregate_id, first_sequence = excluded.first_sequence,
+				end_sequence = excluded.end_sequence, created_at = excluded.created_at, expires_at = excluded.expires_at
+			WHERE idempotency_keys.expires_at <= excluded.created_at`},
+		{s.w, &s.keyDrop, `DELETE FROM idempotency_keys WHERE id = ?`},
 		{s.w, &s.keyPurge, `DELETE FROM idempotency_keys WHERE id IN
 			(SELECT id FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`},
 		{s.r, &s.keyLookup, selectKey},

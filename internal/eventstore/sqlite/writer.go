@@ -222,29 +222,7 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 	now := time.Now()
 	results = make([]result, len(batch))
 	next := make(map[eventstore.Cover]uint32, len(batch)) // heads after this batch's appends
-	purged := false
 	for i, r := range batch {
-		if r.key != nil {
-			if !purged {
-				if _, err := tx.StmtContext(ctx, s.keyPurge).ExecContext(ctx, formatTime(now), eventstore.MaxPurge); err != nil {
-					return nil, midway, fmt.Errorf("purge expired keys: %w", err)
-				}
-				purged = true
-			}
-			// A key stored earlier in this batch is seen here: one
-			// transaction, one connection.
-			rec, ok, err := readKey(ctx, tx.StmtContext(ctx, s.keyGet), r.key.ID, now)
-			if err != nil {
-				return nil, midway, err
-			}
-			if ok {
-				results[i] = result{prior: &rec}
-				if rec.Fingerprint != r.key.Fingerprint {
-					results[i].err = &eventstore.KeyMismatchError{Key: r.key.ID}
-				}
-				continue
-			}
-		}
 		from, ok := next[r.cover]
 		if !ok {
 			if from, ok = s.heads[r.cover]; !ok {
@@ -253,16 +231,44 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 				}
 			}
 		}
+		if r.key != nil {
+			if err := s.purgeKeys(ctx, tx, now); err != nil {
+				return nil, midway, err
+			}
+			// One statement takes the key for the events about to be
+			// stored; only when a live key has it (a repeat, seen here
+			// too when stored earlier in this batch) is it read.
+			taken, err := tx.StmtContext(ctx, s.keyPut).ExecContext(ctx, r.key.ID, r.key.Fingerprint[:],
+				r.cover.Domain, r.cover.Root.String(), from, from+uint32(len(r.pages)),
+				formatTime(now), formatTime(now.Add(r.key.TTL)))
+			if err != nil {
+				return nil, midway, fmt.Errorf("store idempotency key: %w", err)
+			}
+			if n, err := taken.RowsAffected(); err != nil {
+				return nil, midway, err
+			} else if n == 0 {
+				rec, ok, err := readKey(ctx, tx.StmtContext(ctx, s.keyGet), r.key.ID, now)
+				if err != nil {
+					return nil, midway, err
+				}
+				if !ok {
+					return nil, midway, fmt.Errorf("idempotency key %q neither taken nor found", r.key.ID)
+				}
+				results[i] = result{prior: &rec}
+				if rec.Fingerprint != r.key.Fingerprint {
+					results[i].err = &eventstore.KeyMismatchError{Key: r.key.ID}
+				}
+				continue
+			}
+		}
 		events, err := appendTx(ctx, insert, r.cover, from, r.pages, now)
 		if err != nil && !errors.Is(err, eventstore.ErrConflict) {
 			return nil, midway, err
 		}
-		if err == nil && r.key != nil {
-			// OR REPLACE: an expired key of the same ID may remain.
-			if _, err := tx.StmtContext(ctx, s.keyPut).ExecContext(ctx, r.key.ID, r.key.Fingerprint[:],
-				r.cover.Domain, r.cover.Root.String(), from, from+uint32(len(events)),
-				formatTime(now), formatTime(now.Add(r.key.TTL))); err != nil {
-				return nil, midway, fmt.Errorf("store idempotency key: %w", err)
+		if err != nil && r.key != nil {
+			// Nothing stored: neither is the key.
+			if _, err := tx.StmtContext(ctx, s.keyDrop).ExecContext(ctx, r.key.ID); err != nil {
+				return nil, midway, fmt.Errorf("drop idempotency key: %w", err)
 			}
 		}
 		next[r.cover] = from + uint32(len(events))
@@ -275,6 +281,24 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 		s.heads[c] = n
 	}
 	return results, committing, nil
+}
+
+// purgeKeys deletes up to eventstore.MaxPurge expired idempotency keys when
+// it is time: at once again while a purge finds a full load, else a second
+// later (expired keys are never found by a lookup; the purge only bounds
+// the table).
+func (s *Store) purgeKeys(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	if now.Before(s.purgeAfter) {
+		return nil
+	}
+	res, err := tx.StmtContext(ctx, s.keyPurge).ExecContext(ctx, formatTime(now), eventstore.MaxPurge)
+	if err != nil {
+		return fmt.Errorf("purge expired keys: %w", err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n < eventstore.MaxPurge {
+		s.purgeAfter = now.Add(time.Second)
+	}
+	return nil
 }
 
 // maxCachedHeads bounds the head cache; past it, it starts over.
