@@ -66,11 +66,59 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 }
 
 // Appended implements eventstore.Log: the channel closes at the next group
-// commit of this Store. Other processes writing the file do not signal it.
+// commit of this Store, and within watchEvery of a commit by another
+// process writing the file (see watch).
 func (s *Store) Appended() <-chan struct{} {
 	s.notifyMu.Lock()
 	defer s.notifyMu.Unlock()
 	return s.notify
+}
+
+// watchEvery is how often watch looks for other processes' commits.
+const watchEvery = 5 * time.Millisecond
+
+// watch wakes the readers waiting for a commit when another process (or
+// another Store on the file) commits: PRAGMA data_version on a connection
+// of its own changes then. It costs one in-memory query per watchEvery,
+// and turns the delivery lag of replicas on one file from the readers'
+// poll interval into a few milliseconds.
+func (s *Store) watch() {
+	defer close(s.watched)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.closing:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		return // closing, or no reader: readers poll, as before
+	}
+	defer conn.Close()
+	t := time.NewTicker(watchEvery)
+	defer t.Stop()
+	var seen int64 = -1
+	for {
+		var v int64
+		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+		} else if seen != v {
+			if seen >= 0 {
+				s.signal()
+			}
+			seen = v
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // signal wakes the readers waiting for a commit.

@@ -74,6 +74,7 @@ type Store struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	watched  chan struct{} // closed when watch returns
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced at each commit (Appended)
 }
@@ -114,6 +115,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		reqs:    make(chan *request, maxBatch),
 		closing: make(chan struct{}),
 		stopped: make(chan struct{}),
+		watched: make(chan struct{}),
 		notify:  make(chan struct{}),
 		heads:   map[eventstore.Cover]uint32{},
 	}
@@ -122,6 +124,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	go s.run()
+	go s.watch()
 	return s, nil
 }
 
@@ -218,6 +221,7 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.stopped
+		<-s.watched
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr

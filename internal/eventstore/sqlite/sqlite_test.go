@@ -399,3 +399,23 @@ func TestKeyAcrossStores(t *testing.T) {
 		t.Errorf("%d appends reported stored, %d events in the stream; want 1 and 1", stored, len(got))
 	}
 }
+
+// TestAppendedSeesAnotherProcess: a commit through another Store on the
+// file (another process) wakes this Store's readers within milliseconds,
+// not at their next poll.
+func TestAppendedSeesAnotherProcess(t *testing.T) {
+	path := tempPath(t)
+	reader, writer := open(t, path), open(t, path)
+	cover := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	for i := range 5 {
+		wake := reader.Appended()
+		if _, err := writer.Append(t.Context(), cover, []eventstore.Page{{TypeURL: "E"}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-wake:
+		case <-time.After(time.Second):
+			t.Fatalf("append %d by the other Store did not wake this one's readers within 1s", i)
+		}
+	}
+}
