@@ -19,14 +19,11 @@ type keyed struct {
 // AppendKeyed implements eventstore.Idempotent: under the store's one lock,
 // the key check, the append and the key's storing are one step.
 func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return nil, nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, nil, eventstore.ErrClosed
-	}
+	defer unlock()
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
@@ -54,14 +51,11 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 
 // Lookup implements eventstore.Idempotent.
 func (s *Store) Lookup(ctx context.Context, id string) (eventstore.KeyRecord, bool, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
 		return eventstore.KeyRecord{}, false, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return eventstore.KeyRecord{}, false, eventstore.ErrClosed
-	}
+	defer unlock()
 	rec, ok := s.liveKey(id, time.Now())
 	return rec, ok, nil
 }

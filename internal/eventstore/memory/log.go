@@ -12,14 +12,11 @@ import (
 
 // ReadLog implements eventstore.Log.
 func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventstore.Logged, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, eventstore.ErrClosed
-	}
+	defer unlock()
 	if after >= uint64(len(s.log)) || limit <= 0 {
 		return nil, nil
 	}
@@ -59,28 +56,22 @@ func (s *Store) Checkpoint(ctx context.Context, subscriber string) (uint64, erro
 
 // SaveCheckpoint implements eventstore.Checkpoints.
 func (s *Store) SaveCheckpoint(ctx context.Context, subscriber string, position uint64) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return eventstore.ErrClosed
-	}
+	defer unlock()
 	s.cps[subscriber] = position
 	return nil
 }
 
 // Park implements eventstore.Parking.
 func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return eventstore.ErrClosed
-	}
+	defer unlock()
 	if s.parked[subscriber] == nil {
 		s.parked[subscriber] = map[uint64]eventstore.Parked{}
 	}
@@ -95,14 +86,11 @@ func (s *Store) Park(ctx context.Context, subscriber string, p eventstore.Parked
 
 // ParkedEvents implements eventstore.Parking.
 func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventstore.Parked, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, eventstore.ErrClosed
-	}
+	defer unlock()
 	m := s.parked[subscriber]
 	out := make([]eventstore.Parked, 0, len(m))
 	for _, pos := range slices.Sorted(maps.Keys(m)) {
@@ -115,14 +103,11 @@ func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventsto
 
 // Unpark implements eventstore.Parking.
 func (s *Store) Unpark(ctx context.Context, subscriber string, positions ...uint64) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return eventstore.ErrClosed
-	}
+	defer unlock()
 	for _, pos := range positions {
 		delete(s.parked[subscriber], pos)
 	}

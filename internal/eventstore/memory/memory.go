@@ -54,6 +54,32 @@ var (
 	_ eventstore.Marks       = (*Store)(nil)
 )
 
+// rlock takes the read lock of an open store; call unlock when done.
+func (s *Store) rlock(ctx context.Context) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, eventstore.ErrClosed
+	}
+	return s.mu.RUnlock, nil
+}
+
+// lock takes the write lock of an open store; call unlock when done.
+func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, eventstore.ErrClosed
+	}
+	return s.mu.Unlock, nil
+}
+
 // New returns an empty store.
 func New() *Store {
 	return &Store{
@@ -72,14 +98,11 @@ func New() *Store {
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, eventstore.ErrClosed
-	}
+	defer unlock()
 	if len(pages) == 0 {
 		return nil, nil
 	}
@@ -107,14 +130,11 @@ func (s *Store) appendLocked(cover eventstore.Cover, pages []eventstore.Page, no
 
 // Read implements eventstore.Store.
 func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint32) ([]eventstore.Event, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, eventstore.ErrClosed
-	}
+	defer unlock()
 	stream := s.streams[cover]
 	end := uint32(len(stream))
 	if to != 0 && to < end {
@@ -168,14 +188,11 @@ func (s *Store) Close() error {
 
 // Snapshot implements eventstore.Snapshots.
 func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstore.Snapshot, bool, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
 		return eventstore.Snapshot{}, false, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return eventstore.Snapshot{}, false, eventstore.ErrClosed
-	}
+	defer unlock()
 	snap, ok := s.snapshots[cover]
 	snap.State = bytes.Clone(snap.State)
 	return snap, ok, nil
@@ -183,14 +200,11 @@ func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstor
 
 // PutSnapshot implements eventstore.Snapshots.
 func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return eventstore.ErrClosed
-	}
+	defer unlock()
 	if old, ok := s.snapshots[cover]; ok && old.Sequence > snap.Sequence {
 		return nil
 	}

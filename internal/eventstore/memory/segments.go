@@ -86,14 +86,11 @@ func (s *Store) Renew(ctx context.Context, l eventstore.Lease, ttl time.Duration
 // and position, and expires now, so the next Acquire takes it with a new
 // token.
 func (s *Store) Release(ctx context.Context, l eventstore.Lease) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return eventstore.ErrClosed
-	}
+	defer unlock()
 	row, ok := s.current(l)
 	if !ok {
 		return nil
@@ -107,14 +104,11 @@ func (s *Store) Release(ctx context.Context, l eventstore.Lease) error {
 
 // Advance implements eventstore.Segments.
 func (s *Store) Advance(ctx context.Context, l eventstore.Lease, position uint64) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return eventstore.ErrClosed
-	}
+	defer unlock()
 	row, ok := s.current(l)
 	if !ok {
 		return eventstore.ErrLeaseLost
@@ -127,14 +121,11 @@ func (s *Store) Advance(ctx context.Context, l eventstore.Lease, position uint64
 // ParkFenced implements eventstore.Segments. The token check, the look for
 // an earlier parked event of the cover and the store happen under one lock.
 func (s *Store) ParkFenced(ctx context.Context, l eventstore.Lease, p eventstore.Parked, behind bool) (bool, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false, eventstore.ErrClosed
-	}
+	defer unlock()
 	if _, ok := s.current(l); !ok {
 		return false, eventstore.ErrLeaseLost
 	}
@@ -167,14 +158,11 @@ func hasEarlier(parked map[uint64]eventstore.Parked, p eventstore.Parked) bool {
 
 // Leases implements eventstore.Segments.
 func (s *Store) Leases(ctx context.Context, subscriber string) ([]eventstore.Lease, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, eventstore.ErrClosed
-	}
+	defer unlock()
 	var out []eventstore.Lease
 	for k, row := range s.leases {
 		if k.subscriber == subscriber {
@@ -209,14 +197,11 @@ func (s *Store) Join(ctx context.Context, owner string, ttl time.Duration) error
 
 // Leave implements eventstore.Segments.
 func (s *Store) Leave(ctx context.Context, owner string) error {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return eventstore.ErrClosed
-	}
+	defer unlock()
 	delete(s.members, owner)
 	return nil
 }
@@ -224,14 +209,11 @@ func (s *Store) Leave(ctx context.Context, owner string) error {
 // Members implements eventstore.Segments. Expired members are dropped as
 // they are met.
 func (s *Store) Members(ctx context.Context) ([]eventstore.Member, error) {
-	if err := ctx.Err(); err != nil {
+	unlock, err := s.lock(ctx)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, eventstore.ErrClosed
-	}
+	defer unlock()
 	now := s.now()
 	var out []eventstore.Member
 	for _, id := range slices.Sorted(maps.Keys(s.members)) {
