@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -172,17 +173,19 @@ func postgres(t *testing.T) setup {
 	}
 }
 
-// TestPostgres runs three replicas on one PostgreSQL schema, reached
-// through a TCP proxy.
+// TestPostgres runs two and three replicas on one PostgreSQL schema,
+// reached through a TCP proxy.
 func TestPostgres(t *testing.T) {
-	t.Run("no faults", func(t *testing.T) {
-		s := postgres(t)
-		run{
-			replicas: 3,
-			load:     load{Commands: 450, Aggregates: 30, Workers: 12, Duration: 40 * time.Second},
-			exact:    true,
-		}.do(t, t.TempDir(), s)
-	})
+	for _, replicas := range []int{2, 3} {
+		t.Run(fmt.Sprintf("no faults, %d replicas", replicas), func(t *testing.T) {
+			s := postgres(t)
+			run{
+				replicas: replicas,
+				load:     load{Commands: 450, Aggregates: 30, Workers: 12, Duration: 40 * time.Second},
+				exact:    true,
+			}.do(t, t.TempDir(), s)
+		})
+	}
 	t.Run("kills and cuts", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("-short: the runs with faults are left out")
