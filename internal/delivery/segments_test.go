@@ -552,3 +552,37 @@ func TestSagaBooksHoldOneEventAndKeysNameIt(t *testing.T) {
 		}
 	}
 }
+
+// Segments never seen before start where the subscription starts, even
+// when another segment of the same split already moved on (a replica that
+// stopped after taking only some of them): their earlier events are not
+// skipped.
+func TestNewSegmentsStartAtTheSubscriptionsStart(t *testing.T) {
+	store := memory.New()
+	r := newRecorder("p")
+	covers := make([]eventstore.Cover, 16)
+	for i := range covers {
+		covers[i] = cover("a")
+		appendN(t, store, covers[i], 1)
+	}
+	// Segment 0 alone exists, with everything up to the head handled.
+	l, ok, err := store.Acquire(t.Context(), "p", 0, 4, "gone", time.Millisecond, 0)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := store.Advance(t.Context(), l, 16); err != nil {
+		t.Fatal(err)
+	}
+	run(t, delivery.New(r, store, nil, fast(delivery.Options{}), quiet))
+	want := 0
+	for _, c := range covers {
+		if eventstore.SegmentOf(c, 4) != 0 {
+			want++
+		}
+	}
+	eventually(t, "the events of the segments never taken", func() bool { return r.total() == want })
+	time.Sleep(20 * time.Millisecond)
+	if got := r.total(); got != want {
+		t.Fatalf("delivered %d events; want %d (those of segments 1-3)", got, want)
+	}
+}

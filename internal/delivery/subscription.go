@@ -157,20 +157,62 @@ func (s *Subscription) Prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscription %s: load segments: %w", s.Name(), err)
 	}
+	var same, other []eventstore.Lease
+	for _, l := range leases {
+		if l.Of == s.opts.Segments {
+			same = append(same, l)
+		} else {
+			other = append(other, l)
+		}
+	}
 	var start uint64
 	switch {
-	case len(leases) > 0:
+	case len(other) > 0:
 		// Split differently before: start where the slowest segment was
 		// (some events are delivered again, none are skipped).
-		start = leases[0].Position
-		for _, l := range leases {
+		start = other[0].Position
+		for _, l := range other {
 			start = min(start, l.Position)
 		}
 	case legacy > 0:
 		start = legacy // the checkpoint of a version before segments
+	case len(same) > 0:
+		// Some segments of this split exist, not all: a replica stopped
+		// while it created them. Their first start is not known; the
+		// beginning skips nothing, and a start at the head resumes where
+		// the slowest of them is.
+		if s.opts.Start == StartHead {
+			start = same[0].Position
+			for _, l := range same {
+				start = min(start, l.Position)
+			}
+		}
 	case s.opts.Start == StartHead:
 		if start, err = s.store.Head(ctx); err != nil {
 			return fmt.Errorf("subscription %s: log head: %w", s.Name(), err)
+		}
+	}
+	// Create every segment of the split now, from the same start, so
+	// that none of them is created later from another: a segment's row,
+	// once it exists, is its checkpoint.
+	if len(same) < s.opts.Segments {
+		exists := map[int]bool{}
+		for _, l := range same {
+			exists[l.Segment] = true
+		}
+		for i := range s.opts.Segments {
+			if exists[i] {
+				continue
+			}
+			l, ok, err := s.store.Acquire(ctx, s.Name(), i, s.opts.Segments, s.opts.Owner, s.opts.LeaseTTL, start)
+			if err != nil {
+				return fmt.Errorf("subscription %s: create segment %d: %w", s.Name(), i, err)
+			}
+			if ok {
+				if err := s.store.Release(ctx, l); err != nil {
+					return fmt.Errorf("subscription %s: create segment %d: %w", s.Name(), i, err)
+				}
+			}
 		}
 	}
 	s.mu.Lock()
