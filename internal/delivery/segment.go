@@ -29,7 +29,7 @@ type segment struct {
 	mu       sync.Mutex
 	cond     *sync.Cond // signals: work queued, work done, state changed
 	lease    eventstore.Lease
-	window   []uint64        // positions read and not yet checkpointed, ascending
+	window   []uint64        // positions of own events read and not yet checkpointed, ascending
 	done     map[uint64]bool // positions of window that are handled
 	queues   map[eventstore.Cover][]item
 	heavy    map[eventstore.Cover]int // queued events holding their payload, per aggregate
@@ -42,6 +42,7 @@ type segment struct {
 	read     uint64                      // last position read from the log
 	saved    uint64                      // last position saved
 	stopping bool
+	closed   bool // reads nothing more (stopping, gracefully or not)
 	lost     bool // the lease is gone: write nothing more
 }
 
@@ -112,16 +113,15 @@ func (g *segment) run(ctx context.Context, stopRead <-chan struct{}, drain time.
 	var saver sync.WaitGroup
 	saver.Go(func() { g.saveLoop(saveCtx) })
 
-	readCtx, stopReading := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-stopRead:
-		case <-readCtx.Done():
-		}
-		stopReading()
-	}()
-	g.readLoop(readCtx)
-	stopReading()
+	// The subscription's reader feeds the segment (enqueue) until it
+	// stops reading.
+	select {
+	case <-stopRead:
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	g.closed = true // the reader passes nothing more
+	g.mu.Unlock()
 
 	if ctx.Err() == nil { // graceful: let the workers finish what was read
 		deadline := time.Now().Add(drain)
@@ -161,54 +161,27 @@ func (g *segment) loadParked(ctx context.Context) error {
 	return nil
 }
 
-// readLoop feeds the queues from the log until ctx ends.
-func (g *segment) readLoop(ctx context.Context) {
-	o := g.sub.opts
-	for {
-		g.mu.Lock()
-		for (g.heavyAll >= o.BatchSize*8 || len(g.window) >= maxWindow) && ctx.Err() == nil {
-			g.cond.Wait()
-		}
-		after := g.read
-		g.mu.Unlock()
-		if ctx.Err() != nil {
-			return
-		}
-		wake := g.sub.store.Appended()
-		batch, err := g.sub.store.ReadLog(ctx, after, o.BatchSize)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			g.sub.noteError(fmt.Errorf("read log: %w", err))
-			if !sleep(ctx, o.BackoffMin) {
-				return
-			}
-			continue
-		}
-		if len(batch) > 0 {
-			g.enqueue(batch)
-			continue
-		}
-		select {
-		case <-wake:
-		case <-time.After(o.PollInterval):
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-func (g *segment) enqueue(batch []eventstore.Logged) {
+// enqueue takes the events of batch (a run of the log, in position order)
+// that the segment has not read yet: its own are queued, the others only
+// move its window along. It reports whether the segment still reads.
+func (g *segment) enqueue(batch []eventstore.Logged) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
 	for _, e := range batch {
+		if e.Position <= g.read {
+			continue // read before the reader went back for another segment
+		}
 		g.read = e.Position
-		g.window = append(g.window, e.Position)
 		if !g.sub.opts.wants(e.Cover.Domain) || !g.mine(e.Cover) {
-			g.done[e.Position] = true
+			// Nothing to do: handled as read. The window holds only the
+			// segment's own events; the checkpoint passes the others
+			// up to the first own event not handled yet.
 			continue
 		}
+		g.window = append(g.window, e.Position)
 		if g.sub.claims.has(e.Cover) && e.Sequence >= g.seen[e.Cover] {
 			g.seen[e.Cover] = e.Sequence
 		}
@@ -229,6 +202,16 @@ func (g *segment) enqueue(batch []eventstore.Logged) {
 	}
 	g.advance()
 	g.cond.Broadcast()
+	return true
+}
+
+// position is where the segment has read up to, and whether it takes more
+// (it is open, and has room: its window is not full, and at most
+// 8×BatchSize of its queued events hold their payload).
+func (g *segment) position() (read uint64, open, room bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.read, !g.closed, len(g.window) < maxWindow && g.heavyAll < g.sub.opts.BatchSize*8
 }
 
 // take removes the next book's worth of cover's queue: up to BatchSize
@@ -279,10 +262,12 @@ func (g *segment) work(ctx context.Context) {
 			continue
 		}
 		items := g.take(cover)
+		if g.heavyAll < g.sub.opts.BatchSize*8 {
+			g.sub.wakeReader() // room again
+		}
 		g.busy[cover] = true
 		g.inflight[cover] = items[0].Sequence
 		_, isParked := g.parked[cover]
-		g.cond.Broadcast() // reading may go on: payloads left memory
 		g.mu.Unlock()
 
 		events, err := g.sub.fill(ctx, cover, items)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evented/evented/internal/business"
@@ -36,6 +37,8 @@ type Subscription struct {
 
 	mu          sync.Mutex
 	running     map[int]*runner // segments this replica delivers
+	changed     chan struct{}   // closed and replaced by forceWake
+	readerWaits atomic.Bool     // the reader waits for a segment's room
 	joined      time.Time       // first successful Join
 	multiUntil  time.Time       // other replicas were seen: marks are kept until then
 	leases      []eventstore.Lease
@@ -67,6 +70,7 @@ func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, lo
 		wake:     make(chan struct{}, 1),
 		started:  make(chan struct{}),
 		running:  map[int]*runner{},
+		changed:  make(chan struct{}),
 	}
 }
 
@@ -233,6 +237,10 @@ func (s *Subscription) Run(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("subscription started", "segments", s.opts.Segments, "owner", s.opts.Owner)
+	readCtx, stopReading := context.WithCancel(context.WithoutCancel(ctx))
+	reading := make(chan struct{})
+	go func() { defer close(reading); s.readLoop(readCtx) }()
+	defer func() { stopReading(); <-reading }()
 	tick := max(s.opts.LeaseTTL/3, time.Millisecond)
 	defer s.once.Do(func() { close(s.started) })
 	for {
@@ -255,6 +263,112 @@ func (s *Subscription) Run(ctx context.Context) error {
 // (or has stopped): a server serves commands after it, so that its first
 // commands find their synchronous consumers' segments in place.
 func (s *Subscription) Started() <-chan struct{} { return s.started }
+
+// readBatch bounds the events the reader takes from the log at once, for
+// all the segments; books are bounded by BatchSize apart from it.
+const readBatch = 1024
+
+// readLoop reads the log once for all the segments this replica delivers:
+// from the lowest position any of them has read, handing each batch to
+// every segment (each takes what it has not read yet). A segment taken
+// over with an older checkpoint makes the reader go back for it.
+func (s *Subscription) readLoop(ctx context.Context) {
+	o := s.opts
+	for {
+		var segs []*segment
+		var after uint64
+		full := false
+		for _, r := range s.runningSegments() {
+			read, open, room := r.seg.position()
+			if !open {
+				continue
+			}
+			if len(segs) == 0 || read < after {
+				after = read
+			}
+			full = full || !room
+			segs = append(segs, r.seg)
+		}
+		if len(segs) == 0 || full {
+			// Nothing to read for, or a segment has no room: wait until
+			// one starts or has room again.
+			woken := s.readerWoken()
+			s.readerWaits.Store(true)
+			if len(segs) > 0 && s.roomNow(segs) { // made room before it could be told
+				s.readerWaits.Store(false)
+				continue
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-woken:
+			case <-time.After(o.PollInterval):
+			}
+			s.readerWaits.Store(false)
+			continue
+		}
+		wake := s.store.Appended()
+		changed := s.readerWoken()
+		batch, err := s.store.ReadLog(ctx, after, readBatch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.noteError(fmt.Errorf("read log: %w", err))
+			if !sleep(ctx, o.BackoffMin) {
+				return
+			}
+			continue
+		}
+		if len(batch) > 0 {
+			for _, g := range segs {
+				g.enqueue(batch)
+			}
+			continue
+		}
+		select {
+		case <-wake:
+		case <-changed:
+		case <-time.After(o.PollInterval):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// roomNow reports whether every open segment of segs has room.
+func (s *Subscription) roomNow(segs []*segment) bool {
+	for _, g := range segs {
+		if _, open, room := g.position(); open && !room {
+			return false
+		}
+	}
+	return true
+}
+
+// readerWoken returns a channel closed at the next wakeReader.
+func (s *Subscription) readerWoken() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changed
+}
+
+// wakeReader tells the reader to look again: a segment started, or one
+// has room again.
+func (s *Subscription) wakeReader() {
+	if !s.readerWaits.Load() {
+		return
+	}
+	s.forceWake()
+}
+
+// forceWake wakes the reader whether it waits for room or not.
+func (s *Subscription) forceWake() {
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+}
 
 // kick makes Run look at the leases at once.
 func (s *Subscription) kick() {
@@ -414,6 +528,7 @@ func (s *Subscription) startSegment(ctx context.Context, l eventstore.Lease, exp
 	s.mu.Lock()
 	s.running[l.Segment] = r
 	s.mu.Unlock()
+	s.forceWake()
 	go func() {
 		defer close(r.done)
 		r.seg.run(segCtx, r.stopRead, s.drainTime())
