@@ -385,11 +385,12 @@ func (c *cluster) settle(ctx context.Context, cons *consumers, limit, quiet time
 	for {
 		s, err := readStore(ctx, c.live())
 		if err == nil {
-			p, g, e := analyse(cons.projector, s, ""), analyse(cons.saga, s, "order"), countEffects(s)
+			p, rc, g, e := analyse(cons.projector, s, ""), analyse(cons.receipts, s, "order"), analyse(cons.saga, s, "order"), countEffects(s)
 			_, _, _, lastP := cons.projector.snapshot()
+			_, _, _, lastR := cons.receipts.snapshot()
 			_, _, _, lastS := cons.saga.snapshot()
-			caught := p.missing.n == 0 && g.missing.n == 0 && e.missing.n == 0
-			if caught && s.total == prev && time.Since(lastP) > quiet && time.Since(lastS) > quiet {
+			caught := p.missing.n == 0 && rc.missing.n == 0 && g.missing.n == 0 && e.missing.n == 0
+			if caught && s.total == prev && time.Since(lastP) > quiet && time.Since(lastR) > quiet && time.Since(lastS) > quiet {
 				c.t.Logf("consumers caught up %v after the load", time.Since(began).Round(time.Millisecond))
 				return s
 			}

@@ -96,8 +96,12 @@ type setup struct {
 
 func (r run) do(t *testing.T, dir string, s setup) {
 	cons := startConsumers(t)
-	cfg := config(t, dir, s.storage, cons.projectorAddr, cons.sagaAddr)
+	cfg := config(t, dir, s.storage, cons)
 	c := startCluster(t, dir, cfg, r.replicas)
+	// A replica delivers a synchronous consumer inline for an aggregate
+	// whose segment another replica owns once it has been a member for a
+	// lease: wait that long, so that the load shows it.
+	time.Sleep(leaseTTL())
 
 	ctx, cancel := context.WithCancel(t.Context())
 	pos := watchPositions(ctx, t, s.db, s.tables)
@@ -124,9 +128,13 @@ func (r run) do(t *testing.T, dir string, s setup) {
 		t.Errorf("reply: %s", b)
 	}
 	checkStored(t, st, res.acks)
-	proj, saga, eff := analyse(cons.projector, st, ""), analyse(cons.saga, st, "order"), countEffects(st)
+	proj, receipts, saga, eff := analyse(cons.projector, st, ""), analyse(cons.receipts, st, "order"), analyse(cons.saga, st, "order"), countEffects(st)
 	proj.report(t, r.exact)
+	receipts.report(t, r.exact)
 	saga.report(t, r.exact)
+	if r.exact && res.inline*10 < res.answered*9 {
+		t.Errorf("%d of %d replies carry the synchronous projector's projection; want at least 90%% without faults", res.inline, res.answered)
+	}
 	eff.report(t, true) // saga commands carry idempotency keys: once, faults or not
 	pos.report(t)
 	c.logProblems()
@@ -135,9 +143,9 @@ func (r run) do(t *testing.T, dir string, s setup) {
 	if !r.exact {
 		kind = "with faults"
 	}
-	t.Logf("SUMMARY %s, %d replicas %s: %d commands sent, %d acknowledged; stored %d order and %d ledger events\n\t%s\n\t%s\n\t%s\n\t%s",
-		s.storage["type"], r.replicas, kind, res.sent, res.answered, st.count("order"), st.count("ledger"),
-		proj, saga, eff, pos)
+	t.Logf("SUMMARY %s, %d replicas %s: %d commands sent, %d acknowledged (%d with the synchronous projection inline); stored %d order and %d ledger events\n\t%s\n\t%s\n\t%s\n\t%s\n\t%s",
+		s.storage["type"], r.replicas, kind, res.sent, res.answered, res.inline, st.count("order"), st.count("ledger"),
+		proj, receipts, saga, eff, pos)
 }
 
 // after waits until n commands were sent, or ctx ends (false).

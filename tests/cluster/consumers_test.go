@@ -108,7 +108,9 @@ func (p *projector) HandleSync(_ context.Context, book *eventedpb.EventBook) (*e
 	if n := len(book.GetPages()); n > 0 {
 		seq = book.GetPages()[n-1].GetNum()
 	}
-	return &eventedpb.Projection{Cover: book.GetCover(), Projector: p.name, Sequence: seq}, nil
+	// A projection with content: evented passes on only those.
+	return &eventedpb.Projection{Cover: book.GetCover(), Projector: p.name, Sequence: seq,
+		Projection: &anypb.Any{TypeUrl: "type.googleapis.com/cluster.Receipt"}}, nil
 }
 
 // Types of the commands and events of the test's two domains (the
@@ -176,18 +178,22 @@ func payloadText(a *anypb.Any) string {
 	return s.GetValue()
 }
 
-// consumers are the test's projector and saga, serving on 127.0.0.1.
+// consumers are the test's projectors and saga, serving on 127.0.0.1.
 type consumers struct {
-	projector, saga *recorder
-	projectorAddr   string
-	sagaAddr        string
+	projector, receipts, saga *recorder
+	projectorAddr             string
+	receiptsAddr              string
+	sagaAddr                  string
 }
 
 func startConsumers(t *testing.T) *consumers {
 	t.Helper()
-	c := &consumers{projector: newRecorder(projectorName), saga: newRecorder(sagaName)}
+	c := &consumers{projector: newRecorder(projectorName), receipts: newRecorder(receiptsName), saga: newRecorder(sagaName)}
 	c.projectorAddr = serve(t, func(s *grpc.Server) {
 		eventedpb.RegisterProjectorCoordinatorServer(s, &projector{recorder: c.projector})
+	})
+	c.receiptsAddr = serve(t, func(s *grpc.Server) {
+		eventedpb.RegisterProjectorCoordinatorServer(s, &projector{recorder: c.receipts})
 	})
 	c.sagaAddr = serve(t, func(s *grpc.Server) {
 		eventedpb.RegisterSagaCoordinatorServer(s, &saga{recorder: c.saga})

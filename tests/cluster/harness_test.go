@@ -66,19 +66,25 @@ func eventedBinary(t *testing.T) string {
 // within it; long enough that a replica slowed by a loaded machine, as CI's
 // under -race, does not lose a lease in the runs without faults), or CLUSTER_SEGMENTS / CLUSTER_LEASE_TTL (see the package doc).
 func segmentEnv() []string {
-	segments, ttl := "4", "5s"
+	segments := "4"
 	if v := os.Getenv("CLUSTER_SEGMENTS"); v != "" {
 		segments = v
 	}
-	if v := os.Getenv("CLUSTER_LEASE_TTL"); v != "" {
-		ttl = v
+	return []string{"EVENTED_DELIVERY__SEGMENTS=" + segments, "EVENTED_DELIVERY__LEASE_TTL=" + leaseTTL().String()}
+}
+
+// leaseTTL is the replicas' delivery.lease_ttl: 5s, or CLUSTER_LEASE_TTL.
+func leaseTTL() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("CLUSTER_LEASE_TTL")); err == nil && d > 0 {
+		return d
 	}
-	return []string{"EVENTED_DELIVERY__SEGMENTS=" + segments, "EVENTED_DELIVERY__LEASE_TTL=" + ttl}
+	return 5 * time.Second
 }
 
 // Names of the consumers, which are also their subscriptions' names.
 const (
 	projectorName = "recorder"
+	receiptsName  = "receipts" // synchronous, domain order
 	sagaName      = "ledger"
 )
 
@@ -86,10 +92,10 @@ const (
 type storage map[string]any
 
 // config writes the configuration every replica runs with: one store, the
-// test's projector and saga (asynchronous), short backoffs, attempts enough
+// test's projectors (one synchronous) and saga, short backoffs, attempts enough
 // never to park during a fault, no admin port. Ports come from the
 // environment, per replica.
-func config(t *testing.T, dir string, store storage, projector, saga string) string {
+func config(t *testing.T, dir string, store storage, cons *consumers) string {
 	t.Helper()
 	cfg := map[string]any{
 		"storage": map[string]any(store),
@@ -100,10 +106,11 @@ func config(t *testing.T, dir string, store storage, projector, saga string) str
 		},
 		"command": map[string]any{"max_attempts": 20, "timeout": "5s"},
 		"projectors": []any{
-			map[string]any{"name": projectorName, "address": projector},
+			map[string]any{"name": projectorName, "address": cons.projectorAddr},
+			map[string]any{"name": receiptsName, "address": cons.receiptsAddr, "synchronous": true, "domains": []any{"order"}},
 		},
 		"sagas": []any{
-			map[string]any{"name": sagaName, "address": saga, "domains": []any{"order"}},
+			map[string]any{"name": sagaName, "address": cons.sagaAddr, "domains": []any{"order"}},
 		},
 		"delivery": map[string]any{
 			"max_attempts": 1000,

@@ -35,6 +35,7 @@ type ack struct {
 type loadResult struct {
 	acks           []ack
 	sent, answered int
+	inline         int            // replies with the synchronous projector's projection
 	failures       map[string]int // by gRPC code
 	bad            []string       // replies that contradict the command
 	elapsed        time.Duration
@@ -96,8 +97,11 @@ func (c *cluster) drive(ctx context.Context, l load, sent *atomic.Int64) loadRes
 				root := roots[i%len(roots)]
 				r := c.replicas[i%len(c.replicas)]
 				id := fmt.Sprintf("%s-%d", run, i)
-				acks, bad, err := send(ctx, r, root, id)
+				acks, inline, bad, err := send(ctx, r, root, id)
 				mu.Lock()
+				if inline {
+					res.inline++
+				}
 				res.sent++
 				switch {
 				case err != nil:
@@ -118,10 +122,10 @@ func (c *cluster) drive(ctx context.Context, l load, sent *atomic.Int64) loadRes
 
 // send sends one AddItem with payload id to order root through r and
 // returns the events its reply acknowledges.
-func send(ctx context.Context, r *replica, root uuid.UUID, id string) (acks []ack, bad []string, err error) {
+func send(ctx context.Context, r *replica, root uuid.UUID, id string) (acks []ack, inline bool, bad []string, err error) {
 	cmd, err := command(addItemType, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, false, nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -131,7 +135,10 @@ func send(ctx context.Context, r *replica, root uuid.UUID, id string) (acks []ac
 		Pages: []*eventedpb.CommandPage{{Command: cmd}},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, false, nil, err
+	}
+	for _, p := range reply.GetProjections() {
+		inline = inline || p.GetProjector() == receiptsName
 	}
 	want := agg{domain: "order", root: root}
 	for _, b := range reply.GetBooks() {
@@ -149,5 +156,5 @@ func send(ctx context.Context, r *replica, root uuid.UUID, id string) (acks []ac
 	if len(acks) != 1 {
 		bad = append(bad, fmt.Sprintf("%s: command %s acknowledged with %d events of %s, want 1", r.name, id, len(acks), want))
 	}
-	return acks, bad, nil
+	return acks, inline, bad, nil
 }
