@@ -34,19 +34,22 @@ func (r *runner) appendCases(b *backend) []spec {
 				name:    fmt.Sprintf("writers=%d/events=%d", writers, perAppend),
 				floor:   fmt.Sprintf("plain INSERTs, one goroutine, %d rows per transaction", writers*perAppend),
 				metrics: appendMetrics,
-				evented: r.appendEvented(freshStore(b, "append"), writers, perAppend, false),
+				evented: r.appendEvented(freshStore(b, "append"), writers, perAppend, noKeys),
 				raw:     r.appendRaw(b, freshFile(b, "append-raw"), writers, perAppend),
 			})
 		}
 	}
-	cases = append(cases, spec{
-		name:    "writers=16/events=1 with idempotency keys",
-		floor:   "the same appends without keys (evented, a fresh store of the same backend)",
-		metrics: appendMetrics,
-		evented: r.appendEvented(freshStore(b, "append-keyed"), 16, 1, true),
-		raw:     r.appendEvented(freshStore(b, "append"), 16, 1, false),
-		notes:   []string{"every append stores a new key (24 h retention) in the same transaction as its event: the cost of idempotency keys"},
-	})
+	for _, keys := range []keyKind{randomKeys, orderedKeys} {
+		cases = append(cases, spec{
+			name:    fmt.Sprintf("writers=16/events=1 with %s idempotency keys", keys),
+			floor:   "the same appends without keys (evented, a fresh store of the same backend)",
+			metrics: appendMetrics,
+			evented: r.appendEvented(freshStore(b, "append-keyed"), 16, 1, keys),
+			raw:     r.appendEvented(freshStore(b, "append"), 16, 1, noKeys),
+			notes: []string{fmt.Sprintf("every append stores a new key (24 h retention) in the same transaction as its event: the cost of idempotency keys; %s",
+				map[keyKind]string{randomKeys: "random keys (UUIDv4, as most clients make them)", orderedKeys: "time-ordered keys (UUIDv7)"}[keys])},
+		})
+	}
 	return cases
 }
 
@@ -76,10 +79,19 @@ func freshFile(b *backend, label string) filer {
 	}
 }
 
+// keyKind is whether and how appendEvented names its appends.
+type keyKind string
+
+const (
+	noKeys      keyKind = ""
+	randomKeys  keyKind = "random"
+	orderedKeys keyKind = "time-ordered"
+)
+
 // appendEvented: writers goroutines appending perAppend events each to
 // their own (new) aggregate, with the optimistic check, as the coordinator
-// does; keyed, each append with a new idempotency key.
-func (r *runner) appendEvented(open opener, writers, perAppend int, keyed bool) measure {
+// does; with keys, each append with a new idempotency key.
+func (r *runner) appendEvented(open opener, writers, perAppend int, keys keyKind) measure {
 	return func(ctx context.Context) (sample, error) {
 		store, closeStore, err := open(ctx)
 		if err != nil {
@@ -98,9 +110,12 @@ func (r *runner) appendEvented(open opener, writers, perAppend int, keyed bool) 
 				pages[i] = eventstore.Page{HasNum: true, Num: next[w] + uint32(i), TypeURL: eventTypeURL, Payload: body}
 			}
 			var err error
-			if keyed {
-				key := eventstore.Key{ID: fmt.Sprintf("bench-%s-%d", covers[w].Root, next[w]), TTL: 24 * time.Hour}
-				_, _, err = store.AppendKeyed(ctx, covers[w], pages, key)
+			if keys != noKeys {
+				id := uuid.New()
+				if keys == orderedKeys {
+					id = uuid.Must(uuid.NewV7())
+				}
+				_, _, err = store.AppendKeyed(ctx, covers[w], pages, eventstore.Key{ID: id.String(), TTL: 24 * time.Hour})
 			} else {
 				_, err = store.Append(ctx, covers[w], pages)
 			}

@@ -38,7 +38,7 @@ func (r *runner) scaleCases(ctx context.Context, b *backend) ([]spec, func(), er
 			name:    fmt.Sprintf("concurrency: append writers=%d/events=1", writers),
 			floor:   fmt.Sprintf("plain INSERTs, one goroutine, %d rows per transaction", writers),
 			metrics: appendMetrics,
-			evented: r.appendEvented(freshStore(b, "scale-append"), writers, 1, false),
+			evented: r.appendEvented(freshStore(b, "scale-append"), writers, 1, noKeys),
 			raw:     r.appendRaw(b, freshFile(b, "scale-append-raw"), writers, 1),
 		})
 	}
@@ -104,7 +104,7 @@ func (r *runner) scaleCases(ctx context.Context, b *backend) ([]spec, func(), er
 				name:    fmt.Sprintf("store of %d events: append writers=16/events=1 (16 new aggregates)", size),
 				floor:   "plain INSERTs into the same file, 16 rows per transaction",
 				metrics: appendMetrics,
-				evented: r.appendEvented(same, 16, 1, false),
+				evented: r.appendEvented(same, 16, 1, noKeys),
 				raw:     r.appendRaw(b, existing, 16, 1),
 				prepare: grow,
 			},

@@ -237,7 +237,15 @@ func BenchmarkRawRead(b *testing.B) {
 
 // BenchmarkAppendKeyed is BenchmarkAppend's 16 writers of 1 event with a
 // new idempotency key per append: compare with writers=16/events=1 there.
+// Keys are random (UUIDv4, as most clients make them) or time-ordered
+// (UUIDv7: each commit's keys land at the end of the key index).
 func BenchmarkAppendKeyed(b *testing.B) {
+	for _, kind := range []string{"random", "time-ordered"} {
+		b.Run("keys="+kind, func(b *testing.B) { benchAppendKeyed(b, kind == "time-ordered") })
+	}
+}
+
+func benchAppendKeyed(b *testing.B, ordered bool) {
 	s := benchStore(b)
 	ctx := context.Background()
 	covers := make([]eventstore.Cover, 16)
@@ -247,7 +255,11 @@ func BenchmarkAppendKeyed(b *testing.B) {
 	}
 	parallel(b, 16, func(w int) {
 		pages := []eventstore.Page{{HasNum: true, Num: next[w], TypeURL: benchTypeURL, Payload: benchPayload}}
-		key := eventstore.Key{ID: fmt.Sprintf("bench-%s-%d", covers[w].Root, next[w]), TTL: 24 * time.Hour}
+		id := uuid.New()
+		if ordered {
+			id = uuid.Must(uuid.NewV7())
+		}
+		key := eventstore.Key{ID: id.String(), TTL: 24 * time.Hour}
 		if _, _, err := s.AppendKeyed(ctx, covers[w], pages, key); err != nil {
 			b.Error(err)
 			return
