@@ -106,3 +106,12 @@ func CheckSettle(subscriber string, cover Cover, m Mark) error {
 	}
 	return CheckMark(subscriber, cover)
 }
+
+// SettledNext is what a settle of m with to moves Next to at least: to
+// when it is past the claim's first sequence, else 0 (Next stays).
+func SettledNext(m Mark, to uint32) uint32 {
+	if to > m.From {
+		return to
+	}
+	return 0
+}

@@ -117,3 +117,15 @@ func CheckAcquire(subscriber string, segment, of int, owner string, ttl time.Dur
 	}
 	return nil
 }
+
+// CheckJoin reports, as an *InvalidError, an owner or ttl that no backend
+// accepts for Join: an empty owner, a ttl that is not positive.
+func CheckJoin(owner string, ttl time.Duration) error {
+	if owner == "" {
+		return Invalid("owner", "must not be empty")
+	}
+	if ttl <= 0 {
+		return Invalid("ttl", "must be positive, got %v", ttl)
+	}
+	return nil
+}

@@ -76,9 +76,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	if !ok || row.claimID != m.ClaimID || row.claimer != m.Claimer {
 		return eventstore.ErrClaimLost
 	}
-	if to > m.From {
-		row.next = max(row.next, to)
-	}
+	row.next = max(row.next, eventstore.SettledNext(m, to))
 	row.from, row.until = 0, time.Time{} // ended; the claimer stays for a retried settle
 	s.marks[k] = row
 	return nil

@@ -180,11 +180,8 @@ func (s *Store) Join(ctx context.Context, owner string, ttl time.Duration) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if owner == "" {
-		return eventstore.Invalid("owner", "must not be empty")
-	}
-	if ttl <= 0 {
-		return eventstore.Invalid("ttl", "must be positive, got %v", ttl)
+	if err := eventstore.CheckJoin(owner, ttl); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -99,10 +99,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
-	next := int64(0) // GREATEST(next, 0) keeps next
-	if to > m.From {
-		next = int64(to)
-	}
+	next := int64(eventstore.SettledNext(m, to)) // GREATEST(next, 0) keeps next
 	tag, err := s.pool.Exec(ctx, `UPDATE marks SET next = GREATEST(next, $4), claim_from = 0, claim_until = NULL
 		WHERE subscriber = $1 AND domain = $2 AND aggregate_id = $3 AND claim_id = $5 AND claimer = $6`,
 		subscriber, cover.Domain, cover.Root, next, int64(m.ClaimID), m.Claimer)

@@ -142,10 +142,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
-	next := uint32(0) // max(next, 0) keeps next
-	if to > m.From {
-		next = to
-	}
+	next := eventstore.SettledNext(m, to) // max(next, 0) keeps next
 	ok, err := settleMarkScript.Run(ctx, s.c, []string{s.k.marks(subscriber)},
 		markField(cover), strconv.FormatUint(m.ClaimID, 10), m.Claimer, strconv.FormatUint(uint64(next), 10)).Int64()
 	if err != nil {

@@ -104,10 +104,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	if s.closed() {
 		return eventstore.ErrClosed
 	}
-	next := int64(0) // max(next, 0) keeps next
-	if to > m.From {
-		next = int64(to)
-	}
+	next := int64(eventstore.SettledNext(m, to)) // max(next, 0) keeps next
 	res, err := s.w.ExecContext(ctx, `UPDATE marks SET next = max(next, ?), claim_from = 0, claim_until = ''
 		WHERE subscriber = ? AND domain = ? AND aggregate_id = ? AND claim_id = ? AND claimer = ?`,
 		next, subscriber, cover.Domain, cover.Root.String(), int64(m.ClaimID), m.Claimer)

@@ -234,11 +234,8 @@ func scanLease(row interface{ Scan(...any) error }, l *eventstore.Lease) error {
 // Join implements eventstore.Segments. It also drops members whose time
 // ran out, so replicas that died without Leave do not pile up.
 func (s *Store) Join(ctx context.Context, owner string, ttl time.Duration) error {
-	if owner == "" {
-		return eventstore.Invalid("owner", "must not be empty")
-	}
-	if ttl <= 0 {
-		return eventstore.Invalid("ttl", "must be positive, got %v", ttl)
+	if err := eventstore.CheckJoin(owner, ttl); err != nil {
+		return err
 	}
 	if s.closed() {
 		return eventstore.ErrClosed
