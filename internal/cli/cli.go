@@ -84,6 +84,8 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newSnapshotCmd(load),
 		newAggregatesCmd(load),
 		newSubscriptionsCmd(load),
+		newParkedCmd(load),
+		newReplayCmd(load),
 		newMigrateCmd(load),
 		newBenchCmd(),
 	)

@@ -677,7 +677,7 @@ func TestVersionAndCompletion(t *testing.T) {
 	contains(t, "completion of --output", ok(t, "__complete", "events", "customer", "c", "--output", ""), "table\njson\n")
 	// Every command of the issue is there.
 	help := ok(t, "--help")
-	for _, c := range []string{"serve", "send", "events", "aggregates", "subscriptions", "snapshot", "config", "migrate", "version", "completion"} {
+	for _, c := range []string{"serve", "send", "events", "aggregates", "subscriptions", "parked", "replay", "snapshot", "config", "migrate", "version", "completion"} {
 		if !regexp.MustCompile(`(?m)^  ` + c + `\s`).MatchString(help) {
 			t.Errorf("evented --help does not list %s:\n%s", c, help)
 		}
