@@ -138,17 +138,11 @@ func (cn *conn) explain(err error, timeout time.Duration) error {
 
 // unreachable tells a connection that could not be made (the server is not
 // running, the name does not resolve) from an UNAVAILABLE the server
-// returned (a business logic service it could not reach).
-func (cn *conn) unreachable(msg string) bool {
-	if cn.GetState() != connectivity.Ready {
-		return true
-	}
-	for _, s := range []string{"connection error", "name resolver", "produced zero addresses", "dial tcp"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
+// returned: one whose message names a business logic service evented could
+// not reach says "connection error" and "dial tcp" too, so only the
+// connection's own state tells them apart.
+func (cn *conn) unreachable(string) bool {
+	return cn.GetState() != connectivity.Ready
 }
 
 // cause trims gRPC's transport wording down to the network error.

@@ -93,3 +93,33 @@ func TestParkedAndReplay(t *testing.T) {
 	contains(t, "parked after the replay", ok(t, "parked", "ledger", addr), "no parked events for ledger")
 	contains(t, "unknown subscriber", fails(t, "parked", "nope", addr), "ledger")
 }
+
+// TestBusinessLogicDownIsNotEventedDown: when evented answers UNAVAILABLE
+// because a business logic service is down, the CLI says so, and does not
+// tell the user to start evented.
+func TestBusinessLogicDownIsNotEventedDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := l.Addr().String()
+	l.Close()
+	cfg := config.Default()
+	cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
+	cfg.Server.Host = "127.0.0.1"
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, -1
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "billing", Address: down}}
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	errOut := fails(t, "send", "billing", "inv-1", "examples.CreateCustomer", `{"name":"Ann"}`, "--command-addr="+srv.CommandAddr())
+	contains(t, "business logic down", errOut, "UNAVAILABLE", `business logic of domain "billing"`, down)
+	if strings.Contains(errOut, "evented serve") || strings.Contains(errOut, "cannot reach evented") {
+		t.Fatalf("the CLI blamed evented for its business logic being down:\n%s", errOut)
+	}
+}
