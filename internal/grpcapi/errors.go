@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -47,8 +49,15 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
-		return err // already a status (from gRPC itself)
+	if st, ok := status.FromError(err); ok {
+		// Already a status: gRPC's own, or a service evented calls
+		// (business logic) passed through.
+		if st.Code() == codes.Unavailable && unavailableLog.allow(st.Message()) {
+			// That service is down: the client is told, and so is the
+			// operator, once in a while.
+			log.WarnContext(ctx, "a service evented calls is unavailable; commands to it fail", "method", method, "err", st.Message())
+		}
+		return err
 	}
 	var withStatus interface{ GRPCStatus() *status.Status }
 	if errors.As(err, &withStatus) {
@@ -71,4 +80,32 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	}
 	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
 	return status.Error(codes.Internal, "internal error in evented; the server log has the details")
+}
+
+// unavailableLog lets the same "unavailable" warning through once per
+// unavailableEvery, so that a service that is down shows in the log
+// without flooding it.
+var unavailableLog = &limiter{every: unavailableEvery, last: map[string]time.Time{}}
+
+const unavailableEvery = 10 * time.Second
+
+type limiter struct {
+	mu    sync.Mutex
+	every time.Duration
+	last  map[string]time.Time
+}
+
+// allow reports whether key may be logged now.
+func (l *limiter) allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if t, ok := l.last[key]; ok && now.Sub(t) < l.every {
+		return false
+	}
+	if len(l.last) > 1000 {
+		clear(l.last)
+	}
+	l.last[key] = now
+	return true
 }
