@@ -212,6 +212,9 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 				err = errMoved
 			} else if seg.caughtUp(ctx, in.cover, in.from, catchUpWait) {
 				out, err = e.sub.deliverInline(ctx, in.cover, stored)
+			} else if last := e.sub.Status().LastError; last != "" {
+				// Say why the earlier events are still on their way.
+				err = fmt.Errorf("%w (the last delivery error of %s: %s)", errNotFirst, e.sub.Name(), last)
 			}
 		}
 		e.commands = out.Commands

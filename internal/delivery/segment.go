@@ -410,6 +410,8 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		// as long as it takes. Only refusals use up attempts.
 		if !unavailable(lastErr) {
 			attempt++
+		} else if s.warnDown() {
+			g.log.Warn("consumer unavailable; its events wait for it (nothing is parked)", "cover", cover, "err", lastErr)
 		}
 		if attempt <= s.opts.MaxAttempts {
 			g.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)

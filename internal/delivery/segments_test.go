@@ -1,9 +1,11 @@
 package delivery_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -585,4 +587,69 @@ func TestNewSegmentsStartAtTheSubscriptionsStart(t *testing.T) {
 	if got := r.total(); got != want {
 		t.Fatalf("delivered %d events; want %d (those of segments 1-3)", got, want)
 	}
+}
+
+// A consumer that is down is logged (not only counted): an operator sees
+// it without reading metrics.
+func TestConsumerDownIsLogged(t *testing.T) {
+	store := memory.New()
+	r := newRecorder("p")
+	var down sync.Map
+	down.Store("yes", true)
+	r.fail = func(eventstore.Book) error {
+		if _, ok := down.Load("yes"); ok {
+			return fmt.Errorf("projector p: %w", downErr{})
+		}
+		return nil
+	}
+	var logged syncBuffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	run(t, delivery.New(r, store, nil, fast(delivery.Options{}), log))
+	appendN(t, store, cover("a"), 1)
+	eventually(t, "a warning that the consumer is down", func() bool {
+		return strings.Contains(logged.String(), "consumer unavailable") && strings.Contains(logged.String(), "connection refused")
+	})
+	down.Delete("yes")
+	eventually(t, "the event once the consumer is back", func() bool { return r.total() == 1 })
+}
+
+// An inline delivery that gives way to earlier events still being
+// retried says why they are: the subscription's last error.
+func TestInlineGivingWaySaysWhy(t *testing.T) {
+	store := memory.New()
+	r := newRecorder("receipt")
+	r.fail = func(b eventstore.Book) error {
+		if b.Events[0].Sequence == 0 {
+			return errors.New("receipt printer jammed")
+		}
+		return nil
+	}
+	sub := delivery.New(r, store, nil, fast(delivery.Options{Synchronous: true, MaxAttempts: 1 << 20}), quiet)
+	hub := delivery.NewHub(sub)
+	run(t, sub)
+	c := cover("a")
+	inlineThenAppend(t, hub, store, c, 1) // fails inline; the subscription retries it
+	eventually(t, "the retry's error", func() bool { return strings.Contains(sub.Status().LastError, "jammed") })
+	res := inlineThenAppend(t, hub, store, c, 1)
+	if len(res.Failures) != 1 || !strings.Contains(res.Failures[0].Error(), "receipt printer jammed") {
+		t.Fatalf("failures %v; want the earlier events' error named", res.Failures)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -45,6 +45,7 @@ type Subscription struct {
 	delivered   uint64
 	parkedCount int
 	lastErr     string
+	warnedDown  time.Time // last warning that the consumer is down
 }
 
 // runner is a segment being delivered and how to stop it.
@@ -817,6 +818,21 @@ func (s *Subscription) backoff(attempt int) time.Duration {
 		d = s.opts.BackoffMax
 	}
 	return time.Duration(float64(d) * (0.5 + rand.Float64()))
+}
+
+// warnDownEvery spaces the warnings that a consumer is down.
+const warnDownEvery = 30 * time.Second
+
+// warnDown reports whether to log that the consumer is down now: at the
+// first failure, then once per warnDownEvery.
+func (s *Subscription) warnDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now := time.Now(); now.Sub(s.warnedDown) >= warnDownEvery {
+		s.warnedDown = now
+		return true
+	}
+	return false
 }
 
 func (s *Subscription) noteError(err error) {
