@@ -117,7 +117,7 @@ func (cn *conn) explain(err error, timeout time.Duration) error {
 	code, msg := codeName(st.Code()), st.Message()
 	switch st.Code() {
 	case codes.Unavailable:
-		if cn.unreachable(msg) {
+		if cn.unreachable() {
 			return fmt.Errorf("cannot reach evented's %s port at %s: %s\n"+
 				"Start the server with `evented serve` (from a clone of the repository: `go run ./cmd/evented serve`), "+
 				"or point --%s at a running one (the %s port is %s in its configuration)",
@@ -141,7 +141,7 @@ func (cn *conn) explain(err error, timeout time.Duration) error {
 // returned: one whose message names a business logic service evented could
 // not reach says "connection error" and "dial tcp" too, so only the
 // connection's own state tells them apart.
-func (cn *conn) unreachable(string) bool {
+func (cn *conn) unreachable() bool {
 	return cn.GetState() != connectivity.Ready
 }
 

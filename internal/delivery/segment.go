@@ -40,7 +40,6 @@ type segment struct {
 	parked   map[eventstore.Cover]uint64 // parked aggregates → first parked position
 	seen     map[eventstore.Cover]uint32 // highest sequence read, for claimed aggregates
 	read     uint64                      // last position read from the log
-	saved    uint64                      // last position saved
 	stopping bool
 	closed   bool // reads nothing more (stopping, gracefully or not)
 	lost     bool // the lease is gone: write nothing more
@@ -72,7 +71,6 @@ func newSegment(sub *Subscription, lease eventstore.Lease) *segment {
 		parked:   map[eventstore.Cover]uint64{},
 		seen:     map[eventstore.Cover]uint32{},
 		read:     lease.Position,
-		saved:    lease.Position,
 	}
 	g.cond = sync.NewCond(&g.mu)
 	return g
@@ -513,7 +511,7 @@ func (g *segment) saveCheckpoint(ctx context.Context) {
 	g.mu.Lock()
 	pos := g.handledUpTo()
 	lease, lost := g.lease, g.lost
-	changed := pos != g.saved
+	changed := pos != g.lease.Position // the lease holds the saved checkpoint
 	g.mu.Unlock()
 	if !changed || lost {
 		return
@@ -526,7 +524,6 @@ func (g *segment) saveCheckpoint(ctx context.Context) {
 		return
 	}
 	g.mu.Lock()
-	g.saved = pos
 	g.lease.Position = pos
 	g.mu.Unlock()
 }

@@ -130,18 +130,13 @@ func TestDeadReplicasSegmentsAreTakenOver(t *testing.T) {
 	r := newRecorder("p")
 	watch := leaseWatch(t, store, "p")
 	defer watch()
-	dead := delivery.New(r, store, nil, fast(delivery.Options{Owner: "dead"}), quiet)
-	deadCtx, kill := context.WithCancel(t.Context())
-	_ = kill
-	// "dead" takes every segment, then its process stops renewing: we
-	// simulate it by taking the leases directly and never renewing.
+	// Replica "dead" took every segment, then its process stopped
+	// renewing: its leases are taken here and never renewed.
 	for i := range 4 {
 		if _, ok, err := store.Acquire(t.Context(), "p", i, 4, "dead", 300*time.Millisecond, 0); err != nil || !ok {
 			t.Fatal(ok, err)
 		}
 	}
-	_ = dead
-	_ = deadCtx
 	c := cover("a")
 	appendN(t, store, c, 5)
 	alive := delivery.New(r, store, nil, fast(delivery.Options{Owner: "alive"}), quiet)
