@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/evented/evented/api/eventedpb"
@@ -34,26 +34,14 @@ name-based UUID, which evented events customer cust-001 prints.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cn, err := c.dial()
+			all, err := receiveAll(cmd, c, func(ctx context.Context, cn grpc.ClientConnInterface) (grpc.ServerStreamingClient[eventedpb.AggregateRoot], error) {
+				return eventedpb.NewEventQueryClient(cn).GetAggregateRoots(ctx, &emptypb.Empty{})
+			})
 			if err != nil {
 				return err
 			}
-			defer cn.Close()
-			ctx, cancel := c.context(cmd.Context())
-			defer cancel()
-			stream, err := eventedpb.NewEventQueryClient(cn).GetAggregateRoots(ctx, &emptypb.Empty{})
-			if err != nil {
-				return cn.explain(err, c.timeout)
-			}
 			roots := []rootView{}
-			for {
-				r, err := stream.Recv()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return cn.explain(err, c.timeout)
-				}
+			for _, r := range all {
 				if len(args) == 1 && r.GetDomain() != args[0] {
 					continue
 				}

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -134,6 +136,33 @@ func (cn *conn) explain(err error, timeout time.Duration) error {
 		}
 	}
 	return fmt.Errorf("%s: %s", code, msg)
+}
+
+// receiveAll connects to the client's port, opens a server stream with
+// open and returns all its messages; errors are explained (explain).
+func receiveAll[T any](cmd *cobra.Command, c *client, open func(context.Context, grpc.ClientConnInterface) (grpc.ServerStreamingClient[T], error)) ([]*T, error) {
+	cn, err := c.dial()
+	if err != nil {
+		return nil, err
+	}
+	defer cn.Close()
+	ctx, cancel := c.context(cmd.Context())
+	defer cancel()
+	stream, err := open(ctx, cn)
+	if err != nil {
+		return nil, cn.explain(err, c.timeout)
+	}
+	var all []*T
+	for {
+		m, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return all, nil
+		}
+		if err != nil {
+			return nil, cn.explain(err, c.timeout)
+		}
+		all = append(all, m)
+	}
 }
 
 // unreachable tells a connection that could not be made (the server is not

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"math"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/evented/evented/api/eventedpb"
 )
@@ -109,30 +109,19 @@ func (c *client) getEvents(cmd *cobra.Command, agg aggregate, descriptorSets []s
 	if err != nil {
 		return bookView{}, err
 	}
-	cn, err := c.dial()
+	books, err := receiveAll(cmd, c, func(ctx context.Context, cn grpc.ClientConnInterface) (grpc.ServerStreamingClient[eventedpb.EventBook], error) {
+		return eventedpb.NewEventQueryClient(cn).GetEvents(ctx, &eventedpb.Query{
+			Domain: agg.domain, Root: agg.cover().GetRoot(), LowerBound: lower, UpperBound: upper,
+		})
+	})
 	if err != nil {
 		return bookView{}, err
 	}
-	defer cn.Close()
-	ctx, cancel := c.context(cmd.Context())
-	defer cancel()
-	stream, err := eventedpb.NewEventQueryClient(cn).GetEvents(ctx, &eventedpb.Query{
-		Domain: agg.domain, Root: agg.cover().GetRoot(), LowerBound: lower, UpperBound: upper,
-	})
-	if err != nil {
-		return bookView{}, cn.explain(err, c.timeout)
-	}
 	v := bookView{Domain: agg.domain, Root: agg.root.String(), Events: []eventView{}}
-	for {
-		b, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return v, nil
-		}
-		if err != nil {
-			return bookView{}, cn.explain(err, c.timeout)
-		}
+	for _, b := range books {
 		reg.addBook(&v, b)
 	}
+	return v, nil
 }
 
 func newSnapshotCmd(load loader) *cobra.Command {

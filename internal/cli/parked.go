@@ -1,14 +1,14 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/evented/evented/api/eventedpb"
 )
@@ -59,26 +59,14 @@ delivers them again. SUBSCRIBER is a projector's or saga's name, or bus for the 
 			if err != nil {
 				return err
 			}
-			cn, err := c.dial()
+			all, err := receiveAll(cmd, c, func(ctx context.Context, cn grpc.ClientConnInterface) (grpc.ServerStreamingClient[eventedpb.ParkedEvent], error) {
+				return eventedpb.NewDeliveryAdminClient(cn).ListParked(ctx, &eventedpb.ParkedQuery{Subscriber: args[0]})
+			})
 			if err != nil {
 				return err
 			}
-			defer cn.Close()
-			ctx, cancel := c.context(cmd.Context())
-			defer cancel()
-			stream, err := eventedpb.NewDeliveryAdminClient(cn).ListParked(ctx, &eventedpb.ParkedQuery{Subscriber: args[0]})
-			if err != nil {
-				return cn.explain(err, c.timeout)
-			}
 			parked := []parkedView{}
-			for {
-				p, err := stream.Recv()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return cn.explain(err, c.timeout)
-				}
+			for _, p := range all {
 				page := p.GetPage()
 				parked = append(parked, parkedView{
 					Subscriber: p.GetSubscriber(), Position: p.GetPosition(),

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"errors"
+	"context"
 	"fmt"
-	"io"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/evented/evented/api/eventedpb"
@@ -53,26 +53,14 @@ what the answering replica did since it started.`,
 		Args:              cobra.NoArgs,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cn, err := c.dial()
+			all, err := receiveAll(cmd, c, func(ctx context.Context, cn grpc.ClientConnInterface) (grpc.ServerStreamingClient[eventedpb.SubscriptionStatus], error) {
+				return eventedpb.NewDeliveryAdminClient(cn).ListSubscriptions(ctx, &emptypb.Empty{})
+			})
 			if err != nil {
 				return err
 			}
-			defer cn.Close()
-			ctx, cancel := c.context(cmd.Context())
-			defer cancel()
-			stream, err := eventedpb.NewDeliveryAdminClient(cn).ListSubscriptions(ctx, &emptypb.Empty{})
-			if err != nil {
-				return cn.explain(err, c.timeout)
-			}
 			subs := []subscriptionView{}
-			for {
-				s, err := stream.Recv()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return cn.explain(err, c.timeout)
-				}
+			for _, s := range all {
 				v := subscriptionView{
 					Name: s.GetName(), Checkpoint: s.GetCheckpoint(), Head: s.GetHead(), Delivered: s.GetDelivered(),
 					Parked: s.GetParked(), Pending: s.GetPending(), Synchronous: s.GetSynchronous(),
