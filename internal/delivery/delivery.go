@@ -117,7 +117,13 @@ type Options struct {
 	// taken over after at most this long (default 10s).
 	LeaseTTL time.Duration
 	// Owner names this replica in the leases (default: a random name).
+	// With Replica set, the replica's ID is used instead.
 	Owner string
+	// Replica, when set, is this process's membership, shared by all its
+	// subscriptions (one Join per third of a lease for all of them); the
+	// caller leaves it when they have all stopped. Nil: the subscription
+	// keeps a membership of its own.
+	Replica *Replica
 	// Start is where a subscription with no checkpoint yet begins:
 	// StartBeginning (the default) or StartHead.
 	Start string

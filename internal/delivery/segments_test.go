@@ -648,3 +648,36 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// joinCounter counts the Joins that reach the store.
+type joinCounter struct {
+	*memory.Store
+	joins atomic.Int32
+}
+
+func (c *joinCounter) Join(ctx context.Context, owner string, ttl time.Duration) error {
+	c.joins.Add(1)
+	return c.Store.Join(ctx, owner, ttl)
+}
+
+// Subscriptions that share a Replica keep its membership with one Join
+// per third of a lease between them, not one each.
+func TestSubscriptionsShareOneMembership(t *testing.T) {
+	store := &joinCounter{Store: memory.New()}
+	opts := fast(delivery.Options{})
+	replica := delivery.NewReplica(store, "r1", opts.LeaseTTL)
+	opts.Replica = replica
+	for i := range 5 {
+		runAsync(t, delivery.New(newRecorder(fmt.Sprint("p", i)), store, nil, opts, quiet))
+	}
+	const window = time.Second
+	time.Sleep(window)
+	most := int32(window/(opts.LeaseTTL/3)) + 2
+	if n := store.joins.Load(); n > most {
+		t.Fatalf("%d Joins in %v by 5 subscriptions sharing a replica; want at most %d (one per third of a %v lease)", n, window, most, opts.LeaseTTL)
+	}
+	members, err := store.Members(t.Context())
+	if err != nil || len(members) != 1 || members[0].ID != "r1" {
+		t.Fatalf("members %v, %v; want r1 alone", members, err)
+	}
+}

@@ -29,8 +29,12 @@ type Subscription struct {
 	log      *slog.Logger
 	claims   claims
 	wake     chan struct{} // kick: look at the leases now
-	started  chan struct{} // closed after Run's first turn at the leases
-	once     sync.Once
+	replica  *Replica
+	// ownReplica: the replica is this subscription's alone, so it leaves
+	// when the subscription stops.
+	ownReplica bool
+	started    chan struct{} // closed after Run's first turn at the leases
+	once       sync.Once
 
 	prepared bool
 	start    uint64 // where a segment never seen before starts
@@ -39,7 +43,6 @@ type Subscription struct {
 	running     map[int]*runner // segments this replica delivers
 	changed     chan struct{}   // closed and replaced by forceWake
 	readerWaits atomic.Bool     // the reader waits for a segment's room
-	joined      time.Time       // first successful Join
 	multiUntil  time.Time       // other replicas were seen: marks are kept until then
 	leases      []eventstore.Lease
 	delivered   uint64
@@ -62,16 +65,24 @@ type runner struct {
 // New returns a subscription of consumer to store. dispatch executes the
 // commands a saga returns (nil when the consumer is not a saga).
 func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, log *slog.Logger) *Subscription {
+	opts = opts.withDefaults()
+	replica, own := opts.Replica, false
+	if replica == nil {
+		replica, own = NewReplica(store, opts.Owner, opts.LeaseTTL), true
+	}
+	opts.Owner = replica.ID()
 	return &Subscription{
-		consumer: consumer,
-		store:    store,
-		dispatch: dispatch,
-		opts:     opts.withDefaults(),
-		log:      log.With("component", "delivery", "subscriber", consumer.Name()),
-		wake:     make(chan struct{}, 1),
-		started:  make(chan struct{}),
-		running:  map[int]*runner{},
-		changed:  make(chan struct{}),
+		replica:    replica,
+		ownReplica: own,
+		consumer:   consumer,
+		store:      store,
+		dispatch:   dispatch,
+		opts:       opts,
+		log:        log.With("component", "delivery", "subscriber", consumer.Name()),
+		wake:       make(chan struct{}, 1),
+		started:    make(chan struct{}),
+		running:    map[int]*runner{},
+		changed:    make(chan struct{}),
 	}
 }
 
@@ -383,15 +394,7 @@ func (s *Subscription) kick() {
 // lost, gives back segments beyond its share and takes free ones up to it.
 func (s *Subscription) balance(ctx context.Context) {
 	o := s.opts
-	if err := s.store.Join(ctx, o.Owner, o.LeaseTTL); err != nil {
-		s.noteError(fmt.Errorf("join as replica %s: %w", o.Owner, err))
-	} else {
-		s.mu.Lock()
-		if s.joined.IsZero() {
-			s.joined = time.Now()
-		}
-		s.mu.Unlock()
-	}
+	members, membersErr := s.replica.Members(ctx)
 	for idx, r := range s.runningSegments() {
 		if r.seg.isLost() {
 			s.log.Warn("segment lease lost to another replica; stopping it", "segment", idx)
@@ -422,9 +425,8 @@ func (s *Subscription) balance(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	members, err := s.store.Members(ctx)
-	if err != nil {
-		s.noteError(fmt.Errorf("list replicas: %w", err))
+	if membersErr != nil {
+		s.noteError(membersErr)
 		return
 	}
 	leases, err := s.store.Leases(ctx, s.Name())
@@ -564,15 +566,18 @@ func (s *Subscription) stop(idx int, r *runner, graceful bool) {
 	}
 }
 
-// stopAll stops every segment gracefully, in parallel, and leaves.
+// stopAll stops every segment gracefully, in parallel, and leaves when the
+// replica is the subscription's own (a shared one is left by its owner).
 func (s *Subscription) stopAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for idx, r := range s.runningSegments() {
 		wg.Go(func() { s.stop(idx, r, true) })
 	}
 	wg.Wait()
-	if err := s.store.Leave(ctx, s.opts.Owner); err != nil {
-		s.noteError(fmt.Errorf("leave: %w", err))
+	if s.ownReplica {
+		if err := s.replica.Leave(ctx); err != nil {
+			s.noteError(fmt.Errorf("leave: %w", err))
+		}
 	}
 }
 
@@ -590,9 +595,7 @@ func (s *Subscription) multi() bool {
 // member for a lease's length, so that every owner has seen it and keeps
 // the delivery marks.
 func (s *Subscription) remoteInline() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return !s.joined.IsZero() && time.Since(s.joined) >= s.opts.LeaseTTL
+	return s.replica.memberFor(s.opts.LeaseTTL)
 }
 
 // advanceMark records, when other replicas share the store, that cover's

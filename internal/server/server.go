@@ -102,6 +102,7 @@ type Server struct {
 	store   Storage
 	router  *router
 	hub     *delivery.Hub
+	replica *delivery.Replica // this process among those sharing the store
 	remotes []*dremote.Consumer
 	// byKind holds the subscriptions of projectors and of sagas.
 	byKind   map[dremote.Kind][]*delivery.Subscription
@@ -251,6 +252,14 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
+	if s.replica != nil && len(s.hub.Subscriptions()) > 0 {
+		// Every subscription has stopped: the others may take its share.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if lerr := s.replica.Leave(ctx); lerr != nil {
+			s.log.Warn("leaving the replicas failed; the others take over when the membership expires", "err", lerr)
+		}
+		cancel()
+	}
 	if cerr := s.close(); err == nil {
 		err = cerr
 	}
@@ -318,6 +327,8 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 	d := s.cfg.Delivery
 	owner := replicaID(s.cfg.Server.ReplicaID)
 	s.log.Info("replica", "id", owner, "segments", d.Segments, "lease_ttl", d.LeaseTTL.String())
+	// One membership for all subscriptions: one Join per third of a lease.
+	s.replica = delivery.NewReplica(s.store, owner, d.LeaseTTL)
 	var subs []*delivery.Subscription
 	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
 	add := func(kind dremote.Kind, c config.Consumer) error {
@@ -337,7 +348,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		sub := delivery.New(consumer, s.store, dispatch, delivery.Options{
 			Domains: c.Domains, History: c.History, Synchronous: c.Synchronous,
 			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Owner: owner, Start: start,
+			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, Start: start,
 			MaxBookBytes: d.MaxBookBytes, EventPerBook: kind == dremote.Saga, ClaimTTL: 2*d.Timeout + 5*time.Second,
 		}, s.log)
 		subs = append(subs, sub)
@@ -371,7 +382,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		}
 		subs = append(subs, delivery.New(relay{pub: pub, timeout: d.Timeout}, s.store, nil, delivery.Options{
 			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Owner: owner, MaxBookBytes: limit,
+			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, MaxBookBytes: limit,
 		}, s.log))
 	}
 	return delivery.NewHub(subs...), nil
