@@ -83,7 +83,9 @@ func testRelay(t *testing.T, tc relayCase, restart bool) {
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax, cfg.Delivery.Timeout = 10*time.Millisecond, 200*time.Millisecond, 2*time.Second
 	srv, _ := start(t, cfg)
 
-	sub, err := tc.subscriber(t, srv, url).Subscribe(t.Context(), "relay-test-"+uuid.NewString()[:8], "")
+	// Only this test's domain: other packages' tests share the broker.
+	domain := "relay-" + uuid.NewString()[:8]
+	sub, err := tc.subscriber(t, srv, url).Subscribe(t.Context(), domain, domain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func testRelay(t *testing.T, tc relayCase, restart bool) {
 		for i := range n {
 			root := covers[i%len(covers)]
 			if _, err := client.Handle(t.Context(), &eventedpb.CommandBook{
-				Cover: &eventedpb.Cover{Domain: "orders", Root: &eventedpb.UUID{Value: root[:]}},
+				Cover: &eventedpb.Cover{Domain: domain, Root: &eventedpb.UUID{Value: root[:]}},
 				Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "AddItem"}}},
 			}); err != nil {
 				t.Fatalf("command while the broker is %s: %v", map[bool]string{true: "down", false: "up"}[restart], err)
@@ -126,6 +128,9 @@ func testRelay(t *testing.T, tc relayCase, restart bool) {
 				t.Fatalf("received %d of %d events within 60s: %v", seen, total, next)
 			}
 			continue // the broker is coming back: Receive again
+		}
+		if msg.Book.Cover.Domain != domain {
+			t.Fatalf("a book of domain %q reached a subscription to %s", msg.Book.Cover.Domain, domain)
 		}
 		for _, e := range msg.Book.Events {
 			switch want := next[msg.Book.Cover]; {
