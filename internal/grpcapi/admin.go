@@ -100,6 +100,9 @@ func (a *Admin) ReplayParked(ctx context.Context, q *eventedpb.ParkedQuery) (*ev
 }
 
 func (a *Admin) subscriber(q *eventedpb.ParkedQuery) (*delivery.Subscription, []eventstore.Cover, error) {
+	if q.GetSubscriber() == "" {
+		return nil, nil, eventstore.Invalid("subscriber", "is required: the name of a configured projector or saga, or the bus relay")
+	}
 	sub := a.Hub.Subscription(q.GetSubscriber())
 	if sub == nil {
 		var names []string

@@ -278,15 +278,31 @@ func TestProjectorCoordinatorFansOutToConfiguredProjectors(t *testing.T) {
 	}
 	srv, _ := start(t, cfg)
 	root := uuid.New()
-	_, err = eventedpb.NewProjectorCoordinatorClient(dial(t, srv.CommandAddr())).Handle(t.Context(), &eventedpb.EventBook{
+	book := &eventedpb.EventBook{
 		Cover: &eventedpb.Cover{Domain: "ledger", Root: &eventedpb.UUID{Value: root[:]}},
 		Pages: []*eventedpb.EventPage{{Sequence: &eventedpb.EventPage_Num{Num: 0}, Event: &anypb.Any{TypeUrl: "EntryCreated"}}},
-	})
-	if err != nil {
+	}
+	coordinator := eventedpb.NewProjectorCoordinatorClient(dial(t, srv.CommandAddr()))
+
+	// A book that is not in the store reaches no projector.
+	_, err = coordinator.Handle(t.Context(), book)
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "not in the store") {
+		t.Fatalf("a made-up book: %v, want FailedPrecondition naming the store", err)
+	}
+	if n := proj.got.Load(); n != 0 {
+		t.Fatalf("projector got %d events of a book that is not in the store", n)
+	}
+
+	// Stored, it is delivered (once by the subscription, once more here).
+	if _, err := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr())).Record(t.Context(), book); err != nil {
 		t.Fatal(err)
 	}
-	if proj.got.Load() != 1 {
-		t.Fatalf("projector got %d events through evented's ProjectorCoordinator, want 1", proj.got.Load())
+	waitFor(t, "the recorded event delivered", func() bool { return proj.got.Load() == 1 })
+	if _, err := coordinator.Handle(t.Context(), book); err != nil {
+		t.Fatal(err)
+	}
+	if n := proj.got.Load(); n != 2 {
+		t.Fatalf("projector got %d events, want 2 (the subscription's, then evented's ProjectorCoordinator's)", n)
 	}
 }
 
