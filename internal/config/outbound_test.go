@@ -109,3 +109,31 @@ func TestServiceTLSFromFile(t *testing.T) {
 		t.Errorf("sagas[0].tls = %+v, want off", cfg.Sagas[0].TLS)
 	}
 }
+
+// TestREADMEServiceTLS: the README's example of the tls keys loads; the
+// only complaints are the files it names, which this machine lacks.
+func TestREADMEServiceTLS(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n### TLS to business logic, projectors and sagas\n")
+	if !ok {
+		t.Fatal("README.md has no section TLS to business logic, projectors and sagas")
+	}
+	_, rest, _ = strings.Cut(rest, "```yaml\n")
+	block, _, _ := strings.Cut(rest, "```")
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := Load(path, nil)
+	for _, e := range unjoin(err) {
+		if e != nil && !strings.Contains(e.Error(), "cannot read") {
+			t.Errorf("README example: %v", e)
+		}
+	}
+	if !cfg.BusinessLogic[0].TLS.On() || cfg.BusinessLogic[0].TokenFile == "" || !cfg.Sagas[0].TLS.Enabled {
+		t.Errorf("README example loaded as %+v, %+v", cfg.BusinessLogic, cfg.Sagas)
+	}
+}
