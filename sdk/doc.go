@@ -48,8 +48,16 @@
 // # Serving and testing
 //
 // Serve runs one gRPC server for any number of aggregates (routed by
-// domain), at most one projector and one saga, with gRPC health. Package
-// sdktest tests them with Given/When/Then, without a server.
+// domain), at most one projector and one saga, with gRPC health; ServeTLS
+// serves TLS (ServerTLSConfig). Package sdktest tests them with
+// Given/When/Then, without a server.
+//
+// # Clients
+//
+// Dial connects to evented with TLS (WithCAFile, WithClientCertificate) and
+// a bearer token (WithToken) sent as "authorization: Bearer <token>" on
+// every call; WithIdempotencyKey names a command so that sending it again
+// stores nothing twice.
 //
 // Aggregate ids: Root maps a name ("cust-001") to the aggregate's UUID the
 // same way in every language and in evented's CLI.

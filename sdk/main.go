@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"log/slog"
 	"net"
@@ -14,6 +15,8 @@ import (
 // LISTEN_HOST; empty: every interface) and -port (env PORT, else
 // defaultPort), serves svcs until SIGINT or SIGTERM, logs as JSON on
 // standard error under the name service, and exits 1 when serving fails.
+// With TLS_CERT_FILE and TLS_KEY_FILE set it serves TLS (ServeTLS), and
+// with TLS_CLIENT_CA_FILE too it requires client certificates of that CA.
 //
 //	func main() { sdk.Main("customer", "50052", customer.New()) }
 func Main(service, defaultPort string, svcs ...Service) {
@@ -29,8 +32,21 @@ func Main(service, defaultPort string, svcs ...Service) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	addr := net.JoinHostPort(*host, port)
-	log.Info("serving", "addr", addr)
-	if err := Serve(ctx, addr, svcs...); err != nil {
+	var err error
+	if cert, key := os.Getenv("TLS_CERT_FILE"), os.Getenv("TLS_KEY_FILE"); cert != "" || key != "" {
+		tc, terr := ServerTLSConfig(cert, key, os.Getenv("TLS_CLIENT_CA_FILE"))
+		if terr != nil {
+			log.Error("TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE", "err", terr)
+			stop()
+			os.Exit(1)
+		}
+		log.Info("serving", "addr", addr, "tls", true, "client_certificates", tc.ClientAuth == tls.RequireAndVerifyClientCert)
+		err = ServeTLS(ctx, addr, tc, svcs...)
+	} else {
+		log.Info("serving", "addr", addr)
+		err = Serve(ctx, addr, svcs...)
+	}
+	if err != nil {
 		log.Error("stopped", "err", err)
 		stop()
 		os.Exit(1)

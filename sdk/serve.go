@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -128,9 +130,17 @@ func Serve(ctx context.Context, addr string, svcs ...Service) error {
 
 // ServeListener is Serve on a listener it takes over (and closes).
 func ServeListener(ctx context.Context, lis net.Listener, svcs ...Service) error {
+	return serveListener(ctx, lis, nil, svcs)
+}
+
+func serveListener(ctx context.Context, lis net.Listener, tc *tls.Config, svcs []Service) error {
 	// A projector or saga with history receives a whole aggregate in one
 	// book: allow more than gRPC's default 4 MiB.
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(MaxMessageSize))
+	opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessageSize)}
+	if tc != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tc)))
+	}
+	srv := grpc.NewServer(opts...)
 	if err := Register(srv, svcs...); err != nil {
 		_ = lis.Close()
 		return err

@@ -145,6 +145,9 @@ type BusinessLogic struct {
 	Address string `yaml:"address"`
 	// Snapshots is the domain's snapshot policy.
 	Snapshots SnapshotPolicy `yaml:"snapshots"`
+	// TLS and TokenFile secure the connection to the service (outbound.go).
+	TLS       ServiceTLS `yaml:"tls,omitempty"`
+	TokenFile string     `yaml:"token_file,omitempty"`
 }
 
 // SnapshotPolicy says which snapshots returned by business logic are stored.
@@ -173,6 +176,9 @@ type Consumer struct {
 	// first start on). Empty means beginning for projectors and head for
 	// sagas, so that a new saga does not act on years of history.
 	Start string `yaml:"start"`
+	// TLS and TokenFile secure the connection to the service (outbound.go).
+	TLS       ServiceTLS `yaml:"tls,omitempty"`
+	TokenFile string     `yaml:"token_file,omitempty"`
 }
 
 // Log configures logging.

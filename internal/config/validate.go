@@ -71,6 +71,7 @@ func (c Config) Validate() error {
 		key := fmt.Sprintf("business_logic[%d]", i)
 		v.unique(key+".domain", bl.Domain, "business_logic", domains, i, "domain", "customer")
 		v.address(key+".address", bl.Address)
+		v.service(key, bl.Address, bl.TLS, bl.TokenFile)
 		if bl.Snapshots.MinEvents < 0 {
 			v.add(key+".snapshots.min_events", "invalid value %d: want 0 or more", bl.Snapshots.MinEvents)
 		}
@@ -211,6 +212,7 @@ func (v *validator) consumers(list string, cs []Consumer) {
 		key := fmt.Sprintf("%s[%d]", list, i)
 		v.unique(key+".name", c.Name, list, names, i, "name", "receipt")
 		v.address(key+".address", c.Address)
+		v.service(key, c.Address, c.TLS, c.TokenFile)
 		if c.MaxAttempts < 0 {
 			v.add(key+".max_attempts", "invalid value %d: want 0 (delivery.max_attempts) or more", c.MaxAttempts)
 		}

@@ -331,8 +331,12 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 	s.replica = delivery.NewReplica(s.store, owner, d.LeaseTTL)
 	var subs []*delivery.Subscription
 	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
-	add := func(kind dremote.Kind, c config.Consumer) error {
-		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, s.tracing.DialOption())
+	add := func(kind dremote.Kind, key string, c config.Consumer) error {
+		sec, err := serviceDialOptions(key, c.TLS, c.TokenFile)
+		if err != nil {
+			return err
+		}
+		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, append(sec, s.tracing.DialOption())...)
 		if err != nil {
 			return err
 		}
@@ -355,13 +359,13 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		s.byKind[kind] = append(s.byKind[kind], sub)
 		return nil
 	}
-	for _, c := range s.cfg.Projectors {
-		if err := add(dremote.Projector, c); err != nil {
+	for i, c := range s.cfg.Projectors {
+		if err := add(dremote.Projector, fmt.Sprintf("projectors[%d]", i), c); err != nil {
 			return nil, err
 		}
 	}
-	for _, c := range s.cfg.Sagas {
-		if err := add(dremote.Saga, c); err != nil {
+	for i, c := range s.cfg.Sagas {
+		if err := add(dremote.Saga, fmt.Sprintf("sagas[%d]", i), c); err != nil {
 			return nil, err
 		}
 	}
@@ -412,8 +416,13 @@ type router struct {
 
 func newRouter(cfg []config.BusinessLogic, opts ...grpc.DialOption) (*router, error) {
 	r := &router{logic: map[string]business.Logic{}}
-	for _, b := range cfg {
-		l, err := remote.Dial(b.Domain, b.Address, opts...)
+	for i, b := range cfg {
+		sec, err := serviceDialOptions(fmt.Sprintf("business_logic[%d]", i), b.TLS, b.TokenFile)
+		if err != nil {
+			r.close()
+			return nil, err
+		}
+		l, err := remote.Dial(b.Domain, b.Address, append(sec, opts...)...)
 		if err != nil {
 			r.close()
 			return nil, err

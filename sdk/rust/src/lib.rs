@@ -59,6 +59,7 @@
 
 mod aggregate;
 mod client;
+mod connect;
 mod consumer;
 mod error;
 mod fold;
@@ -77,6 +78,7 @@ pub mod pb {
 
 pub use aggregate::Aggregate;
 pub use client::{IDEMPOTENCY_KEY_METADATA, with_idempotency_key};
+pub use connect::{AUTHORIZATION_METADATA, Bearer, Connect, ConnectError, Connection};
 pub use consumer::{BoxFuture, Command, Event, EventReader, Projector, Saga};
 pub use error::{Error, invalid, reject};
 pub use ids::{Cover, root};

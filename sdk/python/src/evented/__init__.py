@@ -40,7 +40,8 @@ docs for ``history``. serve runs one gRPC server for any number of aggregates
 (routed by domain), at most one projector and one saga, with gRPC health.
 evented.testing tests them with Given/When/Then, without a server.
 
-Clients: idempotency_metadata(key) is the gRPC metadata that names a command
+Clients: connect(target, ca_file=..., token=...) opens a channel to evented
+with TLS and a bearer token; idempotency_metadata(key) is the gRPC metadata that names a command
 by an idempotency key, so that sending it again stores nothing twice.
 
 Aggregate ids: root maps a name ("cust-001") to the aggregate's UUID the same
@@ -50,14 +51,15 @@ The generated wire types are evented.evented_pb2 and evented.evented_pb2_grpc.
 """
 from . import evented_pb2, evented_pb2_grpc
 from .aggregate import Aggregate
-from .client import IDEMPOTENCY_KEY_METADATA, idempotency_metadata
+from .client import AUTHORIZATION_METADATA, IDEMPOTENCY_KEY_METADATA, connect, idempotency_metadata
 from .consumer import Command, Event, EventReader, Projector, Saga
 from .errors import Error, Invalid, Rejected
 from .ids import Cover, root
-from .server import MAX_MESSAGE_SIZE, Running, add_to_server, serve, start
+from .server import MAX_MESSAGE_SIZE, Running, add_to_server, serve, server_credentials, start
 from .timestamps import timestamp
 
 __all__ = [
+    "AUTHORIZATION_METADATA",
     "IDEMPOTENCY_KEY_METADATA",
     "MAX_MESSAGE_SIZE",
     "Aggregate",
@@ -72,11 +74,13 @@ __all__ = [
     "Running",
     "Saga",
     "add_to_server",
+    "connect",
     "evented_pb2",
     "evented_pb2_grpc",
     "idempotency_metadata",
     "root",
     "serve",
+    "server_credentials",
     "start",
     "timestamp",
 ]

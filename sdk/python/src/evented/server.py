@@ -129,10 +129,31 @@ class Running:
         return not self.server.wait_for_termination(timeout)
 
 
-def start(address: str, *services: Service, max_workers: int = 16) -> Running:
+def server_credentials(cert_file: str, key_file: str, client_ca_file: str | None = None) -> grpc.ServerCredentials:
+    """TLS for start and serve: the certificate and key of two PEM files, and
+    with client_ca_file, client certificates of that CA required (mutual TLS;
+    evented presents one with cert_file and key_file in the service's tls
+    block). A file that cannot be read raises OSError naming it."""
+    def read(path: str, what: str) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as e:
+            raise OSError(e.errno, f"{what}: cannot read {path!r}: {e.strerror}") from e
+
+    pair = (read(key_file, "key_file"), read(cert_file, "cert_file"))
+    if client_ca_file is None:
+        return grpc.ssl_server_credentials([pair])
+    return grpc.ssl_server_credentials([pair], root_certificates=read(client_ca_file, "client_ca_file"),
+                                       require_client_auth=True)
+
+
+def start(address: str, *services: Service, max_workers: int = 16,
+          credentials: grpc.ServerCredentials | None = None) -> Running:
     """Starts a gRPC server for services on address ("127.0.0.1:50052",
     "[::]:50052"; port 0 picks a free one, see Running.port) with gRPC health
-    (SERVING), and returns at once."""
+    (SERVING), and returns at once. With credentials (server_credentials) it
+    serves TLS."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_SIZE)],
@@ -141,21 +162,26 @@ def start(address: str, *services: Service, max_workers: int = 16) -> Running:
     hs = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(hs, server)
     hs.set("", health_pb2.HealthCheckResponse.SERVING)
-    port = server.add_insecure_port(address)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     server.start()
     return Running(server, hs, port)
 
 
-def serve(address: str, *services: Service, grace: float = 5.0) -> None:
+def serve(address: str, *services: Service, grace: float = 5.0,
+          credentials: grpc.ServerCredentials | None = None) -> None:
     """Serves services on address until SIGTERM or SIGINT, then stops
     gracefully (calls in flight get up to grace seconds)::
 
         evented.serve("127.0.0.1:50052", customer.new())
 
-    Call it from the main thread (it installs the signal handlers)."""
-    running = start(address, *services)
+    Call it from the main thread (it installs the signal handlers). With
+    credentials (server_credentials) it serves TLS."""
+    running = start(address, *services, credentials=credentials)
     log.info("serving on %s (port %d)", address, running.port)
     done = threading.Event()
 
