@@ -695,7 +695,11 @@ func permanent(err error) bool {
 // (consumer, source event, index), so a repeated delivery never applies a
 // command twice; sent remembers those that went through, which are not
 // sent again.
-func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, sent map[string]bool) error {
+//
+// A replay (events a reset delivers again) is marked as one in ctx, and a
+// saga's commands in answer to it are dropped unless the reset asked for
+// them (commands).
+func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, sent map[string]bool, replay, commands bool) error {
 	book, err := s.book(ctx, cover, events)
 	if err != nil {
 		return err
@@ -703,9 +707,17 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if n := bookSize(book); n > s.opts.MaxBookBytes && s.opts.History {
 		return &TooLargeError{Consumer: s.Name(), Bytes: n, Limit: s.opts.MaxBookBytes}
 	}
-	out, err := s.consumer.Deliver(WithNewFrom(ctx, events[0].Sequence), book, false)
+	ctx = WithNewFrom(ctx, events[0].Sequence)
+	if replay {
+		ctx = WithReplay(ctx)
+	}
+	out, err := s.consumer.Deliver(ctx, book, false)
 	if err != nil {
 		return err
+	}
+	if replay && !commands && len(out.Commands) > 0 {
+		s.log.Debug("replay: the saga's commands are not dispatched again", "cover", cover, "commands", len(out.Commands))
+		return nil
 	}
 	delivered := make([]eventstore.Event, len(events))
 	for i, e := range events {
