@@ -107,6 +107,9 @@ func (s *Subscription) Reset(ctx context.Context, to ResetTo) (ResetResult, erro
 	if res.Segments == 0 {
 		return ResetResult{}, fmt.Errorf("reset %s: %w", s.Name(), ErrNotStarted)
 	}
+	s.mu.Lock()
+	s.replay = Replay{Until: head, Commands: to.SagaCommands}
+	s.mu.Unlock()
 	s.log.Info("subscription reset: its events are delivered again", "position", res.Position, "replay_until", head,
 		"segments", res.Segments, "saga_commands", to.SagaCommands)
 	s.kick() // this replica's segments stop and start again now
