@@ -884,6 +884,189 @@ func (x *AggregateRoot) GetRoot() *UUID {
 	return nil
 }
 
+// Addition: where to reset a subscriber to.
+type ResetRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber string                 `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// Types that are valid to be assigned to To:
+	//
+	//	*ResetRequest_Beginning
+	//	*ResetRequest_AfterPosition
+	//	*ResetRequest_Time
+	To isResetRequest_To `protobuf_oneof:"to"`
+	// Dispatch again the commands a saga answers to the replayed events.
+	SagaCommands  bool `protobuf:"varint,5,opt,name=saga_commands,json=sagaCommands,proto3" json:"saga_commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetRequest) Reset() {
+	*x = ResetRequest{}
+	mi := &file_evented_evented_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetRequest) ProtoMessage() {}
+
+func (x *ResetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
+func (*ResetRequest) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ResetRequest) GetSubscriber() string {
+	if x != nil {
+		return x.Subscriber
+	}
+	return ""
+}
+
+func (x *ResetRequest) GetTo() isResetRequest_To {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ResetRequest) GetBeginning() bool {
+	if x != nil {
+		if x, ok := x.To.(*ResetRequest_Beginning); ok {
+			return x.Beginning
+		}
+	}
+	return false
+}
+
+func (x *ResetRequest) GetAfterPosition() uint64 {
+	if x != nil {
+		if x, ok := x.To.(*ResetRequest_AfterPosition); ok {
+			return x.AfterPosition
+		}
+	}
+	return 0
+}
+
+func (x *ResetRequest) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		if x, ok := x.To.(*ResetRequest_Time); ok {
+			return x.Time
+		}
+	}
+	return nil
+}
+
+func (x *ResetRequest) GetSagaCommands() bool {
+	if x != nil {
+		return x.SagaCommands
+	}
+	return false
+}
+
+type isResetRequest_To interface {
+	isResetRequest_To()
+}
+
+type ResetRequest_Beginning struct {
+	// The first event of the log (the default when none is set).
+	Beginning bool `protobuf:"varint,2,opt,name=beginning,proto3,oneof"`
+}
+
+type ResetRequest_AfterPosition struct {
+	// The events after this log position.
+	AfterPosition uint64 `protobuf:"varint,3,opt,name=after_position,json=afterPosition,proto3,oneof"`
+}
+
+type ResetRequest_Time struct {
+	// The first event created at or after this time.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3,oneof"`
+}
+
+func (*ResetRequest_Beginning) isResetRequest_To() {}
+
+func (*ResetRequest_AfterPosition) isResetRequest_To() {}
+
+func (*ResetRequest_Time) isResetRequest_To() {}
+
+// Addition: what a reset did.
+type ResetResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every segment starts again after this log position.
+	Position uint64 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	// Events up to this position (the head at the reset) are replays.
+	ReplayUntil uint64 `protobuf:"varint,2,opt,name=replay_until,json=replayUntil,proto3" json:"replay_until,omitempty"`
+	// The segment leases taken from their holders.
+	Segments      uint32 `protobuf:"varint,3,opt,name=segments,proto3" json:"segments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetResult) Reset() {
+	*x = ResetResult{}
+	mi := &file_evented_evented_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetResult) ProtoMessage() {}
+
+func (x *ResetResult) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
+func (*ResetResult) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ResetResult) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *ResetResult) GetReplayUntil() uint64 {
+	if x != nil {
+		return x.ReplayUntil
+	}
+	return 0
+}
+
+func (x *ResetResult) GetSegments() uint32 {
+	if x != nil {
+		return x.Segments
+	}
+	return 0
+}
+
 // Addition: one subscriber's progress.
 type SubscriptionStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -908,14 +1091,17 @@ type SubscriptionStatus struct {
 	// replica's own.
 	Segments []*SegmentStatus `protobuf:"bytes,10,rep,name=segments,proto3" json:"segments,omitempty"`
 	// The replica that answered.
-	Replica       string `protobuf:"bytes,11,opt,name=replica,proto3" json:"replica,omitempty"`
+	Replica string `protobuf:"bytes,11,opt,name=replica,proto3" json:"replica,omitempty"`
+	// After a reset: events up to this position are replays; the subscriber
+	// is rebuilding while checkpoint < replay_until.
+	ReplayUntil   uint64 `protobuf:"varint,12,opt,name=replay_until,json=replayUntil,proto3" json:"replay_until,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -927,7 +1113,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -940,7 +1126,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+	return file_evented_evented_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1020,6 +1206,13 @@ func (x *SubscriptionStatus) GetReplica() string {
 	return ""
 }
 
+func (x *SubscriptionStatus) GetReplayUntil() uint64 {
+	if x != nil {
+		return x.ReplayUntil
+	}
+	return 0
+}
+
 // Addition: one segment of a subscriber.
 type SegmentStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1041,7 +1234,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1246,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1259,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1130,7 +1323,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1335,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1348,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{15}
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1189,7 +1382,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1394,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1407,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1277,7 +1470,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1482,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1495,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1330,7 +1523,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1535,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1548,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -1437,7 +1630,20 @@ const file_evented_evented_proto_rawDesc = "" +
 	"upperBound\"J\n" +
 	"\rAggregateRoot\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12!\n" +
-	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\xcf\x02\n" +
+	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\xd4\x01\n" +
+	"\fResetRequest\x12\x1e\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\tR\n" +
+	"subscriber\x12\x1e\n" +
+	"\tbeginning\x18\x02 \x01(\bH\x00R\tbeginning\x12'\n" +
+	"\x0eafter_position\x18\x03 \x01(\x04H\x00R\rafterPosition\x120\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\x04time\x12#\n" +
+	"\rsaga_commands\x18\x05 \x01(\bR\fsagaCommandsB\x04\n" +
+	"\x02to\"h\n" +
+	"\vResetResult\x12\x1a\n" +
+	"\bposition\x18\x01 \x01(\x04R\bposition\x12!\n" +
+	"\freplay_until\x18\x02 \x01(\x04R\vreplayUntil\x12\x1a\n" +
+	"\bsegments\x18\x03 \x01(\rR\bsegments\"\xf2\x02\n" +
 	"\x12SubscriptionStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -1453,7 +1659,8 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04head\x18\t \x01(\x04R\x04head\x122\n" +
 	"\bsegments\x18\n" +
 	" \x03(\v2\x16.evented.SegmentStatusR\bsegments\x12\x18\n" +
-	"\areplica\x18\v \x01(\tR\areplica\"\xc5\x01\n" +
+	"\areplica\x18\v \x01(\tR\areplica\x12!\n" +
+	"\freplay_until\x18\f \x01(\x04R\vreplayUntil\"\xc5\x01\n" +
 	"\rSegmentStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x0e\n" +
 	"\x02of\x18\x02 \x01(\rR\x02of\x12\x14\n" +
@@ -1508,12 +1715,13 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd4\x01\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x96\x02\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
 	"ListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n" +
-	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
+	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -1527,7 +1735,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -1542,85 +1750,90 @@ var file_evented_evented_proto_goTypes = []any{
 	(*ContextualCommand)(nil),             // 10: evented.ContextualCommand
 	(*Query)(nil),                         // 11: evented.Query
 	(*AggregateRoot)(nil),                 // 12: evented.AggregateRoot
-	(*SubscriptionStatus)(nil),            // 13: evented.SubscriptionStatus
-	(*SegmentStatus)(nil),                 // 14: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 15: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 16: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 17: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 18: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 19: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 20: google.protobuf.Any
-	(*emptypb.Empty)(nil),                 // 21: google.protobuf.Empty
+	(*ResetRequest)(nil),                  // 13: evented.ResetRequest
+	(*ResetResult)(nil),                   // 14: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 15: evented.SubscriptionStatus
+	(*SegmentStatus)(nil),                 // 16: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 17: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 18: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 19: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 20: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 22: google.protobuf.Any
+	(*emptypb.Empty)(nil),                 // 23: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	19, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	20, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	21, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	22, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	20, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	22, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	20, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	22, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	9,  // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
-	20, // 14: evented.CommandPage.command:type_name -> google.protobuf.Any
+	22, // 14: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 15: evented.CommandBook.cover:type_name -> evented.Cover
 	8,  // 16: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 17: evented.ContextualCommand.events:type_name -> evented.EventBook
 	9,  // 18: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 19: evented.Query.root:type_name -> evented.UUID
 	0,  // 20: evented.AggregateRoot.root:type_name -> evented.UUID
-	14, // 21: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	19, // 22: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 23: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 24: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 25: evented.ParkedEvent.page:type_name -> evented.EventPage
-	19, // 26: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	18, // 27: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 28: evented.ReplayFailure.cover:type_name -> evented.Cover
-	9,  // 29: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 30: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	11, // 31: evented.EventQuery.GetEvents:input_type -> evented.Query
-	11, // 32: evented.EventQuery.Synchronize:input_type -> evented.Query
-	21, // 33: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	10, // 34: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 35: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 36: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 37: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 38: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 39: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 40: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 41: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 42: evented.Saga.HandleSync:input_type -> evented.EventBook
-	21, // 43: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	15, // 44: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	15, // 45: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	7,  // 46: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 47: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 48: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 49: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	12, // 50: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	5,  // 51: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	21, // 52: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 53: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	21, // 54: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 55: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	21, // 56: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 57: evented.Projector.HandleSync:output_type -> evented.Projection
-	21, // 58: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 59: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	13, // 60: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	16, // 61: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	17, // 62: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	46, // [46:63] is the sub-list for method output_type
-	29, // [29:46] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	21, // 21: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	16, // 22: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	21, // 23: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 24: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 25: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 26: evented.ParkedEvent.page:type_name -> evented.EventPage
+	21, // 27: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	20, // 28: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 29: evented.ReplayFailure.cover:type_name -> evented.Cover
+	9,  // 30: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 31: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	11, // 32: evented.EventQuery.GetEvents:input_type -> evented.Query
+	11, // 33: evented.EventQuery.Synchronize:input_type -> evented.Query
+	23, // 34: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	10, // 35: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 36: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 37: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 38: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 39: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 40: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 41: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 42: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 43: evented.Saga.HandleSync:input_type -> evented.EventBook
+	23, // 44: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	17, // 45: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	17, // 46: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	13, // 47: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	7,  // 48: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 49: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 50: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 51: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	12, // 52: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	5,  // 53: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	23, // 54: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 55: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	23, // 56: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 57: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	23, // 58: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 59: evented.Projector.HandleSync:output_type -> evented.Projection
+	23, // 60: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 61: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	15, // 62: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	18, // 63: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	19, // 64: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	14, // 65: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	48, // [48:66] is the sub-list for method output_type
+	30, // [30:48] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -1632,13 +1845,18 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
+	file_evented_evented_proto_msgTypes[13].OneofWrappers = []any{
+		(*ResetRequest_Beginning)(nil),
+		(*ResetRequest_AfterPosition)(nil),
+		(*ResetRequest_Time)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

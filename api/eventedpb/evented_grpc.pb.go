@@ -1054,6 +1054,7 @@ const (
 	DeliveryAdmin_ListSubscriptions_FullMethodName = "/evented.DeliveryAdmin/ListSubscriptions"
 	DeliveryAdmin_ListParked_FullMethodName        = "/evented.DeliveryAdmin/ListParked"
 	DeliveryAdmin_ReplayParked_FullMethodName      = "/evented.DeliveryAdmin/ReplayParked"
+	DeliveryAdmin_ResetSubscription_FullMethodName = "/evented.DeliveryAdmin/ResetSubscription"
 )
 
 // DeliveryAdminClient is the client API for DeliveryAdmin service.
@@ -1072,6 +1073,13 @@ type DeliveryAdminClient interface {
 	// Delivers a subscriber's parked events again, each aggregate's in order;
 	// an aggregate whose events all go through flows again.
 	ReplayParked(ctx context.Context, in *ParkedQuery, opts ...grpc.CallOption) (*ReplayResult, error)
+	// Moves a subscriber back (or forward) on every replica: to the
+	// beginning, after a log position, or to a time. Its events from there
+	// up to today's head are delivered again with the metadata
+	// evented-replay: true, so a projector rebuilds its read model and holds
+	// side effects; a saga's commands in answer to them are dropped unless
+	// saga_commands is set. Parked events stay parked.
+	ResetSubscription(ctx context.Context, in *ResetRequest, opts ...grpc.CallOption) (*ResetResult, error)
 }
 
 type deliveryAdminClient struct {
@@ -1130,6 +1138,16 @@ func (c *deliveryAdminClient) ReplayParked(ctx context.Context, in *ParkedQuery,
 	return out, nil
 }
 
+func (c *deliveryAdminClient) ResetSubscription(ctx context.Context, in *ResetRequest, opts ...grpc.CallOption) (*ResetResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetResult)
+	err := c.cc.Invoke(ctx, DeliveryAdmin_ResetSubscription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeliveryAdminServer is the server API for DeliveryAdmin service.
 // All implementations must embed UnimplementedDeliveryAdminServer
 // for forward compatibility.
@@ -1146,6 +1164,13 @@ type DeliveryAdminServer interface {
 	// Delivers a subscriber's parked events again, each aggregate's in order;
 	// an aggregate whose events all go through flows again.
 	ReplayParked(context.Context, *ParkedQuery) (*ReplayResult, error)
+	// Moves a subscriber back (or forward) on every replica: to the
+	// beginning, after a log position, or to a time. Its events from there
+	// up to today's head are delivered again with the metadata
+	// evented-replay: true, so a projector rebuilds its read model and holds
+	// side effects; a saga's commands in answer to them are dropped unless
+	// saga_commands is set. Parked events stay parked.
+	ResetSubscription(context.Context, *ResetRequest) (*ResetResult, error)
 	mustEmbedUnimplementedDeliveryAdminServer()
 }
 
@@ -1164,6 +1189,9 @@ func (UnimplementedDeliveryAdminServer) ListParked(*ParkedQuery, grpc.ServerStre
 }
 func (UnimplementedDeliveryAdminServer) ReplayParked(context.Context, *ParkedQuery) (*ReplayResult, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReplayParked not implemented")
+}
+func (UnimplementedDeliveryAdminServer) ResetSubscription(context.Context, *ResetRequest) (*ResetResult, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetSubscription not implemented")
 }
 func (UnimplementedDeliveryAdminServer) mustEmbedUnimplementedDeliveryAdminServer() {}
 func (UnimplementedDeliveryAdminServer) testEmbeddedByValue()                       {}
@@ -1226,6 +1254,24 @@ func _DeliveryAdmin_ReplayParked_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeliveryAdmin_ResetSubscription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeliveryAdminServer).ResetSubscription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeliveryAdmin_ResetSubscription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeliveryAdminServer).ResetSubscription(ctx, req.(*ResetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DeliveryAdmin_ServiceDesc is the grpc.ServiceDesc for DeliveryAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1236,6 +1282,10 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ReplayParked",
 			Handler:    _DeliveryAdmin_ReplayParked_Handler,
+		},
+		{
+			MethodName: "ResetSubscription",
+			Handler:    _DeliveryAdmin_ResetSubscription_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -86,6 +86,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newSubscriptionsCmd(load),
 		newParkedCmd(load),
 		newReplayCmd(load),
+		newResetCmd(load),
 		newMigrateCmd(load),
 		newBenchCmd(),
 	)

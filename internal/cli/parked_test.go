@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -24,15 +26,19 @@ import (
 // refusingProjector refuses every book until healed.
 type refusingProjector struct {
 	eventedpb.UnimplementedProjectorCoordinatorServer
-	healed atomic.Bool
-	got    atomic.Int32
+	healed   atomic.Bool
+	got      atomic.Int32
+	replayed atomic.Int32 // events delivered with evented-replay: true
 }
 
-func (p *refusingProjector) Handle(_ context.Context, b *eventedpb.EventBook) (*emptypb.Empty, error) {
+func (p *refusingProjector) Handle(ctx context.Context, b *eventedpb.EventBook) (*emptypb.Empty, error) {
 	if !p.healed.Load() {
 		return nil, status.Error(codes.FailedPrecondition, "ledger table is missing")
 	}
 	p.got.Add(int32(len(b.GetPages())))
+	if md, _ := metadata.FromIncomingContext(ctx); slices.Contains(md.Get("evented-replay"), "true") {
+		p.replayed.Add(int32(len(b.GetPages())))
+	}
 	return &emptypb.Empty{}, nil
 }
 
@@ -92,6 +98,30 @@ func TestParkedAndReplay(t *testing.T) {
 	}
 	contains(t, "parked after the replay", ok(t, "parked", "ledger", addr), "no parked events for ledger")
 	contains(t, "unknown subscriber", fails(t, "parked", "nope", addr), "ledger")
+
+	// A rebuild: the event is delivered again, marked as a replay.
+	contains(t, "reset", ok(t, "reset", "ledger", addr), "ledger reset after position 0", "evented subscriptions")
+	waitUntil(t, "the replayed event", func() bool { return proj.replayed.Load() == 1 })
+	if proj.got.Load() != 2 {
+		t.Fatalf("projector got %d events after the reset; want 2 (the replay's, then the reset's)", proj.got.Load())
+	}
+	res := decode[map[string]any](t, ok(t, "reset", "ledger", addr, "--time", "2000-01-01T00:00:00Z", "-o", "json"))
+	if res["position"] != float64(0) || res["replay_until"].(float64) < 1 {
+		t.Fatalf("reset -o json: %+v", res)
+	}
+	contains(t, "bad --time", fails(t, "reset", "ledger", addr, "--time", "yesterday"), "RFC 3339")
+	contains(t, "two targets", fails(t, "reset", "ledger", addr, "--time", "2000-01-01T00:00:00Z", "--after-position", "3"), "give one of them")
+	contains(t, "beyond the head", fails(t, "reset", "ledger", addr, "--after-position", "99999999"), "beyond the log's head")
+	contains(t, "unknown subscriber", fails(t, "reset", "nope", addr), "ledger")
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10s", what)
+		}
+	}
 }
 
 // TestBusinessLogicDownIsNotEventedDown: when evented answers UNAVAILABLE

@@ -15,16 +15,20 @@ import (
 
 // subscriptionView is one subscriber's progress as the CLI shows it.
 type subscriptionView struct {
-	Name        string        `json:"name"`
-	Checkpoint  uint64        `json:"checkpoint"`
-	Head        uint64        `json:"head"`
-	Lag         uint64        `json:"lag"`
-	Delivered   uint64        `json:"delivered"`
-	Parked      uint64        `json:"parked"`
-	Pending     uint64        `json:"pending"`
-	Synchronous bool          `json:"synchronous"`
-	LastError   string        `json:"last_error,omitempty"`
-	Replica     string        `json:"replica"`
+	Name        string `json:"name"`
+	Checkpoint  uint64 `json:"checkpoint"`
+	Head        uint64 `json:"head"`
+	Lag         uint64 `json:"lag"`
+	Delivered   uint64 `json:"delivered"`
+	Parked      uint64 `json:"parked"`
+	Pending     uint64 `json:"pending"`
+	Synchronous bool   `json:"synchronous"`
+	LastError   string `json:"last_error,omitempty"`
+	Replica     string `json:"replica"`
+	// ReplayUntil is the head at the last reset; Rebuilding while the
+	// checkpoint is below it.
+	ReplayUntil uint64        `json:"replay_until,omitempty"`
+	Rebuilding  bool          `json:"rebuilding"`
 	Segments    []segmentView `json:"segments"`
 }
 
@@ -65,6 +69,7 @@ what the answering replica did since it started.`,
 					Name: s.GetName(), Checkpoint: s.GetCheckpoint(), Head: s.GetHead(), Delivered: s.GetDelivered(),
 					Parked: s.GetParked(), Pending: s.GetPending(), Synchronous: s.GetSynchronous(),
 					LastError: s.GetLastError(), Replica: s.GetReplica(), Segments: []segmentView{},
+					ReplayUntil: s.GetReplayUntil(), Rebuilding: s.GetCheckpoint() < s.GetReplayUntil(),
 				}
 				if v.Head > v.Checkpoint {
 					v.Lag = v.Head - v.Checkpoint
@@ -88,9 +93,13 @@ what the answering replica did since it started.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SUBSCRIBER\tSEGMENT\tOWNER\tTOKEN\tPOSITION\tLAG")
+			fmt.Fprintln(tw, "SUBSCRIBER\tSEGMENT\tOWNER\tTOKEN\tPOSITION\tLAG\tREPLAY")
 			for _, s := range subs {
-				fmt.Fprintf(tw, "%s\t(all)\t\t\t%d\t%d\n", s.Name, s.Checkpoint, s.Lag)
+				replay := ""
+				if s.Rebuilding {
+					replay = fmt.Sprintf("rebuilding up to %d", s.ReplayUntil)
+				}
+				fmt.Fprintf(tw, "%s\t(all)\t\t\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Lag, replay)
 				for _, g := range s.Segments {
 					owner := g.Owner
 					if owner == "" {

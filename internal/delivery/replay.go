@@ -105,7 +105,7 @@ func (s *Subscription) replayCover(ctx context.Context, cover eventstore.Cover) 
 			err = fmt.Errorf("%s", reason)
 			break
 		}
-		if err = s.deliver(ctx, cover, batch, map[string]bool{}); err != nil {
+		if err = s.deliver(ctx, cover, batch, map[string]bool{}, false, false); err != nil {
 			break
 		}
 		s.advanceMark(ctx, cover, batch[len(batch)-1].Sequence+1)

@@ -43,6 +43,9 @@ type segment struct {
 	stopping bool
 	closed   bool // reads nothing more (stopping, gracefully or not)
 	lost     bool // the lease is gone: write nothing more
+	// replay is the subscriber's last reset, read when the segment starts
+	// (a reset takes every lease away, so segments start again after it).
+	replay Replay
 }
 
 // item is a queued event. A light one has no payload in memory: it is read
@@ -100,6 +103,11 @@ func (g *segment) mine(cover eventstore.Cover) bool {
 func (g *segment) run(ctx context.Context, stopRead <-chan struct{}, drain time.Duration) {
 	if err := g.loadParked(ctx); err != nil {
 		g.sub.noteError(err)
+	}
+	if r, err := g.sub.replayOf(ctx); err != nil {
+		g.sub.noteError(err)
+	} else {
+		g.replay = r
 	}
 	workCtx, stopWork := context.WithCancel(ctx)
 	defer stopWork()
@@ -265,7 +273,10 @@ func (g *segment) work(ctx context.Context) {
 		}
 		g.busy[cover] = true
 		g.inflight[cover] = items[0].Sequence
-		_, isParked := g.parked[cover]
+		// Events before an aggregate's first parked one are delivered (a
+		// reset replays them); from it on they wait behind it.
+		first, isParked := g.parked[cover]
+		isParked = isParked && items[0].Position >= first
 		g.mu.Unlock()
 
 		events, err := g.sub.fill(ctx, cover, items)
@@ -322,6 +333,9 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		delete(g.parked, cover)
 		g.mu.Unlock()
 		return n + g.handle(ctx, cover, events[n:], false)
+	}
+	if g.replay.covers(events[0].Position) {
+		return g.handleReplay(ctx, cover, events)
 	}
 	// With other replicas about, one that does not own this segment may
 	// have delivered some of these inline, or be doing so: the
@@ -384,20 +398,58 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		}
 		return len(events)
 	}
+	if !g.attempt(ctx, cover, todo, false) {
+		return 0
+	}
+	return len(events)
+}
+
+// handleReplay delivers events that a reset asked to deliver again: all of
+// them, whether or not an inline delivery or another replica had (that is
+// the point), marked as a replay, up to the reset's boundary.
+func (g *segment) handleReplay(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged) int {
+	n := 1
+	for n < len(events) && g.replay.covers(events[n].Position) {
+		n++
+	}
+	events = events[:n]
+	g.mu.Lock()
+	g.inflight[cover] = events[0].Sequence
+	g.mu.Unlock()
+	if reason := g.sub.tooLarge(events); reason != "" {
+		g.log.Warn("event too large for the consumer; parking it", "cover", cover, "sequence", events[0].Sequence, "reason", reason)
+		if _, ok := g.park(ctx, events, reason, 1, false); !ok {
+			return 0
+		}
+		return n
+	}
+	if !g.attempt(ctx, cover, events, true) {
+		return 0
+	}
+	return n
+}
+
+// attempt delivers todo, retrying as configured, and parks it when the
+// attempts run out. It reports false when nothing may be counted as
+// settled: ctx ended or the park could not be written.
+func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []eventstore.Logged, replay bool) bool {
+	s := g.sub
 	// The call itself is not cut by ctx: on shutdown a delivery under way
 	// finishes (bounded by the consumer's timeout) rather than being sent
 	// again after the restart.
 	var lastErr error
 	sent := map[string]bool{} // saga commands that went through: not sent again
 	for attempt, tries := 1, 1; attempt <= s.opts.MaxAttempts; tries++ {
-		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent)
+		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent, replay, g.replay.Commands)
 		if lastErr == nil {
 			s.counted(len(todo), todo[len(todo)-1].CreatedAt)
-			s.advanceMark(context.WithoutCancel(ctx), cover, todo[len(todo)-1].Sequence+1)
-			return len(events)
+			if !replay {
+				s.advanceMark(context.WithoutCancel(ctx), cover, todo[len(todo)-1].Sequence+1)
+			}
+			return true
 		}
 		if ctx.Err() != nil {
-			return 0
+			return false
 		}
 		s.opts.Observer.Failed(s.Name())
 		s.noteError(lastErr)
@@ -414,7 +466,7 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		if attempt <= s.opts.MaxAttempts {
 			g.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)
 			if !sleep(ctx, s.backoff(tries)) {
-				return 0
+				return false
 			}
 		}
 	}
@@ -424,10 +476,8 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 	if permanent(lastErr) {
 		attempts = 1
 	}
-	if _, ok := g.park(ctx, todo, lastErr.Error(), attempts, false); !ok {
-		return 0
-	}
-	return len(events)
+	_, ok := g.park(ctx, todo, lastErr.Error(), attempts, false)
+	return ok
 }
 
 // park stores events as parked, fenced by the lease, and marks their

@@ -45,6 +45,7 @@ type Subscription struct {
 	readerWaits atomic.Bool     // the reader waits for a segment's room
 	multiUntil  time.Time       // other replicas were seen: marks are kept until then
 	leases      []eventstore.Lease
+	replay      Replay // the last reset, as last read from the store
 	delivered   uint64
 	parkedCount int
 	lastErr     string
@@ -102,6 +103,9 @@ type Status struct {
 	LastError   string
 	Synchronous bool
 	Replica     string // this replica's name in the leases
+	// ReplayUntil is the log head at the last reset: events up to it are
+	// replays, and the subscription rebuilds while Checkpoint is below it.
+	ReplayUntil uint64
 	// Segments are the subscription's segments with their owners; Local
 	// marks those this replica delivers.
 	Segments []SegmentStatus
@@ -122,7 +126,8 @@ type SegmentStatus struct {
 func (s *Subscription) Status() Status {
 	s.mu.Lock()
 	start := s.start
-	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr, Synchronous: s.opts.Synchronous}
+	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr,
+		Synchronous: s.opts.Synchronous, ReplayUntil: s.replay.Until}
 	rows := map[int]SegmentStatus{}
 	for _, l := range s.leases {
 		if l.Of == s.opts.Segments {
@@ -434,8 +439,14 @@ func (s *Subscription) balance(ctx context.Context) {
 		s.noteError(fmt.Errorf("list segment leases: %w", err))
 		return
 	}
+	replay, err := s.replayOf(ctx)
+	if err != nil {
+		s.noteError(err)
+		return
+	}
 	s.mu.Lock()
 	s.leases = leases
+	s.replay = replay
 	start := s.start
 	if len(members) > 1 {
 		s.multiUntil = time.Now().Add(o.ClaimTTL + o.LeaseTTL)
@@ -695,7 +706,11 @@ func permanent(err error) bool {
 // (consumer, source event, index), so a repeated delivery never applies a
 // command twice; sent remembers those that went through, which are not
 // sent again.
-func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, sent map[string]bool) error {
+//
+// A replay (events a reset delivers again) is marked as one in ctx, and a
+// saga's commands in answer to it are dropped unless the reset asked for
+// them (commands).
+func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, sent map[string]bool, replay, commands bool) error {
 	book, err := s.book(ctx, cover, events)
 	if err != nil {
 		return err
@@ -703,9 +718,17 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if n := bookSize(book); n > s.opts.MaxBookBytes && s.opts.History {
 		return &TooLargeError{Consumer: s.Name(), Bytes: n, Limit: s.opts.MaxBookBytes}
 	}
-	out, err := s.consumer.Deliver(WithNewFrom(ctx, events[0].Sequence), book, false)
+	ctx = WithNewFrom(ctx, events[0].Sequence)
+	if replay {
+		ctx = WithReplay(ctx)
+	}
+	out, err := s.consumer.Deliver(ctx, book, false)
 	if err != nil {
 		return err
+	}
+	if replay && !commands && len(out.Commands) > 0 {
+		s.log.Debug("replay: the saga's commands are not dispatched again", "cover", cover, "commands", len(out.Commands))
+		return nil
 	}
 	delivered := make([]eventstore.Event, len(events))
 	for i, e := range events {

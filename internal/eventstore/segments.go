@@ -76,6 +76,15 @@ type Segments interface {
 	// Leases lists every segment row of subscriber, whatever its Of,
 	// ordered by Of then Segment.
 	Leases(ctx context.Context, subscriber string) ([]Lease, error)
+	// Reset moves every segment row of subscriber, whatever its Of, to
+	// position (backwards too: a rebuild) and gives each a new token, so
+	// that its holder's next renewal, Advance or ParkFenced fails with
+	// ErrLeaseLost and it stops. Owners and expiries are kept: a holder
+	// re-acquires its own row at once, with the new token and position;
+	// another replica waits for the lease to lapse. It returns how many
+	// rows were reset (0 when the subscriber has none yet). Running it
+	// twice is harmless: the tokens only grow.
+	Reset(ctx context.Context, subscriber string, position uint64) (int, error)
 
 	// Join registers owner as a live replica for ttl (call it again to stay
 	// live); Leave removes it; Members lists the live ones ordered by ID.

@@ -34,7 +34,7 @@ func (a *Admin) ListSubscriptions(_ *emptypb.Empty, stream grpc.ServerStreamingS
 		msg := &eventedpb.SubscriptionStatus{
 			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered,
 			Parked: uint64(st.Parked), Pending: uint64(st.Pending), LastError: st.LastError,
-			Synchronous: st.Synchronous, Head: head, Replica: st.Replica,
+			Synchronous: st.Synchronous, Head: head, Replica: st.Replica, ReplayUntil: st.ReplayUntil,
 		}
 		for _, seg := range st.Segments {
 			s := &eventedpb.SegmentStatus{
@@ -97,6 +97,29 @@ func (a *Admin) ReplayParked(ctx context.Context, q *eventedpb.ParkedQuery) (*ev
 		out.Failed = append(out.Failed, &eventedpb.ReplayFailure{Cover: wire.PBCover(f.Cover), Error: f.Err.Error()})
 	}
 	return out, nil
+}
+
+// ResetSubscription implements DeliveryAdmin.ResetSubscription.
+func (a *Admin) ResetSubscription(ctx context.Context, in *eventedpb.ResetRequest) (*eventedpb.ResetResult, error) {
+	sub, _, err := a.subscriber(&eventedpb.ParkedQuery{Subscriber: in.GetSubscriber()})
+	if err != nil {
+		return nil, err
+	}
+	to := delivery.ResetTo{SagaCommands: in.GetSagaCommands()}
+	switch t := in.GetTo().(type) {
+	case *eventedpb.ResetRequest_AfterPosition:
+		to.Position = t.AfterPosition
+	case *eventedpb.ResetRequest_Time:
+		if err := t.Time.CheckValid(); err != nil {
+			return nil, eventstore.Invalid("time", "%v", err)
+		}
+		to.Time = t.Time.AsTime()
+	}
+	res, err := sub.Reset(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	return &eventedpb.ResetResult{Position: res.Position, ReplayUntil: res.Until, Segments: uint32(res.Segments)}, nil
 }
 
 func (a *Admin) subscriber(q *eventedpb.ParkedQuery) (*delivery.Subscription, []eventstore.Cover, error) {

@@ -29,6 +29,7 @@ var codeTable = []struct {
 	{eventstore.ErrInvalid, codes.InvalidArgument, ""},
 	{command.ErrUnknownDomain, codes.NotFound, ""},
 	{delivery.ErrUnknownSubscriber, codes.NotFound, ""},
+	{delivery.ErrNotStarted, codes.FailedPrecondition, ""},
 	{eventstore.ErrKeyReused, codes.AlreadyExists, ""},
 	{eventstore.ErrConflict, codes.Aborted, ""},
 	{command.ErrCascade, codes.ResourceExhausted, ""},

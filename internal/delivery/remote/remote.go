@@ -55,6 +55,13 @@ func (k Kind) String() string {
 // this sequence on are the ones being delivered now.
 const NewFromHeader = "evented-new-from"
 
+// ReplayHeader is the gRPC metadata key, set to "true", on a delivery of
+// events the consumer was given before: the subscription was reset (a
+// rebuild) or is a new version catching up. A projector rebuilds its read
+// model as usual and holds side effects such as e-mails; a saga's commands
+// in answer to a replay are dropped unless the reset asked for them.
+const ReplayHeader = "evented-replay"
+
 // Consumer is a delivery.Consumer backed by a gRPC projector or saga.
 type Consumer struct {
 	kind    Kind
@@ -94,6 +101,9 @@ func (c *Consumer) Deliver(ctx context.Context, book eventstore.Book, inline boo
 	defer cancel()
 	if seq, ok := delivery.NewFrom(ctx); ok {
 		ctx = metadata.AppendToOutgoingContext(ctx, NewFromHeader, strconv.FormatUint(uint64(seq), 10))
+	}
+	if delivery.Replaying(ctx) {
+		ctx = metadata.AppendToOutgoingContext(ctx, ReplayHeader, "true")
 	}
 	in := wire.PBBook(book)
 	if c.kind == Projector && !inline {

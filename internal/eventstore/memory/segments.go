@@ -102,6 +102,25 @@ func (s *Store) Release(ctx context.Context, l eventstore.Lease) error {
 	return nil
 }
 
+// Reset implements eventstore.Segments.
+func (s *Store) Reset(ctx context.Context, subscriber string, position uint64) (int, error) {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	n := 0
+	for k, row := range s.leases {
+		if k.subscriber == subscriber {
+			row.Token++
+			row.Position = position
+			s.leases[k] = row
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Advance implements eventstore.Segments.
 func (s *Store) Advance(ctx context.Context, l eventstore.Lease, position uint64) error {
 	unlock, err := s.lock(ctx)

@@ -124,6 +124,23 @@ func (s *Store) Release(ctx context.Context, l eventstore.Lease) error {
 	return nil
 }
 
+// Reset implements eventstore.Segments: one UPDATE, so every row moves
+// together.
+func (s *Store) Reset(ctx context.Context, subscriber string, pos uint64) (int, error) {
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	p, err := position(pos)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: reset segments of %s: %w", subscriber, err)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE segments SET token = token + 1, position = $2 WHERE subscriber = $1`, subscriber, p)
+	if err != nil {
+		return 0, s.fail(err, "reset segments of %s", subscriber)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
 // Advance implements eventstore.Segments.
 func (s *Store) Advance(ctx context.Context, l eventstore.Lease, pos uint64) error {
 	if s.closed.Load() {

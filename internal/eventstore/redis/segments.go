@@ -100,6 +100,22 @@ if dec_less(redis.call('HGET', KEYS[1], f .. 'p'), ARGV[3]) then
 end
 return 1`)
 
+// resetScript: KEYS segments hash; ARGV position. Every row gets a new
+// token and the position; returns how many rows there are. Run twice (a
+// retry), tokens grow twice: still new ones.
+var resetScript = goredis.NewScript(luaHelpers + `
+local h = redis.call('HGETALL', KEYS[1])
+local n = 0
+for i = 1, #h, 2 do
+	local f = h[i]
+	if string.sub(f, -1) == 't' then
+		local row = string.sub(f, 1, -2)
+		redis.call('HSET', KEYS[1], f, fmt(tonumber(h[i + 1]) + 1), row .. 'p', ARGV[1])
+		n = n + 1
+	end
+end
+return n`)
+
 // parkScript: KEYS segments hash, the subscriber's parked hash; ARGV row,
 // token, position, cover (domain bytes then the 16 root bytes), behind
 // ("1" or "0"), the encoded parked event. Returns -1 when the token is not
@@ -242,6 +258,18 @@ func (s *Store) Release(ctx context.Context, l eventstore.Lease) error {
 		return s.fail(err, "release segment %d/%d of %s", l.Segment, l.Of, l.Subscriber)
 	}
 	return nil
+}
+
+// Reset implements eventstore.Segments.
+func (s *Store) Reset(ctx context.Context, subscriber string, position uint64) (int, error) {
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	n, err := resetScript.Run(ctx, s.c, []string{s.k.segments(subscriber)}, formatUint(position)).Int()
+	if err != nil {
+		return 0, s.fail(err, "reset segments of %s", subscriber)
+	}
+	return n, nil
 }
 
 // Advance implements eventstore.Segments.

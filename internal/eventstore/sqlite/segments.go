@@ -111,6 +111,23 @@ func (s *Store) Release(ctx context.Context, l eventstore.Lease) error {
 	return nil
 }
 
+// Reset implements eventstore.Segments: one UPDATE, so every row moves
+// together.
+func (s *Store) Reset(ctx context.Context, subscriber string, position uint64) (int, error) {
+	if s.closed() {
+		return 0, eventstore.ErrClosed
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE segments SET token = token + 1, position = ? WHERE subscriber = ?`, int64(position), subscriber)
+	if err != nil {
+		return 0, s.fail(err, "reset segments of %s", subscriber)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, s.fail(err, "reset segments of %s", subscriber)
+	}
+	return int(n), nil
+}
+
 // Advance implements eventstore.Segments.
 func (s *Store) Advance(ctx context.Context, l eventstore.Lease, position uint64) error {
 	if s.closed() {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/evented/evented/internal/eventstore"
 )
 
@@ -63,6 +65,7 @@ func RunSegments(t *testing.T, open func(t *testing.T) SegmentStore) {
 		{"Members", testMembers},
 		{"ConcurrentAcquire", testConcurrentAcquire},
 		{"NoTwoHolders", testNoTwoHolders},
+		{"Reset", testReset},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,6 +167,21 @@ func (r *segRecorder) Advance(ctx context.Context, l eventstore.Lease, position 
 		r.mu.Unlock()
 	}
 	return err
+}
+
+func (r *segRecorder) Reset(ctx context.Context, subscriber string, position uint64) (int, error) {
+	n, err := r.SegmentStore.Reset(ctx, subscriber, position)
+	if err == nil {
+		// From here on, the position is the reset's and any Advance.
+		r.mu.Lock()
+		for k := range r.start {
+			if k.subscriber == subscriber {
+				r.start[k], r.advanced[k] = position, 0
+			}
+		}
+		r.mu.Unlock()
+	}
+	return n, err
 }
 
 // check verifies the invariants of the package comment over everything the
@@ -714,5 +732,72 @@ func testNoTwoHolders(t *testing.T, ctx context.Context, s *segRecorder) {
 	wg.Wait()
 	if granted.Load() < 4 || refused.Load() == 0 {
 		t.Errorf("%d leases granted, %d refused: the replicas hardly competed", granted.Load(), refused.Load())
+	}
+}
+
+// testReset: a reset moves every row of the subscriber (of any split) to
+// the position, backwards too, and fences out every holder; a holder gets
+// its own row back at once with the new token, others wait for the lease.
+func testReset(t *testing.T, ctx context.Context, s *segRecorder) {
+	a := mustAcquire(t, ctx, s, "rebuild", 0, 2, "a", longTTL, 0)
+	b := mustAcquire(t, ctx, s, "rebuild", 1, 2, "b", longTTL, 0)
+	old := mustAcquire(t, ctx, s, "rebuild", 0, 1, "a", longTTL, 50)
+	other := mustAcquire(t, ctx, s, "untouched", 0, 1, "a", longTTL, 40)
+	for _, l := range []eventstore.Lease{a, b} {
+		if err := s.Advance(ctx, l, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Reset(ctx, "rebuild", 7)
+	if err != nil || n != 3 {
+		t.Fatalf("Reset = %d, %v; want 3 rows", n, err)
+	}
+	for _, l := range leaseRows(t, ctx, s, "rebuild") {
+		var was eventstore.Lease
+		switch {
+		case l.Of == 1:
+			was = old
+		case l.Segment == 0:
+			was = a
+		default:
+			was = b
+		}
+		if l.Position != 7 || l.Token <= was.Token || l.Owner != was.Owner {
+			t.Errorf("after Reset: %+v; want position 7, a token above %d, owner %s kept", l, was.Token, was.Owner)
+		}
+	}
+	if got := leaseRow(t, ctx, s, "untouched", 0, 1); got.Position != 40 || got.Token != other.Token {
+		t.Errorf("another subscriber's row moved: %+v", got)
+	}
+	wantLost(t, "Advance after Reset", s.Advance(ctx, a, 200))
+	if _, err := s.Renew(ctx, b, longTTL); !errors.Is(err, eventstore.ErrLeaseLost) {
+		t.Errorf("Renew after Reset: %v; want ErrLeaseLost", err)
+	}
+	c := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	if _, err := s.ParkFenced(ctx, a, parkedAt(c, 3, "x"), false); !errors.Is(err, eventstore.ErrLeaseLost) {
+		t.Errorf("ParkFenced after Reset: %v; want ErrLeaseLost", err)
+	}
+	// The holder takes its row back at once, from the reset position.
+	a2 := mustAcquire(t, ctx, s, "rebuild", 0, 2, "a", longTTL, 0)
+	if a2.Position != 7 || a2.Token <= a.Token {
+		t.Errorf("re-acquired after Reset: %+v; want position 7 and a new token", a2)
+	}
+	// Another replica waits for the lease.
+	if l, ok, err := s.Acquire(ctx, "rebuild", 1, 2, "c", longTTL, 0); err != nil || ok {
+		t.Errorf("Acquire of a reset row still leased to b: %+v, %v, %v; want refused", l, ok, err)
+	}
+	if err := s.Advance(ctx, a2, 8); err != nil {
+		t.Errorf("Advance with the new token: %v", err)
+	}
+	if n, err := s.Reset(ctx, "never-ran", 0); err != nil || n != 0 {
+		t.Errorf("Reset of a subscriber without rows = %d, %v; want 0, nil", n, err)
+	}
+	// Twice: tokens grow again, the position is the second's.
+	if _, err := s.Reset(ctx, "rebuild", 0); err != nil {
+		t.Fatal(err)
+	}
+	wantLost(t, "Advance after a second Reset", s.Advance(ctx, a2, 9))
+	if got := leaseRow(t, ctx, s, "rebuild", 0, 2); got.Position != 0 {
+		t.Errorf("after a second Reset to 0: position %d", got.Position)
 	}
 }

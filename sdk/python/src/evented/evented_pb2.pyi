@@ -141,8 +141,32 @@ class AggregateRoot(_message.Message):
     root: UUID
     def __init__(self, domain: _Optional[str] = ..., root: _Optional[_Union[UUID, _Mapping]] = ...) -> None: ...
 
+class ResetRequest(_message.Message):
+    __slots__ = ("subscriber", "beginning", "after_position", "time", "saga_commands")
+    SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
+    BEGINNING_FIELD_NUMBER: _ClassVar[int]
+    AFTER_POSITION_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    SAGA_COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    subscriber: str
+    beginning: bool
+    after_position: int
+    time: _timestamp_pb2.Timestamp
+    saga_commands: bool
+    def __init__(self, subscriber: _Optional[str] = ..., beginning: _Optional[bool] = ..., after_position: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., saga_commands: _Optional[bool] = ...) -> None: ...
+
+class ResetResult(_message.Message):
+    __slots__ = ("position", "replay_until", "segments")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    replay_until: int
+    segments: int
+    def __init__(self, position: _Optional[int] = ..., replay_until: _Optional[int] = ..., segments: _Optional[int] = ...) -> None: ...
+
 class SubscriptionStatus(_message.Message):
-    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica")
+    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica", "replay_until")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +178,7 @@ class SubscriptionStatus(_message.Message):
     HEAD_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
+    REPLAY_UNTIL_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkpoint: int
     read: int
@@ -165,7 +190,8 @@ class SubscriptionStatus(_message.Message):
     head: int
     segments: _containers.RepeatedCompositeFieldContainer[SegmentStatus]
     replica: str
-    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ...) -> None: ...
+    replay_until: int
+    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ..., replay_until: _Optional[int] = ...) -> None: ...
 
 class SegmentStatus(_message.Message):
     __slots__ = ("index", "of", "owner", "token", "position", "expires", "lag")

@@ -888,6 +888,11 @@ class DeliveryAdminStub:
                 request_serializer=evented_dot_evented__pb2.ParkedQuery.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.ReplayResult.FromString,
                 _registered_method=True)
+        self.ResetSubscription = channel.unary_unary(
+                '/evented.DeliveryAdmin/ResetSubscription',
+                request_serializer=evented_dot_evented__pb2.ResetRequest.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.ResetResult.FromString,
+                _registered_method=True)
 
 
 class DeliveryAdminServicer:
@@ -919,6 +924,18 @@ class DeliveryAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResetSubscription(self, request, context):
+        """Moves a subscriber back (or forward) on every replica: to the
+        beginning, after a log position, or to a time. Its events from there
+        up to today's head are delivered again with the metadata
+        evented-replay: true, so a projector rebuilds its read model and holds
+        side effects; a saga's commands in answer to them are dropped unless
+        saga_commands is set. Parked events stay parked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -936,6 +953,11 @@ def add_DeliveryAdminServicer_to_server(servicer, server):
                     servicer.ReplayParked,
                     request_deserializer=evented_dot_evented__pb2.ParkedQuery.FromString,
                     response_serializer=evented_dot_evented__pb2.ReplayResult.SerializeToString,
+            ),
+            'ResetSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResetSubscription,
+                    request_deserializer=evented_dot_evented__pb2.ResetRequest.FromString,
+                    response_serializer=evented_dot_evented__pb2.ResetResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1023,6 +1045,33 @@ class DeliveryAdmin:
             '/evented.DeliveryAdmin/ReplayParked',
             evented_dot_evented__pb2.ParkedQuery.SerializeToString,
             evented_dot_evented__pb2.ReplayResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResetSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evented.DeliveryAdmin/ResetSubscription',
+            evented_dot_evented__pb2.ResetRequest.SerializeToString,
+            evented_dot_evented__pb2.ResetResult.FromString,
             options,
             channel_credentials,
             insecure,
