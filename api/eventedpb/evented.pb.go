@@ -17,6 +17,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	anypb "google.golang.org/protobuf/types/known/anypb"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -536,7 +537,13 @@ type SynchronousProcessingResponse struct {
 	// Commands emitted by sagas that were dispatched.
 	Commands []*CommandBook `protobuf:"bytes,2,rep,name=commands,proto3" json:"commands,omitempty"`
 	// Projections of synchronous projectors.
-	Projections   []*Projection `protobuf:"bytes,3,rep,name=projections,proto3" json:"projections,omitempty"`
+	Projections []*Projection `protobuf:"bytes,3,rep,name=projections,proto3" json:"projections,omitempty"`
+	// Addition: a log position at or after every event this command stored
+	// (the log's head once they were committed), for EventQuery.WaitFor.
+	Position uint64 `protobuf:"varint,4,opt,name=position,proto3" json:"position,omitempty"`
+	// Addition: the subscribers the command asked to wait for (metadata
+	// evented-wait-for), and whether each had handled its events in time.
+	Waits         []*SubscriberWait `protobuf:"bytes,5,rep,name=waits,proto3" json:"waits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -592,6 +599,94 @@ func (x *SynchronousProcessingResponse) GetProjections() []*Projection {
 	return nil
 }
 
+func (x *SynchronousProcessingResponse) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *SynchronousProcessingResponse) GetWaits() []*SubscriberWait {
+	if x != nil {
+		return x.Waits
+	}
+	return nil
+}
+
+// Addition: one subscriber's progress toward a log position, for
+// read-your-writes.
+type SubscriberWait struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber string                 `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// The position waited for.
+	Position uint64 `protobuf:"varint,2,opt,name=position,proto3" json:"position,omitempty"`
+	// The subscriber's checkpoint when the wait ended (of the command's
+	// aggregate's segment, for a command's wait).
+	Reached uint64 `protobuf:"varint,3,opt,name=reached,proto3" json:"reached,omitempty"`
+	// reached >= position: the events were handled in time.
+	Done          bool `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscriberWait) Reset() {
+	*x = SubscriberWait{}
+	mi := &file_evented_evented_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscriberWait) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscriberWait) ProtoMessage() {}
+
+func (x *SubscriberWait) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscriberWait.ProtoReflect.Descriptor instead.
+func (*SubscriberWait) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SubscriberWait) GetSubscriber() string {
+	if x != nil {
+		return x.Subscriber
+	}
+	return ""
+}
+
+func (x *SubscriberWait) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *SubscriberWait) GetReached() uint64 {
+	if x != nil {
+		return x.Reached
+	}
+	return 0
+}
+
+func (x *SubscriberWait) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
 // One command.
 type CommandPage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -604,7 +699,7 @@ type CommandPage struct {
 
 func (x *CommandPage) Reset() {
 	*x = CommandPage{}
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +711,7 @@ func (x *CommandPage) String() string {
 func (*CommandPage) ProtoMessage() {}
 
 func (x *CommandPage) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +724,7 @@ func (x *CommandPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandPage.ProtoReflect.Descriptor instead.
 func (*CommandPage) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{8}
+	return file_evented_evented_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CommandPage) GetSequence() uint32 {
@@ -664,7 +759,7 @@ type CommandBook struct {
 
 func (x *CommandBook) Reset() {
 	*x = CommandBook{}
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -676,7 +771,7 @@ func (x *CommandBook) String() string {
 func (*CommandBook) ProtoMessage() {}
 
 func (x *CommandBook) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -689,7 +784,7 @@ func (x *CommandBook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBook.ProtoReflect.Descriptor instead.
 func (*CommandBook) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{9}
+	return file_evented_evented_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CommandBook) GetCover() *Cover {
@@ -718,7 +813,7 @@ type ContextualCommand struct {
 
 func (x *ContextualCommand) Reset() {
 	*x = ContextualCommand{}
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +825,7 @@ func (x *ContextualCommand) String() string {
 func (*ContextualCommand) ProtoMessage() {}
 
 func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +838,7 @@ func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextualCommand.ProtoReflect.Descriptor instead.
 func (*ContextualCommand) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{10}
+	return file_evented_evented_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ContextualCommand) GetEvents() *EventBook {
@@ -775,7 +870,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -787,7 +882,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -800,7 +895,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{11}
+	return file_evented_evented_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Query) GetDomain() string {
@@ -832,6 +927,114 @@ func (x *Query) GetUpperBound() uint32 {
 }
 
 // One aggregate known to the store.
+// Addition: what EventQuery.WaitFor waits for.
+type WaitRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Position uint64                 `protobuf:"varint,1,opt,name=position,proto3" json:"position,omitempty"`
+	// Subscriber names (projectors, sagas, bus); at least one.
+	Subscribers []string `protobuf:"bytes,2,rep,name=subscribers,proto3" json:"subscribers,omitempty"`
+	// How long to wait at most; unset: until the call's deadline, or 10 s.
+	Timeout       *durationpb.Duration `protobuf:"bytes,3,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitRequest) Reset() {
+	*x = WaitRequest{}
+	mi := &file_evented_evented_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitRequest) ProtoMessage() {}
+
+func (x *WaitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
+func (*WaitRequest) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WaitRequest) GetPosition() uint64 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *WaitRequest) GetSubscribers() []string {
+	if x != nil {
+		return x.Subscribers
+	}
+	return nil
+}
+
+func (x *WaitRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+// Addition: EventQuery.WaitFor's answer, one wait per subscriber asked.
+type WaitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Waits         []*SubscriberWait      `protobuf:"bytes,1,rep,name=waits,proto3" json:"waits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WaitResponse) Reset() {
+	*x = WaitResponse{}
+	mi := &file_evented_evented_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WaitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WaitResponse) ProtoMessage() {}
+
+func (x *WaitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
+func (*WaitResponse) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *WaitResponse) GetWaits() []*SubscriberWait {
+	if x != nil {
+		return x.Waits
+	}
+	return nil
+}
+
 type AggregateRoot struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Domain        string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
@@ -842,7 +1045,7 @@ type AggregateRoot struct {
 
 func (x *AggregateRoot) Reset() {
 	*x = AggregateRoot{}
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +1057,7 @@ func (x *AggregateRoot) String() string {
 func (*AggregateRoot) ProtoMessage() {}
 
 func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1070,7 @@ func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRoot.ProtoReflect.Descriptor instead.
 func (*AggregateRoot) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{12}
+	return file_evented_evented_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *AggregateRoot) GetDomain() string {
@@ -902,7 +1105,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1117,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1130,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1018,7 +1221,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1030,7 +1233,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1043,7 +1246,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1101,7 +1304,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1316,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1329,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{15}
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1234,7 +1437,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1246,7 +1449,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1259,7 +1462,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1323,7 +1526,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1538,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1551,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1382,7 +1585,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1394,7 +1597,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1407,7 +1610,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1470,7 +1673,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1685,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1698,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1523,7 +1726,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1738,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1751,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -1569,7 +1772,7 @@ var File_evented_evented_proto protoreflect.FileDescriptor
 
 const file_evented_evented_proto_rawDesc = "" +
 	"\n" +
-	"\x15evented/evented.proto\x12\aevented\x1a\x19google/protobuf/any.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1c\n" +
+	"\x15evented/evented.proto\x12\aevented\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1c\n" +
 	"\x04UUID\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\fR\x05value\"B\n" +
 	"\x05Cover\x12!\n" +
@@ -1606,11 +1809,20 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\bsequence\x18\x03 \x01(\rR\bsequence\x124\n" +
 	"\n" +
 	"projection\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\n" +
-	"projection\"\xb2\x01\n" +
+	"projection\"\xfd\x01\n" +
 	"\x1dSynchronousProcessingResponse\x12(\n" +
 	"\x05books\x18\x01 \x03(\v2\x12.evented.EventBookR\x05books\x120\n" +
 	"\bcommands\x18\x02 \x03(\v2\x14.evented.CommandBookR\bcommands\x125\n" +
-	"\vprojections\x18\x03 \x03(\v2\x13.evented.ProjectionR\vprojections\"{\n" +
+	"\vprojections\x18\x03 \x03(\v2\x13.evented.ProjectionR\vprojections\x12\x1a\n" +
+	"\bposition\x18\x04 \x01(\x04R\bposition\x12-\n" +
+	"\x05waits\x18\x05 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\"z\n" +
+	"\x0eSubscriberWait\x12\x1e\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\tR\n" +
+	"subscriber\x12\x1a\n" +
+	"\bposition\x18\x02 \x01(\x04R\bposition\x12\x18\n" +
+	"\areached\x18\x03 \x01(\x04R\areached\x12\x12\n" +
+	"\x04done\x18\x04 \x01(\bR\x04done\"{\n" +
 	"\vCommandPage\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\rR\bsequence\x12 \n" +
 	"\vsynchronous\x18\x02 \x01(\bR\vsynchronous\x12.\n" +
@@ -1627,7 +1839,13 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\vlower_bound\x18\x03 \x01(\rR\n" +
 	"lowerBound\x12\x1f\n" +
 	"\vupper_bound\x18\x04 \x01(\rR\n" +
-	"upperBound\"J\n" +
+	"upperBound\"\x80\x01\n" +
+	"\vWaitRequest\x12\x1a\n" +
+	"\bposition\x18\x01 \x01(\x04R\bposition\x12 \n" +
+	"\vsubscribers\x18\x02 \x03(\tR\vsubscribers\x123\n" +
+	"\atimeout\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"=\n" +
+	"\fWaitResponse\x12-\n" +
+	"\x05waits\x18\x01 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\"J\n" +
 	"\rAggregateRoot\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12!\n" +
 	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\xd4\x01\n" +
@@ -1692,12 +1910,13 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x05error\x18\x02 \x01(\tR\x05error2\xa3\x01\n" +
 	"\x13BusinessCoordinator\x12F\n" +
 	"\x06Handle\x12\x14.evented.CommandBook\x1a&.evented.SynchronousProcessingResponse\x12D\n" +
-	"\x06Record\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xbd\x01\n" +
+	"\x06Record\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xf5\x01\n" +
 	"\n" +
 	"EventQuery\x121\n" +
 	"\tGetEvents\x12\x0e.evented.Query\x1a\x12.evented.EventBook0\x01\x125\n" +
 	"\vSynchronize\x12\x0e.evented.Query\x1a\x12.evented.EventBook(\x010\x01\x12E\n" +
-	"\x11GetAggregateRoots\x12\x16.google.protobuf.Empty\x1a\x16.evented.AggregateRoot0\x012I\n" +
+	"\x11GetAggregateRoots\x12\x16.google.protobuf.Empty\x1a\x16.evented.AggregateRoot0\x01\x126\n" +
+	"\aWaitFor\x12\x14.evented.WaitRequest\x1a\x15.evented.WaitResponse2I\n" +
 	"\rBusinessLogic\x128\n" +
 	"\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook2\x83\x01\n" +
 	"\x14ProjectorCoordinator\x124\n" +
@@ -1735,7 +1954,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -1745,95 +1964,104 @@ var file_evented_evented_proto_goTypes = []any{
 	(*EventBook)(nil),                     // 5: evented.EventBook
 	(*Projection)(nil),                    // 6: evented.Projection
 	(*SynchronousProcessingResponse)(nil), // 7: evented.SynchronousProcessingResponse
-	(*CommandPage)(nil),                   // 8: evented.CommandPage
-	(*CommandBook)(nil),                   // 9: evented.CommandBook
-	(*ContextualCommand)(nil),             // 10: evented.ContextualCommand
-	(*Query)(nil),                         // 11: evented.Query
-	(*AggregateRoot)(nil),                 // 12: evented.AggregateRoot
-	(*ResetRequest)(nil),                  // 13: evented.ResetRequest
-	(*ResetResult)(nil),                   // 14: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 15: evented.SubscriptionStatus
-	(*SegmentStatus)(nil),                 // 16: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 17: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 18: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 19: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 20: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 21: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 22: google.protobuf.Any
-	(*emptypb.Empty)(nil),                 // 23: google.protobuf.Empty
+	(*SubscriberWait)(nil),                // 8: evented.SubscriberWait
+	(*CommandPage)(nil),                   // 9: evented.CommandPage
+	(*CommandBook)(nil),                   // 10: evented.CommandBook
+	(*ContextualCommand)(nil),             // 11: evented.ContextualCommand
+	(*Query)(nil),                         // 12: evented.Query
+	(*WaitRequest)(nil),                   // 13: evented.WaitRequest
+	(*WaitResponse)(nil),                  // 14: evented.WaitResponse
+	(*AggregateRoot)(nil),                 // 15: evented.AggregateRoot
+	(*ResetRequest)(nil),                  // 16: evented.ResetRequest
+	(*ResetResult)(nil),                   // 17: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 18: evented.SubscriptionStatus
+	(*SegmentStatus)(nil),                 // 19: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 20: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 21: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 22: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 23: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 25: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 26: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 27: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	21, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	22, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	24, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	25, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	22, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	25, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	22, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	25, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
-	9,  // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
+	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
-	22, // 14: evented.CommandPage.command:type_name -> google.protobuf.Any
-	1,  // 15: evented.CommandBook.cover:type_name -> evented.Cover
-	8,  // 16: evented.CommandBook.pages:type_name -> evented.CommandPage
-	5,  // 17: evented.ContextualCommand.events:type_name -> evented.EventBook
-	9,  // 18: evented.ContextualCommand.command:type_name -> evented.CommandBook
-	0,  // 19: evented.Query.root:type_name -> evented.UUID
-	0,  // 20: evented.AggregateRoot.root:type_name -> evented.UUID
-	21, // 21: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	16, // 22: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	21, // 23: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 24: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 25: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 26: evented.ParkedEvent.page:type_name -> evented.EventPage
-	21, // 27: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	20, // 28: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 29: evented.ReplayFailure.cover:type_name -> evented.Cover
-	9,  // 30: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 31: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	11, // 32: evented.EventQuery.GetEvents:input_type -> evented.Query
-	11, // 33: evented.EventQuery.Synchronize:input_type -> evented.Query
-	23, // 34: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	10, // 35: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 36: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 37: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 38: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 39: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 40: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 41: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 42: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 43: evented.Saga.HandleSync:input_type -> evented.EventBook
-	23, // 44: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	17, // 45: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	17, // 46: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	13, // 47: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	7,  // 48: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 49: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 50: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 51: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	12, // 52: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	5,  // 53: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	23, // 54: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 55: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	23, // 56: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 57: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	23, // 58: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 59: evented.Projector.HandleSync:output_type -> evented.Projection
-	23, // 60: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 61: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	15, // 62: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	18, // 63: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	19, // 64: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	14, // 65: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	48, // [48:66] is the sub-list for method output_type
-	30, // [30:48] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
+	25, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
+	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
+	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
+	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
+	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
+	0,  // 20: evented.Query.root:type_name -> evented.UUID
+	26, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
+	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
+	24, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	19, // 25: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	24, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 27: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 28: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 29: evented.ParkedEvent.page:type_name -> evented.EventPage
+	24, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	23, // 31: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 32: evented.ReplayFailure.cover:type_name -> evented.Cover
+	10, // 33: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 34: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	12, // 35: evented.EventQuery.GetEvents:input_type -> evented.Query
+	12, // 36: evented.EventQuery.Synchronize:input_type -> evented.Query
+	27, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	13, // 38: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	11, // 39: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 40: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 41: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 42: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 43: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 44: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 45: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 46: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 47: evented.Saga.HandleSync:input_type -> evented.EventBook
+	27, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	20, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	20, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	16, // 51: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	7,  // 52: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 53: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 54: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 55: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 56: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 57: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	5,  // 58: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	27, // 59: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 60: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	27, // 61: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 62: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	27, // 63: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 64: evented.Projector.HandleSync:output_type -> evented.Projection
+	27, // 65: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 66: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	18, // 67: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	21, // 68: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	22, // 69: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	17, // 70: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	52, // [52:71] is the sub-list for method output_type
+	33, // [33:52] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -1845,7 +2073,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[13].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[16].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -1856,7 +2084,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

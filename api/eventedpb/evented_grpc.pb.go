@@ -178,6 +178,7 @@ const (
 	EventQuery_GetEvents_FullMethodName         = "/evented.EventQuery/GetEvents"
 	EventQuery_Synchronize_FullMethodName       = "/evented.EventQuery/Synchronize"
 	EventQuery_GetAggregateRoots_FullMethodName = "/evented.EventQuery/GetAggregateRoots"
+	EventQuery_WaitFor_FullMethodName           = "/evented.EventQuery/WaitFor"
 )
 
 // EventQueryClient is the client API for EventQuery service.
@@ -193,6 +194,12 @@ type EventQueryClient interface {
 	Synchronize(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Query, EventBook], error)
 	// Every aggregate, ordered by domain then root.
 	GetAggregateRoots(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AggregateRoot], error)
+	// Addition: waits until each named projector, saga or relay has handled
+	// every event at or below position (read-your-writes: position is a
+	// command's SynchronousProcessingResponse.position), or the timeout (at
+	// most the call's deadline) passes. Never an error for a slow subscriber:
+	// each wait says whether it was done.
+	WaitFor(ctx context.Context, in *WaitRequest, opts ...grpc.CallOption) (*WaitResponse, error)
 }
 
 type eventQueryClient struct {
@@ -254,6 +261,16 @@ func (c *eventQueryClient) GetAggregateRoots(ctx context.Context, in *emptypb.Em
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EventQuery_GetAggregateRootsClient = grpc.ServerStreamingClient[AggregateRoot]
 
+func (c *eventQueryClient) WaitFor(ctx context.Context, in *WaitRequest, opts ...grpc.CallOption) (*WaitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WaitResponse)
+	err := c.cc.Invoke(ctx, EventQuery_WaitFor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // EventQueryServer is the server API for EventQuery service.
 // All implementations must embed UnimplementedEventQueryServer
 // for forward compatibility.
@@ -267,6 +284,12 @@ type EventQueryServer interface {
 	Synchronize(grpc.BidiStreamingServer[Query, EventBook]) error
 	// Every aggregate, ordered by domain then root.
 	GetAggregateRoots(*emptypb.Empty, grpc.ServerStreamingServer[AggregateRoot]) error
+	// Addition: waits until each named projector, saga or relay has handled
+	// every event at or below position (read-your-writes: position is a
+	// command's SynchronousProcessingResponse.position), or the timeout (at
+	// most the call's deadline) passes. Never an error for a slow subscriber:
+	// each wait says whether it was done.
+	WaitFor(context.Context, *WaitRequest) (*WaitResponse, error)
 	mustEmbedUnimplementedEventQueryServer()
 }
 
@@ -285,6 +308,9 @@ func (UnimplementedEventQueryServer) Synchronize(grpc.BidiStreamingServer[Query,
 }
 func (UnimplementedEventQueryServer) GetAggregateRoots(*emptypb.Empty, grpc.ServerStreamingServer[AggregateRoot]) error {
 	return status.Error(codes.Unimplemented, "method GetAggregateRoots not implemented")
+}
+func (UnimplementedEventQueryServer) WaitFor(context.Context, *WaitRequest) (*WaitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WaitFor not implemented")
 }
 func (UnimplementedEventQueryServer) mustEmbedUnimplementedEventQueryServer() {}
 func (UnimplementedEventQueryServer) testEmbeddedByValue()                    {}
@@ -336,13 +362,36 @@ func _EventQuery_GetAggregateRoots_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type EventQuery_GetAggregateRootsServer = grpc.ServerStreamingServer[AggregateRoot]
 
+func _EventQuery_WaitFor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WaitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(EventQueryServer).WaitFor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: EventQuery_WaitFor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(EventQueryServer).WaitFor(ctx, req.(*WaitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // EventQuery_ServiceDesc is the grpc.ServiceDesc for EventQuery service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var EventQuery_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "evented.EventQuery",
 	HandlerType: (*EventQueryServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "WaitFor",
+			Handler:    _EventQuery_WaitFor_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "GetEvents",

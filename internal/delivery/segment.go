@@ -310,6 +310,7 @@ func (g *segment) work(ctx context.Context) {
 		g.advance()
 		g.cond.Broadcast()
 		g.mu.Unlock()
+		g.sub.noteProgress()
 	}
 }
 

@@ -43,6 +43,8 @@ type Subscription struct {
 	running     map[int]*runner // segments this replica delivers
 	changed     chan struct{}   // closed and replaced by forceWake
 	readerWaits atomic.Bool     // the reader waits for a segment's room
+	progress    chan struct{}   // closed and replaced when a segment moves on, while waits wait
+	waiters     atomic.Int64    // the waits under way (WaitFor)
 	multiUntil  time.Time       // other replicas were seen: marks are kept until then
 	leases      []eventstore.Lease
 	replay      Replay // the last reset, as last read from the store
@@ -57,7 +59,8 @@ type runner struct {
 	seg      *segment
 	stopRead chan struct{}
 	stopOnce sync.Once
-	leaving  bool // being given to another replica (guarded by Subscription.mu)
+	leaving  bool        // being given to another replica (guarded by Subscription.mu)
+	lost     atomic.Bool // its lease is gone; stopping in the background
 	cancel   context.CancelFunc
 	done     chan struct{}
 	expires  time.Time // by the local clock, conservatively
@@ -84,6 +87,7 @@ func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, lo
 		started:    make(chan struct{}),
 		running:    map[int]*runner{},
 		changed:    make(chan struct{}),
+		progress:   make(chan struct{}),
 	}
 }
 
@@ -341,6 +345,7 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			for _, g := range segs {
 				g.enqueue(batch)
 			}
+			s.noteProgress() // events of other segments move the window too
 			continue
 		}
 		select {
@@ -401,9 +406,12 @@ func (s *Subscription) balance(ctx context.Context) {
 	o := s.opts
 	members, membersErr := s.replica.Members(ctx)
 	for idx, r := range s.runningSegments() {
+		if r.lost.Load() {
+			continue // stopping: a delivery under way finishes first
+		}
 		if r.seg.isLost() {
 			s.log.Warn("segment lease lost to another replica; stopping it", "segment", idx)
-			s.stop(idx, r, false)
+			s.stopLost(idx, r)
 			continue
 		}
 		asked := time.Now()
@@ -411,14 +419,14 @@ func (s *Subscription) balance(ctx context.Context) {
 		switch {
 		case errors.Is(err, eventstore.ErrLeaseLost):
 			s.log.Warn("segment lease lost to another replica; stopping it", "segment", idx)
-			s.stop(idx, r, false)
+			s.stopLost(idx, r)
 		case err != nil:
 			s.noteError(fmt.Errorf("renew lease of segment %d: %w", idx, err))
 			if time.Now().After(r.expires) {
 				// Past the lease by our own clock: another replica may
 				// hold it now. Stop before its owner delivers too.
 				s.log.Warn("segment lease could not be renewed before it expired; stopping it", "segment", idx, "err", err)
-				s.stop(idx, r, false)
+				s.stopLost(idx, r)
 			}
 		default:
 			r.seg.setLease(l)
@@ -457,7 +465,7 @@ func (s *Subscription) balance(ctx context.Context) {
 	s.mu.Lock()
 	var active []int
 	for idx, r := range running {
-		if !r.leaving {
+		if !r.leaving && !r.lost.Load() {
 			active = append(active, idx)
 		}
 	}
@@ -575,6 +583,18 @@ func (s *Subscription) stop(idx int, r *runner, graceful bool) {
 			s.noteError(fmt.Errorf("release segment %d: %w", idx, err))
 		}
 	}
+}
+
+// stopLost stops a segment whose lease is gone, in the background: a
+// delivery under way (a consumer that hangs) must not hold up the renewal
+// of the other leases. The segment stays in running, not active, until
+// it is done, so this replica does not take it again meanwhile.
+func (s *Subscription) stopLost(idx int, r *runner) {
+	if !r.lost.CompareAndSwap(false, true) {
+		return
+	}
+	r.seg.markLostQuiet()
+	go s.stop(idx, r, false)
 }
 
 // stopAll stops every segment gracefully, in parallel, and leaves when the

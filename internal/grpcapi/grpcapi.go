@@ -41,6 +41,9 @@ func Interceptors(log *slog.Logger) []grpc.ServerOption {
 type Commands struct {
 	eventedpb.UnimplementedBusinessCoordinatorServer
 	Coordinator *command.Coordinator
+	// Waits serves read-your-writes (metadata evented-wait-for); nil: the
+	// response carries no position and waits are refused.
+	Waits *Waits
 }
 
 // Handle implements BusinessCoordinator.Handle.
@@ -55,12 +58,17 @@ func (s *Commands) Handle(ctx context.Context, in *eventedpb.CommandBook) (*even
 	if cmd.Cause.CorrelationID, err = correlation(ctx); err != nil {
 		return nil, err
 	}
+	wait, err := s.Waits.fromMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.Coordinator.Handle(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
 	reportFailures(ctx, res.Failures)
-	return response(res), nil
+	out := response(res)
+	return out, s.Waits.after(ctx, wait, &cmd.Cover, out)
 }
 
 // FailuresTrailer is the trailer that lists synchronous consumers that
@@ -97,11 +105,16 @@ func (s *Commands) Record(ctx context.Context, in *eventedpb.EventBook) (*evente
 	if err != nil {
 		return nil, err
 	}
+	wait, err := s.Waits.fromMetadata(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res, err := s.Coordinator.RecordKeyed(ctx, cover, pages, eventstore.Cause{CorrelationID: id}, key)
 	if err != nil {
 		return nil, err
 	}
-	return response(res), nil
+	out := response(res)
+	return out, s.Waits.after(ctx, wait, &cover, out)
 }
 
 // KeyMetadata is the gRPC metadata that carries a command's idempotency
@@ -181,6 +194,13 @@ func response(res command.Result) *eventedpb.SynchronousProcessingResponse {
 type Queries struct {
 	eventedpb.UnimplementedEventQueryServer
 	Service *query.Service
+	// Waits serves WaitFor; nil refuses it.
+	Waits *Waits
+}
+
+// WaitFor implements EventQuery.WaitFor.
+func (s *Queries) WaitFor(ctx context.Context, in *eventedpb.WaitRequest) (*eventedpb.WaitResponse, error) {
+	return s.Waits.waitFor(ctx, in)
 }
 
 // maxPagesPerBook and maxBytesPerBook bound one streamed EventBook, so a long

@@ -168,12 +168,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 	s.health = health.NewServer()
 	s.cmdGRPC = s.grpcServer()
-	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord})
+	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
+	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord, Waits: waits})
 	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, &grpcapi.Admin{Hub: s.hub, Log: s.store})
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord, Store: s.store})
 	s.qryGRPC = s.grpcServer()
-	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store)})
+	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits})
 	s.setServing(true)
 
 	var lc net.ListenConfig

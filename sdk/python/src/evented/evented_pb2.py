@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65vented/evented.proto\x12\x07\x65vented\x1a\x19google/protobuf/any.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n\x04UUID\x12\r\n\x05value\x18\x01 \x01(\x0c\"4\n\x05\x43over\x12\x1b\n\x04root\x18\x01 \x01(\x0b\x32\r.evented.UUID\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\"\xcb\x01\n\tEventPage\x12\r\n\x03num\x18\x01 \x01(\rH\x00\x12\x0f\n\x05\x66orce\x18\x02 \x01(\x08H\x00\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0bsynchronous\x18\x05 \x01(\x08\x12(\n\x08metadata\x18\x06 \x01(\x0b\x32\x16.evented.EventMetadataB\n\n\x08sequence\"\x89\x01\n\rEventMetadata\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x12\n\ncommand_id\x18\x02 \x01(\t\x12!\n\tcaused_by\x18\x03 \x01(\x0b\x32\x0e.evented.Cover\x12\x1a\n\x12\x63\x61used_by_sequence\x18\x04 \x01(\r\x12\r\n\x05\x64\x65pth\x18\x05 \x01(\r\"A\n\x08Snapshot\x12\x10\n\x08sequence\x18\x02 \x01(\r\x12#\n\x05state\x18\x03 \x01(\x0b\x32\x14.google.protobuf.Any\"r\n\tEventBook\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12#\n\x08snapshot\x18\x02 \x01(\x0b\x32\x11.evented.Snapshot\x12!\n\x05pages\x18\x03 \x03(\x0b\x32\x12.evented.EventPage\"z\n\nProjection\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12\x11\n\tprojector\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\r\x12(\n\nprojection\x18\x04 \x01(\x0b\x32\x14.google.protobuf.Any\"\x94\x01\n\x1dSynchronousProcessingResponse\x12!\n\x05\x62ooks\x18\x01 \x03(\x0b\x32\x12.evented.EventBook\x12&\n\x08\x63ommands\x18\x02 \x03(\x0b\x32\x14.evented.CommandBook\x12(\n\x0bprojections\x18\x03 \x03(\x0b\x32\x13.evented.Projection\"[\n\x0b\x43ommandPage\x12\x10\n\x08sequence\x18\x01 \x01(\r\x12\x13\n\x0bsynchronous\x18\x02 \x01(\x08\x12%\n\x07\x63ommand\x18\x03 \x01(\x0b\x32\x14.google.protobuf.Any\"Q\n\x0b\x43ommandBook\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12#\n\x05pages\x18\x02 \x03(\x0b\x32\x14.evented.CommandPage\"^\n\x11\x43ontextualCommand\x12\"\n\x06\x65vents\x18\x01 \x01(\x0b\x32\x12.evented.EventBook\x12%\n\x07\x63ommand\x18\x02 \x01(\x0b\x32\x14.evented.CommandBook\"^\n\x05Query\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x1b\n\x04root\x18\x02 \x01(\x0b\x32\r.evented.UUID\x12\x13\n\x0blower_bound\x18\x03 \x01(\r\x12\x13\n\x0bupper_bound\x18\x04 \x01(\r\"<\n\rAggregateRoot\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x1b\n\x04root\x18\x02 \x01(\x0b\x32\r.evented.UUID\"\x9a\x01\n\x0cResetRequest\x12\x12\n\nsubscriber\x18\x01 \x01(\t\x12\x13\n\tbeginning\x18\x02 \x01(\x08H\x00\x12\x18\n\x0e\x61\x66ter_position\x18\x03 \x01(\x04H\x00\x12*\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x15\n\rsaga_commands\x18\x05 \x01(\x08\x42\x04\n\x02to\"G\n\x0bResetResult\x12\x10\n\x08position\x18\x01 \x01(\x04\x12\x14\n\x0creplay_until\x18\x02 \x01(\x04\x12\x10\n\x08segments\x18\x03 \x01(\r\"\x80\x02\n\x12SubscriptionStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncheckpoint\x18\x02 \x01(\x04\x12\x0c\n\x04read\x18\x03 \x01(\x04\x12\x11\n\tdelivered\x18\x04 \x01(\x04\x12\x0e\n\x06parked\x18\x05 \x01(\x04\x12\x0f\n\x07pending\x18\x06 \x01(\x04\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x13\n\x0bsynchronous\x18\x08 \x01(\x08\x12\x0c\n\x04head\x18\t \x01(\x04\x12(\n\x08segments\x18\n \x03(\x0b\x32\x16.evented.SegmentStatus\x12\x0f\n\x07replica\x18\x0b \x01(\t\x12\x14\n\x0creplay_until\x18\x0c \x01(\x04\"\x94\x01\n\rSegmentStatus\x12\r\n\x05index\x18\x01 \x01(\r\x12\n\n\x02of\x18\x02 \x01(\r\x12\r\n\x05owner\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\x04\x12\x10\n\x08position\x18\x05 \x01(\x04\x12+\n\x07\x65xpires\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03lag\x18\x07 \x01(\x04\"A\n\x0bParkedQuery\x12\x12\n\nsubscriber\x18\x01 \x01(\t\x12\x1e\n\x06\x63overs\x18\x02 \x03(\x0b\x32\x0e.evented.Cover\"\xc5\x01\n\x0bParkedEvent\x12\x12\n\nsubscriber\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x1d\n\x05\x63over\x18\x03 \x01(\x0b\x32\x0e.evented.Cover\x12 \n\x04page\x18\x04 \x01(\x0b\x32\x12.evented.EventPage\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12-\n\tparked_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x0cReplayResult\x12\x10\n\x08replayed\x18\x01 \x01(\x04\x12&\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32\x16.evented.ReplayFailure\"=\n\rReplayFailure\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12\r\n\x05\x65rror\x18\x02 \x01(\t2\xa3\x01\n\x13\x42usinessCoordinator\x12\x46\n\x06Handle\x12\x14.evented.CommandBook\x1a&.evented.SynchronousProcessingResponse\x12\x44\n\x06Record\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xbd\x01\n\nEventQuery\x12\x31\n\tGetEvents\x12\x0e.evented.Query\x1a\x12.evented.EventBook0\x01\x12\x35\n\x0bSynchronize\x12\x0e.evented.Query\x1a\x12.evented.EventBook(\x01\x30\x01\x12\x45\n\x11GetAggregateRoots\x12\x16.google.protobuf.Empty\x1a\x16.evented.AggregateRoot0\x01\x32I\n\rBusinessLogic\x12\x38\n\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook2\x83\x01\n\x14ProjectorCoordinator\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12\x35\n\nHandleSync\x12\x12.evented.EventBook\x1a\x13.evented.Projection2\x91\x01\n\x0fSagaCoordinator\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n\nHandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2x\n\tProjector\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12\x35\n\nHandleSync\x12\x12.evented.EventBook\x1a\x13.evented.Projection2\x86\x01\n\x04Saga\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n\nHandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x96\x02\n\rDeliveryAdmin\x12J\n\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n\nListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n\x0cReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65vented/evented.proto\x12\x07\x65vented\x1a\x19google/protobuf/any.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n\x04UUID\x12\r\n\x05value\x18\x01 \x01(\x0c\"4\n\x05\x43over\x12\x1b\n\x04root\x18\x01 \x01(\x0b\x32\r.evented.UUID\x12\x0e\n\x06\x64omain\x18\x02 \x01(\t\"\xcb\x01\n\tEventPage\x12\r\n\x03num\x18\x01 \x01(\rH\x00\x12\x0f\n\x05\x66orce\x18\x02 \x01(\x08H\x00\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12#\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x13\n\x0bsynchronous\x18\x05 \x01(\x08\x12(\n\x08metadata\x18\x06 \x01(\x0b\x32\x16.evented.EventMetadataB\n\n\x08sequence\"\x89\x01\n\rEventMetadata\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x12\n\ncommand_id\x18\x02 \x01(\t\x12!\n\tcaused_by\x18\x03 \x01(\x0b\x32\x0e.evented.Cover\x12\x1a\n\x12\x63\x61used_by_sequence\x18\x04 \x01(\r\x12\r\n\x05\x64\x65pth\x18\x05 \x01(\r\"A\n\x08Snapshot\x12\x10\n\x08sequence\x18\x02 \x01(\r\x12#\n\x05state\x18\x03 \x01(\x0b\x32\x14.google.protobuf.Any\"r\n\tEventBook\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12#\n\x08snapshot\x18\x02 \x01(\x0b\x32\x11.evented.Snapshot\x12!\n\x05pages\x18\x03 \x03(\x0b\x32\x12.evented.EventPage\"z\n\nProjection\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12\x11\n\tprojector\x18\x02 \x01(\t\x12\x10\n\x08sequence\x18\x03 \x01(\r\x12(\n\nprojection\x18\x04 \x01(\x0b\x32\x14.google.protobuf.Any\"\xce\x01\n\x1dSynchronousProcessingResponse\x12!\n\x05\x62ooks\x18\x01 \x03(\x0b\x32\x12.evented.EventBook\x12&\n\x08\x63ommands\x18\x02 \x03(\x0b\x32\x14.evented.CommandBook\x12(\n\x0bprojections\x18\x03 \x03(\x0b\x32\x13.evented.Projection\x12\x10\n\x08position\x18\x04 \x01(\x04\x12&\n\x05waits\x18\x05 \x03(\x0b\x32\x17.evented.SubscriberWait\"U\n\x0eSubscriberWait\x12\x12\n\nsubscriber\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x0f\n\x07reached\x18\x03 \x01(\x04\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\"[\n\x0b\x43ommandPage\x12\x10\n\x08sequence\x18\x01 \x01(\r\x12\x13\n\x0bsynchronous\x18\x02 \x01(\x08\x12%\n\x07\x63ommand\x18\x03 \x01(\x0b\x32\x14.google.protobuf.Any\"Q\n\x0b\x43ommandBook\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12#\n\x05pages\x18\x02 \x03(\x0b\x32\x14.evented.CommandPage\"^\n\x11\x43ontextualCommand\x12\"\n\x06\x65vents\x18\x01 \x01(\x0b\x32\x12.evented.EventBook\x12%\n\x07\x63ommand\x18\x02 \x01(\x0b\x32\x14.evented.CommandBook\"^\n\x05Query\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x1b\n\x04root\x18\x02 \x01(\x0b\x32\r.evented.UUID\x12\x13\n\x0blower_bound\x18\x03 \x01(\r\x12\x13\n\x0bupper_bound\x18\x04 \x01(\r\"`\n\x0bWaitRequest\x12\x10\n\x08position\x18\x01 \x01(\x04\x12\x13\n\x0bsubscribers\x18\x02 \x03(\t\x12*\n\x07timeout\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\"6\n\x0cWaitResponse\x12&\n\x05waits\x18\x01 \x03(\x0b\x32\x17.evented.SubscriberWait\"<\n\rAggregateRoot\x12\x0e\n\x06\x64omain\x18\x01 \x01(\t\x12\x1b\n\x04root\x18\x02 \x01(\x0b\x32\r.evented.UUID\"\x9a\x01\n\x0cResetRequest\x12\x12\n\nsubscriber\x18\x01 \x01(\t\x12\x13\n\tbeginning\x18\x02 \x01(\x08H\x00\x12\x18\n\x0e\x61\x66ter_position\x18\x03 \x01(\x04H\x00\x12*\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x15\n\rsaga_commands\x18\x05 \x01(\x08\x42\x04\n\x02to\"G\n\x0bResetResult\x12\x10\n\x08position\x18\x01 \x01(\x04\x12\x14\n\x0creplay_until\x18\x02 \x01(\x04\x12\x10\n\x08segments\x18\x03 \x01(\r\"\x80\x02\n\x12SubscriptionStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncheckpoint\x18\x02 \x01(\x04\x12\x0c\n\x04read\x18\x03 \x01(\x04\x12\x11\n\tdelivered\x18\x04 \x01(\x04\x12\x0e\n\x06parked\x18\x05 \x01(\x04\x12\x0f\n\x07pending\x18\x06 \x01(\x04\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x13\n\x0bsynchronous\x18\x08 \x01(\x08\x12\x0c\n\x04head\x18\t \x01(\x04\x12(\n\x08segments\x18\n \x03(\x0b\x32\x16.evented.SegmentStatus\x12\x0f\n\x07replica\x18\x0b \x01(\t\x12\x14\n\x0creplay_until\x18\x0c \x01(\x04\"\x94\x01\n\rSegmentStatus\x12\r\n\x05index\x18\x01 \x01(\r\x12\n\n\x02of\x18\x02 \x01(\r\x12\r\n\x05owner\x18\x03 \x01(\t\x12\r\n\x05token\x18\x04 \x01(\x04\x12\x10\n\x08position\x18\x05 \x01(\x04\x12+\n\x07\x65xpires\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03lag\x18\x07 \x01(\x04\"A\n\x0bParkedQuery\x12\x12\n\nsubscriber\x18\x01 \x01(\t\x12\x1e\n\x06\x63overs\x18\x02 \x03(\x0b\x32\x0e.evented.Cover\"\xc5\x01\n\x0bParkedEvent\x12\x12\n\nsubscriber\x18\x01 \x01(\t\x12\x10\n\x08position\x18\x02 \x01(\x04\x12\x1d\n\x05\x63over\x18\x03 \x01(\x0b\x32\x0e.evented.Cover\x12 \n\x04page\x18\x04 \x01(\x0b\x32\x12.evented.EventPage\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\r\x12-\n\tparked_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x0cReplayResult\x12\x10\n\x08replayed\x18\x01 \x01(\x04\x12&\n\x06\x66\x61iled\x18\x02 \x03(\x0b\x32\x16.evented.ReplayFailure\"=\n\rReplayFailure\x12\x1d\n\x05\x63over\x18\x01 \x01(\x0b\x32\x0e.evented.Cover\x12\r\n\x05\x65rror\x18\x02 \x01(\t2\xa3\x01\n\x13\x42usinessCoordinator\x12\x46\n\x06Handle\x12\x14.evented.CommandBook\x1a&.evented.SynchronousProcessingResponse\x12\x44\n\x06Record\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xf5\x01\n\nEventQuery\x12\x31\n\tGetEvents\x12\x0e.evented.Query\x1a\x12.evented.EventBook0\x01\x12\x35\n\x0bSynchronize\x12\x0e.evented.Query\x1a\x12.evented.EventBook(\x01\x30\x01\x12\x45\n\x11GetAggregateRoots\x12\x16.google.protobuf.Empty\x1a\x16.evented.AggregateRoot0\x01\x12\x36\n\x07WaitFor\x12\x14.evented.WaitRequest\x1a\x15.evented.WaitResponse2I\n\rBusinessLogic\x12\x38\n\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook2\x83\x01\n\x14ProjectorCoordinator\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12\x35\n\nHandleSync\x12\x12.evented.EventBook\x1a\x13.evented.Projection2\x91\x01\n\x0fSagaCoordinator\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n\nHandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2x\n\tProjector\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12\x35\n\nHandleSync\x12\x12.evented.EventBook\x1a\x13.evented.Projection2\x86\x01\n\x04Saga\x12\x34\n\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n\nHandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x96\x02\n\rDeliveryAdmin\x12J\n\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n\nListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n\x0cReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,62 +36,68 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'evented.evented_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z(github.com/evented/evented/api/eventedpb'
-  _globals['_UUID']._serialized_start=123
-  _globals['_UUID']._serialized_end=144
-  _globals['_COVER']._serialized_start=146
-  _globals['_COVER']._serialized_end=198
-  _globals['_EVENTPAGE']._serialized_start=201
-  _globals['_EVENTPAGE']._serialized_end=404
-  _globals['_EVENTMETADATA']._serialized_start=407
-  _globals['_EVENTMETADATA']._serialized_end=544
-  _globals['_SNAPSHOT']._serialized_start=546
-  _globals['_SNAPSHOT']._serialized_end=611
-  _globals['_EVENTBOOK']._serialized_start=613
-  _globals['_EVENTBOOK']._serialized_end=727
-  _globals['_PROJECTION']._serialized_start=729
-  _globals['_PROJECTION']._serialized_end=851
-  _globals['_SYNCHRONOUSPROCESSINGRESPONSE']._serialized_start=854
-  _globals['_SYNCHRONOUSPROCESSINGRESPONSE']._serialized_end=1002
-  _globals['_COMMANDPAGE']._serialized_start=1004
-  _globals['_COMMANDPAGE']._serialized_end=1095
-  _globals['_COMMANDBOOK']._serialized_start=1097
-  _globals['_COMMANDBOOK']._serialized_end=1178
-  _globals['_CONTEXTUALCOMMAND']._serialized_start=1180
-  _globals['_CONTEXTUALCOMMAND']._serialized_end=1274
-  _globals['_QUERY']._serialized_start=1276
-  _globals['_QUERY']._serialized_end=1370
-  _globals['_AGGREGATEROOT']._serialized_start=1372
-  _globals['_AGGREGATEROOT']._serialized_end=1432
-  _globals['_RESETREQUEST']._serialized_start=1435
-  _globals['_RESETREQUEST']._serialized_end=1589
-  _globals['_RESETRESULT']._serialized_start=1591
-  _globals['_RESETRESULT']._serialized_end=1662
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1665
-  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=1921
-  _globals['_SEGMENTSTATUS']._serialized_start=1924
-  _globals['_SEGMENTSTATUS']._serialized_end=2072
-  _globals['_PARKEDQUERY']._serialized_start=2074
-  _globals['_PARKEDQUERY']._serialized_end=2139
-  _globals['_PARKEDEVENT']._serialized_start=2142
-  _globals['_PARKEDEVENT']._serialized_end=2339
-  _globals['_REPLAYRESULT']._serialized_start=2341
-  _globals['_REPLAYRESULT']._serialized_end=2413
-  _globals['_REPLAYFAILURE']._serialized_start=2415
-  _globals['_REPLAYFAILURE']._serialized_end=2476
-  _globals['_BUSINESSCOORDINATOR']._serialized_start=2479
-  _globals['_BUSINESSCOORDINATOR']._serialized_end=2642
-  _globals['_EVENTQUERY']._serialized_start=2645
-  _globals['_EVENTQUERY']._serialized_end=2834
-  _globals['_BUSINESSLOGIC']._serialized_start=2836
-  _globals['_BUSINESSLOGIC']._serialized_end=2909
-  _globals['_PROJECTORCOORDINATOR']._serialized_start=2912
-  _globals['_PROJECTORCOORDINATOR']._serialized_end=3043
-  _globals['_SAGACOORDINATOR']._serialized_start=3046
-  _globals['_SAGACOORDINATOR']._serialized_end=3191
-  _globals['_PROJECTOR']._serialized_start=3193
-  _globals['_PROJECTOR']._serialized_end=3313
-  _globals['_SAGA']._serialized_start=3316
-  _globals['_SAGA']._serialized_end=3450
-  _globals['_DELIVERYADMIN']._serialized_start=3453
-  _globals['_DELIVERYADMIN']._serialized_end=3731
+  _globals['_UUID']._serialized_start=155
+  _globals['_UUID']._serialized_end=176
+  _globals['_COVER']._serialized_start=178
+  _globals['_COVER']._serialized_end=230
+  _globals['_EVENTPAGE']._serialized_start=233
+  _globals['_EVENTPAGE']._serialized_end=436
+  _globals['_EVENTMETADATA']._serialized_start=439
+  _globals['_EVENTMETADATA']._serialized_end=576
+  _globals['_SNAPSHOT']._serialized_start=578
+  _globals['_SNAPSHOT']._serialized_end=643
+  _globals['_EVENTBOOK']._serialized_start=645
+  _globals['_EVENTBOOK']._serialized_end=759
+  _globals['_PROJECTION']._serialized_start=761
+  _globals['_PROJECTION']._serialized_end=883
+  _globals['_SYNCHRONOUSPROCESSINGRESPONSE']._serialized_start=886
+  _globals['_SYNCHRONOUSPROCESSINGRESPONSE']._serialized_end=1092
+  _globals['_SUBSCRIBERWAIT']._serialized_start=1094
+  _globals['_SUBSCRIBERWAIT']._serialized_end=1179
+  _globals['_COMMANDPAGE']._serialized_start=1181
+  _globals['_COMMANDPAGE']._serialized_end=1272
+  _globals['_COMMANDBOOK']._serialized_start=1274
+  _globals['_COMMANDBOOK']._serialized_end=1355
+  _globals['_CONTEXTUALCOMMAND']._serialized_start=1357
+  _globals['_CONTEXTUALCOMMAND']._serialized_end=1451
+  _globals['_QUERY']._serialized_start=1453
+  _globals['_QUERY']._serialized_end=1547
+  _globals['_WAITREQUEST']._serialized_start=1549
+  _globals['_WAITREQUEST']._serialized_end=1645
+  _globals['_WAITRESPONSE']._serialized_start=1647
+  _globals['_WAITRESPONSE']._serialized_end=1701
+  _globals['_AGGREGATEROOT']._serialized_start=1703
+  _globals['_AGGREGATEROOT']._serialized_end=1763
+  _globals['_RESETREQUEST']._serialized_start=1766
+  _globals['_RESETREQUEST']._serialized_end=1920
+  _globals['_RESETRESULT']._serialized_start=1922
+  _globals['_RESETRESULT']._serialized_end=1993
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_start=1996
+  _globals['_SUBSCRIPTIONSTATUS']._serialized_end=2252
+  _globals['_SEGMENTSTATUS']._serialized_start=2255
+  _globals['_SEGMENTSTATUS']._serialized_end=2403
+  _globals['_PARKEDQUERY']._serialized_start=2405
+  _globals['_PARKEDQUERY']._serialized_end=2470
+  _globals['_PARKEDEVENT']._serialized_start=2473
+  _globals['_PARKEDEVENT']._serialized_end=2670
+  _globals['_REPLAYRESULT']._serialized_start=2672
+  _globals['_REPLAYRESULT']._serialized_end=2744
+  _globals['_REPLAYFAILURE']._serialized_start=2746
+  _globals['_REPLAYFAILURE']._serialized_end=2807
+  _globals['_BUSINESSCOORDINATOR']._serialized_start=2810
+  _globals['_BUSINESSCOORDINATOR']._serialized_end=2973
+  _globals['_EVENTQUERY']._serialized_start=2976
+  _globals['_EVENTQUERY']._serialized_end=3221
+  _globals['_BUSINESSLOGIC']._serialized_start=3223
+  _globals['_BUSINESSLOGIC']._serialized_end=3296
+  _globals['_PROJECTORCOORDINATOR']._serialized_start=3299
+  _globals['_PROJECTORCOORDINATOR']._serialized_end=3430
+  _globals['_SAGACOORDINATOR']._serialized_start=3433
+  _globals['_SAGACOORDINATOR']._serialized_end=3578
+  _globals['_PROJECTOR']._serialized_start=3580
+  _globals['_PROJECTOR']._serialized_end=3700
+  _globals['_SAGA']._serialized_start=3703
+  _globals['_SAGA']._serialized_end=3837
+  _globals['_DELIVERYADMIN']._serialized_start=3840
+  _globals['_DELIVERYADMIN']._serialized_end=4118
 # @@protoc_insertion_point(module_scope)

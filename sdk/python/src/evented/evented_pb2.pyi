@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import any_pb2 as _any_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -86,14 +87,30 @@ class Projection(_message.Message):
     def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., projector: _Optional[str] = ..., sequence: _Optional[int] = ..., projection: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
 
 class SynchronousProcessingResponse(_message.Message):
-    __slots__ = ("books", "commands", "projections")
+    __slots__ = ("books", "commands", "projections", "position", "waits")
     BOOKS_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     PROJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    WAITS_FIELD_NUMBER: _ClassVar[int]
     books: _containers.RepeatedCompositeFieldContainer[EventBook]
     commands: _containers.RepeatedCompositeFieldContainer[CommandBook]
     projections: _containers.RepeatedCompositeFieldContainer[Projection]
-    def __init__(self, books: _Optional[_Iterable[_Union[EventBook, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[CommandBook, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[Projection, _Mapping]]] = ...) -> None: ...
+    position: int
+    waits: _containers.RepeatedCompositeFieldContainer[SubscriberWait]
+    def __init__(self, books: _Optional[_Iterable[_Union[EventBook, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[CommandBook, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[Projection, _Mapping]]] = ..., position: _Optional[int] = ..., waits: _Optional[_Iterable[_Union[SubscriberWait, _Mapping]]] = ...) -> None: ...
+
+class SubscriberWait(_message.Message):
+    __slots__ = ("subscriber", "position", "reached", "done")
+    SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REACHED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    subscriber: str
+    position: int
+    reached: int
+    done: bool
+    def __init__(self, subscriber: _Optional[str] = ..., position: _Optional[int] = ..., reached: _Optional[int] = ..., done: _Optional[bool] = ...) -> None: ...
 
 class CommandPage(_message.Message):
     __slots__ = ("sequence", "synchronous", "command")
@@ -132,6 +149,22 @@ class Query(_message.Message):
     lower_bound: int
     upper_bound: int
     def __init__(self, domain: _Optional[str] = ..., root: _Optional[_Union[UUID, _Mapping]] = ..., lower_bound: _Optional[int] = ..., upper_bound: _Optional[int] = ...) -> None: ...
+
+class WaitRequest(_message.Message):
+    __slots__ = ("position", "subscribers", "timeout")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBERS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    subscribers: _containers.RepeatedScalarFieldContainer[str]
+    timeout: _duration_pb2.Duration
+    def __init__(self, position: _Optional[int] = ..., subscribers: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class WaitResponse(_message.Message):
+    __slots__ = ("waits",)
+    WAITS_FIELD_NUMBER: _ClassVar[int]
+    waits: _containers.RepeatedCompositeFieldContainer[SubscriberWait]
+    def __init__(self, waits: _Optional[_Iterable[_Union[SubscriberWait, _Mapping]]] = ...) -> None: ...
 
 class AggregateRoot(_message.Message):
     __slots__ = ("domain", "root")

@@ -171,6 +171,11 @@ class EventQueryStub:
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.AggregateRoot.FromString,
                 _registered_method=True)
+        self.WaitFor = channel.unary_unary(
+                '/evented.EventQuery/WaitFor',
+                request_serializer=evented_dot_evented__pb2.WaitRequest.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.WaitResponse.FromString,
+                _registered_method=True)
 
 
 class EventQueryServicer:
@@ -199,6 +204,17 @@ class EventQueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WaitFor(self, request, context):
+        """Addition: waits until each named projector, saga or relay has handled
+        every event at or below position (read-your-writes: position is a
+        command's SynchronousProcessingResponse.position), or the timeout (at
+        most the call's deadline) passes. Never an error for a slow subscriber:
+        each wait says whether it was done.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventQueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +232,11 @@ def add_EventQueryServicer_to_server(servicer, server):
                     servicer.GetAggregateRoots,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                     response_serializer=evented_dot_evented__pb2.AggregateRoot.SerializeToString,
+            ),
+            'WaitFor': grpc.unary_unary_rpc_method_handler(
+                    servicer.WaitFor,
+                    request_deserializer=evented_dot_evented__pb2.WaitRequest.FromString,
+                    response_serializer=evented_dot_evented__pb2.WaitResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -300,6 +321,33 @@ class EventQuery:
             '/evented.EventQuery/GetAggregateRoots',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             evented_dot_evented__pb2.AggregateRoot.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WaitFor(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evented.EventQuery/WaitFor',
+            evented_dot_evented__pb2.WaitRequest.SerializeToString,
+            evented_dot_evented__pb2.WaitResponse.FromString,
             options,
             channel_credentials,
             insecure,
