@@ -1297,7 +1297,22 @@ type SubscriptionStatus struct {
 	Replica string `protobuf:"bytes,11,opt,name=replica,proto3" json:"replica,omitempty"`
 	// After a reset: events up to this position are replays; the subscriber
 	// is rebuilding while checkpoint < replay_until.
-	ReplayUntil   uint64 `protobuf:"varint,12,opt,name=replay_until,json=replayUntil,proto3" json:"replay_until,omitempty"`
+	ReplayUntil uint64 `protobuf:"varint,12,opt,name=replay_until,json=replayUntil,proto3" json:"replay_until,omitempty"`
+	// A projector run in several versions (blue/green): its name, this
+	// subscriber's version (1 when unversioned) and its state: active,
+	// candidate (a newer version catching up) or retired (older; delivers
+	// nothing more).
+	Projector string `protobuf:"bytes,13,opt,name=projector,proto3" json:"projector,omitempty"`
+	Version   uint32 `protobuf:"varint,14,opt,name=version,proto3" json:"version,omitempty"`
+	State     string `protobuf:"bytes,15,opt,name=state,proto3" json:"state,omitempty"`
+	// Seconds since the first event after the checkpoint was committed (0
+	// when caught up): the lag in time.
+	LagSeconds float64 `protobuf:"fixed64,16,opt,name=lag_seconds,json=lagSeconds,proto3" json:"lag_seconds,omitempty"`
+	// Events per second the answering replica delivered lately.
+	Rate float64 `protobuf:"fixed64,17,opt,name=rate,proto3" json:"rate,omitempty"`
+	// lag / rate: the estimated seconds to catch up (0 when caught up or
+	// not delivering).
+	EtaSeconds    float64 `protobuf:"fixed64,18,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1416,6 +1431,172 @@ func (x *SubscriptionStatus) GetReplayUntil() uint64 {
 	return 0
 }
 
+func (x *SubscriptionStatus) GetProjector() string {
+	if x != nil {
+		return x.Projector
+	}
+	return ""
+}
+
+func (x *SubscriptionStatus) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *SubscriptionStatus) GetLagSeconds() float64 {
+	if x != nil {
+		return x.LagSeconds
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetEtaSeconds() float64 {
+	if x != nil {
+		return x.EtaSeconds
+	}
+	return 0
+}
+
+// Addition: which version of a projector to make the active one.
+type CutOverRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Projector string                 `protobuf:"bytes,1,opt,name=projector,proto3" json:"projector,omitempty"`
+	Version   uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Cut over even when the version has not caught up yet.
+	Force         bool `protobuf:"varint,3,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CutOverRequest) Reset() {
+	*x = CutOverRequest{}
+	mi := &file_evented_evented_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CutOverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CutOverRequest) ProtoMessage() {}
+
+func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
+func (*CutOverRequest) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CutOverRequest) GetProjector() string {
+	if x != nil {
+		return x.Projector
+	}
+	return ""
+}
+
+func (x *CutOverRequest) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CutOverRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+// Addition: a cut-over done.
+type CutOverResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Projector string                 `protobuf:"bytes,1,opt,name=projector,proto3" json:"projector,omitempty"`
+	Version   uint32                 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The version active before.
+	Previous      uint32 `protobuf:"varint,3,opt,name=previous,proto3" json:"previous,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CutOverResult) Reset() {
+	*x = CutOverResult{}
+	mi := &file_evented_evented_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CutOverResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CutOverResult) ProtoMessage() {}
+
+func (x *CutOverResult) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
+func (*CutOverResult) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CutOverResult) GetProjector() string {
+	if x != nil {
+		return x.Projector
+	}
+	return ""
+}
+
+func (x *CutOverResult) GetVersion() uint32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CutOverResult) GetPrevious() uint32 {
+	if x != nil {
+		return x.Previous
+	}
+	return 0
+}
+
 // Addition: one segment of a subscriber.
 type SegmentStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1437,7 +1618,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1630,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1643,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1526,7 +1707,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1538,7 +1719,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1551,7 +1732,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1585,7 +1766,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1597,7 +1778,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1610,7 +1791,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1673,7 +1854,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1685,7 +1866,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1698,7 +1879,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1726,7 +1907,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1919,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1932,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{23}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -1861,7 +2042,7 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\vResetResult\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12!\n" +
 	"\freplay_until\x18\x02 \x01(\x04R\vreplayUntil\x12\x1a\n" +
-	"\bsegments\x18\x03 \x01(\rR\bsegments\"\xf2\x02\n" +
+	"\bsegments\x18\x03 \x01(\rR\bsegments\"\x96\x04\n" +
 	"\x12SubscriptionStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -1878,7 +2059,23 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\bsegments\x18\n" +
 	" \x03(\v2\x16.evented.SegmentStatusR\bsegments\x12\x18\n" +
 	"\areplica\x18\v \x01(\tR\areplica\x12!\n" +
-	"\freplay_until\x18\f \x01(\x04R\vreplayUntil\"\xc5\x01\n" +
+	"\freplay_until\x18\f \x01(\x04R\vreplayUntil\x12\x1c\n" +
+	"\tprojector\x18\r \x01(\tR\tprojector\x12\x18\n" +
+	"\aversion\x18\x0e \x01(\rR\aversion\x12\x14\n" +
+	"\x05state\x18\x0f \x01(\tR\x05state\x12\x1f\n" +
+	"\vlag_seconds\x18\x10 \x01(\x01R\n" +
+	"lagSeconds\x12\x12\n" +
+	"\x04rate\x18\x11 \x01(\x01R\x04rate\x12\x1f\n" +
+	"\veta_seconds\x18\x12 \x01(\x01R\n" +
+	"etaSeconds\"^\n" +
+	"\x0eCutOverRequest\x12\x1c\n" +
+	"\tprojector\x18\x01 \x01(\tR\tprojector\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x14\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force\"c\n" +
+	"\rCutOverResult\x12\x1c\n" +
+	"\tprojector\x18\x01 \x01(\tR\tprojector\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\rR\aversion\x12\x1a\n" +
+	"\bprevious\x18\x03 \x01(\rR\bprevious\"\xc5\x01\n" +
 	"\rSegmentStatus\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\rR\x05index\x12\x0e\n" +
 	"\x02of\x18\x02 \x01(\rR\x02of\x12\x14\n" +
@@ -1934,13 +2131,14 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x96\x02\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd2\x02\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
 	"ListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n" +
 	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
-	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
+	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -1954,7 +2152,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -1975,55 +2173,57 @@ var file_evented_evented_proto_goTypes = []any{
 	(*ResetRequest)(nil),                  // 16: evented.ResetRequest
 	(*ResetResult)(nil),                   // 17: evented.ResetResult
 	(*SubscriptionStatus)(nil),            // 18: evented.SubscriptionStatus
-	(*SegmentStatus)(nil),                 // 19: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 20: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 21: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 22: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 23: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 25: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 26: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 27: google.protobuf.Empty
+	(*CutOverRequest)(nil),                // 19: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 20: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 21: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 22: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 23: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 24: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 25: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 27: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 28: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 29: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	24, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	25, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	26, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	27, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	25, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	27, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	25, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	27, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	25, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
+	27, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
 	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
 	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	26, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	28, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
-	24, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	19, // 25: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	24, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	26, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	21, // 25: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	26, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
 	1,  // 27: evented.ParkedQuery.covers:type_name -> evented.Cover
 	1,  // 28: evented.ParkedEvent.cover:type_name -> evented.Cover
 	2,  // 29: evented.ParkedEvent.page:type_name -> evented.EventPage
-	24, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	23, // 31: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	26, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	25, // 31: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
 	1,  // 32: evented.ReplayFailure.cover:type_name -> evented.Cover
 	10, // 33: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
 	5,  // 34: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
 	12, // 35: evented.EventQuery.GetEvents:input_type -> evented.Query
 	12, // 36: evented.EventQuery.Synchronize:input_type -> evented.Query
-	27, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	29, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
 	13, // 38: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
 	11, // 39: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
 	5,  // 40: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
@@ -2034,31 +2234,33 @@ var file_evented_evented_proto_depIdxs = []int32{
 	5,  // 45: evented.Projector.HandleSync:input_type -> evented.EventBook
 	5,  // 46: evented.Saga.Handle:input_type -> evented.EventBook
 	5,  // 47: evented.Saga.HandleSync:input_type -> evented.EventBook
-	27, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	20, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	20, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	29, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	22, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	22, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
 	16, // 51: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	7,  // 52: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 53: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 54: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 55: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 56: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 57: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	5,  // 58: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	27, // 59: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 60: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	27, // 61: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 62: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	27, // 63: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 64: evented.Projector.HandleSync:output_type -> evented.Projection
-	27, // 65: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 66: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	18, // 67: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	21, // 68: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	22, // 69: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	17, // 70: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	52, // [52:71] is the sub-list for method output_type
-	33, // [33:52] is the sub-list for method input_type
+	19, // 52: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	7,  // 53: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 54: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 55: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 56: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 57: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 58: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	5,  // 59: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	29, // 60: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 61: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	29, // 62: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 63: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	29, // 64: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 65: evented.Projector.HandleSync:output_type -> evented.Projection
+	29, // 66: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 67: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	18, // 68: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	23, // 69: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	24, // 70: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	17, // 71: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	20, // 72: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	53, // [53:73] is the sub-list for method output_type
+	33, // [33:53] is the sub-list for method input_type
 	33, // [33:33] is the sub-list for extension type_name
 	33, // [33:33] is the sub-list for extension extendee
 	0,  // [0:33] is the sub-list for field type_name
@@ -2084,7 +2286,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

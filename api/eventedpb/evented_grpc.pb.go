@@ -1104,6 +1104,7 @@ const (
 	DeliveryAdmin_ListParked_FullMethodName        = "/evented.DeliveryAdmin/ListParked"
 	DeliveryAdmin_ReplayParked_FullMethodName      = "/evented.DeliveryAdmin/ReplayParked"
 	DeliveryAdmin_ResetSubscription_FullMethodName = "/evented.DeliveryAdmin/ResetSubscription"
+	DeliveryAdmin_CutOver_FullMethodName           = "/evented.DeliveryAdmin/CutOver"
 )
 
 // DeliveryAdminClient is the client API for DeliveryAdmin service.
@@ -1129,6 +1130,11 @@ type DeliveryAdminClient interface {
 	// side effects; a saga's commands in answer to them are dropped unless
 	// saga_commands is set. Parked events stay parked.
 	ResetSubscription(ctx context.Context, in *ResetRequest, opts ...grpc.CallOption) (*ResetResult, error)
+	// Makes a version of a projector the active one on every replica (its
+	// inline projections are the ones in command replies; older versions
+	// retire: they deliver nothing more). Refused while the version is still
+	// catching up, unless forced.
+	CutOver(ctx context.Context, in *CutOverRequest, opts ...grpc.CallOption) (*CutOverResult, error)
 }
 
 type deliveryAdminClient struct {
@@ -1197,6 +1203,16 @@ func (c *deliveryAdminClient) ResetSubscription(ctx context.Context, in *ResetRe
 	return out, nil
 }
 
+func (c *deliveryAdminClient) CutOver(ctx context.Context, in *CutOverRequest, opts ...grpc.CallOption) (*CutOverResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CutOverResult)
+	err := c.cc.Invoke(ctx, DeliveryAdmin_CutOver_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeliveryAdminServer is the server API for DeliveryAdmin service.
 // All implementations must embed UnimplementedDeliveryAdminServer
 // for forward compatibility.
@@ -1220,6 +1236,11 @@ type DeliveryAdminServer interface {
 	// side effects; a saga's commands in answer to them are dropped unless
 	// saga_commands is set. Parked events stay parked.
 	ResetSubscription(context.Context, *ResetRequest) (*ResetResult, error)
+	// Makes a version of a projector the active one on every replica (its
+	// inline projections are the ones in command replies; older versions
+	// retire: they deliver nothing more). Refused while the version is still
+	// catching up, unless forced.
+	CutOver(context.Context, *CutOverRequest) (*CutOverResult, error)
 	mustEmbedUnimplementedDeliveryAdminServer()
 }
 
@@ -1241,6 +1262,9 @@ func (UnimplementedDeliveryAdminServer) ReplayParked(context.Context, *ParkedQue
 }
 func (UnimplementedDeliveryAdminServer) ResetSubscription(context.Context, *ResetRequest) (*ResetResult, error) {
 	return nil, status.Error(codes.Unimplemented, "method ResetSubscription not implemented")
+}
+func (UnimplementedDeliveryAdminServer) CutOver(context.Context, *CutOverRequest) (*CutOverResult, error) {
+	return nil, status.Error(codes.Unimplemented, "method CutOver not implemented")
 }
 func (UnimplementedDeliveryAdminServer) mustEmbedUnimplementedDeliveryAdminServer() {}
 func (UnimplementedDeliveryAdminServer) testEmbeddedByValue()                       {}
@@ -1321,6 +1345,24 @@ func _DeliveryAdmin_ResetSubscription_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeliveryAdmin_CutOver_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CutOverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeliveryAdminServer).CutOver(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeliveryAdmin_CutOver_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeliveryAdminServer).CutOver(ctx, req.(*CutOverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DeliveryAdmin_ServiceDesc is the grpc.ServiceDesc for DeliveryAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1335,6 +1377,10 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResetSubscription",
 			Handler:    _DeliveryAdmin_ResetSubscription_Handler,
+		},
+		{
+			MethodName: "CutOver",
+			Handler:    _DeliveryAdmin_CutOver_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

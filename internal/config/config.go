@@ -176,6 +176,15 @@ type Consumer struct {
 	// first start on). Empty means beginning for projectors and head for
 	// sagas, so that a new saga does not act on years of history.
 	Start string `yaml:"start"`
+	// Version runs this entry as one version of the projector Name, beside
+	// its other versions (blue/green): a newer version starts from the
+	// beginning under its own checkpoints, its catching up delivered as a
+	// replay, while the active one goes on; evented cutover makes it the
+	// active one. 0 means unversioned (version 1). Projectors only.
+	Version int `yaml:"version,omitempty"`
+	// Cutover is manual (default: evented cutover) or auto: cut over to
+	// this version as soon as it has caught up.
+	Cutover string `yaml:"cutover,omitempty"`
 	// TLS and TokenFile secure the connection to the service (outbound.go).
 	TLS       ServiceTLS `yaml:"tls,omitempty"`
 	TokenFile string     `yaml:"token_file,omitempty"`

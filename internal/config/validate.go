@@ -210,7 +210,28 @@ func (v *validator) consumers(list string, cs []Consumer) {
 	names := map[string]int{}
 	for i, c := range cs {
 		key := fmt.Sprintf("%s[%d]", list, i)
-		v.unique(key+".name", c.Name, list, names, i, "name", "receipt")
+		v.consumerName(key+".name", c.Name)
+		id := c.Name
+		if c.Version > 1 {
+			id = fmt.Sprintf("%s version %d", c.Name, c.Version)
+		}
+		what := "name"
+		if list == "projectors" {
+			what = "name (or version of it)"
+		}
+		v.unique(key+".name", id, list, names, i, what, "receipt")
+		switch {
+		case c.Version < 0:
+			v.add(key+".version", "invalid value %d: want 1 or more (0: unversioned)", c.Version)
+		case c.Version > 0 && list != "projectors":
+			v.add(key+".version", "set on a saga: versions run projectors side by side; a saga would act twice")
+		}
+		if c.Cutover != "" {
+			v.oneOf(key+".cutover", c.Cutover, "manual", "auto")
+			if c.Version == 0 {
+				v.add(key+".cutover", "set without version: cutover applies to a version of a projector")
+			}
+		}
 		v.address(key+".address", c.Address)
 		v.service(key, c.Address, c.TLS, c.TokenFile)
 		if c.MaxAttempts < 0 {
@@ -223,6 +244,22 @@ func (v *validator) consumers(list string, cs []Consumer) {
 			if d == "" {
 				v.add(fmt.Sprintf("%s.domains[%d]", key, j), "empty: want a domain name, such as customer")
 			}
+		}
+	}
+}
+
+// consumerName checks a projector's or saga's name: it names the
+// subscription, its checkpoints and metrics, so letters, digits, '-' and
+// '_' only ('@' and ':' are evented's own, in version and record names).
+func (v *validator) consumerName(key, name string) {
+	if len(name) > 100 {
+		v.add(key, "%d characters long: want at most 100", len(name))
+		return
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			v.add(key, "%q: character %q is not allowed; want letters, digits, '-' and '_', such as receipt-v2", name, r)
+			return
 		}
 	}
 }

@@ -94,7 +94,27 @@ func TestValidate(t *testing.T) {
 		{"saga without name", func(c *Config) { c.Sagas = []Consumer{cons("", "h:1", "d")} },
 			"sagas[0].name: empty: want the name"},
 		{"projector twice", func(c *Config) { c.Projectors = []Consumer{cons("p", "h:1", "d"), cons("p", "h:2", "d")} },
-			`projectors[1].name: "p" is also projectors[0]: want each name once`},
+			`projectors[1].name: "p" is also projectors[0]: want each name (or version of it) once`},
+		{"two versions of a projector", func(c *Config) {
+			v1, v2 := cons("p", "h:1", "d"), cons("p", "h:2", "d")
+			v1.Version, v2.Version, v2.Cutover = 1, 2, "auto"
+			c.Projectors = []Consumer{v1, v2}
+		}, ""},
+		{"one version twice", func(c *Config) {
+			v1, v2 := cons("p", "h:1", "d"), cons("p", "h:2", "d")
+			v1.Version, v2.Version = 2, 2
+			c.Projectors = []Consumer{v1, v2}
+		}, `projectors[1].name: "p version 2" is also projectors[0]`},
+		{"saga version", func(c *Config) { s := cons("s", "h:1"); s.Version = 2; c.Sagas = []Consumer{s} },
+			`sagas[0].version: set on a saga`},
+		{"negative version", func(c *Config) { p := cons("p", "h:1"); p.Version = -1; c.Projectors = []Consumer{p} },
+			`projectors[0].version: invalid value -1`},
+		{"cutover without version", func(c *Config) { p := cons("p", "h:1"); p.Cutover = "auto"; c.Projectors = []Consumer{p} },
+			`projectors[0].cutover: set without version`},
+		{"cutover value", func(c *Config) { p := cons("p", "h:1"); p.Version, p.Cutover = 2, "now"; c.Projectors = []Consumer{p} },
+			`projectors[0].cutover: invalid value "now"`},
+		{"consumer name characters", func(c *Config) { c.Projectors = []Consumer{cons("p@v2", "h:1")} },
+			`projectors[0].name: "p@v2": character '@' is not allowed`},
 		{"saga twice", func(c *Config) { c.Sagas = []Consumer{cons("s", "h:1", "d"), cons("s", "h:2", "d")} },
 			`sagas[1].name: "s" is also sagas[0]: want each name once`},
 		{"projector address", func(c *Config) { c.Projectors = []Consumer{cons("p", "h", "d")} },

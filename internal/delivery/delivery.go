@@ -140,6 +140,15 @@ type Options struct {
 	// segment may hold the aggregate's delivery mark while it appends and
 	// delivers inline (default 30s); past it, the owner delivers.
 	ClaimTTL time.Duration
+	// Projector and Version name a version of a projector run beside
+	// others (see versions.go); the consumer's name is then
+	// VersionName(Projector, Version). FirstVersion is the lowest version
+	// configured (active until a cut-over); AutoCutover cuts over to this
+	// version once it has caught up.
+	Projector    string
+	Version      int
+	FirstVersion int
+	AutoCutover  bool
 }
 
 // Where a subscription without a checkpoint starts.

@@ -85,7 +85,7 @@ type inlineEntry struct {
 func (h *Hub) Begin(ctx context.Context, cover eventstore.Cover) (*Inline, error) {
 	in := &Inline{cover: cover}
 	for _, s := range h.Subscriptions() {
-		if !s.opts.Synchronous || !s.opts.wants(cover.Domain) {
+		if !s.opts.Synchronous || !s.opts.wants(cover.Domain) || !s.inlineActive() {
 			continue
 		}
 		if s.local(cover) == nil {

@@ -40,6 +40,15 @@ func Replaying(ctx context.Context) bool {
 // subscriber's own checkpoint.
 func replayCheckpoint(subscriber string) string { return "replay:" + subscriber }
 
+// markReplay records r as the subscription's replay.
+func (s *Subscription) markReplay(ctx context.Context, r Replay) error {
+	v := r.Until << 1
+	if r.Commands {
+		v |= 1
+	}
+	return s.store.SaveCheckpoint(ctx, replayCheckpoint(s.Name()), v)
+}
+
 func (s *Subscription) replayOf(ctx context.Context) (Replay, error) {
 	v, err := s.store.Checkpoint(ctx, replayCheckpoint(s.Name()))
 	if err != nil {
@@ -93,12 +102,8 @@ func (s *Subscription) Reset(ctx context.Context, to ResetTo) (ResetResult, erro
 	if res.Position > head {
 		return ResetResult{}, eventstore.Invalid("position", "%d is beyond the log's head (%d)", res.Position, head)
 	}
-	v := head << 1
-	if to.SagaCommands {
-		v |= 1
-	}
 	// The replay first: a segment that starts after the reset reads it.
-	if err := s.store.SaveCheckpoint(ctx, replayCheckpoint(s.Name()), v); err != nil {
+	if err := s.markReplay(ctx, Replay{Until: head, Commands: to.SagaCommands}); err != nil {
 		return ResetResult{}, fmt.Errorf("reset %s: %w", s.Name(), err)
 	}
 	if res.Segments, err = s.store.Reset(ctx, s.Name(), res.Position); err != nil {

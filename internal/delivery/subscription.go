@@ -48,6 +48,11 @@ type Subscription struct {
 	multiUntil  time.Time       // other replicas were seen: marks are kept until then
 	leases      []eventstore.Lease
 	replay      Replay // the last reset, as last read from the store
+	version     versionState
+	oldest      time.Time // commit time of the first event after the checkpoint, as of the last look
+	rate        float64   // events/s delivered by this replica (moving average)
+	rateAt      time.Time // when rate was last updated
+	rateCount   uint64    // delivered at rateAt
 	delivered   uint64
 	parkedCount int
 	lastErr     string
@@ -107,6 +112,17 @@ type Status struct {
 	LastError   string
 	Synchronous bool
 	Replica     string // this replica's name in the leases
+	// Projector, Version and State place a projector's version (see
+	// versions.go): State is active, candidate (newer, catching up) or
+	// retired. Version is 1 and State active for unversioned subscribers.
+	Projector string
+	Version   int
+	State     string
+	// OldestUnhandled is when the first event after the checkpoint was
+	// committed (zero when there is none): its age is the lag in time.
+	OldestUnhandled time.Time
+	// Rate is the events per second this replica delivered lately.
+	Rate float64
 	// ReplayUntil is the log head at the last reset: events up to it are
 	// replays, and the subscription rebuilds while Checkpoint is below it.
 	ReplayUntil uint64
@@ -131,7 +147,9 @@ func (s *Subscription) Status() Status {
 	s.mu.Lock()
 	start := s.start
 	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr,
-		Synchronous: s.opts.Synchronous, ReplayUntil: s.replay.Until}
+		Synchronous: s.opts.Synchronous, ReplayUntil: s.replay.Until, State: s.version.String(),
+		OldestUnhandled: s.oldest, Rate: s.rate}
+	st.Projector, st.Version = s.projector()
 	rows := map[int]SegmentStatus{}
 	for _, l := range s.leases {
 		if l.Of == s.opts.Segments {
@@ -238,6 +256,17 @@ func (s *Subscription) Prepare(ctx context.Context) error {
 					return fmt.Errorf("subscription %s: create segment %d: %w", s.Name(), i, err)
 				}
 			}
+		}
+	}
+	if len(leases) == 0 && legacy == 0 && s.opts.Projector != "" && s.opts.Version > max(s.opts.FirstVersion, 1) {
+		// A new version's first start: what it catches up on, up to
+		// today's head, is a replay.
+		head, err := s.store.Head(ctx)
+		if err != nil {
+			return fmt.Errorf("subscription %s: log head: %w", s.Name(), err)
+		}
+		if err := s.markReplay(ctx, Replay{Until: head}); err != nil {
+			return fmt.Errorf("subscription %s: %w", s.Name(), err)
 		}
 	}
 	s.mu.Lock()
@@ -452,9 +481,29 @@ func (s *Subscription) balance(ctx context.Context) {
 		s.noteError(err)
 		return
 	}
+	if s.opts.Projector != "" {
+		caughtUp := true
+		for _, l := range leases {
+			if l.Of == o.Segments && l.Position < replay.Until {
+				caughtUp = false
+			}
+		}
+		st, err := s.lookVersion(ctx, caughtUp)
+		if err != nil {
+			s.noteError(err)
+			return
+		}
+		if st == versionRetired {
+			s.retire(leases)
+			return
+		}
+	}
+	oldest := s.oldestUnhandled(ctx, leases)
 	s.mu.Lock()
 	s.leases = leases
 	s.replay = replay
+	s.oldest = oldest
+	s.sampleRate()
 	start := s.start
 	if len(members) > 1 {
 		s.multiUntil = time.Now().Add(o.ClaimTTL + o.LeaseTTL)
@@ -582,6 +631,57 @@ func (s *Subscription) stop(idx int, r *runner, graceful bool) {
 		if err := s.store.Release(context.Background(), r.seg.currentLease()); err != nil {
 			s.noteError(fmt.Errorf("release segment %d: %w", idx, err))
 		}
+	}
+}
+
+// oldestUnhandled is the commit time of the first event after the lowest
+// checkpoint of leases, zero when there is none (or it cannot be read).
+func (s *Subscription) oldestUnhandled(ctx context.Context, leases []eventstore.Lease) time.Time {
+	first, low := true, uint64(0)
+	for _, l := range leases {
+		if l.Of == s.opts.Segments && (first || l.Position < low) {
+			first, low = false, l.Position
+		}
+	}
+	if first {
+		return time.Time{}
+	}
+	next, err := s.store.ReadLog(ctx, low, 1)
+	if err != nil || len(next) == 0 {
+		return time.Time{}
+	}
+	return next[0].CreatedAt
+}
+
+// sampleRate updates the delivery rate, a moving average over the
+// balancing rounds. The caller holds s.mu.
+func (s *Subscription) sampleRate() {
+	now := time.Now()
+	if !s.rateAt.IsZero() {
+		if dt := now.Sub(s.rateAt).Seconds(); dt > 0 {
+			r := float64(s.delivered-s.rateCount) / dt
+			s.rate = 0.7*s.rate + 0.3*r
+		}
+	}
+	s.rateAt, s.rateCount = now, s.delivered
+}
+
+// retire gives back every segment of a version that is no longer active,
+// gracefully, and takes none.
+func (s *Subscription) retire(leases []eventstore.Lease) {
+	s.mu.Lock()
+	s.leases = leases
+	leaving := map[int]*runner{}
+	for idx, r := range s.running {
+		if !r.leaving && !r.lost.Load() {
+			r.leaving = true
+			leaving[idx] = r
+		}
+	}
+	s.mu.Unlock()
+	for idx, r := range leaving {
+		s.log.Info("retired version: giving its segment back", "segment", idx)
+		go s.stop(idx, r, true)
 	}
 }
 

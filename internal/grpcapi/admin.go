@@ -4,8 +4,13 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -35,7 +40,9 @@ func (a *Admin) ListSubscriptions(_ *emptypb.Empty, stream grpc.ServerStreamingS
 			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered,
 			Parked: uint64(st.Parked), Pending: uint64(st.Pending), LastError: st.LastError,
 			Synchronous: st.Synchronous, Head: head, Replica: st.Replica, ReplayUntil: st.ReplayUntil,
+			Projector: st.Projector, Version: uint32(st.Version), State: st.State, Rate: st.Rate,
 		}
+		msg.LagSeconds, msg.EtaSeconds = delivery.CatchUp(st, head, time.Now())
 		for _, seg := range st.Segments {
 			s := &eventedpb.SegmentStatus{
 				Index: uint32(seg.Index), Of: uint32(seg.Of), Owner: seg.Owner, Token: seg.Token, Position: seg.Position,
@@ -97,6 +104,42 @@ func (a *Admin) ReplayParked(ctx context.Context, q *eventedpb.ParkedQuery) (*ev
 		out.Failed = append(out.Failed, &eventedpb.ReplayFailure{Cover: wire.PBCover(f.Cover), Error: f.Err.Error()})
 	}
 	return out, nil
+}
+
+// CutOver implements DeliveryAdmin.CutOver.
+func (a *Admin) CutOver(ctx context.Context, in *eventedpb.CutOverRequest) (*eventedpb.CutOverResult, error) {
+	if in.GetProjector() == "" {
+		return nil, eventstore.Invalid("projector", "is required: the name of a configured projector")
+	}
+	if in.GetVersion() < 1 {
+		return nil, eventstore.Invalid("version", "is required: the version to make active, 1 or more")
+	}
+	name := delivery.VersionName(in.GetProjector(), int(in.GetVersion()))
+	sub := a.Hub.Subscription(name)
+	if sub == nil {
+		var versions []string
+		for _, s := range a.Hub.Subscriptions() {
+			if st := s.Status(); st.Projector == in.GetProjector() {
+				versions = append(versions, strconv.Itoa(st.Version))
+			}
+		}
+		if len(versions) == 0 {
+			return nil, eventstore.Invalid("projector", "%q is not a configured projector", in.GetProjector())
+		}
+		return nil, eventstore.Invalid("version", "%s has no version %d configured; configured: %s", in.GetProjector(), in.GetVersion(), strings.Join(versions, ", "))
+	}
+	previous, err := sub.ActiveVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if st := sub.Status(); st.Checkpoint < st.ReplayUntil && !in.GetForce() {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"%s is still catching up: at %d of %d; cut over when it has caught up (evented subscriptions shows it), or force it", name, st.Checkpoint, st.ReplayUntil)
+	}
+	if err := sub.CutOver(ctx); err != nil {
+		return nil, err
+	}
+	return &eventedpb.CutOverResult{Projector: in.GetProjector(), Version: in.GetVersion(), Previous: uint32(previous)}, nil
 }
 
 // ResetSubscription implements DeliveryAdmin.ResetSubscription.

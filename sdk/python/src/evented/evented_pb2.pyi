@@ -199,7 +199,7 @@ class ResetResult(_message.Message):
     def __init__(self, position: _Optional[int] = ..., replay_until: _Optional[int] = ..., segments: _Optional[int] = ...) -> None: ...
 
 class SubscriptionStatus(_message.Message):
-    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica", "replay_until")
+    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica", "replay_until", "projector", "version", "state", "lag_seconds", "rate", "eta_seconds")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +212,12 @@ class SubscriptionStatus(_message.Message):
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     REPLICA_FIELD_NUMBER: _ClassVar[int]
     REPLAY_UNTIL_FIELD_NUMBER: _ClassVar[int]
+    PROJECTOR_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkpoint: int
     read: int
@@ -224,7 +230,33 @@ class SubscriptionStatus(_message.Message):
     segments: _containers.RepeatedCompositeFieldContainer[SegmentStatus]
     replica: str
     replay_until: int
-    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ..., replay_until: _Optional[int] = ...) -> None: ...
+    projector: str
+    version: int
+    state: str
+    lag_seconds: float
+    rate: float
+    eta_seconds: float
+    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ..., replay_until: _Optional[int] = ..., projector: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., rate: _Optional[float] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
+
+class CutOverRequest(_message.Message):
+    __slots__ = ("projector", "version", "force")
+    PROJECTOR_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    projector: str
+    version: int
+    force: bool
+    def __init__(self, projector: _Optional[str] = ..., version: _Optional[int] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class CutOverResult(_message.Message):
+    __slots__ = ("projector", "version", "previous")
+    PROJECTOR_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    projector: str
+    version: int
+    previous: int
+    def __init__(self, projector: _Optional[str] = ..., version: _Optional[int] = ..., previous: _Optional[int] = ...) -> None: ...
 
 class SegmentStatus(_message.Message):
     __slots__ = ("index", "of", "owner", "token", "position", "expires", "lag")

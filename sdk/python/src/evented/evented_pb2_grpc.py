@@ -941,6 +941,11 @@ class DeliveryAdminStub:
                 request_serializer=evented_dot_evented__pb2.ResetRequest.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.ResetResult.FromString,
                 _registered_method=True)
+        self.CutOver = channel.unary_unary(
+                '/evented.DeliveryAdmin/CutOver',
+                request_serializer=evented_dot_evented__pb2.CutOverRequest.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.CutOverResult.FromString,
+                _registered_method=True)
 
 
 class DeliveryAdminServicer:
@@ -984,6 +989,16 @@ class DeliveryAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CutOver(self, request, context):
+        """Makes a version of a projector the active one on every replica (its
+        inline projections are the ones in command replies; older versions
+        retire: they deliver nothing more). Refused while the version is still
+        catching up, unless forced.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1006,6 +1021,11 @@ def add_DeliveryAdminServicer_to_server(servicer, server):
                     servicer.ResetSubscription,
                     request_deserializer=evented_dot_evented__pb2.ResetRequest.FromString,
                     response_serializer=evented_dot_evented__pb2.ResetResult.SerializeToString,
+            ),
+            'CutOver': grpc.unary_unary_rpc_method_handler(
+                    servicer.CutOver,
+                    request_deserializer=evented_dot_evented__pb2.CutOverRequest.FromString,
+                    response_serializer=evented_dot_evented__pb2.CutOverResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1120,6 +1140,33 @@ class DeliveryAdmin:
             '/evented.DeliveryAdmin/ResetSubscription',
             evented_dot_evented__pb2.ResetRequest.SerializeToString,
             evented_dot_evented__pb2.ResetResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CutOver(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evented.DeliveryAdmin/CutOver',
+            evented_dot_evented__pb2.CutOverRequest.SerializeToString,
+            evented_dot_evented__pb2.CutOverResult.FromString,
             options,
             channel_credentials,
             insecure,
