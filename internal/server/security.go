@@ -30,6 +30,12 @@ type security struct {
 // secure prepares TLS and authentication as cfg says.
 func (s *Server) secure(ctx context.Context) error {
 	log := s.log.With("component", "auth")
+	missing := config.Exposure(s.cfg)
+	if len(missing) > 0 && !s.cfg.Server.Insecure {
+		// config.Load refuses this too; a Config built in code reaches here.
+		return fmt.Errorf("server.host %q is not a loopback address, and the ports would have no %s: set them up, or set server.insecure: true",
+			s.cfg.Server.Host, strings.Join(missing, " and no "))
+	}
 	if t := s.cfg.Server.TLS; t.CertFile != "" {
 		files := certs.Files{Cert: t.CertFile, Key: t.KeyFile, ClientCA: t.ClientCAFile}
 		g, err := certs.NewServer(files, []string{"h2"}, log)
@@ -50,8 +56,7 @@ func (s *Server) secure(ctx context.Context) error {
 	if authn != nil {
 		s.sec.denials = s.metrics.NewDenials()
 	}
-	if missing := config.Exposure(s.cfg); len(missing) > 0 {
-		// Validate refuses this without server.insecure.
+	if len(missing) > 0 {
 		s.log.Warn("listening beyond loopback with no "+strings.Join(missing, " and no ")+
 			" (server.insecure is true): anyone who reaches the ports can read and write every event",
 			"host", s.cfg.Server.Host)
