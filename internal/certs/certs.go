@@ -32,8 +32,8 @@ type Files struct {
 
 // Server serves Files as a tls.Config.
 type Server struct {
-	files Files
-	log   *slog.Logger
+	files  Files
+	log    *slog.Logger
 	protos []string
 
 	mu      sync.Mutex
