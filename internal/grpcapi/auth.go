@@ -45,28 +45,32 @@ const deniedEvery = 10 * time.Second
 // Options are the server options that apply the guard; they come before
 // every other interceptor.
 func (g *Guard) Options() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			id, _, err := g.check(ctx, info.FullMethod)
-			if err != nil {
-				return nil, err
-			}
-			if err := g.domain(ctx, id, info.FullMethod, req); err != nil {
-				return nil, err
-			}
-			return h(ctx, req)
-		}),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			id, _, err := g.check(ss.Context(), info.FullMethod)
-			if err != nil {
-				return err
-			}
-			if id != nil && len(id.Domains) > 0 {
-				ss = &domainStream{ServerStream: ss, g: g, id: id, method: info.FullMethod}
-			}
-			return h(srv, ss)
-		}),
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(g.Unary), grpc.ChainStreamInterceptor(g.Stream)}
+}
+
+// Unary guards a unary call.
+func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	id, _, err := g.check(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
 	}
+	if err := g.domain(ctx, id, info.FullMethod, req); err != nil {
+		return nil, err
+	}
+	return h(ctx, req)
+}
+
+// Stream guards a streaming call, and each message a domain-limited
+// caller sends or receives.
+func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	id, _, err := g.check(ss.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	if id != nil && len(id.Domains) > 0 {
+		ss = &domainStream{ServerStream: ss, g: g, id: id, method: info.FullMethod}
+	}
+	return h(srv, ss)
 }
 
 // check authenticates the caller of method and checks its role; the

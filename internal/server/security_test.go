@@ -27,6 +27,7 @@ import (
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/auth"
+	"github.com/evented/evented/internal/auth/authtest"
 	"github.com/evented/evented/internal/certs/certstest"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/server"
@@ -479,4 +480,23 @@ func TestBeyondLoopbackNeedsTLSAndAuth(t *testing.T) {
 	if out := logged.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "no TLS and no authentication") {
 		t.Errorf("server.insecure on 0.0.0.0 logged no warning naming what is missing:\n%s", out)
 	}
+}
+
+func TestOIDCTokensOverGRPC(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	s := startSecured(t, func(c *config.Config) {
+		c.Auth.TokensFile = ""
+		c.Auth.OIDC = config.OIDC{Issuer: iss.URL, Audience: "evented", RolesClaim: "roles"}
+	})
+	bc := eventedpb.NewBusinessCoordinatorClient(dialTLS(t, s.srv.CommandAddr(), s.ca, nil))
+	ctx := t.Context()
+	if _, err := bc.Handle(withToken(ctx, iss.Token(t, map[string]any{"roles": []string{"command"}})), newCommand("customer")); err != nil {
+		t.Errorf("Handle with a JWT holding role command: %v", err)
+	}
+	_, err := bc.Record(withToken(ctx, iss.Token(t, map[string]any{"sub": "svc-a", "roles": []string{"command"}})), forgedBook("customer"))
+	wantCode(t, "Record with a JWT holding role command", err, codes.PermissionDenied, "oidc svc-a", "lacks role record")
+	_, err = bc.Handle(withToken(ctx, iss.Token(t, map[string]any{"roles": []string{"command"}, "aud": "other"})), newCommand("customer"))
+	wantCode(t, "Handle with a JWT for another audience", err, codes.Unauthenticated, "token not accepted", "audience")
+	_, err = bc.Handle(withToken(ctx, iss.Token(t, map[string]any{"roles": []string{"command"}, "exp": time.Now().Add(-time.Minute).Unix()})), newCommand("customer"))
+	wantCode(t, "Handle with an expired JWT", err, codes.Unauthenticated, "token expired")
 }
