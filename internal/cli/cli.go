@@ -87,6 +87,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newParkedCmd(load),
 		newReplayCmd(load),
 		newMigrateCmd(load),
+		newTokenCmd(),
 		newBenchCmd(),
 	)
 	return root
