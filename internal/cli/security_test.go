@@ -115,3 +115,16 @@ func TestTokenCommands(t *testing.T) {
 		t.Errorf("token hash abc = %s, want SHA-256 of abc", got)
 	}
 }
+
+func TestServeRefusesToListenBeyondLoopbackUnprotected(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EVENTED_STORAGE__TYPE", "memory")
+	t.Setenv("EVENTED_SERVER__HOST", "0.0.0.0")
+	for _, args := range [][]string{{"serve"}, {"config", "validate"}} {
+		contains(t, "evented "+strings.Join(args, " ")+" on 0.0.0.0", fails(t, append(args, "--config", empty)...),
+			`env EVENTED_SERVER__HOST: server.host: "0.0.0.0" is not a loopback address`, "no TLS and no authentication", "server.insecure: true")
+	}
+}
