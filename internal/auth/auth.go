@@ -11,8 +11,8 @@
 //   - client certificates of mutual TLS (auth.mtls), by common name or DNS
 //     name.
 //
-// The Policy maps every RPC evented serves to the Group, and so the role,
-// it needs; an RPC missing from the map is denied. The gRPC edge
+// The policy (GroupOf) maps every RPC evented serves to the Group, and so
+// the role, it needs; an RPC missing from it is denied. The gRPC edge
 // (internal/grpcapi) applies both to every call; the admin HTTP port does
 // the same with the admin role.
 //

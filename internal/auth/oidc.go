@@ -64,9 +64,9 @@ func (v *oidcVerifier) verify(ctx context.Context, raw string) (*Identity, error
 	if id.Name == "" {
 		id.Name = "(no sub)"
 	}
-	id.Roles = strings_(claim(claims, v.cfg.RolesClaim))
+	id.Roles = words(claim(claims, v.cfg.RolesClaim))
 	if v.cfg.DomainsClaim != "" {
-		id.Domains = strings_(claim(claims, v.cfg.DomainsClaim))
+		id.Domains = words(claim(claims, v.cfg.DomainsClaim))
 	}
 	return id, nil
 }
@@ -84,9 +84,9 @@ func claim(claims map[string]any, path string) any {
 	return cur
 }
 
-// strings_ reads a claim that lists words: a JSON list of strings, or one
+// words reads a claim that lists words: a JSON list of strings, or one
 // string of space-separated words (as OAuth's scope).
-func strings_(v any) []string {
+func words(v any) []string {
 	switch v := v.(type) {
 	case string:
 		return strings.Fields(v)

@@ -136,8 +136,11 @@ func (cn *conn) explain(err error, timeout time.Duration) error {
 				cn.port.name, cn.addr, cause(msg), cn.port.flag, cn.port.name, cn.port.key)
 		}
 	case codes.Unauthenticated:
-		return fmt.Errorf("%s: %s\nPass a token with --token, --token-file or $%s (or a client certificate with --tls-cert and --tls-key)",
-			code, msg, config.EnvToken)
+		if strings.Contains(msg, "no bearer token") {
+			return fmt.Errorf("%s: %s\nPass a token with --token, --token-file or $%s (or a client certificate with --tls-cert and --tls-key)",
+				code, msg, config.EnvToken)
+		}
+		return fmt.Errorf("%s: %s\nThe server refused the token: check that it is the whole token, meant for this server, and not expired", code, msg)
 	case codes.PermissionDenied:
 		return fmt.Errorf("%s: %s\nAsk for a token with the role named, or use one that has it", code, msg)
 	case codes.Unimplemented:

@@ -95,6 +95,8 @@ func TestClientCommandsSpeakTLSAndTokens(t *testing.T) {
 	// No token, the wrong role.
 	contains(t, "send without a token", fails(t, send...),
 		"UNAUTHENTICATED", "no bearer token", "--token, --token-file or $EVENTED_TOKEN")
+	contains(t, "send with a wrong token", fails(t, append(send, "--token=evt_wrong")...),
+		"UNAUTHENTICATED", "token not recognised", "The server refused the token")
 	contains(t, "send with a query token", fails(t, append(send, "--token="+s.tokens["reader"])...),
 		"PERMISSION_DENIED", "token reader lacks role command")
 	contains(t, "subscriptions with a command token", fails(t, "subscriptions", cmd, ca, "--token="+s.tokens["writer"]),

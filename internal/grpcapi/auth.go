@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/auth"
@@ -45,7 +46,24 @@ const deniedEvery = 10 * time.Second
 // Options are the server options that apply the guard; they come before
 // every other interceptor.
 func (g *Guard) Options() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(g.Unary), grpc.ChainStreamInterceptor(g.Stream)}
+	return []grpc.ServerOption{grpc.InTapHandle(g.Tap), grpc.ChainUnaryInterceptor(g.Unary), grpc.ChainStreamInterceptor(g.Stream)}
+}
+
+// Tap refuses, before the request is read or decoded, a call to an RPC the
+// policy does not know and a call that carries no credentials at all: an
+// anonymous caller cannot make evented read its payload. It does nothing
+// that could block (the interceptors verify the credentials).
+func (g *Guard) Tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	group, ok := auth.GroupOf(info.FullMethodName)
+	if !ok || group == auth.GroupOpen {
+		return ctx, nil // the interceptors deny or let through
+	}
+	if len(info.Header.Get(AuthMetadata)) > 0 || peerCert(ctx) != nil {
+		return ctx, nil
+	}
+	_, err := g.Auth.Authenticate(ctx, "", nil)
+	return ctx, g.deny(ctx, nil, info.FullMethodName, group, auth.Reason(err),
+		status.Errorf(codes.Unauthenticated, "%s needs a caller with role %s: %v", info.FullMethodName, roleName(group), err))
 }
 
 // Unary guards a unary call.
