@@ -42,6 +42,8 @@ var policy = map[string]Group{
 	eventedpb.DeliveryAdmin_ListSubscriptions_FullMethodName: GroupAdmin,
 	eventedpb.DeliveryAdmin_ListParked_FullMethodName:        GroupAdmin,
 	eventedpb.DeliveryAdmin_ReplayParked_FullMethodName:      GroupAdmin,
+	// A reset delivers a subscriber's history again.
+	eventedpb.DeliveryAdmin_ResetSubscription_FullMethodName: GroupAdmin,
 	// The fan-out services hand any book to the configured consumers,
 	// and a saga's commands are executed: evented's own, admin only.
 	eventedpb.ProjectorCoordinator_Handle_FullMethodName:     GroupAdmin,
@@ -53,6 +55,8 @@ var policy = map[string]Group{
 	eventedpb.EventQuery_GetEvents_FullMethodName:         GroupQuery,
 	eventedpb.EventQuery_Synchronize_FullMethodName:       GroupQuery,
 	eventedpb.EventQuery_GetAggregateRoots_FullMethodName: GroupQuery,
+	// Read-your-writes: waits on subscribers' progress, reads no event.
+	eventedpb.EventQuery_WaitFor_FullMethodName: GroupQuery,
 
 	// Both ports. Health stays open: probes carry no credentials, and it
 	// tells nothing but up or down.

@@ -501,13 +501,6 @@ func TestOIDCTokensOverGRPC(t *testing.T) {
 	wantCode(t, "Handle with an expired JWT", err, codes.Unauthenticated, "token expired")
 }
 
-// rawCodec sends bytes as they are: a request that is not valid protobuf.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v any) ([]byte, error)      { return v.([]byte), nil }
-func (rawCodec) Unmarshal(data []byte, v any) error { return nil }
-func (rawCodec) Name() string                       { return "proto" }
-
 // An anonymous call is refused before its request is read: garbage that
 // would fail to decode gets UNAUTHENTICATED, not a decoding error.
 func TestAnonymousRequestsAreNotDecoded(t *testing.T) {
@@ -515,10 +508,10 @@ func TestAnonymousRequestsAreNotDecoded(t *testing.T) {
 	conn := dialTLS(t, s.srv.CommandAddr(), s.ca, nil)
 	garbage := bytes.Repeat([]byte{0xff}, 1<<20)
 	var reply []byte
-	err := conn.Invoke(t.Context(), eventedpb.BusinessCoordinator_Handle_FullMethodName, garbage, &reply, grpc.ForceCodec(rawCodec{}))
+	err := conn.Invoke(t.Context(), eventedpb.BusinessCoordinator_Handle_FullMethodName, &garbage, &reply, grpc.ForceCodec(rawCodec{}))
 	wantCode(t, "anonymous garbage", err, codes.Unauthenticated, "no bearer token")
 	// With a token, the same bytes are decoded (and refused as such).
-	err = conn.Invoke(withToken(t.Context(), s.tokens["commander"]), eventedpb.BusinessCoordinator_Handle_FullMethodName, garbage, &reply, grpc.ForceCodec(rawCodec{}))
+	err = conn.Invoke(withToken(t.Context(), s.tokens["commander"]), eventedpb.BusinessCoordinator_Handle_FullMethodName, &garbage, &reply, grpc.ForceCodec(rawCodec{}))
 	if status.Code(err) == codes.Unauthenticated || status.Code(err) == codes.OK {
 		t.Errorf("garbage with a token: %v, want a decoding error", err)
 	}
