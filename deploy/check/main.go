@@ -53,7 +53,7 @@ import (
 )
 
 // kustomizations are the directories under deploy/ that are checked.
-var kustomizations = []string{"base", "overlays/dev"}
+var kustomizations = []string{"base", "overlays/dev", "overlays/secure"}
 
 // devOverlay is the one kind-config.yaml is checked against.
 const devOverlay = "overlays/dev"

@@ -88,6 +88,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newReplayCmd(load),
 		newResetCmd(load),
 		newMigrateCmd(load),
+		newTokenCmd(),
 		newBenchCmd(),
 	)
 	return root

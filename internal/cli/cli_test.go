@@ -749,7 +749,8 @@ func TestSubscriptions(t *testing.T) {
 	subs := decode[[]struct {
 		Name, Replica, LastError                          string
 		Checkpoint, Head, Lag, Delivered, Parked, Pending uint64
-		Synchronous                                       bool
+		Synchronous, Rebuilding                           bool
+		ReplayUntil                                       uint64 `json:"replay_until"`
 		Segments                                          []struct {
 			Segment, Owner, Expires string
 			Token, Position, Lag    uint64

@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/evented/evented/api/eventedpb"
@@ -54,13 +53,16 @@ type client struct {
 	port    port
 	addr    string
 	timeout time.Duration
+	sec     security
 }
 
-// addFlags registers --<port>-addr and --timeout on cmd.
+// addFlags registers --<port>-addr, --timeout and the TLS and token flags
+// on cmd.
 func (c *client) addFlags(cmd *cobra.Command, timeout time.Duration) {
 	cmd.Flags().StringVar(&c.addr, c.port.flag, "", fmt.Sprintf(
 		"address of evented's %s port (default localhost:%d, or localhost and %s of the loaded configuration)", c.port.name, c.port.def, c.port.key))
 	cmd.Flags().DurationVar(&c.timeout, "timeout", timeout, "give up after this long")
+	c.sec.addFlags(cmd)
 }
 
 // address is --<port>-addr, else localhost (or the configured host) and the
@@ -86,6 +88,7 @@ type conn struct {
 	*grpc.ClientConn
 	port port
 	addr string
+	tls  bool // dialled with TLS
 }
 
 // dial connects lazily to the port; errors surface on the first call.
@@ -94,11 +97,15 @@ func (c *client) dial() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	opts, err := c.sec.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--%s %q: %w", c.port.flag, addr, err)
 	}
-	return &conn{ClientConn: cc, port: c.port, addr: addr}, nil
+	return &conn{ClientConn: cc, port: c.port, addr: addr, tls: c.sec.enabled()}, nil
 }
 
 // context bounds one command's calls by --timeout.
@@ -120,11 +127,22 @@ func (cn *conn) explain(err error, timeout time.Duration) error {
 	switch st.Code() {
 	case codes.Unavailable:
 		if cn.unreachable() {
+			if hint := tlsHint(msg, cn.tls); hint != "" {
+				return fmt.Errorf("cannot connect to evented's %s port at %s: %s\n%s", cn.port.name, cn.addr, cause(msg), hint)
+			}
 			return fmt.Errorf("cannot reach evented's %s port at %s: %s\n"+
 				"Start the server with `evented serve` (from a clone of the repository: `go run ./cmd/evented serve`), "+
 				"or point --%s at a running one (the %s port is %s in its configuration)",
 				cn.port.name, cn.addr, cause(msg), cn.port.flag, cn.port.name, cn.port.key)
 		}
+	case codes.Unauthenticated:
+		if strings.Contains(msg, "no bearer token") {
+			return fmt.Errorf("%s: %s\nPass a token with --token, --token-file or $%s (or a client certificate with --tls-cert and --tls-key)",
+				code, msg, config.EnvToken)
+		}
+		return fmt.Errorf("%s: %s\nThe server refused the token: check that it is the whole token, meant for this server, and not expired", code, msg)
+	case codes.PermissionDenied:
+		return fmt.Errorf("%s: %s\nAsk for a token with the role named, or use one that has it", code, msg)
 	case codes.Unimplemented:
 		return fmt.Errorf("%s does not serve %s (%s: %s)\n"+
 			"Is it the other port? evented serves %s on the command port (%d by default) and %s on the query port (%d)",

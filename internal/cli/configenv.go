@@ -32,6 +32,7 @@ func envVars() []envVar {
 	vars := []envVar{
 		{config.EnvConfig, "the config file (else ./config.yaml if present, else the defaults)"},
 		{config.EnvLog, "log level, overriding log.level; also RUST_LOG-style directives (evented=debug)"},
+		{config.EnvToken, "the bearer token the client commands send (--token); not read by the server"},
 	}
 	for key := range src {
 		vars = append(vars, envVar{config.EnvName(key), key})

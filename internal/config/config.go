@@ -44,6 +44,7 @@ type Config struct {
 	Bus           Bus             `yaml:"bus"`
 	Tracing       Tracing         `yaml:"tracing"`
 	Log           Log             `yaml:"log"`
+	Auth          Auth            `yaml:"auth"`
 }
 
 // Tracing configures OpenTelemetry tracing of commands; off by default.
@@ -124,6 +125,26 @@ type Server struct {
 	// ReplicaID names this process in segment leases; empty means the
 	// host name, the process id and a random suffix (unique per start).
 	ReplicaID string `yaml:"replica_id"`
+	// TLS secures both gRPC ports and the admin port; off when CertFile
+	// is empty.
+	TLS TLS `yaml:"tls"`
+	// Insecure allows listening beyond loopback without TLS or without
+	// authentication; evented then warns at start. Without it such a
+	// configuration is refused.
+	Insecure bool `yaml:"insecure"`
+}
+
+// TLS is the server's certificate, and the CA of its clients for mutual
+// TLS. The files are read again when they change (a new handshake sees the
+// new ones), so a renewed certificate needs no restart.
+type TLS struct {
+	// CertFile and KeyFile are PEM files: the certificate chain, leaf
+	// first, and its private key.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ClientCAFile, when set, makes TLS mutual: every client must present
+	// a certificate signed by one of the PEM certificates in it.
+	ClientCAFile string `yaml:"client_ca_file"`
 }
 
 // Command tunes command handling.
@@ -190,6 +211,52 @@ type Consumer struct {
 	TokenFile string     `yaml:"token_file,omitempty"`
 }
 
+// Auth is who may call evented, and what they may do. Authentication is off
+// (anyone who reaches the ports may do anything) unless at least one of
+// TokensFile, OIDC.Issuer or MTLS is set; then every call must carry an
+// identity, and its roles decide what it may call (README, Security).
+type Auth struct {
+	// TokensFile holds static bearer tokens, stored hashed: a name,
+	// the token's SHA-256, roles and optional domains each (`evented
+	// token new` makes an entry). Read again when it changes.
+	TokensFile string `yaml:"tokens_file"`
+	// OIDC accepts JWTs from an OpenID Connect issuer.
+	OIDC OIDC `yaml:"oidc"`
+	// MTLS maps client certificates (server.tls.client_ca_file) to roles.
+	MTLS []MTLSIdentity `yaml:"mtls"`
+}
+
+// OIDC accepts bearer JWTs signed by an OpenID Connect issuer.
+type OIDC struct {
+	// Issuer is the issuer URL, equal to the tokens' iss claim.
+	Issuer string `yaml:"issuer"`
+	// Audience must be in the tokens' aud claim.
+	Audience string `yaml:"audience"`
+	// JWKSURL is where the issuer's signing keys are; empty means the
+	// jwks_uri of the issuer's discovery document.
+	JWKSURL string `yaml:"jwks_url"`
+	// RolesClaim names the claim that lists the caller's roles (a list
+	// or a space-separated string); a dotted path reaches into objects,
+	// such as realm_access.roles.
+	RolesClaim string `yaml:"roles_claim"`
+	// DomainsClaim, when set, names the claim that lists the domains the
+	// caller may touch; a token without it may touch every domain.
+	DomainsClaim string `yaml:"domains_claim"`
+}
+
+// MTLSIdentity gives roles to the clients whose verified certificate has
+// Name as its subject common name or as one of its DNS names.
+type MTLSIdentity struct {
+	Name    string   `yaml:"name"`
+	Roles   []string `yaml:"roles"`
+	Domains []string `yaml:"domains"`
+}
+
+// Enabled reports whether any kind of authentication is configured.
+func (a Auth) Enabled() bool {
+	return a.TokensFile != "" || a.OIDC.Issuer != "" || len(a.MTLS) > 0
+}
+
 // Log configures logging.
 type Log struct {
 	// Level is debug, info, warn or error; EVENTED_LOG overrides it.
@@ -199,13 +266,13 @@ type Log struct {
 }
 
 // Default returns the built-in configuration: SQLite at ./data/events.db,
-// ports 1313 and 1314 on all interfaces, no business logic configured (the
+// ports 1313 and 1314 on loopback only (127.0.0.1), no business logic configured (the
 // placeholder answers every domain).
 func Default() Config {
 	return Config{
 		Storage: Storage{Type: "sqlite", Path: "./data/events.db", Sync: "full"},
 		Server: Server{
-			Host:               "0.0.0.0",
+			Host:               "127.0.0.1",
 			CommandHandlerPort: 1313,
 			EventQueryPort:     1314,
 			AdminPort:          1315,
@@ -225,5 +292,6 @@ func Default() Config {
 		Bus:     Bus{Type: "none"},
 		Tracing: Tracing{Exporter: "none", Endpoint: "localhost:4317", SampleRatio: 1},
 		Log:     Log{Level: "info", Format: "auto"},
+		Auth:    Auth{OIDC: OIDC{RolesClaim: "roles"}},
 	}
 }

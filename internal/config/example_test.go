@@ -30,12 +30,17 @@ func ExampleLoad() {
 	//   url: "" # default
 	//   sync: full # default
 	// server:
-	//   host: 0.0.0.0 # default
+	//   host: 127.0.0.1 # default
 	//   command_handler_port: 1313 # default
 	//   event_query_port: 1400 # env EVENT_QUERY_PORT
 	//   admin_port: 1315 # default
 	//   shutdown_timeout: 30s # default
 	//   replica_id: "" # default
+	//   tls:
+	//     cert_file: "" # default
+	//     key_file: "" # default
+	//     client_ca_file: "" # default
+	//   insecure: false # default
 	// command:
 	//   max_attempts: 5 # default
 	//   timeout: 5s # env EVENTED_COMMAND__TIMEOUT
@@ -67,6 +72,15 @@ func ExampleLoad() {
 	// log:
 	//   level: info # default
 	//   format: auto # default
+	// auth:
+	//   tokens_file: "" # default
+	//   oidc:
+	//     issuer: "" # default
+	//     audience: "" # default
+	//     jwks_url: "" # default
+	//     roles_claim: roles # default
+	//     domains_claim: "" # default
+	//   mtls: [] # default
 }
 
 func ExampleLoad_errors() {

@@ -28,6 +28,9 @@ const (
 	EnvConfig = "EVENTED_CONFIG"
 	// EnvLog overrides log.level; package logging reads it.
 	EnvLog = "EVENTED_LOG"
+	// EnvToken is the bearer token the CLI's client commands send; the
+	// server does not read it.
+	EnvToken = "EVENTED_TOKEN"
 )
 
 // envPrefix starts the systematic variable of every key: EVENTED_ and the key
@@ -127,7 +130,7 @@ func EnvName(key string) string {
 // EVENTED_ variables that name no key.
 func overlayEnv(env func(string) string, cfg *Config, src Sources) []error {
 	var errs []error
-	known := map[string]bool{EnvConfig: true, EnvLog: true}
+	known := map[string]bool{EnvConfig: true, EnvLog: true, EnvToken: true}
 	root := reflect.ValueOf(cfg).Elem()
 	for _, key := range leafKeys(root.Type(), "") {
 		known[EnvName(key)] = true

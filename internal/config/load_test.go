@@ -116,6 +116,7 @@ server:
   host: 0.0.0.0
   command_handler_port: 1313
   event_query_port: 1314
+  insecure: true          # evented refuses 0.0.0.0 without TLS and auth otherwise
 business_logic:
   - domain: customer
     address: localhost:50052
@@ -141,6 +142,7 @@ log:
 	cfg, src := mustLoad(t, p)
 
 	want := Default()
+	want.Server.Host, want.Server.Insecure = "0.0.0.0", true
 	want.Command = Command{MaxAttempts: 3, Timeout: 90 * time.Second, IdempotencyRetention: 24 * time.Hour}
 	want.Log.Format = "json"
 	want.BusinessLogic = []BusinessLogic{{Domain: "customer", Address: "localhost:50052"}}
@@ -164,6 +166,9 @@ log:
 		"server.replica_id": "default",
 		"bus.type":          "default", "bus.url": "default",
 		"tracing.exporter": "default", "tracing.endpoint": "default", "tracing.sample_ratio": "default",
+		"server.insecure": file, "server.tls.cert_file": "default", "server.tls.key_file": "default", "server.tls.client_ca_file": "default",
+		"auth.tokens_file": "default", "auth.mtls": "default", "auth.oidc.issuer": "default", "auth.oidc.audience": "default",
+		"auth.oidc.jwks_url": "default", "auth.oidc.roles_claim": "default", "auth.oidc.domains_claim": "default",
 	}
 	if !reflect.DeepEqual(src, wantSrc) {
 		t.Errorf("got sources %v\nwant %v", src, wantSrc)
@@ -287,6 +292,9 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_BUS__TYPE=inprocess", "bus.type", func(c *Config) { c.Bus.Type = "inprocess" }},
 		{"EVENTED_BUS__URL=amqp://guest:guest@localhost:5672/", "bus.url", func(c *Config) { c.Bus.URL = "amqp://guest:guest@localhost:5672/" }},
 		{"EVENTED_LOG__FORMAT=json", "log.format", func(c *Config) { c.Log.Format = "json" }},
+		{"EVENTED_SERVER__INSECURE=true", "server.insecure", func(c *Config) { c.Server.Insecure = true }},
+		{"EVENTED_AUTH__TOKENS_FILE=/etc/evented/tokens.yaml", "auth.tokens_file", func(c *Config) { c.Auth.TokensFile = "/etc/evented/tokens.yaml" }},
+		{"EVENTED_AUTH__OIDC__ROLES_CLAIM=realm_access.roles", "auth.oidc.roles_claim", func(c *Config) { c.Auth.OIDC.RolesClaim = "realm_access.roles" }},
 		{
 			`EVENTED_BUSINESS_LOGIC=[{domain: customer, address: "localhost:50052", snapshots: {min_events: 10}}]`, "business_logic",
 			func(c *Config) {
@@ -324,6 +332,11 @@ func TestLoadEnv(t *testing.T) {
 	}
 	// storage.url needs storage.type to validate; tested in TestLoadEnvPrecedence.
 	covered["storage.url"] = true
+	// Keys that need others to validate; tested in TestLoadEnvSecurity.
+	for _, k := range []string{"auth.mtls", "server.tls.cert_file", "server.tls.key_file", "server.tls.client_ca_file",
+		"auth.oidc.issuer", "auth.oidc.audience", "auth.oidc.jwks_url", "auth.oidc.domains_claim"} {
+		covered[k] = true
+	}
 	for _, k := range leafKeys(reflect.TypeFor[Config](), "") {
 		if !covered[k] {
 			t.Errorf("no test sets %s (%s) from the environment", k, EnvName(k))
@@ -331,8 +344,37 @@ func TestLoadEnv(t *testing.T) {
 	}
 }
 
+// TestLoadEnvSecurity sets the TLS and OIDC keys, which validate together,
+// from the environment.
+func TestLoadEnvSecurity(t *testing.T) {
+	inEmptyDir(t)
+	env := []string{
+		"EVENTED_SERVER__TLS__CERT_FILE=/tls/tls.crt", "EVENTED_SERVER__TLS__KEY_FILE=/tls/tls.key", "EVENTED_SERVER__TLS__CLIENT_CA_FILE=/tls/ca.crt",
+		"EVENTED_AUTH__OIDC__ISSUER=https://login.example.com", "EVENTED_AUTH__OIDC__AUDIENCE=evented",
+		"EVENTED_AUTH__OIDC__JWKS_URL=https://login.example.com/keys", "EVENTED_AUTH__OIDC__DOMAINS_CLAIM=domains",
+		"EVENTED_SERVER__HOST=0.0.0.0", `EVENTED_AUTH__MTLS=[{name: billing, roles: [command]}]`,
+	}
+	cfg, src := mustLoad(t, "", env...)
+	want := Default()
+	want.Server.Host = "0.0.0.0"
+	want.Server.TLS = TLS{CertFile: "/tls/tls.crt", KeyFile: "/tls/tls.key", ClientCAFile: "/tls/ca.crt"}
+	want.Auth.OIDC = OIDC{Issuer: "https://login.example.com", Audience: "evented", JWKSURL: "https://login.example.com/keys",
+		RolesClaim: "roles", DomainsClaim: "domains"}
+	want.Auth.MTLS = []MTLSIdentity{{Name: "billing", Roles: []string{"command"}}}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got  %+v\nwant %+v", cfg, want)
+	}
+	for _, e := range env {
+		name, _, _ := strings.Cut(e, "=")
+		key := strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(name, "EVENTED_"), "__", "."))
+		if src[key] != "env "+name {
+			t.Errorf("source of %s = %q, want env %s", key, src[key], name)
+		}
+	}
+}
+
 func TestLoadEnvPrecedence(t *testing.T) {
-	p := writeConfig(t, "storage:\n  type: sqlite\n  path: file.db\nserver:\n  host: filehost\n")
+	p := writeConfig(t, "storage:\n  type: sqlite\n  path: file.db\nserver:\n  host: filehost\n  insecure: true\n")
 
 	cfg, src := mustLoad(t, p, "STORAGE_PATH=legacy.db", "EVENTED_STORAGE__PATH=systematic.db", "SERVER_HOST=envhost")
 	if cfg.Storage.Path != "systematic.db" || src["storage.path"] != "env EVENTED_STORAGE__PATH" {
@@ -459,7 +501,7 @@ func TestLoadErrors(t *testing.T) {
 func TestLoadUnknownVariables(t *testing.T) {
 	inEmptyDir(t)
 	for _, tt := range []struct{ name, want string }{
-		{"EVENTED_STORAGE_TYPE", "env EVENTED_STORAGE_TYPE: unknown variable; known: EVENTED_BUSINESS_LOGIC, EVENTED_BUS__TYPE,"},
+		{"EVENTED_STORAGE_TYPE", "env EVENTED_STORAGE_TYPE: unknown variable; known: EVENTED_AUTH__MTLS, EVENTED_AUTH__OIDC__AUDIENCE,"},
 		{"EVENTED_BUSINESS_LOGIC__0__DOMAIN", "env EVENTED_BUSINESS_LOGIC__0__DOMAIN: unknown variable"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,7 +50,14 @@ func (c Config) Validate() error {
 		v.add("server.event_query_port", "%d is also server.command_handler_port: want two different ports (0 picks a free one)", srv.EventQueryPort)
 	}
 	if srv.Host == "" {
-		v.add("server.host", "empty: want the address to listen on, such as 0.0.0.0 or localhost")
+		v.add("server.host", "empty: want the address to listen on, such as 127.0.0.1 or 0.0.0.0")
+	}
+	v.tls(srv.TLS)
+	v.auth(c.Auth, srv.TLS)
+	if missing := Exposure(c); srv.Host != "" && len(missing) > 0 && !srv.Insecure {
+		v.add("server.host", "%q is not a loopback address, and the ports would have no %s: anyone who reaches them could read and write every event. "+
+			"Configure %s, or set server.insecure: true to accept that (or listen on 127.0.0.1)",
+			srv.Host, strings.Join(missing, " and no "), strings.Join(missingKeys(missing), " and "))
 	}
 	if srv.ShutdownTimeout < 0 {
 		v.add("server.shutdown_timeout", "invalid value %s: want 0 or more", srv.ShutdownTimeout)
@@ -116,6 +123,116 @@ func (c Config) Validate() error {
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	return errors.Join(v.errs...)
+}
+
+// Roles are the roles an identity may hold, each allowing one group of
+// RPCs (README, Security).
+var Roles = []string{"command", "record", "query", "admin"}
+
+// Loopback reports whether host is a loopback address ("localhost",
+// 127.0.0.0/8, ::1): only then is a port reachable from this machine
+// alone.
+func Loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Exposure lists what protects nothing when the server listens beyond
+// loopback: "TLS" (server.tls) and "authentication" (auth), each when it
+// is missing. It is empty on loopback, and when both are configured.
+func Exposure(c Config) []string {
+	if Loopback(c.Server.Host) {
+		return nil
+	}
+	var missing []string
+	if c.Server.TLS.CertFile == "" {
+		missing = append(missing, "TLS")
+	}
+	if !c.Auth.Enabled() {
+		missing = append(missing, "authentication")
+	}
+	return missing
+}
+
+func missingKeys(missing []string) []string {
+	var keys []string
+	for _, m := range missing {
+		switch m {
+		case "TLS":
+			keys = append(keys, "server.tls.cert_file and key_file")
+		case "authentication":
+			keys = append(keys, "auth.tokens_file, auth.oidc or auth.mtls")
+		}
+	}
+	return keys
+}
+
+func (v *validator) tls(t TLS) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		if t.CertFile == "" {
+			v.add("server.tls.cert_file", "empty while server.tls.key_file is set: want both, the certificate's and the key's PEM files")
+		} else {
+			v.add("server.tls.key_file", "empty while server.tls.cert_file is set: want both, the certificate's and the key's PEM files")
+		}
+	}
+	if t.ClientCAFile != "" && t.CertFile == "" {
+		v.add("server.tls.client_ca_file", "set without server.tls.cert_file: mutual TLS needs the server's own certificate and key too")
+	}
+}
+
+func (v *validator) auth(a Auth, t TLS) {
+	o := a.OIDC
+	if o.Issuer != "" {
+		v.httpURL("auth.oidc.issuer", o.Issuer)
+		if o.Audience == "" {
+			v.add("auth.oidc.audience", "empty: want the audience evented's tokens are issued for (their aud claim), such as evented")
+		}
+		if o.RolesClaim == "" {
+			v.add("auth.oidc.roles_claim", "empty: want the claim that lists the caller's roles, such as roles or realm_access.roles")
+		}
+		if o.JWKSURL != "" {
+			v.httpURL("auth.oidc.jwks_url", o.JWKSURL)
+		}
+	} else if o.Audience != "" || o.JWKSURL != "" || o.DomainsClaim != "" {
+		v.add("auth.oidc.issuer", "empty while other auth.oidc keys are set: want the issuer URL, such as https://login.example.com/realms/app")
+	}
+	if len(a.MTLS) > 0 && t.ClientCAFile == "" {
+		v.add("auth.mtls", "set without server.tls.client_ca_file: client certificates are only asked for, and verified, with that CA")
+	}
+	names := map[string]int{}
+	for i, m := range a.MTLS {
+		key := fmt.Sprintf("auth.mtls[%d]", i)
+		v.unique(key+".name", m.Name, "auth.mtls", names, i, "certificate common name or DNS name", "billing.example.com")
+		v.roles(key, m.Roles, m.Domains)
+	}
+}
+
+// roles checks the roles and domains of one identity at key.
+func (v *validator) roles(key string, roles, domains []string) {
+	if len(roles) == 0 {
+		v.add(key+".roles", "empty: want one or more of %s", strings.Join(Roles, ", "))
+	}
+	for j, r := range roles {
+		v.oneOf(fmt.Sprintf("%s.roles[%d]", key, j), r, Roles...)
+		if r == "admin" && len(domains) > 0 {
+			v.add(key+".domains", "set with role admin: admin calls are not about one domain; give admin to an identity without domains")
+		}
+	}
+	for j, d := range domains {
+		if d == "" {
+			v.add(fmt.Sprintf("%s.domains[%d]", key, j), "empty: want a domain name, such as customer")
+		}
+	}
+}
+
+func (v *validator) httpURL(key, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		v.add(key, "invalid value %q: want an https:// URL", raw)
+	}
 }
 
 type validator struct{ errs []error }

@@ -55,6 +55,54 @@ func TestValidate(t *testing.T) {
 			"server.shutdown_timeout: invalid value -1s: want 0 or more"},
 		{"no shutdown grace", func(c *Config) { c.Server.ShutdownTimeout = 0 }, ""},
 
+		// Safe defaults: beyond loopback, TLS and authentication, or an
+		// explicit server.insecure.
+		{"default host is loopback", func(c *Config) {}, ""},
+		{"localhost", func(c *Config) { c.Server.Host = "localhost" }, ""},
+		{"ipv6 loopback", func(c *Config) { c.Server.Host = "::1" }, ""},
+		{"all interfaces, nothing", func(c *Config) { c.Server.Host = "0.0.0.0" },
+			`server.host: "0.0.0.0" is not a loopback address, and the ports would have no TLS and no authentication: anyone who reaches them could read and write every event. ` +
+				"Configure server.tls.cert_file and key_file and auth.tokens_file, auth.oidc or auth.mtls, or set server.insecure: true"},
+		{"a host name, nothing", func(c *Config) { c.Server.Host = "evented.example.com" }, `server.host: "evented.example.com" is not a loopback address`},
+		{"all interfaces, TLS only", func(c *Config) { c.Server.Host, c.Server.TLS = "0.0.0.0", TLS{CertFile: "c", KeyFile: "k"} },
+			`server.host: "0.0.0.0" is not a loopback address, and the ports would have no authentication: anyone who reaches them could read and write every event. Configure auth.tokens_file, auth.oidc or auth.mtls, or set server.insecure: true`},
+		{"all interfaces, auth only", func(c *Config) { c.Server.Host, c.Auth.TokensFile = "0.0.0.0", "tokens.yaml" },
+			`server.host: "0.0.0.0" is not a loopback address, and the ports would have no TLS: anyone who reaches them could read and write every event. Configure server.tls.cert_file and key_file, or set server.insecure: true`},
+		{"all interfaces, TLS and auth", func(c *Config) {
+			c.Server.Host, c.Server.TLS, c.Auth.TokensFile = "0.0.0.0", TLS{CertFile: "c", KeyFile: "k"}, "tokens.yaml"
+		}, ""},
+		{"all interfaces, insecure", func(c *Config) { c.Server.Host, c.Server.Insecure = "0.0.0.0", true }, ""},
+
+		{"cert without key", func(c *Config) { c.Server.TLS.CertFile = "c" },
+			"server.tls.key_file: empty while server.tls.cert_file is set"},
+		{"key without cert", func(c *Config) { c.Server.TLS.KeyFile = "k" },
+			"server.tls.cert_file: empty while server.tls.key_file is set"},
+		{"client CA without cert", func(c *Config) { c.Server.TLS.ClientCAFile = "ca" },
+			"server.tls.client_ca_file: set without server.tls.cert_file"},
+		{"oidc without audience", func(c *Config) { c.Auth.OIDC.Issuer = "https://login.example.com" },
+			"auth.oidc.audience: empty: want the audience"},
+		{"oidc issuer not a URL", func(c *Config) { c.Auth.OIDC.Issuer, c.Auth.OIDC.Audience = "login.example.com", "evented" },
+			`auth.oidc.issuer: invalid value "login.example.com": want an https:// URL`},
+		{"oidc keys without issuer", func(c *Config) { c.Auth.OIDC.JWKSURL = "https://login.example.com/keys" },
+			"auth.oidc.issuer: empty while other auth.oidc keys are set"},
+		{"oidc", func(c *Config) { c.Auth.OIDC.Issuer, c.Auth.OIDC.Audience = "https://login.example.com", "evented" }, ""},
+		{"mtls without client CA", func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k"}
+			c.Auth.MTLS = []MTLSIdentity{{Name: "billing", Roles: []string{"command"}}}
+		}, "auth.mtls: set without server.tls.client_ca_file"},
+		{"mtls roles", func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientCAFile: "ca"}
+			c.Auth.MTLS = []MTLSIdentity{{Name: "billing", Roles: []string{"command", "write"}}}
+		}, `auth.mtls[0].roles[1]: invalid value "write": want one of command, record, query, admin`},
+		{"mtls admin limited to domains", func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientCAFile: "ca"}
+			c.Auth.MTLS = []MTLSIdentity{{Name: "ops", Roles: []string{"admin"}, Domains: []string{"customer"}}}
+		}, "auth.mtls[0].domains: set with role admin"},
+		{"mtls without roles", func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientCAFile: "ca"}
+			c.Auth.MTLS = []MTLSIdentity{{Name: "ops"}}
+		}, "auth.mtls[0].roles: empty: want one or more of command, record, query, admin"},
+
 		{"no attempts", func(c *Config) { c.Command.MaxAttempts = 0 },
 			"command.max_attempts: invalid value 0: want 1 or more"},
 		{"one attempt", func(c *Config) { c.Command.MaxAttempts = 1 }, ""},

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,6 +118,7 @@ type Server struct {
 	admin    *http.Server  // nil when server.admin_port is -1
 	adminLis net.Listener
 	ready    atomic.Bool // serving, and the store answers
+	sec      security
 }
 
 // New opens storage, prepares business logic clients and binds both ports
@@ -133,6 +135,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			s.close()
 		}
 	}()
+	if err = s.secure(ctx); err != nil {
+		return nil, err
+	}
 	if s.tracing, err = tracing.New(ctx, cfg.Tracing, os.Stdout, o.spanExporter); err != nil {
 		return nil, err
 	}
@@ -188,13 +193,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		if s.adminLis, err = lc.Listen(ctx, "tcp", hostPort(cfg.Server.Host, cfg.Server.AdminPort)); err != nil {
 			return nil, fmt.Errorf("admin port (server.admin_port): %w", err)
 		}
-		s.admin = &http.Server{Handler: s.adminHandler(), ReadHeaderTimeout: 5 * time.Second}
+		s.admin = &http.Server{Handler: s.adminAuth(s.adminHandler()), ReadHeaderTimeout: 5 * time.Second}
+		if s.sec.adminTLS != nil {
+			s.adminLis = tls.NewListener(s.adminLis, s.sec.adminTLS)
+		}
 	}
 	return s, nil
 }
 
 func (s *Server) grpcServer() *grpc.Server {
-	opts := append([]grpc.ServerOption{s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor())}, grpcapi.Interceptors(s.log)...)
+	opts := append(s.securityOptions(), s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor()))
+	opts = append(opts, grpcapi.Interceptors(s.log)...)
 	g := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
@@ -214,9 +223,9 @@ func (s *Server) QueryAddr() string { return s.qryLis.Addr().String() }
 // server.shutdown_timeout), and closes the store. Run returns nil after a
 // clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("evented serving",
+	s.log.Info("evented serving", append([]any{
 		"command_port", s.CommandAddr(), "query_port", s.QueryAddr(),
-		"storage", s.cfg.Storage.Type, "domains", s.router.describe())
+		"storage", s.cfg.Storage.Type, "domains", s.router.describe()}, s.sec.describe(s.cfg)...)...)
 	g, gctx := errgroup.WithContext(ctx)
 	for _, sub := range s.hub.Subscriptions() {
 		g.Go(func() error { return sub.Run(gctx) })
