@@ -44,6 +44,7 @@ var policy = map[string]Group{
 	eventedpb.DeliveryAdmin_ReplayParked_FullMethodName:      GroupAdmin,
 	// A reset delivers a subscriber's history again.
 	eventedpb.DeliveryAdmin_ResetSubscription_FullMethodName: GroupAdmin,
+	eventedpb.DeliveryAdmin_CutOver_FullMethodName:           GroupAdmin,
 	// The fan-out services hand any book to the configured consumers,
 	// and a saga's commands are executed: evented's own, admin only.
 	eventedpb.ProjectorCoordinator_Handle_FullMethodName:     GroupAdmin,

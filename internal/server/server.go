@@ -341,12 +341,33 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 	s.replica = delivery.NewReplica(s.store, owner, d.LeaseTTL)
 	var subs []*delivery.Subscription
 	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
+	// The lowest configured version of each versioned projector is the
+	// active one until a cut-over.
+	firstVersion := map[string]int{}
+	for _, c := range s.cfg.Projectors {
+		if v, ok := firstVersion[c.Name]; c.Version > 0 && (!ok || c.Version < v) {
+			firstVersion[c.Name] = c.Version
+		}
+	}
 	add := func(kind dremote.Kind, key string, c config.Consumer) error {
 		sec, err := serviceDialOptions(key, c.TLS, c.TokenFile)
 		if err != nil {
 			return err
 		}
-		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, append(sec, s.tracing.DialOption())...)
+		start := c.Start
+		if start == "" && kind == dremote.Saga {
+			start = delivery.StartHead // a new saga does not act on history
+		}
+		name, projector, first := c.Name, "", 0
+		if c.Version > 0 {
+			// One version of several: its own subscription, from the
+			// beginning when it is newer than the first.
+			name, projector, first = delivery.VersionName(c.Name, c.Version), c.Name, firstVersion[c.Name]
+			if c.Version > first {
+				start = delivery.StartBeginning
+			}
+		}
+		consumer, err := dremote.Dial(kind, name, c.Address, d.Timeout, append(sec, s.tracing.DialOption())...)
 		if err != nil {
 			return err
 		}
@@ -355,15 +376,12 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		if c.MaxAttempts > 0 {
 			attempts = c.MaxAttempts
 		}
-		start := c.Start
-		if start == "" && kind == dremote.Saga {
-			start = delivery.StartHead // a new saga does not act on history
-		}
 		sub := delivery.New(consumer, s.store, dispatch, delivery.Options{
 			Domains: c.Domains, History: c.History, Synchronous: c.Synchronous,
 			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, Start: start,
 			MaxBookBytes: d.MaxBookBytes, EventPerBook: kind == dremote.Saga, ClaimTTL: 2*d.Timeout + 5*time.Second,
+			Projector: projector, Version: c.Version, FirstVersion: first, AutoCutover: c.Cutover == "auto",
 		}, s.log)
 		subs = append(subs, sub)
 		s.byKind[kind] = append(s.byKind[kind], sub)
