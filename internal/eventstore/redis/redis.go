@@ -44,8 +44,11 @@
 // of two appends claiming one sequence the second sees the first's events
 // and conflicts; nothing is half-written by a conflict. (Redis does not roll
 // back a script that fails midway, but this one checks everything before
-// its first write; a write can then fail only if the server runs out of
-// memory or someone changes the store's keys by hand.)
+// its first write, key types and the position counter included. A key
+// found evicted or reset (Redis must run with maxmemory-policy
+// noeviction) refuses the append, writing nothing, with an error matching
+// eventstore.ErrDataLoss; a Redis at maxmemory refuses the script before
+// it starts, with eventstore.ErrFull.)
 //
 // A keyed append (eventstore.Idempotent) runs the same script behind a
 // check of its key, and stores the key, with a TTL, in the same script.
@@ -322,7 +325,14 @@ func (s *Store) fail(err error, format string, args ...any) error {
 	}
 	var rerr goredis.Error
 	var netErr net.Error
-	if !errors.As(err, &rerr) && (errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, goredis.ErrPoolTimeout)) {
+	switch {
+	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), lossReply):
+		err = fmt.Errorf("%w: %w (a key of the store was evicted or changed; Redis must run with maxmemory-policy noeviction, see the README's Redis section)", eventstore.ErrDataLoss, err)
+	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "OOM "):
+		// maxmemory reached, with an eviction policy that keeps keys.
+		err = eventstore.Full(err)
+	case errors.As(err, &rerr):
+	case errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, goredis.ErrPoolTimeout):
 		err = eventstore.Unavailable(err)
 	}
 	return fmt.Errorf("redis: "+format+": %w", append(args, err)...)
