@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	neturl "net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -136,4 +141,235 @@ func TestFullStoreIsResourceExhaustedAndNotReadyUntilSpaceIsBack(t *testing.T) {
 	if _, err := cmd.Record(t.Context(), recordBook(uuid.New(), 256<<10)); err != nil {
 		t.Fatalf("Record once space is back: %v", err)
 	}
+}
+
+// switchProxy forwards TCP connections to target until Down, which cuts
+// every connection and refuses new ones (as a stopped server does) until
+// Up.
+type switchProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	down   bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func newSwitchProxy(t *testing.T, target string) *switchProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &switchProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(p.accept)
+	t.Cleanup(func() { ln.Close(); p.Down(); p.wg.Wait() })
+	return p
+}
+
+func (p *switchProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *switchProxy) accept() {
+	for {
+		down, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			down.Close()
+			continue
+		}
+		p.mu.Lock()
+		if p.down {
+			p.mu.Unlock()
+			down.Close()
+			up.Close()
+			continue
+		}
+		p.conns[down], p.conns[up] = struct{}{}, struct{}{}
+		p.mu.Unlock()
+		p.wg.Go(func() { io.Copy(up, down); up.Close(); down.Close() })
+		p.wg.Go(func() { io.Copy(down, up); up.Close(); down.Close() })
+	}
+}
+
+// Down cuts every connection and refuses new ones.
+func (p *switchProxy) Down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = true
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// Up forwards new connections again.
+func (p *switchProxy) Up() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = false
+}
+
+// withHost is url with its host:port replaced.
+func withHost(t *testing.T, url, host string) string {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = host
+	return u.String()
+}
+
+// A store that stops answering (PostgreSQL or Redis behind a proxy that
+// cuts every connection) makes commands and queries UNAVAILABLE, never
+// INTERNAL, and readiness not ready; once it answers again, readiness
+// comes back by itself and commands succeed.
+func TestStoreDownIsUnavailableAndNotReady(t *testing.T) {
+	for _, tc := range []struct {
+		typ string
+		url func(t *testing.T) string
+	}{
+		{"postgres", postgresSchema},
+		{"redis", redisPrefix},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			url := tc.url(t)
+			u, err := neturl.Parse(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := newSwitchProxy(t, u.Host)
+			cfg := config.Default()
+			cfg.Storage.Type, cfg.Storage.URL = tc.typ, withHost(t, url, proxy.Addr())
+			srv := startWith(t, cfg)
+			cmd := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+			qry := eventedpb.NewEventQueryClient(dial(t, srv.QueryAddr()))
+			call := func() (error, error) {
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				book := newCommand(t)
+				_, herr := cmd.Handle(ctx, book)
+				var qerr error
+				s, err := qry.GetEvents(ctx, &eventedpb.Query{Domain: "customer", Root: book.GetCover().GetRoot()})
+				if err == nil {
+					_, err = s.Recv()
+				}
+				if err != io.EOF {
+					qerr = err
+				}
+				return herr, qerr
+			}
+			if herr, qerr := call(); herr != nil || qerr != nil {
+				t.Fatalf("before the store goes down: Handle %v, GetEvents %v", herr, qerr)
+			}
+			awaitReadiness(t, srv, http.StatusOK)
+
+			proxy.Down()
+			for i := range 3 {
+				herr, qerr := call()
+				for what, err := range map[string]error{"Handle": herr, "GetEvents": qerr} {
+					if st := status.Convert(err); st.Code() != codes.Unavailable {
+						t.Fatalf("%s #%d while the store is down: %v; want UNAVAILABLE", what, i, err)
+					}
+				}
+				if i == 0 {
+					t.Logf("Handle: %v; GetEvents: %v", herr, qerr)
+				}
+			}
+			awaitReadiness(t, srv, http.StatusServiceUnavailable)
+
+			proxy.Up()
+			awaitReadiness(t, srv, http.StatusOK)
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				herr, qerr := call()
+				if herr == nil && qerr == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("15s after the store came back: Handle %v, GetEvents %v", herr, qerr)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// postgresSchema is POSTGRES_TEST_URL with a schema of the test's own,
+// dropped when it ends.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	base := testURL(t, "POSTGRES_TEST_URL")
+	conn, err := pgx.Connect(t.Context(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "evented_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "")
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		conn.Close(ctx)
+	})
+	u, err := neturl.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// redisPrefix is REDIS_TEST_URL with a key prefix of the test's own, whose
+// keys are deleted when it ends.
+func redisPrefix(t *testing.T) string {
+	t.Helper()
+	base := testURL(t, "REDIS_TEST_URL")
+	prefix := "evented_test_" + strings.ReplaceAll(uuid.NewString()[:13], "-", "") + ":"
+	o, err := goredis.ParseURL(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := goredis.NewClient(o)
+	t.Cleanup(func() {
+		defer c.Close()
+		ctx := context.Background()
+		keys, err := c.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = c.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("delete %s*: %v", prefix, err)
+		}
+	})
+	u, err := neturl.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("prefix", prefix)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// testURL is the test server's URL from the variable; without it the test
+// skips, except in CI.
+func testURL(t *testing.T, variable string) string {
+	t.Helper()
+	url := os.Getenv(variable)
+	if url == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set and CI=true: this test must run in CI (.ci/services.sh starts the server)", variable)
+		}
+		t.Skipf("%s is not set: skipping (eval \"$(bash .ci/services.sh start postgres redis)\" starts the servers)", variable)
+	}
+	return url
 }
