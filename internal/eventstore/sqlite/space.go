@@ -17,9 +17,35 @@ var _ eventstore.Space = (*Store)(nil)
 
 // isFull tells SQLITE_FULL: the disk is full, or the file reached
 // max_page_count (Options.MaxPages).
-func isFull(err error) bool {
+func isFull(err error) bool { return primaryCode(err) == sqlite3.SQLITE_FULL }
+
+// primaryCode is the SQLite result code of err without its extended bits;
+// 0 when err is not SQLite's.
+func primaryCode(err error) int {
 	var e *sqlite.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_FULL
+	if !errors.As(err, &e) {
+		return 0
+	}
+	return e.Code() & 0xff
+}
+
+// classify makes SQLite's result codes match the store's sentinel errors,
+// so that the edge tells the client what happened: the file stayed locked
+// by another process for busyTimeout, or cannot be read or written (I/O
+// error, permissions) → eventstore.ErrUnavailable; damaged →
+// eventstore.ErrDataLoss; out of memory → eventstore.ErrExhausted. Full is
+// handled by fail, which also marks the store full.
+func classify(err error) error {
+	switch primaryCode(err) {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+		sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH:
+		return eventstore.Unavailable(err)
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("%w: %w", eventstore.ErrDataLoss, err)
+	case sqlite3.SQLITE_NOMEM:
+		return fmt.Errorf("%w: %w", eventstore.ErrExhausted, err)
+	}
+	return err
 }
 
 // probeBytes is how much room CheckSpace wants before it reports space

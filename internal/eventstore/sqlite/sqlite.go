@@ -260,7 +260,7 @@ func (s *Store) closed() bool {
 // fail wraps err, or reports ErrClosed when the store was closed under the
 // call (database/sql then fails with an unexported error). SQLITE_FULL
 // matches eventstore.ErrFull, and marks the store full until CheckSpace
-// finds room.
+// finds room; other result codes are classified (see classify).
 func (s *Store) fail(err error, format string, args ...any) error {
 	if s.closed() {
 		return eventstore.ErrClosed
@@ -268,6 +268,8 @@ func (s *Store) fail(err error, format string, args ...any) error {
 	if isFull(err) {
 		s.full.Store(true)
 		err = eventstore.Full(err)
+	} else {
+		err = classify(err)
 	}
 	return fmt.Errorf("sqlite: "+format+": %w", append(args, err)...)
 }
