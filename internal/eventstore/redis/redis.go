@@ -47,8 +47,9 @@
 // its first write, key types and the position counter included. A key
 // found evicted or reset (Redis must run with maxmemory-policy
 // noeviction) refuses the append, writing nothing, with an error matching
-// eventstore.ErrDataLoss; a Redis at maxmemory refuses the script before
-// it starts, with eventstore.ErrFull.)
+// eventstore.ErrDataLoss; a Redis at maxmemory refuses the script's first
+// write (it checks memory before a script's first write only), which is
+// eventstore.ErrFull, with nothing written.)
 //
 // A keyed append (eventstore.Idempotent) runs the same script behind a
 // check of its key, and stores the key, with a TTL, in the same script.
