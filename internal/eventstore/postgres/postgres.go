@@ -127,6 +127,7 @@ type Store struct {
 	dirty   chan struct{} // a commit awaits its NOTIFY (buffered, 1)
 
 	closed    atomic.Bool
+	full      atomic.Bool // a write failed with disk_full; CheckSpace probes until it has room
 	closeOnce sync.Once
 	stop      context.CancelFunc // stops the listener and the notifier
 	running   sync.WaitGroup     // the listener and the notifier
@@ -321,6 +322,7 @@ func (s *Store) fail(err error, format string, args ...any) error {
 	case unreachable(err):
 		err = eventstore.Unavailable(err)
 	case errors.As(err, &pgErr) && pgErr.Code == "53100": // disk_full
+		s.full.Store(true)
 		err = eventstore.Full(err)
 	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "53"): // insufficient_resources: memory, connections, limits
 		err = fmt.Errorf("%w: %w", eventstore.ErrExhausted, err)

@@ -47,3 +47,23 @@ func TestOpenRefusesPositionsAheadOfTheClusterTxids(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// After a disk_full answer the store reports itself full, and its probe
+// (an insert rolled back) finds room again by itself, leaving nothing.
+func TestFullUntilTheProbeFindsRoom(t *testing.T) {
+	url := freshSchema(t)
+	s := open(t, url)
+	if err := s.CheckSpace(t.Context()); err != nil {
+		t.Fatalf("CheckSpace of a store that never failed: %v", err)
+	}
+	if err := postgres.FailWithDiskFull(s); !errors.Is(err, eventstore.ErrFull) {
+		t.Fatalf("disk_full: %v; want ErrFull", err)
+	}
+	if err := s.CheckSpace(t.Context()); err != nil {
+		t.Fatalf("CheckSpace with room on the disk: %v", err)
+	}
+	var n int
+	if err := admin(t, url).QueryRow(context.Background(), `SELECT count(*) FROM snapshots`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("the probe left %d snapshots (%v); want none", n, err)
+	}
+}

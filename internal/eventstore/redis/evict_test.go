@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/eventstore/redis"
 )
 
 // An append is all or nothing even when a key the script writes was
@@ -99,5 +100,19 @@ func set(t *testing.T, key, value string) {
 	t.Helper()
 	if err := admin(t).Set(t.Context(), key, value, 0).Err(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// After an OOM refusal the store reports itself full until Redis uses
+// less than maxmemory (the test server has no maxmemory: room at once).
+func TestFullUntilRedisHasRoom(t *testing.T) {
+	s := open(t, freshPrefix(t))
+	redis.MarkFull(s)
+	if err := s.CheckSpace(t.Context()); err != nil {
+		t.Fatalf("CheckSpace of a Redis with room: %v", err)
+	}
+	info := "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\nmaxmemory:1048576\r\n"
+	if used, limit := redis.InfoField(info, "used_memory"), redis.InfoField(info, "maxmemory"); used != 1<<20 || limit != 1<<20 {
+		t.Fatalf("used_memory %d, maxmemory %d; want 1048576 each", used, limit)
 	}
 }

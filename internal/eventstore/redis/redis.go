@@ -133,6 +133,7 @@ type Store struct {
 	dirty     chan struct{} // an append awaits its wake-up message (buffered, 1)
 	stop      context.CancelFunc
 	closed    atomic.Bool
+	full      atomic.Bool // a write was refused at maxmemory; CheckSpace asks until it has room
 	closeOnce sync.Once
 	closeErr  error
 	running   sync.WaitGroup // the subscriber and the notifier
@@ -331,6 +332,7 @@ func (s *Store) fail(err error, format string, args ...any) error {
 		err = fmt.Errorf("%w: %w (a key of the store was evicted or changed; Redis must run with maxmemory-policy noeviction, see the README's Redis section)", eventstore.ErrDataLoss, err)
 	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "OOM "):
 		// maxmemory reached, with an eviction policy that keeps keys.
+		s.full.Store(true)
 		err = eventstore.Full(err)
 	case errors.As(err, &rerr):
 	case errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, goredis.ErrPoolTimeout):
