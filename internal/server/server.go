@@ -137,7 +137,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), store: o.storage}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if s.tracing, err = tracing.New(ctx, cfg.Tracing, os.Stdout, o.spanExporter); err != nil {
 		return nil, err
 	}
-	if s.store = o.storage; s.store == nil {
+	if s.store == nil {
 		if s.store, err = OpenStorage(ctx, cfg.Storage); err != nil {
 			return nil, err
 		}
