@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // codec is the server's protobuf codec: gRPC's own, except that a request
@@ -37,9 +39,60 @@ func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
 		return err
 	}
 	proto.Reset(m)
-	mark(m, fmt.Sprintf("the request is not a valid %s message (%d bytes): %v", proto.MessageName(m), data.Len(), err))
+	why := fmt.Sprintf("the request is not a valid %s message (%d bytes)", proto.MessageName(m), data.Len())
+	if field := where(m.ProtoReflect().Descriptor(), data.Materialize(), "", 0); field != "" {
+		why += ": " + field
+	}
+	mark(m, fmt.Sprintf("%s: %v", why, err))
 	return nil
 }
+
+// where names the field at which b stops being a valid md, as a client
+// would write it (pages[2].event.type_url): a field whose value is cut
+// short, a string that is not UTF-8, or one inside a nested message. It
+// returns "" when it cannot tell (the bytes go wrong between fields).
+func where(md protoreflect.MessageDescriptor, b []byte, prefix string, depth int) string {
+	seen := map[protowire.Number]int{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return prefix
+		}
+		b = b[n:]
+		name := fmt.Sprintf("field %d", num)
+		fd := md.Fields().ByNumber(num)
+		if fd != nil {
+			name = string(fd.Name())
+			if fd.IsList() {
+				name = fmt.Sprintf("%s[%d]", name, seen[num])
+				seen[num]++
+			}
+		}
+		if prefix != "" {
+			name = prefix + "." + name
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return name
+		}
+		if fd != nil && typ == protowire.BytesType {
+			v, _ := protowire.ConsumeBytes(b[:n])
+			switch {
+			case fd.Kind() == protoreflect.StringKind && !utf8.Valid(v):
+				return name
+			case fd.Kind() == protoreflect.MessageKind && depth < maxWhereDepth:
+				if at := where(fd.Message(), v, name, depth+1); at != "" {
+					return at
+				}
+			}
+		}
+		b = b[n:]
+	}
+	return ""
+}
+
+// maxWhereDepth bounds where's recursion, as protobuf bounds nesting.
+const maxWhereDepth = 100
 
 // markField and markPrefix make the mark: the highest field number
 // protobuf allows, holding the prefix and the error's text.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/evented/evented/api/eventedpb"
@@ -32,6 +34,15 @@ func (rawCodec) Name() string { return "proto" }
 func TestMalformedRequestsAreInvalidArgument(t *testing.T) {
 	srv, _ := start(t, config.Default())
 	cmd, qry := dial(t, srv.CommandAddr()), dial(t, srv.QueryAddr())
+	// A valid book whose second page's type URL is then made invalid UTF-8.
+	book, err := proto.Marshal(&eventedpb.EventBook{
+		Cover: &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: make([]byte, 16)}},
+		Pages: []*eventedpb.EventPage{{Event: &anypb.Any{TypeUrl: "t"}}, {Event: &anypb.Any{TypeUrl: "<>"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	book = bytes.Replace(book, []byte("<>"), []byte{0xc3, 0x28}, 1)
 	for _, tc := range []struct {
 		name   string
 		conn   *grpc.ClientConn
@@ -41,10 +52,11 @@ func TestMalformedRequestsAreInvalidArgument(t *testing.T) {
 		want   string
 	}{
 		// A field 1 (cover) of wire type 2 whose length runs past the end.
-		{"truncated", cmd, "/evented.BusinessCoordinator/Handle", false, []byte{0x0a, 0x7f, 0x01}, "evented.CommandBook"},
+		{"truncated", cmd, "/evented.BusinessCoordinator/Handle", false, []byte{0x0a, 0x7f, 0x01}, "evented.CommandBook message (3 bytes): cover:"},
 		{"garbage", cmd, "/evented.BusinessCoordinator/Record", false, []byte("\xff\xff\xff\xff\xff garbage"), "evented.EventBook"},
+		{"nested invalid UTF-8", cmd, "/evented.BusinessCoordinator/Record", false, book, "evented.EventBook message (47 bytes): pages[1].event.type_url: string field contains invalid UTF-8"},
 		// Field 1 (domain) holding invalid UTF-8.
-		{"invalid UTF-8", qry, "/evented.EventQuery/GetEvents", true, []byte{0x0a, 0x02, 0xc3, 0x28}, "evented.Query"},
+		{"invalid UTF-8", qry, "/evented.EventQuery/GetEvents", true, []byte{0x0a, 0x02, 0xc3, 0x28}, "evented.Query message (4 bytes): domain:"},
 		{"group end", qry, "/evented.EventQuery/GetAggregateRoots", true, []byte{0x0c}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
