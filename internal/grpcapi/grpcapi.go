@@ -25,16 +25,33 @@ import (
 )
 
 // Interceptors map every error a handler returns through the code table.
+// With them comes the server's codec: a request that is not valid protobuf
+// for its method is answered INVALID_ARGUMENT before any handler runs
+// (see codec).
 func Interceptors(log *slog.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := decodeError(req); err != nil {
+				return nil, err
+			}
 			resp, err := h(ctx, req)
 			return resp, toStatus(ctx, log, info.FullMethod, err)
 		}),
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			return toStatus(ss.Context(), log, info.FullMethod, h(srv, ss))
+			return toStatus(ss.Context(), log, info.FullMethod, h(srv, checkedStream{ss}))
 		}),
 	}
+}
+
+// checkedStream fails RecvMsg for a message that did not decode.
+type checkedStream struct{ grpc.ServerStream }
+
+func (s checkedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return decodeError(m)
 }
 
 // Commands serves evented.BusinessCoordinator.

@@ -36,6 +36,7 @@ import (
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/delivery"
 	dremote "github.com/evented/evented/internal/delivery/remote"
+	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/eventstore/memory"
 	"github.com/evented/evented/internal/eventstore/postgres"
 	"github.com/evented/evented/internal/eventstore/redis"
@@ -88,6 +89,14 @@ type Option func(*options)
 
 type options struct {
 	spanExporter sdktrace.SpanExporter
+	storage      Storage
+}
+
+// WithStorage serves st instead of opening the store storage.* names (tests
+// open a store with settings no configuration key has); the server closes
+// it.
+func WithStorage(st Storage) Option {
+	return func(o *options) { o.storage = st }
 }
 
 // WithSpanExporter sends traces to exp, whatever tracing.exporter says
@@ -117,7 +126,8 @@ type Server struct {
 	bus      bus.Publisher // nil when bus.type is none
 	admin    *http.Server  // nil when server.admin_port is -1
 	adminLis net.Listener
-	ready    atomic.Bool // serving, and the store answers
+	ready    atomic.Bool      // serving, and the store answers
+	space    eventstore.Space // nil when the store cannot tell it is full
 	sec      security
 }
 
@@ -129,7 +139,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), store: o.storage}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -141,9 +151,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if s.tracing, err = tracing.New(ctx, cfg.Tracing, os.Stdout, o.spanExporter); err != nil {
 		return nil, err
 	}
-	if s.store, err = OpenStorage(ctx, cfg.Storage); err != nil {
-		return nil, err
+	if s.store == nil {
+		if s.store, err = OpenStorage(ctx, cfg.Storage); err != nil {
+			return nil, err
+		}
 	}
+	s.space, _ = s.store.(eventstore.Space)
 	s.store = s.tracing.Storage(s.store)
 	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption()); err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evented/evented/internal/eventstore"
@@ -46,6 +47,10 @@ type Options struct {
 	// checkpoints: an acknowledged append survives the process being killed,
 	// but the last ones may be lost with the machine.
 	Sync string
+	// MaxPages caps the file at this many pages (PRAGMA max_page_count; a
+	// page is 4 KiB by default): appends past it fail with
+	// eventstore.ErrFull, as on a full disk. 0 means no cap.
+	MaxPages int
 }
 
 // Store is an eventstore.Store and eventstore.Snapshots over one SQLite file.
@@ -73,6 +78,8 @@ type Store struct {
 	stopped   chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
 	closeErr  error
+
+	full atomic.Bool // a write failed for want of space; CheckSpace probes until it has room
 
 	watched  chan struct{} // closed when watch returns
 	notifyMu sync.Mutex
@@ -119,7 +126,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		notify:  make(chan struct{}),
 		heads:   map[eventstore.Cover]uint32{},
 	}
-	if err := s.open(ctx, mode); err != nil {
+	if err := s.open(ctx, mode, opts.MaxPages); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -138,13 +145,17 @@ func syncMode(s string) (string, error) {
 	return "", fmt.Errorf("sqlite: unknown sync mode %q (known: full, normal)", s)
 }
 
-func (s *Store) open(ctx context.Context, synchronous string) error {
+func (s *Store) open(ctx context.Context, synchronous string, maxPages int) error {
 	// _pragma parameters run on every new connection of a pool, so a
 	// reconnect cannot come back without them.
 	var err error
+	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")"}
+	if maxPages > 0 {
+		pragmas = append(pragmas, fmt.Sprintf("max_page_count(%d)", maxPages))
+	}
 	s.w, err = sql.Open("sqlite", dsn(s.path, url.Values{
 		"_txlock": {"immediate"},
-		"_pragma": {"journal_mode(WAL)", "synchronous(" + synchronous + ")"},
+		"_pragma": pragmas,
 	}))
 	if err != nil {
 		return err
@@ -247,10 +258,18 @@ func (s *Store) closed() bool {
 }
 
 // fail wraps err, or reports ErrClosed when the store was closed under the
-// call (database/sql then fails with an unexported error).
+// call (database/sql then fails with an unexported error). SQLITE_FULL
+// matches eventstore.ErrFull, and marks the store full until CheckSpace
+// finds room; other result codes are classified (see classify).
 func (s *Store) fail(err error, format string, args ...any) error {
 	if s.closed() {
 		return eventstore.ErrClosed
+	}
+	if isFull(err) {
+		s.full.Store(true)
+		err = eventstore.Full(err)
+	} else {
+		err = classify(err)
 	}
 	return fmt.Errorf("sqlite: "+format+": %w", append(args, err)...)
 }
