@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -85,17 +84,7 @@ func TestMalformedRequestsAreInvalidArgument(t *testing.T) {
 		})
 	}
 	// Still serving.
-	if _, err := eventedpb.NewBusinessCoordinatorClient(cmd).Handle(t.Context(), newCommand(t)); err != nil {
+	if _, err := eventedpb.NewBusinessCoordinatorClient(cmd).Handle(t.Context(), newCommand("customer")); err != nil {
 		t.Fatalf("Handle after malformed requests: %v", err)
-	}
-}
-
-// newCommand is a CreateCustomer command for a new aggregate.
-func newCommand(t *testing.T) *eventedpb.CommandBook {
-	t.Helper()
-	root := uuid.New()
-	return &eventedpb.CommandBook{
-		Cover: &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}},
-		Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "type.googleapis.com/examples.CreateCustomer", Value: []byte{10, 1, 'A'}}}},
 	}
 }

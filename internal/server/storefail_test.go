@@ -113,7 +113,7 @@ func TestFullStoreIsResourceExhaustedAndNotReadyUntilSpaceIsBack(t *testing.T) {
 		t.Fatalf("Record into a full store: %v; want RESOURCE_EXHAUSTED saying the store is full", err)
 	}
 	t.Logf("Record: %v", err)
-	big := newCommand(t)
+	big := newCommand("customer")
 	big.Pages[0].Command.Value = make([]byte, 256<<10) // the placeholder stores it as the event
 	_, err = cmd.Handle(t.Context(), big)
 	if st := status.Convert(err); st.Code() != codes.ResourceExhausted {
@@ -250,7 +250,7 @@ func TestStoreDownIsUnavailableAndNotReady(t *testing.T) {
 			call := func() (error, error) {
 				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 				defer cancel()
-				book := newCommand(t)
+				book := newCommand("customer")
 				_, herr := cmd.Handle(ctx, book)
 				var qerr error
 				s, err := qry.GetEvents(ctx, &eventedpb.Query{Domain: "customer", Root: book.GetCover().GetRoot()})
