@@ -237,7 +237,13 @@ func (s *Queries) answer(ctx context.Context, in *eventedpb.Query, send func(*ev
 	first, events := true, book.Events
 	for first || len(events) > 0 {
 		n, size := 0, 0
-		for n < len(events) && n < maxPagesPerBook && (n == 0 || size+len(events[n].Payload) <= maxBytesPerBook) {
+		// The snapshot counts toward the first book: a large one goes
+		// alone, so that no book is a large snapshot and a large event.
+		alone := first && book.Snapshot != nil
+		if alone {
+			size = len(book.Snapshot.State)
+		}
+		for n < len(events) && n < maxPagesPerBook && (n == 0 && !alone || size+len(events[n].Payload) <= maxBytesPerBook) {
 			size += len(events[n].Payload)
 			n++
 		}

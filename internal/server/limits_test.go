@@ -101,6 +101,7 @@ func TestBookTheConsumerRefusesAsTooLargeIsParkedAtOnce(t *testing.T) {
 	cfg := config.Default()
 	cfg.Projectors = []config.Consumer{{Name: "archive", Address: lis.Addr().String(), History: true}}
 	cfg.Delivery.MaxBookBytes = 16 << 20
+	cfg.Limits.MaxEventBytes = 3_500_000 // over the default, under a request's 4 MiB
 	cfg.Delivery.MaxAttempts = 50
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = time.Millisecond, 10*time.Millisecond
 	srv, _ := start(t, cfg)

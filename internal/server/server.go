@@ -87,6 +87,7 @@ type Option func(*options)
 
 type options struct {
 	spanExporter sdktrace.SpanExporter
+	clientKey    func(context.Context) string
 }
 
 // WithSpanExporter sends traces to exp, whatever tracing.exporter says
@@ -107,6 +108,7 @@ type Server struct {
 	// byKind holds the subscriptions of projectors and of sagas.
 	byKind   map[dremote.Kind][]*delivery.Subscription
 	health   *health.Server
+	limits   []grpc.ServerOption // shared by both ports
 	cmdLis   net.Listener
 	qryLis   net.Listener
 	cmdGRPC  *grpc.Server
@@ -127,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains)}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -140,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	s.store = s.tracing.Storage(s.store)
-	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption()); err != nil {
+	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
 	policies := map[string]command.SnapshotPolicy{}
@@ -148,11 +150,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
 	}
 	coord := command.New(s.store, s.store, s.router, command.Options{
-		MaxAttempts:  cfg.Command.MaxAttempts,
-		Timeout:      cfg.Command.Timeout,
-		KeyRetention: cfg.Command.IdempotencyRetention,
-		Snapshots:    policies,
-		Observer:     s.metrics,
+		MaxAttempts:   cfg.Command.MaxAttempts,
+		Timeout:       cfg.Command.Timeout,
+		KeyRetention:  cfg.Command.IdempotencyRetention,
+		Snapshots:     policies,
+		Observer:      s.metrics,
+		CacheBytes:    cacheBytes(cfg.Command.CacheBytes),
+		MaxEvents:     cfg.Limits.MaxPages,
+		MaxEventBytes: cfg.Limits.MaxEventBytes,
 	}, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
@@ -167,6 +172,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.metrics.WatchSubscriptions(s.hub, s.store)
 
 	s.health = health.NewServer()
+	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord})
 	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, &grpcapi.Admin{Hub: s.hub, Log: s.store})
@@ -193,7 +199,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 }
 
 func (s *Server) grpcServer() *grpc.Server {
-	opts := append([]grpc.ServerOption{s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor())}, grpcapi.Interceptors(s.log)...)
+	opts := []grpc.ServerOption{s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor())}
+	opts = append(opts, s.limits...)
+	opts = append(opts, grpcapi.Interceptors(s.log)...)
 	g := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
@@ -332,7 +340,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 	var subs []*delivery.Subscription
 	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
 	add := func(kind dremote.Kind, c config.Consumer) error {
-		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, s.tracing.DialOption())
+		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, s.tracing.DialOption(), callOptions(s.cfg.Limits))
 		if err != nil {
 			return err
 		}
