@@ -181,6 +181,9 @@ func response(res command.Result) *eventedpb.SynchronousProcessingResponse {
 type Queries struct {
 	eventedpb.UnimplementedEventQueryServer
 	Service *query.Service
+	// MaxBookBytes bounds the payloads of one streamed book (0 means
+	// maxBytesPerBook); keep it well under the response size limit.
+	MaxBookBytes int
 }
 
 // maxPagesPerBook and maxBytesPerBook bound one streamed EventBook, so a long
@@ -234,6 +237,10 @@ func (s *Queries) answer(ctx context.Context, in *eventedpb.Query, send func(*ev
 	}
 	// Stream in chunks; the first carries the snapshot, an empty history
 	// still gives one book with the cover.
+	maxBook := s.MaxBookBytes
+	if maxBook <= 0 {
+		maxBook = maxBytesPerBook
+	}
 	first, events := true, book.Events
 	for first || len(events) > 0 {
 		n, size := 0, 0
@@ -243,7 +250,7 @@ func (s *Queries) answer(ctx context.Context, in *eventedpb.Query, send func(*ev
 		if alone {
 			size = len(book.Snapshot.State)
 		}
-		for n < len(events) && n < maxPagesPerBook && (n == 0 && !alone || size+len(events[n].Payload) <= maxBytesPerBook) {
+		for n < len(events) && n < maxPagesPerBook && (n == 0 && !alone || size+len(events[n].Payload) <= maxBook) {
 			size += len(events[n].Payload)
 			n++
 		}

@@ -81,3 +81,12 @@ func cacheBytes(n int) int {
 	}
 	return n
 }
+
+// bookBytes bounds the payloads of one book GetEvents streams: 1 MiB, or
+// less when responses are bounded lower, leaving room for the rest.
+func bookBytes(l config.Limits) int {
+	if l.MaxResponseBytes <= 0 {
+		return 1 << 20
+	}
+	return min(1<<20, l.MaxResponseBytes/2)
+}

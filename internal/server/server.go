@@ -179,7 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector]})
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord})
 	s.qryGRPC = s.grpcServer()
-	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store)})
+	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), MaxBookBytes: bookBytes(cfg.Limits)})
 	s.setServing(true)
 
 	var lc net.ListenConfig

@@ -61,7 +61,7 @@ func (l *Logic) Close() error { return l.conn.Close() }
 
 func (l *Logic) wrap(err error) error {
 	st := status.Convert(err)
-	if TooLarge(st) {
+	if tooLarge(st) {
 		// gRPC's own refusal, on evented's side: not the service's answer.
 		return &Error{Service: l.Name(), Status: status.Newf(codes.ResourceExhausted,
 			"%s: %s; the bound is limits.max_call_bytes", l.Name(), st.Message())}
@@ -80,18 +80,17 @@ func (l *Logic) wrap(err error) error {
 	}
 }
 
-// TooLarge reports whether st is gRPC's refusal of a message over the
+// tooLarge reports whether st is gRPC's refusal of a message over the
 // size a connection allows (limits.max_call_bytes for the services evented
 // calls): the request evented would send, or the reply it received.
-func TooLarge(st *status.Status) bool {
+func tooLarge(st *status.Status) bool {
 	if st.Code() != codes.ResourceExhausted {
 		return false
 	}
-	m := st.Message()
-	return strings.HasPrefix(m, "grpc: received message larger than max") ||
-		strings.HasPrefix(m, "grpc: trying to send message larger than max") ||
-		strings.HasPrefix(m, "grpc: message after decompression larger than max") ||
-		strings.HasPrefix(m, "grpc: received message after decompression larger than max")
+	// gRPC's words, on either side: "grpc: received message larger than
+	// max", "trying to send message larger than max", "message after
+	// decompression larger than max".
+	return strings.Contains(st.Message(), "larger than max")
 }
 
 // Error is a failure reported by, or on the way to, a business service. It

@@ -161,10 +161,7 @@ func (c *Consumer) wrap(err error) error {
 // the connection allows (limits.max_call_bytes): the book evented would
 // send, or the reply it received.
 func tooLarge(st *status.Status) bool {
-	m := st.Message()
-	return st.Code() == codes.ResourceExhausted && (strings.HasPrefix(m, "grpc: received message larger than max") ||
-		strings.HasPrefix(m, "grpc: trying to send message larger than max") ||
-		strings.Contains(m, "after decompression larger than max"))
+	return st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max")
 }
 
 // Error is a failed call to a projector or saga, with its gRPC status.
