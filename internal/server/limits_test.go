@@ -111,8 +111,9 @@ func TestBookTheConsumerRefusesAsTooLargeIsParkedAtOnce(t *testing.T) {
 	record(t, client, "files", root, 3_000_000) // with history: a 6 MB book
 	record(t, client, "files", other, 10)
 	parked := waitParked(t, srv, "archive", 1)
-	if p := parked[0]; p.GetAttempts() != 1 || !strings.Contains(p.GetReason(), "larger than max") {
-		t.Fatalf("parked %d attempts, reason %q; want 1 attempt and gRPC's size refusal", p.GetAttempts(), p.GetReason())
+	if p := parked[0]; p.GetAttempts() != 1 || !strings.Contains(p.GetReason(), "larger than max") ||
+		!strings.Contains(p.GetReason(), `projector "archive"`) || !strings.Contains(p.GetReason(), "limits.max_call_bytes") {
+		t.Fatalf("parked %d attempts, reason %q; want 1 attempt and gRPC's size refusal naming the projector and limits.max_call_bytes", p.GetAttempts(), p.GetReason())
 	}
 	waitFor(t, "the other aggregate delivered", func() bool { proj.mu.Lock(); defer proj.mu.Unlock(); return proj.events >= 2 })
 }
