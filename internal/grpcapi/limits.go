@@ -130,7 +130,7 @@ func (l Limits) check(req any) error {
 	var err error
 	switch r := req.(type) {
 	case *eventedpb.CommandBook:
-		err = l.commandBook(r, "")
+		err = l.commandBook(r)
 	case *eventedpb.EventBook:
 		err = l.eventBook(r)
 	case *eventedpb.Query:
@@ -172,9 +172,9 @@ func (l Limits) payload(field string, n int) error {
 	return nil
 }
 
-func (l Limits) commandBook(b *eventedpb.CommandBook, prefix string) error {
+func (l Limits) commandBook(b *eventedpb.CommandBook) error {
 	if c := b.GetCover(); c != nil {
-		if err := l.domain(prefix+"cover.domain", c.GetDomain()); err != nil {
+		if err := l.domain("cover.domain", c.GetDomain()); err != nil {
 			return err
 		}
 	}
@@ -182,7 +182,7 @@ func (l Limits) commandBook(b *eventedpb.CommandBook, prefix string) error {
 		return err
 	}
 	for i, p := range b.GetPages() {
-		if err := l.payload(fmt.Sprintf("%spages[%d].command.value", prefix, i), len(p.GetCommand().GetValue())); err != nil {
+		if err := l.payload(fmt.Sprintf("pages[%d].command.value", i), len(p.GetCommand().GetValue())); err != nil {
 			return err
 		}
 	}
