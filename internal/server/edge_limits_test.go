@@ -462,3 +462,58 @@ func TestStreamsPerConnection(t *testing.T) {
 	}
 	cancels[1]()
 }
+
+// snapLogic answers each command with one event of size bytes, and the
+// first also with a snapshot of size bytes.
+type snapLogic struct {
+	eventedpb.UnimplementedBusinessLogicServer
+	size int
+}
+
+func (l *snapLogic) Handle(_ context.Context, in *eventedpb.ContextualCommand) (*eventedpb.EventBook, error) {
+	out := &eventedpb.EventBook{Cover: in.GetCommand().GetCover(), Pages: eventPages(1, l.size)}
+	if len(in.GetEvents().GetPages()) == 0 && in.GetEvents().GetSnapshot() == nil {
+		out.Snapshot = &eventedpb.Snapshot{State: &anypb.Any{TypeUrl: "State", Value: make([]byte, l.size)}}
+	}
+	return out, nil
+}
+
+// GetEvents sends a large snapshot in a book of its own, so that a
+// snapshot and an event that each fit the response limit are never sent
+// together in one book over it.
+func TestGetEventsKeepsALargeSnapshotApart(t *testing.T) {
+	logic := &snapLogic{size: 150 << 10}
+	cfg := config.Default()
+	cfg.Limits.MaxResponseBytes = 256 << 10
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "snap", Address: serve(t, func(g *grpc.Server) { eventedpb.RegisterBusinessLogicServer(g, logic) })}}
+	srv, _ := start(t, cfg)
+	cmd := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	root := uuid.New()
+	for range 2 {
+		if _, err := cmd.Handle(t.Context(), &eventedpb.CommandBook{Cover: cover("snap", root), Pages: commandPages(1, 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stream, err := eventedpb.NewEventQueryClient(dial(t, srv.QueryAddr())).GetEvents(t.Context(),
+		&eventedpb.Query{Domain: "snap", Root: &eventedpb.UUID{Value: root[:]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var books, events int
+	snapshot := false
+	for range 10 {
+		b, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("GetEvents: %v", err)
+		}
+		books++
+		events += len(b.GetPages())
+		snapshot = snapshot || b.GetSnapshot() != nil
+	}
+	if !snapshot || events != 1 || books != 2 {
+		t.Errorf("GetEvents: %d books, %d events, snapshot %v; want the snapshot, then the event after it", books, events, snapshot)
+	}
+}
