@@ -213,6 +213,9 @@ type Queries struct {
 	Service *query.Service
 	// Waits serves WaitFor; nil refuses it.
 	Waits *Waits
+	// MaxBookBytes bounds the payloads of one streamed book (0 means
+	// maxBytesPerBook); keep it well under the response size limit.
+	MaxBookBytes int
 }
 
 // WaitFor implements EventQuery.WaitFor.
@@ -271,10 +274,20 @@ func (s *Queries) answer(ctx context.Context, in *eventedpb.Query, send func(*ev
 	}
 	// Stream in chunks; the first carries the snapshot, an empty history
 	// still gives one book with the cover.
+	maxBook := s.MaxBookBytes
+	if maxBook <= 0 {
+		maxBook = maxBytesPerBook
+	}
 	first, events := true, book.Events
 	for first || len(events) > 0 {
 		n, size := 0, 0
-		for n < len(events) && n < maxPagesPerBook && (n == 0 || size+len(events[n].Payload) <= maxBytesPerBook) {
+		// The snapshot counts toward the first book: a large one goes
+		// alone, so that no book is a large snapshot and a large event.
+		alone := first && book.Snapshot != nil
+		if alone {
+			size = len(book.Snapshot.State)
+		}
+		for n < len(events) && n < maxPagesPerBook && (n == 0 && !alone || size+len(events[n].Payload) <= maxBook) {
 			size += len(events[n].Payload)
 			n++
 		}

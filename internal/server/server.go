@@ -90,6 +90,7 @@ type Option func(*options)
 type options struct {
 	spanExporter sdktrace.SpanExporter
 	storage      Storage
+	clientKey    func(context.Context) string
 }
 
 // WithStorage serves st instead of opening the store storage.* names (tests
@@ -117,6 +118,7 @@ type Server struct {
 	// byKind holds the subscriptions of projectors and of sagas.
 	byKind   map[dremote.Kind][]*delivery.Subscription
 	health   *health.Server
+	limits   []grpc.ServerOption // shared by both ports
 	cmdLis   net.Listener
 	qryLis   net.Listener
 	cmdGRPC  *grpc.Server
@@ -139,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), store: o.storage}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -158,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	s.space, _ = s.store.(eventstore.Space)
 	s.store = s.tracing.Storage(s.store)
-	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption()); err != nil {
+	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
 	policies := map[string]command.SnapshotPolicy{}
@@ -166,11 +168,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
 	}
 	coord := command.New(s.store, s.store, s.router, command.Options{
-		MaxAttempts:  cfg.Command.MaxAttempts,
-		Timeout:      cfg.Command.Timeout,
-		KeyRetention: cfg.Command.IdempotencyRetention,
-		Snapshots:    policies,
-		Observer:     s.metrics,
+		MaxAttempts:   cfg.Command.MaxAttempts,
+		Timeout:       cfg.Command.Timeout,
+		KeyRetention:  cfg.Command.IdempotencyRetention,
+		Snapshots:     policies,
+		Observer:      s.metrics,
+		CacheBytes:    cacheBytes(cfg.Command.CacheBytes),
+		MaxEvents:     cfg.Limits.MaxPages,
+		MaxEventBytes: cfg.Limits.MaxEventBytes,
 	}, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
@@ -185,6 +190,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.metrics.WatchSubscriptions(s.hub, s.store)
 
 	s.health = health.NewServer()
+	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord, Waits: waits})
@@ -192,7 +198,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord, Store: s.store})
 	s.qryGRPC = s.grpcServer()
-	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits})
+	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits, MaxBookBytes: bookBytes(cfg.Limits)})
 	s.setServing(true)
 
 	var lc net.ListenConfig
@@ -216,6 +222,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 func (s *Server) grpcServer() *grpc.Server {
 	opts := append(s.securityOptions(), s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor()))
+	opts = append(opts, s.limits...)
 	opts = append(opts, grpcapi.Interceptors(s.log)...)
 	g := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(g, s.health)
@@ -359,7 +366,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		if err != nil {
 			return err
 		}
-		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, append(sec, s.tracing.DialOption())...)
+		consumer, err := dremote.Dial(kind, c.Name, c.Address, d.Timeout, append(sec, s.tracing.DialOption(), callOptions(s.cfg.Limits))...)
 		if err != nil {
 			return err
 		}
