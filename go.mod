@@ -18,6 +18,8 @@ require (
 
 require golang.org/x/oauth2 v0.37.0 // indirect
 
+require golang.org/x/time v0.16.0
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect

@@ -194,3 +194,16 @@ func Bearer(value string) (token string, ok bool) {
 	token = strings.TrimSpace(token)
 	return token, token != ""
 }
+
+type identityKey struct{}
+
+// NewContext returns ctx carrying id, the caller authenticated for it.
+func NewContext(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// FromContext returns the caller NewContext put in ctx, or nil.
+func FromContext(ctx context.Context) *Identity {
+	id, _ := ctx.Value(identityKey{}).(*Identity)
+	return id
+}

@@ -3,12 +3,16 @@ package command
 import (
 	"container/list"
 	"sync"
+	"unsafe"
 
 	"github.com/evented/evented/internal/eventstore"
 )
 
 // DefaultCacheEvents is the default of Options.CacheEvents.
 const DefaultCacheEvents = 1 << 16
+
+// DefaultCacheBytes is the default of Options.CacheBytes.
+const DefaultCacheBytes = 64 << 20
 
 // books remembers the aggregates this coordinator handled last, as it
 // stored them, so that their next command skips the load from the store
@@ -21,22 +25,28 @@ const DefaultCacheEvents = 1 << 16
 // forgets the book and loads the aggregate from the store.
 //
 // It holds at most max events in all (a book counts one more than its
-// events, for its snapshot), least recently used books going first; a book
-// longer than a quarter of that is not kept.
+// events, for its snapshot) and at most maxBytes bytes (payloads, states,
+// type URLs, causes and the structures holding them: see size), least
+// recently used books going first; a book over a quarter of either bound
+// is not kept. Counting bytes matters: a few aggregates with megabyte
+// snapshots would otherwise hold gigabytes under an events-only bound.
 type books struct {
-	mu     sync.Mutex
-	max    int
-	events int
-	lru    *list.List // of *bookEntry, most recent first
-	m      map[eventstore.Cover]*list.Element
+	mu       sync.Mutex
+	max      int
+	maxBytes int
+	events   int
+	bytes    int
+	lru      *list.List // of *bookEntry, most recent first
+	m        map[eventstore.Cover]*list.Element
 }
 
 type bookEntry struct {
-	book eventstore.Book
+	book  eventstore.Book
+	bytes int
 }
 
-func newBooks(max int) *books {
-	return &books{max: max, lru: list.New(), m: map[eventstore.Cover]*list.Element{}}
+func newBooks(max, maxBytes int) *books {
+	return &books{max: max, maxBytes: maxBytes, lru: list.New(), m: map[eventstore.Cover]*list.Element{}}
 }
 
 // get returns cover's remembered book. The caller must not modify its
@@ -66,12 +76,14 @@ func (b *books) put(book eventstore.Book) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.remove(book.Cover)
-	if weight(book) > b.max/4 {
+	n := size(book)
+	if weight(book) > b.max/4 || n > b.maxBytes/4 {
 		return
 	}
-	b.m[book.Cover] = b.lru.PushFront(&bookEntry{book: book})
+	b.m[book.Cover] = b.lru.PushFront(&bookEntry{book: book, bytes: n})
 	b.events += weight(book)
-	for b.events > b.max {
+	b.bytes += n
+	for b.events > b.max || b.bytes > b.maxBytes {
 		b.remove(b.lru.Back().Value.(*bookEntry).book.Cover)
 	}
 }
@@ -89,6 +101,7 @@ func (b *books) drop(cover eventstore.Cover) {
 func (b *books) remove(cover eventstore.Cover) {
 	if el, ok := b.m[cover]; ok {
 		b.events -= weight(el.Value.(*bookEntry).book)
+		b.bytes -= el.Value.(*bookEntry).bytes
 		b.lru.Remove(el)
 		delete(b.m, cover)
 	}
@@ -96,9 +109,30 @@ func (b *books) remove(cover eventstore.Cover) {
 
 func weight(book eventstore.Book) int { return len(book.Events) + 1 }
 
-// len is how many books are remembered and their weight.
-func (b *books) len() (books, events int) {
+// Fixed costs of a kept book: its entry (list element, map slot, entry)
+// and each event's and the snapshot's structure.
+const (
+	bookOverhead     = 256
+	eventOverhead    = int(unsafe.Sizeof(eventstore.Event{}))
+	snapshotOverhead = int(unsafe.Sizeof(eventstore.Snapshot{}))
+)
+
+// size is what keeping book costs in memory, in bytes: at least its
+// capacity's worth of events (a slice keeps its whole array alive).
+func size(book eventstore.Book) int {
+	n := bookOverhead + cap(book.Events)*eventOverhead
+	for _, e := range book.Events {
+		n += len(e.TypeURL) + cap(e.Payload) + len(e.Cause.CorrelationID) + len(e.Cause.CommandID) + len(e.Cause.CausedBy.Cover.Domain)
+	}
+	if s := book.Snapshot; s != nil {
+		n += snapshotOverhead + len(s.TypeURL) + cap(s.State)
+	}
+	return n
+}
+
+// len is how many books are remembered, their weight and their size.
+func (b *books) len() (books, events, bytes int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.m), b.events
+	return len(b.m), b.events, b.bytes
 }

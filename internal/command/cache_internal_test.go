@@ -17,14 +17,14 @@ func bookOf(n int) eventstore.Book {
 }
 
 func TestBooksStayWithinTheirBound(t *testing.T) {
-	b := newBooks(40)
+	b := newBooks(40, 1<<30)
 	var kept []eventstore.Book
 	for range 20 {
 		book := bookOf(3) // weight 4
 		b.put(book)
 		kept = append(kept, book)
 	}
-	if n, w := b.len(); n != 10 || w != 40 {
+	if n, w, _ := b.len(); n != 10 || w != 40 {
 		t.Fatalf("%d books of weight %d, want the 10 latest, 40", n, w)
 	}
 	if _, ok := b.get(kept[9].Cover); ok {
@@ -61,5 +61,47 @@ func TestBooksStayWithinTheirBound(t *testing.T) {
 	none.put(long)
 	if _, ok := none.get(long.Cover); ok {
 		t.Error("a nil cache returned a book")
+	}
+}
+
+// Books are bounded by their bytes too: aggregates with large snapshots
+// and events are evicted long before the event bound is reached.
+func TestBooksStayWithinTheirBytes(t *testing.T) {
+	const mib = 1 << 20
+	b := newBooks(DefaultCacheEvents, 8*mib)
+	big := func(snapshot, event int) eventstore.Book {
+		book := bookOf(2)
+		book.Snapshot = &eventstore.Snapshot{Sequence: 0, TypeURL: "State", State: make([]byte, snapshot)}
+		for i := range book.Events {
+			book.Events[i].Payload = make([]byte, event)
+		}
+		return book
+	}
+	var kept []eventstore.Book
+	for range 100 {
+		book := big(mib, 256<<10) // 1.5 MiB each
+		b.put(book)
+		kept = append(kept, book)
+	}
+	n, events, bytes := b.len()
+	if bytes > 8*mib || n > 5 || n < 4 {
+		t.Fatalf("%d books (%d events) of %d bytes, want the latest 4 or 5 within 8 MiB", n, events, bytes)
+	}
+	if _, ok := b.get(kept[99].Cover); !ok {
+		t.Error("the latest book was evicted")
+	}
+	if _, ok := b.get(kept[0].Cover); ok {
+		t.Error("the oldest book is still kept")
+	}
+	huge := big(3*mib, 0) // over a quarter of 8 MiB
+	b.put(huge)
+	if _, ok := b.get(huge.Cover); ok {
+		t.Error("a book over a quarter of the bytes was kept")
+	}
+	for _, k := range kept {
+		b.drop(k.Cover)
+	}
+	if n, events, bytes := b.len(); n != 0 || events != 0 || bytes != 0 {
+		t.Errorf("after dropping all: %d books, %d events, %d bytes", n, events, bytes)
 	}
 }

@@ -44,6 +44,14 @@ type Options struct {
 	// optimistic check of the append, reloaded and decided again; that try
 	// does not count against MaxAttempts.
 	CacheEvents int
+	// CacheBytes bounds the memory those aggregates hold, in bytes
+	// (payloads, snapshot states and their structures; 0 means
+	// DefaultCacheBytes; negative keeps none).
+	CacheBytes int
+	// MaxEvents bounds the events business logic may return for one
+	// command, MaxEventBytes the payload of each (0: no bound); more is
+	// a *business.MisbehaviourError naming the service and the bound.
+	MaxEvents, MaxEventBytes int
 	// KeyRetention is how long an idempotency key is kept after its
 	// command stored events (0 means DefaultKeyRetention).
 	KeyRetention time.Duration
@@ -201,11 +209,14 @@ func New(store eventstore.Store, snaps eventstore.Snapshots, router Router, opts
 	}
 	c := &Coordinator{store: store, snaps: snaps, router: router, opts: opts, log: log.With("component", "command")}
 	c.keys, _ = store.(eventstore.Idempotent)
-	switch {
-	case opts.CacheEvents == 0:
-		c.books = newBooks(DefaultCacheEvents)
-	case opts.CacheEvents > 0:
-		c.books = newBooks(opts.CacheEvents)
+	if opts.CacheEvents == 0 {
+		opts.CacheEvents = DefaultCacheEvents
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = DefaultCacheBytes
+	}
+	if opts.CacheEvents > 0 && opts.CacheBytes > 0 {
+		c.books = newBooks(opts.CacheEvents, opts.CacheBytes)
 	}
 	return c
 }
@@ -475,6 +486,16 @@ func (c *Coordinator) decide(ctx context.Context, logic business.Logic, req busi
 	if len(d.Events) > 0 && d.Cover != req.Command.Cover {
 		return d, &business.MisbehaviourError{Service: logic.Name(),
 			Reason: fmt.Sprintf("returned events for %s in answer to a command for %s", d.Cover, req.Command.Cover)}
+	}
+	if c.opts.MaxEvents > 0 && len(d.Events) > c.opts.MaxEvents {
+		return d, &business.MisbehaviourError{Service: logic.Name(),
+			Reason: fmt.Sprintf("returned %d events for one command: at most %d are allowed (limits.max_pages)", len(d.Events), c.opts.MaxEvents)}
+	}
+	for i, e := range d.Events {
+		if c.opts.MaxEventBytes > 0 && len(e.Payload) > c.opts.MaxEventBytes {
+			return d, &business.MisbehaviourError{Service: logic.Name(),
+				Reason: fmt.Sprintf("returned event %d of %d bytes: at most %d are allowed (limits.max_event_bytes)", i, len(e.Payload), c.opts.MaxEventBytes)}
+		}
 	}
 	return d, nil
 }

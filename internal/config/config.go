@@ -45,6 +45,37 @@ type Config struct {
 	Tracing       Tracing         `yaml:"tracing"`
 	Log           Log             `yaml:"log"`
 	Auth          Auth            `yaml:"auth"`
+	Limits        Limits          `yaml:"limits"`
+}
+
+// Limits bound what one client, or one service evented calls, can make the
+// server hold; each refusal is an error naming the limit (README
+// "Limits").
+type Limits struct {
+	// MaxRequestBytes bounds one message received on either gRPC port.
+	MaxRequestBytes int `yaml:"max_request_bytes"`
+	// MaxResponseBytes bounds one message sent on either gRPC port.
+	MaxResponseBytes int `yaml:"max_response_bytes"`
+	// MaxCallBytes bounds one message sent to or received from business
+	// logic, a projector or a saga.
+	MaxCallBytes int `yaml:"max_call_bytes"`
+	// MaxPages bounds the pages of one command or recorded book.
+	MaxPages int `yaml:"max_pages"`
+	// MaxEventBytes bounds the payload of one event (and of one command).
+	MaxEventBytes int `yaml:"max_event_bytes"`
+	// MaxDomainLength bounds a domain name, in bytes.
+	MaxDomainLength int `yaml:"max_domain_length"`
+	// MaxStreams bounds the concurrent calls (HTTP/2 streams) of one
+	// client connection.
+	MaxStreams int `yaml:"max_streams"`
+	// RatePerClient is the calls per second one client may make, on
+	// average (0: no limit); RateBurst how many more it may make at once.
+	RatePerClient float64 `yaml:"rate_per_client"`
+	RateBurst     int     `yaml:"rate_burst"`
+	// MetricsDomains is how many domains besides the configured ones get a
+	// metrics label of their own, the first stored first; the others count
+	// under "other".
+	MetricsDomains int `yaml:"metrics_domains"`
 }
 
 // Tracing configures OpenTelemetry tracing of commands; off by default.
@@ -158,6 +189,14 @@ type Command struct {
 	// its command stored events: a repeat within it is answered with the
 	// first command's events.
 	IdempotencyRetention time.Duration `yaml:"idempotency_retention"`
+	// CacheBytes bounds the memory of the aggregates kept between commands
+	// (events and snapshots, in bytes); 0 keeps none.
+	CacheBytes int `yaml:"cache_bytes"`
+	// MaxConcurrent bounds the commands and records handled at once; one
+	// more waits up to QueueWait for a free slot, then is refused with
+	// RESOURCE_EXHAUSTED.
+	MaxConcurrent int           `yaml:"max_concurrent"`
+	QueueWait     time.Duration `yaml:"queue_wait"`
 }
 
 // BusinessLogic routes a domain to the service that decides its commands.
@@ -278,7 +317,8 @@ func Default() Config {
 			AdminPort:          1315,
 			ShutdownTimeout:    30 * time.Second,
 		},
-		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second, IdempotencyRetention: 24 * time.Hour},
+		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second, IdempotencyRetention: 24 * time.Hour,
+			CacheBytes: 64 << 20, MaxConcurrent: 256, QueueWait: 100 * time.Millisecond},
 		Delivery: Delivery{
 			MaxAttempts:  10,
 			BackoffMin:   100 * time.Millisecond,
@@ -293,5 +333,16 @@ func Default() Config {
 		Tracing: Tracing{Exporter: "none", Endpoint: "localhost:4317", SampleRatio: 1},
 		Log:     Log{Level: "info", Format: "auto"},
 		Auth:    Auth{OIDC: OIDC{RolesClaim: "roles"}},
+		Limits: Limits{
+			MaxRequestBytes:  4 << 20,
+			MaxResponseBytes: 4 << 20,
+			MaxCallBytes:     4 << 20,
+			MaxPages:         1000,
+			MaxEventBytes:    2 << 20,
+			MaxDomainLength:  64,
+			MaxStreams:       100,
+			RateBurst:        100,
+			MetricsDomains:   100,
+		},
 	}
 }

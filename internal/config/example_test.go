@@ -45,6 +45,9 @@ func ExampleLoad() {
 	//   max_attempts: 5 # default
 	//   timeout: 5s # env EVENTED_COMMAND__TIMEOUT
 	//   idempotency_retention: 24h0m0s # default
+	//   cache_bytes: 67108864 # default
+	//   max_concurrent: 256 # default
+	//   queue_wait: 100ms # default
 	// business_logic: # env EVENTED_BUSINESS_LOGIC
 	//   - domain: customer
 	//     address: localhost:50052
@@ -81,6 +84,17 @@ func ExampleLoad() {
 	//     roles_claim: roles # default
 	//     domains_claim: "" # default
 	//   mtls: [] # default
+	// limits:
+	//   max_request_bytes: 4194304 # default
+	//   max_response_bytes: 4194304 # default
+	//   max_call_bytes: 4194304 # default
+	//   max_pages: 1000 # default
+	//   max_event_bytes: 2097152 # default
+	//   max_domain_length: 64 # default
+	//   max_streams: 100 # default
+	//   rate_per_client: 0 # default
+	//   rate_burst: 100 # default
+	//   metrics_domains: 100 # default
 }
 
 func ExampleLoad_errors() {

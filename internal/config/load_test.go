@@ -143,7 +143,7 @@ log:
 
 	want := Default()
 	want.Server.Host, want.Server.Insecure = "0.0.0.0", true
-	want.Command = Command{MaxAttempts: 3, Timeout: 90 * time.Second, IdempotencyRetention: 24 * time.Hour}
+	want.Command.MaxAttempts, want.Command.Timeout = 3, 90*time.Second
 	want.Log.Format = "json"
 	want.BusinessLogic = []BusinessLogic{{Domain: "customer", Address: "localhost:50052"}}
 	want.Projectors = []Consumer{{Name: "receipt", Address: "localhost:50055", Synchronous: true, Domains: []string{"transaction"}}}
@@ -169,6 +169,11 @@ log:
 		"server.insecure": file, "server.tls.cert_file": "default", "server.tls.key_file": "default", "server.tls.client_ca_file": "default",
 		"auth.tokens_file": "default", "auth.mtls": "default", "auth.oidc.issuer": "default", "auth.oidc.audience": "default",
 		"auth.oidc.jwks_url": "default", "auth.oidc.roles_claim": "default", "auth.oidc.domains_claim": "default",
+		"command.cache_bytes": "default", "command.max_concurrent": "default", "command.queue_wait": "default",
+		"limits.max_request_bytes": "default", "limits.max_response_bytes": "default", "limits.max_call_bytes": "default",
+		"limits.max_pages": "default", "limits.max_event_bytes": "default", "limits.max_domain_length": "default",
+		"limits.max_streams": "default", "limits.rate_per_client": "default", "limits.rate_burst": "default",
+		"limits.metrics_domains": "default",
 	}
 	if !reflect.DeepEqual(src, wantSrc) {
 		t.Errorf("got sources %v\nwant %v", src, wantSrc)
@@ -295,6 +300,19 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_SERVER__INSECURE=true", "server.insecure", func(c *Config) { c.Server.Insecure = true }},
 		{"EVENTED_AUTH__TOKENS_FILE=/etc/evented/tokens.yaml", "auth.tokens_file", func(c *Config) { c.Auth.TokensFile = "/etc/evented/tokens.yaml" }},
 		{"EVENTED_AUTH__OIDC__ROLES_CLAIM=realm_access.roles", "auth.oidc.roles_claim", func(c *Config) { c.Auth.OIDC.RolesClaim = "realm_access.roles" }},
+		{"EVENTED_COMMAND__CACHE_BYTES=1024", "command.cache_bytes", func(c *Config) { c.Command.CacheBytes = 1024 }},
+		{"EVENTED_COMMAND__MAX_CONCURRENT=8", "command.max_concurrent", func(c *Config) { c.Command.MaxConcurrent = 8 }},
+		{"EVENTED_COMMAND__QUEUE_WAIT=1s", "command.queue_wait", func(c *Config) { c.Command.QueueWait = time.Second }},
+		{"EVENTED_LIMITS__MAX_REQUEST_BYTES=8388608", "limits.max_request_bytes", func(c *Config) { c.Limits.MaxRequestBytes = 8 << 20 }},
+		{"EVENTED_LIMITS__MAX_RESPONSE_BYTES=8388608", "limits.max_response_bytes", func(c *Config) { c.Limits.MaxResponseBytes = 8 << 20 }},
+		{"EVENTED_LIMITS__MAX_CALL_BYTES=8388608", "limits.max_call_bytes", func(c *Config) { c.Limits.MaxCallBytes = 8 << 20 }},
+		{"EVENTED_LIMITS__MAX_PAGES=10", "limits.max_pages", func(c *Config) { c.Limits.MaxPages = 10 }},
+		{"EVENTED_LIMITS__MAX_EVENT_BYTES=65536", "limits.max_event_bytes", func(c *Config) { c.Limits.MaxEventBytes = 65536 }},
+		{"EVENTED_LIMITS__MAX_DOMAIN_LENGTH=32", "limits.max_domain_length", func(c *Config) { c.Limits.MaxDomainLength = 32 }},
+		{"EVENTED_LIMITS__MAX_STREAMS=10", "limits.max_streams", func(c *Config) { c.Limits.MaxStreams = 10 }},
+		{"EVENTED_LIMITS__RATE_PER_CLIENT=2.5", "limits.rate_per_client", func(c *Config) { c.Limits.RatePerClient = 2.5 }},
+		{"EVENTED_LIMITS__RATE_BURST=5", "limits.rate_burst", func(c *Config) { c.Limits.RateBurst = 5 }},
+		{"EVENTED_LIMITS__METRICS_DOMAINS=0", "limits.metrics_domains", func(c *Config) { c.Limits.MetricsDomains = 0 }},
 		{
 			`EVENTED_BUSINESS_LOGIC=[{domain: customer, address: "localhost:50052", snapshots: {min_events: 10}}]`, "business_logic",
 			func(c *Config) {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/evented/evented/internal/eventstore"
 )
 
 // Storage types, in the order messages list them.
@@ -73,18 +75,34 @@ func (c Config) Validate() error {
 		v.add("command.idempotency_retention", "invalid value %s: want more than 0, such as 24h", c.Command.IdempotencyRetention)
 	}
 
+	if c.Command.CacheBytes < 0 {
+		v.add("command.cache_bytes", "invalid value %d: want 0 (keep none) or more bytes, such as 67108864", c.Command.CacheBytes)
+	}
+	if c.Command.MaxConcurrent < 1 {
+		v.add("command.max_concurrent", "invalid value %d: want 1 or more", c.Command.MaxConcurrent)
+	}
+	if c.Command.QueueWait < 0 {
+		v.add("command.queue_wait", "invalid value %s: want 0 (refuse at once) or more, such as 100ms", c.Command.QueueWait)
+	}
+	v.limits(c.Limits)
+	maxDomain := c.Limits.MaxDomainLength
+	if maxDomain < 1 || maxDomain > eventstore.MaxDomainLimit {
+		maxDomain = eventstore.DefaultMaxDomain // reported above
+	}
+
 	domains := map[string]int{}
 	for i, bl := range c.BusinessLogic {
 		key := fmt.Sprintf("business_logic[%d]", i)
 		v.unique(key+".domain", bl.Domain, "business_logic", domains, i, "domain", "customer")
+		v.domain(key+".domain", bl.Domain, maxDomain)
 		v.address(key+".address", bl.Address)
 		v.service(key, bl.Address, bl.TLS, bl.TokenFile)
 		if bl.Snapshots.MinEvents < 0 {
 			v.add(key+".snapshots.min_events", "invalid value %d: want 0 or more", bl.Snapshots.MinEvents)
 		}
 	}
-	v.consumers("projectors", c.Projectors)
-	v.consumers("sagas", c.Sagas)
+	v.consumers("projectors", c.Projectors, maxDomain)
+	v.consumers("sagas", c.Sagas, maxDomain)
 
 	d := c.Delivery
 	if d.MaxAttempts < 1 {
@@ -323,7 +341,7 @@ func (v *validator) unique(key, name, list string, seen map[string]int, i int, w
 	seen[name] = i
 }
 
-func (v *validator) consumers(list string, cs []Consumer) {
+func (v *validator) consumers(list string, cs []Consumer, maxDomain int) {
 	names := map[string]int{}
 	for i, c := range cs {
 		key := fmt.Sprintf("%s[%d]", list, i)
@@ -360,6 +378,8 @@ func (v *validator) consumers(list string, cs []Consumer) {
 		for j, d := range c.Domains {
 			if d == "" {
 				v.add(fmt.Sprintf("%s.domains[%d]", key, j), "empty: want a domain name, such as customer")
+			} else {
+				v.domain(fmt.Sprintf("%s.domains[%d]", key, j), d, maxDomain)
 			}
 		}
 	}
@@ -378,6 +398,56 @@ func (v *validator) consumerName(key, name string) {
 			v.add(key, "%q: character %q is not allowed; want letters, digits, '-' and '_', such as receipt-v2", name, r)
 			return
 		}
+	}
+}
+
+// domain checks a configured domain with the rule requests are held to;
+// an empty one is reported by the caller.
+func (v *validator) domain(key, d string, max int) {
+	if d == "" {
+		return
+	}
+	if p := eventstore.DomainProblem(d, max); p != "" {
+		v.add(key, "domain %s", p)
+	}
+}
+
+func (v *validator) limits(l Limits) {
+	const mib = 1 << 20
+	for _, b := range []struct {
+		key string
+		val int
+	}{
+		{"limits.max_request_bytes", l.MaxRequestBytes},
+		{"limits.max_response_bytes", l.MaxResponseBytes},
+		{"limits.max_call_bytes", l.MaxCallBytes},
+	} {
+		if b.val < 64<<10 || b.val > 1024*mib {
+			v.add(b.key, "invalid value %d: want 65536 to 1073741824 (bytes), such as 4194304", b.val)
+		}
+	}
+	if l.MaxPages < 1 {
+		v.add("limits.max_pages", "invalid value %d: want 1 or more, such as 1000", l.MaxPages)
+	}
+	if l.MaxEventBytes < 1024 {
+		v.add("limits.max_event_bytes", "invalid value %d: want at least 1024 (bytes), such as 2097152", l.MaxEventBytes)
+	} else if l.MaxEventBytes >= l.MaxRequestBytes && l.MaxRequestBytes >= 64<<10 {
+		v.add("limits.max_event_bytes", "invalid value %d: want less than limits.max_request_bytes (%d), which must also hold the rest of the request", l.MaxEventBytes, l.MaxRequestBytes)
+	}
+	if l.MaxDomainLength < 1 || l.MaxDomainLength > eventstore.MaxDomainLimit {
+		v.add("limits.max_domain_length", "invalid value %d: want 1 to %d (bytes; a bus routing key holds at most 255)", l.MaxDomainLength, eventstore.MaxDomainLimit)
+	}
+	if l.MaxStreams < 1 {
+		v.add("limits.max_streams", "invalid value %d: want 1 or more, such as 100", l.MaxStreams)
+	}
+	if l.RatePerClient < 0 {
+		v.add("limits.rate_per_client", "invalid value %g: want 0 (no limit) or more calls per second", l.RatePerClient)
+	}
+	if l.RateBurst < 1 {
+		v.add("limits.rate_burst", "invalid value %d: want 1 or more calls", l.RateBurst)
+	}
+	if l.MetricsDomains < 0 || l.MetricsDomains > 10000 {
+		v.add("limits.metrics_domains", "invalid value %d: want 0 to 10000", l.MetricsDomains)
 	}
 }
 

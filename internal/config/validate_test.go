@@ -180,6 +180,30 @@ func TestValidate(t *testing.T) {
 		{"nats bus with an amqp url", func(c *Config) { c.Bus = Bus{Type: "nats", URL: "amqp://h:5672"} }, `bus.url: invalid value "amqp://h:5672": want a URL with scheme nats or tls`},
 		{"saga with an empty domain", func(c *Config) { c.Sagas = []Consumer{cons("s", "h:1", "d", "")} },
 			"sagas[0].domains[1]: empty: want a domain name"},
+		{"configured domain with a space", func(c *Config) { c.BusinessLogic = []BusinessLogic{bl("a b", "localhost:1")} },
+			`business_logic[0].domain: domain "a b": character ' ' at byte 1 is not allowed: want letters, digits`},
+		{"consumer domain with a wildcard", func(c *Config) { c.Sagas = []Consumer{cons("s", "localhost:1", "orders.>")} },
+			`sagas[0].domains[0]: domain "orders.>": character '>' at byte 7 is not allowed`},
+		{"configured domain too long", func(c *Config) {
+			c.Limits.MaxDomainLength = 8
+			c.BusinessLogic = []BusinessLogic{bl("customers", "localhost:1")}
+		}, "business_logic[0].domain: domain is 9 bytes long: want at most 8 bytes"},
+		{"domain length beyond a routing key", func(c *Config) { c.Limits.MaxDomainLength = 300 },
+			"limits.max_domain_length: invalid value 300: want 1 to 222"},
+		{"request size too small", func(c *Config) { c.Limits.MaxRequestBytes = 1000 },
+			"limits.max_request_bytes: invalid value 1000: want 65536 to 1073741824 (bytes)"},
+		{"event as large as a request", func(c *Config) { c.Limits.MaxEventBytes = c.Limits.MaxRequestBytes },
+			"limits.max_event_bytes: invalid value 4194304: want less than limits.max_request_bytes (4194304)"},
+		{"no pages", func(c *Config) { c.Limits.MaxPages = 0 }, "limits.max_pages: invalid value 0: want 1 or more"},
+		{"no streams", func(c *Config) { c.Limits.MaxStreams = 0 }, "limits.max_streams: invalid value 0: want 1 or more"},
+		{"negative rate", func(c *Config) { c.Limits.RatePerClient = -1 }, "limits.rate_per_client: invalid value -1: want 0 (no limit) or more"},
+		{"rate on", func(c *Config) { c.Limits.RatePerClient = 50 }, ""},
+		{"no burst", func(c *Config) { c.Limits.RateBurst = 0 }, "limits.rate_burst: invalid value 0: want 1 or more"},
+		{"metrics domains", func(c *Config) { c.Limits.MetricsDomains = -1 }, "limits.metrics_domains: invalid value -1: want 0 to 10000"},
+		{"negative cache", func(c *Config) { c.Command.CacheBytes = -1 }, "command.cache_bytes: invalid value -1: want 0 (keep none) or more"},
+		{"no cache", func(c *Config) { c.Command.CacheBytes = 0 }, ""},
+		{"no concurrency", func(c *Config) { c.Command.MaxConcurrent = 0 }, "command.max_concurrent: invalid value 0: want 1 or more"},
+		{"negative queue wait", func(c *Config) { c.Command.QueueWait = -time.Second }, "command.queue_wait: invalid value -1s: want 0 (refuse at once) or more"},
 
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" },
 			`log.level: invalid value "trace": want one of debug, info, warn, error`},
@@ -223,6 +247,8 @@ func TestValidateReportsEverything(t *testing.T) {
 	err := c.Validate()
 	keys := []string{
 		"storage.type", "storage.sync", "server.host", "command.max_attempts", "command.timeout", "command.idempotency_retention",
+		"command.max_concurrent", "limits.max_request_bytes", "limits.max_response_bytes", "limits.max_call_bytes",
+		"limits.max_pages", "limits.max_event_bytes", "limits.max_domain_length", "limits.max_streams", "limits.rate_burst",
 		"business_logic[0].domain", "business_logic[0].address",
 		"projectors[0].name", "projectors[0].address",
 		"delivery.max_attempts", "delivery.backoff_min", "delivery.timeout", "delivery.workers",

@@ -75,6 +75,9 @@ func (g *Guard) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 	if err := g.domain(ctx, id, info.FullMethod, req); err != nil {
 		return nil, err
 	}
+	if id != nil {
+		ctx = auth.NewContext(ctx, id)
+	}
 	return h(ctx, req)
 }
 
@@ -87,6 +90,9 @@ func (g *Guard) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInf
 	}
 	if id != nil && len(id.Domains) > 0 {
 		ss = &domainStream{ServerStream: ss, g: g, id: id, method: info.FullMethod}
+	}
+	if id != nil {
+		ss = &identityStream{ServerStream: ss, ctx: auth.NewContext(ss.Context(), id)}
 	}
 	return h(srv, ss)
 }
@@ -224,3 +230,11 @@ func peerCert(ctx context.Context) *x509.Certificate {
 	}
 	return info.State.VerifiedChains[0][0]
 }
+
+// identityStream carries the authenticated caller in its context.
+type identityStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *identityStream) Context() context.Context { return s.ctx }

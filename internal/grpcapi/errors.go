@@ -37,6 +37,9 @@ var codeTable = []struct {
 	// deadline passed while its answer was awaited is still in doubt.
 	{eventstore.ErrOutcomeUnknown, codes.Unavailable, eventstore.ErrOutcomeUnknown.Error()},
 	{eventstore.ErrUnavailable, codes.Unavailable, "the event store is unavailable; try again later"},
+	{eventstore.ErrFull, codes.ResourceExhausted, "the event store is full (out of disk space, or at its size limit): nothing was stored; writes resume once space is freed"},
+	{eventstore.ErrExhausted, codes.ResourceExhausted, "the event store ran out of resources (memory, connections): nothing was stored; try again later"},
+	{eventstore.ErrDataLoss, codes.DataLoss, "the event store lost data it had acknowledged: nothing more is stored until an operator repairs it (the server log says what)"},
 	{eventstore.ErrClosed, codes.Unavailable, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 	{context.Canceled, codes.Canceled, ""},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
 )
 
@@ -44,6 +45,14 @@ func TestErrorTable(t *testing.T) {
 			codes.Unavailable, "the outcome is unknown; retry with the same idempotency-key"},
 		{&eventstore.InDoubtError{Op: "redis: append", Err: context.DeadlineExceeded}, codes.Unavailable, "the outcome is unknown; retry with the same idempotency-key"},
 		{fmt.Errorf("postgres: read: %w", eventstore.Unavailable(errors.New("dial tcp 10.0.0.1:5432: connection refused"))), codes.Unavailable, "the event store is unavailable; try again later"},
+		{fmt.Errorf("sqlite: append to x: %w", eventstore.Full(errors.New("database or disk is full (13)"))), codes.ResourceExhausted, "the event store is full"},
+		{fmt.Errorf("postgres: append: %w: ERROR: out of memory (SQLSTATE 53200)", eventstore.ErrExhausted), codes.ResourceExhausted, "ran out of resources"},
+		{fmt.Errorf("redis: append: %w: the position counter is behind the log", eventstore.ErrDataLoss), codes.DataLoss, "lost data"},
+		// In doubt wins: a commit that failed for want of space may or may not have been written.
+		{&eventstore.InDoubtError{Op: "append", Err: eventstore.Full(errors.New("disk full"))}, codes.Unavailable, "the outcome is unknown"},
+		{fmt.Errorf("command: %w", command.ErrCascade), codes.ResourceExhausted, "cascade"},
+		{fmt.Errorf("replay: %w", delivery.ErrUnknownSubscriber), codes.NotFound, "unknown subscriber"},
+		{fmt.Errorf("handle: %w", context.Canceled), codes.Canceled, "canceled"},
 	} {
 		st := status.Convert(toStatus(t.Context(), slog.New(slog.DiscardHandler), "/m", tc.err))
 		if st.Code() != tc.code || !strings.Contains(st.Message(), tc.message) {

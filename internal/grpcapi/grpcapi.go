@@ -25,16 +25,33 @@ import (
 )
 
 // Interceptors map every error a handler returns through the code table.
+// With them comes the server's codec: a request that is not valid protobuf
+// for its method is answered INVALID_ARGUMENT before any handler runs
+// (see codec).
 func Interceptors(log *slog.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := decodeError(req); err != nil {
+				return nil, err
+			}
 			resp, err := h(ctx, req)
 			return resp, toStatus(ctx, log, info.FullMethod, err)
 		}),
 		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			return toStatus(ss.Context(), log, info.FullMethod, h(srv, ss))
+			return toStatus(ss.Context(), log, info.FullMethod, h(srv, checkedStream{ss}))
 		}),
 	}
+}
+
+// checkedStream fails RecvMsg for a message that did not decode.
+type checkedStream struct{ grpc.ServerStream }
+
+func (s checkedStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return decodeError(m)
 }
 
 // Commands serves evented.BusinessCoordinator.
@@ -196,6 +213,9 @@ type Queries struct {
 	Service *query.Service
 	// Waits serves WaitFor; nil refuses it.
 	Waits *Waits
+	// MaxBookBytes bounds the payloads of one streamed book (0 means
+	// maxBytesPerBook); keep it well under the response size limit.
+	MaxBookBytes int
 }
 
 // WaitFor implements EventQuery.WaitFor.
@@ -254,10 +274,20 @@ func (s *Queries) answer(ctx context.Context, in *eventedpb.Query, send func(*ev
 	}
 	// Stream in chunks; the first carries the snapshot, an empty history
 	// still gives one book with the cover.
+	maxBook := s.MaxBookBytes
+	if maxBook <= 0 {
+		maxBook = maxBytesPerBook
+	}
 	first, events := true, book.Events
 	for first || len(events) > 0 {
 		n, size := 0, 0
-		for n < len(events) && n < maxPagesPerBook && (n == 0 || size+len(events[n].Payload) <= maxBytesPerBook) {
+		// The snapshot counts toward the first book: a large one goes
+		// alone, so that no book is a large snapshot and a large event.
+		alone := first && book.Snapshot != nil
+		if alone {
+			size = len(book.Snapshot.State)
+		}
+		for n < len(events) && n < maxPagesPerBook && (n == 0 && !alone || size+len(events[n].Payload) <= maxBook) {
 			size += len(events[n].Payload)
 			n++
 		}

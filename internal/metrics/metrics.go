@@ -12,6 +12,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,13 +37,60 @@ type Metrics struct {
 	deliveryLag    *prometheus.HistogramVec
 	deliveryFailed *prometheus.CounterVec
 	parked         *prometheus.CounterVec
+	domains        *domains
+}
+
+// OtherDomain is the domain label of every domain without one of its own.
+const OtherDomain = "other"
+
+// domains bounds the domain label's values: a client choosing domains at
+// random must not grow the server (each label value is a series held
+// forever). The configured domains have their label; so do the first
+// extra others that are stored (so valid: a request's domain is only
+// labelled once an append proved it valid); the rest count as OtherDomain.
+type domains struct {
+	mu     sync.RWMutex
+	labels map[string]bool
+	extra  int // how many more may be added
+}
+
+func (d *domains) label(domain string) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if d.labels[domain] {
+		return domain
+	}
+	return OtherDomain
+}
+
+// admit gives a stored domain its label, while there is room.
+func (d *domains) admit(domain string) string {
+	if l := d.label(domain); l != OtherDomain || domain == OtherDomain {
+		return l
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.labels[domain] && d.extra > 0 {
+		d.labels[domain] = true
+		d.extra--
+	}
+	if d.labels[domain] {
+		return domain
+	}
+	return OtherDomain
 }
 
 // New registers evented's metrics, with Go runtime and process metrics, in
-// a fresh registry.
-func New() *Metrics {
+// a fresh registry. The domain label takes the values of configured, the
+// first extra other domains stored, and OtherDomain.
+func New(configured []string, extra int) *Metrics {
+	d := &domains{labels: map[string]bool{}, extra: extra}
+	for _, c := range configured {
+		d.labels[c] = true
+	}
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
+		domains:  d,
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "evented_commands_total",
 			Help: "Commands and records handled, by method (Handle, Record), domain and gRPC outcome code.",
@@ -86,7 +134,7 @@ func New() *Metrics {
 
 // Appended implements command.Observer.
 func (m *Metrics) Appended(domain string, events int) {
-	m.appended.WithLabelValues(domain).Add(float64(events))
+	m.appended.WithLabelValues(m.domains.admit(domain)).Add(float64(events))
 }
 
 // Conflict implements command.Observer.
@@ -95,7 +143,7 @@ func (m *Metrics) Conflict(domain string, retried bool) {
 	if retried {
 		then = "retried"
 	}
-	m.conflicts.WithLabelValues(domain, then).Inc()
+	m.conflicts.WithLabelValues(m.domains.admit(domain), then).Inc()
 }
 
 // Delivered implements delivery.Observer.
@@ -130,6 +178,8 @@ func (m *Metrics) Interceptor() grpc.UnaryServerInterceptor {
 		}
 		start := time.Now()
 		resp, err := h(ctx, req)
+		// After the call: a domain it stored has its label by now.
+		domain = m.domains.label(domain)
 		m.commandSeconds.WithLabelValues(method, domain).Observe(time.Since(start).Seconds())
 		m.commands.WithLabelValues(method, domain, status.Code(err).String()).Inc()
 		return resp, err

@@ -30,7 +30,7 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
-			http.Error(w, "not ready: shutting down, or the store does not answer (see the log)", http.StatusServiceUnavailable)
+			http.Error(w, "not ready: shutting down, or the store does not answer or is full (see the log)", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
@@ -45,8 +45,10 @@ const (
 	storeCheckEvery = 2 * time.Second
 )
 
-// watchStore asks the store regularly whether it answers, and reflects the
-// answer in gRPC health and /readyz, until ctx ends.
+// watchStore asks the store regularly whether it answers and, when it can
+// tell, whether it has room for writes (a full store is not ready until
+// space is back), and reflects the answer in gRPC health and /readyz,
+// until ctx ends.
 func (s *Server) watchStore(ctx context.Context) {
 	t := time.NewTicker(storeCheckEvery)
 	defer t.Stop()
@@ -59,6 +61,9 @@ func (s *Server) watchStore(ctx context.Context) {
 		}
 		pctx, cancel := context.WithTimeout(ctx, storePing)
 		_, err := s.store.Head(pctx)
+		if err == nil && s.space != nil {
+			err = s.space.CheckSpace(pctx)
+		}
 		cancel()
 		if ctx.Err() != nil {
 			return
@@ -66,9 +71,9 @@ func (s *Server) watchStore(ctx context.Context) {
 		if ok := err == nil; ok != healthy {
 			healthy = ok
 			if ok {
-				s.log.Info("store answers again; serving")
+				s.log.Info("store answers again and has room; serving")
 			} else {
-				s.log.Error("store does not answer; reporting not serving", "err", err)
+				s.log.Error("store does not answer or is full; reporting not serving", "err", err)
 			}
 			s.setServing(ok)
 		}

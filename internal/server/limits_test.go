@@ -101,6 +101,7 @@ func TestBookTheConsumerRefusesAsTooLargeIsParkedAtOnce(t *testing.T) {
 	cfg := config.Default()
 	cfg.Projectors = []config.Consumer{{Name: "archive", Address: lis.Addr().String(), History: true}}
 	cfg.Delivery.MaxBookBytes = 16 << 20
+	cfg.Limits.MaxEventBytes = 3_500_000 // over the default, under a request's 4 MiB
 	cfg.Delivery.MaxAttempts = 50
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = time.Millisecond, 10*time.Millisecond
 	srv, _ := start(t, cfg)
@@ -110,8 +111,9 @@ func TestBookTheConsumerRefusesAsTooLargeIsParkedAtOnce(t *testing.T) {
 	record(t, client, "files", root, 3_000_000) // with history: a 6 MB book
 	record(t, client, "files", other, 10)
 	parked := waitParked(t, srv, "archive", 1)
-	if p := parked[0]; p.GetAttempts() != 1 || !strings.Contains(p.GetReason(), "larger than max") {
-		t.Fatalf("parked %d attempts, reason %q; want 1 attempt and gRPC's size refusal", p.GetAttempts(), p.GetReason())
+	if p := parked[0]; p.GetAttempts() != 1 || !strings.Contains(p.GetReason(), "larger than max") ||
+		!strings.Contains(p.GetReason(), `projector "archive"`) || !strings.Contains(p.GetReason(), "limits.max_call_bytes") {
+		t.Fatalf("parked %d attempts, reason %q; want 1 attempt and gRPC's size refusal naming the projector and limits.max_call_bytes", p.GetAttempts(), p.GetReason())
 	}
 	waitFor(t, "the other aggregate delivered", func() bool { proj.mu.Lock(); defer proj.mu.Unlock(); return proj.events >= 2 })
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/delivery"
 	dremote "github.com/evented/evented/internal/delivery/remote"
+	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/eventstore/memory"
 	"github.com/evented/evented/internal/eventstore/postgres"
 	"github.com/evented/evented/internal/eventstore/redis"
@@ -88,6 +89,15 @@ type Option func(*options)
 
 type options struct {
 	spanExporter sdktrace.SpanExporter
+	storage      Storage
+	clientKey    func(context.Context) string
+}
+
+// WithStorage serves st instead of opening the store storage.* names (tests
+// open a store with settings no configuration key has); the server closes
+// it.
+func WithStorage(st Storage) Option {
+	return func(o *options) { o.storage = st }
 }
 
 // WithSpanExporter sends traces to exp, whatever tracing.exporter says
@@ -108,6 +118,7 @@ type Server struct {
 	// byKind holds the subscriptions of projectors and of sagas.
 	byKind   map[dremote.Kind][]*delivery.Subscription
 	health   *health.Server
+	limits   []grpc.ServerOption // shared by both ports
 	cmdLis   net.Listener
 	qryLis   net.Listener
 	cmdGRPC  *grpc.Server
@@ -117,7 +128,8 @@ type Server struct {
 	bus      bus.Publisher // nil when bus.type is none
 	admin    *http.Server  // nil when server.admin_port is -1
 	adminLis net.Listener
-	ready    atomic.Bool // serving, and the store answers
+	ready    atomic.Bool      // serving, and the store answers
+	space    eventstore.Space // nil when the store cannot tell it is full
 	sec      security
 }
 
@@ -129,7 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New()}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -141,11 +153,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if s.tracing, err = tracing.New(ctx, cfg.Tracing, os.Stdout, o.spanExporter); err != nil {
 		return nil, err
 	}
-	if s.store, err = OpenStorage(ctx, cfg.Storage); err != nil {
-		return nil, err
+	if s.store == nil {
+		if s.store, err = OpenStorage(ctx, cfg.Storage); err != nil {
+			return nil, err
+		}
 	}
+	s.space, _ = s.store.(eventstore.Space)
 	s.store = s.tracing.Storage(s.store)
-	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption()); err != nil {
+	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
 	policies := map[string]command.SnapshotPolicy{}
@@ -153,11 +168,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
 	}
 	coord := command.New(s.store, s.store, s.router, command.Options{
-		MaxAttempts:  cfg.Command.MaxAttempts,
-		Timeout:      cfg.Command.Timeout,
-		KeyRetention: cfg.Command.IdempotencyRetention,
-		Snapshots:    policies,
-		Observer:     s.metrics,
+		MaxAttempts:   cfg.Command.MaxAttempts,
+		Timeout:       cfg.Command.Timeout,
+		KeyRetention:  cfg.Command.IdempotencyRetention,
+		Snapshots:     policies,
+		Observer:      s.metrics,
+		CacheBytes:    cacheBytes(cfg.Command.CacheBytes),
+		MaxEvents:     cfg.Limits.MaxPages,
+		MaxEventBytes: cfg.Limits.MaxEventBytes,
 	}, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
@@ -172,6 +190,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.metrics.WatchSubscriptions(s.hub, s.store)
 
 	s.health = health.NewServer()
+	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord, Waits: waits})
@@ -179,7 +198,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord, Store: s.store})
 	s.qryGRPC = s.grpcServer()
-	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits})
+	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits, MaxBookBytes: bookBytes(cfg.Limits)})
 	s.setServing(true)
 
 	var lc net.ListenConfig
@@ -203,6 +222,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 func (s *Server) grpcServer() *grpc.Server {
 	opts := append(s.securityOptions(), s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor()))
+	opts = append(opts, s.limits...)
 	opts = append(opts, grpcapi.Interceptors(s.log)...)
 	g := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(g, s.health)
@@ -367,7 +387,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 				start = delivery.StartBeginning
 			}
 		}
-		consumer, err := dremote.Dial(kind, name, c.Address, d.Timeout, append(sec, s.tracing.DialOption())...)
+		consumer, err := dremote.Dial(kind, name, c.Address, d.Timeout, append(sec, s.tracing.DialOption(), callOptions(s.cfg.Limits))...)
 		if err != nil {
 			return err
 		}

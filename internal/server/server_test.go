@@ -33,14 +33,14 @@ import (
 
 // start runs a server on ports 0 of 127.0.0.1 with a SQLite file in a temp
 // dir; it returns the server and a stop function that waits for Run.
-func start(t *testing.T, cfg config.Config) (*server.Server, func() error) {
+func start(t *testing.T, cfg config.Config, opts ...server.Option) (*server.Server, func() error) {
 	t.Helper()
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	if cfg.Storage.Type == "sqlite" && cfg.Storage.Path == config.Default().Storage.Path {
 		cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
 	}
-	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler))
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ package remote
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -60,6 +61,11 @@ func (l *Logic) Close() error { return l.conn.Close() }
 
 func (l *Logic) wrap(err error) error {
 	st := status.Convert(err)
+	if tooLarge(st) {
+		// gRPC's own refusal, on evented's side: not the service's answer.
+		return &Error{Service: l.Name(), Status: status.Newf(codes.ResourceExhausted,
+			"%s: %s; the bound is limits.max_call_bytes", l.Name(), st.Message())}
+	}
 	switch st.Code() {
 	case codes.FailedPrecondition, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists,
 		codes.PermissionDenied, codes.OutOfRange, codes.ResourceExhausted:
@@ -72,6 +78,19 @@ func (l *Logic) wrap(err error) error {
 	default:
 		return &Error{Service: l.Name(), Status: status.Newf(st.Code(), "%s: %s", l.Name(), st.Message())}
 	}
+}
+
+// tooLarge reports whether st is gRPC's refusal of a message over the
+// size a connection allows (limits.max_call_bytes for the services evented
+// calls): the request evented would send, or the reply it received.
+func tooLarge(st *status.Status) bool {
+	if st.Code() != codes.ResourceExhausted {
+		return false
+	}
+	// gRPC's words, on either side: "grpc: received message larger than
+	// max", "trying to send message larger than max", "message after
+	// decompression larger than max".
+	return strings.Contains(st.Message(), "larger than max")
 }
 
 // Error is a failure reported by, or on the way to, a business service. It

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -160,7 +161,17 @@ func (c *Consumer) wrap(err error) error {
 		return nil
 	}
 	st := status.Convert(err)
+	if tooLarge(st) {
+		return &Error{status.Newf(st.Code(), "%s %q at %s: %s; the bound is limits.max_call_bytes", c.kind, c.name, c.address, st.Message())}
+	}
 	return &Error{status.Newf(st.Code(), "%s %q at %s: %s", c.kind, c.name, c.address, st.Message())}
+}
+
+// tooLarge reports whether st is gRPC's refusal of a message over the size
+// the connection allows (limits.max_call_bytes): the book evented would
+// send, or the reply it received.
+func tooLarge(st *status.Status) bool {
+	return st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max")
 }
 
 // Error is a failed call to a projector or saga, with its gRPC status.

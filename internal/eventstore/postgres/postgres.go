@@ -127,6 +127,7 @@ type Store struct {
 	dirty   chan struct{} // a commit awaits its NOTIFY (buffered, 1)
 
 	closed    atomic.Bool
+	full      atomic.Bool // a write failed with disk_full; CheckSpace probes until it has room
 	closeOnce sync.Once
 	stop      context.CancelFunc // stops the listener and the notifier
 	running   sync.WaitGroup     // the listener and the notifier
@@ -214,6 +215,10 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if s.schema, s.version, err = migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %s: %w", where, err)
+	}
+	if err := checkTxids(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s: schema %q: %w", where, s.schema, err)
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
@@ -312,8 +317,15 @@ func (s *Store) fail(err error, format string, args ...any) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
-	if unreachable(err) {
+	var pgErr *pgconn.PgError
+	switch {
+	case unreachable(err):
 		err = eventstore.Unavailable(err)
+	case errors.As(err, &pgErr) && pgErr.Code == "53100": // disk_full
+		s.full.Store(true)
+		err = eventstore.Full(err)
+	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "53"): // insufficient_resources: memory, connections, limits
+		err = fmt.Errorf("%w: %w", eventstore.ErrExhausted, err)
 	}
 	return fmt.Errorf("postgres: "+format+": %w", append(args, err)...)
 }

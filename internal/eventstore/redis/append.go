@@ -22,11 +22,20 @@ import (
 //
 // It returns {0, next} when a numbered page does not fit (nothing is
 // written), else {1, next, first position}. Everything is checked before
-// the first write.
+// the first write (see appendBody).
 var appendScript = goredis.NewScript(appendBody + `
 return {1, next, first}`)
 
 // appendBody is the script's check and writes, shared with keyedScript.
+//
+// Redis keeps the writes of a script that fails midway, so every write's
+// precondition is checked before the first: each key has its type (else
+// the read fails, writing nothing), the position counter is a number and
+// is not behind the log (else XADD would fail after RPUSH, leaving an
+// event without its log entry), and a cover the roots know still has its
+// events. A counter or list that is missing while the rest is there was
+// evicted or deleted: the script refuses with an error beginning with
+// lossReply, and the store stays as it was.
 const appendBody = `
 local next = redis.call('LLEN', KEYS[1])
 local n = tonumber(ARGV[4])
@@ -35,6 +44,28 @@ for i = 1, n do
 	if num ~= '' and tonumber(num) ~= next + i - 1 then
 		return {0, next}
 	end
+end
+local counter = redis.call('GET', KEYS[2])
+local position = 0
+if counter then
+	position = tonumber(counter)
+	if not position then
+		return redis.error_reply('` + lossReply + ` the position counter ' .. KEYS[2] .. ' holds ' .. string.format('%q', counter) .. ', not a number')
+	end
+end
+local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)
+if top[1] then
+	local logged = tonumber(string.match(top[1][1], '^(%d+)-'))
+	if logged > position then
+		return redis.error_reply(string.format('` + lossReply + ` the position counter %s is at %d, behind the last position of the log %s, %d: it was evicted or reset', KEYS[2], position, KEYS[3], logged))
+	end
+end
+local roots = redis.call('TYPE', KEYS[4])['ok']
+if roots ~= 'none' and roots ~= 'zset' then
+	return redis.error_reply('` + lossReply + ` the roots ' .. KEYS[4] .. ' are a ' .. roots .. ', not a sorted set')
+end
+if next == 0 and redis.call('ZSCORE', KEYS[4], ARGV[3]) then
+	return redis.error_reply('` + lossReply + ` the events list ' .. KEYS[1] .. ' is missing while its cover is in ' .. KEYS[4] .. ': it was evicted or deleted')
 end
 local last = redis.call('INCRBY', KEYS[2], n)
 local first = last - n + 1
@@ -111,3 +142,7 @@ func (s *Store) stored(cover eventstore.Cover, pages []eventstore.Page, now time
 	}
 	return events, nil
 }
+
+// lossReply begins the error replies of appendBody that find a key of the
+// store evicted or reset: eventstore.ErrDataLoss.
+const lossReply = "EVENTEDLOSS"

@@ -44,8 +44,12 @@
 // of two appends claiming one sequence the second sees the first's events
 // and conflicts; nothing is half-written by a conflict. (Redis does not roll
 // back a script that fails midway, but this one checks everything before
-// its first write; a write can then fail only if the server runs out of
-// memory or someone changes the store's keys by hand.)
+// its first write, key types and the position counter included. A key
+// found evicted or reset (Redis must run with maxmemory-policy
+// noeviction) refuses the append, writing nothing, with an error matching
+// eventstore.ErrDataLoss; a Redis at maxmemory refuses the script's first
+// write (it checks memory before a script's first write only), which is
+// eventstore.ErrFull, with nothing written.)
 //
 // A keyed append (eventstore.Idempotent) runs the same script behind a
 // check of its key, and stores the key, with a TTL, in the same script.
@@ -129,6 +133,7 @@ type Store struct {
 	dirty     chan struct{} // an append awaits its wake-up message (buffered, 1)
 	stop      context.CancelFunc
 	closed    atomic.Bool
+	full      atomic.Bool // a write was refused at maxmemory; CheckSpace asks until it has room
 	closeOnce sync.Once
 	closeErr  error
 	running   sync.WaitGroup // the subscriber and the notifier
@@ -322,7 +327,15 @@ func (s *Store) fail(err error, format string, args ...any) error {
 	}
 	var rerr goredis.Error
 	var netErr net.Error
-	if !errors.As(err, &rerr) && (errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, goredis.ErrPoolTimeout)) {
+	switch {
+	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), lossReply):
+		err = fmt.Errorf("%w: %w (a key of the store was evicted or changed; Redis must run with maxmemory-policy noeviction, see the README's Redis section)", eventstore.ErrDataLoss, err)
+	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "OOM "):
+		// maxmemory reached, with an eviction policy that keeps keys.
+		s.full.Store(true)
+		err = eventstore.Full(err)
+	case errors.As(err, &rerr):
+	case errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, goredis.ErrPoolTimeout):
 		err = eventstore.Unavailable(err)
 	}
 	return fmt.Errorf("redis: "+format+": %w", append(args, err)...)

@@ -32,6 +32,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/evented/evented/internal/eventstore"
@@ -46,6 +47,10 @@ type Options struct {
 	// checkpoints: an acknowledged append survives the process being killed,
 	// but the last ones may be lost with the machine.
 	Sync string
+	// MaxPages caps the file at this many pages (PRAGMA max_page_count; a
+	// page is 4 KiB by default): appends past it fail with
+	// eventstore.ErrFull, as on a full disk. 0 means no cap.
+	MaxPages int
 }
 
 // Store is an eventstore.Store and eventstore.Snapshots over one SQLite file.
@@ -64,15 +69,17 @@ type Store struct {
 
 	// Owned by the writer goroutine: the next sequence of recently written
 	// covers, valid while PRAGMA data_version stays seenVersion.
-	heads                 map[eventstore.Cover]uint32
-	seenVersion           int64
-	read, roots, snapshot *sql.Stmt // on r
+	heads                             map[eventstore.Cover]uint32
+	seenVersion                       int64
+	read, roots, rootsAfter, snapshot *sql.Stmt // on r
 
 	reqs      chan *request
 	closing   chan struct{} // closed by Close
 	stopped   chan struct{} // closed when the writer goroutine has returned
 	closeOnce sync.Once
 	closeErr  error
+
+	full atomic.Bool // a write failed for want of space; CheckSpace probes until it has room
 
 	watched  chan struct{} // closed when watch returns
 	notifyMu sync.Mutex
@@ -119,7 +126,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		notify:  make(chan struct{}),
 		heads:   map[eventstore.Cover]uint32{},
 	}
-	if err := s.open(ctx, mode); err != nil {
+	if err := s.open(ctx, mode, opts.MaxPages); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -138,13 +145,17 @@ func syncMode(s string) (string, error) {
 	return "", fmt.Errorf("sqlite: unknown sync mode %q (known: full, normal)", s)
 }
 
-func (s *Store) open(ctx context.Context, synchronous string) error {
+func (s *Store) open(ctx context.Context, synchronous string, maxPages int) error {
 	// _pragma parameters run on every new connection of a pool, so a
 	// reconnect cannot come back without them.
 	var err error
+	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")"}
+	if maxPages > 0 {
+		pragmas = append(pragmas, fmt.Sprintf("max_page_count(%d)", maxPages))
+	}
 	s.w, err = sql.Open("sqlite", dsn(s.path, url.Values{
 		"_txlock": {"immediate"},
-		"_pragma": {"journal_mode(WAL)", "synchronous(" + synchronous + ")"},
+		"_pragma": pragmas,
 	}))
 	if err != nil {
 		return err
@@ -193,7 +204,9 @@ func (s *Store) open(ctx context.Context, synchronous string) error {
 		{s.r, &s.keyLookup, selectKey},
 		{s.r, &s.read, `SELECT sequence, created_at, type_url, payload, ` + causeColumns + ` FROM events
 			WHERE domain = ? AND aggregate_id = ? AND sequence >= ? AND sequence < ? ORDER BY sequence`},
-		{s.r, &s.roots, `SELECT DISTINCT domain, aggregate_id FROM events ORDER BY domain, aggregate_id`},
+		{s.r, &s.roots, `SELECT DISTINCT domain, aggregate_id FROM events ORDER BY domain, aggregate_id LIMIT ?`},
+		{s.r, &s.rootsAfter, `SELECT DISTINCT domain, aggregate_id FROM events
+			WHERE (domain, aggregate_id) > (?, ?) ORDER BY domain, aggregate_id LIMIT ?`},
 		{s.r, &s.snapshot, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = ? AND aggregate_id = ?`},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
@@ -247,10 +260,18 @@ func (s *Store) closed() bool {
 }
 
 // fail wraps err, or reports ErrClosed when the store was closed under the
-// call (database/sql then fails with an unexported error).
+// call (database/sql then fails with an unexported error). SQLITE_FULL
+// matches eventstore.ErrFull, and marks the store full until CheckSpace
+// finds room; other result codes are classified (see classify).
 func (s *Store) fail(err error, format string, args ...any) error {
 	if s.closed() {
 		return eventstore.ErrClosed
+	}
+	if isFull(err) {
+		s.full.Store(true)
+		err = eventstore.Full(err)
+	} else {
+		err = classify(err)
 	}
 	return fmt.Errorf("sqlite: "+format+": %w", append(args, err)...)
 }
@@ -304,34 +325,66 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	return events, nil
 }
 
-// Roots implements eventstore.Store. It streams from one read transaction:
-// fn sees a consistent list, and may itself call the store.
+// rootsPage is how many covers Roots reads per query.
+const rootsPage = 1000
+
+// Roots implements eventstore.Store. It reads the covers a page at a time,
+// each page in a read transaction of its own that ends before fn is called:
+// a caller that is slow to take the covers (a client that does not read
+// its stream) holds no transaction open, so checkpoints of the WAL go on.
+// A cover whose first event is appended while Roots runs is listed if it
+// sorts after the page being read.
 func (s *Store) Roots(ctx context.Context, fn func(eventstore.Cover) error) error {
 	if s.closed() {
 		return eventstore.ErrClosed
 	}
-	rows, err := s.roots.QueryContext(ctx)
+	var last *eventstore.Cover
+	for {
+		page, err := s.rootsPage(ctx, last)
+		if err != nil {
+			return err
+		}
+		for _, c := range page {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if len(page) < rootsPage {
+			return nil
+		}
+		last = &page[len(page)-1]
+	}
+}
+
+// rootsPage reads the covers after last (from the first when nil).
+func (s *Store) rootsPage(ctx context.Context, last *eventstore.Cover) ([]eventstore.Cover, error) {
+	var rows *sql.Rows
+	var err error
+	if last == nil {
+		rows, err = s.roots.QueryContext(ctx, rootsPage)
+	} else {
+		rows, err = s.rootsAfter.QueryContext(ctx, last.Domain, last.Root.String(), rootsPage)
+	}
 	if err != nil {
-		return s.fail(err, "roots")
+		return nil, s.fail(err, "roots")
 	}
 	defer rows.Close()
+	page := make([]eventstore.Cover, 0, rootsPage)
 	for rows.Next() {
 		var c eventstore.Cover
 		var id string
 		if err := rows.Scan(&c.Domain, &id); err != nil {
-			return s.fail(err, "roots")
+			return nil, s.fail(err, "roots")
 		}
 		if c.Root, err = uuid.Parse(id); err != nil {
-			return s.fail(err, "roots: domain %q", c.Domain)
+			return nil, s.fail(err, "roots: domain %q", c.Domain)
 		}
-		if err := fn(c); err != nil {
-			return err
-		}
+		page = append(page, c)
 	}
 	if err := rows.Err(); err != nil {
-		return s.fail(err, "roots")
+		return nil, s.fail(err, "roots")
 	}
-	return nil
+	return page, nil
 }
 
 // Snapshot implements eventstore.Snapshots.

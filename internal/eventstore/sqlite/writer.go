@@ -154,7 +154,9 @@ func (r *request) take(batch []*request) []*request {
 // so that one bad append cannot fail the others. A transaction that could not
 // even begin (the file stayed locked for busyTimeout) is not retried, nor
 // is one whose COMMIT failed: it may have reached the disk, so each of its
-// appends is answered with an *eventstore.InDoubtError, never applied again.
+// appends is answered with an *eventstore.InDoubtError, never applied again
+// (unless the COMMIT failed with SQLITE_FULL: then its last WAL frame, the
+// commit mark, was never written, and it is eventstore.ErrFull).
 func (s *Store) commit(batch []*request) {
 	results, st, err := s.apply(batch)
 	if err != nil && st == midway && len(batch) > 1 {
@@ -168,10 +170,17 @@ func (s *Store) commit(batch []*request) {
 	}
 	if err != nil && st == committing {
 		clear(s.heads) // the commit may have happened: heads are read again
+		if isFull(err) {
+			// The WAL got none or part of the transaction's frames, never
+			// the last one, which marks the commit: nothing was stored.
+			// Whether SQLite rolled back by itself or not, the next
+			// BEGIN must find no transaction open.
+			_, _ = s.w.Exec("ROLLBACK") // fails when SQLite rolled back itself
+		}
 	}
 	for i, r := range batch {
 		switch {
-		case err != nil && st == committing && !s.closed():
+		case err != nil && st == committing && !s.closed() && !isFull(err):
 			r.done <- result{err: &eventstore.InDoubtError{Op: fmt.Sprintf("sqlite: append to %s: commit", r.cover), Err: err}}
 		case err != nil:
 			r.done <- result{err: s.fail(err, "append to %s", r.cover)}

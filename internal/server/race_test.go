@@ -1,0 +1,6 @@
+//go:build race
+
+package server_test
+
+// raceEnabled: the race detector is on (tests scale their load down).
+const raceEnabled = true
