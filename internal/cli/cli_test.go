@@ -751,6 +751,11 @@ func TestSubscriptions(t *testing.T) {
 		Checkpoint, Head, Lag, Delivered, Parked, Pending uint64
 		Synchronous, Rebuilding                           bool
 		ReplayUntil                                       uint64 `json:"replay_until"`
+		Projector, State                                  string
+		Version                                           uint32
+		LagSeconds                                        float64 `json:"lag_seconds"`
+		Rate                                              float64
+		ETASeconds                                        float64 `json:"eta_seconds"`
 		Segments                                          []struct {
 			Segment, Owner, Expires string
 			Token, Position, Lag    uint64

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -27,9 +28,18 @@ type subscriptionView struct {
 	Replica     string `json:"replica"`
 	// ReplayUntil is the head at the last reset; Rebuilding while the
 	// checkpoint is below it.
-	ReplayUntil uint64        `json:"replay_until,omitempty"`
-	Rebuilding  bool          `json:"rebuilding"`
-	Segments    []segmentView `json:"segments"`
+	ReplayUntil uint64 `json:"replay_until,omitempty"`
+	Rebuilding  bool   `json:"rebuilding"`
+	// Projector, Version and State: a projector's version (blue/green).
+	Projector string `json:"projector,omitempty"`
+	Version   uint32 `json:"version,omitempty"`
+	State     string `json:"state,omitempty"`
+	// LagSeconds is the age of the oldest unhandled event; Rate the events
+	// per second the answering replica delivers; ETASeconds lag / rate.
+	LagSeconds float64       `json:"lag_seconds"`
+	Rate       float64       `json:"rate"`
+	ETASeconds float64       `json:"eta_seconds"`
+	Segments   []segmentView `json:"segments"`
 }
 
 type segmentView struct {
@@ -39,6 +49,16 @@ type segmentView struct {
 	Position uint64 `json:"position"`
 	Lag      uint64 `json:"lag"`
 	Expires  string `json:"expires,omitempty"`
+}
+
+// catchUpText says how far behind a subscriber is in time and when it
+// will have caught up.
+func catchUpText(lag, rate, eta float64) string {
+	t := fmt.Sprintf("%s behind", (time.Duration(lag) * time.Second).String())
+	if rate > 0 {
+		t += fmt.Sprintf(", %.0f events/s, caught up in ~%s", rate, (time.Duration(eta) * time.Second).String())
+	}
+	return t
 }
 
 func newSubscriptionsCmd(load loader) *cobra.Command {
@@ -70,6 +90,8 @@ what the answering replica did since it started.`,
 					Parked: s.GetParked(), Pending: s.GetPending(), Synchronous: s.GetSynchronous(),
 					LastError: s.GetLastError(), Replica: s.GetReplica(), Segments: []segmentView{},
 					ReplayUntil: s.GetReplayUntil(), Rebuilding: s.GetCheckpoint() < s.GetReplayUntil(),
+					Projector: s.GetProjector(), Version: s.GetVersion(), State: s.GetState(),
+					LagSeconds: s.GetLagSeconds(), Rate: s.GetRate(), ETASeconds: s.GetEtaSeconds(),
 				}
 				if v.Head > v.Checkpoint {
 					v.Lag = v.Head - v.Checkpoint
@@ -93,13 +115,19 @@ what the answering replica did since it started.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SUBSCRIBER\tSEGMENT\tOWNER\tTOKEN\tPOSITION\tLAG\tREPLAY")
+			fmt.Fprintln(tw, "SUBSCRIBER\tSEGMENT\tOWNER\tTOKEN\tPOSITION\tLAG\tSTATE")
 			for _, s := range subs {
-				replay := ""
-				if s.Rebuilding {
-					replay = fmt.Sprintf("rebuilding up to %d", s.ReplayUntil)
+				var state []string
+				if s.Version > 1 || s.State != "active" {
+					state = append(state, fmt.Sprintf("v%d %s", max(s.Version, 1), s.State))
 				}
-				fmt.Fprintf(tw, "%s\t(all)\t\t\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Lag, replay)
+				if s.Rebuilding {
+					state = append(state, fmt.Sprintf("replaying up to %d", s.ReplayUntil))
+				}
+				if s.Lag > 0 {
+					state = append(state, catchUpText(s.LagSeconds, s.Rate, s.ETASeconds))
+				}
+				fmt.Fprintf(tw, "%s\t(all)\t\t\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Lag, strings.Join(state, ", "))
 				for _, g := range s.Segments {
 					owner := g.Owner
 					if owner == "" {

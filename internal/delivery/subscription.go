@@ -118,6 +118,7 @@ type Status struct {
 	Projector string
 	Version   int
 	State     string
+	Versioned bool // configured with a version
 	// OldestUnhandled is when the first event after the checkpoint was
 	// committed (zero when there is none): its age is the lag in time.
 	OldestUnhandled time.Time
@@ -150,6 +151,7 @@ func (s *Subscription) Status() Status {
 		Synchronous: s.opts.Synchronous, ReplayUntil: s.replay.Until, State: s.version.String(),
 		OldestUnhandled: s.oldest, Rate: s.rate}
 	st.Projector, st.Version = s.projector()
+	st.Versioned = s.opts.Projector != ""
 	rows := map[int]SegmentStatus{}
 	for _, l := range s.leases {
 		if l.Of == s.opts.Segments {

@@ -12,6 +12,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -202,6 +203,14 @@ var (
 		"Events in the log one segment of the subscriber has not handled yet (head - the segment's position).", []string{"subscriber", "segment"}, nil)
 	segmentOwned = prometheus.NewDesc("evented_segment_owned",
 		"1 when this replica holds the segment's lease, else 0.", []string{"subscriber", "segment"}, nil)
+	lagSecondsDesc = prometheus.NewDesc("evented_subscriber_lag_seconds",
+		"Seconds since the oldest event the subscriber has not handled was committed (0 when caught up).", []string{"subscriber"}, nil)
+	rateDesc = prometheus.NewDesc("evented_subscriber_rate_events_per_second",
+		"Events per second this replica delivered to the subscriber lately (a moving average).", []string{"subscriber"}, nil)
+	etaDesc = prometheus.NewDesc("evented_subscriber_catch_up_seconds",
+		"Estimated seconds until the subscriber catches up: events behind / rate (0 when caught up or not delivering).", []string{"subscriber"}, nil)
+	versionDesc = prometheus.NewDesc("evented_projector_version_state",
+		"1 for the state (active, candidate, retired) of each version of a projector.", []string{"projector", "version", "state"}, nil)
 	segmentToken = prometheus.NewDesc("evented_segment_token",
 		"The fencing token of the segment's lease: it grows each time the segment changes hands.", []string{"subscriber", "segment"}, nil)
 )
@@ -218,6 +227,10 @@ func (c *subscriptionCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- segmentBehind
 	ch <- segmentOwned
 	ch <- segmentToken
+	ch <- lagSecondsDesc
+	ch <- rateDesc
+	ch <- etaDesc
+	ch <- versionDesc
 }
 
 func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
@@ -237,6 +250,13 @@ func (c *subscriptionCollector) Collect(ch chan<- prometheus.Metric) {
 			behind = float64(head - st.Checkpoint)
 		}
 		ch <- prometheus.MustNewConstMetric(behindDesc, prometheus.GaugeValue, behind, st.Name)
+		lag, eta := delivery.CatchUp(st, head, time.Now())
+		ch <- prometheus.MustNewConstMetric(lagSecondsDesc, prometheus.GaugeValue, lag, st.Name)
+		ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, st.Rate, st.Name)
+		ch <- prometheus.MustNewConstMetric(etaDesc, prometheus.GaugeValue, eta, st.Name)
+		if st.Versioned {
+			ch <- prometheus.MustNewConstMetric(versionDesc, prometheus.GaugeValue, 1, st.Projector, strconv.Itoa(st.Version), st.State)
+		}
 		for _, seg := range st.Segments {
 			label := fmt.Sprintf("%d/%d", seg.Index, seg.Of)
 			lag, owned := float64(0), float64(0)
