@@ -59,7 +59,7 @@ func rpcs() []rpc {
 	cmds := &Commands{Coordinator: coord}
 	qs := &Queries{Service: query.New(store, store)}
 	admin := &Admin{Hub: delivery.NewHub(), Log: store}
-	projectors, sagas := &Projectors{}, &Sagas{Coordinator: coord}
+	projectors, sagas := &Projectors{Store: store}, &Sagas{Coordinator: coord, Store: store}
 	return []rpc{
 		{"/evented.BusinessCoordinator/Handle", func() proto.Message { return new(eventedpb.CommandBook) }, func(ctx context.Context, m proto.Message) error {
 			_, err := cmds.Handle(ctx, m.(*eventedpb.CommandBook))

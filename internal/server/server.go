@@ -221,9 +221,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 }
 
 func (s *Server) grpcServer() *grpc.Server {
+	// Callers are authenticated first (an anonymous request is not even
+	// decoded), then requests that did not decode are refused as such,
+	// before the limits look into them.
 	opts := append(s.securityOptions(), s.tracing.ServerOption(), grpc.ChainUnaryInterceptor(s.metrics.Interceptor()))
-	opts = append(opts, s.limits...)
 	opts = append(opts, grpcapi.Interceptors(s.log)...)
+	opts = append(opts, s.limits...)
 	g := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(g, s.health)
 	reflection.Register(g)
