@@ -2,6 +2,9 @@ package sdk
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -23,4 +26,35 @@ const IdempotencyKeyMetadata = "idempotency-key"
 //	reply, err := coordinator.Handle(ctx, cmd)
 func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, IdempotencyKeyMetadata, key)
+}
+
+// Read-your-writes and replay metadata (README, Projection lifecycle).
+const (
+	WaitForMetadata     = "evented-wait-for"
+	WaitTimeoutMetadata = "evented-wait-timeout"
+	ReplayMetadata      = "evented-replay"
+)
+
+// WithWaitFor returns ctx asking evented to answer the commands sent with
+// it only once the named asynchronous projectors (or sagas, or bus) have
+// handled their events, for at most timeout (0: evented's default, 90% of
+// the call's deadline or 10s). The reply's Waits say whether each was in
+// time; a wait that runs out is not an error, the command is committed.
+//
+//	ctx := sdk.WithWaitFor(ctx, 2*time.Second, "receipt")
+//	reply, err := coordinator.Handle(ctx, cmd) // receipt has the events
+func WithWaitFor(ctx context.Context, timeout time.Duration, subscribers ...string) context.Context {
+	kv := []string{WaitForMetadata, strings.Join(subscribers, ",")}
+	if timeout > 0 {
+		kv = append(kv, WaitTimeoutMetadata, timeout.String())
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
+// Replaying reports whether the events a projector or saga is handling
+// (ctx of its Handle call) are delivered again: its subscription was reset
+// (a rebuild), or it is a new version catching up. Hold side effects such
+// as e-mails then; rebuild the read model as usual.
+func Replaying(ctx context.Context) bool {
+	return slices.Contains(metadata.ValueFromIncomingContext(ctx, ReplayMetadata), "true")
 }

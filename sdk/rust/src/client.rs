@@ -76,3 +76,91 @@ mod tests {
         }
     }
 }
+
+/// The gRPC metadata naming the subscribers a command waits for.
+pub const WAIT_FOR_METADATA: &str = "evented-wait-for";
+/// The gRPC metadata bounding that wait (a duration such as `2000ms`).
+pub const WAIT_TIMEOUT_METADATA: &str = "evented-wait-timeout";
+/// The gRPC metadata, set to `true`, on deliveries that are replays.
+pub const REPLAY_METADATA: &str = "evented-replay";
+
+/// Asks evented to answer the command of `request` only once the named
+/// asynchronous projectors (or sagas, or `bus`) have handled its events, for
+/// at most `timeout` (`None`: evented's default). The reply's `waits` say
+/// whether each was in time; a wait that runs out is not an error, the
+/// command is committed.
+///
+/// ```
+/// # use evented::pb::CommandBook;
+/// let mut request = tonic::Request::new(CommandBook::default());
+/// evented::with_wait_for(&mut request, &["receipt"], Some(std::time::Duration::from_secs(2))).unwrap();
+/// // client.handle(request).await?
+/// ```
+pub fn with_wait_for<T>(
+    request: &mut tonic::Request<T>,
+    subscribers: &[&str],
+    timeout: Option<std::time::Duration>,
+) -> Result<(), Error> {
+    if subscribers.is_empty() || subscribers.iter().any(|s| s.is_empty() || s.contains(',')) {
+        return Err(crate::invalid(
+            "evented-wait-for: want one or more subscriber names without commas",
+        ));
+    }
+    let names: MetadataValue<_> = subscribers
+        .join(",")
+        .parse()
+        .map_err(|_| crate::invalid("evented-wait-for: not a valid metadata value"))?;
+    request.metadata_mut().insert(WAIT_FOR_METADATA, names);
+    if let Some(t) = timeout {
+        if t.is_zero() {
+            return Err(crate::invalid(
+                "evented-wait-timeout: want a duration above 0",
+            ));
+        }
+        let value: MetadataValue<_> = format!("{}ms", t.as_millis().max(1))
+            .parse()
+            .map_err(|_| crate::invalid("evented-wait-timeout: not a valid metadata value"))?;
+        request.metadata_mut().insert(WAIT_TIMEOUT_METADATA, value);
+    }
+    Ok(())
+}
+
+/// Whether the events a projector or saga is handling (the metadata of its
+/// gRPC request) are delivered again: its subscription was reset (a
+/// rebuild), or it is a new version catching up. Hold side effects then.
+pub fn replaying(metadata: &tonic::metadata::MetadataMap) -> bool {
+    metadata
+        .get(REPLAY_METADATA)
+        .is_some_and(|v| v.as_bytes() == b"true")
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+
+    #[test]
+    fn wait_for_sets_the_metadata() {
+        let mut r = tonic::Request::new(());
+        with_wait_for(
+            &mut r,
+            &["receipt", "loyalty"],
+            Some(std::time::Duration::from_secs(2)),
+        )
+        .unwrap();
+        assert_eq!(
+            r.metadata().get(WAIT_FOR_METADATA).unwrap(),
+            "receipt,loyalty"
+        );
+        assert_eq!(r.metadata().get(WAIT_TIMEOUT_METADATA).unwrap(), "2000ms");
+        assert!(with_wait_for(&mut tonic::Request::new(()), &[], None).is_err());
+        assert!(with_wait_for(&mut tonic::Request::new(()), &["a,b"], None).is_err());
+    }
+
+    #[test]
+    fn replaying_reads_the_metadata() {
+        let mut md = tonic::metadata::MetadataMap::new();
+        assert!(!replaying(&md));
+        md.insert(REPLAY_METADATA, "true".parse().unwrap());
+        assert!(replaying(&md));
+    }
+}

@@ -77,7 +77,10 @@ pub mod pb {
 }
 
 pub use aggregate::Aggregate;
-pub use client::{IDEMPOTENCY_KEY_METADATA, with_idempotency_key};
+pub use client::{
+    IDEMPOTENCY_KEY_METADATA, REPLAY_METADATA, WAIT_FOR_METADATA, WAIT_TIMEOUT_METADATA, replaying,
+    with_idempotency_key, with_wait_for,
+};
 pub use connect::{AUTHORIZATION_METADATA, Bearer, Connect, ConnectError, Connection};
 pub use consumer::{BoxFuture, Command, Event, EventReader, Projector, Saga};
 pub use error::{Error, invalid, reject};

@@ -51,7 +51,17 @@ The generated wire types are evented.evented_pb2 and evented.evented_pb2_grpc.
 """
 from . import evented_pb2, evented_pb2_grpc
 from .aggregate import Aggregate
-from .client import AUTHORIZATION_METADATA, IDEMPOTENCY_KEY_METADATA, connect, idempotency_metadata
+from .client import (
+    AUTHORIZATION_METADATA,
+    IDEMPOTENCY_KEY_METADATA,
+    REPLAY_METADATA,
+    WAIT_FOR_METADATA,
+    WAIT_TIMEOUT_METADATA,
+    connect,
+    idempotency_metadata,
+    replaying,
+    wait_for_metadata,
+)
 from .consumer import Command, Event, EventReader, Projector, Saga
 from .errors import Error, Invalid, Rejected
 from .ids import Cover, root
@@ -62,6 +72,9 @@ __all__ = [
     "AUTHORIZATION_METADATA",
     "IDEMPOTENCY_KEY_METADATA",
     "MAX_MESSAGE_SIZE",
+    "REPLAY_METADATA",
+    "WAIT_FOR_METADATA",
+    "WAIT_TIMEOUT_METADATA",
     "Aggregate",
     "Command",
     "Cover",
@@ -78,9 +91,11 @@ __all__ = [
     "evented_pb2",
     "evented_pb2_grpc",
     "idempotency_metadata",
+    "replaying",
     "root",
     "serve",
     "server_credentials",
     "start",
     "timestamp",
+    "wait_for_metadata",
 ]

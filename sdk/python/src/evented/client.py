@@ -8,6 +8,35 @@ from typing import Any
 import grpc
 
 IDEMPOTENCY_KEY_METADATA = "idempotency-key"
+WAIT_FOR_METADATA = "evented-wait-for"
+WAIT_TIMEOUT_METADATA = "evented-wait-timeout"
+REPLAY_METADATA = "evented-replay"
+
+
+def wait_for_metadata(*subscribers: str, timeout: float | None = None) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata asking evented to answer a command only once the named
+    asynchronous projectors (or sagas, or ``bus``) have handled its events,
+    for at most ``timeout`` seconds (None: evented's default). The reply's
+    ``waits`` say whether each was in time; a wait that runs out is not an
+    error, the command is committed::
+
+        stub.Handle(book, metadata=evented.wait_for_metadata("receipt", timeout=2))
+    """
+    if not subscribers or any(not s or "," in s for s in subscribers):
+        raise ValueError(f"subscribers {subscribers!r}: want one or more names without commas")
+    md: list[tuple[str, str]] = [(WAIT_FOR_METADATA, ",".join(subscribers))]
+    if timeout is not None:
+        if timeout <= 0:
+            raise ValueError(f"timeout {timeout!r}: want seconds above 0")
+        md.append((WAIT_TIMEOUT_METADATA, f"{int(timeout * 1000)}ms"))
+    return tuple(md)
+
+
+def replaying(context: grpc.ServicerContext) -> bool:
+    """Whether the events a projector or saga is handling (``context`` of its
+    gRPC call) are delivered again: its subscription was reset (a rebuild), or
+    it is a new version catching up. Hold side effects such as e-mails then."""
+    return any(k == REPLAY_METADATA and v == "true" for k, v in context.invocation_metadata())
 
 
 def idempotency_metadata(key: str) -> tuple[tuple[str, str], ...]:
