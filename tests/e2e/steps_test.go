@@ -19,6 +19,7 @@ import (
 	"github.com/cucumber/godog"
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -52,6 +53,12 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	// Commands. Each remembers its outcome; a failure must be checked by
 	// the next step, or the scenario fails.
 	sc.Step(`^I register customer "([^"]*)" named "([^"]*)" with email "([^"]*)"$`, func(ctx context.Context, c, name, email string) error {
+		return w.send(ctx, "customer", c, &examplespb.CreateCustomer{Name: name, Email: email})
+	})
+	sc.Step(`^I register customer "([^"]*)" named "([^"]*)" with email "([^"]*)", waiting for the "([^"]*)" projector$`, func(ctx context.Context, c, name, email, projector string) error {
+		// Read-your-writes: evented answers once the asynchronous projector
+		// has handled the events.
+		ctx = metadata.AppendToOutgoingContext(ctx, "evented-wait-for", projector, "evented-wait-timeout", "20s")
 		return w.send(ctx, "customer", c, &examplespb.CreateCustomer{Name: name, Email: email})
 	})
 	sc.Step(`^customer "([^"]*)" is registered$`, func(ctx context.Context, c string) error {
@@ -117,6 +124,25 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	sc.Step(`^every event has its creation time$`, w.eventsHaveTimes)
 	sc.Step(`^customer "([^"]*)" is among the aggregates$`, w.amongAggregates)
 	sc.Step(`^the (customer|transaction) log shows a "([^"]*)" event for (?:customer|transaction) "([^"]*)"$`, w.logShows)
+	sc.Step(`^the command waited for "([^"]*)", in time$`, func(projector string) error {
+		if w.lastErr != nil {
+			return fmt.Errorf("the command failed: %v", w.lastErr)
+		}
+		waits := w.lastReply.GetWaits()
+		if len(waits) != 1 || waits[0].GetSubscriber() != projector || !waits[0].GetDone() || waits[0].GetReached() < w.lastReply.GetPosition() {
+			return fmt.Errorf("the reply's waits are %v (position %d); want %s done", waits, w.lastReply.GetPosition(), projector)
+		}
+		return nil
+	})
+	sc.Step(`^the (customer|transaction) log already shows a "([^"]*)" event for (?:customer|transaction) "([^"]*)"$`, func(domain, typ, name string) error {
+		// No waiting here: the command's answer came after the projector's.
+		p := w.services["projector-log-"+domain]
+		found, err := logHas(p.Stdout, domain, w.root(name).String(), typ)
+		if err == nil && !found {
+			err = fmt.Errorf("projector-log-%s has not written the %s line of %s yet\n%s", domain, typ, name, p.Tail())
+		}
+		return err
+	})
 }
 
 // root is the aggregate id of this scenario's name.

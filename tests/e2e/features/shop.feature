@@ -12,6 +12,14 @@ Feature: The example shop, end to end
     And customer "alice" has 0 loyalty points
     And the customer log shows a "examples.CustomerCreated" event for customer "alice"
 
+  @customer @read-your-writes
+  Scenario: A client reads the customer log right after registering (read-your-writes)
+    The customer log projector is asynchronous; the command asks evented to
+    answer only once the projector has handled its events.
+    When I register customer "erin" named "Erin" with email "erin@example.com", waiting for the "log-customer" projector
+    Then the command waited for "log-customer", in time
+    And the customer log already shows a "examples.CustomerCreated" event for customer "erin"
+
   @customer
   Scenario: A customer needs a name
     When I register customer "nameless" named "" with email "nobody@example.com"
