@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -41,6 +42,7 @@ type delivered struct {
 	method   string // full gRPC method, e.g. /evented.ProjectorCoordinator/Handle
 	book     *eventedpb.EventBook
 	accepted bool
+	replay   bool // delivered with evented-replay: true
 }
 
 // reaction is a saga's answer to one event type: a command for another
@@ -207,7 +209,8 @@ func (c *stubConsumer) receive(ctx context.Context, book *eventedpb.EventBook) (
 			break
 		}
 	}
-	call := delivered{method: method, book: proto.CloneOf(book)}
+	md, _ := metadata.FromIncomingContext(ctx)
+	call := delivered{method: method, book: proto.CloneOf(book), replay: slices.Contains(md.Get("evented-replay"), "true")}
 	var err error
 	switch {
 	case c.unavailable:
@@ -293,6 +296,18 @@ func (c *stubConsumer) accepted(cover *eventedpb.Cover) []uint32 {
 	var seqs []uint32
 	for _, d := range c.deliveries() {
 		if d.accepted && proto.Equal(d.book.GetCover(), cover) {
+			seqs = append(seqs, pageSequences(d.book.GetPages())...)
+		}
+	}
+	return seqs
+}
+
+// acceptedAs lists the sequences of cover's events in the deliveries the
+// stub accepted as replays (replay) or live (!replay), in order.
+func (c *stubConsumer) acceptedAs(cover *eventedpb.Cover, replay bool) []uint32 {
+	var seqs []uint32
+	for _, d := range c.deliveries() {
+		if d.accepted && d.replay == replay && proto.Equal(d.book.GetCover(), cover) {
 			seqs = append(seqs, pageSequences(d.book.GetPages())...)
 		}
 	}

@@ -71,5 +71,6 @@ func (w *world) register(sc *godog.ScenarioContext) {
 
 	// Projectors and sagas (distribution_steps_test.go).
 	w.registerDistribution(sc)
+	w.registerLifecycle(sc)
 	w.registerBus(sc)
 }
