@@ -16,6 +16,16 @@
 // when E2E_REQUIRE is set — CI sets it for every language it runs, so
 // nothing is skipped there unnoticed; -short skips the suite.
 //
+// TestSecureClients (secure_test.go) starts evented alone, with TLS (a CA
+// and a server certificate made for the test) and auth.tokens_file (one
+// token with the roles command and query, one with query only), and runs
+// one client against it, chosen by the same -lang: go runs the evented
+// CLI, python tests/e2e/secure/client.py with the SDK of this checkout,
+// rust the SDK's example secure_client. Each sends a command and reads its
+// event back, and checks that the query-only token is refused with
+// PERMISSION_DENIED, no token with UNAUTHENTICATED, and another CA at the
+// handshake. A missing toolchain skips it, or fails it under E2E_REQUIRE.
+//
 // # Starting a language's services
 //
 // Every service is started with these environment variables, and must
