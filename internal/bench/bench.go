@@ -64,7 +64,7 @@ import (
 
 // Scenarios are the scenarios Run knows, in the order it runs them. scale
 // is not in the default set: it fills a store up to ScaleEvents events.
-var Scenarios = []string{"append", "command", "load", "delivery", "replicas", "scale"}
+var Scenarios = []string{"append", "command", "load", "delivery", "replicas", "lifecycle", "scale"}
 
 // DefaultScenarios are those run when Config.Scenarios is empty.
 var DefaultScenarios = []string{"append", "command", "load", "delivery"}
@@ -354,6 +354,8 @@ func (r *runner) scenario(ctx context.Context, b *backend, name string) {
 		cases, cleanup, err = r.deliveryCases(ctx, b)
 	case "replicas":
 		cases, cleanup, err = r.replicaCases(ctx, b)
+	case "lifecycle":
+		cases, cleanup, err = r.lifecycleCases(ctx, b)
 	case "scale":
 		cases, cleanup, err = r.scaleCases(ctx, b)
 	}

@@ -105,12 +105,20 @@ func startStub(ctx context.Context) (string, func(), error) {
 // startEvented runs a real evented server on 127.0.0.1:0 over store cfg,
 // with domain bench routed to the business logic at logicAddr.
 func (r *runner) startEvented(ctx context.Context, storage config.Storage, logicAddr string) (*server.Server, func() error, error) {
+	return r.startEventedWith(ctx, storage, logicAddr, nil)
+}
+
+// startEventedWith is startEvented with the configuration changed by edit.
+func (r *runner) startEventedWith(ctx context.Context, storage config.Storage, logicAddr string, edit func(*config.Config)) (*server.Server, func() error, error) {
 	cfg := config.Default()
 	cfg.Storage = storage
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, -1
 	cfg.Server.ShutdownTimeout = 10 * time.Second
 	cfg.BusinessLogic = []config.BusinessLogic{{Domain: benchDomain, Address: logicAddr}}
+	if edit != nil {
+		edit(&cfg)
+	}
 	srv, err := server.New(ctx, cfg, r.log)
 	if err != nil {
 		return nil, nil, err

@@ -30,8 +30,11 @@ type targetSpec struct {
 }
 
 func targets(rep *Report) []targetSpec {
-	n, rate := 100_000, 1000
+	n, rate, rebuilt := 100_000, 1000, 100_000
 	for _, r := range rep.Results { // the sizes this run used
+		if r.Scenario == "lifecycle" && strings.HasPrefix(r.Case, "rebuild of ") {
+			fmt.Sscanf(r.Case, "rebuild of %d ", &rebuilt)
+		}
 		if r.Scenario == "load" && strings.HasSuffix(r.Case, "/no-snapshot") {
 			fmt.Sscanf(r.Case, "events=%d/", &n)
 		}
@@ -46,6 +49,7 @@ func targets(rep *Report) []targetSpec {
 		{name: fmt.Sprintf("load %d events, recent snapshot", n), scenario: "load", caseName: fmt.Sprintf("events=%d/snapshot=%d", n, n-snapshotGap), metric: "load ms", limit: 5, want: "< 5 ms"},
 		{name: fmt.Sprintf("load %d events, no snapshot", n), scenario: "load", caseName: fmt.Sprintf("events=%d/no-snapshot", n), metric: "load ms", ratio: true, limit: 1.2, want: "<= 1.2x the raw read"},
 		{name: fmt.Sprintf("delivery lag p99 at %d events/s", rate), scenario: "delivery", caseName: fmt.Sprintf("lag at %d events/s", rate), metric: "lag p99 ms", limit: 10, want: "< 10 ms"},
+		{name: fmt.Sprintf("rebuild of %d events (lifecycle)", rebuilt), scenario: "lifecycle", caseName: fmt.Sprintf("rebuild of %d events", rebuilt), metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of a sequential read"},
 	}
 }
 
