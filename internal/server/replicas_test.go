@@ -60,9 +60,13 @@ func TestTwoServersOnOneFileDeliverEachEventOnce(t *testing.T) {
 	cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
 	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String()}}
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = time.Millisecond, 10*time.Millisecond
-	cfg.Delivery.LeaseTTL = 600 * time.Millisecond
+	// Long enough that a loaded machine renews every lease in time: a
+	// lapsed lease means a delivery in flight is repeated (at least once),
+	// which this test, about handing segments over, does not allow.
+	cfg.Delivery.LeaseTTL = 2 * time.Second
 	a, _ := start(t, cfg)
 	b, _ := start(t, cfg)
+	waitShared(t, a, "ledger")
 	clients := []eventedpb.BusinessCoordinatorClient{
 		eventedpb.NewBusinessCoordinatorClient(dial(t, a.CommandAddr())),
 		eventedpb.NewBusinessCoordinatorClient(dial(t, b.CommandAddr())),
@@ -104,45 +108,55 @@ func TestTwoServersOnOneFileDeliverEachEventOnce(t *testing.T) {
 	}
 	proj.mu.Unlock()
 
-	owners := map[string]int{}
-	stream, err := eventedpb.NewDeliveryAdminClient(dial(t, a.CommandAddr())).ListSubscriptions(t.Context(), &emptypb.Empty{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, seg := range st.GetSegments() {
-		owners[seg.GetOwner()]++
-	}
-	if len(st.GetSegments()) != 4 || len(owners) != 2 || st.GetCheckpoint() != commands {
-		t.Fatalf("segments %v, owners %v, checkpoint %d; want 4 segments shared by 2 replicas, checkpoint %d", st.GetSegments(), owners, st.GetCheckpoint(), commands)
-	}
-
-	// Each replica's metrics say which segments it holds: 4 in all.
-	owned := 0
-	for _, srv := range []interface{ AdminAddr() string }{a, b} {
-		resp, err := http.Get("http://" + srv.AdminAddr() + "/metrics")
+	admin := eventedpb.NewDeliveryAdminClient(dial(t, a.CommandAddr()))
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		owners := map[string]int{}
+		stream, err := admin.ListSubscriptions(t.Context(), &emptypb.Empty{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, line := range strings.Split(string(body), "\n") {
-			if strings.HasPrefix(line, "evented_segment_owned{") && strings.HasSuffix(line, " 1") {
-				owned++
-			}
+		st, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, want := range []string{`evented_segment_behind_events{segment="0/4",subscriber="ledger"} 0`, "evented_segment_token{"} {
-			if !strings.Contains(string(body), want) {
-				t.Errorf("/metrics lacks %s", want)
-			}
+		for _, seg := range st.GetSegments() {
+			owners[seg.GetOwner()]++
+		}
+		if len(st.GetSegments()) == 4 && len(owners) == 2 && st.GetCheckpoint() == commands {
+			break
+		}
+		last = fmt.Sprintf("segments %v, owners %v, checkpoint %d", st.GetSegments(), owners, st.GetCheckpoint())
+		if time.Now().After(deadline) {
+			t.Fatalf("%s; want 4 segments shared by 2 replicas, checkpoint %d", last, commands)
 		}
 	}
-	if owned != 4 {
-		t.Errorf("the replicas' metrics show %d owned segments; want 4", owned)
-	}
+
+	// Each replica's metrics say which segments it holds, 4 in all, and
+	// that every segment has caught up (a replica sees the others'
+	// positions as of its last look at the leases: wait for it).
+	waitFor(t, "both replicas' metrics to show the 4 segments caught up", func() bool {
+		owned := 0
+		for _, srv := range []interface{ AdminAddr() string }{a, b} {
+			resp, err := http.Get("http://" + srv.AdminAddr() + "/metrics")
+			if err != nil {
+				return false
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(string(body), "\n") {
+				if strings.HasPrefix(line, "evented_segment_owned{") && strings.HasSuffix(line, " 1") {
+					owned++
+				}
+			}
+			for _, want := range []string{`evented_segment_behind_events{segment="0/4",subscriber="ledger"} 0`, "evented_segment_token{"} {
+				if !strings.Contains(string(body), want) {
+					return false
+				}
+			}
+		}
+		return owned == 4
+	})
 }
 
 func listen(t *testing.T) net.Listener {
