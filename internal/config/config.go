@@ -176,6 +176,11 @@ type Consumer struct {
 	// first start on). Empty means beginning for projectors and head for
 	// sagas, so that a new saga does not act on years of history.
 	Start string `yaml:"start"`
+	// PublishProjections (projectors only) makes evented ask the projector
+	// HandleSync on its asynchronous deliveries too and keep the
+	// Projection it returns, for subscription queries
+	// (evented.ProjectionQuery).
+	PublishProjections bool `yaml:"publish_projections,omitempty"`
 	// TLS and TokenFile secure the connection to the service (outbound.go).
 	TLS       ServiceTLS `yaml:"tls,omitempty"`
 	TokenFile string     `yaml:"token_file,omitempty"`
