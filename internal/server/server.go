@@ -117,6 +117,9 @@ type Server struct {
 	admin    *http.Server  // nil when server.admin_port is -1
 	adminLis net.Listener
 	ready    atomic.Bool // serving, and the store answers
+	// projections are the projectors' projections, for subscription
+	// queries (projections.go).
+	projections *delivery.Projections
 }
 
 // New opens storage, prepares business logic clients and binds both ports
@@ -154,6 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Snapshots:    policies,
 		Observer:     s.metrics,
 	}, log)
+	s.projections = delivery.NewProjections(s.store, delivery.ProjectionOptions{}, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
 	}
@@ -175,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord, Store: s.store})
 	s.qryGRPC = s.grpcServer()
 	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits})
+	eventedpb.RegisterProjectionQueryServer(s.qryGRPC, s.projectionQuery())
 	s.setServing(true)
 
 	var lc net.ListenConfig
@@ -222,6 +227,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return sub.Run(gctx) })
 	}
 	g.Go(func() error { s.watchStore(gctx); return nil })
+	g.Go(func() error { return s.projections.Run(gctx) })
 	// Take the first share of the segments before serving commands.
 	startWait := time.After(s.cfg.Delivery.LeaseTTL)
 	for _, sub := range s.hub.Subscriptions() {
@@ -342,6 +348,13 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			return err
 		}
 		s.remotes = append(s.remotes, consumer)
+		var projections *delivery.Projections
+		if kind == dremote.Projector {
+			projections = s.projections
+			if c.PublishProjections {
+				consumer.PublishProjections()
+			}
+		}
 		attempts := d.MaxAttempts
 		if c.MaxAttempts > 0 {
 			attempts = c.MaxAttempts
@@ -355,6 +368,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, Start: start,
 			MaxBookBytes: d.MaxBookBytes, EventPerBook: kind == dremote.Saga, ClaimTTL: 2*d.Timeout + 5*time.Second,
+			Projections: projections,
 		}, s.log)
 		subs = append(subs, sub)
 		s.byKind[kind] = append(s.byKind[kind], sub)
