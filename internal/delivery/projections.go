@@ -37,6 +37,8 @@ type Projections struct {
 	cursor   uint64        // the last version handed to the watchers
 	active   chan struct{} // closed and replaced when the first watcher comes
 	kick     chan struct{}
+	stopped  chan struct{} // closed when Run returns
+	stopOnce sync.Once
 }
 
 // ProjectionOptions tune Projections.
@@ -62,7 +64,8 @@ func NewProjections(store eventstore.Projections, opts ProjectionOptions, log *s
 		opts.Buffer = 256
 	}
 	return &Projections{store: store, opts: opts, log: log.With("component", "projections"),
-		watchers: map[[2]string]map[*Watcher]struct{}{}, active: make(chan struct{}), kick: make(chan struct{}, 1)}
+		watchers: map[[2]string]map[*Watcher]struct{}{}, active: make(chan struct{}), kick: make(chan struct{}, 1),
+		stopped: make(chan struct{})}
 }
 
 // Put stores p (see eventstore.Projections.PutProjection) and, when it
@@ -185,8 +188,14 @@ func (h *Projections) Watch(ctx context.Context, projector, key string, after ui
 	return w, nil
 }
 
-// Run polls the store's changes while there are watchers, until ctx ends.
+// Stopped is closed when Run has returned: watchers get nothing more, and
+// their streams end (the server is shutting down).
+func (h *Projections) Stopped() <-chan struct{} { return h.stopped }
+
+// Run polls the store's changes while there are watchers, until ctx ends;
+// then it closes Stopped.
 func (h *Projections) Run(ctx context.Context) error {
+	defer h.stopOnce.Do(func() { close(h.stopped) })
 	for {
 		h.mu.Lock()
 		n, active := h.count, h.active

@@ -82,6 +82,8 @@ func (q *ProjectionQuery) Subscribe(req *eventedpb.ProjectionSubscription, strea
 			last = p.Version
 		case <-w.Dropped():
 			return status.Errorf(codes.ResourceExhausted, "too slow, resume with after_version %d", last)
+		case <-q.Projections.Stopped():
+			return status.Errorf(codes.Unavailable, "evented is shutting down; resume with after_version %d", last)
 		}
 	}
 }

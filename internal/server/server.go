@@ -87,6 +87,7 @@ type Option func(*options)
 
 type options struct {
 	spanExporter sdktrace.SpanExporter
+	projections  delivery.ProjectionOptions
 }
 
 // WithSpanExporter sends traces to exp, whatever tracing.exporter says
@@ -157,7 +158,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Snapshots:    policies,
 		Observer:     s.metrics,
 	}, log)
-	s.projections = delivery.NewProjections(s.store, delivery.ProjectionOptions{}, log)
+	s.projections = delivery.NewProjections(s.store, o.projections, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
 	}
