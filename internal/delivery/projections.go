@@ -138,31 +138,18 @@ func (h *Projections) offer(w *Watcher, p eventstore.Projection) {
 	}
 }
 
-// Watch starts watching projector's projection of key. With after 0 the
-// watcher first receives the current projection, if there is one; with
-// after > 0 (a watcher resuming) it receives every change after that
-// version instead, or the current projection when those changes are no
-// longer kept. Either way, every later change follows. Close it when done.
-func (h *Projections) Watch(ctx context.Context, projector, key string, after uint64) (*Watcher, error) {
-	w := &Watcher{h: h, projector: projector, key: key, updates: make(chan eventstore.Projection, h.opts.Buffer), dropped: make(chan struct{})}
-	last := after
-	if after == 0 {
-		head, err := h.store.ProjectionVersion(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("projection version: %w", err)
-		}
-		cur, ok, err := h.store.GetProjection(ctx, projector, key)
-		if err != nil {
-			return nil, fmt.Errorf("projection %s of %s: %w", key, projector, err)
-		}
-		last = head
-		if ok {
-			w.updates <- cur
-			// No change of key lies between cur and head: Get came after
-			// head was read, so it would have returned it.
-			last = max(head, cur.Version)
-		}
+// Watch starts watching projector's projection of key. It first catches
+// up through send, at the caller's pace: with after 0 it sends the current
+// projection, if there is one; with after > 0 (a watcher resuming) every
+// change of key after that version, or the current projection when those
+// changes are no longer kept. Every later change then comes through the
+// watcher's Updates. Close it when done.
+func (h *Projections) Watch(ctx context.Context, projector, key string, after uint64, send func(eventstore.Projection) error) (*Watcher, error) {
+	last, err := h.catchUp(ctx, projector, key, after, send)
+	if err != nil {
+		return nil, err
 	}
+	w := &Watcher{h: h, projector: projector, key: key, updates: make(chan eventstore.Projection, h.opts.Buffer), dropped: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w.last = last
@@ -186,6 +173,52 @@ func (h *Projections) Watch(ctx context.Context, projector, key string, after ui
 	default:
 	}
 	return w, nil
+}
+
+// catchUp sends what a new watcher is owed and returns the version it is
+// up to: nothing of key lies between it and the store's head when it was
+// read.
+func (h *Projections) catchUp(ctx context.Context, projector, key string, after uint64, send func(eventstore.Projection) error) (uint64, error) {
+	last := after
+	for after > 0 {
+		page, err := h.store.ProjectionChanges(ctx, last, pollPage)
+		if errors.Is(err, eventstore.ErrChangesTrimmed) {
+			break // send the current one
+		}
+		if err != nil {
+			return 0, fmt.Errorf("projection changes after %d: %w", last, err)
+		}
+		for _, p := range page {
+			if p.Projector == projector && p.Key == key {
+				if err := send(p); err != nil {
+					return 0, err
+				}
+			}
+			last = p.Version
+		}
+		if len(page) < pollPage {
+			return last, nil
+		}
+	}
+	head, err := h.store.ProjectionVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("projection version: %w", err)
+	}
+	cur, ok, err := h.store.GetProjection(ctx, projector, key)
+	if err != nil {
+		return 0, fmt.Errorf("projection %s of %s: %w", key, projector, err)
+	}
+	if ok && cur.Version > last {
+		if err := send(cur); err != nil {
+			return 0, err
+		}
+	}
+	// No change of key lies between cur and head: Get came after head
+	// was read, so it would have returned it.
+	if ok {
+		return max(last, head, cur.Version), nil
+	}
+	return max(last, head), nil
 }
 
 // Stopped is closed when Run has returned: watchers get nothing more, and

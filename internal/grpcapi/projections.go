@@ -65,21 +65,27 @@ func (q *ProjectionQuery) Subscribe(req *eventedpb.ProjectionSubscription, strea
 			return fmt.Errorf("%w (or set cover)", err)
 		}
 	}
-	w, err := q.Projections.Watch(ctx, proj.Name, key, req.GetAfterVersion())
+	last := req.GetAfterVersion()
+	send := func(p eventstore.Projection) error {
+		if err := stream.Send(update(p)); err != nil {
+			return err
+		}
+		last = p.Version
+		return nil
+	}
+	w, err := q.Projections.Watch(ctx, proj.Name, key, last, send)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	last := req.GetAfterVersion()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case p := <-w.Updates():
-			if err := stream.Send(update(p)); err != nil {
+			if err := send(p); err != nil {
 				return err
 			}
-			last = p.Version
 		case <-w.Dropped():
 			return status.Errorf(codes.ResourceExhausted, "too slow, resume with after_version %d", last)
 		case <-q.Projections.Stopped():
