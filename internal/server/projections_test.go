@@ -191,6 +191,7 @@ func TestSubscriptionQueryAcrossReplicas(t *testing.T) {
 	// them all leased and gets its share only after a third of a lease.
 	cfg.Delivery.LeaseTTL = 60 * time.Second
 	a, _ := start(t, cfg)
+	waitOwnsAll(t, a)
 	b, _ := start(t, cfg)
 	client := eventedpb.NewBusinessCoordinatorClient(dial(t, a.CommandAddr()))
 	root := uuid.New()
@@ -226,6 +227,29 @@ func assertDeliveredBy(t *testing.T, other, owner *server.Server) {
 			t.Errorf("segment %d is owned by %q; want every delivery on %q", seg.GetIndex(), seg.GetOwner(), id)
 		}
 	}
+}
+
+// waitOwnsAll waits until srv holds every segment of its first
+// subscription.
+func waitOwnsAll(t *testing.T, srv *server.Server) {
+	t.Helper()
+	admin := eventedpb.NewDeliveryAdminClient(dial(t, srv.CommandAddr()))
+	waitFor(t, "the first replica to hold every segment", func() bool {
+		stream, err := admin.ListSubscriptions(t.Context(), &emptypb.Empty{})
+		if err != nil {
+			return false
+		}
+		st, err := stream.Recv()
+		if err != nil {
+			return false
+		}
+		for _, seg := range st.GetSegments() {
+			if seg.GetOwner() != st.GetReplica() {
+				return false
+			}
+		}
+		return len(st.GetSegments()) > 0
+	})
 }
 
 // startAt runs a server on cfg's SQLite file with its query port fixed (a
@@ -278,6 +302,7 @@ func TestSubscriptionQueryResumesAfterRestart(t *testing.T) {
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = time.Millisecond, 10*time.Millisecond
 	cfg.Delivery.LeaseTTL = 60 * time.Second
 	a, _ := start(t, cfg)
+	waitOwnsAll(t, a)
 	port := freePort(t)
 	_, stopB := startAt(t, cfg, port)
 	client := eventedpb.NewBusinessCoordinatorClient(dial(t, a.CommandAddr()))
@@ -318,7 +343,9 @@ func TestSlowSubscriptionQueryIsDropped(t *testing.T) {
 	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
 	query := eventedpb.NewProjectionQueryClient(dial(t, srv.QueryAddr()))
 	root := uuid.New()
-	stream, err := query.Subscribe(t.Context(), &eventedpb.ProjectionSubscription{Projector: "view", Cover: ledgerCover(root)})
+	sctx, scancel := context.WithTimeout(t.Context(), 20*time.Second) // bounded: a watcher never dropped fails
+	defer scancel()
+	stream, err := query.Subscribe(sctx, &eventedpb.ProjectionSubscription{Projector: "view", Cover: ledgerCover(root)})
 	if err != nil {
 		t.Fatal(err)
 	}
