@@ -55,6 +55,7 @@ from .client import AUTHORIZATION_METADATA, IDEMPOTENCY_KEY_METADATA, connect, i
 from .consumer import Command, Event, EventReader, Projector, Saga
 from .errors import Error, Invalid, Rejected
 from .ids import Cover, root
+from .projections import PROJECTION_KEY_METADATA, watch_projection
 from .server import MAX_MESSAGE_SIZE, Running, add_to_server, serve, server_credentials, start
 from .timestamps import timestamp
 
@@ -62,6 +63,7 @@ __all__ = [
     "AUTHORIZATION_METADATA",
     "IDEMPOTENCY_KEY_METADATA",
     "MAX_MESSAGE_SIZE",
+    "PROJECTION_KEY_METADATA",
     "Aggregate",
     "Command",
     "Cover",
@@ -83,4 +85,5 @@ __all__ = [
     "server_credentials",
     "start",
     "timestamp",
+    "watch_projection",
 ]
