@@ -96,7 +96,19 @@ fn cover(root: uuid::Uuid) -> pb::Cover {
         root: Some(pb::Uuid {
             value: root.as_bytes().to_vec(),
         }),
-        ..Default::default()
+    }
+}
+
+fn entry(root: uuid::Uuid) -> pb::CommandBook {
+    pb::CommandBook {
+        cover: Some(cover(root)),
+        pages: vec![pb::CommandPage {
+            command: Some(prost_types::Any {
+                type_url: "AddEntry".into(),
+                value: vec![],
+            }),
+            ..Default::default()
+        }],
     }
 }
 
@@ -106,18 +118,7 @@ async fn send(
     n: usize,
 ) {
     for _ in 0..n {
-        let book = pb::CommandBook {
-            cover: Some(cover(root)),
-            pages: vec![pb::CommandPage {
-                command: Some(prost_types::Any {
-                    type_url: "AddEntry".into(),
-                    value: vec![],
-                }),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        cmd.handle(book).await.expect("command");
+        cmd.handle(entry(root)).await.expect("command");
     }
 }
 
@@ -173,18 +174,7 @@ async fn watch_projection_every_update_then_resume() {
     let root = evented::root(&format!("ledger-{unique}"));
     let mut ready = false;
     for _ in 0..200 {
-        let book = pb::CommandBook {
-            cover: Some(cover(root)),
-            pages: vec![pb::CommandPage {
-                command: Some(prost_types::Any {
-                    type_url: "AddEntry".into(),
-                    value: vec![],
-                }),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        if cmd.handle(book).await.is_ok() {
+        if cmd.handle(entry(root)).await.is_ok() {
             ready = true;
             break;
         }
