@@ -83,10 +83,13 @@ projectors:
         projector.stop(0)
 
 
-def send(channel, cover, n):
+def send(channel, cover, n, wait=False):
+    """Send n commands; with wait, the last returns once "view" handled it."""
     stub = pb_grpc.BusinessCoordinatorStub(channel)
-    for _ in range(n):
-        stub.Handle(pb.CommandBook(cover=cover, pages=[pb.CommandPage(command=any_pb2.Any(type_url="AddEntry"))]), timeout=10)
+    for i in range(n):
+        md = (("evented-wait-for", "view"), ("evented-wait-timeout", "10s")) if wait and i == n - 1 else ()
+        stub.Handle(pb.CommandBook(cover=cover, pages=[pb.CommandPage(command=any_pb2.Any(type_url="AddEntry"))]),
+                    timeout=15, metadata=md)
 
 
 def test_watch_projection_every_update_then_resume(server):
@@ -107,7 +110,7 @@ def test_watch_projection_every_update_then_resume(server):
     assert versions == sorted(set(versions))
 
     # Resume after the last version: only what came since.
-    send(commands, cover.to_pb(), 5)
+    send(commands, cover.to_pb(), 5, wait=True)  # the resume starts behind the newest change
     resumed = []
     for update in evented.watch_projection(query, "view", cover=cover, after_version=versions[-1]):
         resumed.append(int(update.projection.projection.value))

@@ -241,7 +241,15 @@ async fn watch_projection_every_update_then_resume() {
     );
 
     // Resume after the last version: only what came since.
-    send(&mut cmd, root, 5).await;
+    // The last waits until "view" handled it (its projection stored), so
+    // the resume below starts behind the newest change.
+    send(&mut cmd, root, 4).await;
+    let mut last = tonic::Request::new(entry(root));
+    last.metadata_mut()
+        .insert("evented-wait-for", "view".parse().unwrap());
+    last.metadata_mut()
+        .insert("evented-wait-timeout", "10s".parse().unwrap());
+    cmd.handle(last).await.expect("command");
     let mut resumed = Vec::new();
     let resume = Watch {
         after_version: *versions.last().unwrap(),
