@@ -417,3 +417,57 @@ func TestSubscriptionQueryRefusals(t *testing.T) {
 		t.Errorf("WatchProjection of an unknown projector = %v; want INVALID_ARGUMENT", err)
 	}
 }
+
+// keyedProjector names the key of its projections with the
+// evented-projection-key header: one projection of every aggregate.
+type keyedProjector struct {
+	eventedpb.UnimplementedProjectorCoordinatorServer
+	key string
+}
+
+func (p *keyedProjector) HandleSync(ctx context.Context, b *eventedpb.EventBook) (*eventedpb.Projection, error) {
+	if err := grpc.SetHeader(ctx, metadata.Pairs(sdk.ProjectionKeyMetadata, p.key)); err != nil {
+		return nil, err
+	}
+	root := uuid.UUID(b.GetCover().GetRoot().GetValue())
+	return &eventedpb.Projection{Projection: &anypb.Any{TypeUrl: "type.googleapis.com/test.Last", Value: []byte(root.String())}}, nil
+}
+
+// A projector that names a key with evented-projection-key: subscribers
+// of that key get the projections of every aggregate.
+func TestSubscriptionQueryByProjectorKey(t *testing.T) {
+	proj := &keyedProjector{key: "region-eu"}
+	addr := serve(t, func(g *grpc.Server) { eventedpb.RegisterProjectorCoordinatorServer(g, proj) })
+	cfg := config.Default()
+	cfg.Projectors = []config.Consumer{{Name: "last", Address: addr, Synchronous: true}}
+	srv, _ := start(t, cfg)
+	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	var mu sync.Mutex
+	var got []string
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- sdk.WatchProjection(ctx, dial(t, srv.QueryAddr()), sdk.Watch{Projector: "last", Key: "region-eu"},
+			func(u *eventedpb.ProjectionUpdate) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if u.GetKey() != "region-eu" {
+					t.Errorf("update under key %q; want region-eu", u.GetKey())
+				}
+				got = append(got, string(u.GetProjection().GetProjection().GetValue()))
+				return nil
+			})
+	}()
+	defer func() { cancel(); <-done }()
+	a, b := uuid.New(), uuid.New()
+	sendEntries(t, client, a, 1)
+	waitFor(t, "the first update", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) > 0 })
+	sendEntries(t, client, b, 1)
+	sendEntries(t, client, a, 1)
+	waitFor(t, "three updates", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{a.String(), b.String(), a.String()}; !slices.Equal(got, want) {
+		t.Errorf("updates %v; want %v", got, want)
+	}
+}
