@@ -1,7 +1,8 @@
 // Package api holds the generated Go code of evented's wire contract.
 //
 //   - eventedpb: package evented (BusinessCoordinator, EventQuery, BusinessLogic,
-//     ProjectorCoordinator, SagaCoordinator and their messages).
+//     ProjectorCoordinator, SagaCoordinator, ProjectionQuery and their
+//     messages).
 //   - examplespb: package examples, the messages of the example domain.
 //
 // The .proto sources live in proto/. Regenerate with one command from the

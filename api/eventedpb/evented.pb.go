@@ -1087,6 +1087,143 @@ func (x *AggregateRoot) GetRoot() *UUID {
 	return nil
 }
 
+// Addition: what a subscription query watches. Set exactly one of cover
+// (the aggregate's projection) and key (a key the projector names).
+type ProjectionSubscription struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Projector string                 `protobuf:"bytes,1,opt,name=projector,proto3" json:"projector,omitempty"`
+	Cover     *Cover                 `protobuf:"bytes,2,opt,name=cover,proto3" json:"cover,omitempty"`
+	Key       string                 `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// Resume after this version (the last ProjectionUpdate.version
+	// received); 0 starts with the current projection.
+	AfterVersion  uint64 `protobuf:"varint,4,opt,name=after_version,json=afterVersion,proto3" json:"after_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProjectionSubscription) Reset() {
+	*x = ProjectionSubscription{}
+	mi := &file_evented_evented_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProjectionSubscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProjectionSubscription) ProtoMessage() {}
+
+func (x *ProjectionSubscription) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProjectionSubscription.ProtoReflect.Descriptor instead.
+func (*ProjectionSubscription) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ProjectionSubscription) GetProjector() string {
+	if x != nil {
+		return x.Projector
+	}
+	return ""
+}
+
+func (x *ProjectionSubscription) GetCover() *Cover {
+	if x != nil {
+		return x.Cover
+	}
+	return nil
+}
+
+func (x *ProjectionSubscription) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ProjectionSubscription) GetAfterVersion() uint64 {
+	if x != nil {
+		return x.AfterVersion
+	}
+	return 0
+}
+
+// Addition: one change of a watched projection.
+type ProjectionUpdate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Store-wide change counter: increasing along one subscription.
+	Version uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// The key the projection is kept under ("domain/root" for an aggregate).
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// The projection: the aggregate whose events it reflects, the projector,
+	// the sequence of the newest of those events and the read model.
+	Projection    *Projection `protobuf:"bytes,3,opt,name=projection,proto3" json:"projection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProjectionUpdate) Reset() {
+	*x = ProjectionUpdate{}
+	mi := &file_evented_evented_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProjectionUpdate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProjectionUpdate) ProtoMessage() {}
+
+func (x *ProjectionUpdate) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProjectionUpdate.ProtoReflect.Descriptor instead.
+func (*ProjectionUpdate) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ProjectionUpdate) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ProjectionUpdate) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ProjectionUpdate) GetProjection() *Projection {
+	if x != nil {
+		return x.Projection
+	}
+	return nil
+}
+
 // Addition: where to reset a subscriber to.
 type ResetRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1105,7 +1242,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1254,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1267,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1221,7 +1358,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1370,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1383,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1319,7 +1456,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1468,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1481,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1486,7 +1623,7 @@ type CutOverRequest struct {
 
 func (x *CutOverRequest) Reset() {
 	*x = CutOverRequest{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1635,7 @@ func (x *CutOverRequest) String() string {
 func (*CutOverRequest) ProtoMessage() {}
 
 func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1648,7 @@ func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
 func (*CutOverRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CutOverRequest) GetProjector() string {
@@ -1548,7 +1685,7 @@ type CutOverResult struct {
 
 func (x *CutOverResult) Reset() {
 	*x = CutOverResult{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1697,7 @@ func (x *CutOverResult) String() string {
 func (*CutOverResult) ProtoMessage() {}
 
 func (x *CutOverResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1710,7 @@ func (x *CutOverResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
 func (*CutOverResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CutOverResult) GetProjector() string {
@@ -1618,7 +1755,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1767,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1780,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1707,7 +1844,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1856,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1869,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1766,7 +1903,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +1915,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +1928,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{23}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1854,7 +1991,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +2003,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +2016,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1907,7 +2044,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2056,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2069,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{25}
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -2029,7 +2166,18 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x05waits\x18\x01 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\"J\n" +
 	"\rAggregateRoot\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12!\n" +
-	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\xd4\x01\n" +
+	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\x93\x01\n" +
+	"\x16ProjectionSubscription\x12\x1c\n" +
+	"\tprojector\x18\x01 \x01(\tR\tprojector\x12$\n" +
+	"\x05cover\x18\x02 \x01(\v2\x0e.evented.CoverR\x05cover\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12#\n" +
+	"\rafter_version\x18\x04 \x01(\x04R\fafterVersion\"s\n" +
+	"\x10ProjectionUpdate\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x04R\aversion\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x123\n" +
+	"\n" +
+	"projection\x18\x03 \x01(\v2\x13.evented.ProjectionR\n" +
+	"projection\"\xd4\x01\n" +
 	"\fResetRequest\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2113,7 +2261,9 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\tGetEvents\x12\x0e.evented.Query\x1a\x12.evented.EventBook0\x01\x125\n" +
 	"\vSynchronize\x12\x0e.evented.Query\x1a\x12.evented.EventBook(\x010\x01\x12E\n" +
 	"\x11GetAggregateRoots\x12\x16.google.protobuf.Empty\x1a\x16.evented.AggregateRoot0\x01\x126\n" +
-	"\aWaitFor\x12\x14.evented.WaitRequest\x1a\x15.evented.WaitResponse2I\n" +
+	"\aWaitFor\x12\x14.evented.WaitRequest\x1a\x15.evented.WaitResponse2\\\n" +
+	"\x0fProjectionQuery\x12I\n" +
+	"\tSubscribe\x12\x1f.evented.ProjectionSubscription\x1a\x19.evented.ProjectionUpdate0\x012I\n" +
 	"\rBusinessLogic\x128\n" +
 	"\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook2\x83\x01\n" +
 	"\x14ProjectorCoordinator\x124\n" +
@@ -2152,7 +2302,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2170,100 +2320,106 @@ var file_evented_evented_proto_goTypes = []any{
 	(*WaitRequest)(nil),                   // 13: evented.WaitRequest
 	(*WaitResponse)(nil),                  // 14: evented.WaitResponse
 	(*AggregateRoot)(nil),                 // 15: evented.AggregateRoot
-	(*ResetRequest)(nil),                  // 16: evented.ResetRequest
-	(*ResetResult)(nil),                   // 17: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 18: evented.SubscriptionStatus
-	(*CutOverRequest)(nil),                // 19: evented.CutOverRequest
-	(*CutOverResult)(nil),                 // 20: evented.CutOverResult
-	(*SegmentStatus)(nil),                 // 21: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 22: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 23: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 24: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 25: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 27: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 28: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 29: google.protobuf.Empty
+	(*ProjectionSubscription)(nil),        // 16: evented.ProjectionSubscription
+	(*ProjectionUpdate)(nil),              // 17: evented.ProjectionUpdate
+	(*ResetRequest)(nil),                  // 18: evented.ResetRequest
+	(*ResetResult)(nil),                   // 19: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 20: evented.SubscriptionStatus
+	(*CutOverRequest)(nil),                // 21: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 22: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 23: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 24: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 25: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 26: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 27: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 28: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 29: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 30: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 31: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	26, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	27, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	28, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	29, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	27, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	29, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	27, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	29, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	27, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
+	29, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
 	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
 	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	28, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	30, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
-	26, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	21, // 25: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	26, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 27: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 28: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 29: evented.ParkedEvent.page:type_name -> evented.EventPage
-	26, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	25, // 31: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 32: evented.ReplayFailure.cover:type_name -> evented.Cover
-	10, // 33: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 34: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	12, // 35: evented.EventQuery.GetEvents:input_type -> evented.Query
-	12, // 36: evented.EventQuery.Synchronize:input_type -> evented.Query
-	29, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	13, // 38: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	11, // 39: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 40: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 41: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 42: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 43: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 44: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 45: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 46: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 47: evented.Saga.HandleSync:input_type -> evented.EventBook
-	29, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	22, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	22, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	16, // 51: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	19, // 52: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	7,  // 53: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 54: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 55: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 56: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 57: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 58: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	5,  // 59: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	29, // 60: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 61: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	29, // 62: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 63: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	29, // 64: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 65: evented.Projector.HandleSync:output_type -> evented.Projection
-	29, // 66: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 67: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	18, // 68: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	23, // 69: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	24, // 70: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	17, // 71: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	20, // 72: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	53, // [53:73] is the sub-list for method output_type
-	33, // [33:53] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	1,  // 24: evented.ProjectionSubscription.cover:type_name -> evented.Cover
+	6,  // 25: evented.ProjectionUpdate.projection:type_name -> evented.Projection
+	28, // 26: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	23, // 27: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	28, // 28: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 29: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 30: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 31: evented.ParkedEvent.page:type_name -> evented.EventPage
+	28, // 32: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	27, // 33: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 34: evented.ReplayFailure.cover:type_name -> evented.Cover
+	10, // 35: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 36: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	12, // 37: evented.EventQuery.GetEvents:input_type -> evented.Query
+	12, // 38: evented.EventQuery.Synchronize:input_type -> evented.Query
+	31, // 39: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	13, // 40: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	16, // 41: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
+	11, // 42: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 43: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 44: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 45: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 46: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 47: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 48: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 49: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 50: evented.Saga.HandleSync:input_type -> evented.EventBook
+	31, // 51: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	24, // 52: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	24, // 53: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	18, // 54: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	21, // 55: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	7,  // 56: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 57: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 58: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 59: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 60: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 61: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	17, // 62: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
+	5,  // 63: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	31, // 64: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 65: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	31, // 66: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 67: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	31, // 68: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 69: evented.Projector.HandleSync:output_type -> evented.Projection
+	31, // 70: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 71: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	20, // 72: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	25, // 73: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	26, // 74: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	19, // 75: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	22, // 76: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	56, // [56:77] is the sub-list for method output_type
+	35, // [35:56] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -2275,7 +2431,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[16].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[18].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -2286,9 +2442,9 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
-			NumServices:   8,
+			NumServices:   9,
 		},
 		GoTypes:           file_evented_evented_proto_goTypes,
 		DependencyIndexes: file_evented_evented_proto_depIdxs,

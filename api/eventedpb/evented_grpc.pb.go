@@ -414,14 +414,143 @@ var EventQuery_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
+	ProjectionQuery_Subscribe_FullMethodName = "/evented.ProjectionQuery/Subscribe"
+)
+
+// ProjectionQueryClient is the client API for ProjectionQuery service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Implemented by user services: decides what a command means.
+// Addition: subscription queries. Subscribe to the projections a
+// projector produces for an aggregate (or a key the projector names with
+// the response header evented-projection-key) and receive the current one
+// and every change, pushed, whichever replica stored it. Served on the
+// query port. The projector must be synchronous or configured with
+// publish_projections: true.
+type ProjectionQueryClient interface {
+	// Sends the current projection (if any), then every change in version
+	// order, until the client cancels. With after_version set, sends the
+	// changes after it instead of the current projection (resume). A client
+	// that does not keep up is dropped with RESOURCE_EXHAUSTED naming the
+	// version to resume after.
+	Subscribe(ctx context.Context, in *ProjectionSubscription, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ProjectionUpdate], error)
+}
+
+type projectionQueryClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewProjectionQueryClient(cc grpc.ClientConnInterface) ProjectionQueryClient {
+	return &projectionQueryClient{cc}
+}
+
+func (c *projectionQueryClient) Subscribe(ctx context.Context, in *ProjectionSubscription, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ProjectionUpdate], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ProjectionQuery_ServiceDesc.Streams[0], ProjectionQuery_Subscribe_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ProjectionSubscription, ProjectionUpdate]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProjectionQuery_SubscribeClient = grpc.ServerStreamingClient[ProjectionUpdate]
+
+// ProjectionQueryServer is the server API for ProjectionQuery service.
+// All implementations must embed UnimplementedProjectionQueryServer
+// for forward compatibility.
+//
+// Implemented by user services: decides what a command means.
+// Addition: subscription queries. Subscribe to the projections a
+// projector produces for an aggregate (or a key the projector names with
+// the response header evented-projection-key) and receive the current one
+// and every change, pushed, whichever replica stored it. Served on the
+// query port. The projector must be synchronous or configured with
+// publish_projections: true.
+type ProjectionQueryServer interface {
+	// Sends the current projection (if any), then every change in version
+	// order, until the client cancels. With after_version set, sends the
+	// changes after it instead of the current projection (resume). A client
+	// that does not keep up is dropped with RESOURCE_EXHAUSTED naming the
+	// version to resume after.
+	Subscribe(*ProjectionSubscription, grpc.ServerStreamingServer[ProjectionUpdate]) error
+	mustEmbedUnimplementedProjectionQueryServer()
+}
+
+// UnimplementedProjectionQueryServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedProjectionQueryServer struct{}
+
+func (UnimplementedProjectionQueryServer) Subscribe(*ProjectionSubscription, grpc.ServerStreamingServer[ProjectionUpdate]) error {
+	return status.Error(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedProjectionQueryServer) mustEmbedUnimplementedProjectionQueryServer() {}
+func (UnimplementedProjectionQueryServer) testEmbeddedByValue()                         {}
+
+// UnsafeProjectionQueryServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ProjectionQueryServer will
+// result in compilation errors.
+type UnsafeProjectionQueryServer interface {
+	mustEmbedUnimplementedProjectionQueryServer()
+}
+
+func RegisterProjectionQueryServer(s grpc.ServiceRegistrar, srv ProjectionQueryServer) {
+	// If the following call panics, it indicates UnimplementedProjectionQueryServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ProjectionQuery_ServiceDesc, srv)
+}
+
+func _ProjectionQuery_Subscribe_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ProjectionSubscription)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ProjectionQueryServer).Subscribe(m, &grpc.GenericServerStream[ProjectionSubscription, ProjectionUpdate]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ProjectionQuery_SubscribeServer = grpc.ServerStreamingServer[ProjectionUpdate]
+
+// ProjectionQuery_ServiceDesc is the grpc.ServiceDesc for ProjectionQuery service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ProjectionQuery_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "evented.ProjectionQuery",
+	HandlerType: (*ProjectionQueryServer)(nil),
+	Methods:     []grpc.MethodDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Subscribe",
+			Handler:       _ProjectionQuery_Subscribe_Handler,
+			ServerStreams: true,
+		},
+	},
+	Metadata: "evented/evented.proto",
+}
+
+const (
 	BusinessLogic_Handle_FullMethodName = "/evented.BusinessLogic/Handle"
 )
 
 // BusinessLogicClient is the client API for BusinessLogic service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
-//
-// Implemented by user services: decides what a command means.
 type BusinessLogicClient interface {
 	// Returns the new events (pages), an optional snapshot, or a gRPC error:
 	// FAILED_PRECONDITION for a rejection, INVALID_ARGUMENT for a bad command.
@@ -449,8 +578,6 @@ func (c *businessLogicClient) Handle(ctx context.Context, in *ContextualCommand,
 // BusinessLogicServer is the server API for BusinessLogic service.
 // All implementations must embed UnimplementedBusinessLogicServer
 // for forward compatibility.
-//
-// Implemented by user services: decides what a command means.
 type BusinessLogicServer interface {
 	// Returns the new events (pages), an optional snapshot, or a gRPC error:
 	// FAILED_PRECONDITION for a rejection, INVALID_ARGUMENT for a bad command.

@@ -58,6 +58,8 @@ var policy = map[string]Group{
 	eventedpb.EventQuery_GetAggregateRoots_FullMethodName: GroupQuery,
 	// Read-your-writes: waits on subscribers' progress, reads no event.
 	eventedpb.EventQuery_WaitFor_FullMethodName: GroupQuery,
+	// Subscription queries: projections, read as queries are.
+	eventedpb.ProjectionQuery_Subscribe_FullMethodName: GroupQuery,
 
 	// Both ports. Health stays open: probes carry no credentials, and it
 	// tells nothing but up or down.

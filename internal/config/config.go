@@ -245,6 +245,11 @@ type Consumer struct {
 	// Cutover is manual (default: evented cutover) or auto: cut over to
 	// this version as soon as it has caught up.
 	Cutover string `yaml:"cutover,omitempty"`
+	// PublishProjections (projectors only) makes evented ask the projector
+	// HandleSync on its asynchronous deliveries too and keep the
+	// Projection it returns, for subscription queries
+	// (evented.ProjectionQuery).
+	PublishProjections bool `yaml:"publish_projections,omitempty"`
 	// TLS and TokenFile secure the connection to the service (outbound.go).
 	TLS       ServiceTLS `yaml:"tls,omitempty"`
 	TokenFile string     `yaml:"token_file,omitempty"`

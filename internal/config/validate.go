@@ -375,6 +375,9 @@ func (v *validator) consumers(list string, cs []Consumer, maxDomain int) {
 		if c.Start != "" {
 			v.oneOf(key+".start", c.Start, "beginning", "head")
 		}
+		if c.PublishProjections && list != "projectors" {
+			v.add(key+".publish_projections", "only projectors publish projections: remove it from %s", list)
+		}
 		for j, d := range c.Domains {
 			if d == "" {
 				v.add(fmt.Sprintf("%s.domains[%d]", key, j), "empty: want a domain name, such as customer")

@@ -40,6 +40,12 @@ func TestValidate(t *testing.T) {
 		{"bad sync", func(c *Config) { c.Storage.Sync = "fast" },
 			`storage.sync: invalid value "fast": want one of full, normal`},
 		{"normal sync", func(c *Config) { c.Storage.Sync = "normal" }, ""},
+		{"projector publishes projections", func(c *Config) {
+			c.Projectors = []Consumer{{Name: "view", Address: "localhost:50055", PublishProjections: true}}
+		}, ""},
+		{"saga publishes projections", func(c *Config) {
+			c.Sagas = []Consumer{{Name: "loyalty", Address: "localhost:50054", PublishProjections: true}}
+		}, "sagas[0].publish_projections: only projectors publish projections: remove it from sagas"},
 
 		{"negative port", func(c *Config) { c.Server.CommandHandlerPort = -1 },
 			"server.command_handler_port: invalid value -1: want a port from 1 to 65535, or 0 for any free port"},

@@ -73,6 +73,9 @@ type Projection struct {
 	Sequence  uint32
 	TypeURL   string
 	Payload   []byte
+	// Key is what subscription queries find it under: the key the
+	// projector named, or "" for the aggregate (Cover.String()).
+	Key string
 }
 
 // Dispatcher executes commands emitted by sagas (the command coordinator).
@@ -149,6 +152,9 @@ type Options struct {
 	Version      int
 	FirstVersion int
 	AutoCutover  bool
+	// Projections, when set, keeps the projections the consumer returns
+	// (a projector's HandleSync answers) for subscription queries.
+	Projections *Projections
 }
 
 // Where a subscription without a checkpoint starts.
@@ -243,5 +249,6 @@ type Storage interface {
 	eventstore.Parking
 	eventstore.Segments
 	eventstore.Marks
-	eventstore.Idempotent // idempotency keys: every backend keeps them
+	eventstore.Idempotent  // idempotency keys: every backend keeps them
+	eventstore.Projections // subscription queries: every backend keeps them
 }

@@ -226,6 +226,14 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 		}
 		if out.Projection != nil {
 			res.Projections = append(res.Projections, *out.Projection)
+			if err := e.sub.publish(ctx, in.cover, in.to-1, out.Projection); err != nil {
+				// Delivered, but not kept: the subscription delivers the
+				// events again, and keeps the projection then.
+				e.sub.log.Warn("inline projection not stored; the subscription will deliver again", "cover", in.cover, "err", err)
+				res.Failures = append(res.Failures, Failure{Consumer: e.sub.Name(), Err: err})
+				in.settle(e, false)
+				continue
+			}
 		}
 		if len(e.commands) == 0 {
 			in.settle(e, true)

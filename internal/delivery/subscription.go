@@ -848,6 +848,9 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if err != nil {
 		return err
 	}
+	if err := s.publish(ctx, cover, events[len(events)-1].Sequence, out.Projection); err != nil {
+		return err
+	}
 	if replay && !commands && len(out.Commands) > 0 {
 		s.log.Debug("replay: the saga's commands are not dispatched again", "cover", cover, "commands", len(out.Commands))
 		return nil
@@ -1006,3 +1009,19 @@ func (s *Subscription) Wants(domain string) bool { return s.opts.wants(domain) }
 
 // Consumer is the subscription's consumer.
 func (s *Subscription) Consumer() Consumer { return s.consumer }
+
+// publish keeps the projection the consumer returned for cover's events up
+// to sequence last, if it returned one and projections are kept. An error
+// fails the delivery, which is tried again (the put is idempotent).
+func (s *Subscription) publish(ctx context.Context, cover eventstore.Cover, last uint32, p *Projection) error {
+	if p == nil || s.opts.Projections == nil {
+		return nil
+	}
+	key := p.Key
+	if key == "" {
+		key = cover.String()
+	}
+	return s.opts.Projections.Put(ctx, eventstore.Projection{
+		Projector: s.Name(), Key: key, Cover: cover, Sequence: last, TypeURL: p.TypeURL, Payload: p.Payload,
+	})
+}

@@ -91,6 +91,7 @@ type options struct {
 	spanExporter sdktrace.SpanExporter
 	storage      Storage
 	clientKey    func(context.Context) string
+	projections  delivery.ProjectionOptions
 }
 
 // WithStorage serves st instead of opening the store storage.* names (tests
@@ -131,6 +132,9 @@ type Server struct {
 	ready    atomic.Bool      // serving, and the store answers
 	space    eventstore.Space // nil when the store cannot tell it is full
 	sec      security
+	// projections are the projectors' projections, for subscription
+	// queries (projections.go).
+	projections *delivery.Projections
 }
 
 // New opens storage, prepares business logic clients and binds both ports
@@ -177,6 +181,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		MaxEvents:     cfg.Limits.MaxPages,
 		MaxEventBytes: cfg.Limits.MaxEventBytes,
 	}, log)
+	s.projections = delivery.NewProjections(s.store, o.projections, log)
 	if s.hub, err = s.subscriptions(coord); err != nil {
 		return nil, err
 	}
@@ -199,6 +204,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord, Store: s.store})
 	s.qryGRPC = s.grpcServer()
 	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits, MaxBookBytes: bookBytes(cfg.Limits)})
+	eventedpb.RegisterProjectionQueryServer(s.qryGRPC, s.projectionQuery())
 	s.setServing(true)
 
 	var lc net.ListenConfig
@@ -254,6 +260,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return sub.Run(gctx) })
 	}
 	g.Go(func() error { s.watchStore(gctx); return nil })
+	g.Go(func() error { return s.projections.Run(gctx) })
 	// Take the first share of the segments before serving commands.
 	startWait := time.After(s.cfg.Delivery.LeaseTTL)
 	for _, sub := range s.hub.Subscriptions() {
@@ -395,6 +402,13 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			return err
 		}
 		s.remotes = append(s.remotes, consumer)
+		var projections *delivery.Projections
+		if kind == dremote.Projector {
+			projections = s.projections
+			if c.PublishProjections {
+				consumer.PublishProjections()
+			}
+		}
 		attempts := d.MaxAttempts
 		if c.MaxAttempts > 0 {
 			attempts = c.MaxAttempts
@@ -405,6 +419,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, Start: start,
 			MaxBookBytes: d.MaxBookBytes, EventPerBook: kind == dremote.Saga, ClaimTTL: 2*d.Timeout + 5*time.Second,
 			Projector: projector, Version: c.Version, FirstVersion: first, AutoCutover: c.Cutover == "auto",
+			Projections: projections,
 		}, s.log)
 		subs = append(subs, sub)
 		s.byKind[kind] = append(s.byKind[kind], sub)

@@ -73,7 +73,21 @@ type Consumer struct {
 	// legacy is set once the endpoint answered UNIMPLEMENTED under the
 	// coordinator name and served the legacy one.
 	legacy atomic.Bool
+	// publish: a projector asked HandleSync on asynchronous deliveries too
+	// (publish_projections), so that its projections are kept.
+	publish bool
 }
+
+// ProjectionKeyHeader is the gRPC response header metadata key by which a
+// projector's HandleSync names the key its projection is kept under for
+// subscription queries (1..200 printable ASCII characters), instead of the
+// aggregate's "domain/root".
+const ProjectionKeyHeader = "evented-projection-key"
+
+// PublishProjections makes a projector be asked HandleSync instead of
+// Handle on its asynchronous deliveries, so that every delivery yields its
+// projection (config key publish_projections). Call it before use.
+func (c *Consumer) PublishProjections() { c.publish = true }
 
 // Dial prepares a client of the consumer at address; it connects lazily, so
 // a consumer that is down at start is reached once it is up. timeout
@@ -107,15 +121,23 @@ func (c *Consumer) Deliver(ctx context.Context, book eventstore.Book, inline boo
 		ctx = metadata.AppendToOutgoingContext(ctx, ReplayHeader, "true")
 	}
 	in := wire.PBBook(book)
-	if c.kind == Projector && !inline {
+	if c.kind == Projector && !inline && !c.publish {
 		return delivery.Outcome{}, c.invoke(ctx, "Handle", in, &emptypb.Empty{})
 	}
 	if c.kind == Projector {
 		var p eventedpb.Projection
-		if err := c.invoke(ctx, "HandleSync", in, &p); err != nil {
+		var md metadata.MD
+		if err := c.invoke(ctx, "HandleSync", in, &p, grpc.Header(&md)); err != nil {
 			return delivery.Outcome{}, err
 		}
-		return delivery.Outcome{Projection: c.projection(book.Cover, &p)}, nil
+		out := c.projection(book.Cover, &p)
+		if keys := md.Get(ProjectionKeyHeader); out != nil && len(keys) > 0 {
+			if err := eventstore.CheckProjectionKey(keys[0]); err != nil {
+				return delivery.Outcome{}, &Error{status.Newf(codes.InvalidArgument, "%s %q at %s answered %s %q: %v", c.kind, c.name, c.address, ProjectionKeyHeader, keys[0], err)}
+			}
+			out.Key = keys[0]
+		}
+		return delivery.Outcome{Projection: out}, nil
 	}
 	var resp eventedpb.SynchronousProcessingResponse
 	err := c.invoke(ctx, "HandleSync", in, &resp)
@@ -138,15 +160,15 @@ func (c *Consumer) Deliver(ctx context.Context, book eventstore.Book, inline boo
 
 // invoke calls method on the coordinator service name, or on the legacy
 // name once the endpoint has shown it serves only that one.
-func (c *Consumer) invoke(ctx context.Context, method string, in, out any) error {
+func (c *Consumer) invoke(ctx context.Context, method string, in, out any, opts ...grpc.CallOption) error {
 	names := c.kind.services()
 	if !c.legacy.Load() {
-		err := c.conn.Invoke(ctx, "/"+names[0]+"/"+method, in, out)
+		err := c.conn.Invoke(ctx, "/"+names[0]+"/"+method, in, out, opts...)
 		if status.Code(err) != codes.Unimplemented {
 			return c.wrap(err)
 		}
 	}
-	err := c.conn.Invoke(ctx, "/"+names[1]+"/"+method, in, out)
+	err := c.conn.Invoke(ctx, "/"+names[1]+"/"+method, in, out, opts...)
 	if err == nil && !c.legacy.Load() {
 		c.legacy.Store(true)
 	}

@@ -42,6 +42,7 @@ type Store struct {
 	now    func() time.Time
 	keys   map[string]eventstore.KeyRecord // idempotency keys, expired ones until purged
 	expiry []keyed                         // keys in the order stored, for purging
+	proj   projections
 }
 
 var (

@@ -43,3 +43,7 @@ func TestMarks(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t) })
 }
+
+func TestProjections(t *testing.T) {
+	storetest.RunProjections(t, func(t *testing.T) eventstore.Projections { return open(t) })
+}

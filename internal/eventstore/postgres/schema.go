@@ -141,6 +141,38 @@ var migrations = []string{
 		ADD COLUMN cause_root     uuid,
 		ADD COLUMN cause_sequence bigint,
 		ADD COLUMN depth          bigint;`,
+
+	// 6: projections: the latest per (projector, key), and the changes
+	// (every stored projection, numbered by version, the latest
+	// eventstore.ChangeRetention kept) that other replicas follow. The
+	// one row of projection_version is locked by every put, so versions
+	// commit in order.
+	`CREATE TABLE projections (
+		projector    text   COLLATE "C" NOT NULL,
+		key          text   COLLATE "C" NOT NULL,
+		domain       text   COLLATE "C" NOT NULL,
+		aggregate_id uuid   NOT NULL,
+		sequence     bigint NOT NULL,
+		type_url     text   NOT NULL,
+		payload      bytea  NOT NULL,
+		version      bigint NOT NULL,
+		PRIMARY KEY (projector, key)
+	);
+	CREATE TABLE projection_changes (
+		version      bigint PRIMARY KEY,
+		projector    text   COLLATE "C" NOT NULL,
+		key          text   COLLATE "C" NOT NULL,
+		domain       text   COLLATE "C" NOT NULL,
+		aggregate_id uuid   NOT NULL,
+		sequence     bigint NOT NULL,
+		type_url     text   NOT NULL,
+		payload      bytea  NOT NULL
+	);
+	CREATE TABLE projection_version (
+		one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+		version bigint  NOT NULL
+	);
+	INSERT INTO projection_version (version) VALUES (0);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

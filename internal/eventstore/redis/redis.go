@@ -30,6 +30,7 @@
 //	<prefix>marks:<subscriber>            hash: "<root hex><domain>:" + n, c, i, f, u → a delivery
 //	                                      mark's next, claimer, claim id, from, until (see marks.go)
 //	<prefix>appended                      pub/sub channel: wake-ups after appends
+//	<prefix>projection…                   projections and their changes (projections.go)
 //	<prefix>key:<idempotency key>         hash, expiring: f (fingerprint), d, r (cover),
 //	                                      a, b (sequences [a, b) stored), c, e (created,
 //	                                      expires: Unix ms)

@@ -425,3 +425,7 @@ func TestIdempotency(t *testing.T) {
 func TestMarks(t *testing.T) {
 	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t, freshPrefix(t)) })
 }
+
+func TestProjections(t *testing.T) {
+	storetest.RunProjections(t, func(t *testing.T) eventstore.Projections { return open(t, freshPrefix(t)) })
+}

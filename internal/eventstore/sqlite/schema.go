@@ -119,6 +119,31 @@ var migrations = []string{
 	ALTER TABLE parked ADD COLUMN cause_root     TEXT;
 	ALTER TABLE parked ADD COLUMN cause_sequence INTEGER;
 	ALTER TABLE parked ADD COLUMN depth          INTEGER;`,
+
+	// 7: projections: the latest per (projector, key), and the changes
+	// (every stored projection, numbered by version, the latest
+	// eventstore.ChangeRetention kept) that other replicas follow.
+	`CREATE TABLE projections (
+		projector    TEXT    NOT NULL,
+		key          TEXT    NOT NULL,
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		sequence     INTEGER NOT NULL,
+		type_url     TEXT    NOT NULL,
+		payload      BLOB    NOT NULL,
+		version      INTEGER NOT NULL,
+		PRIMARY KEY (projector, key)
+	) WITHOUT ROWID;
+	CREATE TABLE projection_changes (
+		version      INTEGER PRIMARY KEY,
+		projector    TEXT    NOT NULL,
+		key          TEXT    NOT NULL,
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		sequence     INTEGER NOT NULL,
+		type_url     TEXT    NOT NULL,
+		payload      BLOB    NOT NULL
+	);`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

@@ -63,8 +63,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 6 {
-		t.Errorf("Version() = %d; want 6", s.Version())
+	if s.Version() != 7 {
+		t.Errorf("Version() = %d; want 7", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
@@ -418,4 +418,8 @@ func TestAppendedSeesAnotherProcess(t *testing.T) {
 			t.Fatalf("append %d by the other Store did not wake this one's readers within 1s", i)
 		}
 	}
+}
+
+func TestProjections(t *testing.T) {
+	storetest.RunProjections(t, func(t *testing.T) eventstore.Projections { return open(t, filepath.Join(t.TempDir(), "events.db")) })
 }

@@ -66,6 +66,7 @@ mod fold;
 mod ids;
 mod msg;
 mod options;
+mod projections;
 mod server;
 pub mod testing;
 
@@ -87,6 +88,7 @@ pub use error::{Error, invalid, reject};
 pub use ids::{Cover, root};
 pub use msg::{Events, Msg, Proto, decode, type_name};
 pub use options::{Clock, Options};
+pub use projections::{PROJECTION_KEY_METADATA, Watch, watch_projection};
 pub use server::{MAX_MESSAGE_SIZE, ServeError, Server, shutdown_signal};
 
 /// Re-exported for the types in this crate's API.

@@ -65,6 +65,7 @@ from .client import (
 from .consumer import Command, Event, EventReader, Projector, Saga
 from .errors import Error, Invalid, Rejected
 from .ids import Cover, root
+from .projections import PROJECTION_KEY_METADATA, watch_projection
 from .server import MAX_MESSAGE_SIZE, Running, add_to_server, serve, server_credentials, start
 from .timestamps import timestamp
 
@@ -75,6 +76,7 @@ __all__ = [
     "REPLAY_METADATA",
     "WAIT_FOR_METADATA",
     "WAIT_TIMEOUT_METADATA",
+    "PROJECTION_KEY_METADATA",
     "Aggregate",
     "Command",
     "Cover",
@@ -98,4 +100,5 @@ __all__ = [
     "start",
     "timestamp",
     "wait_for_metadata",
+    "watch_projection",
 ]

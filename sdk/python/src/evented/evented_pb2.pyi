@@ -174,6 +174,28 @@ class AggregateRoot(_message.Message):
     root: UUID
     def __init__(self, domain: _Optional[str] = ..., root: _Optional[_Union[UUID, _Mapping]] = ...) -> None: ...
 
+class ProjectionSubscription(_message.Message):
+    __slots__ = ("projector", "cover", "key", "after_version")
+    PROJECTOR_FIELD_NUMBER: _ClassVar[int]
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    AFTER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    projector: str
+    cover: Cover
+    key: str
+    after_version: int
+    def __init__(self, projector: _Optional[str] = ..., cover: _Optional[_Union[Cover, _Mapping]] = ..., key: _Optional[str] = ..., after_version: _Optional[int] = ...) -> None: ...
+
+class ProjectionUpdate(_message.Message):
+    __slots__ = ("version", "key", "projection")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    key: str
+    projection: Projection
+    def __init__(self, version: _Optional[int] = ..., key: _Optional[str] = ..., projection: _Optional[_Union[Projection, _Mapping]] = ...) -> None: ...
+
 class ResetRequest(_message.Message):
     __slots__ = ("subscriber", "beginning", "after_position", "time", "saga_commands")
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]

@@ -359,9 +359,106 @@ class EventQuery:
             _registered_method=True)
 
 
-class BusinessLogicStub:
+class ProjectionQueryStub:
     """Implemented by user services: decides what a command means.
+    Addition: subscription queries. Subscribe to the projections a
+    projector produces for an aggregate (or a key the projector names with
+    the response header evented-projection-key) and receive the current one
+    and every change, pushed, whichever replica stored it. Served on the
+    query port. The projector must be synchronous or configured with
+    publish_projections: true.
     """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Subscribe = channel.unary_stream(
+                '/evented.ProjectionQuery/Subscribe',
+                request_serializer=evented_dot_evented__pb2.ProjectionSubscription.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.ProjectionUpdate.FromString,
+                _registered_method=True)
+
+
+class ProjectionQueryServicer:
+    """Implemented by user services: decides what a command means.
+    Addition: subscription queries. Subscribe to the projections a
+    projector produces for an aggregate (or a key the projector names with
+    the response header evented-projection-key) and receive the current one
+    and every change, pushed, whichever replica stored it. Served on the
+    query port. The projector must be synchronous or configured with
+    publish_projections: true.
+    """
+
+    def Subscribe(self, request, context):
+        """Sends the current projection (if any), then every change in version
+        order, until the client cancels. With after_version set, sends the
+        changes after it instead of the current projection (resume). A client
+        that does not keep up is dropped with RESOURCE_EXHAUSTED naming the
+        version to resume after.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ProjectionQueryServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Subscribe': grpc.unary_stream_rpc_method_handler(
+                    servicer.Subscribe,
+                    request_deserializer=evented_dot_evented__pb2.ProjectionSubscription.FromString,
+                    response_serializer=evented_dot_evented__pb2.ProjectionUpdate.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'evented.ProjectionQuery', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('evented.ProjectionQuery', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ProjectionQuery:
+    """Implemented by user services: decides what a command means.
+    Addition: subscription queries. Subscribe to the projections a
+    projector produces for an aggregate (or a key the projector names with
+    the response header evented-projection-key) and receive the current one
+    and every change, pushed, whichever replica stored it. Served on the
+    query port. The projector must be synchronous or configured with
+    publish_projections: true.
+    """
+
+    @staticmethod
+    def Subscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/evented.ProjectionQuery/Subscribe',
+            evented_dot_evented__pb2.ProjectionSubscription.SerializeToString,
+            evented_dot_evented__pb2.ProjectionUpdate.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class BusinessLogicStub:
+    """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
         """Constructor.
@@ -377,8 +474,7 @@ class BusinessLogicStub:
 
 
 class BusinessLogicServicer:
-    """Implemented by user services: decides what a command means.
-    """
+    """Missing associated documentation comment in .proto file."""
 
     def Handle(self, request, context):
         """Returns the new events (pages), an optional snapshot, or a gRPC error:
@@ -405,8 +501,7 @@ def add_BusinessLogicServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class BusinessLogic:
-    """Implemented by user services: decides what a command means.
-    """
+    """Missing associated documentation comment in .proto file."""
 
     @staticmethod
     def Handle(request,
