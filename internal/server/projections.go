@@ -20,7 +20,9 @@ func (s *Server) projectionQuery() *grpcapi.ProjectionQuery {
 	q := &grpcapi.ProjectionQuery{Projections: s.projections}
 	for i, p := range s.cfg.Projectors {
 		q.Projectors = append(q.Projectors, grpcapi.Projector{
-			Name: p.Name, Key: fmt.Sprintf("projectors[%d]", i), Publishes: p.Synchronous || p.PublishProjections,
+			// A version of a projector keeps its projections under its
+			// own name (receipt@v2), as its checkpoints.
+			Name: delivery.VersionName(p.Name, p.Version), Key: fmt.Sprintf("projectors[%d]", i), Publishes: p.Synchronous || p.PublishProjections,
 		})
 	}
 	return q
