@@ -2113,9 +2113,10 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\tGetEvents\x12\x0e.evented.Query\x1a\x12.evented.EventBook0\x01\x125\n" +
 	"\vSynchronize\x12\x0e.evented.Query\x1a\x12.evented.EventBook(\x010\x01\x12E\n" +
 	"\x11GetAggregateRoots\x12\x16.google.protobuf.Empty\x1a\x16.evented.AggregateRoot0\x01\x126\n" +
-	"\aWaitFor\x12\x14.evented.WaitRequest\x1a\x15.evented.WaitResponse2I\n" +
+	"\aWaitFor\x12\x14.evented.WaitRequest\x1a\x15.evented.WaitResponse2|\n" +
 	"\rBusinessLogic\x128\n" +
-	"\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook2\x83\x01\n" +
+	"\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook\x121\n" +
+	"\bSnapshot\x12\x12.evented.EventBook\x1a\x11.evented.Snapshot2\x83\x01\n" +
 	"\x14ProjectorCoordinator\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x125\n" +
 	"\n" +
@@ -2226,41 +2227,43 @@ var file_evented_evented_proto_depIdxs = []int32{
 	29, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
 	13, // 38: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
 	11, // 39: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 40: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 41: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 42: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 43: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 44: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 45: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 46: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 47: evented.Saga.HandleSync:input_type -> evented.EventBook
-	29, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	22, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	22, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	16, // 51: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	19, // 52: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	7,  // 53: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 54: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 55: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 56: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 57: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 58: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	5,  // 59: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	29, // 60: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 61: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	29, // 62: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 63: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	29, // 64: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 65: evented.Projector.HandleSync:output_type -> evented.Projection
-	29, // 66: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 67: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	18, // 68: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	23, // 69: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	24, // 70: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	17, // 71: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	20, // 72: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	53, // [53:73] is the sub-list for method output_type
-	33, // [33:53] is the sub-list for method input_type
+	5,  // 40: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
+	5,  // 41: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 42: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 43: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 44: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 45: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 46: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 47: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 48: evented.Saga.HandleSync:input_type -> evented.EventBook
+	29, // 49: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	22, // 50: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	22, // 51: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	16, // 52: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	19, // 53: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	7,  // 54: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 55: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 56: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 57: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 58: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 59: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	5,  // 60: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	4,  // 61: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
+	29, // 62: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 63: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	29, // 64: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 65: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	29, // 66: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 67: evented.Projector.HandleSync:output_type -> evented.Projection
+	29, // 68: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 69: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	18, // 70: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	23, // 71: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	24, // 72: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	17, // 73: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	20, // 74: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	54, // [54:75] is the sub-list for method output_type
+	33, // [33:54] is the sub-list for method input_type
 	33, // [33:33] is the sub-list for extension type_name
 	33, // [33:33] is the sub-list for extension extendee
 	0,  // [0:33] is the sub-list for field type_name
