@@ -242,4 +242,3 @@ func TestSnapshotOfAnOldStateTypeIsIgnoredAndReplaced(t *testing.T) {
 		t.Fatalf("a load reads snapshot %v and %d events; want a UInt32Value snapshot at 8 and no event after it", snap, n)
 	}
 }
-

@@ -75,9 +75,9 @@ type Observer interface {
 
 type noObserver struct{}
 
-func (noObserver) SnapshotTaken(string, string, int)    {}
+func (noObserver) SnapshotTaken(string, string, int)      {}
 func (noObserver) SnapshotSkipped(string, string, string) {}
-func (noObserver) SnapshotLoad(string, time.Duration)   {}
+func (noObserver) SnapshotLoad(string, time.Duration)     {}
 
 // Options tune a Worker.
 type Options struct {
