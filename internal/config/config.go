@@ -212,7 +212,8 @@ type BusinessLogic struct {
 
 // SnapshotPolicy says which snapshots returned by business logic are stored.
 type SnapshotPolicy struct {
-	// Disabled drops every returned snapshot.
+	// Disabled drops every snapshot returned with a command; automatic
+	// snapshots (Every, LoadOver, Idle) are still taken.
 	Disabled bool `yaml:"disabled"`
 	// MinEvents stores a returned snapshot only when at least this many events
 	// were appended since the stored one (0: store every one).

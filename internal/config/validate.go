@@ -110,9 +110,6 @@ func (c Config) Validate() error {
 		if sp.Idle < 0 {
 			v.add(key+".snapshots.idle", "invalid value %s: want 0 (off) or more", sp.Idle)
 		}
-		if sp.Disabled && sp.Auto() {
-			v.add(key+".snapshots", "disabled is true but every, load_over or idle is set: want one or the other")
-		}
 	}
 	v.consumers("projectors", c.Projectors, maxDomain)
 	v.consumers("sagas", c.Sagas, maxDomain)

@@ -138,9 +138,7 @@ func TestValidate(t *testing.T) {
 		{"negative snapshot idle", func(c *Config) {
 			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{Idle: -time.Second}}}
 		}, "business_logic[0].snapshots.idle: invalid value -1s: want 0 (off) or more"},
-		{"automatic snapshots while disabled", func(c *Config) {
-			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{Disabled: true, Every: 100}}}
-		}, "business_logic[0].snapshots: disabled is true but every, load_over or idle is set: want one or the other"},
+
 
 		{"consumers", func(c *Config) {
 			c.Projectors = []Consumer{cons("receipt", "localhost:50055", "transaction")}
