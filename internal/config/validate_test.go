@@ -139,7 +139,6 @@ func TestValidate(t *testing.T) {
 			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{Idle: -time.Second}}}
 		}, "business_logic[0].snapshots.idle: invalid value -1s: want 0 (off) or more"},
 
-
 		{"consumers", func(c *Config) {
 			c.Projectors = []Consumer{cons("receipt", "localhost:50055", "transaction")}
 			c.Sagas = []Consumer{cons("receipt", "localhost:50054", "transaction", "customer")}
