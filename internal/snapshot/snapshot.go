@@ -275,7 +275,7 @@ func (w *Worker) Take(ctx context.Context, cover eventstore.Cover, reason string
 		}
 		w.mu.Unlock()
 		if first {
-			w.log.WarnContext(ctx, "business logic does not implement Snapshot: no automatic snapshots for the domain; it keeps the snapshots commands return",
+			w.log.WarnContext(ctx, "business logic does not implement Snapshot: no automatic snapshots for the domain until evented restarts; snapshots returned with commands are stored as configured",
 				"domain", cover.Domain, "err", err)
 		}
 		obs.SnapshotSkipped(cover.Domain, reason, "unimplemented")
