@@ -170,9 +170,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, b := range cfg.BusinessLogic {
 		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
 	}
-	var loads command.LoadObserver
+	var loads command.LoadObserver = loadMetrics{s.metrics}
 	if s.snapper = s.snapshotWorker(s.router); s.snapper != nil {
-		loads = s.snapper
+		loads = s.snapper // it passes loads on to the metrics
 	}
 	coord := command.New(s.store, s.store, s.router, command.Options{
 		Loads:         loads,

@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/metrics"
 	"github.com/evented/evented/internal/snapshot"
 )
 
@@ -61,4 +63,11 @@ func (s *Server) snapshotSubscription(w *snapshot.Worker) *delivery.Subscription
 		Domains: w.Domains(), MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax,
 		Workers: d.Workers, Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica,
 	}, s.log)
+}
+
+// loadMetrics measures loads when no domain has automatic snapshots.
+type loadMetrics struct{ m *metrics.Metrics }
+
+func (l loadMetrics) Loaded(cover eventstore.Cover, took time.Duration, _ int) {
+	l.m.SnapshotLoad(cover.Domain, took)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/server"
 )
 
 // counterLogic is business logic whose state is the number of events: each
@@ -186,6 +189,29 @@ func TestAutomaticSnapshotsAreTakenOnceAcrossReplicas(t *testing.T) {
 	}
 	if len(calls) > 3 {
 		t.Errorf("Snapshot was called %d times (%v) for 25 events at every 10; want at most 3", len(calls), calls)
+	}
+
+	// The replicas' metrics count the snapshots taken: one per call, in all.
+	taken := 0.0
+	for _, srv := range []*server.Server{a, b} {
+		resp, err := http.Get("http://" + srv.AdminAddr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			var n float64
+			if _, err := fmt.Sscanf(line, `evented_snapshots_taken_total{domain="counter",reason="every"} %g`, &n); err == nil {
+				taken += n
+			}
+		}
+		if !strings.Contains(string(body), `evented_aggregate_load_seconds_count{domain="counter"}`) {
+			t.Errorf("/metrics lacks the load time histogram of domain counter")
+		}
+	}
+	if int(taken) != len(calls) {
+		t.Errorf("the replicas' metrics count %v snapshots taken; want %d, one per Snapshot call", taken, len(calls))
 	}
 }
 
