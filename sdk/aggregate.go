@@ -159,6 +159,43 @@ func (a *Aggregate[S]) Handle(_ context.Context, in *eventedpb.ContextualCommand
 	return out, nil
 }
 
+// Snapshot implements evented.BusinessLogic's Snapshot: the state after
+// the events of book (its snapshot restored, its events applied), made by
+// the function Snapshot registered; evented asks for it on its own when
+// the domain has an automatic snapshot policy. Without one registered it
+// answers UNIMPLEMENTED, and evented stops asking.
+func (a *Aggregate[S]) Snapshot(_ context.Context, book *eventedpb.EventBook) (*eventedpb.Snapshot, error) {
+	if a.snapshot == nil {
+		return nil, status.Errorf(codes.Unimplemented, "%s: no snapshot function registered (sdk.Snapshot)", a.domain)
+	}
+	cover, err := coverOf("cover", book.GetCover())
+	if err != nil {
+		return nil, err
+	}
+	if cover.Domain != a.domain {
+		return nil, status.Errorf(codes.NotFound, "this service handles domain %q, not %q", a.domain, cover.Domain)
+	}
+	var state S
+	if err := a.fold.restoreFrom(&state, book.GetSnapshot()); err != nil {
+		return nil, a.wrap(err)
+	}
+	seqs := sequences(book)
+	for i, p := range book.GetPages() {
+		if err := a.fold.applyPage(&state, seqs[i], p); err != nil {
+			return nil, a.wrap(err)
+		}
+	}
+	snap := a.snapshot(&state)
+	if snap == nil || !snap.ProtoReflect().IsValid() {
+		return nil, status.Errorf(codes.FailedPrecondition, "%s: the snapshot function returned no state", a.domain)
+	}
+	st, err := anypb.New(snap)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "%s: encode snapshot %T: %v", a.domain, snap, err)
+	}
+	return &eventedpb.Snapshot{Sequence: next(book), State: st}, nil
+}
+
 func (a *Aggregate[S]) wrap(err error) error {
 	st := status.Convert(err)
 	return status.Errorf(st.Code(), "%s: %s", a.domain, st.Message())

@@ -261,3 +261,24 @@ func TestErrorsCarryTheirCode(t *testing.T) {
 		}
 	}
 }
+
+// Snapshot answers evented's automatic snapshots: the state after the
+// book's snapshot and events, without a command.
+func TestAggregateSnapshotFoldsTheBook(t *testing.T) {
+	book := &eventedpb.EventBook{Cover: cover("wallet"),
+		Snapshot: &eventedpb.Snapshot{Sequence: 5, State: anyOf(t, &examplespb.CustomerState{LoyaltyPoints: 10})},
+		Pages:    []*eventedpb.EventPage{page(t, num(5), &examplespb.LoyaltyPointsAdded{Points: 2}), page(t, num(6), &examplespb.LoyaltyPointsAdded{Points: 3})}}
+	snap, err := newWallet().Snapshot(context.Background(), book)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s examplespb.CustomerState
+	if err := snap.GetState().UnmarshalTo(&s); err != nil || snap.GetSequence() != 7 || s.GetLoyaltyPoints() != 15 {
+		t.Errorf("snapshot %v (%v); want 15 points at sequence 7", snap, err)
+	}
+	// Without a snapshot function: UNIMPLEMENTED, and evented stops asking.
+	_, err = sdk.NewAggregate[wallet]("wallet").Snapshot(context.Background(), book)
+	if status.Code(err) != codes.Unimplemented {
+		t.Errorf("without sdk.Snapshot: %v, want Unimplemented", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"time"
@@ -107,6 +108,16 @@ func (r *router) Handle(ctx context.Context, in *eventedpb.ContextualCommand) (*
 		return nil, status.Errorf(codes.NotFound, "this service handles domains %q, not %q", known, d)
 	}
 	return a.Handle(ctx, in)
+}
+
+// Snapshot routes by the book's domain.
+func (r *router) Snapshot(ctx context.Context, in *eventedpb.EventBook) (*eventedpb.Snapshot, error) {
+	d := in.GetCover().GetDomain()
+	a, ok := r.byDomain[d]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "this service handles domains %q, not %q", slices.Sorted(maps.Keys(r.byDomain)), d)
+	}
+	return a.Snapshot(ctx, in)
 }
 
 // MaxMessageSize is the largest request Serve accepts (64 MiB).

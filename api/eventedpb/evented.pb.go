@@ -2263,9 +2263,10 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x11GetAggregateRoots\x12\x16.google.protobuf.Empty\x1a\x16.evented.AggregateRoot0\x01\x126\n" +
 	"\aWaitFor\x12\x14.evented.WaitRequest\x1a\x15.evented.WaitResponse2\\\n" +
 	"\x0fProjectionQuery\x12I\n" +
-	"\tSubscribe\x12\x1f.evented.ProjectionSubscription\x1a\x19.evented.ProjectionUpdate0\x012I\n" +
+	"\tSubscribe\x12\x1f.evented.ProjectionSubscription\x1a\x19.evented.ProjectionUpdate0\x012|\n" +
 	"\rBusinessLogic\x128\n" +
-	"\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook2\x83\x01\n" +
+	"\x06Handle\x12\x1a.evented.ContextualCommand\x1a\x12.evented.EventBook\x121\n" +
+	"\bSnapshot\x12\x12.evented.EventBook\x1a\x11.evented.Snapshot2\x83\x01\n" +
 	"\x14ProjectorCoordinator\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x125\n" +
 	"\n" +
@@ -2381,42 +2382,44 @@ var file_evented_evented_proto_depIdxs = []int32{
 	13, // 40: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
 	16, // 41: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
 	11, // 42: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 43: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 44: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 45: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 46: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 47: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 48: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 49: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 50: evented.Saga.HandleSync:input_type -> evented.EventBook
-	31, // 51: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	24, // 52: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	24, // 53: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	18, // 54: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	21, // 55: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	7,  // 56: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 57: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 58: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 59: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 60: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 61: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	17, // 62: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
-	5,  // 63: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	31, // 64: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 65: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	31, // 66: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 67: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	31, // 68: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 69: evented.Projector.HandleSync:output_type -> evented.Projection
-	31, // 70: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 71: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	20, // 72: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	25, // 73: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	26, // 74: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	19, // 75: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	22, // 76: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	56, // [56:77] is the sub-list for method output_type
-	35, // [35:56] is the sub-list for method input_type
+	5,  // 43: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
+	5,  // 44: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 45: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 46: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 47: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 48: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 49: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 50: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 51: evented.Saga.HandleSync:input_type -> evented.EventBook
+	31, // 52: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	24, // 53: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	24, // 54: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	18, // 55: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	21, // 56: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	7,  // 57: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 58: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 59: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 60: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 61: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 62: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	17, // 63: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
+	5,  // 64: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	4,  // 65: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
+	31, // 66: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 67: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	31, // 68: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 69: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	31, // 70: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 71: evented.Projector.HandleSync:output_type -> evented.Projection
+	31, // 72: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 73: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	20, // 74: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	25, // 75: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	26, // 76: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	19, // 77: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	22, // 78: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	57, // [57:79] is the sub-list for method output_type
+	35, // [35:57] is the sub-list for method input_type
 	35, // [35:35] is the sub-list for extension type_name
 	35, // [35:35] is the sub-list for extension extendee
 	0,  // [0:35] is the sub-list for field type_name

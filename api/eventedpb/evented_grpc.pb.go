@@ -545,7 +545,8 @@ var ProjectionQuery_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	BusinessLogic_Handle_FullMethodName = "/evented.BusinessLogic/Handle"
+	BusinessLogic_Handle_FullMethodName   = "/evented.BusinessLogic/Handle"
+	BusinessLogic_Snapshot_FullMethodName = "/evented.BusinessLogic/Snapshot"
 )
 
 // BusinessLogicClient is the client API for BusinessLogic service.
@@ -555,6 +556,13 @@ type BusinessLogicClient interface {
 	// Returns the new events (pages), an optional snapshot, or a gRPC error:
 	// FAILED_PRECONDITION for a rejection, INVALID_ARGUMENT for a bad command.
 	Handle(ctx context.Context, in *ContextualCommand, opts ...grpc.CallOption) (*EventBook, error)
+	// Addition: the aggregate's state after the events given (the latest
+	// snapshot, if any, and the events from its sequence on), for evented's
+	// automatic snapshots (business_logic[].snapshots: every, load_over,
+	// idle). Optional: a service answering UNIMPLEMENTED is not asked again
+	// and keeps the snapshots it returns with commands. The reply's sequence
+	// is ignored: evented sets it to the number of events folded in.
+	Snapshot(ctx context.Context, in *EventBook, opts ...grpc.CallOption) (*Snapshot, error)
 }
 
 type businessLogicClient struct {
@@ -575,6 +583,16 @@ func (c *businessLogicClient) Handle(ctx context.Context, in *ContextualCommand,
 	return out, nil
 }
 
+func (c *businessLogicClient) Snapshot(ctx context.Context, in *EventBook, opts ...grpc.CallOption) (*Snapshot, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Snapshot)
+	err := c.cc.Invoke(ctx, BusinessLogic_Snapshot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BusinessLogicServer is the server API for BusinessLogic service.
 // All implementations must embed UnimplementedBusinessLogicServer
 // for forward compatibility.
@@ -582,6 +600,13 @@ type BusinessLogicServer interface {
 	// Returns the new events (pages), an optional snapshot, or a gRPC error:
 	// FAILED_PRECONDITION for a rejection, INVALID_ARGUMENT for a bad command.
 	Handle(context.Context, *ContextualCommand) (*EventBook, error)
+	// Addition: the aggregate's state after the events given (the latest
+	// snapshot, if any, and the events from its sequence on), for evented's
+	// automatic snapshots (business_logic[].snapshots: every, load_over,
+	// idle). Optional: a service answering UNIMPLEMENTED is not asked again
+	// and keeps the snapshots it returns with commands. The reply's sequence
+	// is ignored: evented sets it to the number of events folded in.
+	Snapshot(context.Context, *EventBook) (*Snapshot, error)
 	mustEmbedUnimplementedBusinessLogicServer()
 }
 
@@ -594,6 +619,9 @@ type UnimplementedBusinessLogicServer struct{}
 
 func (UnimplementedBusinessLogicServer) Handle(context.Context, *ContextualCommand) (*EventBook, error) {
 	return nil, status.Error(codes.Unimplemented, "method Handle not implemented")
+}
+func (UnimplementedBusinessLogicServer) Snapshot(context.Context, *EventBook) (*Snapshot, error) {
+	return nil, status.Error(codes.Unimplemented, "method Snapshot not implemented")
 }
 func (UnimplementedBusinessLogicServer) mustEmbedUnimplementedBusinessLogicServer() {}
 func (UnimplementedBusinessLogicServer) testEmbeddedByValue()                       {}
@@ -634,6 +662,24 @@ func _BusinessLogic_Handle_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _BusinessLogic_Snapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EventBook)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BusinessLogicServer).Snapshot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: BusinessLogic_Snapshot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BusinessLogicServer).Snapshot(ctx, req.(*EventBook))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // BusinessLogic_ServiceDesc is the grpc.ServiceDesc for BusinessLogic service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -644,6 +690,10 @@ var BusinessLogic_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Handle",
 			Handler:    _BusinessLogic_Handle_Handler,
+		},
+		{
+			MethodName: "Snapshot",
+			Handler:    _BusinessLogic_Snapshot_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

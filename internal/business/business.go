@@ -9,6 +9,7 @@ package business
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/evented/evented/internal/eventstore"
@@ -92,3 +93,17 @@ type MisbehaviourError struct {
 }
 
 func (e *MisbehaviourError) Error() string { return e.Service + " " + e.Reason }
+
+// Snapshotter is the optional ability of business logic to give the state
+// of an aggregate without a command, for automatic snapshots.
+//
+// Implementations are safe for concurrent use. Snapshot returns the state
+// after every event of prior (its snapshot and events); ErrNoSnapshots when
+// the service does not offer snapshots at all.
+type Snapshotter interface {
+	Snapshot(ctx context.Context, prior eventstore.Book) (Snapshot, error)
+}
+
+// ErrNoSnapshots is returned by a Snapshotter whose service does not
+// implement snapshots (gRPC UNIMPLEMENTED): asking again is pointless.
+var ErrNoSnapshots = errors.New("business logic does not implement Snapshot")

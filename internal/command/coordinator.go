@@ -37,6 +37,10 @@ type Options struct {
 	Snapshots map[string]SnapshotPolicy
 	// Observer, when set, is told what happens (metrics).
 	Observer Observer
+	// Loads, when set, is told how long each load of an aggregate from
+	// the store took (a command whose aggregate was not kept in memory),
+	// e.g. to snapshot aggregates that load slowly.
+	Loads LoadObserver
 	// CacheEvents bounds the events of recently handled aggregates kept in
 	// memory, so that their next command skips loading them from the store
 	// (0 means DefaultCacheEvents; negative keeps none). A kept aggregate
@@ -65,6 +69,13 @@ type Observer interface {
 	// Conflict reports an append that lost to another writer; retried says
 	// whether the command is tried again (else it is aborted).
 	Conflict(domain string, retried bool)
+}
+
+// LoadObserver is told about loads from the store: the aggregate, the
+// time its snapshot and events took to read, and how many events were read.
+// It is called with the aggregate's lock held: it must not block.
+type LoadObserver interface {
+	Loaded(cover eventstore.Cover, took time.Duration, events int)
 }
 
 type noObserver struct{}
@@ -325,9 +336,13 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 	for attempt := 1; ; attempt++ {
 		prior, kept := c.books.get(cmd.Cover)
 		if !kept {
+			start := time.Now()
 			if prior, err = eventstore.Load(ctx, c.store, c.snaps, cmd.Cover); err != nil {
 				inline.Abort()
 				return Result{}, nil, err
+			}
+			if c.opts.Loads != nil {
+				c.opts.Loads.Loaded(cmd.Cover, time.Since(start), len(prior.Events))
 			}
 		}
 		decision, err := c.decide(ctx, logic, business.Request{Prior: prior, Command: cmd})

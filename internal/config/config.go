@@ -212,12 +212,35 @@ type BusinessLogic struct {
 
 // SnapshotPolicy says which snapshots returned by business logic are stored.
 type SnapshotPolicy struct {
-	// Disabled drops every returned snapshot.
+	// Disabled drops every snapshot returned with a command; automatic
+	// snapshots (Every, LoadOver, Idle) are still taken.
 	Disabled bool `yaml:"disabled"`
 	// MinEvents stores a returned snapshot only when at least this many events
 	// were appended since the stored one (0: store every one).
 	MinEvents int `yaml:"min_events"`
+
+	// Automatic snapshots: evented asks the business logic for the state
+	// (its optional Snapshot RPC) without waiting for a command, when
+	// one of these holds; 0 turns each off.
+	//
+	// Every takes one when this many events were appended since the
+	// latest snapshot.
+	Every int `yaml:"every"`
+	// LoadOver takes one when loading the aggregate for a command read
+	// its snapshot and events for longer than this.
+	LoadOver time.Duration `yaml:"load_over"`
+	// Idle takes one when the aggregate got no event for this long and
+	// has events after its latest snapshot.
+	Idle time.Duration `yaml:"idle"`
+	// StateType, when set, is the only state type URL a snapshot of the
+	// domain may have: one of another type (an older state shape) is
+	// ignored on load and replaced by the next one. Change it with the
+	// shape of the state, e.g. type.googleapis.com/shop.CustomerStateV2.
+	StateType string `yaml:"state_type"`
 }
+
+// Auto reports whether p takes snapshots on its own.
+func (p SnapshotPolicy) Auto() bool { return p.Every > 0 || p.LoadOver > 0 || p.Idle > 0 }
 
 // Consumer is a projector or saga.
 type Consumer struct {

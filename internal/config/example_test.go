@@ -54,6 +54,10 @@ func ExampleLoad() {
 	//     snapshots:
 	//       disabled: false
 	//       min_events: 0
+	//       every: 0
+	//       load_over: 0s
+	//       idle: 0s
+	//       state_type: ""
 	// projectors: [] # default
 	// sagas: [] # default
 	// delivery:

@@ -100,6 +100,16 @@ func (c Config) Validate() error {
 		if bl.Snapshots.MinEvents < 0 {
 			v.add(key+".snapshots.min_events", "invalid value %d: want 0 or more", bl.Snapshots.MinEvents)
 		}
+		sp := bl.Snapshots
+		if sp.Every < 0 {
+			v.add(key+".snapshots.every", "invalid value %d: want 0 (off) or more", sp.Every)
+		}
+		if sp.LoadOver < 0 {
+			v.add(key+".snapshots.load_over", "invalid value %s: want 0 (off) or more", sp.LoadOver)
+		}
+		if sp.Idle < 0 {
+			v.add(key+".snapshots.idle", "invalid value %s: want 0 (off) or more", sp.Idle)
+		}
 	}
 	v.consumers("projectors", c.Projectors, maxDomain)
 	v.consumers("sagas", c.Sagas, maxDomain)

@@ -138,6 +138,12 @@ func TestValidate(t *testing.T) {
 		{"negative min_events", func(c *Config) {
 			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{MinEvents: -1}}}
 		}, "business_logic[0].snapshots.min_events: invalid value -1: want 0 or more"},
+		{"negative snapshot every", func(c *Config) {
+			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{Every: -5}}}
+		}, "business_logic[0].snapshots.every: invalid value -5: want 0 (off) or more"},
+		{"negative snapshot idle", func(c *Config) {
+			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{Idle: -time.Second}}}
+		}, "business_logic[0].snapshots.idle: invalid value -1s: want 0 (off) or more"},
 
 		{"consumers", func(c *Config) {
 			c.Projectors = []Consumer{cons("receipt", "localhost:50055", "transaction")}

@@ -30,6 +30,8 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
+	snaps snapshotMetrics
+
 	commands       *prometheus.CounterVec
 	commandSeconds *prometheus.HistogramVec
 	appended       *prometheus.CounterVec
@@ -130,6 +132,7 @@ func New(configured []string, extra int) *Metrics {
 	m.Registry.MustRegister(m.commands, m.commandSeconds, m.appended, m.conflicts,
 		m.delivered, m.deliveryLag, m.deliveryFailed, m.parked,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.snaps = newSnapshotMetrics(m.Registry)
 	return m
 }
 

@@ -44,6 +44,7 @@ import (
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/metrics"
 	"github.com/evented/evented/internal/query"
+	"github.com/evented/evented/internal/snapshot"
 	"github.com/evented/evented/internal/tracing"
 )
 
@@ -135,6 +136,7 @@ type Server struct {
 	// projections are the projectors' projections, for subscription
 	// queries (projections.go).
 	projections *delivery.Projections
+	snapper     *snapshot.Worker // nil when no domain has automatic snapshots
 }
 
 // New opens storage, prepares business logic clients and binds both ports
@@ -164,6 +166,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	s.space, _ = s.store.(eventstore.Space)
 	s.store = s.tracing.Storage(s.store)
+	s.store = filterSnapshots(s.store, snapshotPolicies(cfg.BusinessLogic))
 	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
@@ -171,7 +174,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, b := range cfg.BusinessLogic {
 		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
 	}
+	var loads command.LoadObserver = loadMetrics{s.metrics}
+	if s.snapper = s.snapshotWorker(s.router); s.snapper != nil {
+		loads = s.snapper // it passes loads on to the metrics
+	}
 	coord := command.New(s.store, s.store, s.router, command.Options{
+		Loads:         loads,
 		MaxAttempts:   cfg.Command.MaxAttempts,
 		Timeout:       cfg.Command.Timeout,
 		KeyRetention:  cfg.Command.IdempotencyRetention,
@@ -261,6 +269,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { s.watchStore(gctx); return nil })
 	g.Go(func() error { return s.projections.Run(gctx) })
+	if s.snapper != nil {
+		g.Go(func() error { return s.snapper.Run(gctx) })
+	}
 	// Take the first share of the segments before serving commands.
 	startWait := time.After(s.cfg.Delivery.LeaseTTL)
 	for _, sub := range s.hub.Subscriptions() {
@@ -454,6 +465,9 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, MaxBookBytes: limit,
 		}, s.log))
+	}
+	if s.snapper != nil {
+		subs = append(subs, s.snapshotSubscription(s.snapper))
 	}
 	return delivery.NewHub(subs...), nil
 }

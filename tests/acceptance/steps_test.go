@@ -73,4 +73,5 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerDistribution(sc)
 	w.registerLifecycle(sc)
 	w.registerBus(sc)
+	w.registerSnapshots(sc)
 }

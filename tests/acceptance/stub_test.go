@@ -51,6 +51,10 @@ type stubLogic struct {
 	interfered int
 	// record is how the other writer reaches evented; set once evented runs.
 	record func(context.Context, *eventedpb.EventBook) (*eventedpb.SynchronousProcessingResponse, error)
+	// snapshots: the stub answers Snapshot (else UNIMPLEMENTED);
+	// snapshotAsked counts the questions.
+	snapshots     bool
+	snapshotAsked int
 	// problems are failures of the stub itself; any fails the scenario.
 	problems []error
 }

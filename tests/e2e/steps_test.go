@@ -42,6 +42,7 @@ type world struct {
 }
 
 func (w *world) register(sc *godog.ScenarioContext) {
+	w.registerSnapshots(sc)
 	sc.Before(func(ctx context.Context, _ *godog.Scenario) (context.Context, error) {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/wire"
 )
 
@@ -54,6 +55,23 @@ func (l *Logic) Handle(ctx context.Context, req business.Request) (business.Deci
 		return business.Decision{}, &business.MisbehaviourError{Service: l.Name(), Reason: "returned an invalid event book: " + err.Error()}
 	}
 	return d, nil
+}
+
+// Snapshot implements business.Snapshotter: the state after prior, as
+// the service folds it. A service without the RPC (UNIMPLEMENTED) gives
+// business.ErrNoSnapshots.
+func (l *Logic) Snapshot(ctx context.Context, prior eventstore.Book) (business.Snapshot, error) {
+	s, err := l.client.Snapshot(ctx, wire.PBBook(prior))
+	if status.Code(err) == codes.Unimplemented {
+		return business.Snapshot{}, fmt.Errorf("%s: %w", l.Name(), business.ErrNoSnapshots)
+	}
+	if err != nil {
+		return business.Snapshot{}, l.wrap(err)
+	}
+	if s.GetState() == nil {
+		return business.Snapshot{}, &business.MisbehaviourError{Service: l.Name(), Reason: "returned a snapshot without state"}
+	}
+	return business.Snapshot{TypeURL: s.GetState().GetTypeUrl(), State: s.GetState().GetValue()}, nil
 }
 
 // Close closes the connection.

@@ -141,3 +141,20 @@ def test_clock_and_timestamp():
     agg = evented.Aggregate("d", dict, clock=lambda: NOW)
     assert agg.now() == NOW
     assert evented.timestamp(NOW).ToDatetime() == NOW.replace(tzinfo=None)
+
+
+def test_take_snapshot_folds_the_snapshot_and_events_without_a_command():
+    book = pb.EventBook(cover=COVER.to_pb())
+    book.snapshot.CopyFrom(pb.Snapshot(sequence=5, state=pack(State(name="a", points=10))))
+    book.pages.append(page(Added(points=2, balance=12), 5))
+    book.pages.append(page(Added(points=3, balance=15), 6))
+    out = counter.new().take_snapshot(book)
+    assert out.sequence == 7
+    assert unpack(State, out.state) == State(name="a", points=15)
+
+
+def test_take_snapshot_without_a_snapshot_function_is_unimplemented():
+    agg = evented.Aggregate("counter", dict)
+    with pytest.raises(evented.Error) as info:
+        agg.take_snapshot(pb.EventBook(cover=COVER.to_pb()))
+    assert info.value.code == grpc.StatusCode.UNIMPLEMENTED

@@ -187,4 +187,44 @@ impl<S: Default + 'static> Aggregate<S> {
             Ok(out)
         })
     }
+
+    /// What `evented.BusinessLogic/Snapshot` answers: the state after the
+    /// book's snapshot and events, made by the [`snapshot`](Aggregate::snapshot)
+    /// function. evented asks for it on its own when the domain has an
+    /// automatic snapshot policy; without a snapshot function it is
+    /// UNIMPLEMENTED, and evented stops asking.
+    pub fn take_snapshot(&self, book: &pb::EventBook) -> Result<pb::Snapshot, Error> {
+        let domain = self.domain.as_str();
+        let Some(save) = &self.snapshot else {
+            return Err(Error::new(
+                Code::Unimplemented,
+                format!("{domain}: no snapshot function registered (Aggregate::snapshot)"),
+            ));
+        };
+        let cover = Cover::from_pb("cover", book.cover.as_ref())?;
+        if cover.domain != self.domain {
+            return Err(Error::new(
+                Code::NotFound,
+                format!(
+                    "this service handles domain {:?}, not {:?}",
+                    self.domain, cover.domain
+                ),
+            ));
+        }
+        guard(domain, || {
+            let mut state = S::default();
+            self.fold
+                .restore_from(&mut state, book.snapshot.as_ref())
+                .map_err(|e| e.prefixed(domain))?;
+            for (seq, page) in sequences(book).into_iter().zip(&book.pages) {
+                self.fold
+                    .apply_page(&mut state, seq, page)
+                    .map_err(|e| e.prefixed(domain))?;
+            }
+            Ok(pb::Snapshot {
+                sequence: next_sequence(book),
+                state: Some(save(&state).into_any()),
+            })
+        })
+    }
 }

@@ -24,11 +24,15 @@ const GRACE: Duration = Duration::from_secs(5);
 
 trait Logic: Send + Sync {
     fn handle_command(&self, request: &pb::ContextualCommand) -> Result<pb::EventBook, Error>;
+    fn take_snapshot(&self, book: &pb::EventBook) -> Result<pb::Snapshot, Error>;
 }
 
 impl<S: Default + 'static> Logic for Aggregate<S> {
     fn handle_command(&self, request: &pb::ContextualCommand) -> Result<pb::EventBook, Error> {
         Aggregate::handle_command(self, request)
+    }
+    fn take_snapshot(&self, book: &pb::EventBook) -> Result<pb::Snapshot, Error> {
+        Aggregate::take_snapshot(self, book)
     }
 }
 
@@ -61,6 +65,27 @@ impl BusinessLogic for Router {
             }
         };
         Ok(Response::new(logic.handle_command(&request)?))
+    }
+
+    async fn snapshot(
+        &self,
+        request: Request<pb::EventBook>,
+    ) -> Result<Response<pb::Snapshot>, Status> {
+        let book = request.into_inner();
+        let domain = book.cover.as_ref().map_or("", |c| c.domain.as_str());
+        let logic = match self.0.get(domain) {
+            Some(l) => l,
+            None if self.0.len() == 1 => self.0.values().next().expect("one aggregate"),
+            None => {
+                let mut known: Vec<_> = self.0.keys().cloned().collect();
+                known.sort();
+                return Err(Status::new(
+                    Code::NotFound,
+                    format!("this service handles domains {known:?}, not {domain:?}"),
+                ));
+            }
+        };
+        Ok(Response::new(logic.take_snapshot(&book)?))
     }
 }
 

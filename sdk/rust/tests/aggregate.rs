@@ -381,3 +381,58 @@ fn covers_from_the_wire_name_the_bad_field() {
         "customer/bee85a38-babe-5251-8d7d-f8a8ed93ed9c"
     );
 }
+
+#[test]
+fn take_snapshot_folds_the_snapshot_and_events_without_a_command() {
+    let book = pb::EventBook {
+        cover: Some(cover().to_pb()),
+        snapshot: Some(pb::Snapshot {
+            sequence: 5,
+            state: Some(
+                Msg::from(State {
+                    name: "a".into(),
+                    points: 10,
+                })
+                .into_any(),
+            ),
+        }),
+        pages: vec![
+            page(
+                Added {
+                    points: 2,
+                    balance: 12,
+                },
+                Some(5),
+            ),
+            page(
+                Added {
+                    points: 3,
+                    balance: 15,
+                },
+                Some(6),
+            ),
+        ],
+    };
+    let snap = counter(Options::default()).take_snapshot(&book).unwrap();
+    assert_eq!(snap.sequence, 7);
+    assert_eq!(
+        evented::decode::<State>(snap.state.as_ref().unwrap()),
+        Some(State {
+            name: "a".into(),
+            points: 15
+        })
+    );
+}
+
+#[test]
+fn take_snapshot_without_a_snapshot_function_is_unimplemented() {
+    let agg = evented::Aggregate::<Counter>::new("counter", Options::default());
+    let err = agg
+        .take_snapshot(&pb::EventBook {
+            cover: Some(cover().to_pb()),
+            snapshot: None,
+            pages: vec![],
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+}

@@ -20,6 +20,16 @@ Feature: The example shop, end to end
     Then the command waited for "log-customer", in time
     And the customer log already shows a "examples.CustomerCreated" event for customer "erin"
 
+  @customer @snapshots
+  Scenario: A loyal customer's long history is snapshotted by evented
+    evented asks the customer service for the customer's state every 20
+    events (examples/config.yaml) and drops the snapshots commands return:
+    the next command starts from evented's snapshot.
+    When I register customer "frank" named "Frank" with email "frank@example.com"
+    And customer "frank" is given 5 loyalty points 24 times
+    Then eventually customer "frank" loads from a snapshot evented took of 20 events or more
+    And customer "frank" has 120 loyalty points
+
   @customer
   Scenario: A customer needs a name
     When I register customer "nameless" named "" with email "nobody@example.com"

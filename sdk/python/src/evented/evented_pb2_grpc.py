@@ -471,6 +471,11 @@ class BusinessLogicStub:
                 request_serializer=evented_dot_evented__pb2.ContextualCommand.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.EventBook.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_unary(
+                '/evented.BusinessLogic/Snapshot',
+                request_serializer=evented_dot_evented__pb2.EventBook.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.Snapshot.FromString,
+                _registered_method=True)
 
 
 class BusinessLogicServicer:
@@ -484,6 +489,18 @@ class BusinessLogicServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Snapshot(self, request, context):
+        """Addition: the aggregate's state after the events given (the latest
+        snapshot, if any, and the events from its sequence on), for evented's
+        automatic snapshots (business_logic[].snapshots: every, load_over,
+        idle). Optional: a service answering UNIMPLEMENTED is not asked again
+        and keeps the snapshots it returns with commands. The reply's sequence
+        is ignored: evented sets it to the number of events folded in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BusinessLogicServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -491,6 +508,11 @@ def add_BusinessLogicServicer_to_server(servicer, server):
                     servicer.Handle,
                     request_deserializer=evented_dot_evented__pb2.ContextualCommand.FromString,
                     response_serializer=evented_dot_evented__pb2.EventBook.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=evented_dot_evented__pb2.EventBook.FromString,
+                    response_serializer=evented_dot_evented__pb2.Snapshot.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -520,6 +542,33 @@ class BusinessLogic:
             '/evented.BusinessLogic/Handle',
             evented_dot_evented__pb2.ContextualCommand.SerializeToString,
             evented_dot_evented__pb2.EventBook.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evented.BusinessLogic/Snapshot',
+            evented_dot_evented__pb2.EventBook.SerializeToString,
+            evented_dot_evented__pb2.Snapshot.FromString,
             options,
             channel_credentials,
             insecure,

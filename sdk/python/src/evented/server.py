@@ -51,6 +51,16 @@ class _BusinessLogic(pb_grpc.BusinessLogicServicer):
                 context.abort(grpc.StatusCode.NOT_FOUND, f'this service handles domains {sorted(self._by_domain)}, not "{domain}"')
         return _call(context, domain, lambda: agg.handle_command(request))
 
+    def Snapshot(self, request: pb.EventBook, context: grpc.ServicerContext) -> pb.Snapshot:  # noqa: N802
+        domain = request.cover.domain
+        agg = self._by_domain.get(domain)
+        if agg is None:
+            if len(self._by_domain) == 1:
+                agg = next(iter(self._by_domain.values()))  # its own message names the domain
+            else:
+                context.abort(grpc.StatusCode.NOT_FOUND, f'this service handles domains {sorted(self._by_domain)}, not "{domain}"')
+        return _call(context, domain, lambda: agg.take_snapshot(request))
+
 
 class _ProjectorCoordinator(pb_grpc.ProjectorCoordinatorServicer):
     def __init__(self, projector: Projector[Any]) -> None:
