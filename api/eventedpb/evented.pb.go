@@ -1087,6 +1087,123 @@ func (x *AggregateRoot) GetRoot() *UUID {
 	return nil
 }
 
+// Addition: which parked events to discard.
+type DiscardRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber string                 `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// Only these aggregates; empty means all of the subscriber's.
+	Covers []*Cover `protobuf:"bytes,2,rep,name=covers,proto3" json:"covers,omitempty"`
+	// Must be true: a discard loses the deliveries for good.
+	Confirm       bool `protobuf:"varint,3,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardRequest) Reset() {
+	*x = DiscardRequest{}
+	mi := &file_evented_evented_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardRequest) ProtoMessage() {}
+
+func (x *DiscardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardRequest.ProtoReflect.Descriptor instead.
+func (*DiscardRequest) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *DiscardRequest) GetSubscriber() string {
+	if x != nil {
+		return x.Subscriber
+	}
+	return ""
+}
+
+func (x *DiscardRequest) GetCovers() []*Cover {
+	if x != nil {
+		return x.Covers
+	}
+	return nil
+}
+
+func (x *DiscardRequest) GetConfirm() bool {
+	if x != nil {
+		return x.Confirm
+	}
+	return false
+}
+
+// Addition: what a discard dropped.
+type DiscardResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Discarded uint64                 `protobuf:"varint,1,opt,name=discarded,proto3" json:"discarded,omitempty"`
+	// The aggregates whose parked events were dropped.
+	Covers        []*Cover `protobuf:"bytes,2,rep,name=covers,proto3" json:"covers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardResult) Reset() {
+	*x = DiscardResult{}
+	mi := &file_evented_evented_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardResult) ProtoMessage() {}
+
+func (x *DiscardResult) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardResult.ProtoReflect.Descriptor instead.
+func (*DiscardResult) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DiscardResult) GetDiscarded() uint64 {
+	if x != nil {
+		return x.Discarded
+	}
+	return 0
+}
+
+func (x *DiscardResult) GetCovers() []*Cover {
+	if x != nil {
+		return x.Covers
+	}
+	return nil
+}
+
 // Addition: where to reset a subscriber to.
 type ResetRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1105,7 +1222,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1234,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1247,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1221,7 +1338,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1350,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1363,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1319,7 +1436,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1448,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1461,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1486,7 +1603,7 @@ type CutOverRequest struct {
 
 func (x *CutOverRequest) Reset() {
 	*x = CutOverRequest{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1615,7 @@ func (x *CutOverRequest) String() string {
 func (*CutOverRequest) ProtoMessage() {}
 
 func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1628,7 @@ func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
 func (*CutOverRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CutOverRequest) GetProjector() string {
@@ -1548,7 +1665,7 @@ type CutOverResult struct {
 
 func (x *CutOverResult) Reset() {
 	*x = CutOverResult{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1677,7 @@ func (x *CutOverResult) String() string {
 func (*CutOverResult) ProtoMessage() {}
 
 func (x *CutOverResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1690,7 @@ func (x *CutOverResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
 func (*CutOverResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CutOverResult) GetProjector() string {
@@ -1618,7 +1735,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1747,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1760,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1707,7 +1824,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1836,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1849,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1766,7 +1883,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +1895,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +1908,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{23}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1854,7 +1971,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +1983,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +1996,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1907,7 +2024,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2036,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2049,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{25}
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -2029,7 +2146,16 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x05waits\x18\x01 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\"J\n" +
 	"\rAggregateRoot\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12!\n" +
-	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\xd4\x01\n" +
+	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"r\n" +
+	"\x0eDiscardRequest\x12\x1e\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\tR\n" +
+	"subscriber\x12&\n" +
+	"\x06covers\x18\x02 \x03(\v2\x0e.evented.CoverR\x06covers\x12\x18\n" +
+	"\aconfirm\x18\x03 \x01(\bR\aconfirm\"U\n" +
+	"\rDiscardResult\x12\x1c\n" +
+	"\tdiscarded\x18\x01 \x01(\x04R\tdiscarded\x12&\n" +
+	"\x06covers\x18\x02 \x03(\v2\x0e.evented.CoverR\x06covers\"\xd4\x01\n" +
 	"\fResetRequest\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2131,14 +2257,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd2\x02\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x94\x03\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
 	"ListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n" +
 	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
-	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult\x12@\n" +
+	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -2152,7 +2279,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2170,100 +2297,106 @@ var file_evented_evented_proto_goTypes = []any{
 	(*WaitRequest)(nil),                   // 13: evented.WaitRequest
 	(*WaitResponse)(nil),                  // 14: evented.WaitResponse
 	(*AggregateRoot)(nil),                 // 15: evented.AggregateRoot
-	(*ResetRequest)(nil),                  // 16: evented.ResetRequest
-	(*ResetResult)(nil),                   // 17: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 18: evented.SubscriptionStatus
-	(*CutOverRequest)(nil),                // 19: evented.CutOverRequest
-	(*CutOverResult)(nil),                 // 20: evented.CutOverResult
-	(*SegmentStatus)(nil),                 // 21: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 22: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 23: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 24: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 25: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 27: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 28: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 29: google.protobuf.Empty
+	(*DiscardRequest)(nil),                // 16: evented.DiscardRequest
+	(*DiscardResult)(nil),                 // 17: evented.DiscardResult
+	(*ResetRequest)(nil),                  // 18: evented.ResetRequest
+	(*ResetResult)(nil),                   // 19: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 20: evented.SubscriptionStatus
+	(*CutOverRequest)(nil),                // 21: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 22: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 23: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 24: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 25: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 26: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 27: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 28: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 29: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 30: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 31: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	26, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	27, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	28, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	29, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	27, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	29, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	27, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	29, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	27, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
+	29, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
 	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
 	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	28, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	30, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
-	26, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	21, // 25: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	26, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 27: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 28: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 29: evented.ParkedEvent.page:type_name -> evented.EventPage
-	26, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	25, // 31: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 32: evented.ReplayFailure.cover:type_name -> evented.Cover
-	10, // 33: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 34: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	12, // 35: evented.EventQuery.GetEvents:input_type -> evented.Query
-	12, // 36: evented.EventQuery.Synchronize:input_type -> evented.Query
-	29, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	13, // 38: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	11, // 39: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 40: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 41: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 42: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 43: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 44: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 45: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 46: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 47: evented.Saga.HandleSync:input_type -> evented.EventBook
-	29, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	22, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	22, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	16, // 51: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	19, // 52: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	7,  // 53: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 54: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 55: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 56: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 57: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 58: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	5,  // 59: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	29, // 60: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 61: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	29, // 62: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 63: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	29, // 64: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 65: evented.Projector.HandleSync:output_type -> evented.Projection
-	29, // 66: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 67: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	18, // 68: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	23, // 69: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	24, // 70: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	17, // 71: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	20, // 72: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	53, // [53:73] is the sub-list for method output_type
-	33, // [33:53] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	1,  // 24: evented.DiscardRequest.covers:type_name -> evented.Cover
+	1,  // 25: evented.DiscardResult.covers:type_name -> evented.Cover
+	28, // 26: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	23, // 27: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	28, // 28: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 29: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 30: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 31: evented.ParkedEvent.page:type_name -> evented.EventPage
+	28, // 32: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	27, // 33: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 34: evented.ReplayFailure.cover:type_name -> evented.Cover
+	10, // 35: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 36: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	12, // 37: evented.EventQuery.GetEvents:input_type -> evented.Query
+	12, // 38: evented.EventQuery.Synchronize:input_type -> evented.Query
+	31, // 39: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	13, // 40: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	11, // 41: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 42: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 43: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 44: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 45: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 46: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 47: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 48: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 49: evented.Saga.HandleSync:input_type -> evented.EventBook
+	31, // 50: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	24, // 51: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	24, // 52: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	18, // 53: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	21, // 54: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	16, // 55: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
+	7,  // 56: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 57: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 58: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 59: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 60: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 61: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	5,  // 62: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	31, // 63: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 64: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	31, // 65: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 66: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	31, // 67: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 68: evented.Projector.HandleSync:output_type -> evented.Projection
+	31, // 69: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 70: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	20, // 71: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	25, // 72: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	26, // 73: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	19, // 74: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	22, // 75: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	17, // 76: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
+	56, // [56:77] is the sub-list for method output_type
+	35, // [35:56] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -2275,7 +2408,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[16].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[18].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -2286,7 +2419,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

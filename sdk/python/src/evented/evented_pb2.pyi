@@ -174,6 +174,24 @@ class AggregateRoot(_message.Message):
     root: UUID
     def __init__(self, domain: _Optional[str] = ..., root: _Optional[_Union[UUID, _Mapping]] = ...) -> None: ...
 
+class DiscardRequest(_message.Message):
+    __slots__ = ("subscriber", "covers", "confirm")
+    SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
+    COVERS_FIELD_NUMBER: _ClassVar[int]
+    CONFIRM_FIELD_NUMBER: _ClassVar[int]
+    subscriber: str
+    covers: _containers.RepeatedCompositeFieldContainer[Cover]
+    confirm: bool
+    def __init__(self, subscriber: _Optional[str] = ..., covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ..., confirm: _Optional[bool] = ...) -> None: ...
+
+class DiscardResult(_message.Message):
+    __slots__ = ("discarded", "covers")
+    DISCARDED_FIELD_NUMBER: _ClassVar[int]
+    COVERS_FIELD_NUMBER: _ClassVar[int]
+    discarded: int
+    covers: _containers.RepeatedCompositeFieldContainer[Cover]
+    def __init__(self, discarded: _Optional[int] = ..., covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ...) -> None: ...
+
 class ResetRequest(_message.Message):
     __slots__ = ("subscriber", "beginning", "after_position", "time", "saga_commands")
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
