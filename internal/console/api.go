@@ -115,33 +115,36 @@ type trailerStream struct {
 	trailer metadata.MD
 }
 
-func (t *trailerStream) Method() string                  { return t.method }
-func (t *trailerStream) SetHeader(metadata.MD) error     { return nil }
-func (t *trailerStream) SendHeader(metadata.MD) error    { return nil }
-func (t *trailerStream) SetTrailer(md metadata.MD) error { t.trailer = metadata.Join(t.trailer, md); return nil }
+func (t *trailerStream) Method() string               { return t.method }
+func (t *trailerStream) SetHeader(metadata.MD) error  { return nil }
+func (t *trailerStream) SendHeader(metadata.MD) error { return nil }
+func (t *trailerStream) SetTrailer(md metadata.MD) error {
+	t.trailer = metadata.Join(t.trailer, md)
+	return nil
+}
 
 // --- Overview
 
 type subscriptionView struct {
-	Name        string          `json:"name"`
-	Kind        string          `json:"kind"`
-	Projector   string          `json:"projector,omitempty"`
-	Version     int             `json:"version"`
-	State       string          `json:"state"`
-	Synchronous bool            `json:"synchronous"`
-	Checkpoint  uint64          `json:"checkpoint"`
-	Head        uint64          `json:"head"`
-	Lag         uint64          `json:"lag"`
-	LagSeconds  float64         `json:"lag_seconds"`
-	Rate        float64         `json:"rate"`
-	EtaSeconds  float64         `json:"eta_seconds"`
-	Delivered   uint64          `json:"delivered"`
-	Pending     int             `json:"pending"`
-	Parked      int             `json:"parked"`
-	ReplayUntil uint64          `json:"replay_until"`
-	LastError   string          `json:"last_error,omitempty"`
-	Replica     string          `json:"replica"`
-	Segments    []segmentView   `json:"segments"`
+	Name        string        `json:"name"`
+	Kind        string        `json:"kind"`
+	Projector   string        `json:"projector,omitempty"`
+	Version     int           `json:"version"`
+	State       string        `json:"state"`
+	Synchronous bool          `json:"synchronous"`
+	Checkpoint  uint64        `json:"checkpoint"`
+	Head        uint64        `json:"head"`
+	Lag         uint64        `json:"lag"`
+	LagSeconds  float64       `json:"lag_seconds"`
+	Rate        float64       `json:"rate"`
+	EtaSeconds  float64       `json:"eta_seconds"`
+	Delivered   uint64        `json:"delivered"`
+	Pending     int           `json:"pending"`
+	Parked      int           `json:"parked"`
+	ReplayUntil uint64        `json:"replay_until"`
+	LastError   string        `json:"last_error,omitempty"`
+	Replica     string        `json:"replica"`
+	Segments    []segmentView `json:"segments"`
 }
 
 type segmentView struct {
@@ -269,7 +272,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 }
 
 func configuredDomains(cfg config.Config) []string {
-	var d []string
+	d := []string{}
 	for _, b := range cfg.BusinessLogic {
 		d = append(d, b.Domain)
 	}
@@ -724,7 +727,11 @@ func (c *Console) discard(w http.ResponseWriter, r *http.Request) {
 // --- Send a command
 
 func (c *Console) types(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, map[string]any{"types": c.o.Registry.Known(), "domains": configuredDomains(c.o.Config)})
+	types := c.o.Registry.Known()
+	if types == nil {
+		types = []string{}
+	}
+	writeJSON(w, map[string]any{"types": types, "domains": configuredDomains(c.o.Config)})
 }
 
 func (c *Console) send(w http.ResponseWriter, r *http.Request) {

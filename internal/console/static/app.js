@@ -129,7 +129,7 @@ async function overview(signal) {
     h('h2', {}, 'Services evented calls'),
     table(['Kind', 'Name', 'Address', 'Reachability', 'Since', 'Last error', 'At'], o.services.map((s) => h('tr', {},
       td(s.kind.replace('_', ' ')), td(s.name), td(s.address, 'mono'), td(status(s.reachable)), td(fmtTime(s.since)),
-      td(s.delivery_error || s.last_error || ''), td(fmtTime(s.last_error_at))))),
+      td(s.delivery_error || s.last_error || ''), td(fmtTime(s.last_error_at)))),
     { empty: 'No business logic, projector, saga or broker is configured: the placeholder business logic answers every domain.' }),
     h('h2', {}, 'Subscriptions'),
     subsTable(o.subscriptions, false),
@@ -208,7 +208,7 @@ async function parked(signal, reload) {
         td(h('div', { class: 'row' },
           h('details', {}, h('summary', {}, 'Payload'), h('pre', {}, JSON.stringify(p.payload ?? p.payload_base64, null, 2)), p.cause ? h('pre', { class: 'muted' }, JSON.stringify(p.cause, null, 2)) : null),
           h('button', { type: 'button', onclick: () => act(name, 'replay', [p]) }, 'Replay'),
-          h('button', { type: 'button', class: 'danger', onclick: () => act(name, 'discard', [p]) }, 'Discard…'))))))));
+          h('button', { type: 'button', class: 'danger', onclick: () => act(name, 'discard', [p]) }, 'Discard…')))))));
   }
   return out;
 }
@@ -285,7 +285,7 @@ async function events(signal, reload, params) {
       h('h2', {}, `${b.domain} / ${book.name || b.root}`), book.name ? h('p', { class: 'muted mono' }, b.root) : null,
       b.snapshot ? h('details', {}, h('summary', {}, `Snapshot at sequence ${b.snapshot.sequence} (${b.snapshot.type})`), h('pre', { class: 'block' }, JSON.stringify(b.snapshot.state ?? b.snapshot.state_base64, null, 2))) : h('p', { class: 'muted' }, 'No snapshot.'),
       table(['Seq', 'Type', 'Payload', 'Created', 'Cause'], b.events.map((e) => h('tr', {},
-        td(String(e.sequence), 'num'), td(e.type), td(h('pre', {}, JSON.stringify(e.payload ?? e.payload_base64, null, 1))), td(fmtTime(e.created_at)),
+        td(String(e.sequence), 'num'), td(e.type), td(payloadText(e), 'mono'), td(fmtTime(e.created_at)),
         td(e.cause ? h('pre', { class: 'muted' }, [e.cause.correlation_id && 'correlation ' + e.cause.correlation_id, e.cause.command_id && 'command ' + e.cause.command_id, e.cause.caused_by && 'caused by ' + e.cause.caused_by, 'depth ' + e.cause.depth].filter(Boolean).join('\n')) : ''))), { empty: 'No events.' }));
   }
   return [h('h1', {}, 'Events'), filters,
@@ -296,7 +296,7 @@ async function events(signal, reload, params) {
     h('h2', {}, `Latest events${sel.domain || sel.type || sel.since ? ' (filtered)' : ''}`),
     table(['Position', 'Aggregate', 'Seq', 'Type', 'Payload', 'Created'], log.events.slice().reverse().map((e) => h('tr', {},
       td(String(e.position), 'num'), td(h('a', { href: '#/events?' + new URLSearchParams({ domain: e.domain, agg: e.name || e.root }) }, `${e.domain}/${aggName(e)}`), 'mono'),
-      td(String(e.sequence), 'num'), td(e.type), td(payloadText(e), 'mono'), td(fmtTime(e.created_at))))), { empty: 'No events match.' }),
+      td(String(e.sequence), 'num'), td(e.type), td(payloadText(e), 'mono'), td(fmtTime(e.created_at)))), { empty: 'No events match.' }),
     liveTail(signal, { domain: sel.domain, type: sel.type })];
 }
 
@@ -337,7 +337,7 @@ function renderReply(r) {
     h('p', { class: n ? 'notice' : 'muted' }, n ? `${n} event(s) stored.` : 'Accepted; the business logic returned no events, nothing was stored.')];
   for (const b of v.books) {
     if (!b.events.length) continue;
-    parts.push(table(['Aggregate', 'Seq', 'Type', 'Payload'], b.events.map((e) => h('tr', {}, td(`${b.domain}/${b.root}`, 'mono'), td(String(e.sequence), 'num'), td(e.type), td(payloadText(e), 'mono'))))));
+    parts.push(table(['Aggregate', 'Seq', 'Type', 'Payload'], b.events.map((e) => h('tr', {}, td(`${b.domain}/${b.root}`, 'mono'), td(String(e.sequence), 'num'), td(e.type), td(payloadText(e), 'mono')))));
   }
   if (v.projections?.length) parts.push(h('h2', {}, 'Projections'), table(['Projector', 'Seq', 'Type', 'Projection'], v.projections.map((p) => h('tr', {}, td(p.projector), td(String(p.sequence), 'num'), td(p.type), td(payloadText(p), 'mono')))));
   if (v.commands?.length) parts.push(h('h2', {}, 'Saga commands'), table(['To', 'Commands'], v.commands.map((c) => h('tr', {}, td(`${c.domain}/${c.root}`, 'mono'), td(c.commands.map((p) => p.type + ' ' + payloadText(p)).join('\n'), 'mono')))));
@@ -404,6 +404,7 @@ async function route() {
       if (ctl.signal.aborted) return;
       if (e instanceof AuthError) { main.replaceChildren(...login(e.message)); main.dataset.page = 'login'; return; }
       main.replaceChildren(h('h1', {}, 'Could not load this page'), errorBox(e));
+      main.dataset.page = 'error';
     }
   };
   await render();
