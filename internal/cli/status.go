@@ -20,12 +20,12 @@ import (
 // statusView is the console's overview (GET /api/overview on the admin
 // port), as evented status prints it.
 type statusView struct {
-	Version       string  `json:"version"`
-	Storage       string  `json:"storage"`
-	Bus           string  `json:"bus"`
-	Head          uint64  `json:"head"`
-	UptimeSeconds int     `json:"uptime_seconds"`
-	Parked        int     `json:"parked"`
+	Version       string `json:"version"`
+	Storage       string `json:"storage"`
+	Bus           string `json:"bus"`
+	Head          uint64 `json:"head"`
+	UptimeSeconds int    `json:"uptime_seconds"`
+	Parked        int    `json:"parked"`
 	Samples       []struct {
 		Rate      float64 `json:"rate"`
 		LatencyMs float64 `json:"latency_ms"`

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net"
 	"os"
 	"os/exec"
@@ -82,7 +83,8 @@ func startServer(t *testing.T, proj *ledger) *server.Server {
 	down.Close()
 
 	cfg := config.Default()
-	cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
+	t.Chdir(t.TempDir()) // a short, relative path in the screenshots
+	cfg.Storage.Path = "events.db"
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String(), Domains: []string{"ledger"}}}
@@ -192,6 +194,20 @@ func TestConsoleInBrowser(t *testing.T) {
 	// parked.
 	page("send", "send")
 	send("ledger", "entry-1", "examples.CreateCustomer", `{"name":"Ann","email":"ann@example.com"}`)
+
+	// More data, through the API: a few customers.
+	for i, name := range []string{"Alice", "Bob", "Carol", "Dan"} {
+		body := fmt.Sprintf(`{"domain":"customer","id":"cust-%03d","type":"examples.CreateCustomer","payload":{"name":%q,"email":"%s@example.com"}}`, i+1, name, strings.ToLower(name))
+		resp, err := http.Post(base+"api/send", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /api/send: %s", resp.Status)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 
 	// Overview: version, storage, the charts and the services.
 	time.Sleep(time.Second) // a few samples
