@@ -1,17 +1,22 @@
 package server_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/server"
 )
 
 // consoleDo calls the console on the secured server's admin port.
@@ -112,4 +117,67 @@ func TestConsoleConfigHidesSecrets(t *testing.T) {
 			t.Errorf("a token is shown")
 		}
 	}
+}
+
+// TestConsoleDiscardNeedsConfirmation: a discard from the console (or
+// DeliveryAdmin.DiscardParked) without confirm is refused, naming it.
+func TestConsoleDiscardNeedsConfirmation(t *testing.T) {
+	s := startSecured(t, func(c *config.Config) {
+		c.Projectors = []config.Consumer{{Name: "ledger", Address: "127.0.0.1:1"}}
+	})
+	code, body := consoleDo(t, s, http.MethodPost, "/api/parked/ledger/discard", s.tokens["operator"], `{"aggregates":[]}`)
+	if code != http.StatusBadRequest || !strings.Contains(body, "confirm") {
+		t.Errorf("discard without confirm: %d %s, want 400 naming confirm", code, body)
+	}
+	code, body = consoleDo(t, s, http.MethodPost, "/api/parked/ledger/discard", s.tokens["operator"], `{"confirm":true}`)
+	if code != http.StatusOK || !strings.Contains(body, `"discarded":0`) {
+		t.Errorf("discard with confirm: %d %s", code, body)
+	}
+}
+
+// TestStartupLogNamesEverything: the start-up line names the config file,
+// the store, every port and the console's URL.
+func TestStartupLogNamesEverything(t *testing.T) {
+	var logs syncBuffer
+	cfg := config.Default()
+	cfg.Storage.Type = "memory"
+	cfg.Server.Host = "127.0.0.1"
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), server.WithSources(config.Sources{"storage.type": "file evented.yaml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "evented serving"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no start-up line")
+		}
+	}
+	line := logs.String()
+	for _, want := range []string{"config=evented.yaml", "storage=memory", "command_port=" + srv.CommandAddr(), "query_port=" + srv.QueryAddr(),
+		"admin_port=" + srv.AdminAddr(), "console=http://" + srv.AdminAddr() + "/"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("the start-up log lacks %s:\n%s", want, line)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
