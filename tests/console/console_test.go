@@ -266,8 +266,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("the first Tab focuses %q, want the skip link", f)
 	}
 	do("Tab Tab", chromedp.KeyEvent(kb.Tab), chromedp.KeyEvent(kb.Tab))
-	if f, o := eval(`document.activeElement.textContent`), eval(`getComputedStyle(document.activeElement).outlineStyle`); f != "Events" || o == "none" {
-		t.Errorf("the third Tab focuses %q with outline %q, want the Events link, outlined", f, o)
+	if f, o := eval(`document.activeElement.textContent`), eval(`getComputedStyle(document.activeElement).outlineStyle`); f != "Events" || o != "solid" {
+		t.Errorf("the third Tab focuses %q with outline %q, want the Events link with the console's solid focus outline", f, o)
 	}
 	do("Enter", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.CSS(`main[data-page="events"]`)))
 	if n := eval(`document.querySelectorAll('[onclick], div[tabindex], span[tabindex], td[tabindex]').length`); n != float64(0) {
