@@ -17,12 +17,14 @@ import (
 	"embed"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
@@ -93,6 +95,12 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	// Who asked, for the log of what the API does (a discard names its
+	// caller): the authenticated identity when there is one (the admin
+	// port's guard puts it in the context), else this peer.
+	if addr, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
+		r = r.WithContext(peer.NewContext(r.Context(), &peer.Peer{Addr: addr}))
+	}
 	c.mux.ServeHTTP(w, r)
 }
 
