@@ -119,7 +119,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	defer cancelA()
 	bctx, cancelB := chromedp.NewContext(actx)
 	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 120*time.Second)
+	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start %s: %v", exe, err)
