@@ -354,6 +354,9 @@ func (c *Console) aggregate(w http.ResponseWriter, r *http.Request) {
 	v := protoview.Book{Events: []protoview.Event{}}
 	c.o.Registry.AddBook(&v, book)
 	v.Domain, v.Root = cv.Domain, cv.Root.String()
+	if name != "" && len(events) > 0 {
+		c.names.add(name, cv.Root) // looked up by name: remember it
+	}
 	if name == "" {
 		name = nameFromEvents(cv.Root, v.Events)
 		if name != "" {
