@@ -354,7 +354,7 @@ async function configPage(signal) {
 }
 
 function login(message) {
-  const form = h('form', { class: 'card form', onsubmit: (ev) => {
+  const form = h('form', { class: 'card form', method: 'post', onsubmit: (ev) => {
     ev.preventDefault();
     sessionStorage.setItem(TOKEN, new FormData(form).get('token').trim());
     route();
@@ -396,13 +396,13 @@ async function route() {
     try {
       const nodes = await pages[name](ctl.signal, reload, new URLSearchParams(query || ''));
       if (ctl.signal.aborted) return;
-      main.replaceChildren(...(keep ? [keep] : []), ...nodes);
+      main.replaceChildren(...(keep ? [keep] : []), ...nodes.filter(Boolean));
       document.title = `${name[0].toUpperCase() + name.slice(1)} · evented console`;
       main.dataset.page = name;
       main.dataset.loaded = String(Date.now());
     } catch (e) {
       if (ctl.signal.aborted) return;
-      if (e instanceof AuthError) { main.replaceChildren(...login(e.message)); main.dataset.page = 'login'; return; }
+      if (e instanceof AuthError) { main.replaceChildren(...login(e.message).filter(Boolean)); main.dataset.page = 'login'; return; }
       main.replaceChildren(h('h1', {}, 'Could not load this page'), errorBox(e));
       main.dataset.page = 'error';
     }
