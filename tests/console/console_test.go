@@ -9,10 +9,13 @@ package console_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -64,7 +68,7 @@ func (p *ledger) Handle(_ context.Context, b *eventedpb.EventBook) (*emptypb.Emp
 	return &emptypb.Empty{}, nil
 }
 
-func startServer(t *testing.T, proj *ledger) *server.Server {
+func startServer(t *testing.T, proj *ledger, storage func(*config.Config)) *server.Server {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,6 +89,7 @@ func startServer(t *testing.T, proj *ledger) *server.Server {
 	cfg := config.Default()
 	t.Chdir(t.TempDir()) // a short, relative path in the screenshots
 	cfg.Storage.Path = "events.db"
+	storage(&cfg)
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String(), Domains: []string{"ledger"}}}
@@ -102,6 +107,51 @@ func startServer(t *testing.T, proj *ledger) *server.Server {
 }
 
 func TestConsoleInBrowser(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { browse(t, "sqlite", func(*config.Config) {}) })
+	t.Run("postgres", func(t *testing.T) {
+		url := freshSchema(t)
+		browse(t, "postgres", func(c *config.Config) { c.Storage.Type, c.Storage.URL = "postgres", url })
+	})
+}
+
+// freshSchema is POSTGRES_TEST_URL with a schema of its own, dropped when
+// the test ends; the test skips without it, except in CI.
+func freshSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("POSTGRES_TEST_URL")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("POSTGRES_TEST_URL is not set and CI=true: the console's PostgreSQL run must happen in CI")
+		}
+		t.Skip("POSTGRES_TEST_URL is not set: the console is not tried on PostgreSQL (eval \"$(bash .ci/services.sh start postgres)\" starts one)")
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "evented_console_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(context.Background(), "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		conn.Close(context.Background())
+	})
+	u, err := neturl.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// browse clicks through the console of a server on storage; screenshots
+// of the SQLite run are written.
+func browse(t *testing.T, store string, storage func(*config.Config)) {
 	exe := chromium(t)
 	shots := os.Getenv("CONSOLE_SCREENSHOTS")
 	if shots == "" {
@@ -109,8 +159,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	if store != "sqlite" {
+		shots = filepath.Join(shots, store)
+		if err := os.MkdirAll(shots, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	proj := &ledger{}
-	srv := startServer(t, proj)
+	srv := startServer(t, proj, storage)
 	base := srv.ConsoleURL()
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
@@ -214,7 +270,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	page("overview", "overview")
 	waitText("the saga unreachable", "main", "unreachable")
 	shot("overview")
-	wantText("overview", "main", "Version", "sqlite", "Event rate", "Command latency", "loyalty", "ledger", "unreachable", "reachable", "last ")
+	wantText("overview", "main", "Version", store, "Event rate", "Command latency", "loyalty", "ledger", "unreachable", "reachable", "last ")
 	if n := eval(`document.querySelectorAll('.chart polyline').length`); n != float64(2) {
 		t.Errorf("overview has %v charts, want 2", n)
 	}
@@ -255,7 +311,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	page("config", "config")
 	waitText("the yaml", "main", "storage:")
 	shot("config")
-	wantText("config", "main", "type: sqlite", "projectors:", "name: ledger")
+	wantText("config", "main", "type: "+store, "projectors:", "name: ledger")
 
 	// Keyboard: the skip link first, then the pages' links; focus shows;
 	// Enter follows a link.
