@@ -16,9 +16,16 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require golang.org/x/oauth2 v0.37.0 // indirect
+require (
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	golang.org/x/oauth2 v0.37.0 // indirect
+)
 
-require golang.org/x/time v0.16.0
+require (
+	github.com/chromedp/chromedp v0.23.1
+	golang.org/x/time v0.16.0
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -1224,6 +1224,123 @@ func (x *ProjectionUpdate) GetProjection() *Projection {
 	return nil
 }
 
+// Addition: which parked events to discard.
+type DiscardRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Subscriber string                 `protobuf:"bytes,1,opt,name=subscriber,proto3" json:"subscriber,omitempty"`
+	// Only these aggregates; empty means all of the subscriber's.
+	Covers []*Cover `protobuf:"bytes,2,rep,name=covers,proto3" json:"covers,omitempty"`
+	// Must be true: a discard loses the deliveries for good.
+	Confirm       bool `protobuf:"varint,3,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardRequest) Reset() {
+	*x = DiscardRequest{}
+	mi := &file_evented_evented_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardRequest) ProtoMessage() {}
+
+func (x *DiscardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardRequest.ProtoReflect.Descriptor instead.
+func (*DiscardRequest) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DiscardRequest) GetSubscriber() string {
+	if x != nil {
+		return x.Subscriber
+	}
+	return ""
+}
+
+func (x *DiscardRequest) GetCovers() []*Cover {
+	if x != nil {
+		return x.Covers
+	}
+	return nil
+}
+
+func (x *DiscardRequest) GetConfirm() bool {
+	if x != nil {
+		return x.Confirm
+	}
+	return false
+}
+
+// Addition: what a discard dropped.
+type DiscardResult struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Discarded uint64                 `protobuf:"varint,1,opt,name=discarded,proto3" json:"discarded,omitempty"`
+	// The aggregates whose parked events were dropped.
+	Covers        []*Cover `protobuf:"bytes,2,rep,name=covers,proto3" json:"covers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardResult) Reset() {
+	*x = DiscardResult{}
+	mi := &file_evented_evented_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardResult) ProtoMessage() {}
+
+func (x *DiscardResult) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardResult.ProtoReflect.Descriptor instead.
+func (*DiscardResult) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *DiscardResult) GetDiscarded() uint64 {
+	if x != nil {
+		return x.Discarded
+	}
+	return 0
+}
+
+func (x *DiscardResult) GetCovers() []*Cover {
+	if x != nil {
+		return x.Covers
+	}
+	return nil
+}
+
 // Addition: where to reset a subscriber to.
 type ResetRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1242,7 +1359,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1254,7 +1371,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1267,7 +1384,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1358,7 +1475,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1487,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1500,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1456,7 +1573,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1468,7 +1585,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1481,7 +1598,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1623,7 +1740,7 @@ type CutOverRequest struct {
 
 func (x *CutOverRequest) Reset() {
 	*x = CutOverRequest{}
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1635,7 +1752,7 @@ func (x *CutOverRequest) String() string {
 func (*CutOverRequest) ProtoMessage() {}
 
 func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1648,7 +1765,7 @@ func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
 func (*CutOverRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CutOverRequest) GetProjector() string {
@@ -1685,7 +1802,7 @@ type CutOverResult struct {
 
 func (x *CutOverResult) Reset() {
 	*x = CutOverResult{}
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +1814,7 @@ func (x *CutOverResult) String() string {
 func (*CutOverResult) ProtoMessage() {}
 
 func (x *CutOverResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +1827,7 @@ func (x *CutOverResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
 func (*CutOverResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CutOverResult) GetProjector() string {
@@ -1755,7 +1872,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1884,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1897,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{23}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1844,7 +1961,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1973,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1986,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1903,7 +2020,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1915,7 +2032,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +2045,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{25}
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1991,7 +2108,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2120,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2133,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{26}
+	return file_evented_evented_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -2044,7 +2161,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2173,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2186,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{27}
+	return file_evented_evented_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -2177,7 +2294,16 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x123\n" +
 	"\n" +
 	"projection\x18\x03 \x01(\v2\x13.evented.ProjectionR\n" +
-	"projection\"\xd4\x01\n" +
+	"projection\"r\n" +
+	"\x0eDiscardRequest\x12\x1e\n" +
+	"\n" +
+	"subscriber\x18\x01 \x01(\tR\n" +
+	"subscriber\x12&\n" +
+	"\x06covers\x18\x02 \x03(\v2\x0e.evented.CoverR\x06covers\x12\x18\n" +
+	"\aconfirm\x18\x03 \x01(\bR\aconfirm\"U\n" +
+	"\rDiscardResult\x12\x1c\n" +
+	"\tdiscarded\x18\x01 \x01(\x04R\tdiscarded\x12&\n" +
+	"\x06covers\x18\x02 \x03(\v2\x0e.evented.CoverR\x06covers\"\xd4\x01\n" +
 	"\fResetRequest\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2282,14 +2408,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd2\x02\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x94\x03\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
 	"ListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n" +
 	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
-	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult\x12@\n" +
+	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -2303,7 +2430,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2323,106 +2450,112 @@ var file_evented_evented_proto_goTypes = []any{
 	(*AggregateRoot)(nil),                 // 15: evented.AggregateRoot
 	(*ProjectionSubscription)(nil),        // 16: evented.ProjectionSubscription
 	(*ProjectionUpdate)(nil),              // 17: evented.ProjectionUpdate
-	(*ResetRequest)(nil),                  // 18: evented.ResetRequest
-	(*ResetResult)(nil),                   // 19: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 20: evented.SubscriptionStatus
-	(*CutOverRequest)(nil),                // 21: evented.CutOverRequest
-	(*CutOverResult)(nil),                 // 22: evented.CutOverResult
-	(*SegmentStatus)(nil),                 // 23: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 24: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 25: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 26: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 27: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 28: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 29: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 30: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 31: google.protobuf.Empty
+	(*DiscardRequest)(nil),                // 18: evented.DiscardRequest
+	(*DiscardResult)(nil),                 // 19: evented.DiscardResult
+	(*ResetRequest)(nil),                  // 20: evented.ResetRequest
+	(*ResetResult)(nil),                   // 21: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 22: evented.SubscriptionStatus
+	(*CutOverRequest)(nil),                // 23: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 24: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 25: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 26: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 27: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 28: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 29: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 30: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 31: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 32: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 33: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	28, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	29, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	30, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	31, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	29, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	31, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	29, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	31, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	29, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
+	31, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
 	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
 	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	30, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	32, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
 	1,  // 24: evented.ProjectionSubscription.cover:type_name -> evented.Cover
 	6,  // 25: evented.ProjectionUpdate.projection:type_name -> evented.Projection
-	28, // 26: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	23, // 27: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	28, // 28: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 29: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 30: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 31: evented.ParkedEvent.page:type_name -> evented.EventPage
-	28, // 32: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	27, // 33: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 34: evented.ReplayFailure.cover:type_name -> evented.Cover
-	10, // 35: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 36: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	12, // 37: evented.EventQuery.GetEvents:input_type -> evented.Query
-	12, // 38: evented.EventQuery.Synchronize:input_type -> evented.Query
-	31, // 39: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	13, // 40: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	16, // 41: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
-	11, // 42: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 43: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
-	5,  // 44: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 45: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 46: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 47: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 48: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 49: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 50: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 51: evented.Saga.HandleSync:input_type -> evented.EventBook
-	31, // 52: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	24, // 53: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	24, // 54: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	18, // 55: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	21, // 56: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	7,  // 57: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 58: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 59: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 60: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 61: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 62: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	17, // 63: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
-	5,  // 64: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	4,  // 65: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
-	31, // 66: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 67: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	31, // 68: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 69: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	31, // 70: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 71: evented.Projector.HandleSync:output_type -> evented.Projection
-	31, // 72: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 73: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	20, // 74: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	25, // 75: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	26, // 76: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	19, // 77: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	22, // 78: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	57, // [57:79] is the sub-list for method output_type
-	35, // [35:57] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	1,  // 26: evented.DiscardRequest.covers:type_name -> evented.Cover
+	1,  // 27: evented.DiscardResult.covers:type_name -> evented.Cover
+	30, // 28: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	25, // 29: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	30, // 30: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 31: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 32: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 33: evented.ParkedEvent.page:type_name -> evented.EventPage
+	30, // 34: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	29, // 35: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 36: evented.ReplayFailure.cover:type_name -> evented.Cover
+	10, // 37: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 38: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	12, // 39: evented.EventQuery.GetEvents:input_type -> evented.Query
+	12, // 40: evented.EventQuery.Synchronize:input_type -> evented.Query
+	33, // 41: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	13, // 42: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	16, // 43: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
+	11, // 44: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 45: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
+	5,  // 46: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 47: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 48: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 49: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 50: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 51: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 52: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 53: evented.Saga.HandleSync:input_type -> evented.EventBook
+	33, // 54: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	26, // 55: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	26, // 56: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	20, // 57: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	23, // 58: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	18, // 59: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
+	7,  // 60: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 61: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 62: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 63: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 64: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 65: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	17, // 66: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
+	5,  // 67: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	4,  // 68: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
+	33, // 69: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 70: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	33, // 71: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 72: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	33, // 73: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 74: evented.Projector.HandleSync:output_type -> evented.Projection
+	33, // 75: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 76: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	22, // 77: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	27, // 78: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	28, // 79: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	21, // 80: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	24, // 81: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	19, // 82: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
+	60, // [60:83] is the sub-list for method output_type
+	37, // [37:60] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -2434,7 +2567,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[18].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[20].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -2445,7 +2578,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   9,
 		},

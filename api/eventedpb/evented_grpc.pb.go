@@ -1282,6 +1282,7 @@ const (
 	DeliveryAdmin_ReplayParked_FullMethodName      = "/evented.DeliveryAdmin/ReplayParked"
 	DeliveryAdmin_ResetSubscription_FullMethodName = "/evented.DeliveryAdmin/ResetSubscription"
 	DeliveryAdmin_CutOver_FullMethodName           = "/evented.DeliveryAdmin/CutOver"
+	DeliveryAdmin_DiscardParked_FullMethodName     = "/evented.DeliveryAdmin/DiscardParked"
 )
 
 // DeliveryAdminClient is the client API for DeliveryAdmin service.
@@ -1312,6 +1313,11 @@ type DeliveryAdminClient interface {
 	// retire: they deliver nothing more). Refused while the version is still
 	// catching up, unless forced.
 	CutOver(ctx context.Context, in *CutOverRequest, opts ...grpc.CallOption) (*CutOverResult, error)
+	// Drops a subscriber's parked events without delivering them (all, or
+	// those of the aggregates named): their aggregates flow again from the
+	// next event. Never silent: evented logs every discard at WARN with the
+	// caller and the events, and counts it. confirm must be true.
+	DiscardParked(ctx context.Context, in *DiscardRequest, opts ...grpc.CallOption) (*DiscardResult, error)
 }
 
 type deliveryAdminClient struct {
@@ -1390,6 +1396,16 @@ func (c *deliveryAdminClient) CutOver(ctx context.Context, in *CutOverRequest, o
 	return out, nil
 }
 
+func (c *deliveryAdminClient) DiscardParked(ctx context.Context, in *DiscardRequest, opts ...grpc.CallOption) (*DiscardResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscardResult)
+	err := c.cc.Invoke(ctx, DeliveryAdmin_DiscardParked_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeliveryAdminServer is the server API for DeliveryAdmin service.
 // All implementations must embed UnimplementedDeliveryAdminServer
 // for forward compatibility.
@@ -1418,6 +1434,11 @@ type DeliveryAdminServer interface {
 	// retire: they deliver nothing more). Refused while the version is still
 	// catching up, unless forced.
 	CutOver(context.Context, *CutOverRequest) (*CutOverResult, error)
+	// Drops a subscriber's parked events without delivering them (all, or
+	// those of the aggregates named): their aggregates flow again from the
+	// next event. Never silent: evented logs every discard at WARN with the
+	// caller and the events, and counts it. confirm must be true.
+	DiscardParked(context.Context, *DiscardRequest) (*DiscardResult, error)
 	mustEmbedUnimplementedDeliveryAdminServer()
 }
 
@@ -1442,6 +1463,9 @@ func (UnimplementedDeliveryAdminServer) ResetSubscription(context.Context, *Rese
 }
 func (UnimplementedDeliveryAdminServer) CutOver(context.Context, *CutOverRequest) (*CutOverResult, error) {
 	return nil, status.Error(codes.Unimplemented, "method CutOver not implemented")
+}
+func (UnimplementedDeliveryAdminServer) DiscardParked(context.Context, *DiscardRequest) (*DiscardResult, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiscardParked not implemented")
 }
 func (UnimplementedDeliveryAdminServer) mustEmbedUnimplementedDeliveryAdminServer() {}
 func (UnimplementedDeliveryAdminServer) testEmbeddedByValue()                       {}
@@ -1540,6 +1564,24 @@ func _DeliveryAdmin_CutOver_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeliveryAdmin_DiscardParked_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeliveryAdminServer).DiscardParked(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DeliveryAdmin_DiscardParked_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeliveryAdminServer).DiscardParked(ctx, req.(*DiscardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // DeliveryAdmin_ServiceDesc is the grpc.ServiceDesc for DeliveryAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1558,6 +1600,10 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CutOver",
 			Handler:    _DeliveryAdmin_CutOver_Handler,
+		},
+		{
+			MethodName: "DiscardParked",
+			Handler:    _DeliveryAdmin_DiscardParked_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

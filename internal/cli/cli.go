@@ -52,7 +52,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 			Short: "Run the evented server until SIGINT or SIGTERM",
 			Args:  cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
-				cfg, _, err := load()
+				cfg, src, err := load()
 				if err != nil {
 					return err
 				}
@@ -63,7 +63,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 				// Backends log their connection retries and durability
 				// warnings to the default logger: make it this one.
 				slog.SetDefault(log)
-				srv, err := server.New(cmd.Context(), cfg, log)
+				srv, err := server.New(cmd.Context(), cfg, log, server.WithSources(src))
 				if err != nil {
 					return err
 				}
@@ -86,6 +86,9 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newSubscriptionsCmd(load),
 		newParkedCmd(load),
 		newReplayCmd(load),
+		newDiscardCmd(load),
+		newRecordCmd(load),
+		newStatusCmd(load),
 		newResetCmd(load),
 		newCutOverCmd(load),
 		newMigrateCmd(load),

@@ -119,7 +119,7 @@ func (c *client) getEvents(cmd *cobra.Command, agg aggregate, descriptorSets []s
 	}
 	v := bookView{Domain: agg.domain, Root: agg.root.String(), Events: []eventView{}}
 	for _, b := range books {
-		reg.addBook(&v, b)
+		reg.AddBook(&v, b)
 	}
 	return v, nil
 }
@@ -163,7 +163,7 @@ A snapshot exists only when the domain's business logic returned one
 				fmt.Fprintf(w, "no snapshot: the %d events below are the whole prior state "+
 					"(business logic stores one by returning EventBook.snapshot)\n", len(v.Events))
 			} else {
-				state := payload{JSON: s.State, Base64: s.StateBase64}.text()
+				state := payload{JSON: s.State, Base64: s.StateBase64}.Text()
 				folded := "no events folded in"
 				if s.Sequence > 0 {
 					folded = fmt.Sprintf("events 0 to %d folded in", s.Sequence-1)

@@ -72,7 +72,7 @@ delivers them again. SUBSCRIBER is a projector's or saga's name, or bus for the 
 					Subscriber: p.GetSubscriber(), Position: p.GetPosition(),
 					Domain: p.GetCover().GetDomain(), Root: rootText(p.GetCover().GetRoot()),
 					eventView: eventView{Sequence: page.GetNum(), CreatedAt: timeText(page.GetCreatedAt(), time.RFC3339Nano),
-						payload: reg.any(page.GetEvent()), Cause: newCauseView(page.GetMetadata())},
+						Payload: reg.Any(page.GetEvent()), Cause: newCauseView(page.GetMetadata())},
 					Reason: p.GetReason(), Attempts: p.GetAttempts(), ParkedAt: timeText(p.GetParkedAt(), time.RFC3339),
 				})
 			}

@@ -61,7 +61,7 @@ unknown. The same key with another command is refused (ALREADY_EXISTS).
 			if err != nil {
 				return nil, cobra.ShellCompDirectiveError
 			}
-			return r.known(), cobra.ShellCompDirectiveNoFileComp
+			return r.Known(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			agg, err := newAggregate(args[0], args[1])
@@ -72,7 +72,7 @@ unknown. The same key with another command is refused (ALREADY_EXISTS).
 			if err != nil {
 				return err
 			}
-			mt, err := reg.message(args[2])
+			mt, err := reg.Message(args[2])
 			if err != nil {
 				return err
 			}
@@ -87,7 +87,7 @@ unknown. The same key with another command is refused (ALREADY_EXISTS).
 				}
 				body = string(b)
 			}
-			msg, err := reg.parse(mt, body)
+			msg, err := reg.Parse(mt, body)
 			if err != nil {
 				return err
 			}
@@ -114,7 +114,7 @@ unknown. The same key with another command is refused (ALREADY_EXISTS).
 			if err != nil {
 				return sendError(cn.explain(err, c.timeout), err, agg)
 			}
-			v := reg.reply(resp)
+			v := reg.Reply(resp)
 			v.DeliveryFailures = trailer.Get(grpcapi.FailuresTrailer)
 			if out == "json" {
 				return writeJSON(cmd.OutOrStdout(), v)
@@ -166,12 +166,12 @@ func writeReply(w io.Writer, agg aggregate, v replyView) error {
 		}
 	}
 	for _, p := range v.Projections {
-		fmt.Fprintf(w, "\nprojection by %s (at sequence %d): %s %s\n", p.Projector, p.Sequence, p.Type, p.text())
+		fmt.Fprintf(w, "\nprojection by %s (at sequence %d): %s %s\n", p.Projector, p.Sequence, p.Type, p.Text())
 	}
 	for _, c := range v.Commands {
 		var types []string
 		for _, p := range c.Commands {
-			types = append(types, p.Type+" "+p.text())
+			types = append(types, p.Type+" "+p.Text())
 		}
 		fmt.Fprintf(w, "\nsaga sent to %s %s: %s\n", c.Domain, c.Root, strings.Join(types, "; "))
 	}

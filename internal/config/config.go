@@ -46,6 +46,16 @@ type Config struct {
 	Log           Log             `yaml:"log"`
 	Auth          Auth            `yaml:"auth"`
 	Limits        Limits          `yaml:"limits"`
+	Console       Console         `yaml:"console"`
+}
+
+// Console configures the web console on the admin port.
+type Console struct {
+	// DescriptorSets are FileDescriptorSet files (buf build -o FILE) with
+	// the message types of your domains: the console decodes their
+	// payloads to JSON and parses commands sent from its form, like the
+	// CLI's --descriptor-set. The example types need none.
+	DescriptorSets []string `yaml:"descriptor_sets"`
 }
 
 // Limits bound what one client, or one service evented calls, can make the

@@ -99,6 +99,8 @@ func ExampleLoad() {
 	//   rate_per_client: 0 # default
 	//   rate_burst: 100 # default
 	//   metrics_domains: 100 # default
+	// console:
+	//   descriptor_sets: [] # default
 }
 
 func ExampleLoad_errors() {

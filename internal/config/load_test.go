@@ -173,7 +173,7 @@ log:
 		"limits.max_request_bytes": "default", "limits.max_response_bytes": "default", "limits.max_call_bytes": "default",
 		"limits.max_pages": "default", "limits.max_event_bytes": "default", "limits.max_domain_length": "default",
 		"limits.max_streams": "default", "limits.rate_per_client": "default", "limits.rate_burst": "default",
-		"limits.metrics_domains": "default",
+		"limits.metrics_domains": "default", "console.descriptor_sets": "default",
 	}
 	if !reflect.DeepEqual(src, wantSrc) {
 		t.Errorf("got sources %v\nwant %v", src, wantSrc)
@@ -313,6 +313,7 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_LIMITS__RATE_PER_CLIENT=2.5", "limits.rate_per_client", func(c *Config) { c.Limits.RatePerClient = 2.5 }},
 		{"EVENTED_LIMITS__RATE_BURST=5", "limits.rate_burst", func(c *Config) { c.Limits.RateBurst = 5 }},
 		{"EVENTED_LIMITS__METRICS_DOMAINS=0", "limits.metrics_domains", func(c *Config) { c.Limits.MetricsDomains = 0 }},
+		{"EVENTED_CONSOLE__DESCRIPTOR_SETS=[shop.binpb]", "console.descriptor_sets", func(c *Config) { c.Console.DescriptorSets = []string{"shop.binpb"} }},
 		{
 			`EVENTED_BUSINESS_LOGIC=[{domain: customer, address: "localhost:50052", snapshots: {min_events: 10}}]`, "business_logic",
 			func(c *Config) {

@@ -10,11 +10,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/auth"
 	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/wire"
@@ -163,6 +165,40 @@ func (a *Admin) ResetSubscription(ctx context.Context, in *eventedpb.ResetReques
 		return nil, err
 	}
 	return &eventedpb.ResetResult{Position: res.Position, ReplayUntil: res.Until, Segments: uint32(res.Segments)}, nil
+}
+
+// DiscardParked implements DeliveryAdmin.DiscardParked: refused unless
+// confirmed; the caller (auth identity, else the peer) is logged with what
+// was dropped.
+func (a *Admin) DiscardParked(ctx context.Context, in *eventedpb.DiscardRequest) (*eventedpb.DiscardResult, error) {
+	sub, covers, err := a.subscriber(&eventedpb.ParkedQuery{Subscriber: in.GetSubscriber(), Covers: in.GetCovers()})
+	if err != nil {
+		return nil, err
+	}
+	if !in.GetConfirm() {
+		return nil, eventstore.Invalid("confirm", "must be true: a discard drops parked events for good (they are never delivered to %s)", sub.Name())
+	}
+	res, err := sub.Discard(ctx, Caller(ctx), covers...)
+	if err != nil {
+		return nil, err
+	}
+	out := &eventedpb.DiscardResult{Discarded: uint64(res.Discarded)}
+	for _, c := range res.Covers {
+		out.Covers = append(out.Covers, wire.PBCover(c))
+	}
+	return out, nil
+}
+
+// Caller names who made a call, for the log: the authenticated identity,
+// else the peer's address, else "anonymous".
+func Caller(ctx context.Context) string {
+	if id := auth.FromContext(ctx); id != nil {
+		return id.String()
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return "unauthenticated " + p.Addr.String()
+	}
+	return "anonymous"
 }
 
 func (a *Admin) subscriber(q *eventedpb.ParkedQuery) (*delivery.Subscription, []eventstore.Cover, error) {

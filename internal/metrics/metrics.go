@@ -40,6 +40,7 @@ type Metrics struct {
 	deliveryLag    *prometheus.HistogramVec
 	deliveryFailed *prometheus.CounterVec
 	parked         *prometheus.CounterVec
+	discarded      *prometheus.CounterVec
 	domains        *domains
 }
 
@@ -128,9 +129,13 @@ func New(configured []string, extra int) *Metrics {
 			Name: "evented_events_parked_total",
 			Help: "Events parked (dead-lettered), by subscriber.",
 		}, []string{"subscriber"}),
+		discarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "evented_parked_discarded_total",
+			Help: "Parked events discarded by an operator (never delivered), by subscriber.",
+		}, []string{"subscriber"}),
 	}
 	m.Registry.MustRegister(m.commands, m.commandSeconds, m.appended, m.conflicts,
-		m.delivered, m.deliveryLag, m.deliveryFailed, m.parked,
+		m.delivered, m.deliveryLag, m.deliveryFailed, m.parked, m.discarded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.snaps = newSnapshotMetrics(m.Registry)
 	return m
@@ -162,6 +167,11 @@ func (m *Metrics) Failed(subscriber string) { m.deliveryFailed.WithLabelValues(s
 // Parked implements delivery.Observer.
 func (m *Metrics) Parked(subscriber string, events int) {
 	m.parked.WithLabelValues(subscriber).Add(float64(events))
+}
+
+// Discarded implements delivery.DiscardObserver.
+func (m *Metrics) Discarded(subscriber string, events int) {
+	m.discarded.WithLabelValues(subscriber).Add(float64(events))
 }
 
 // Interceptor measures BusinessCoordinator calls by domain and outcome.

@@ -20,10 +20,11 @@ func (s *Server) AdminAddr() string {
 	return s.adminLis.Addr().String()
 }
 
-// adminHandler serves /metrics (Prometheus), /healthz (the process is up)
-// and /readyz (serving, and the store answers).
+// adminHandler serves /metrics (Prometheus), /healthz (the process is up),
+// /readyz (serving, and the store answers) and the console at /.
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/", s.console)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")

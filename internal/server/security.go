@@ -14,6 +14,7 @@ import (
 	"github.com/evented/evented/internal/auth"
 	"github.com/evented/evented/internal/certs"
 	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/console"
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/metrics"
 )
@@ -80,8 +81,13 @@ func (s *Server) securityOptions() []grpc.ServerOption {
 }
 
 // openPaths of the admin port need no credentials: probes carry none, and
-// they tell only whether evented is up and ready.
+// they tell only whether evented is up and ready. The console's static
+// pages are open too (they hold no data); its API and /metrics are not.
 var openPaths = map[string]bool{"/healthz": true, "/readyz": true}
+
+func openPath(path string) bool {
+	return openPaths[path] || (path != "/metrics" && !console.IsAPI(path))
+}
 
 // describe sums up the security of the ports for the start-up log.
 func (sec *security) describe(cfg config.Config) []any {
@@ -117,7 +123,7 @@ func (s *Server) adminAuth(h http.Handler) http.Handler {
 	}
 	log := s.log.With("component", "auth")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if openPaths[r.URL.Path] {
+		if openPath(r.URL.Path) {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -151,6 +157,6 @@ func (s *Server) adminAuth(h http.Handler) http.Handler {
 			deny(http.StatusForbidden, "missing_role", fmt.Sprintf("%s lacks role admin, which %s needs (it has: %s)", id, r.URL.Path, strings.Join(id.Roles, ", ")))
 			return
 		}
-		h.ServeHTTP(w, r)
+		h.ServeHTTP(w, r.WithContext(auth.NewContext(r.Context(), id)))
 	})
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/evented/evented/internal/business/remote"
 	"github.com/evented/evented/internal/command"
 	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/console"
 	"github.com/evented/evented/internal/delivery"
 	dremote "github.com/evented/evented/internal/delivery/remote"
 	"github.com/evented/evented/internal/eventstore"
@@ -93,6 +94,8 @@ type options struct {
 	storage      Storage
 	clientKey    func(context.Context) string
 	projections  delivery.ProjectionOptions
+	sources      config.Sources
+	sampleEvery  time.Duration
 }
 
 // WithStorage serves st instead of opening the store storage.* names (tests
@@ -137,6 +140,10 @@ type Server struct {
 	// queries (projections.go).
 	projections *delivery.Projections
 	snapper     *snapshot.Worker // nil when no domain has automatic snapshots
+	sources     config.Sources
+	console     *console.Console // served at / of the admin port
+	reach       *console.Reach
+	samples     *console.Sampler
 }
 
 // New opens storage, prepares business logic clients and binds both ports
@@ -147,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage, sources: o.sources}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -206,14 +213,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
-	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord, Waits: waits})
-	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, &grpcapi.Admin{Hub: s.hub, Log: s.store})
+	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store}
+	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, commands)
+	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, admin)
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord, Store: s.store})
 	s.qryGRPC = s.grpcServer()
 	eventedpb.RegisterEventQueryServer(s.qryGRPC, &grpcapi.Queries{Service: query.New(s.store, s.store), Waits: waits, MaxBookBytes: bookBytes(cfg.Limits)})
 	eventedpb.RegisterProjectionQueryServer(s.qryGRPC, s.projectionQuery())
 	s.setServing(true)
+	if err = s.newConsole(o, commands, admin); err != nil {
+		return nil, err
+	}
 
 	var lc net.ListenConfig
 	if s.cmdLis, err = lc.Listen(ctx, "tcp", hostPort(cfg.Server.Host, cfg.Server.CommandHandlerPort)); err != nil {
@@ -260,10 +271,10 @@ func (s *Server) QueryAddr() string { return s.qryLis.Addr().String() }
 // server.shutdown_timeout), and closes the store. Run returns nil after a
 // clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
-	s.log.Info("evented serving", append([]any{
-		"command_port", s.CommandAddr(), "query_port", s.QueryAddr(),
-		"storage", s.cfg.Storage.Type, "domains", s.router.describe()}, s.sec.describe(s.cfg)...)...)
+	s.log.Info("evented serving", append(s.startup(), s.sec.describe(s.cfg)...)...)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.reach.Run(gctx) })
+	g.Go(func() error { return s.samples.Run(gctx) })
 	for _, sub := range s.hub.Subscriptions() {
 		g.Go(func() error { return sub.Run(gctx) })
 	}

@@ -196,6 +196,24 @@ class ProjectionUpdate(_message.Message):
     projection: Projection
     def __init__(self, version: _Optional[int] = ..., key: _Optional[str] = ..., projection: _Optional[_Union[Projection, _Mapping]] = ...) -> None: ...
 
+class DiscardRequest(_message.Message):
+    __slots__ = ("subscriber", "covers", "confirm")
+    SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
+    COVERS_FIELD_NUMBER: _ClassVar[int]
+    CONFIRM_FIELD_NUMBER: _ClassVar[int]
+    subscriber: str
+    covers: _containers.RepeatedCompositeFieldContainer[Cover]
+    confirm: bool
+    def __init__(self, subscriber: _Optional[str] = ..., covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ..., confirm: _Optional[bool] = ...) -> None: ...
+
+class DiscardResult(_message.Message):
+    __slots__ = ("discarded", "covers")
+    DISCARDED_FIELD_NUMBER: _ClassVar[int]
+    COVERS_FIELD_NUMBER: _ClassVar[int]
+    discarded: int
+    covers: _containers.RepeatedCompositeFieldContainer[Cover]
+    def __init__(self, discarded: _Optional[int] = ..., covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ...) -> None: ...
+
 class ResetRequest(_message.Message):
     __slots__ = ("subscriber", "beginning", "after_position", "time", "saga_commands")
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]

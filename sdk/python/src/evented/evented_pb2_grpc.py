@@ -1090,6 +1090,11 @@ class DeliveryAdminStub:
                 request_serializer=evented_dot_evented__pb2.CutOverRequest.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.CutOverResult.FromString,
                 _registered_method=True)
+        self.DiscardParked = channel.unary_unary(
+                '/evented.DeliveryAdmin/DiscardParked',
+                request_serializer=evented_dot_evented__pb2.DiscardRequest.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.DiscardResult.FromString,
+                _registered_method=True)
 
 
 class DeliveryAdminServicer:
@@ -1143,6 +1148,16 @@ class DeliveryAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiscardParked(self, request, context):
+        """Drops a subscriber's parked events without delivering them (all, or
+        those of the aggregates named): their aggregates flow again from the
+        next event. Never silent: evented logs every discard at WARN with the
+        caller and the events, and counts it. confirm must be true.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1170,6 +1185,11 @@ def add_DeliveryAdminServicer_to_server(servicer, server):
                     servicer.CutOver,
                     request_deserializer=evented_dot_evented__pb2.CutOverRequest.FromString,
                     response_serializer=evented_dot_evented__pb2.CutOverResult.SerializeToString,
+            ),
+            'DiscardParked': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscardParked,
+                    request_deserializer=evented_dot_evented__pb2.DiscardRequest.FromString,
+                    response_serializer=evented_dot_evented__pb2.DiscardResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1311,6 +1331,33 @@ class DeliveryAdmin:
             '/evented.DeliveryAdmin/CutOver',
             evented_dot_evented__pb2.CutOverRequest.SerializeToString,
             evented_dot_evented__pb2.CutOverResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscardParked(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evented.DeliveryAdmin/DiscardParked',
+            evented_dot_evented__pb2.DiscardRequest.SerializeToString,
+            evented_dot_evented__pb2.DiscardResult.FromString,
             options,
             channel_credentials,
             insecure,
