@@ -275,7 +275,13 @@ type EventMetadata struct {
 	// Saga hops from the client's command: 0 for its events, the triggering
 	// event's depth + 1 for a saga's command. A saga command at depth
 	// 8 (the cascade bound) is refused.
-	Depth         uint32 `protobuf:"varint,5,opt,name=depth,proto3" json:"depth,omitempty"`
+	Depth uint32 `protobuf:"varint,5,opt,name=depth,proto3" json:"depth,omitempty"`
+	// Addition: the version of the event type's shape its payload has; 0
+	// means 1 (every event stored before versions existed). Read on input
+	// (business logic's events, Record) and stored with the event; on output
+	// it is the version after upcasting (see the Upcaster service), so a
+	// reader always sees the newest shape evented knows an upcaster for.
+	SchemaVersion uint32 `protobuf:"varint,6,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -341,6 +347,13 @@ func (x *EventMetadata) GetCausedBySequence() uint32 {
 func (x *EventMetadata) GetDepth() uint32 {
 	if x != nil {
 		return x.Depth
+	}
+	return 0
+}
+
+func (x *EventMetadata) GetSchemaVersion() uint32 {
+	if x != nil {
+		return x.SchemaVersion
 	}
 	return 0
 }
@@ -1949,6 +1962,160 @@ func (x *ReplayFailure) GetError() string {
 	return ""
 }
 
+// Addition: events to upcast by one step each.
+type UpcastRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The domain the events belong to.
+	Domain        string         `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	Events        []*UpcastEvent `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcastRequest) Reset() {
+	*x = UpcastRequest{}
+	mi := &file_evented_evented_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcastRequest) ProtoMessage() {}
+
+func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcastRequest.ProtoReflect.Descriptor instead.
+func (*UpcastRequest) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpcastRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *UpcastRequest) GetEvents() []*UpcastEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// Addition: one event's type, shape version and payload.
+type UpcastEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Event *anypb.Any             `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// The event's version; 0 means 1. In a response it must be the
+	// request's version + 1.
+	SchemaVersion uint32 `protobuf:"varint,2,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcastEvent) Reset() {
+	*x = UpcastEvent{}
+	mi := &file_evented_evented_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcastEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcastEvent) ProtoMessage() {}
+
+func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcastEvent.ProtoReflect.Descriptor instead.
+func (*UpcastEvent) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UpcastEvent) GetEvent() *anypb.Any {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *UpcastEvent) GetSchemaVersion() uint32 {
+	if x != nil {
+		return x.SchemaVersion
+	}
+	return 0
+}
+
+// Addition: the events of the request, in its order, each one version up.
+type UpcastResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*UpcastEvent         `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcastResponse) Reset() {
+	*x = UpcastResponse{}
+	mi := &file_evented_evented_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcastResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcastResponse) ProtoMessage() {}
+
+func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcastResponse.ProtoReflect.Descriptor instead.
+func (*UpcastResponse) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *UpcastResponse) GetEvents() []*UpcastEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_evented_evented_proto protoreflect.FileDescriptor
 
 const file_evented_evented_proto_rawDesc = "" +
@@ -1968,14 +2135,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\vsynchronous\x18\x05 \x01(\bR\vsynchronous\x122\n" +
 	"\bmetadata\x18\x06 \x01(\v2\x16.evented.EventMetadataR\bmetadataB\n" +
 	"\n" +
-	"\bsequence\"\xc6\x01\n" +
+	"\bsequence\"\xed\x01\n" +
 	"\rEventMetadata\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x02 \x01(\tR\tcommandId\x12+\n" +
 	"\tcaused_by\x18\x03 \x01(\v2\x0e.evented.CoverR\bcausedBy\x12,\n" +
 	"\x12caused_by_sequence\x18\x04 \x01(\rR\x10causedBySequence\x12\x14\n" +
-	"\x05depth\x18\x05 \x01(\rR\x05depth\"R\n" +
+	"\x05depth\x18\x05 \x01(\rR\x05depth\x12%\n" +
+	"\x0eschema_version\x18\x06 \x01(\rR\rschemaVersion\"R\n" +
 	"\bSnapshot\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\rR\bsequence\x12*\n" +
 	"\x05state\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x05state\"\x8a\x01\n" +
@@ -2104,7 +2272,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x06failed\x18\x02 \x03(\v2\x16.evented.ReplayFailureR\x06failed\"K\n" +
 	"\rReplayFailure\x12$\n" +
 	"\x05cover\x18\x01 \x01(\v2\x0e.evented.CoverR\x05cover\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error2\xa3\x01\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"U\n" +
+	"\rUpcastRequest\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12,\n" +
+	"\x06events\x18\x02 \x03(\v2\x14.evented.UpcastEventR\x06events\"`\n" +
+	"\vUpcastEvent\x12*\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\x05event\x12%\n" +
+	"\x0eschema_version\x18\x02 \x01(\rR\rschemaVersion\">\n" +
+	"\x0eUpcastResponse\x12,\n" +
+	"\x06events\x18\x01 \x03(\v2\x14.evented.UpcastEventR\x06events2\xa3\x01\n" +
 	"\x13BusinessCoordinator\x12F\n" +
 	"\x06Handle\x12\x14.evented.CommandBook\x1a&.evented.SynchronousProcessingResponse\x12D\n" +
 	"\x06Record\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xf5\x01\n" +
@@ -2138,7 +2314,9 @@ const file_evented_evented_proto_rawDesc = "" +
 	"ListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n" +
 	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
-	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult2E\n" +
+	"\bUpcaster\x129\n" +
+	"\x06Upcast\x12\x16.evented.UpcastRequest\x1a\x17.evented.UpcastResponseB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -2152,7 +2330,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2180,90 +2358,98 @@ var file_evented_evented_proto_goTypes = []any{
 	(*ParkedEvent)(nil),                   // 23: evented.ParkedEvent
 	(*ReplayResult)(nil),                  // 24: evented.ReplayResult
 	(*ReplayFailure)(nil),                 // 25: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 27: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 28: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 29: google.protobuf.Empty
+	(*UpcastRequest)(nil),                 // 26: evented.UpcastRequest
+	(*UpcastEvent)(nil),                   // 27: evented.UpcastEvent
+	(*UpcastResponse)(nil),                // 28: evented.UpcastResponse
+	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 30: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 31: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 32: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	26, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	27, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	29, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	30, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	27, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	30, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	27, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	30, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	27, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
+	30, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
 	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
 	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	28, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	31, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
-	26, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	29, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
 	21, // 25: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	26, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	29, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
 	1,  // 27: evented.ParkedQuery.covers:type_name -> evented.Cover
 	1,  // 28: evented.ParkedEvent.cover:type_name -> evented.Cover
 	2,  // 29: evented.ParkedEvent.page:type_name -> evented.EventPage
-	26, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	29, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
 	25, // 31: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
 	1,  // 32: evented.ReplayFailure.cover:type_name -> evented.Cover
-	10, // 33: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 34: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	12, // 35: evented.EventQuery.GetEvents:input_type -> evented.Query
-	12, // 36: evented.EventQuery.Synchronize:input_type -> evented.Query
-	29, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	13, // 38: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	11, // 39: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 40: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 41: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 42: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 43: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 44: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 45: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 46: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 47: evented.Saga.HandleSync:input_type -> evented.EventBook
-	29, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	22, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	22, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	16, // 51: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	19, // 52: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	7,  // 53: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 54: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 55: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 56: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 57: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 58: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	5,  // 59: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	29, // 60: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 61: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	29, // 62: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 63: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	29, // 64: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 65: evented.Projector.HandleSync:output_type -> evented.Projection
-	29, // 66: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 67: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	18, // 68: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	23, // 69: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	24, // 70: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	17, // 71: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	20, // 72: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	53, // [53:73] is the sub-list for method output_type
-	33, // [33:53] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	27, // 33: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
+	30, // 34: evented.UpcastEvent.event:type_name -> google.protobuf.Any
+	27, // 35: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
+	10, // 36: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 37: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	12, // 38: evented.EventQuery.GetEvents:input_type -> evented.Query
+	12, // 39: evented.EventQuery.Synchronize:input_type -> evented.Query
+	32, // 40: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	13, // 41: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	11, // 42: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 43: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 44: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 45: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 46: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 47: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 48: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 49: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 50: evented.Saga.HandleSync:input_type -> evented.EventBook
+	32, // 51: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	22, // 52: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	22, // 53: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	16, // 54: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	19, // 55: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	26, // 56: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
+	7,  // 57: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 58: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 59: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 60: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 61: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 62: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	5,  // 63: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	32, // 64: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 65: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	32, // 66: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 67: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	32, // 68: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 69: evented.Projector.HandleSync:output_type -> evented.Projection
+	32, // 70: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 71: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	18, // 72: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	23, // 73: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	24, // 74: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	17, // 75: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	20, // 76: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	28, // 77: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
+	57, // [57:78] is the sub-list for method output_type
+	36, // [36:57] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -2286,9 +2472,9 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
-			NumServices:   8,
+			NumServices:   9,
 		},
 		GoTypes:           file_evented_evented_proto_goTypes,
 		DependencyIndexes: file_evented_evented_proto_depIdxs,
