@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,6 +46,7 @@ import (
 	"github.com/evented/evented/internal/metrics"
 	"github.com/evented/evented/internal/query"
 	"github.com/evented/evented/internal/tracing"
+	"github.com/evented/evented/internal/upcast"
 )
 
 // Storage is what a backend provides: events, snapshots, the log and the
@@ -91,6 +93,7 @@ type options struct {
 	spanExporter sdktrace.SpanExporter
 	storage      Storage
 	clientKey    func(context.Context) string
+	upcasters    *upcast.Registry
 }
 
 // WithStorage serves st instead of opening the store storage.* names (tests
@@ -115,6 +118,7 @@ type Server struct {
 	hub     *delivery.Hub
 	replica *delivery.Replica // this process among those sharing the store
 	remotes []*dremote.Consumer
+	closers []io.Closer // upcaster clients
 	// byKind holds the subscriptions of projectors and of sagas.
 	byKind   map[dremote.Kind][]*delivery.Subscription
 	health   *health.Server
@@ -160,6 +164,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	s.space, _ = s.store.(eventstore.Space)
 	s.store = s.tracing.Storage(s.store)
+	reg, closers, err := upcasters(cfg.Upcasters, o.upcasters, s.tracing.DialOption(), callOptions(cfg.Limits))
+	if err != nil {
+		return nil, err
+	}
+	s.closers = closers
+	s.store = upcast.Storage(s.store, reg, upcast.Options{CacheBytes: upcastCacheBytes(cfg.Command.UpcastCacheBytes)})
 	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
@@ -338,6 +348,9 @@ func (s *Server) close() error {
 		errs = append(errs, s.router.close())
 	}
 	for _, c := range s.remotes {
+		errs = append(errs, c.Close())
+	}
+	for _, c := range s.closers {
 		errs = append(errs, c.Close())
 	}
 	if s.bus != nil {

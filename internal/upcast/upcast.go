@@ -145,6 +145,15 @@ func (r *Registry) RegisterFunc(domain, from string, version uint32, to string, 
 	r.Register(Step{Domain: domain, From: from, Version: version, To: to, Name: name}, f)
 }
 
+// Upcaster returns the upcaster registered for step s (nil when none), so
+// that the steps of one registry can be registered in another.
+func (r *Registry) Upcaster(s Step) Upcaster {
+	if s.Version == 0 {
+		s.Version = 1
+	}
+	return r.steps[key{s.Domain, s.From, s.Version}].u
+}
+
 // Empty reports whether no step is registered (Storage is then a no-op).
 func (r *Registry) Empty() bool { return r == nil || len(r.steps) == 0 }
 
