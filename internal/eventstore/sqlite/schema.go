@@ -119,6 +119,11 @@ var migrations = []string{
 	ALTER TABLE parked ADD COLUMN cause_root     TEXT;
 	ALTER TABLE parked ADD COLUMN cause_sequence INTEGER;
 	ALTER TABLE parked ADD COLUMN depth          INTEGER;`,
+
+	// 7: the schema version of each event's payload (parked ones too), for
+	// upcasting. NULL means 0 (version 1): every row stored before this step.
+	`ALTER TABLE events ADD COLUMN schema_version INTEGER;
+	ALTER TABLE parked ADD COLUMN schema_version INTEGER;`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and
