@@ -141,6 +141,11 @@ var migrations = []string{
 		ADD COLUMN cause_root     uuid,
 		ADD COLUMN cause_sequence bigint,
 		ADD COLUMN depth          bigint;`,
+
+	// 6: the schema version of each event's payload (parked ones too), for
+	// upcasting. NULL means 0 (version 1): every row stored before this step.
+	`ALTER TABLE events ADD COLUMN schema_version bigint;
+	ALTER TABLE parked ADD COLUMN schema_version bigint;`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path
