@@ -91,28 +91,30 @@ func (p pageProjector) Handle(_ context.Context, b *eventedpb.EventBook) (*empty
 // with the chain in process (WithUpcasters) and served over gRPC
 // (upcasters in the configuration).
 func TestUpcastOnLoadQueryAndDelivery(t *testing.T) {
+	recorded := []*eventedpb.EventPage{
+		{Event: &anypb.Any{TypeUrl: oldCreated, Value: []byte("ann")}},
+		{Event: &anypb.Any{TypeUrl: oldCreated, Value: []byte("bob|")}, Metadata: &eventedpb.EventMetadata{SchemaVersion: 2}},
+		{Event: &anypb.Any{TypeUrl: newCreated, Value: []byte("cy|c@x")}, Metadata: &eventedpb.EventMetadata{SchemaVersion: 3}},
+	}
+	want := []*anypb.Any{
+		{TypeUrl: newCreated, Value: []byte("ann|none@example.com")},
+		{TypeUrl: newCreated, Value: []byte("bob|none@example.com")},
+		{TypeUrl: newCreated, Value: []byte("cy|c@x")},
+	}
 	for _, where := range []string{"in process", "service"} {
 		t.Run(where, func(t *testing.T) {
-			lis, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := &seen{}
-			g := grpc.NewServer()
-			eventedpb.RegisterBusinessLogicServer(g, historyLogic{s: s})
-			eventedpb.RegisterProjectorCoordinatorServer(g, pageProjector{s: s})
-			eventedpb.RegisterUpcasterServer(g, upcastService{})
-			go g.Serve(lis)
-			defer g.Stop()
-			addr := lis.Addr().String()
-
 			cfg := config.Default()
-			cfg.Storage.Type = "memory"
-			cfg.BusinessLogic = []config.BusinessLogic{{Domain: "customer", Address: addr}}
-			cfg.Projectors = []config.Consumer{{Name: "pages", Address: addr, Domains: []string{"customer"}}}
 			var opts []server.Option
 			if where == "service" {
-				cfg.Upcasters = []config.Upcaster{{Domain: "customer", Address: addr, Steps: []config.UpcastStep{
+				lis, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				g := grpc.NewServer()
+				eventedpb.RegisterUpcasterServer(g, upcastService{})
+				go g.Serve(lis)
+				defer g.Stop()
+				cfg.Upcasters = []config.Upcaster{{Domain: "customer", Address: lis.Addr().String(), Steps: []config.UpcastStep{
 					{Type: oldCreated, FromVersion: 1}, {Type: oldCreated, FromVersion: 2, To: newCreated}}}}
 			} else {
 				reg := upcast.NewRegistry()
@@ -120,73 +122,91 @@ func TestUpcastOnLoadQueryAndDelivery(t *testing.T) {
 				reg.RegisterFunc("customer", oldCreated, 2, newCreated, "step23", func(_ context.Context, e upcast.Event) (upcast.Event, error) { return step23(e), nil })
 				opts = append(opts, server.WithUpcasters(reg))
 			}
-			srv, _ := start(t, cfg, opts...)
-			commands := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
-			queries := eventedpb.NewEventQueryClient(dial(t, srv.QueryAddr()))
-
-			root := uuid.New()
-			cov := &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}}
-			if _, err := commands.Record(t.Context(), &eventedpb.EventBook{Cover: cov, Pages: []*eventedpb.EventPage{
-				{Event: &anypb.Any{TypeUrl: oldCreated, Value: []byte("ann")}},
-				{Event: &anypb.Any{TypeUrl: oldCreated, Value: []byte("bob|")}, Metadata: &eventedpb.EventMetadata{SchemaVersion: 2}},
-				{Event: &anypb.Any{TypeUrl: newCreated, Value: []byte("cy|c@x")}, Metadata: &eventedpb.EventMetadata{SchemaVersion: 3}},
-			}}); err != nil {
-				t.Fatal(err)
-			}
-			want := []string{"ann|none@example.com", "bob|none@example.com", "cy|c@x"}
-			check := func(where string, pages []*eventedpb.EventPage) {
-				t.Helper()
-				if len(pages) < len(want) {
-					t.Fatalf("%s: %d pages; want at least %d", where, len(pages), len(want))
-				}
-				for i, w := range want {
-					p := pages[i]
-					if p.GetEvent().GetTypeUrl() != newCreated || p.GetMetadata().GetSchemaVersion() != 3 || string(p.GetEvent().GetValue()) != w {
-						t.Errorf("%s: page %d = %s v%d %q; want %s v3 %q", where, i, p.GetEvent().GetTypeUrl(),
-							p.GetMetadata().GetSchemaVersion(), p.GetEvent().GetValue(), newCreated, w)
-					}
-				}
-			}
-
-			// Load: business logic is given the upcast history.
-			if _, err := commands.Handle(t.Context(), &eventedpb.CommandBook{Cover: cov, Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "Touch"}}}}); err != nil {
-				t.Fatal(err)
-			}
-			s.mu.Lock()
-			check("history given to business logic", s.history)
-			s.mu.Unlock()
-
-			// Query.
-			stream, err := queries.GetEvents(t.Context(), &eventedpb.Query{Domain: "customer", Root: cov.GetRoot()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var queried []*eventedpb.EventPage
-			for {
-				b, err := stream.Recv()
-				if err != nil {
-					break
-				}
-				queried = append(queried, b.GetPages()...)
-			}
-			check("GetEvents", queried)
-
-			// Delivery: 4 events (3 recorded, 1 from the command), bounded wait.
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				s.mu.Lock()
-				n := len(s.pages)
-				s.mu.Unlock()
-				if n >= 4 || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
-			s.mu.Lock()
-			check("projector delivery", s.pages)
-			s.mu.Unlock()
+			checkUpcastEverywhere(t, cfg, opts, recorded, want)
 		})
 	}
+}
+
+// checkUpcastEverywhere starts evented with cfg (sqlite, business logic and
+// an asynchronous projector of domain customer), records pages, and checks
+// that business logic, GetEvents and the projector see want (at schema
+// version 3) in their place.
+func checkUpcastEverywhere(t *testing.T, cfg config.Config, opts []server.Option, pages []*eventedpb.EventPage, want []*anypb.Any) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &seen{}
+	g := grpc.NewServer()
+	eventedpb.RegisterBusinessLogicServer(g, historyLogic{s: s})
+	eventedpb.RegisterProjectorCoordinatorServer(g, pageProjector{s: s})
+	go g.Serve(lis)
+	defer g.Stop()
+	addr := lis.Addr().String()
+
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "customer", Address: addr}}
+	cfg.Projectors = []config.Consumer{{Name: "pages", Address: addr, Domains: []string{"customer"}}}
+	srv, _ := start(t, cfg, opts...)
+	commands := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	queries := eventedpb.NewEventQueryClient(dial(t, srv.QueryAddr()))
+
+	root := uuid.New()
+	cov := &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}}
+	if _, err := commands.Record(t.Context(), &eventedpb.EventBook{Cover: cov, Pages: pages}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, pages []*eventedpb.EventPage) {
+		t.Helper()
+		if len(pages) < len(want) {
+			t.Fatalf("%s: %d pages; want at least %d", where, len(pages), len(want))
+		}
+		for i, w := range want {
+			p := pages[i]
+			if p.GetEvent().GetTypeUrl() != w.GetTypeUrl() || p.GetMetadata().GetSchemaVersion() != 3 || !bytes.Equal(p.GetEvent().GetValue(), w.GetValue()) {
+				t.Errorf("%s: page %d = %s v%d %q; want %s v3 %q", where, i, p.GetEvent().GetTypeUrl(),
+					p.GetMetadata().GetSchemaVersion(), p.GetEvent().GetValue(), w.GetTypeUrl(), w.GetValue())
+			}
+		}
+	}
+
+	// Load: business logic is given the upcast history.
+	if _, err := commands.Handle(t.Context(), &eventedpb.CommandBook{Cover: cov, Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "Touch"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	check("history given to business logic", s.history)
+	s.mu.Unlock()
+
+	// Query.
+	stream, err := queries.GetEvents(t.Context(), &eventedpb.Query{Domain: "customer", Root: cov.GetRoot()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queried []*eventedpb.EventPage
+	for {
+		b, err := stream.Recv()
+		if err != nil {
+			break
+		}
+		queried = append(queried, b.GetPages()...)
+	}
+	check("GetEvents", queried)
+
+	// Delivery: the recorded events and the command's, bounded wait.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.pages)
+		s.mu.Unlock()
+		if n > len(pages) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.mu.Lock()
+	check("projector delivery", s.pages)
+	s.mu.Unlock()
 }
 
 // TestUpcasterChainCheckedAtStart: a hole in the chain and two upcasters
