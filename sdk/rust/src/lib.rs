@@ -68,6 +68,7 @@ mod msg;
 mod options;
 mod server;
 pub mod testing;
+mod upcaster;
 
 /// The wire contract (protobuf package `evented`): messages, gRPC clients and
 /// servers, generated from `proto/evented/evented.proto`.
@@ -88,6 +89,7 @@ pub use ids::{Cover, root};
 pub use msg::{Events, Msg, Proto, decode, type_name};
 pub use options::{Clock, Options};
 pub use server::{MAX_MESSAGE_SIZE, ServeError, Server, shutdown_signal};
+pub use upcaster::{UpcastStep, Upcaster};
 
 /// Re-exported for the types in this crate's API.
 pub use {prost, prost_types, tonic, uuid};
