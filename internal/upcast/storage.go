@@ -41,16 +41,20 @@ type Store struct {
 	delivery.Storage
 	reg   *Registry
 	cache *cache
-	calls atomic.Uint64 // events sent through upcasters
-	hits  atomic.Uint64
+	calls          atomic.Uint64 // events sent through upcasters
+	hits           atomic.Uint64
+	appendFailures atomic.Uint64
 }
 
-// Stats counts events upcast by calling upcasters, and events served from
-// the cache.
-type Stats struct{ Upcast, CacheHits uint64 }
+// Stats counts events upcast by calling upcasters, events served from the
+// cache, and appends whose events were returned as stored because an
+// upcaster failed.
+type Stats struct{ Upcast, CacheHits, AppendFailures uint64 }
 
 // Stats returns the counters so far.
-func (s *Store) Stats() Stats { return Stats{Upcast: s.calls.Load(), CacheHits: s.hits.Load()} }
+func (s *Store) Stats() Stats {
+	return Stats{Upcast: s.calls.Load(), CacheHits: s.hits.Load(), AppendFailures: s.appendFailures.Load()}
+}
 
 func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint32) ([]eventstore.Event, error) {
 	events, err := s.Storage.Read(ctx, cover, from, to)
@@ -60,21 +64,35 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	return s.events(ctx, cover, events)
 }
 
+// Append returns the stored events upcast. The append is committed before
+// upcasting: when an upcaster fails, the events are returned as stored
+// rather than an error that would claim nothing was stored.
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
 	events, err := s.Storage.Append(ctx, cover, pages)
 	if err != nil {
 		return events, err
 	}
-	return s.events(ctx, cover, events)
+	return s.stored(ctx, cover, events), nil
 }
 
+// AppendKeyed is Append with an idempotency key.
 func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	events, prior, err := s.Storage.AppendKeyed(ctx, cover, pages, key)
 	if err != nil || len(events) == 0 {
 		return events, prior, err
 	}
-	events, err = s.events(ctx, cover, events)
-	return events, prior, err
+	return s.stored(ctx, cover, events), prior, nil
+}
+
+// stored upcasts what an append stored, or leaves it as stored when an
+// upcaster fails (counted in Stats.AppendFailures).
+func (s *Store) stored(ctx context.Context, cover eventstore.Cover, events []eventstore.Event) []eventstore.Event {
+	up, err := s.events(ctx, cover, events)
+	if err != nil {
+		s.appendFailures.Add(1)
+		return events
+	}
+	return up
 }
 
 func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventstore.Logged, error) {

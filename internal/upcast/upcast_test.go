@@ -191,3 +191,26 @@ func TestWrongResultRefused(t *testing.T) {
 		t.Fatalf("Apply = %v", err)
 	}
 }
+
+// TestAppendNeverFailsAfterStoring: an upcaster that fails does not turn a
+// committed append into an error (the caller would think nothing was
+// stored); a read fails instead, and is tried again.
+func TestAppendNeverFailsAfterStoring(t *testing.T) {
+	ctx := context.Background()
+	r := upcast.NewRegistry()
+	r.RegisterFunc("customer", created, 1, "", "down", func(context.Context, upcast.Event) (upcast.Event, error) {
+		return upcast.Event{}, errors.New("unreachable")
+	})
+	st := upcast.Storage(memory.New(), r, upcast.Options{}).(*upcast.Store)
+	cover := eventstore.Cover{Domain: "customer", Root: uuid.New()}
+	events, err := st.Append(ctx, cover, []eventstore.Page{{TypeURL: created, Payload: []byte("ann")}})
+	if err != nil || len(events) != 1 || events[0].TypeURL != created {
+		t.Fatalf("Append = %+v, %v; want the event as stored", events, err)
+	}
+	if st.Stats().AppendFailures != 1 {
+		t.Errorf("stats %+v", st.Stats())
+	}
+	if _, err := st.Read(ctx, cover, 0, 0); !errors.Is(err, upcast.ErrUpcast) {
+		t.Errorf("Read = %v; want ErrUpcast", err)
+	}
+}
