@@ -18,6 +18,7 @@ var core = []string{
 	"internal/command",
 	"internal/query",
 	"internal/delivery",
+	"internal/upcast",
 }
 
 // forbiddenInCore are import path prefixes the core must not reach, even
@@ -38,7 +39,7 @@ var forbiddenInCore = []string{
 
 // adapters implement one port each; only the composition root (server) and
 // its callers may import them.
-var adapterParents = []string{"internal/eventstore/", "internal/business/", "internal/delivery/", "internal/bus/"}
+var adapterParents = []string{"internal/eventstore/", "internal/business/", "internal/delivery/", "internal/bus/", "internal/upcast/"}
 
 var mayImportAdapters = []string{"internal/server", "internal/cli", "cmd/"}
 
