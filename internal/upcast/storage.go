@@ -39,8 +39,8 @@ func Storage(st delivery.Storage, r *Registry, o Options) delivery.Storage {
 // Store is the Storage that upcasts; Stats tells what it did.
 type Store struct {
 	delivery.Storage
-	reg   *Registry
-	cache *cache
+	reg            *Registry
+	cache          *cache
 	calls          atomic.Uint64 // events sent through upcasters
 	hits           atomic.Uint64
 	appendFailures atomic.Uint64
@@ -281,7 +281,7 @@ func (c *cache) put(cover eventstore.Cover, stored eventstore.Event, up Event) {
 	}
 }
 
-// Len is the number of cached events and their bytes (tests, metrics).
+// CacheLen is the number of cached events and their bytes (tests, metrics).
 func (s *Store) CacheLen() (events int, bytes int64) {
 	s.cache.mu.Lock()
 	defer s.cache.mu.Unlock()
