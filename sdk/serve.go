@@ -20,7 +20,8 @@ import (
 	"github.com/evented/evented/api/eventedpb"
 )
 
-// Service is what Serve serves: an *Aggregate, a *Projector or a *Saga.
+// Service is what Serve serves: an *Aggregate, a *Projector, a *Saga or an
+// *Upcaster.
 type Service interface {
 	register(*services) error
 }
@@ -30,6 +31,18 @@ type services struct {
 	logic     map[string]eventedpb.BusinessLogicServer
 	projector eventedpb.ProjectorCoordinatorServer
 	saga      eventedpb.SagaCoordinatorServer
+	upcaster  *Upcaster
+}
+
+func (u *Upcaster) register(s *services) error {
+	if u.err != nil {
+		return u.err
+	}
+	if s.upcaster != nil {
+		return fmt.Errorf("upcaster %q: one gRPC server serves one upcaster (put every step in one)", u.name)
+	}
+	s.upcaster = u
+	return nil
 }
 
 func (a *Aggregate[S]) register(s *services) error {
@@ -59,7 +72,8 @@ func (g *Saga[S]) register(s *services) error {
 // Register registers services on s, for programs that build their own
 // gRPC server: aggregates as evented.BusinessLogic (several aggregates are
 // routed by the command's domain), a projector as
-// evented.ProjectorCoordinator, a saga as evented.SagaCoordinator. The
+// evented.ProjectorCoordinator, a saga as evented.SagaCoordinator, an
+// upcaster as evented.Upcaster. The
 // legacy names evented.Projector and evented.Saga are not registered:
 // evented calls the coordinator names.
 func Register(s grpc.ServiceRegistrar, svcs ...Service) error {
@@ -86,6 +100,9 @@ func Register(s grpc.ServiceRegistrar, svcs ...Service) error {
 	}
 	if reg.saga != nil {
 		eventedpb.RegisterSagaCoordinatorServer(s, reg.saga)
+	}
+	if reg.upcaster != nil {
+		eventedpb.RegisterUpcasterServer(s, reg.upcaster)
 	}
 	return nil
 }

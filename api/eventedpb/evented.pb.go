@@ -275,7 +275,13 @@ type EventMetadata struct {
 	// Saga hops from the client's command: 0 for its events, the triggering
 	// event's depth + 1 for a saga's command. A saga command at depth
 	// 8 (the cascade bound) is refused.
-	Depth         uint32 `protobuf:"varint,5,opt,name=depth,proto3" json:"depth,omitempty"`
+	Depth uint32 `protobuf:"varint,5,opt,name=depth,proto3" json:"depth,omitempty"`
+	// Addition: the version of the event type's shape its payload has; 0
+	// means 1 (every event stored before versions existed). Read on input
+	// (business logic's events, Record) and stored with the event; on output
+	// it is the version after upcasting (see the Upcaster service), so a
+	// reader always sees the newest shape evented knows an upcaster for.
+	SchemaVersion uint32 `protobuf:"varint,6,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -341,6 +347,13 @@ func (x *EventMetadata) GetCausedBySequence() uint32 {
 func (x *EventMetadata) GetDepth() uint32 {
 	if x != nil {
 		return x.Depth
+	}
+	return 0
+}
+
+func (x *EventMetadata) GetSchemaVersion() uint32 {
+	if x != nil {
+		return x.SchemaVersion
 	}
 	return 0
 }
@@ -2203,6 +2216,160 @@ func (x *ReplayFailure) GetError() string {
 	return ""
 }
 
+// Addition: events to upcast by one step each.
+type UpcastRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The domain the events belong to.
+	Domain        string         `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	Events        []*UpcastEvent `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcastRequest) Reset() {
+	*x = UpcastRequest{}
+	mi := &file_evented_evented_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcastRequest) ProtoMessage() {}
+
+func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcastRequest.ProtoReflect.Descriptor instead.
+func (*UpcastRequest) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UpcastRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *UpcastRequest) GetEvents() []*UpcastEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// Addition: one event's type, shape version and payload.
+type UpcastEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Event *anypb.Any             `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// The event's version; 0 means 1. In a response it must be the
+	// request's version + 1.
+	SchemaVersion uint32 `protobuf:"varint,2,opt,name=schema_version,json=schemaVersion,proto3" json:"schema_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcastEvent) Reset() {
+	*x = UpcastEvent{}
+	mi := &file_evented_evented_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcastEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcastEvent) ProtoMessage() {}
+
+func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcastEvent.ProtoReflect.Descriptor instead.
+func (*UpcastEvent) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *UpcastEvent) GetEvent() *anypb.Any {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *UpcastEvent) GetSchemaVersion() uint32 {
+	if x != nil {
+		return x.SchemaVersion
+	}
+	return 0
+}
+
+// Addition: the events of the request, in its order, each one version up.
+type UpcastResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*UpcastEvent         `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpcastResponse) Reset() {
+	*x = UpcastResponse{}
+	mi := &file_evented_evented_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpcastResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpcastResponse) ProtoMessage() {}
+
+func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpcastResponse.ProtoReflect.Descriptor instead.
+func (*UpcastResponse) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UpcastResponse) GetEvents() []*UpcastEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 var File_evented_evented_proto protoreflect.FileDescriptor
 
 const file_evented_evented_proto_rawDesc = "" +
@@ -2222,14 +2389,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\vsynchronous\x18\x05 \x01(\bR\vsynchronous\x122\n" +
 	"\bmetadata\x18\x06 \x01(\v2\x16.evented.EventMetadataR\bmetadataB\n" +
 	"\n" +
-	"\bsequence\"\xc6\x01\n" +
+	"\bsequence\"\xed\x01\n" +
 	"\rEventMetadata\x12%\n" +
 	"\x0ecorrelation_id\x18\x01 \x01(\tR\rcorrelationId\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x02 \x01(\tR\tcommandId\x12+\n" +
 	"\tcaused_by\x18\x03 \x01(\v2\x0e.evented.CoverR\bcausedBy\x12,\n" +
 	"\x12caused_by_sequence\x18\x04 \x01(\rR\x10causedBySequence\x12\x14\n" +
-	"\x05depth\x18\x05 \x01(\rR\x05depth\"R\n" +
+	"\x05depth\x18\x05 \x01(\rR\x05depth\x12%\n" +
+	"\x0eschema_version\x18\x06 \x01(\rR\rschemaVersion\"R\n" +
 	"\bSnapshot\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\rR\bsequence\x12*\n" +
 	"\x05state\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x05state\"\x8a\x01\n" +
@@ -2378,7 +2546,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x06failed\x18\x02 \x03(\v2\x16.evented.ReplayFailureR\x06failed\"K\n" +
 	"\rReplayFailure\x12$\n" +
 	"\x05cover\x18\x01 \x01(\v2\x0e.evented.CoverR\x05cover\x12\x14\n" +
-	"\x05error\x18\x02 \x01(\tR\x05error2\xa3\x01\n" +
+	"\x05error\x18\x02 \x01(\tR\x05error\"U\n" +
+	"\rUpcastRequest\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12,\n" +
+	"\x06events\x18\x02 \x03(\v2\x14.evented.UpcastEventR\x06events\"`\n" +
+	"\vUpcastEvent\x12*\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.google.protobuf.AnyR\x05event\x12%\n" +
+	"\x0eschema_version\x18\x02 \x01(\rR\rschemaVersion\">\n" +
+	"\x0eUpcastResponse\x12,\n" +
+	"\x06events\x18\x01 \x03(\v2\x14.evented.UpcastEventR\x06events2\xa3\x01\n" +
 	"\x13BusinessCoordinator\x12F\n" +
 	"\x06Handle\x12\x14.evented.CommandBook\x1a&.evented.SynchronousProcessingResponse\x12D\n" +
 	"\x06Record\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xf5\x01\n" +
@@ -2416,7 +2592,9 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
 	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult\x12@\n" +
-	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResult2E\n" +
+	"\bUpcaster\x129\n" +
+	"\x06Upcast\x12\x16.evented.UpcastRequest\x1a\x17.evented.UpcastResponseB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -2430,7 +2608,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2462,100 +2640,108 @@ var file_evented_evented_proto_goTypes = []any{
 	(*ParkedEvent)(nil),                   // 27: evented.ParkedEvent
 	(*ReplayResult)(nil),                  // 28: evented.ReplayResult
 	(*ReplayFailure)(nil),                 // 29: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 30: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 31: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 32: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 33: google.protobuf.Empty
+	(*UpcastRequest)(nil),                 // 30: evented.UpcastRequest
+	(*UpcastEvent)(nil),                   // 31: evented.UpcastEvent
+	(*UpcastResponse)(nil),                // 32: evented.UpcastResponse
+	(*timestamppb.Timestamp)(nil),         // 33: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 34: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 35: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 36: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	30, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	31, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	33, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	34, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	31, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	34, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	31, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
+	34, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	31, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
+	34, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
 	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
 	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	32, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	35, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
 	1,  // 24: evented.ProjectionSubscription.cover:type_name -> evented.Cover
 	6,  // 25: evented.ProjectionUpdate.projection:type_name -> evented.Projection
 	1,  // 26: evented.DiscardRequest.covers:type_name -> evented.Cover
 	1,  // 27: evented.DiscardResult.covers:type_name -> evented.Cover
-	30, // 28: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	33, // 28: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
 	25, // 29: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	30, // 30: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	33, // 30: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
 	1,  // 31: evented.ParkedQuery.covers:type_name -> evented.Cover
 	1,  // 32: evented.ParkedEvent.cover:type_name -> evented.Cover
 	2,  // 33: evented.ParkedEvent.page:type_name -> evented.EventPage
-	30, // 34: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	33, // 34: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
 	29, // 35: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
 	1,  // 36: evented.ReplayFailure.cover:type_name -> evented.Cover
-	10, // 37: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 38: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	12, // 39: evented.EventQuery.GetEvents:input_type -> evented.Query
-	12, // 40: evented.EventQuery.Synchronize:input_type -> evented.Query
-	33, // 41: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	13, // 42: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	16, // 43: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
-	11, // 44: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 45: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
-	5,  // 46: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 47: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 48: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 49: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 50: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 51: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 52: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 53: evented.Saga.HandleSync:input_type -> evented.EventBook
-	33, // 54: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	26, // 55: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	26, // 56: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	20, // 57: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	23, // 58: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	18, // 59: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
-	7,  // 60: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 61: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 62: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 63: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 64: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 65: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	17, // 66: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
-	5,  // 67: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	4,  // 68: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
-	33, // 69: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 70: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	33, // 71: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 72: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	33, // 73: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 74: evented.Projector.HandleSync:output_type -> evented.Projection
-	33, // 75: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 76: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	22, // 77: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	27, // 78: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	28, // 79: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	21, // 80: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	24, // 81: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	19, // 82: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
-	60, // [60:83] is the sub-list for method output_type
-	37, // [37:60] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	31, // 37: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
+	34, // 38: evented.UpcastEvent.event:type_name -> google.protobuf.Any
+	31, // 39: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
+	10, // 40: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 41: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	12, // 42: evented.EventQuery.GetEvents:input_type -> evented.Query
+	12, // 43: evented.EventQuery.Synchronize:input_type -> evented.Query
+	36, // 44: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	13, // 45: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	16, // 46: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
+	11, // 47: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 48: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
+	5,  // 49: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 50: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 51: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 52: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 53: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 54: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 55: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 56: evented.Saga.HandleSync:input_type -> evented.EventBook
+	36, // 57: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	26, // 58: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	26, // 59: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	20, // 60: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	23, // 61: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	18, // 62: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
+	30, // 63: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
+	7,  // 64: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	7,  // 65: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 66: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 67: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	15, // 68: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	14, // 69: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	17, // 70: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
+	5,  // 71: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	4,  // 72: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
+	36, // 73: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	6,  // 74: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	36, // 75: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 76: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	36, // 77: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	6,  // 78: evented.Projector.HandleSync:output_type -> evented.Projection
+	36, // 79: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	7,  // 80: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	22, // 81: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	27, // 82: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	28, // 83: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	21, // 84: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	24, // 85: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	19, // 86: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
+	32, // 87: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
+	64, // [64:88] is the sub-list for method output_type
+	40, // [40:64] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -2578,9 +2764,9 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
-			NumServices:   9,
+			NumServices:   10,
 		},
 		GoTypes:           file_evented_evented_proto_goTypes,
 		DependencyIndexes: file_evented_evented_proto_depIdxs,

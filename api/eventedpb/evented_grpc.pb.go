@@ -1620,3 +1620,121 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "evented/evented.proto",
 }
+
+const (
+	Upcaster_Upcast_FullMethodName = "/evented.Upcaster/Upcast"
+)
+
+// UpcasterClient is the client API for Upcaster service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Addition: an upcaster, served by user code in any language. evented
+// calls it for events whose (type_url, schema_version) it was configured
+// to upcast (config upcasters[]), every time such events leave the store
+// (command loads, queries, deliveries, replays); stored events are never
+// rewritten. One call upcasts one step of each event: from version N to
+// N+1, possibly under a new type_url; evented chains steps and caches
+// results.
+type UpcasterClient interface {
+	Upcast(ctx context.Context, in *UpcastRequest, opts ...grpc.CallOption) (*UpcastResponse, error)
+}
+
+type upcasterClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewUpcasterClient(cc grpc.ClientConnInterface) UpcasterClient {
+	return &upcasterClient{cc}
+}
+
+func (c *upcasterClient) Upcast(ctx context.Context, in *UpcastRequest, opts ...grpc.CallOption) (*UpcastResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpcastResponse)
+	err := c.cc.Invoke(ctx, Upcaster_Upcast_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpcasterServer is the server API for Upcaster service.
+// All implementations must embed UnimplementedUpcasterServer
+// for forward compatibility.
+//
+// Addition: an upcaster, served by user code in any language. evented
+// calls it for events whose (type_url, schema_version) it was configured
+// to upcast (config upcasters[]), every time such events leave the store
+// (command loads, queries, deliveries, replays); stored events are never
+// rewritten. One call upcasts one step of each event: from version N to
+// N+1, possibly under a new type_url; evented chains steps and caches
+// results.
+type UpcasterServer interface {
+	Upcast(context.Context, *UpcastRequest) (*UpcastResponse, error)
+	mustEmbedUnimplementedUpcasterServer()
+}
+
+// UnimplementedUpcasterServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedUpcasterServer struct{}
+
+func (UnimplementedUpcasterServer) Upcast(context.Context, *UpcastRequest) (*UpcastResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Upcast not implemented")
+}
+func (UnimplementedUpcasterServer) mustEmbedUnimplementedUpcasterServer() {}
+func (UnimplementedUpcasterServer) testEmbeddedByValue()                  {}
+
+// UnsafeUpcasterServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to UpcasterServer will
+// result in compilation errors.
+type UnsafeUpcasterServer interface {
+	mustEmbedUnimplementedUpcasterServer()
+}
+
+func RegisterUpcasterServer(s grpc.ServiceRegistrar, srv UpcasterServer) {
+	// If the following call panics, it indicates UnimplementedUpcasterServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Upcaster_ServiceDesc, srv)
+}
+
+func _Upcaster_Upcast_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpcastRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UpcasterServer).Upcast(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Upcaster_Upcast_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UpcasterServer).Upcast(ctx, req.(*UpcastRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Upcaster_ServiceDesc is the grpc.ServiceDesc for Upcaster service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Upcaster_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "evented.Upcaster",
+	HandlerType: (*UpcasterServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Upcast",
+			Handler:    _Upcaster_Upcast_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "evented/evented.proto",
+}

@@ -243,6 +243,62 @@ func (x *CustomerCreated) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// The first version of the shop's sign-up event, no longer written: name
+// and email in one contact line, "Alice <alice@example.com>". Stored ones
+// are read as CustomerCreated (schema version 2) through the customer
+// service's upcaster (README "Upcasting").
+type CustomerSignedUp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Contact       string                 `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`
+	SignedUpAt    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=signed_up_at,json=signedUpAt,proto3" json:"signed_up_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomerSignedUp) Reset() {
+	*x = CustomerSignedUp{}
+	mi := &file_examples_domains_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomerSignedUp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomerSignedUp) ProtoMessage() {}
+
+func (x *CustomerSignedUp) ProtoReflect() protoreflect.Message {
+	mi := &file_examples_domains_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomerSignedUp.ProtoReflect.Descriptor instead.
+func (*CustomerSignedUp) Descriptor() ([]byte, []int) {
+	return file_examples_domains_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CustomerSignedUp) GetContact() string {
+	if x != nil {
+		return x.Contact
+	}
+	return ""
+}
+
+func (x *CustomerSignedUp) GetSignedUpAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SignedUpAt
+	}
+	return nil
+}
+
 type LoyaltyPointsAdded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Points        int32                  `protobuf:"varint,1,opt,name=points,proto3" json:"points,omitempty"`
@@ -254,7 +310,7 @@ type LoyaltyPointsAdded struct {
 
 func (x *LoyaltyPointsAdded) Reset() {
 	*x = LoyaltyPointsAdded{}
-	mi := &file_examples_domains_proto_msgTypes[4]
+	mi := &file_examples_domains_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -266,7 +322,7 @@ func (x *LoyaltyPointsAdded) String() string {
 func (*LoyaltyPointsAdded) ProtoMessage() {}
 
 func (x *LoyaltyPointsAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[4]
+	mi := &file_examples_domains_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -279,7 +335,7 @@ func (x *LoyaltyPointsAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoyaltyPointsAdded.ProtoReflect.Descriptor instead.
 func (*LoyaltyPointsAdded) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{4}
+	return file_examples_domains_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LoyaltyPointsAdded) GetPoints() int32 {
@@ -314,7 +370,7 @@ type LoyaltyPointsRedeemed struct {
 
 func (x *LoyaltyPointsRedeemed) Reset() {
 	*x = LoyaltyPointsRedeemed{}
-	mi := &file_examples_domains_proto_msgTypes[5]
+	mi := &file_examples_domains_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +382,7 @@ func (x *LoyaltyPointsRedeemed) String() string {
 func (*LoyaltyPointsRedeemed) ProtoMessage() {}
 
 func (x *LoyaltyPointsRedeemed) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[5]
+	mi := &file_examples_domains_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +395,7 @@ func (x *LoyaltyPointsRedeemed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoyaltyPointsRedeemed.ProtoReflect.Descriptor instead.
 func (*LoyaltyPointsRedeemed) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{5}
+	return file_examples_domains_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *LoyaltyPointsRedeemed) GetPoints() int32 {
@@ -376,7 +432,7 @@ type CustomerState struct {
 
 func (x *CustomerState) Reset() {
 	*x = CustomerState{}
-	mi := &file_examples_domains_proto_msgTypes[6]
+	mi := &file_examples_domains_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +444,7 @@ func (x *CustomerState) String() string {
 func (*CustomerState) ProtoMessage() {}
 
 func (x *CustomerState) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[6]
+	mi := &file_examples_domains_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +457,7 @@ func (x *CustomerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomerState.ProtoReflect.Descriptor instead.
 func (*CustomerState) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{6}
+	return file_examples_domains_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CustomerState) GetName() string {
@@ -444,7 +500,7 @@ type LineItem struct {
 
 func (x *LineItem) Reset() {
 	*x = LineItem{}
-	mi := &file_examples_domains_proto_msgTypes[7]
+	mi := &file_examples_domains_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +512,7 @@ func (x *LineItem) String() string {
 func (*LineItem) ProtoMessage() {}
 
 func (x *LineItem) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[7]
+	mi := &file_examples_domains_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +525,7 @@ func (x *LineItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LineItem.ProtoReflect.Descriptor instead.
 func (*LineItem) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{7}
+	return file_examples_domains_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *LineItem) GetProductId() string {
@@ -512,7 +568,7 @@ type CreateTransaction struct {
 
 func (x *CreateTransaction) Reset() {
 	*x = CreateTransaction{}
-	mi := &file_examples_domains_proto_msgTypes[8]
+	mi := &file_examples_domains_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +580,7 @@ func (x *CreateTransaction) String() string {
 func (*CreateTransaction) ProtoMessage() {}
 
 func (x *CreateTransaction) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[8]
+	mi := &file_examples_domains_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +593,7 @@ func (x *CreateTransaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTransaction.ProtoReflect.Descriptor instead.
 func (*CreateTransaction) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{8}
+	return file_examples_domains_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateTransaction) GetCustomerId() string {
@@ -566,7 +622,7 @@ type ApplyDiscount struct {
 
 func (x *ApplyDiscount) Reset() {
 	*x = ApplyDiscount{}
-	mi := &file_examples_domains_proto_msgTypes[9]
+	mi := &file_examples_domains_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -578,7 +634,7 @@ func (x *ApplyDiscount) String() string {
 func (*ApplyDiscount) ProtoMessage() {}
 
 func (x *ApplyDiscount) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[9]
+	mi := &file_examples_domains_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -591,7 +647,7 @@ func (x *ApplyDiscount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApplyDiscount.ProtoReflect.Descriptor instead.
 func (*ApplyDiscount) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{9}
+	return file_examples_domains_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ApplyDiscount) GetDiscountType() string {
@@ -624,7 +680,7 @@ type CompleteTransaction struct {
 
 func (x *CompleteTransaction) Reset() {
 	*x = CompleteTransaction{}
-	mi := &file_examples_domains_proto_msgTypes[10]
+	mi := &file_examples_domains_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -636,7 +692,7 @@ func (x *CompleteTransaction) String() string {
 func (*CompleteTransaction) ProtoMessage() {}
 
 func (x *CompleteTransaction) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[10]
+	mi := &file_examples_domains_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -649,7 +705,7 @@ func (x *CompleteTransaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteTransaction.ProtoReflect.Descriptor instead.
 func (*CompleteTransaction) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{10}
+	return file_examples_domains_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CompleteTransaction) GetPaymentMethod() string {
@@ -668,7 +724,7 @@ type CancelTransaction struct {
 
 func (x *CancelTransaction) Reset() {
 	*x = CancelTransaction{}
-	mi := &file_examples_domains_proto_msgTypes[11]
+	mi := &file_examples_domains_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +736,7 @@ func (x *CancelTransaction) String() string {
 func (*CancelTransaction) ProtoMessage() {}
 
 func (x *CancelTransaction) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[11]
+	mi := &file_examples_domains_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +749,7 @@ func (x *CancelTransaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTransaction.ProtoReflect.Descriptor instead.
 func (*CancelTransaction) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{11}
+	return file_examples_domains_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CancelTransaction) GetReason() string {
@@ -716,7 +772,7 @@ type TransactionCreated struct {
 
 func (x *TransactionCreated) Reset() {
 	*x = TransactionCreated{}
-	mi := &file_examples_domains_proto_msgTypes[12]
+	mi := &file_examples_domains_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -728,7 +784,7 @@ func (x *TransactionCreated) String() string {
 func (*TransactionCreated) ProtoMessage() {}
 
 func (x *TransactionCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[12]
+	mi := &file_examples_domains_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +797,7 @@ func (x *TransactionCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionCreated.ProtoReflect.Descriptor instead.
 func (*TransactionCreated) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{12}
+	return file_examples_domains_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TransactionCreated) GetCustomerId() string {
@@ -784,7 +840,7 @@ type DiscountApplied struct {
 
 func (x *DiscountApplied) Reset() {
 	*x = DiscountApplied{}
-	mi := &file_examples_domains_proto_msgTypes[13]
+	mi := &file_examples_domains_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -796,7 +852,7 @@ func (x *DiscountApplied) String() string {
 func (*DiscountApplied) ProtoMessage() {}
 
 func (x *DiscountApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[13]
+	mi := &file_examples_domains_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -809,7 +865,7 @@ func (x *DiscountApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscountApplied.ProtoReflect.Descriptor instead.
 func (*DiscountApplied) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{13}
+	return file_examples_domains_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DiscountApplied) GetDiscountType() string {
@@ -852,7 +908,7 @@ type TransactionCompleted struct {
 
 func (x *TransactionCompleted) Reset() {
 	*x = TransactionCompleted{}
-	mi := &file_examples_domains_proto_msgTypes[14]
+	mi := &file_examples_domains_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -864,7 +920,7 @@ func (x *TransactionCompleted) String() string {
 func (*TransactionCompleted) ProtoMessage() {}
 
 func (x *TransactionCompleted) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[14]
+	mi := &file_examples_domains_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -877,7 +933,7 @@ func (x *TransactionCompleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionCompleted.ProtoReflect.Descriptor instead.
 func (*TransactionCompleted) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{14}
+	return file_examples_domains_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TransactionCompleted) GetFinalTotalCents() int32 {
@@ -918,7 +974,7 @@ type TransactionCancelled struct {
 
 func (x *TransactionCancelled) Reset() {
 	*x = TransactionCancelled{}
-	mi := &file_examples_domains_proto_msgTypes[15]
+	mi := &file_examples_domains_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +986,7 @@ func (x *TransactionCancelled) String() string {
 func (*TransactionCancelled) ProtoMessage() {}
 
 func (x *TransactionCancelled) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[15]
+	mi := &file_examples_domains_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +999,7 @@ func (x *TransactionCancelled) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionCancelled.ProtoReflect.Descriptor instead.
 func (*TransactionCancelled) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{15}
+	return file_examples_domains_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *TransactionCancelled) GetReason() string {
@@ -976,7 +1032,7 @@ type TransactionState struct {
 
 func (x *TransactionState) Reset() {
 	*x = TransactionState{}
-	mi := &file_examples_domains_proto_msgTypes[16]
+	mi := &file_examples_domains_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -988,7 +1044,7 @@ func (x *TransactionState) String() string {
 func (*TransactionState) ProtoMessage() {}
 
 func (x *TransactionState) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[16]
+	mi := &file_examples_domains_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1001,7 +1057,7 @@ func (x *TransactionState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransactionState.ProtoReflect.Descriptor instead.
 func (*TransactionState) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{16}
+	return file_examples_domains_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TransactionState) GetCustomerId() string {
@@ -1065,7 +1121,7 @@ type Receipt struct {
 
 func (x *Receipt) Reset() {
 	*x = Receipt{}
-	mi := &file_examples_domains_proto_msgTypes[17]
+	mi := &file_examples_domains_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1133,7 @@ func (x *Receipt) String() string {
 func (*Receipt) ProtoMessage() {}
 
 func (x *Receipt) ProtoReflect() protoreflect.Message {
-	mi := &file_examples_domains_proto_msgTypes[17]
+	mi := &file_examples_domains_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1146,7 @@ func (x *Receipt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Receipt.ProtoReflect.Descriptor instead.
 func (*Receipt) Descriptor() ([]byte, []int) {
-	return file_examples_domains_proto_rawDescGZIP(), []int{17}
+	return file_examples_domains_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Receipt) GetTransactionId() string {
@@ -1181,7 +1237,11 @@ const file_examples_domains_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x129\n" +
 	"\n" +
-	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"e\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"j\n" +
+	"\x10CustomerSignedUp\x12\x18\n" +
+	"\acontact\x18\x01 \x01(\tR\acontact\x12<\n" +
+	"\fsigned_up_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"signedUpAt\"e\n" +
 	"\x12LoyaltyPointsAdded\x12\x16\n" +
 	"\x06points\x18\x01 \x01(\x05R\x06points\x12\x1f\n" +
 	"\vnew_balance\x18\x02 \x01(\x05R\n" +
@@ -1271,43 +1331,45 @@ func file_examples_domains_proto_rawDescGZIP() []byte {
 	return file_examples_domains_proto_rawDescData
 }
 
-var file_examples_domains_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_examples_domains_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_examples_domains_proto_goTypes = []any{
 	(*CreateCustomer)(nil),        // 0: examples.CreateCustomer
 	(*AddLoyaltyPoints)(nil),      // 1: examples.AddLoyaltyPoints
 	(*RedeemLoyaltyPoints)(nil),   // 2: examples.RedeemLoyaltyPoints
 	(*CustomerCreated)(nil),       // 3: examples.CustomerCreated
-	(*LoyaltyPointsAdded)(nil),    // 4: examples.LoyaltyPointsAdded
-	(*LoyaltyPointsRedeemed)(nil), // 5: examples.LoyaltyPointsRedeemed
-	(*CustomerState)(nil),         // 6: examples.CustomerState
-	(*LineItem)(nil),              // 7: examples.LineItem
-	(*CreateTransaction)(nil),     // 8: examples.CreateTransaction
-	(*ApplyDiscount)(nil),         // 9: examples.ApplyDiscount
-	(*CompleteTransaction)(nil),   // 10: examples.CompleteTransaction
-	(*CancelTransaction)(nil),     // 11: examples.CancelTransaction
-	(*TransactionCreated)(nil),    // 12: examples.TransactionCreated
-	(*DiscountApplied)(nil),       // 13: examples.DiscountApplied
-	(*TransactionCompleted)(nil),  // 14: examples.TransactionCompleted
-	(*TransactionCancelled)(nil),  // 15: examples.TransactionCancelled
-	(*TransactionState)(nil),      // 16: examples.TransactionState
-	(*Receipt)(nil),               // 17: examples.Receipt
-	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
+	(*CustomerSignedUp)(nil),      // 4: examples.CustomerSignedUp
+	(*LoyaltyPointsAdded)(nil),    // 5: examples.LoyaltyPointsAdded
+	(*LoyaltyPointsRedeemed)(nil), // 6: examples.LoyaltyPointsRedeemed
+	(*CustomerState)(nil),         // 7: examples.CustomerState
+	(*LineItem)(nil),              // 8: examples.LineItem
+	(*CreateTransaction)(nil),     // 9: examples.CreateTransaction
+	(*ApplyDiscount)(nil),         // 10: examples.ApplyDiscount
+	(*CompleteTransaction)(nil),   // 11: examples.CompleteTransaction
+	(*CancelTransaction)(nil),     // 12: examples.CancelTransaction
+	(*TransactionCreated)(nil),    // 13: examples.TransactionCreated
+	(*DiscountApplied)(nil),       // 14: examples.DiscountApplied
+	(*TransactionCompleted)(nil),  // 15: examples.TransactionCompleted
+	(*TransactionCancelled)(nil),  // 16: examples.TransactionCancelled
+	(*TransactionState)(nil),      // 17: examples.TransactionState
+	(*Receipt)(nil),               // 18: examples.Receipt
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_examples_domains_proto_depIdxs = []int32{
-	18, // 0: examples.CustomerCreated.created_at:type_name -> google.protobuf.Timestamp
-	7,  // 1: examples.CreateTransaction.items:type_name -> examples.LineItem
-	7,  // 2: examples.TransactionCreated.items:type_name -> examples.LineItem
-	18, // 3: examples.TransactionCreated.created_at:type_name -> google.protobuf.Timestamp
-	18, // 4: examples.TransactionCompleted.completed_at:type_name -> google.protobuf.Timestamp
-	18, // 5: examples.TransactionCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
-	7,  // 6: examples.TransactionState.items:type_name -> examples.LineItem
-	7,  // 7: examples.Receipt.items:type_name -> examples.LineItem
-	18, // 8: examples.Receipt.completed_at:type_name -> google.protobuf.Timestamp
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	19, // 0: examples.CustomerCreated.created_at:type_name -> google.protobuf.Timestamp
+	19, // 1: examples.CustomerSignedUp.signed_up_at:type_name -> google.protobuf.Timestamp
+	8,  // 2: examples.CreateTransaction.items:type_name -> examples.LineItem
+	8,  // 3: examples.TransactionCreated.items:type_name -> examples.LineItem
+	19, // 4: examples.TransactionCreated.created_at:type_name -> google.protobuf.Timestamp
+	19, // 5: examples.TransactionCompleted.completed_at:type_name -> google.protobuf.Timestamp
+	19, // 6: examples.TransactionCancelled.cancelled_at:type_name -> google.protobuf.Timestamp
+	8,  // 7: examples.TransactionState.items:type_name -> examples.LineItem
+	8,  // 8: examples.Receipt.items:type_name -> examples.LineItem
+	19, // 9: examples.Receipt.completed_at:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_examples_domains_proto_init() }
@@ -1321,7 +1383,7 @@ func file_examples_domains_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_examples_domains_proto_rawDesc), len(file_examples_domains_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -56,6 +56,9 @@ type Event struct {
 	CreatedAt time.Time
 	TypeURL   string
 	Payload   []byte
+	// SchemaVersion is the version of the event type's shape business
+	// logic wrote (metadata.schema_version); 0 means 1.
+	SchemaVersion uint32
 }
 
 // Decision is business logic's answer: the cover it speaks for, the new

@@ -529,7 +529,7 @@ func (c *Coordinator) number(logic business.Logic, events []business.Event, next
 				"service", logic.Name(), "stamped", e.Num, "assigned", seq)
 			warned = true
 		}
-		pages[i] = eventstore.Page{HasNum: true, Num: seq, CreatedAt: e.CreatedAt, TypeURL: e.TypeURL, Payload: e.Payload, Cause: cause}
+		pages[i] = eventstore.Page{HasNum: true, Num: seq, CreatedAt: e.CreatedAt, TypeURL: e.TypeURL, Payload: e.Payload, SchemaVersion: e.SchemaVersion, Cause: cause}
 	}
 	return pages
 }

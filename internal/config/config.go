@@ -40,6 +40,7 @@ type Config struct {
 	BusinessLogic []BusinessLogic `yaml:"business_logic"`
 	Projectors    []Consumer      `yaml:"projectors"`
 	Sagas         []Consumer      `yaml:"sagas"`
+	Upcasters     []Upcaster      `yaml:"upcasters"`
 	Delivery      Delivery        `yaml:"delivery"`
 	Bus           Bus             `yaml:"bus"`
 	Tracing       Tracing         `yaml:"tracing"`
@@ -202,6 +203,9 @@ type Command struct {
 	// CacheBytes bounds the memory of the aggregates kept between commands
 	// (events and snapshots, in bytes); 0 keeps none.
 	CacheBytes int `yaml:"cache_bytes"`
+	// UpcastCacheBytes bounds the memory of upcast events kept so that
+	// an event is not upcast again on every read (bytes); 0 keeps none.
+	UpcastCacheBytes int `yaml:"upcast_cache_bytes"`
 	// MaxConcurrent bounds the commands and records handled at once; one
 	// more waits up to QueueWait for a free slot, then is refused with
 	// RESOURCE_EXHAUSTED.
@@ -251,6 +255,27 @@ type SnapshotPolicy struct {
 
 // Auto reports whether p takes snapshots on its own.
 func (p SnapshotPolicy) Auto() bool { return p.Every > 0 || p.LoadOver > 0 || p.Idle > 0 }
+
+// Upcaster is a service (evented.Upcaster, any language) that upcasts
+// events of one domain (empty: of every domain without a step of its own):
+// each step raises one event type by one schema version (README
+// "Upcasting").
+type Upcaster struct {
+	Domain  string       `yaml:"domain"`
+	Address string       `yaml:"address"`
+	Steps   []UpcastStep `yaml:"steps"`
+	// TLS and TokenFile secure the connection to the service (outbound.go).
+	TLS       ServiceTLS `yaml:"tls,omitempty"`
+	TokenFile string     `yaml:"token_file,omitempty"`
+}
+
+// UpcastStep is one step an upcaster service does: events of Type at
+// version FromVersion become version FromVersion+1 of To (empty: Type).
+type UpcastStep struct {
+	Type        string `yaml:"type"`
+	FromVersion int    `yaml:"from_version"`
+	To          string `yaml:"to,omitempty"`
+}
 
 // Consumer is a projector or saga.
 type Consumer struct {
@@ -356,7 +381,7 @@ func Default() Config {
 			ShutdownTimeout:    30 * time.Second,
 		},
 		Command: Command{MaxAttempts: 5, Timeout: 10 * time.Second, IdempotencyRetention: 24 * time.Hour,
-			CacheBytes: 64 << 20, MaxConcurrent: 256, QueueWait: 100 * time.Millisecond},
+			CacheBytes: 64 << 20, UpcastCacheBytes: 32 << 20, MaxConcurrent: 256, QueueWait: 100 * time.Millisecond},
 		Delivery: Delivery{
 			MaxAttempts:  10,
 			BackoffMin:   100 * time.Millisecond,

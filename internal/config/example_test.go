@@ -46,6 +46,7 @@ func ExampleLoad() {
 	//   timeout: 5s # env EVENTED_COMMAND__TIMEOUT
 	//   idempotency_retention: 24h0m0s # default
 	//   cache_bytes: 67108864 # default
+	//   upcast_cache_bytes: 33554432 # default
 	//   max_concurrent: 256 # default
 	//   queue_wait: 100ms # default
 	// business_logic: # env EVENTED_BUSINESS_LOGIC
@@ -60,6 +61,7 @@ func ExampleLoad() {
 	//       state_type: ""
 	// projectors: [] # default
 	// sagas: [] # default
+	// upcasters: [] # default
 	// delivery:
 	//   max_attempts: 10 # default
 	//   backoff_min: 100ms # default

@@ -158,7 +158,7 @@ log:
 		"server.host": file, "server.command_handler_port": file, "server.event_query_port": file,
 		"server.shutdown_timeout": "default", "server.admin_port": "default",
 		"command.max_attempts": file, "command.timeout": file, "command.idempotency_retention": "default",
-		"business_logic": file, "projectors": file, "sagas": file,
+		"business_logic": file, "projectors": file, "sagas": file, "upcasters": "default", "command.upcast_cache_bytes": "default",
 		"log.level": "default", "log.format": file,
 		"delivery.max_attempts": "default", "delivery.backoff_min": "default", "delivery.backoff_max": "default",
 		"delivery.timeout": "default", "delivery.workers": "default",
@@ -301,6 +301,7 @@ func TestLoadEnv(t *testing.T) {
 		{"EVENTED_AUTH__TOKENS_FILE=/etc/evented/tokens.yaml", "auth.tokens_file", func(c *Config) { c.Auth.TokensFile = "/etc/evented/tokens.yaml" }},
 		{"EVENTED_AUTH__OIDC__ROLES_CLAIM=realm_access.roles", "auth.oidc.roles_claim", func(c *Config) { c.Auth.OIDC.RolesClaim = "realm_access.roles" }},
 		{"EVENTED_COMMAND__CACHE_BYTES=1024", "command.cache_bytes", func(c *Config) { c.Command.CacheBytes = 1024 }},
+		{"EVENTED_COMMAND__UPCAST_CACHE_BYTES=2048", "command.upcast_cache_bytes", func(c *Config) { c.Command.UpcastCacheBytes = 2048 }},
 		{"EVENTED_COMMAND__MAX_CONCURRENT=8", "command.max_concurrent", func(c *Config) { c.Command.MaxConcurrent = 8 }},
 		{"EVENTED_COMMAND__QUEUE_WAIT=1s", "command.queue_wait", func(c *Config) { c.Command.QueueWait = time.Second }},
 		{"EVENTED_LIMITS__MAX_REQUEST_BYTES=8388608", "limits.max_request_bytes", func(c *Config) { c.Limits.MaxRequestBytes = 8 << 20 }},
@@ -330,6 +331,12 @@ func TestLoadEnv(t *testing.T) {
 			"EVENTED_SAGAS=- name: loyalty\n  address: localhost:50054\n  domains: [transaction]", "sagas",
 			func(c *Config) {
 				c.Sagas = []Consumer{{Name: "loyalty", Address: "localhost:50054", Domains: []string{"transaction"}}}
+			},
+		},
+		{
+			`EVENTED_UPCASTERS=[{"domain": "customer", "address": "localhost:50060", "steps": [{"type": "type.googleapis.com/examples.CustomerCreated", "from_version": 1}]}]`, "upcasters",
+			func(c *Config) {
+				c.Upcasters = []Upcaster{{Domain: "customer", Address: "localhost:50060", Steps: []UpcastStep{{Type: "type.googleapis.com/examples.CustomerCreated", FromVersion: 1}}}}
 			},
 		},
 	}
@@ -444,7 +451,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown key", "storage:\n  type: sqlite\n  tpye: memory\n",
 			nil, []string{"storage.tpye (line 3): unknown key; known keys: type, path, url, sync"}},
 		{"unknown top-level key", "storage: {}\nstorgae: {}\n",
-			nil, []string{"storgae (line 2): unknown key; known keys: storage, server, command, business_logic, projectors, sagas, delivery, bus, tracing, log"}},
+			nil, []string{"storgae (line 2): unknown key; known keys: storage, server, command, business_logic, projectors, sagas, upcasters, delivery, bus, tracing, log"}},
 		{"unknown key in a list item", "business_logic:\n  - domain: customer\n    adress: localhost:50052\n",
 			nil, []string{"business_logic[0].adress (line 3): unknown key; known keys: domain, address, snapshots"}},
 		{"unknown key deep in a list item", "business_logic:\n  - domain: customer\n    address: localhost:50052\n    snapshots: {evry: 10}\n",

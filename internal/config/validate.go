@@ -78,6 +78,9 @@ func (c Config) Validate() error {
 	if c.Command.CacheBytes < 0 {
 		v.add("command.cache_bytes", "invalid value %d: want 0 (keep none) or more bytes, such as 67108864", c.Command.CacheBytes)
 	}
+	if c.Command.UpcastCacheBytes < 0 {
+		v.add("command.upcast_cache_bytes", "invalid value %d: want 0 (keep none) or more bytes, such as 33554432", c.Command.UpcastCacheBytes)
+	}
 	if c.Command.MaxConcurrent < 1 {
 		v.add("command.max_concurrent", "invalid value %d: want 1 or more", c.Command.MaxConcurrent)
 	}
@@ -112,6 +115,7 @@ func (c Config) Validate() error {
 		}
 	}
 	v.consumers("projectors", c.Projectors, maxDomain)
+	v.upcasters(c.Upcasters, maxDomain)
 	v.consumers("sagas", c.Sagas, maxDomain)
 
 	d := c.Delivery
@@ -488,4 +492,27 @@ func (e *keyError) Error() string {
 	}
 	b.WriteString(": " + e.msg)
 	return b.String()
+}
+
+// upcasters checks each upcaster service entry; whether their steps chain
+// is checked when the server starts (package upcast).
+func (v *validator) upcasters(ups []Upcaster, maxDomain int) {
+	for i, u := range ups {
+		key := fmt.Sprintf("upcasters[%d]", i)
+		v.domain(key+".domain", u.Domain, maxDomain)
+		v.address(key+".address", u.Address)
+		v.service(key, u.Address, u.TLS, u.TokenFile)
+		if len(u.Steps) == 0 {
+			v.add(key+".steps", "empty: want the steps the service does, such as [{type: type.googleapis.com/examples.CustomerCreated, from_version: 1}]")
+		}
+		for j, s := range u.Steps {
+			sk := fmt.Sprintf("%s.steps[%d]", key, j)
+			if s.Type == "" {
+				v.add(sk+".type", "empty: want the type URL of the events to upcast, such as type.googleapis.com/examples.CustomerCreated")
+			}
+			if s.FromVersion < 1 || s.FromVersion >= 1000 {
+				v.add(sk+".from_version", "invalid value %d: want 1 to 999 (the version the step upcasts from)", s.FromVersion)
+			}
+		}
+	}
 }

@@ -27,12 +27,18 @@ type TargetState struct {
 	Since       time.Time `json:"since"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at"`
+	fails       int       // checks failed in a row
+	warned      bool      // a WARN was logged for the current outage
 }
 
+// warnAfter is how many checks in a row must fail before a WARN.
+const warnAfter = 2
+
 // Reach checks, in the background, that the services evented calls can be
-// connected to, and logs a WARN when one becomes unreachable and an INFO
-// when it is back (once per change, so a service that stays down does not
-// flood the log). It is safe for concurrent use.
+// connected to, and logs a WARN when one has failed warnAfter checks in a
+// row and an INFO when it is back (once per change, so a service that stays
+// down does not flood the log; one failed check, as when evented starts
+// before its services, is an INFO only). It is safe for concurrent use.
 type Reach struct {
 	log     *slog.Logger
 	every   time.Duration
@@ -113,11 +119,20 @@ func (r *Reach) checkAll(ctx context.Context) {
 			s.Since = now
 		}
 		s.Reachable, s.Checked = ok, now
+		if !ok {
+			s.fails++
+		}
 		switch {
-		case changed && !ok:
-			r.log.Warn(s.Kind+" unreachable: evented cannot connect to it", "kind", s.Kind, "name", s.Name, "address", s.Address, "err", s.LastError)
-		case changed && ok:
+		case !ok && s.fails == 1:
+			r.log.Info(s.Kind+" not reachable (yet); checking again", "kind", s.Kind, "name", s.Name, "address", s.Address, "err", s.LastError)
+		case !ok && s.fails >= warnAfter && !s.warned:
+			s.warned = true
+			r.log.Warn(s.Kind+" unreachable: evented cannot connect to it", "kind", s.Kind, "name", s.Name, "address", s.Address, "err", s.LastError, "failed_checks", s.fails)
+		case ok && s.warned:
 			r.log.Info(s.Kind+" reachable again", "kind", s.Kind, "name", s.Name, "address", s.Address)
+		}
+		if ok {
+			s.fails, s.warned = 0, false
 		}
 	}
 }

@@ -54,6 +54,9 @@ func TestReachLogsOncePerChange(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "business_logic unreachable") || !strings.Contains(logs.String(), "name=customer") {
 		t.Fatalf("want one WARN naming the service, got %d:\n%s", n, logs.String())
 	}
+	if !strings.Contains(logs.String(), "level=INFO msg=\"business_logic not reachable (yet)") {
+		t.Fatalf("the first failed check is not an INFO:\n%s", logs.String())
+	}
 	back, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Skipf("the port was taken meanwhile: %v", err)
@@ -79,5 +82,29 @@ func TestDialAddresses(t *testing.T) {
 		if err := dial(context.Background(), a, time.Second); err != nil {
 			t.Errorf("dial %s: %v", a, err)
 		}
+	}
+}
+
+// TestReachOneFailedCheckIsNoWarning: a service that is not up yet at the
+// first check (evented started first) and answers at the next is an INFO,
+// never a WARN.
+func TestReachOneFailedCheckIsNoWarning(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	var logs lockedBuffer
+	r := NewReach([]Target{{Kind: "projector", Name: "receipt", Address: addr}}, time.Hour, slog.New(slog.NewTextHandler(&logs, nil)))
+	r.checkAll(context.Background())
+	up, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	defer up.Close()
+	r.checkAll(context.Background())
+	if strings.Contains(logs.String(), "level=WARN") || !r.States()[0].Reachable {
+		t.Fatalf("one failed check then reachable: %+v\n%s", r.States()[0], logs.String())
 	}
 }

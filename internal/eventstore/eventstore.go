@@ -37,6 +37,11 @@ type Event struct {
 	// the type is readable in the database.
 	TypeURL string
 	Payload []byte
+	// SchemaVersion is the version of the event type's shape the payload
+	// has, as the writer declared it; 0 means 1 (every event stored before
+	// versions existed). Upcasters (package upcast) read it; the store only
+	// keeps it.
+	SchemaVersion uint32
 	// Cause is what led to the event; zero for events stored before
 	// evented recorded it.
 	Cause Cause
@@ -96,6 +101,8 @@ type Page struct {
 	CreatedAt time.Time
 	TypeURL   string
 	Payload   []byte
+	// SchemaVersion is stored with the event as it is (0 means 1).
+	SchemaVersion uint32
 	// Cause is stored with the event as it is.
 	Cause Cause
 }
@@ -187,7 +194,7 @@ func Assign(cover Cover, next uint32, pages []Page, now time.Time) ([]Event, err
 		if at.IsZero() {
 			at = now
 		}
-		events[i] = Event{Sequence: seq, CreatedAt: at.UTC(), TypeURL: p.TypeURL, Payload: p.Payload, Cause: p.Cause}
+		events[i] = Event{Sequence: seq, CreatedAt: at.UTC(), TypeURL: p.TypeURL, Payload: p.Payload, SchemaVersion: p.SchemaVersion, Cause: p.Cause}
 	}
 	return events, nil
 }

@@ -19,6 +19,7 @@ var core = []string{
 	"internal/query",
 	"internal/delivery",
 	"internal/snapshot",
+	"internal/upcast",
 }
 
 // forbiddenInCore are import path prefixes the core must not reach, even
@@ -39,7 +40,7 @@ var forbiddenInCore = []string{
 
 // adapters implement one port each; only the composition root (server) and
 // its callers may import them.
-var adapterParents = []string{"internal/eventstore/", "internal/business/", "internal/delivery/", "internal/bus/"}
+var adapterParents = []string{"internal/eventstore/", "internal/business/", "internal/delivery/", "internal/bus/", "internal/upcast/"}
 
 var mayImportAdapters = []string{"internal/server", "internal/cli", "cmd/"}
 

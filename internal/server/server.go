@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,6 +48,7 @@ import (
 	"github.com/evented/evented/internal/query"
 	"github.com/evented/evented/internal/snapshot"
 	"github.com/evented/evented/internal/tracing"
+	"github.com/evented/evented/internal/upcast"
 )
 
 // Storage is what a backend provides: events, snapshots, the log and the
@@ -96,6 +98,7 @@ type options struct {
 	projections  delivery.ProjectionOptions
 	sources      config.Sources
 	sampleEvery  time.Duration
+	upcasters    *upcast.Registry
 }
 
 // WithStorage serves st instead of opening the store storage.* names (tests
@@ -120,6 +123,7 @@ type Server struct {
 	hub     *delivery.Hub
 	replica *delivery.Replica // this process among those sharing the store
 	remotes []*dremote.Consumer
+	closers []io.Closer // upcaster clients
 	// byKind holds the subscriptions of projectors and of sagas.
 	byKind   map[dremote.Kind][]*delivery.Subscription
 	health   *health.Server
@@ -174,6 +178,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.space, _ = s.store.(eventstore.Space)
 	s.store = s.tracing.Storage(s.store)
 	s.store = filterSnapshots(s.store, snapshotPolicies(cfg.BusinessLogic))
+	reg, closers, err := upcasters(cfg.Upcasters, o.upcasters, s.tracing.DialOption(), callOptions(cfg.Limits))
+	if err != nil {
+		return nil, err
+	}
+	s.closers = closers
+	s.store = upcast.Storage(s.store, reg, upcast.Options{CacheBytes: upcastCacheBytes(cfg.Command.UpcastCacheBytes)})
 	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
@@ -367,6 +377,9 @@ func (s *Server) close() error {
 		errs = append(errs, s.router.close())
 	}
 	for _, c := range s.remotes {
+		errs = append(errs, c.Close())
+	}
+	for _, c := range s.closers {
 		errs = append(errs, c.Close())
 	}
 	if s.bus != nil {

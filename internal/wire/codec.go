@@ -51,6 +51,8 @@ func UnmarshalStored(data []byte) (eventstore.Book, error) {
 			TypeURL:   p.GetEvent().GetTypeUrl(),
 			Payload:   p.GetEvent().GetValue(),
 			Cause:     Metadata(p.GetMetadata()),
+
+			SchemaVersion: p.GetMetadata().GetSchemaVersion(),
 		}
 	}
 	if s := pb.GetSnapshot(); s != nil {

@@ -51,7 +51,8 @@ func PBCover(c eventstore.Cover) *eventedpb.Cover {
 }
 
 // Pages validates the pages of a book to append (Record): each needs an
-// event. Their metadata is not read: evented records the cause itself.
+// event. Of their metadata only schema_version is read: evented records
+// the cause itself.
 func Pages(pages []*eventedpb.EventPage, field string) ([]eventstore.Page, error) {
 	out := make([]eventstore.Page, len(pages))
 	for i, p := range pages {
@@ -63,7 +64,7 @@ func Pages(pages []*eventedpb.EventPage, field string) ([]eventstore.Page, error
 			return nil, eventstore.Invalid(f+".event.type_url", "must not be empty")
 		}
 		n, hasNum := p.GetSequence().(*eventedpb.EventPage_Num)
-		out[i] = eventstore.Page{TypeURL: p.GetEvent().GetTypeUrl(), Payload: p.GetEvent().GetValue()}
+		out[i] = eventstore.Page{TypeURL: p.GetEvent().GetTypeUrl(), Payload: p.GetEvent().GetValue(), SchemaVersion: p.GetMetadata().GetSchemaVersion()}
 		if hasNum {
 			out[i].HasNum, out[i].Num = true, n.Num
 		}
@@ -85,19 +86,19 @@ func PBEvents(events []eventstore.Event) []*eventedpb.EventPage {
 			Sequence:  &eventedpb.EventPage_Num{Num: e.Sequence},
 			CreatedAt: timestamppb.New(e.CreatedAt),
 			Event:     &anypb.Any{TypeUrl: e.TypeURL, Value: e.Payload},
-			Metadata:  PBMetadata(e.Cause),
+			Metadata:  PBMetadata(e.Cause, e.SchemaVersion),
 		}
 	}
 	return out
 }
 
-// PBMetadata is the wire form of an event's cause: nil when it records
-// none (an event stored before causes were).
-func PBMetadata(c eventstore.Cause) *eventedpb.EventMetadata {
-	if c.IsZero() {
+// PBMetadata is the wire form of an event's cause and schema version: nil
+// when it records neither (an event stored before causes were).
+func PBMetadata(c eventstore.Cause, schemaVersion uint32) *eventedpb.EventMetadata {
+	if c.IsZero() && schemaVersion == 0 {
 		return nil
 	}
-	m := &eventedpb.EventMetadata{CorrelationId: c.CorrelationID, CommandId: c.CommandID, Depth: c.Depth}
+	m := &eventedpb.EventMetadata{CorrelationId: c.CorrelationID, CommandId: c.CommandID, Depth: c.Depth, SchemaVersion: schemaVersion}
 	if !c.CausedBy.IsZero() {
 		m.CausedBy, m.CausedBySequence = PBCover(c.CausedBy.Cover), c.CausedBy.Sequence
 	}
@@ -191,7 +192,7 @@ func Decision(b *eventedpb.EventBook) (business.Decision, error) {
 	}
 	d := business.Decision{Cover: cover, Events: make([]business.Event, len(pages))}
 	for i, p := range pages {
-		d.Events[i] = business.Event{HasNum: p.HasNum, Num: p.Num, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload}
+		d.Events[i] = business.Event{HasNum: p.HasNum, Num: p.Num, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload, SchemaVersion: p.SchemaVersion}
 	}
 	if s := b.GetSnapshot(); s != nil && s.GetState() != nil {
 		d.Snapshot = &business.Snapshot{TypeURL: s.GetState().GetTypeUrl(), State: s.GetState().GetValue()}
@@ -221,7 +222,7 @@ func Book(b *eventedpb.EventBook) (eventstore.Book, error) {
 			next = p.Num
 		}
 		book.Events[i] = eventstore.Event{Sequence: next, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload,
-			Cause: Metadata(b.GetPages()[i].GetMetadata())}
+			SchemaVersion: p.SchemaVersion, Cause: Metadata(b.GetPages()[i].GetMetadata())}
 		next++
 	}
 	return book, nil

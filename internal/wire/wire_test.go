@@ -107,11 +107,11 @@ func TestMetadata(t *testing.T) {
 		CausedBy: eventstore.EventRef{Cover: eventstore.Cover{Domain: "order", Root: [16]byte{1}}, Sequence: 4},
 	}
 	for _, c := range []eventstore.Cause{cause, {CorrelationID: "corr", CommandID: "cmd"}} {
-		if got := Metadata(PBMetadata(c)); got != c {
+		if got := Metadata(PBMetadata(c, 0)); got != c {
 			t.Errorf("Metadata(PBMetadata(%+v)) = %+v", c, got)
 		}
 	}
-	if m := PBMetadata(eventstore.Cause{}); m != nil {
+	if m := PBMetadata(eventstore.Cause{}, 0); m != nil {
 		t.Errorf("PBMetadata of no cause = %v; want nil", m)
 	}
 	if got := Metadata(&eventedpb.EventMetadata{CorrelationId: "c", CausedBy: &eventedpb.Cover{Domain: "d"}}); got != (eventstore.Cause{CorrelationID: "c"}) {
@@ -119,7 +119,7 @@ func TestMetadata(t *testing.T) {
 	}
 	pb := &eventedpb.EventBook{
 		Cover: &eventedpb.Cover{Domain: "d", Root: root16()},
-		Pages: []*eventedpb.EventPage{{Event: &anypb.Any{TypeUrl: "t/x"}, Metadata: PBMetadata(cause)}},
+		Pages: []*eventedpb.EventPage{{Event: &anypb.Any{TypeUrl: "t/x"}, Metadata: PBMetadata(cause, 0)}},
 	}
 	pages, err := Pages(pb.GetPages(), "pages")
 	if err != nil || !pages[0].Cause.IsZero() {
@@ -129,7 +129,7 @@ func TestMetadata(t *testing.T) {
 	if err != nil || book.Events[0].Cause != cause {
 		t.Errorf("Book = %+v, %v; want the event's cause kept", book, err)
 	}
-	if got := PBBook(book).GetPages()[0].GetMetadata(); !proto.Equal(got, PBMetadata(cause)) {
+	if got := PBBook(book).GetPages()[0].GetMetadata(); !proto.Equal(got, PBMetadata(cause, 0)) {
 		t.Errorf("PBBook metadata = %v", got)
 	}
 }

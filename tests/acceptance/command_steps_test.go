@@ -411,6 +411,9 @@ func (w *world) sameEvents(what string, pages []*eventedpb.EventPage, want event
 		if got := typeName(p.GetEvent().GetTypeUrl()); got != want[i].eventType {
 			return fmt.Errorf("%s: the event at sequence %d is a %q, want %q", what, p.GetNum(), got, want[i].eventType)
 		}
+		if v := max(p.GetMetadata().GetSchemaVersion(), 1); want[i].version > 0 && v != want[i].version {
+			return fmt.Errorf("%s: the event at sequence %d has schema version %d, want %d", what, p.GetNum(), v, want[i].version)
+		}
 		got, at := p.GetCreatedAt().AsTime(), want[i].createdAt
 		if !at.IsZero() && !got.Equal(at) {
 			return fmt.Errorf("%s: the event at sequence %d was created at %s, want %s as given", what, p.GetNum(), got, at)

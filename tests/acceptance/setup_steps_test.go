@@ -172,6 +172,7 @@ type eventRow struct {
 	sequence  uint32
 	eventType string
 	createdAt time.Time // zero: not given
+	version   uint32    // schema version; 0: not given
 }
 
 type eventRows []eventRow
@@ -185,6 +186,9 @@ func (rows eventRows) wire() []*eventedpb.EventPage {
 		}
 		if !r.createdAt.IsZero() {
 			pages[i].CreatedAt = timestamppb.New(r.createdAt)
+		}
+		if r.version > 0 {
+			pages[i].Metadata = &eventedpb.EventMetadata{SchemaVersion: r.version}
 		}
 	}
 	return pages
@@ -201,6 +205,7 @@ func eventTable(t *godog.Table) (eventRows, error) {
 		header = append(header, strings.TrimSpace(c.Value))
 	}
 	seqCol, typeCol, atCol := slices.Index(header, "sequence"), slices.Index(header, "event_type"), slices.Index(header, "created_at")
+	versionCol := slices.Index(header, "schema_version")
 	if seqCol < 0 || typeCol < 0 {
 		return nil, fmt.Errorf("the table needs the columns sequence and event_type, has %v", header)
 	}
@@ -217,6 +222,13 @@ func eventTable(t *godog.Table) (eventRows, error) {
 					return nil, fmt.Errorf("created_at %q: %w", v, err)
 				}
 			}
+		}
+		if versionCol >= 0 {
+			v, err := strconv.ParseUint(strings.TrimSpace(r.Cells[versionCol].Value), 10, 32)
+			if err != nil || v == 0 {
+				return nil, fmt.Errorf("schema_version %q: want 1 or more", r.Cells[versionCol].Value)
+			}
+			row.version = uint32(v)
 		}
 		rows = append(rows, row)
 	}

@@ -72,6 +72,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	// Projectors and sagas (distribution_steps_test.go).
 	w.registerDistribution(sc)
 	w.registerLifecycle(sc)
+	w.registerUpcasting(sc)
 	w.registerBus(sc)
 	w.registerSnapshots(sc)
 }

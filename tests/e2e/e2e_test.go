@@ -208,7 +208,7 @@ func writeConfig(from, to, db string, ports []string, servicePort map[string]str
 		server[key] = p
 	}
 	cfg["log"] = map[string]any{"level": "info", "format": "json"}
-	for _, key := range []string{"business_logic", "projectors", "sagas"} {
+	for _, key := range []string{"business_logic", "projectors", "sagas", "upcasters"} {
 		list, _ := cfg[key].([]any)
 		for _, item := range list {
 			m, _ := item.(map[string]any)

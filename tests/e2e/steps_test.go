@@ -65,6 +65,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	sc.Step(`^customer "([^"]*)" is registered$`, func(ctx context.Context, c string) error {
 		return w.send(ctx, "customer", c, &examplespb.CreateCustomer{Name: strings.ToUpper(c[:1]) + c[1:], Email: c + "@example.com"})
 	})
+	sc.Step(`^customer "([^"]*)" signed up with the first version of the shop as "([^"]*)"$`, w.signedUpV1)
 	sc.Step(`^customer "([^"]*)" is given (\d+) loyalty points$`, func(ctx context.Context, c string, points int32) error {
 		return w.send(ctx, "customer", c, &examplespb.AddLoyaltyPoints{Points: points, Reason: "welcome"})
 	})
@@ -615,4 +616,21 @@ func lineItems(table *godog.Table) ([]*examplespb.LineItem, error) {
 		items = append(items, &examplespb.LineItem{ProductId: row.Cells[0].Value, Name: row.Cells[1].Value, Quantity: int32(q), UnitPriceCents: int32(p)})
 	}
 	return items, nil
+}
+
+// signedUpV1 stores what the shop's first version stored at sign-up, a
+// CustomerSignedUp (schema version 1), as an import would: with Record,
+// no business logic involved.
+func (w *world) signedUpV1(ctx context.Context, c, contact string) error {
+	a, err := anypb.New(&examplespb.CustomerSignedUp{Contact: contact})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := rpc(ctx)
+	defer cancel()
+	_, err = w.command.Record(ctx, &eventedpb.EventBook{
+		Cover: coverOf("customer", w.root(c)),
+		Pages: []*eventedpb.EventPage{{Event: a, Metadata: &eventedpb.EventMetadata{SchemaVersion: 1}}},
+	})
+	return err
 }

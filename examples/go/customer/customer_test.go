@@ -4,8 +4,10 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/api/examplespb"
 	"github.com/evented/evented/sdk/sdktest"
 )
@@ -86,4 +88,20 @@ func TestCommandsOfOneBookSeeEachOther(t *testing.T) {
 		When(&examplespb.CreateCustomer{Name: "Alice", Email: "alice@example.com"},
 			&examplespb.AddLoyaltyPoints{Points: 7}).
 		Then(created, &examplespb.LoyaltyPointsAdded{Points: 7, NewBalance: 7})
+}
+
+func TestUpcasterSplitsTheContactLine(t *testing.T) {
+	old, _ := anypb.New(&examplespb.CustomerSignedUp{Contact: "Olga Petrova <olga@example.com>"})
+	resp, err := NewUpcaster().Upcast(t.Context(), &eventedpb.UpcastRequest{Events: []*eventedpb.UpcastEvent{{Event: old}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got examplespb.CustomerCreated
+	if e := resp.GetEvents()[0]; e.GetSchemaVersion() != 2 || e.GetEvent().UnmarshalTo(&got) != nil ||
+		got.GetName() != "Olga Petrova" || got.GetEmail() != "olga@example.com" {
+		t.Errorf("CustomerSignedUp v1 became %v", e)
+	}
+	if name, email := SplitContact("Cher"); name != "Cher" || email != "" {
+		t.Errorf("SplitContact(Cher) = %q, %q", name, email)
+	}
 }

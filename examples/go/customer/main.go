@@ -1,6 +1,7 @@
 // Command customer is the business logic of the example domain customer
 // (evented.BusinessLogic): CreateCustomer, AddLoyaltyPoints,
-// RedeemLoyaltyPoints.
+// RedeemLoyaltyPoints; and its upcaster (evented.Upcaster), which turns
+// the first version's CustomerSignedUp into CustomerCreated.
 //
 //	go run ./examples/go/customer -port 50052
 //
@@ -13,5 +14,5 @@ import (
 )
 
 func main() {
-	sdk.Main("customer", "50052", New())
+	sdk.Main("customer", "50052", New(), NewUpcaster())
 }

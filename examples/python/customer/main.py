@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """customer: the business logic of the example domain customer
-(evented.BusinessLogic): CreateCustomer, AddLoyaltyPoints, RedeemLoyaltyPoints.
+(evented.BusinessLogic): CreateCustomer, AddLoyaltyPoints, RedeemLoyaltyPoints;
+and its upcaster (evented.Upcaster), which turns the first version's
+CustomerSignedUp into CustomerCreated.
 
     python examples/python/customer/main.py
 
@@ -13,7 +15,8 @@ import sys
 sys.path.insert(1, str(pathlib.Path(__file__).resolve().parent.parent))  # the shared package shop
 
 import customer  # noqa: E402
+import upcaster  # noqa: E402
 from shop import service  # noqa: E402
 
 if __name__ == "__main__":
-    service.run("customer", 50052, "evented.BusinessLogic for domain customer", customer.new())
+    service.run("customer", 50052, "evented.BusinessLogic for domain customer", customer.new(), upcaster.new())

@@ -42,7 +42,7 @@ def address(default_port: int) -> str:
     return f"{host}:{port}"
 
 
-def run(name: str, default_port: int, what: str, *services: evented.Aggregate | evented.Projector | evented.Saga) -> None:
+def run(name: str, default_port: int, what: str, *services: evented.Aggregate | evented.Projector | evented.Saga | evented.Upcaster) -> None:
     """Serves services until SIGTERM or SIGINT."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter(name))

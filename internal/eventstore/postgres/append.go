@@ -30,17 +30,17 @@ const appendSQL = `WITH head AS (
 		SELECT COALESCE(MAX(sequence) + 1, 0) AS next FROM events WHERE domain = $1 AND aggregate_id = $2
 	), page AS (
 		SELECT p.ordinal - 1 AS ordinal, p.num, p.type_url, p.payload, p.created_at,
-			p.correlation_id, p.command_id, p.cause_domain, p.cause_root, p.cause_sequence, p.depth
+			p.correlation_id, p.command_id, p.cause_domain, p.cause_root, p.cause_sequence, p.depth, p.schema_version
 		FROM unnest($3::bigint[], $4::text[], $5::bytea[], $6::timestamptz[],
-				$7::text[], $8::text[], $9::text[], $10::uuid[], $11::bigint[], $12::bigint[])
+				$7::text[], $8::text[], $9::text[], $10::uuid[], $11::bigint[], $12::bigint[], $13::bigint[])
 			WITH ORDINALITY AS p (num, type_url, payload, created_at,
-				correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, ordinal)
+				correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version, ordinal)
 	), fits AS (
 		SELECT NOT EXISTS (SELECT FROM page, head WHERE page.num <> head.next + page.ordinal) AS ok
 	), stored AS (
 		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
 		SELECT page.ordinal, $1, $2, head.next + page.ordinal, page.type_url, page.payload, COALESCE(page.created_at, now()),
-			page.correlation_id, page.command_id, page.cause_domain, page.cause_root, page.cause_sequence, page.depth
+			page.correlation_id, page.command_id, page.cause_domain, page.cause_root, page.cause_sequence, page.depth, page.schema_version
 		FROM page, head, fits WHERE fits.ok
 		RETURNING 1
 	)

@@ -6,9 +6,9 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 )
 
-// causeColumns are the columns of an event's cause, in the order of
-// causeScan.dest.
-const causeColumns = "correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth"
+// causeColumns are the columns of an event's cause and schema version, in
+// the order of causeScan.dest.
+const causeColumns = "correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version"
 
 // causeArrays are the causes of an append's pages as the statement's
 // parallel arrays: NULL for what a page does not record, so that an event
@@ -16,16 +16,20 @@ const causeColumns = "correlation_id, command_id, cause_domain, cause_root, caus
 type causeArrays struct {
 	correlation, command, domain, root []*string
 	seq                                []*int64
-	depth                              []*int64
+	depth, version                     []*int64
 }
 
 func newCauseArrays(pages []eventstore.Page) causeArrays {
 	n := len(pages)
 	a := causeArrays{
 		correlation: make([]*string, n), command: make([]*string, n), domain: make([]*string, n), root: make([]*string, n),
-		seq: make([]*int64, n), depth: make([]*int64, n),
+		seq: make([]*int64, n), depth: make([]*int64, n), version: make([]*int64, n),
 	}
 	for i, p := range pages {
+		if p.SchemaVersion > 0 {
+			v := int64(p.SchemaVersion)
+			a.version[i] = &v
+		}
 		c := p.Cause
 		a.correlation[i], a.command[i] = textOrNull(c.CorrelationID), textOrNull(c.CommandID)
 		if !c.CausedBy.IsZero() {
@@ -41,7 +45,7 @@ func newCauseArrays(pages []eventstore.Page) causeArrays {
 }
 
 func (a causeArrays) args() []any {
-	return []any{a.correlation, a.command, a.domain, a.root, a.seq, a.depth}
+	return []any{a.correlation, a.command, a.domain, a.root, a.seq, a.depth, a.version}
 }
 
 func textOrNull(s string) *string {
@@ -52,20 +56,28 @@ func textOrNull(s string) *string {
 }
 
 // causeArgs are the values of causeColumns for one event.
-func causeArgs(c eventstore.Cause) []any {
-	a := newCauseArrays([]eventstore.Page{{Cause: c}})
-	return []any{a.correlation[0], a.command[0], a.domain[0], a.root[0], a.seq[0], a.depth[0]}
+func causeArgs(c eventstore.Cause, schemaVersion uint32) []any {
+	a := newCauseArrays([]eventstore.Page{{Cause: c, SchemaVersion: schemaVersion}})
+	return []any{a.correlation[0], a.command[0], a.domain[0], a.root[0], a.seq[0], a.depth[0], a.version[0]}
 }
 
 // causeScan is what a row's causeColumns are scanned into.
 type causeScan struct {
 	correlation, command, domain *string
 	root                         *uuid.UUID
-	seq, depth                   *int64
+	seq, depth, version          *int64
 }
 
 func (c *causeScan) dest() []any {
-	return []any{&c.correlation, &c.command, &c.domain, &c.root, &c.seq, &c.depth}
+	return []any{&c.correlation, &c.command, &c.domain, &c.root, &c.seq, &c.depth, &c.version}
+}
+
+// schemaVersion is the scanned schema version (NULL: 0).
+func (c *causeScan) schemaVersion() uint32 {
+	if c.version == nil {
+		return 0
+	}
+	return uint32(*c.version)
 }
 
 func (c *causeScan) cause() eventstore.Cause {

@@ -35,7 +35,7 @@ func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventst
 		var e eventstore.Logged
 		var cause causeScan
 		err := row.Scan(append([]any{&e.Position, &e.Cover.Domain, &e.Cover.Root, &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
-		e.CreatedAt, e.Cause = e.CreatedAt.UTC(), cause.cause()
+		e.CreatedAt, e.Cause, e.SchemaVersion = e.CreatedAt.UTC(), cause.cause(), cause.schemaVersion()
 		return e, err
 	})
 	if err != nil {
@@ -209,12 +209,12 @@ func (s *Store) SaveCheckpoint(ctx context.Context, subscriber string, pos uint6
 // parkSQL stores a parked event (parkArgs), or a new reason for one parked
 // already: Park's and ParkFenced's statement.
 const parkSQL = `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, ` + causeColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), $12, $13, $14, $15, $16, $17)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, now()), $12, $13, $14, $15, $16, $17, $18)
 		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`
 
 func parkArgs(subscriber string, pos int64, p eventstore.Parked) []any {
 	return append([]any{subscriber, pos, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, bytea(p.Payload),
-		p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt)}, causeArgs(p.Cause)...)
+		p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt)}, causeArgs(p.Cause, p.SchemaVersion)...)
 }
 
 // Park implements eventstore.Parking.
@@ -247,7 +247,7 @@ func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventsto
 		var p eventstore.Parked
 		var cause causeScan
 		err := row.Scan(append([]any{&p.Position, &p.Cover.Domain, &p.Cover.Root, &p.Sequence, &p.TypeURL, &p.Payload, &p.CreatedAt, &p.Reason, &p.Attempts, &p.ParkedAt}, cause.dest()...)...)
-		p.CreatedAt, p.ParkedAt, p.Cause = p.CreatedAt.UTC(), p.ParkedAt.UTC(), cause.cause()
+		p.CreatedAt, p.ParkedAt, p.Cause, p.SchemaVersion = p.CreatedAt.UTC(), p.ParkedAt.UTC(), cause.cause(), cause.schemaVersion()
 		return p, err
 	})
 	if err != nil {

@@ -376,7 +376,7 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 		var e eventstore.Event
 		var cause causeScan
 		err := row.Scan(append([]any{&e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
-		e.CreatedAt, e.Cause = e.CreatedAt.UTC(), cause.cause()
+		e.CreatedAt, e.Cause, e.SchemaVersion = e.CreatedAt.UTC(), cause.cause(), cause.schemaVersion()
 		return e, err
 	})
 	if err != nil {

@@ -171,8 +171,8 @@ func TestSchema(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	if s.Version() != 6 {
-		t.Errorf("Version() = %d; want 6", s.Version())
+	if s.Version() != 7 {
+		t.Errorf("Version() = %d; want 7", s.Version())
 	}
 	cover := eventstore.Cover{Domain: "customer", Root: uuid.MustParse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8")}
 	at := time.Date(2026, 11, 26, 10, 21, 42, 123456000, time.UTC)
@@ -207,7 +207,7 @@ func TestSchema(t *testing.T) {
 	}
 	for table, want := range map[string]string{
 		"events": "position bigint, domain text, aggregate_id uuid, sequence bigint, type_url text, payload bytea, created_at timestamp with time zone, txid bigint, ordinal integer, " +
-			"correlation_id text, command_id text, cause_domain text, cause_root uuid, cause_sequence bigint, depth bigint",
+			"correlation_id text, command_id text, cause_domain text, cause_root uuid, cause_sequence bigint, depth bigint, schema_version bigint",
 		"snapshots": "domain text, aggregate_id uuid, sequence bigint, type_url text, state bytea, created_at timestamp with time zone",
 	} {
 		var cols string
@@ -274,15 +274,15 @@ func TestConcurrentMigrations(t *testing.T) {
 				return
 			}
 			defer s.Close()
-			if s.Version() != 6 {
-				t.Errorf("Version() = %d; want 6", s.Version())
+			if s.Version() != 7 {
+				t.Errorf("Version() = %d; want 7", s.Version())
 			}
 		})
 	}
 	wg.Wait()
 	var rows int
-	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 6 {
-		t.Errorf("schema_migrations has %d rows, %v; want 6", rows, err)
+	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 7 {
+		t.Errorf("schema_migrations has %d rows, %v; want 7", rows, err)
 	}
 }
 

@@ -173,6 +173,10 @@ var migrations = []string{
 		version bigint  NOT NULL
 	);
 	INSERT INTO projection_version (version) VALUES (0);`,
+	// 7: the schema version of each event's payload (parked ones too), for
+	// upcasting. NULL means 0 (version 1): every row stored before this step.
+	`ALTER TABLE events ADD COLUMN schema_version bigint;
+	ALTER TABLE parked ADD COLUMN schema_version bigint;`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

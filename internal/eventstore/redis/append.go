@@ -122,7 +122,7 @@ func appendArgs(cover eventstore.Cover, pages []eventstore.Page, now time.Time) 
 		if at.IsZero() {
 			at = now
 		}
-		args = append(args, num, encodeEvent(at, p.TypeURL, p.Payload, p.Cause))
+		args = append(args, num, encodeEvent(at, p.TypeURL, p.Payload, p.Cause, p.SchemaVersion))
 	}
 	return args
 }

@@ -82,30 +82,36 @@ func parseRootMember(m string) (eventstore.Cover, error) {
 
 // The versions of the encoding of a stored event, its first byte, so that
 // it can change. Version 1 is an event without a cause (every event stored
-// before there were causes); version 2 carries one.
+// before there were causes); version 2 carries one; version 3 carries one
+// (possibly empty) and the payload's schema version.
 const (
-	eventVersion      = 1
-	eventVersionCause = 2
+	eventVersion       = 1
+	eventVersionCause  = 2
+	eventVersionSchema = 3
 )
 
 // encodeEvent is the list element of an event: version, created_at in Unix
-// nanoseconds, the type URL with its length, the cause (version 2 only),
-// then the payload. The sequence is the element's index.
+// nanoseconds, the type URL with its length, the cause (versions 2 and 3),
+// the schema version (version 3 only, a uvarint), then the payload. The
+// sequence is the element's index.
 //
 // The cause is: correlation id and command id (each a uvarint length and
 // the bytes), a byte 1 when it has a triggering event followed by its
 // domain (length and bytes), root (16 bytes) and sequence (uvarint), or a
 // byte 0, then the depth (uvarint).
-func encodeEvent(at time.Time, typeURL string, payload []byte, cause eventstore.Cause) []byte {
+func encodeEvent(at time.Time, typeURL string, payload []byte, cause eventstore.Cause, schemaVersion uint32) []byte {
 	b := make([]byte, 0, 1+8+binary.MaxVarintLen64+len(typeURL)+len(payload))
 	version := byte(eventVersion)
-	if !cause.IsZero() {
+	switch {
+	case schemaVersion > 0:
+		version = eventVersionSchema
+	case !cause.IsZero():
 		version = eventVersionCause
 	}
 	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixNano()))
 	b = appendString(b, typeURL)
-	if version == eventVersionCause {
+	if version >= eventVersionCause {
 		b = appendString(b, cause.CorrelationID)
 		b = appendString(b, cause.CommandID)
 		if by := cause.CausedBy; by.IsZero() {
@@ -117,6 +123,9 @@ func encodeEvent(at time.Time, typeURL string, payload []byte, cause eventstore.
 			b = binary.AppendUvarint(b, uint64(by.Sequence))
 		}
 		b = binary.AppendUvarint(b, uint64(cause.Depth))
+	}
+	if version == eventVersionSchema {
+		b = binary.AppendUvarint(b, uint64(schemaVersion))
 	}
 	return append(b, payload...)
 }
@@ -131,14 +140,14 @@ var errMalformed = errors.New("malformed stored event")
 // decodeEvent decodes a list element as go-redis returns it, a string, so
 // that the payload is copied once.
 func decodeEvent(seq uint32, b string) (eventstore.Event, error) {
-	if len(b) < 9 || (b[0] != eventVersion && b[0] != eventVersionCause) {
+	if len(b) < 9 || b[0] < eventVersion || b[0] > eventVersionSchema {
 		return eventstore.Event{}, errMalformed
 	}
 	at := int64(binary.BigEndian.Uint64([]byte(b[1:9])))
 	e := eventstore.Event{Sequence: seq, CreatedAt: time.Unix(0, at).UTC()}
 	d := decoder{rest: b[9:]}
 	e.TypeURL = d.string()
-	if b[0] == eventVersionCause {
+	if b[0] >= eventVersionCause {
 		e.Cause.CorrelationID = d.string()
 		e.Cause.CommandID = d.string()
 		switch d.byte() {
@@ -151,6 +160,9 @@ func decodeEvent(seq uint32, b string) (eventstore.Event, error) {
 			d.bad = true
 		}
 		e.Cause.Depth = uint32(d.uvarint(math.MaxUint32))
+	}
+	if b[0] == eventVersionSchema {
+		e.SchemaVersion = uint32(d.uvarint(math.MaxUint32))
 	}
 	if d.bad {
 		return eventstore.Event{}, errMalformed
@@ -221,7 +233,7 @@ func encodeParked(p eventstore.Parked) []byte {
 	b = append(b, p.Cover.Domain...)
 	b = append(b, p.Cover.Root[:]...)
 	b = binary.BigEndian.AppendUint32(b, p.Sequence)
-	return append(b, encodeEvent(p.CreatedAt, p.TypeURL, p.Payload, p.Cause)...)
+	return append(b, encodeEvent(p.CreatedAt, p.TypeURL, p.Payload, p.Cause, p.SchemaVersion)...)
 }
 
 func decodeParked(b []byte) (eventstore.Parked, error) {

@@ -37,9 +37,10 @@ func FuzzRootMember(f *testing.F) {
 }
 
 func FuzzDecodeEvent(f *testing.F) {
-	f.Add(string(encodeEvent(time.Unix(1, 2), "type.googleapis.com/x.Y", []byte("payload"), eventstore.Cause{})))
-	f.Add(string(encodeEvent(time.Unix(1, 2), "type.googleapis.com/x.Y", []byte("payload"), testCause)))
-	f.Add(string(encodeEvent(time.Unix(1, 2), "t", nil, eventstore.Cause{CorrelationID: "c"})))
+	f.Add(string(encodeEvent(time.Unix(1, 2), "type.googleapis.com/x.Y", []byte("payload"), eventstore.Cause{}, 0)))
+	f.Add(string(encodeEvent(time.Unix(1, 2), "type.googleapis.com/x.Y", []byte("payload"), testCause, 0)))
+	f.Add(string(encodeEvent(time.Unix(1, 2), "t", nil, eventstore.Cause{CorrelationID: "c"}, 0)))
+	f.Add(string(encodeEvent(time.Unix(1, 2), "t", []byte("p"), testCause, 70000)))
 	f.Add("")
 	f.Add("\x01\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff")
 	f.Fuzz(func(t *testing.T, b string) {
@@ -49,8 +50,9 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 		// What decodes survives a round trip (lengths may be re-encoded
 		// shorter: a non-minimal varint decodes too).
-		again, err := decodeEvent(3, string(encodeEvent(e.CreatedAt, e.TypeURL, e.Payload, e.Cause)))
-		if err != nil || !again.CreatedAt.Equal(e.CreatedAt) || again.TypeURL != e.TypeURL || !bytes.Equal(again.Payload, e.Payload) || again.Cause != e.Cause {
+		again, err := decodeEvent(3, string(encodeEvent(e.CreatedAt, e.TypeURL, e.Payload, e.Cause, e.SchemaVersion)))
+		if err != nil || !again.CreatedAt.Equal(e.CreatedAt) || again.TypeURL != e.TypeURL || !bytes.Equal(again.Payload, e.Payload) || again.Cause != e.Cause ||
+			again.SchemaVersion != e.SchemaVersion {
 			t.Errorf("%q decoded to %+v, which round-trips to %+v, %v", b, e, again, err)
 		}
 	})
@@ -61,24 +63,27 @@ var testCause = eventstore.Cause{
 	CausedBy: eventstore.EventRef{Cover: eventstore.Cover{Domain: "d", Root: uuid.UUID{1, 2, 3}}, Sequence: 300}, Depth: 5,
 }
 
-// TestEventEncodings checks that both encodings decode: version 1 (an
-// event without a cause, as every event stored before causes were) and
-// version 2 (with one).
+// TestEventEncodings checks that the encodings decode: version 1 (an
+// event without a cause, as every event stored before causes were),
+// version 2 (with one) and version 3 (with a schema version).
 func TestEventEncodings(t *testing.T) {
 	at := time.Unix(1, 2).UTC()
 	v1 := "\x01" + string(binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))) + "\x01tpayload"
-	if got := string(encodeEvent(at, "t", []byte("payload"), eventstore.Cause{})); got != v1 {
+	if got := string(encodeEvent(at, "t", []byte("payload"), eventstore.Cause{}, 0)); got != v1 {
 		t.Errorf("an event without a cause encodes as %q; want version 1, %q", got, v1)
 	}
-	for _, cause := range []eventstore.Cause{{}, testCause, {CorrelationID: "only"}} {
-		b := string(encodeEvent(at, "t", []byte("payload"), cause))
-		e, err := decodeEvent(4, b)
-		if err != nil || e.Sequence != 4 || !e.CreatedAt.Equal(at) || e.TypeURL != "t" || string(e.Payload) != "payload" || e.Cause != cause {
-			t.Errorf("decodeEvent(encodeEvent(cause %+v)) = %+v, %v", cause, e, err)
-		}
-		for i := range len(b) - len("payload") {
-			if _, err := decodeEvent(4, b[:i]); err == nil {
-				t.Errorf("an event with cause %+v cut to %d of %d bytes decoded", cause, i, len(b))
+	for _, version := range []uint32{0, 2, 70000} {
+		for _, cause := range []eventstore.Cause{{}, testCause, {CorrelationID: "only"}} {
+			b := string(encodeEvent(at, "t", []byte("payload"), cause, version))
+			e, err := decodeEvent(4, b)
+			if err != nil || e.Sequence != 4 || !e.CreatedAt.Equal(at) || e.TypeURL != "t" || string(e.Payload) != "payload" || e.Cause != cause ||
+				e.SchemaVersion != version {
+				t.Errorf("decodeEvent(encodeEvent(cause %+v, schema version %d)) = %+v, %v", cause, version, e, err)
+			}
+			for i := range len(b) - len("payload") {
+				if _, err := decodeEvent(4, b[:i]); err == nil {
+					t.Errorf("an event with cause %+v cut to %d of %d bytes decoded", cause, i, len(b))
+				}
 			}
 		}
 	}

@@ -10,15 +10,18 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 )
 
-// causeColumns are the columns of an event's cause, in the order of
-// causeArgs and causeScan.
-const causeColumns = "correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth"
+// causeColumns are the columns of an event's cause and schema version, in
+// the order of causeArgs and causeScan.
+const causeColumns = "correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version"
 
-// causeArgs are the values of causeColumns for c: NULL for what c does not
-// record, so that a row without a cause reads like one stored before there
-// were causes.
-func causeArgs(c eventstore.Cause) []any {
-	args := []any{nullText(c.CorrelationID), nullText(c.CommandID), nil, nil, nil, nil}
+// causeArgs are the values of causeColumns for c and schemaVersion: NULL
+// for what they do not record, so that a row without a cause reads like one
+// stored before there were causes.
+func causeArgs(c eventstore.Cause, schemaVersion uint32) []any {
+	args := []any{nullText(c.CorrelationID), nullText(c.CommandID), nil, nil, nil, nil, nil}
+	if schemaVersion > 0 {
+		args[6] = int64(schemaVersion)
+	}
 	if !c.CausedBy.IsZero() {
 		args[2], args[3], args[4] = c.CausedBy.Cover.Domain, c.CausedBy.Cover.Root.String(), int64(c.CausedBy.Sequence)
 	}
@@ -38,11 +41,23 @@ func nullText(s string) any {
 // causeScan is what a row's causeColumns are scanned into.
 type causeScan struct {
 	correlation, command, domain, root sql.RawBytes // valid until the next Scan
-	seq, depth                         any
+	seq, depth, version                any
 }
 
 func (c *causeScan) dest() []any {
-	return []any{&c.correlation, &c.command, &c.domain, &c.root, &c.seq, &c.depth}
+	return []any{&c.correlation, &c.command, &c.domain, &c.root, &c.seq, &c.depth, &c.version}
+}
+
+// schemaVersion reads the scanned schema version (NULL: 0).
+func (c *causeScan) schemaVersion() (uint32, error) {
+	if c.version == nil {
+		return 0, nil
+	}
+	v, err := uint32Of(c.version)
+	if err != nil {
+		return 0, fmt.Errorf("schema_version: %w", err)
+	}
+	return v, nil
 }
 
 // cause reads what was scanned; in interns the repeated strings.

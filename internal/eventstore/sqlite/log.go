@@ -39,6 +39,9 @@ func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventst
 		if e.Cause, err = cause.cause(types); err != nil {
 			return nil, s.fail(err, "read log: position %d", e.Position)
 		}
+		if e.SchemaVersion, err = cause.schemaVersion(); err != nil {
+			return nil, s.fail(err, "read log: position %d", e.Position)
+		}
 		if e.Cover.Root, err = uuid.Parse(id); err != nil {
 			return nil, s.fail(err, "read log: position %d", e.Position)
 		}
@@ -159,12 +162,12 @@ func (s *Store) SaveCheckpoint(ctx context.Context, subscriber string, position 
 // parkSQL stores a parked event (parkArgs), or a new reason for one parked
 // already: Park's and ParkFenced's statement.
 const parkSQL = `INSERT INTO parked (subscriber, position, domain, aggregate_id, sequence, type_url, payload, created_at, reason, attempts, parked_at, ` + causeColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`
 
 func parkArgs(subscriber string, p eventstore.Parked) []any {
 	return append([]any{subscriber, int64(p.Position), p.Cover.Domain, p.Cover.Root.String(), p.Sequence, p.TypeURL, blob(p.Payload),
-		formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt)}, causeArgs(p.Cause)...)
+		formatTime(p.CreatedAt), p.Reason, p.Attempts, formatTime(p.ParkedAt)}, causeArgs(p.Cause, p.SchemaVersion)...)
 }
 
 // Park implements eventstore.Parking.
@@ -203,6 +206,9 @@ func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventsto
 			return nil, s.fail(err, "parked events of %s", subscriber)
 		}
 		if p.Cause, err = cause.cause(types); err != nil {
+			return nil, s.fail(err, "parked events of %s", subscriber)
+		}
+		if p.SchemaVersion, err = cause.schemaVersion(); err != nil {
 			return nil, s.fail(err, "parked events of %s", subscriber)
 		}
 		if p.Cover.Root, err = uuid.Parse(id); err != nil {

@@ -144,6 +144,10 @@ var migrations = []string{
 		type_url     TEXT    NOT NULL,
 		payload      BLOB    NOT NULL
 	);`,
+	// 8: the schema version of each event's payload (parked ones too), for
+	// upcasting. NULL means 0 (version 1): every row stored before this step.
+	`ALTER TABLE events ADD COLUMN schema_version INTEGER;
+	ALTER TABLE parked ADD COLUMN schema_version INTEGER;`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

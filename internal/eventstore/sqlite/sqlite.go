@@ -184,7 +184,7 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 		{s.w, &s.head, `SELECT sequence FROM events WHERE domain = ? AND aggregate_id = ? ORDER BY sequence DESC LIMIT 1`},
 		{s.w, &s.dataVersion, `PRAGMA data_version`},
 		{s.w, &s.insert, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (domain, aggregate_id) DO UPDATE SET
 				sequence = excluded.sequence, type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at
@@ -315,6 +315,9 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 		}
 		e.TypeURL, e.Payload = types.get(typeURL), mem.copy(payload)
 		if e.Cause, err = cause.cause(types); err != nil {
+			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
+		}
+		if e.SchemaVersion, err = cause.schemaVersion(); err != nil {
 			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
 		}
 		events = append(events, e)

@@ -63,8 +63,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 7 {
-		t.Errorf("Version() = %d; want 7", s.Version())
+	if s.Version() != 8 {
+		t.Errorf("Version() = %d; want 8", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at

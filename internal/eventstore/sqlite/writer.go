@@ -333,7 +333,7 @@ func appendTx(ctx context.Context, insert *sql.Stmt, cover eventstore.Cover, nex
 	}
 	id := cover.Root.String()
 	for _, e := range events {
-		args := append([]any{cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt)}, causeArgs(e.Cause)...)
+		args := append([]any{cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt)}, causeArgs(e.Cause, e.SchemaVersion)...)
 		if _, err := insert.ExecContext(ctx, args...); err != nil {
 			return nil, fmt.Errorf("insert %s/%d: %w", cover, e.Sequence, err)
 		}

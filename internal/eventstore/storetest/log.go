@@ -264,7 +264,7 @@ func testLogCause(t *testing.T, ctx context.Context, s LogStore, _ LogBackend) {
 	want := causes()
 	ps := pages("e", 0, len(want))
 	for i := range ps {
-		ps[i].Cause = want[i]
+		ps[i].Cause, ps[i].SchemaVersion = want[i], schemaVersions[i]
 	}
 	if _, err := s.Append(ctx, c, ps); err != nil {
 		t.Fatal(err)
@@ -281,6 +281,9 @@ func testLogCause(t *testing.T, ctx context.Context, s LogStore, _ LogBackend) {
 	for i, e := range got {
 		if e.Cause != want[i] {
 			t.Errorf("log event %d Cause = %+v; want %+v", i, e.Cause, want[i])
+		}
+		if e.SchemaVersion != schemaVersions[i] {
+			t.Errorf("log event %d SchemaVersion = %d; want %d", i, e.SchemaVersion, schemaVersions[i])
 		}
 	}
 }

@@ -499,6 +499,7 @@ func testParkFenced(t *testing.T, ctx context.Context, s *segRecorder) {
 	withCause := parkedAt(c, 12, "held back")
 	withCause.Cause = eventstore.Cause{CorrelationID: "corr-1", CommandID: "cmd-1", Depth: 3,
 		CausedBy: eventstore.EventRef{Cover: other, Sequence: 4}}
+	withCause.SchemaVersion = 3
 	park(a, withCause, true, true)                         // 10 is parked before it
 	park(a, parkedAt(c, 8, "held back"), true, false)      // nothing of c parked below 8
 	park(a, parkedAt(other, 15, "held back"), true, false) // another cover
@@ -511,7 +512,7 @@ func testParkFenced(t *testing.T, ctx context.Context, s *segRecorder) {
 	}
 	ps, _ := s.ParkedEvents(ctx, "receipt")
 	if p := ps[1]; p.Reason != "held back" || p.Attempts != 2 || p.Cover != c || p.Sequence != 12 ||
-		len(p.Payload) != 1 || p.Payload[0] != 12 || p.ParkedAt.IsZero() || p.Cause != withCause.Cause {
+		len(p.Payload) != 1 || p.Payload[0] != 12 || p.ParkedAt.IsZero() || p.Cause != withCause.Cause || p.SchemaVersion != 3 {
 		t.Fatalf("parked event = %+v", p)
 	}
 

@@ -781,15 +781,20 @@ func causes() []eventstore.Cause {
 	}
 }
 
-// testCause checks that an event's cause is stored with it and read back
-// as given, by Append, Read and (on a persistent backend) after a reopen,
-// and that an event appended without one reads back without one.
+// schemaVersions are the versions testCause and testLogCause store with
+// causes(): none (0), small, one that takes three varint bytes, the most.
+var schemaVersions = []uint32{2, 0, 70000, 4294967295}
+
+// testCause checks that an event's cause and schema version are stored
+// with it and read back as given, by Append, Read and (on a persistent
+// backend) after a reopen, and that an event appended without one reads
+// back without one.
 func testCause(t *testing.T, ctx context.Context, s *tracked) {
 	c := newCover("cause")
 	want := causes()
 	ps := pages("e", 0, len(want))
 	for i := range ps {
-		ps[i].Cause = want[i]
+		ps[i].Cause, ps[i].SchemaVersion = want[i], schemaVersions[i]
 	}
 	check := func(what string, got []eventstore.Event) {
 		t.Helper()
@@ -799,6 +804,9 @@ func testCause(t *testing.T, ctx context.Context, s *tracked) {
 		for i, e := range got {
 			if e.Cause != want[i] {
 				t.Errorf("%s: event %d Cause = %+v; want %+v", what, i, e.Cause, want[i])
+			}
+			if e.SchemaVersion != schemaVersions[i] {
+				t.Errorf("%s: event %d SchemaVersion = %d; want %d", what, i, e.SchemaVersion, schemaVersions[i])
 			}
 		}
 	}

@@ -69,6 +69,7 @@ mod options;
 mod projections;
 mod server;
 pub mod testing;
+mod upcaster;
 
 /// The wire contract (protobuf package `evented`): messages, gRPC clients and
 /// servers, generated from `proto/evented/evented.proto`.
@@ -90,6 +91,7 @@ pub use msg::{Events, Msg, Proto, decode, type_name};
 pub use options::{Clock, Options};
 pub use projections::{PROJECTION_KEY_METADATA, Watch, watch_projection};
 pub use server::{MAX_MESSAGE_SIZE, ServeError, Server, shutdown_signal};
+pub use upcaster::{UpcastStep, Upcaster};
 
 /// Re-exported for the types in this crate's API.
 pub use {prost, prost_types, tonic, uuid};

@@ -13,7 +13,8 @@ use tonic::{Code, Request, Response, Status};
 use crate::pb::business_logic_server::{BusinessLogic, BusinessLogicServer};
 use crate::pb::projector_coordinator_server::{ProjectorCoordinator, ProjectorCoordinatorServer};
 use crate::pb::saga_coordinator_server::{SagaCoordinator, SagaCoordinatorServer};
-use crate::{Aggregate, Error, Projector, Saga, pb};
+use crate::pb::upcaster_server::UpcasterServer;
+use crate::{Aggregate, Error, Projector, Saga, Upcaster, pb};
 
 /// The largest request a server accepts (64 MiB): a projector or saga with
 /// history receives a whole aggregate in one book.
@@ -126,6 +127,18 @@ impl<S: Default + 'static> SagaCoordinator for SagaService<S> {
     }
 }
 
+struct UpcasterService(Arc<Upcaster>);
+
+#[tonic::async_trait]
+impl crate::pb::upcaster_server::Upcaster for UpcasterService {
+    async fn upcast(
+        &self,
+        request: Request<pb::UpcastRequest>,
+    ) -> Result<Response<pb::UpcastResponse>, Status> {
+        Ok(Response::new(self.0.upcast(request.get_ref())?))
+    }
+}
+
 /// A gRPC server for aggregates (`evented.BusinessLogic`, several routed by
 /// the command's domain), at most one projector
 /// (`evented.ProjectorCoordinator`) and one saga (`evented.SagaCoordinator`) —
@@ -142,6 +155,7 @@ pub struct Server {
     routes: tonic::service::RoutesBuilder,
     projector: Option<String>,
     saga: Option<String>,
+    upcaster: Option<String>,
     problems: Vec<String>,
     tls: Option<tonic::transport::ServerTlsConfig>,
 }
@@ -190,6 +204,23 @@ impl Server {
         }
         self.saga = Some(s.name().to_string());
         let svc = SagaCoordinatorServer::new(SagaService(Arc::new(s)))
+            .max_decoding_message_size(MAX_MESSAGE_SIZE);
+        self.routes.add_service(svc);
+        self
+    }
+
+    /// Serves `u` as `evented.Upcaster` (one per server: put every step in one).
+    pub fn upcaster(mut self, mut u: Upcaster) -> Self {
+        self.problems.append(&mut u.problems);
+        if let Some(first) = &self.upcaster {
+            self.problems.push(format!(
+                "upcasters {first:?} and {:?}: one gRPC server serves one upcaster",
+                u.name()
+            ));
+            return self;
+        }
+        self.upcaster = Some(u.name().to_string());
+        let svc = UpcasterServer::new(UpcasterService(Arc::new(u)))
             .max_decoding_message_size(MAX_MESSAGE_SIZE);
         self.routes.add_service(svc);
         self

@@ -36,6 +36,18 @@ Feature: The example shop, end to end
     Then the command is rejected as invalid
     And customer "nameless" has no events
 
+  @customer @upcast
+  Scenario: A customer who signed up with the shop's first version
+    The first version of the shop stored a sign-up as one contact line,
+    "Olga <olga@example.com>". The customer service's upcaster turns it into
+    the customer registration of today whenever it is read; what was stored
+    stays as it was.
+    Given customer "olga" signed up with the first version of the shop as "Olga Petrova <olga@example.com>"
+    When customer "olga" is given 10 loyalty points
+    Then customer "olga" is named "Olga Petrova" with email "olga@example.com"
+    And customer "olga" has 10 loyalty points
+    And the customer log shows a "examples.CustomerCreated" event for customer "olga"
+
   @receipt @loyalty
   Scenario: A completed transaction prints a receipt and earns the customer loyalty points
     Given customer "bob" is registered

@@ -116,3 +116,31 @@ pub fn new(opts: Options) -> Aggregate<State> {
             .into())
         })
 }
+
+/// The customer domain's upcaster: the first version of the shop stored
+/// sign-ups as CustomerSignedUp, name and email in one contact line; evented
+/// reads them as CustomerCreated (schema version 2) through this step, so the
+/// aggregate and every projector only know CustomerCreated. Stored events
+/// are not rewritten.
+pub fn upcaster() -> evented::Upcaster {
+    evented::Upcaster::new("customer").step(1, |old: shop::pb::CustomerSignedUp| {
+        let (name, email) = split_contact(&old.contact);
+        Ok(CustomerCreated {
+            name,
+            email,
+            created_at: old.signed_up_at,
+        })
+    })
+}
+
+/// "Alice <alice@example.com>" → ("Alice", "alice@example.com"); a contact
+/// without <…> is a name alone.
+pub fn split_contact(contact: &str) -> (String, String) {
+    match contact.split_once('<') {
+        None => (contact.trim().to_string(), String::new()),
+        Some((name, rest)) => {
+            let email = rest.split_once('>').map_or(rest, |(e, _)| e);
+            (name.trim().to_string(), email.trim().to_string())
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! customer: the business logic of the example domain customer
 //! (evented.BusinessLogic): CreateCustomer, AddLoyaltyPoints,
-//! RedeemLoyaltyPoints.
+//! RedeemLoyaltyPoints; and its upcaster (evented.Upcaster), which turns the
+//! first version's CustomerSignedUp into CustomerCreated.
 //!
 //! ```text
 //! cargo run -p customer
@@ -15,7 +16,9 @@ use evented::{Options, Server};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let server = Server::new().aggregate(customer::new(Options::default()));
+    let server = Server::new()
+        .aggregate(customer::new(Options::default()))
+        .upcaster(customer::upcaster());
     shop::service::run(
         "customer",
         50052,

@@ -180,3 +180,33 @@ fn commands_of_one_book_see_each_other() {
         .when(add(1))
         .then(Events::none().with(added(1, 1)));
 }
+
+#[test]
+fn upcaster_splits_the_contact_line() {
+    use evented::prost::{Message, Name};
+    let req = evented::pb::UpcastRequest {
+        domain: "customer".into(),
+        events: vec![evented::pb::UpcastEvent {
+            event: Some(evented::prost_types::Any {
+                type_url: shop::pb::CustomerSignedUp::type_url(),
+                value: shop::pb::CustomerSignedUp {
+                    contact: "Olga Petrova <olga@example.com>".into(),
+                    signed_up_at: None,
+                }
+                .encode_to_vec(),
+            }),
+            schema_version: 0,
+        }],
+    };
+    let out = &crate::upcaster().upcast(&req).unwrap().events[0];
+    assert_eq!(out.schema_version, 2);
+    let created = CustomerCreated::decode(&out.event.as_ref().unwrap().value[..]).unwrap();
+    assert_eq!(
+        (created.name.as_str(), created.email.as_str()),
+        ("Olga Petrova", "olga@example.com")
+    );
+    assert_eq!(
+        crate::split_contact("Cher"),
+        ("Cher".to_string(), String::new())
+    );
+}

@@ -39,6 +39,8 @@ restore) and call typed handlers for the new events (on, react); see their
 docs for ``history``. serve runs one gRPC server for any number of aggregates
 (routed by domain), at most one projector and one saga, with gRPC health.
 evented.testing tests them with Given/When/Then, without a server.
+An Upcaster turns old event shapes into new ones as evented reads them
+(evented.upcaster).
 
 Clients: connect(target, ca_file=..., token=...) opens a channel to evented
 with TLS and a bearer token; idempotency_metadata(key) is the gRPC metadata that names a command
@@ -68,6 +70,7 @@ from .ids import Cover, root
 from .projections import PROJECTION_KEY_METADATA, watch_projection
 from .server import MAX_MESSAGE_SIZE, Running, add_to_server, serve, server_credentials, start
 from .timestamps import timestamp
+from .upcaster import Upcaster
 
 __all__ = [
     "AUTHORIZATION_METADATA",
@@ -88,6 +91,7 @@ __all__ = [
     "Rejected",
     "Running",
     "Saga",
+    "Upcaster",
     "add_to_server",
     "connect",
     "evented_pb2",

@@ -43,18 +43,20 @@ class EventPage(_message.Message):
     def __init__(self, num: _Optional[int] = ..., force: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., synchronous: _Optional[bool] = ..., metadata: _Optional[_Union[EventMetadata, _Mapping]] = ...) -> None: ...
 
 class EventMetadata(_message.Message):
-    __slots__ = ("correlation_id", "command_id", "caused_by", "caused_by_sequence", "depth")
+    __slots__ = ("correlation_id", "command_id", "caused_by", "caused_by_sequence", "depth", "schema_version")
     CORRELATION_ID_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     CAUSED_BY_FIELD_NUMBER: _ClassVar[int]
     CAUSED_BY_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     correlation_id: str
     command_id: str
     caused_by: Cover
     caused_by_sequence: int
     depth: int
-    def __init__(self, correlation_id: _Optional[str] = ..., command_id: _Optional[str] = ..., caused_by: _Optional[_Union[Cover, _Mapping]] = ..., caused_by_sequence: _Optional[int] = ..., depth: _Optional[int] = ...) -> None: ...
+    schema_version: int
+    def __init__(self, correlation_id: _Optional[str] = ..., command_id: _Optional[str] = ..., caused_by: _Optional[_Union[Cover, _Mapping]] = ..., caused_by_sequence: _Optional[int] = ..., depth: _Optional[int] = ..., schema_version: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("sequence", "state")
@@ -357,3 +359,25 @@ class ReplayFailure(_message.Message):
     cover: Cover
     error: str
     def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
+
+class UpcastRequest(_message.Message):
+    __slots__ = ("domain", "events")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    events: _containers.RepeatedCompositeFieldContainer[UpcastEvent]
+    def __init__(self, domain: _Optional[str] = ..., events: _Optional[_Iterable[_Union[UpcastEvent, _Mapping]]] = ...) -> None: ...
+
+class UpcastEvent(_message.Message):
+    __slots__ = ("event", "schema_version")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    event: _any_pb2.Any
+    schema_version: int
+    def __init__(self, event: _Optional[_Union[_any_pb2.Any, _Mapping]] = ..., schema_version: _Optional[int] = ...) -> None: ...
+
+class UpcastResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[UpcastEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[UpcastEvent, _Mapping]]] = ...) -> None: ...

@@ -1367,3 +1367,96 @@ class DeliveryAdmin:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class UpcasterStub:
+    """Addition: an upcaster, served by user code in any language. evented
+    calls it for events whose (type_url, schema_version) it was configured
+    to upcast (config upcasters[]), every time such events leave the store
+    (command loads, queries, deliveries, replays); stored events are never
+    rewritten. One call upcasts one step of each event: from version N to
+    N+1, possibly under a new type_url; evented chains steps and caches
+    results.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Upcast = channel.unary_unary(
+                '/evented.Upcaster/Upcast',
+                request_serializer=evented_dot_evented__pb2.UpcastRequest.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.UpcastResponse.FromString,
+                _registered_method=True)
+
+
+class UpcasterServicer:
+    """Addition: an upcaster, served by user code in any language. evented
+    calls it for events whose (type_url, schema_version) it was configured
+    to upcast (config upcasters[]), every time such events leave the store
+    (command loads, queries, deliveries, replays); stored events are never
+    rewritten. One call upcasts one step of each event: from version N to
+    N+1, possibly under a new type_url; evented chains steps and caches
+    results.
+    """
+
+    def Upcast(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_UpcasterServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Upcast': grpc.unary_unary_rpc_method_handler(
+                    servicer.Upcast,
+                    request_deserializer=evented_dot_evented__pb2.UpcastRequest.FromString,
+                    response_serializer=evented_dot_evented__pb2.UpcastResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'evented.Upcaster', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('evented.Upcaster', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Upcaster:
+    """Addition: an upcaster, served by user code in any language. evented
+    calls it for events whose (type_url, schema_version) it was configured
+    to upcast (config upcasters[]), every time such events leave the store
+    (command loads, queries, deliveries, replays); stored events are never
+    rewritten. One call upcasts one step of each event: from version N to
+    N+1, possibly under a new type_url; evented chains steps and caches
+    results.
+    """
+
+    @staticmethod
+    def Upcast(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/evented.Upcaster/Upcast',
+            evented_dot_evented__pb2.UpcastRequest.SerializeToString,
+            evented_dot_evented__pb2.UpcastResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

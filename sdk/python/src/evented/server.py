@@ -16,6 +16,7 @@ from . import evented_pb2_grpc as pb_grpc
 from .aggregate import Aggregate
 from .consumer import Projector, Saga
 from .errors import Error, status_of
+from .upcaster import Upcaster, _UpcasterServicer
 
 log = logging.getLogger("evented")
 
@@ -23,7 +24,7 @@ log = logging.getLogger("evented")
 #: history receives a whole aggregate in one book.
 MAX_MESSAGE_SIZE = 64 << 20
 
-Service = Aggregate[Any] | Projector[Any] | Saga[Any]
+Service = Aggregate[Any] | Projector[Any] | Saga[Any] | Upcaster
 
 
 def _call(context: grpc.ServicerContext, where: str, fn: Callable[[], Any]) -> Any:
@@ -89,10 +90,12 @@ def add_to_server(server: grpc.Server, *services: Service) -> None:
     """Registers services on a grpc.Server you built yourself: aggregates as
     evented.BusinessLogic (several are routed by the command's domain), a
     projector as evented.ProjectorCoordinator, a saga as evented.SagaCoordinator
-    — the names evented calls, not the legacy Projector / Saga."""
+    — the names evented calls, not the legacy Projector / Saga — and an
+    upcaster as evented.Upcaster."""
     aggregates: dict[str, Aggregate[Any]] = {}
     projector: Projector[Any] | None = None
     saga: Saga[Any] | None = None
+    upcaster: Upcaster | None = None
     for s in services:
         if isinstance(s, Aggregate):
             if s.domain in aggregates:
@@ -106,14 +109,20 @@ def add_to_server(server: grpc.Server, *services: Service) -> None:
             if saga is not None:
                 raise ValueError(f'saga "{s.name}": one gRPC server serves one saga (evented calls SagaCoordinator per address)')
             saga = s
+        elif isinstance(s, Upcaster):
+            if upcaster is not None:
+                raise ValueError(f'upcaster "{s.name}": one gRPC server serves one upcaster (put all steps in one)')
+            upcaster = s
         else:
-            raise TypeError(f"not an Aggregate, Projector or Saga: {s!r}")
+            raise TypeError(f"not an Aggregate, Projector, Saga or Upcaster: {s!r}")
     if aggregates:
         pb_grpc.add_BusinessLogicServicer_to_server(_BusinessLogic(aggregates), server)
     if projector is not None:
         pb_grpc.add_ProjectorCoordinatorServicer_to_server(_ProjectorCoordinator(projector), server)
     if saga is not None:
         pb_grpc.add_SagaCoordinatorServicer_to_server(_SagaCoordinator(saga), server)
+    if upcaster is not None:
+        pb_grpc.add_UpcasterServicer_to_server(_UpcasterServicer(upcaster), server)
 
 
 class Running:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65xamples/domains.proto\x12\x08\x65xamples\x1a\x1fgoogle/protobuf/timestamp.proto\"-\n\x0e\x43reateCustomer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"2\n\x10\x41\x64\x64LoyaltyPoints\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\">\n\x13RedeemLoyaltyPoints\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x17\n\x0fredemption_type\x18\x02 \x01(\t\"^\n\x0f\x43ustomerCreated\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x12LoyaltyPointsAdded\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x13\n\x0bnew_balance\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"U\n\x15LoyaltyPointsRedeemed\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x13\n\x0bnew_balance\x18\x02 \x01(\x05\x12\x17\n\x0fredemption_type\x18\x03 \x01(\t\"]\n\rCustomerState\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x16\n\x0eloyalty_points\x18\x03 \x01(\x05\x12\x17\n\x0flifetime_points\x18\x04 \x01(\x05\"X\n\x08LineItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x18\n\x10unit_price_cents\x18\x04 \x01(\x05\"K\n\x11\x43reateTransaction\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.examples.LineItem\"J\n\rApplyDiscount\x12\x15\n\rdiscount_type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05\x12\x13\n\x0b\x63oupon_code\x18\x03 \x01(\t\"-\n\x13\x43ompleteTransaction\x12\x16\n\x0epayment_method\x18\x01 \x01(\t\"#\n\x11\x43\x61ncelTransaction\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x94\x01\n\x12TransactionCreated\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.examples.LineItem\x12\x16\n\x0esubtotal_cents\x18\x03 \x01(\x05\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x0f\x44iscountApplied\x12\x15\n\rdiscount_type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05\x12\x16\n\x0e\x64iscount_cents\x18\x03 \x01(\x05\x12\x13\n\x0b\x63oupon_code\x18\x04 \x01(\t\"\x9a\x01\n\x14TransactionCompleted\x12\x19\n\x11\x66inal_total_cents\x18\x01 \x01(\x05\x12\x16\n\x0epayment_method\x18\x02 \x01(\t\x12\x1d\n\x15loyalty_points_earned\x18\x03 \x01(\x05\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x14TransactionCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x30\n\x0c\x63\x61ncelled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x01\n\x10TransactionState\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.examples.LineItem\x12\x16\n\x0esubtotal_cents\x18\x03 \x01(\x05\x12\x16\n\x0e\x64iscount_cents\x18\x04 \x01(\x05\x12\x15\n\rdiscount_type\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\"\xa5\x02\n\x07Receipt\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12!\n\x05items\x18\x03 \x03(\x0b\x32\x12.examples.LineItem\x12\x16\n\x0esubtotal_cents\x18\x04 \x01(\x05\x12\x16\n\x0e\x64iscount_cents\x18\x05 \x01(\x05\x12\x19\n\x11\x66inal_total_cents\x18\x06 \x01(\x05\x12\x16\n\x0epayment_method\x18\x07 \x01(\t\x12\x1d\n\x15loyalty_points_earned\x18\x08 \x01(\x05\x12\x30\n\x0c\x63ompleted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66ormatted_text\x18\n \x01(\tB+Z)github.com/evented/evented/api/examplespbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x65xamples/domains.proto\x12\x08\x65xamples\x1a\x1fgoogle/protobuf/timestamp.proto\"-\n\x0e\x43reateCustomer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\"2\n\x10\x41\x64\x64LoyaltyPoints\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x0e\n\x06reason\x18\x02 \x01(\t\">\n\x13RedeemLoyaltyPoints\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x17\n\x0fredemption_type\x18\x02 \x01(\t\"^\n\x0f\x43ustomerCreated\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x10\x43ustomerSignedUp\x12\x0f\n\x07\x63ontact\x18\x01 \x01(\t\x12\x30\n\x0csigned_up_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x12LoyaltyPointsAdded\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x13\n\x0bnew_balance\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"U\n\x15LoyaltyPointsRedeemed\x12\x0e\n\x06points\x18\x01 \x01(\x05\x12\x13\n\x0bnew_balance\x18\x02 \x01(\x05\x12\x17\n\x0fredemption_type\x18\x03 \x01(\t\"]\n\rCustomerState\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x16\n\x0eloyalty_points\x18\x03 \x01(\x05\x12\x17\n\x0flifetime_points\x18\x04 \x01(\x05\"X\n\x08LineItem\x12\x12\n\nproduct_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x05\x12\x18\n\x10unit_price_cents\x18\x04 \x01(\x05\"K\n\x11\x43reateTransaction\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.examples.LineItem\"J\n\rApplyDiscount\x12\x15\n\rdiscount_type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05\x12\x13\n\x0b\x63oupon_code\x18\x03 \x01(\t\"-\n\x13\x43ompleteTransaction\x12\x16\n\x0epayment_method\x18\x01 \x01(\t\"#\n\x11\x43\x61ncelTransaction\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x94\x01\n\x12TransactionCreated\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.examples.LineItem\x12\x16\n\x0esubtotal_cents\x18\x03 \x01(\x05\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x0f\x44iscountApplied\x12\x15\n\rdiscount_type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05\x12\x16\n\x0e\x64iscount_cents\x18\x03 \x01(\x05\x12\x13\n\x0b\x63oupon_code\x18\x04 \x01(\t\"\x9a\x01\n\x14TransactionCompleted\x12\x19\n\x11\x66inal_total_cents\x18\x01 \x01(\x05\x12\x16\n\x0epayment_method\x18\x02 \x01(\t\x12\x1d\n\x15loyalty_points_earned\x18\x03 \x01(\x05\x12\x30\n\x0c\x63ompleted_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x14TransactionCancelled\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\x30\n\x0c\x63\x61ncelled_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa1\x01\n\x10TransactionState\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.examples.LineItem\x12\x16\n\x0esubtotal_cents\x18\x03 \x01(\x05\x12\x16\n\x0e\x64iscount_cents\x18\x04 \x01(\x05\x12\x15\n\rdiscount_type\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\"\xa5\x02\n\x07Receipt\x12\x16\n\x0etransaction_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12!\n\x05items\x18\x03 \x03(\x0b\x32\x12.examples.LineItem\x12\x16\n\x0esubtotal_cents\x18\x04 \x01(\x05\x12\x16\n\x0e\x64iscount_cents\x18\x05 \x01(\x05\x12\x19\n\x11\x66inal_total_cents\x18\x06 \x01(\x05\x12\x16\n\x0epayment_method\x18\x07 \x01(\t\x12\x1d\n\x15loyalty_points_earned\x18\x08 \x01(\x05\x12\x30\n\x0c\x63ompleted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66ormatted_text\x18\n \x01(\tB+Z)github.com/evented/evented/api/examplespbb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,32 +41,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REDEEMLOYALTYPOINTS']._serialized_end=230
   _globals['_CUSTOMERCREATED']._serialized_start=232
   _globals['_CUSTOMERCREATED']._serialized_end=326
-  _globals['_LOYALTYPOINTSADDED']._serialized_start=328
-  _globals['_LOYALTYPOINTSADDED']._serialized_end=401
-  _globals['_LOYALTYPOINTSREDEEMED']._serialized_start=403
-  _globals['_LOYALTYPOINTSREDEEMED']._serialized_end=488
-  _globals['_CUSTOMERSTATE']._serialized_start=490
-  _globals['_CUSTOMERSTATE']._serialized_end=583
-  _globals['_LINEITEM']._serialized_start=585
-  _globals['_LINEITEM']._serialized_end=673
-  _globals['_CREATETRANSACTION']._serialized_start=675
-  _globals['_CREATETRANSACTION']._serialized_end=750
-  _globals['_APPLYDISCOUNT']._serialized_start=752
-  _globals['_APPLYDISCOUNT']._serialized_end=826
-  _globals['_COMPLETETRANSACTION']._serialized_start=828
-  _globals['_COMPLETETRANSACTION']._serialized_end=873
-  _globals['_CANCELTRANSACTION']._serialized_start=875
-  _globals['_CANCELTRANSACTION']._serialized_end=910
-  _globals['_TRANSACTIONCREATED']._serialized_start=913
-  _globals['_TRANSACTIONCREATED']._serialized_end=1061
-  _globals['_DISCOUNTAPPLIED']._serialized_start=1063
-  _globals['_DISCOUNTAPPLIED']._serialized_end=1163
-  _globals['_TRANSACTIONCOMPLETED']._serialized_start=1166
-  _globals['_TRANSACTIONCOMPLETED']._serialized_end=1320
-  _globals['_TRANSACTIONCANCELLED']._serialized_start=1322
-  _globals['_TRANSACTIONCANCELLED']._serialized_end=1410
-  _globals['_TRANSACTIONSTATE']._serialized_start=1413
-  _globals['_TRANSACTIONSTATE']._serialized_end=1574
-  _globals['_RECEIPT']._serialized_start=1577
-  _globals['_RECEIPT']._serialized_end=1870
+  _globals['_CUSTOMERSIGNEDUP']._serialized_start=328
+  _globals['_CUSTOMERSIGNEDUP']._serialized_end=413
+  _globals['_LOYALTYPOINTSADDED']._serialized_start=415
+  _globals['_LOYALTYPOINTSADDED']._serialized_end=488
+  _globals['_LOYALTYPOINTSREDEEMED']._serialized_start=490
+  _globals['_LOYALTYPOINTSREDEEMED']._serialized_end=575
+  _globals['_CUSTOMERSTATE']._serialized_start=577
+  _globals['_CUSTOMERSTATE']._serialized_end=670
+  _globals['_LINEITEM']._serialized_start=672
+  _globals['_LINEITEM']._serialized_end=760
+  _globals['_CREATETRANSACTION']._serialized_start=762
+  _globals['_CREATETRANSACTION']._serialized_end=837
+  _globals['_APPLYDISCOUNT']._serialized_start=839
+  _globals['_APPLYDISCOUNT']._serialized_end=913
+  _globals['_COMPLETETRANSACTION']._serialized_start=915
+  _globals['_COMPLETETRANSACTION']._serialized_end=960
+  _globals['_CANCELTRANSACTION']._serialized_start=962
+  _globals['_CANCELTRANSACTION']._serialized_end=997
+  _globals['_TRANSACTIONCREATED']._serialized_start=1000
+  _globals['_TRANSACTIONCREATED']._serialized_end=1148
+  _globals['_DISCOUNTAPPLIED']._serialized_start=1150
+  _globals['_DISCOUNTAPPLIED']._serialized_end=1250
+  _globals['_TRANSACTIONCOMPLETED']._serialized_start=1253
+  _globals['_TRANSACTIONCOMPLETED']._serialized_end=1407
+  _globals['_TRANSACTIONCANCELLED']._serialized_start=1409
+  _globals['_TRANSACTIONCANCELLED']._serialized_end=1497
+  _globals['_TRANSACTIONSTATE']._serialized_start=1500
+  _globals['_TRANSACTIONSTATE']._serialized_end=1661
+  _globals['_RECEIPT']._serialized_start=1664
+  _globals['_RECEIPT']._serialized_end=1957
 # @@protoc_insertion_point(module_scope)

@@ -43,6 +43,14 @@ class CustomerCreated(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     def __init__(self, name: _Optional[str] = ..., email: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class CustomerSignedUp(_message.Message):
+    __slots__ = ("contact", "signed_up_at")
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_UP_AT_FIELD_NUMBER: _ClassVar[int]
+    contact: str
+    signed_up_at: _timestamp_pb2.Timestamp
+    def __init__(self, contact: _Optional[str] = ..., signed_up_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class LoyaltyPointsAdded(_message.Message):
     __slots__ = ("points", "new_balance", "reason")
     POINTS_FIELD_NUMBER: _ClassVar[int]
