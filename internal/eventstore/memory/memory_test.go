@@ -43,3 +43,7 @@ func TestMarks(t *testing.T) {
 func TestIdempotency(t *testing.T) {
 	storetest.RunIdempotency(t, func(t *testing.T) storetest.IdempotentStore { return open(t) })
 }
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t) }, nil)
+}

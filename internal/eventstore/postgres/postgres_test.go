@@ -171,8 +171,8 @@ func TestSchema(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	if s.Version() != 5 {
-		t.Errorf("Version() = %d; want 5", s.Version())
+	if s.Version() != 6 {
+		t.Errorf("Version() = %d; want 6", s.Version())
 	}
 	cover := eventstore.Cover{Domain: "customer", Root: uuid.MustParse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8")}
 	at := time.Date(2026, 11, 26, 10, 21, 42, 123456000, time.UTC)
@@ -274,15 +274,15 @@ func TestConcurrentMigrations(t *testing.T) {
 				return
 			}
 			defer s.Close()
-			if s.Version() != 5 {
-				t.Errorf("Version() = %d; want 5", s.Version())
+			if s.Version() != 6 {
+				t.Errorf("Version() = %d; want 6", s.Version())
 			}
 		})
 	}
 	wg.Wait()
 	var rows int
-	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 5 {
-		t.Errorf("schema_migrations has %d rows, %v; want 5", rows, err)
+	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 6 {
+		t.Errorf("schema_migrations has %d rows, %v; want 6", rows, err)
 	}
 }
 
@@ -512,4 +512,9 @@ func TestIdempotency(t *testing.T) {
 
 func TestMarks(t *testing.T) {
 	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t, freshSchema(t)) })
+}
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t, freshSchema(t)) },
+		func(t *testing.T, s storetest.DeadlineStore) storetest.DeadlineStore { return reopen(t, s) })
 }

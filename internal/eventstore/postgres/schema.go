@@ -141,6 +141,21 @@ var migrations = []string{
 		ADD COLUMN cause_root     uuid,
 		ADD COLUMN cause_sequence bigint,
 		ADD COLUMN depth          bigint;`,
+
+	// 6: deadlines: commands scheduled for later, fired by the replica
+	// holding their slot's segment. due is Unix nanoseconds.
+	`CREATE TABLE deadlines (
+		id           text        PRIMARY KEY,
+		slot         integer     NOT NULL,
+		due          bigint      NOT NULL,
+		domain       text        NOT NULL,
+		aggregate_id uuid        NOT NULL,
+		command      bytea       NOT NULL,
+		key          text        NOT NULL,
+		created_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+	);
+	CREATE INDEX deadlines_due ON deadlines (due);
+	CREATE INDEX deadlines_domain ON deadlines (domain, due);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

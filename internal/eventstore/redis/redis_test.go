@@ -425,3 +425,8 @@ func TestIdempotency(t *testing.T) {
 func TestMarks(t *testing.T) {
 	storetest.RunMarks(t, func(t *testing.T) eventstore.Marks { return open(t, freshPrefix(t)) })
 }
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t, freshPrefix(t)) },
+		func(t *testing.T, s storetest.DeadlineStore) storetest.DeadlineStore { return reopen(t, s) })
+}

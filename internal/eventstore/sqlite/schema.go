@@ -119,6 +119,21 @@ var migrations = []string{
 	ALTER TABLE parked ADD COLUMN cause_root     TEXT;
 	ALTER TABLE parked ADD COLUMN cause_sequence INTEGER;
 	ALTER TABLE parked ADD COLUMN depth          INTEGER;`,
+
+	// 7: deadlines: commands scheduled for later, fired by the replica
+	// holding their slot's segment. due is Unix nanoseconds.
+	`CREATE TABLE deadlines (
+		id           TEXT    NOT NULL PRIMARY KEY,
+		slot         INTEGER NOT NULL,
+		due          INTEGER NOT NULL,
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		command      BLOB    NOT NULL,
+		key          TEXT    NOT NULL,
+		created_at   TEXT    NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX deadlines_due ON deadlines (due);
+	CREATE INDEX deadlines_domain ON deadlines (domain, due);`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

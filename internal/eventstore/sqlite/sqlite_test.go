@@ -63,8 +63,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 6 {
-		t.Errorf("Version() = %d; want 6", s.Version())
+	if s.Version() != 7 {
+		t.Errorf("Version() = %d; want 7", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
@@ -418,4 +418,12 @@ func TestAppendedSeesAnotherProcess(t *testing.T) {
 			t.Fatalf("append %d by the other Store did not wake this one's readers within 1s", i)
 		}
 	}
+}
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t, tempPath(t)) },
+		func(t *testing.T, s storetest.DeadlineStore) storetest.DeadlineStore {
+			s.Close()
+			return open(t, s.(*sqlite.Store).Path())
+		})
 }
