@@ -401,10 +401,14 @@ func (x *Snapshot) GetState() *anypb.Any {
 
 // A cover, an optional snapshot, and pages in sequence order.
 type EventBook struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cover         *Cover                 `protobuf:"bytes,1,opt,name=cover,proto3" json:"cover,omitempty"`
-	Snapshot      *Snapshot              `protobuf:"bytes,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	Pages         []*EventPage           `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Cover    *Cover                 `protobuf:"bytes,1,opt,name=cover,proto3" json:"cover,omitempty"`
+	Snapshot *Snapshot              `protobuf:"bytes,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Pages    []*EventPage           `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	// Addition: in business logic's reply, commands to dispatch later (or
+	// cancel); evented keeps them in the store once the events are
+	// committed. Ignored elsewhere.
+	Deadlines     []*Deadline `protobuf:"bytes,10,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -460,6 +464,88 @@ func (x *EventBook) GetPages() []*EventPage {
 	return nil
 }
 
+func (x *EventBook) GetDeadlines() []*Deadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
+// Addition: a command scheduled for later. At due, evented dispatches the
+// command once (at least once, applied once: with the idempotency key
+// "deadline:<id>:<scheduling command id>"). Scheduling an id again
+// replaces the pending deadline; cancel removes it (command and due are
+// then ignored): a deadline cancelled before it is due never fires.
+type Deadline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200 bytes of printable ASCII, unique in the store, e.g.
+	// "order/<root>/payment-timeout".
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Due           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=due,proto3" json:"due,omitempty"`
+	Command       *CommandBook           `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	Cancel        bool                   `protobuf:"varint,4,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deadline) Reset() {
+	*x = Deadline{}
+	mi := &file_evented_evented_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deadline) ProtoMessage() {}
+
+func (x *Deadline) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deadline.ProtoReflect.Descriptor instead.
+func (*Deadline) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Deadline) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Deadline) GetDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Due
+	}
+	return nil
+}
+
+func (x *Deadline) GetCommand() *CommandBook {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *Deadline) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
 // A read model produced synchronously by a projector.
 type Projection struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -473,7 +559,7 @@ type Projection struct {
 
 func (x *Projection) Reset() {
 	*x = Projection{}
-	mi := &file_evented_evented_proto_msgTypes[6]
+	mi := &file_evented_evented_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +571,7 @@ func (x *Projection) String() string {
 func (*Projection) ProtoMessage() {}
 
 func (x *Projection) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[6]
+	mi := &file_evented_evented_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +584,7 @@ func (x *Projection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Projection.ProtoReflect.Descriptor instead.
 func (*Projection) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{6}
+	return file_evented_evented_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Projection) GetCover() *Cover {
@@ -543,14 +629,17 @@ type SynchronousProcessingResponse struct {
 	Position uint64 `protobuf:"varint,4,opt,name=position,proto3" json:"position,omitempty"`
 	// Addition: the subscribers the command asked to wait for (metadata
 	// evented-wait-for), and whether each had handled its events in time.
-	Waits         []*SubscriberWait `protobuf:"bytes,5,rep,name=waits,proto3" json:"waits,omitempty"`
+	Waits []*SubscriberWait `protobuf:"bytes,5,rep,name=waits,proto3" json:"waits,omitempty"`
+	// Addition: in a synchronous saga's reply, commands to dispatch later
+	// (or cancel), as in EventBook.deadlines.
+	Deadlines     []*Deadline `protobuf:"bytes,10,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SynchronousProcessingResponse) Reset() {
 	*x = SynchronousProcessingResponse{}
-	mi := &file_evented_evented_proto_msgTypes[7]
+	mi := &file_evented_evented_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -562,7 +651,7 @@ func (x *SynchronousProcessingResponse) String() string {
 func (*SynchronousProcessingResponse) ProtoMessage() {}
 
 func (x *SynchronousProcessingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[7]
+	mi := &file_evented_evented_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -575,7 +664,7 @@ func (x *SynchronousProcessingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynchronousProcessingResponse.ProtoReflect.Descriptor instead.
 func (*SynchronousProcessingResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{7}
+	return file_evented_evented_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SynchronousProcessingResponse) GetBooks() []*EventBook {
@@ -613,6 +702,13 @@ func (x *SynchronousProcessingResponse) GetWaits() []*SubscriberWait {
 	return nil
 }
 
+func (x *SynchronousProcessingResponse) GetDeadlines() []*Deadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
 // Addition: one subscriber's progress toward a log position, for
 // read-your-writes.
 type SubscriberWait struct {
@@ -631,7 +727,7 @@ type SubscriberWait struct {
 
 func (x *SubscriberWait) Reset() {
 	*x = SubscriberWait{}
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +739,7 @@ func (x *SubscriberWait) String() string {
 func (*SubscriberWait) ProtoMessage() {}
 
 func (x *SubscriberWait) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +752,7 @@ func (x *SubscriberWait) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriberWait.ProtoReflect.Descriptor instead.
 func (*SubscriberWait) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{8}
+	return file_evented_evented_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubscriberWait) GetSubscriber() string {
@@ -699,7 +795,7 @@ type CommandPage struct {
 
 func (x *CommandPage) Reset() {
 	*x = CommandPage{}
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -711,7 +807,7 @@ func (x *CommandPage) String() string {
 func (*CommandPage) ProtoMessage() {}
 
 func (x *CommandPage) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -724,7 +820,7 @@ func (x *CommandPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandPage.ProtoReflect.Descriptor instead.
 func (*CommandPage) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{9}
+	return file_evented_evented_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CommandPage) GetSequence() uint32 {
@@ -759,7 +855,7 @@ type CommandBook struct {
 
 func (x *CommandBook) Reset() {
 	*x = CommandBook{}
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +867,7 @@ func (x *CommandBook) String() string {
 func (*CommandBook) ProtoMessage() {}
 
 func (x *CommandBook) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +880,7 @@ func (x *CommandBook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBook.ProtoReflect.Descriptor instead.
 func (*CommandBook) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{10}
+	return file_evented_evented_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CommandBook) GetCover() *Cover {
@@ -813,7 +909,7 @@ type ContextualCommand struct {
 
 func (x *ContextualCommand) Reset() {
 	*x = ContextualCommand{}
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +921,7 @@ func (x *ContextualCommand) String() string {
 func (*ContextualCommand) ProtoMessage() {}
 
 func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +934,7 @@ func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextualCommand.ProtoReflect.Descriptor instead.
 func (*ContextualCommand) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{11}
+	return file_evented_evented_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ContextualCommand) GetEvents() *EventBook {
@@ -870,7 +966,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -882,7 +978,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -895,7 +991,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{12}
+	return file_evented_evented_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Query) GetDomain() string {
@@ -941,7 +1037,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1049,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1062,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+	return file_evented_evented_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WaitRequest) GetPosition() uint64 {
@@ -1000,7 +1096,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1108,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1121,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+	return file_evented_evented_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WaitResponse) GetWaits() []*SubscriberWait {
@@ -1045,7 +1141,7 @@ type AggregateRoot struct {
 
 func (x *AggregateRoot) Reset() {
 	*x = AggregateRoot{}
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1153,7 @@ func (x *AggregateRoot) String() string {
 func (*AggregateRoot) ProtoMessage() {}
 
 func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1166,7 @@ func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRoot.ProtoReflect.Descriptor instead.
 func (*AggregateRoot) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{15}
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AggregateRoot) GetDomain() string {
@@ -1083,6 +1179,139 @@ func (x *AggregateRoot) GetDomain() string {
 func (x *AggregateRoot) GetRoot() *UUID {
 	if x != nil {
 		return x.Root
+	}
+	return nil
+}
+
+// Addition: selects pending deadlines.
+type DeadlineQuery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only those whose command is for this domain; empty: all.
+	Domain string `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	// At most this many; 0: 1000.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadlineQuery) Reset() {
+	*x = DeadlineQuery{}
+	mi := &file_evented_evented_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadlineQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadlineQuery) ProtoMessage() {}
+
+func (x *DeadlineQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadlineQuery.ProtoReflect.Descriptor instead.
+func (*DeadlineQuery) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeadlineQuery) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *DeadlineQuery) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Addition: a pending deadline as stored.
+type PendingDeadline struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Due     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=due,proto3" json:"due,omitempty"`
+	Command *CommandBook           `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	// The idempotency key its command is dispatched with.
+	Key           string                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingDeadline) Reset() {
+	*x = PendingDeadline{}
+	mi := &file_evented_evented_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingDeadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingDeadline) ProtoMessage() {}
+
+func (x *PendingDeadline) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingDeadline.ProtoReflect.Descriptor instead.
+func (*PendingDeadline) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *PendingDeadline) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PendingDeadline) GetDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Due
+	}
+	return nil
+}
+
+func (x *PendingDeadline) GetCommand() *CommandBook {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *PendingDeadline) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PendingDeadline) GetScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledAt
 	}
 	return nil
 }
@@ -1105,7 +1334,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1346,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1359,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1221,7 +1450,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1233,7 +1462,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1246,7 +1475,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1319,7 +1548,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1560,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1573,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1486,7 +1715,7 @@ type CutOverRequest struct {
 
 func (x *CutOverRequest) Reset() {
 	*x = CutOverRequest{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1727,7 @@ func (x *CutOverRequest) String() string {
 func (*CutOverRequest) ProtoMessage() {}
 
 func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1740,7 @@ func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
 func (*CutOverRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CutOverRequest) GetProjector() string {
@@ -1548,7 +1777,7 @@ type CutOverResult struct {
 
 func (x *CutOverResult) Reset() {
 	*x = CutOverResult{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1789,7 @@ func (x *CutOverResult) String() string {
 func (*CutOverResult) ProtoMessage() {}
 
 func (x *CutOverResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1802,7 @@ func (x *CutOverResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
 func (*CutOverResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CutOverResult) GetProjector() string {
@@ -1618,7 +1847,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1859,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1872,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1707,7 +1936,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1719,7 +1948,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1732,7 +1961,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -1766,7 +1995,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1778,7 +2007,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1791,7 +2020,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{23}
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -1854,7 +2083,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1866,7 +2095,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1879,7 +2108,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -1907,7 +2136,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2148,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2161,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{25}
+	return file_evented_evented_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -1978,11 +2207,18 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x05depth\x18\x05 \x01(\rR\x05depth\"R\n" +
 	"\bSnapshot\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\rR\bsequence\x12*\n" +
-	"\x05state\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x05state\"\x8a\x01\n" +
+	"\x05state\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x05state\"\xbb\x01\n" +
 	"\tEventBook\x12$\n" +
 	"\x05cover\x18\x01 \x01(\v2\x0e.evented.CoverR\x05cover\x12-\n" +
 	"\bsnapshot\x18\x02 \x01(\v2\x11.evented.SnapshotR\bsnapshot\x12(\n" +
-	"\x05pages\x18\x03 \x03(\v2\x12.evented.EventPageR\x05pages\"\xa2\x01\n" +
+	"\x05pages\x18\x03 \x03(\v2\x12.evented.EventPageR\x05pages\x12/\n" +
+	"\tdeadlines\x18\n" +
+	" \x03(\v2\x11.evented.DeadlineR\tdeadlines\"\x90\x01\n" +
+	"\bDeadline\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x03due\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12.\n" +
+	"\acommand\x18\x03 \x01(\v2\x14.evented.CommandBookR\acommand\x12\x16\n" +
+	"\x06cancel\x18\x04 \x01(\bR\x06cancel\"\xa2\x01\n" +
 	"\n" +
 	"Projection\x12$\n" +
 	"\x05cover\x18\x01 \x01(\v2\x0e.evented.CoverR\x05cover\x12\x1c\n" +
@@ -1990,13 +2226,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\bsequence\x18\x03 \x01(\rR\bsequence\x124\n" +
 	"\n" +
 	"projection\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\n" +
-	"projection\"\xfd\x01\n" +
+	"projection\"\xae\x02\n" +
 	"\x1dSynchronousProcessingResponse\x12(\n" +
 	"\x05books\x18\x01 \x03(\v2\x12.evented.EventBookR\x05books\x120\n" +
 	"\bcommands\x18\x02 \x03(\v2\x14.evented.CommandBookR\bcommands\x125\n" +
 	"\vprojections\x18\x03 \x03(\v2\x13.evented.ProjectionR\vprojections\x12\x1a\n" +
 	"\bposition\x18\x04 \x01(\x04R\bposition\x12-\n" +
-	"\x05waits\x18\x05 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\"z\n" +
+	"\x05waits\x18\x05 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\x12/\n" +
+	"\tdeadlines\x18\n" +
+	" \x03(\v2\x11.evented.DeadlineR\tdeadlines\"z\n" +
 	"\x0eSubscriberWait\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2029,7 +2267,16 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x05waits\x18\x01 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\"J\n" +
 	"\rAggregateRoot\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12!\n" +
-	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"\xd4\x01\n" +
+	"\x04root\x18\x02 \x01(\v2\r.evented.UUIDR\x04root\"=\n" +
+	"\rDeadlineQuery\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"\xd0\x01\n" +
+	"\x0fPendingDeadline\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x03due\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12.\n" +
+	"\acommand\x18\x03 \x01(\v2\x14.evented.CommandBookR\acommand\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12=\n" +
+	"\fscheduled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\"\xd4\x01\n" +
 	"\fResetRequest\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2131,14 +2378,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd2\x02\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x97\x03\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
 	"ListParked\x12\x14.evented.ParkedQuery\x1a\x14.evented.ParkedEvent0\x01\x12;\n" +
 	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
-	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResultB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
+	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult\x12C\n" +
+	"\rListDeadlines\x12\x16.evented.DeadlineQuery\x1a\x18.evented.PendingDeadline0\x01B*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
 var (
 	file_evented_evented_proto_rawDescOnce sync.Once
@@ -2152,7 +2400,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2160,110 +2408,122 @@ var file_evented_evented_proto_goTypes = []any{
 	(*EventMetadata)(nil),                 // 3: evented.EventMetadata
 	(*Snapshot)(nil),                      // 4: evented.Snapshot
 	(*EventBook)(nil),                     // 5: evented.EventBook
-	(*Projection)(nil),                    // 6: evented.Projection
-	(*SynchronousProcessingResponse)(nil), // 7: evented.SynchronousProcessingResponse
-	(*SubscriberWait)(nil),                // 8: evented.SubscriberWait
-	(*CommandPage)(nil),                   // 9: evented.CommandPage
-	(*CommandBook)(nil),                   // 10: evented.CommandBook
-	(*ContextualCommand)(nil),             // 11: evented.ContextualCommand
-	(*Query)(nil),                         // 12: evented.Query
-	(*WaitRequest)(nil),                   // 13: evented.WaitRequest
-	(*WaitResponse)(nil),                  // 14: evented.WaitResponse
-	(*AggregateRoot)(nil),                 // 15: evented.AggregateRoot
-	(*ResetRequest)(nil),                  // 16: evented.ResetRequest
-	(*ResetResult)(nil),                   // 17: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 18: evented.SubscriptionStatus
-	(*CutOverRequest)(nil),                // 19: evented.CutOverRequest
-	(*CutOverResult)(nil),                 // 20: evented.CutOverResult
-	(*SegmentStatus)(nil),                 // 21: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 22: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 23: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 24: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 25: evented.ReplayFailure
-	(*timestamppb.Timestamp)(nil),         // 26: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 27: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 28: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 29: google.protobuf.Empty
+	(*Deadline)(nil),                      // 6: evented.Deadline
+	(*Projection)(nil),                    // 7: evented.Projection
+	(*SynchronousProcessingResponse)(nil), // 8: evented.SynchronousProcessingResponse
+	(*SubscriberWait)(nil),                // 9: evented.SubscriberWait
+	(*CommandPage)(nil),                   // 10: evented.CommandPage
+	(*CommandBook)(nil),                   // 11: evented.CommandBook
+	(*ContextualCommand)(nil),             // 12: evented.ContextualCommand
+	(*Query)(nil),                         // 13: evented.Query
+	(*WaitRequest)(nil),                   // 14: evented.WaitRequest
+	(*WaitResponse)(nil),                  // 15: evented.WaitResponse
+	(*AggregateRoot)(nil),                 // 16: evented.AggregateRoot
+	(*DeadlineQuery)(nil),                 // 17: evented.DeadlineQuery
+	(*PendingDeadline)(nil),               // 18: evented.PendingDeadline
+	(*ResetRequest)(nil),                  // 19: evented.ResetRequest
+	(*ResetResult)(nil),                   // 20: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 21: evented.SubscriptionStatus
+	(*CutOverRequest)(nil),                // 22: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 23: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 24: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 25: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 26: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 27: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 28: evented.ReplayFailure
+	(*timestamppb.Timestamp)(nil),         // 29: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 30: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 31: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 32: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	26, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	27, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	29, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	30, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	27, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	30, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
-	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	27, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
-	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
-	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
-	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
-	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	27, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
-	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
-	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
-	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
-	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
-	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	28, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
-	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
-	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
-	26, // 24: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	21, // 25: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	26, // 26: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 27: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 28: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 29: evented.ParkedEvent.page:type_name -> evented.EventPage
-	26, // 30: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	25, // 31: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 32: evented.ReplayFailure.cover:type_name -> evented.Cover
-	10, // 33: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 34: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	12, // 35: evented.EventQuery.GetEvents:input_type -> evented.Query
-	12, // 36: evented.EventQuery.Synchronize:input_type -> evented.Query
-	29, // 37: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	13, // 38: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	11, // 39: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 40: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 41: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 42: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 43: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 44: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 45: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 46: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 47: evented.Saga.HandleSync:input_type -> evented.EventBook
-	29, // 48: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	22, // 49: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	22, // 50: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	16, // 51: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	19, // 52: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	7,  // 53: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 54: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 55: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 56: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 57: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 58: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	5,  // 59: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	29, // 60: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 61: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	29, // 62: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 63: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	29, // 64: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 65: evented.Projector.HandleSync:output_type -> evented.Projection
-	29, // 66: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 67: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	18, // 68: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	23, // 69: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	24, // 70: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	17, // 71: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	20, // 72: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	53, // [53:73] is the sub-list for method output_type
-	33, // [33:53] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	6,  // 9: evented.EventBook.deadlines:type_name -> evented.Deadline
+	29, // 10: evented.Deadline.due:type_name -> google.protobuf.Timestamp
+	11, // 11: evented.Deadline.command:type_name -> evented.CommandBook
+	1,  // 12: evented.Projection.cover:type_name -> evented.Cover
+	30, // 13: evented.Projection.projection:type_name -> google.protobuf.Any
+	5,  // 14: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
+	11, // 15: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
+	7,  // 16: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
+	9,  // 17: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
+	6,  // 18: evented.SynchronousProcessingResponse.deadlines:type_name -> evented.Deadline
+	30, // 19: evented.CommandPage.command:type_name -> google.protobuf.Any
+	1,  // 20: evented.CommandBook.cover:type_name -> evented.Cover
+	10, // 21: evented.CommandBook.pages:type_name -> evented.CommandPage
+	5,  // 22: evented.ContextualCommand.events:type_name -> evented.EventBook
+	11, // 23: evented.ContextualCommand.command:type_name -> evented.CommandBook
+	0,  // 24: evented.Query.root:type_name -> evented.UUID
+	31, // 25: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	9,  // 26: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
+	0,  // 27: evented.AggregateRoot.root:type_name -> evented.UUID
+	29, // 28: evented.PendingDeadline.due:type_name -> google.protobuf.Timestamp
+	11, // 29: evented.PendingDeadline.command:type_name -> evented.CommandBook
+	29, // 30: evented.PendingDeadline.scheduled_at:type_name -> google.protobuf.Timestamp
+	29, // 31: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	24, // 32: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	29, // 33: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 34: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 35: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 36: evented.ParkedEvent.page:type_name -> evented.EventPage
+	29, // 37: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	28, // 38: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 39: evented.ReplayFailure.cover:type_name -> evented.Cover
+	11, // 40: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 41: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	13, // 42: evented.EventQuery.GetEvents:input_type -> evented.Query
+	13, // 43: evented.EventQuery.Synchronize:input_type -> evented.Query
+	32, // 44: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	14, // 45: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	12, // 46: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 47: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 48: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 49: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 50: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 51: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 52: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 53: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 54: evented.Saga.HandleSync:input_type -> evented.EventBook
+	32, // 55: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	25, // 56: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	25, // 57: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	19, // 58: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	22, // 59: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	17, // 60: evented.DeliveryAdmin.ListDeadlines:input_type -> evented.DeadlineQuery
+	8,  // 61: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	8,  // 62: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 63: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 64: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	16, // 65: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	15, // 66: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	5,  // 67: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	32, // 68: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 69: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	32, // 70: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	8,  // 71: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	32, // 72: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	7,  // 73: evented.Projector.HandleSync:output_type -> evented.Projection
+	32, // 74: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	8,  // 75: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	21, // 76: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	26, // 77: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	27, // 78: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	20, // 79: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	23, // 80: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	18, // 81: evented.DeliveryAdmin.ListDeadlines:output_type -> evented.PendingDeadline
+	61, // [61:82] is the sub-list for method output_type
+	40, // [40:61] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -2275,7 +2535,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[16].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[19].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -2286,7 +2546,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   8,
 		},

@@ -1105,6 +1105,7 @@ const (
 	DeliveryAdmin_ReplayParked_FullMethodName      = "/evented.DeliveryAdmin/ReplayParked"
 	DeliveryAdmin_ResetSubscription_FullMethodName = "/evented.DeliveryAdmin/ResetSubscription"
 	DeliveryAdmin_CutOver_FullMethodName           = "/evented.DeliveryAdmin/CutOver"
+	DeliveryAdmin_ListDeadlines_FullMethodName     = "/evented.DeliveryAdmin/ListDeadlines"
 )
 
 // DeliveryAdminClient is the client API for DeliveryAdmin service.
@@ -1135,6 +1136,8 @@ type DeliveryAdminClient interface {
 	// retire: they deliver nothing more). Refused while the version is still
 	// catching up, unless forced.
 	CutOver(ctx context.Context, in *CutOverRequest, opts ...grpc.CallOption) (*CutOverResult, error)
+	// The pending deadlines, earliest first.
+	ListDeadlines(ctx context.Context, in *DeadlineQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PendingDeadline], error)
 }
 
 type deliveryAdminClient struct {
@@ -1213,6 +1216,25 @@ func (c *deliveryAdminClient) CutOver(ctx context.Context, in *CutOverRequest, o
 	return out, nil
 }
 
+func (c *deliveryAdminClient) ListDeadlines(ctx context.Context, in *DeadlineQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PendingDeadline], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[2], DeliveryAdmin_ListDeadlines_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DeadlineQuery, PendingDeadline]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListDeadlinesClient = grpc.ServerStreamingClient[PendingDeadline]
+
 // DeliveryAdminServer is the server API for DeliveryAdmin service.
 // All implementations must embed UnimplementedDeliveryAdminServer
 // for forward compatibility.
@@ -1241,6 +1263,8 @@ type DeliveryAdminServer interface {
 	// retire: they deliver nothing more). Refused while the version is still
 	// catching up, unless forced.
 	CutOver(context.Context, *CutOverRequest) (*CutOverResult, error)
+	// The pending deadlines, earliest first.
+	ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error
 	mustEmbedUnimplementedDeliveryAdminServer()
 }
 
@@ -1265,6 +1289,9 @@ func (UnimplementedDeliveryAdminServer) ResetSubscription(context.Context, *Rese
 }
 func (UnimplementedDeliveryAdminServer) CutOver(context.Context, *CutOverRequest) (*CutOverResult, error) {
 	return nil, status.Error(codes.Unimplemented, "method CutOver not implemented")
+}
+func (UnimplementedDeliveryAdminServer) ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error {
+	return status.Error(codes.Unimplemented, "method ListDeadlines not implemented")
 }
 func (UnimplementedDeliveryAdminServer) mustEmbedUnimplementedDeliveryAdminServer() {}
 func (UnimplementedDeliveryAdminServer) testEmbeddedByValue()                       {}
@@ -1363,6 +1390,17 @@ func _DeliveryAdmin_CutOver_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeliveryAdmin_ListDeadlines_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DeadlineQuery)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DeliveryAdminServer).ListDeadlines(m, &grpc.GenericServerStream[DeadlineQuery, PendingDeadline]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListDeadlinesServer = grpc.ServerStreamingServer[PendingDeadline]
+
 // DeliveryAdmin_ServiceDesc is the grpc.ServiceDesc for DeliveryAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1392,6 +1430,11 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ListParked",
 			Handler:       _DeliveryAdmin_ListParked_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListDeadlines",
+			Handler:       _DeliveryAdmin_ListDeadlines_Handler,
 			ServerStreams: true,
 		},
 	},

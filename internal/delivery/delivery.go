@@ -244,4 +244,5 @@ type Storage interface {
 	eventstore.Segments
 	eventstore.Marks
 	eventstore.Idempotent // idempotency keys: every backend keeps them
+	eventstore.Deadlines  // scheduled commands: every backend keeps them
 }
