@@ -75,6 +75,8 @@ type Firer struct {
 	mu       sync.Mutex
 	held     map[int]*held
 	inflight map[string]bool
+	toRemove []eventstore.Deadline // fired, to remove from the store
+	removing map[string]string     // their IDs → keys, until removed
 	retryAt  map[string]retryState
 
 	fired atomic.Uint64
@@ -114,7 +116,7 @@ func NewFirer(store Store, replica *delivery.Replica, dispatch Dispatch, opts Op
 		opts.Observer = noObserver{}
 	}
 	return &Firer{store: store, replica: replica, dispatch: dispatch, opts: opts, log: log.With("component", "deadlines"),
-		held: map[int]*held{}, inflight: map[string]bool{}, retryAt: map[string]retryState{}}, nil
+		held: map[int]*held{}, inflight: map[string]bool{}, removing: map[string]string{}, retryAt: map[string]retryState{}}, nil
 }
 
 // FiredCount is how many deadlines this Firer dispatched (applied or
@@ -139,8 +141,25 @@ func (f *Firer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait()
+		f.removeFired(context.WithoutCancel(ctx))
 		f.releaseAll()
 	}()
+	flushed := make(chan struct{})
+	go func() {
+		// Fired deadlines are removed in batches, beside the firing.
+		defer close(flushed)
+		t := time.NewTicker(f.opts.Poll / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.removeFired(ctx)
+			}
+		}
+	}()
+	defer func() { <-flushed }()
 	balanceEvery := f.opts.LeaseTTL / 3
 	nextBalance := time.Time{}
 	tick := time.NewTicker(f.opts.Poll)
@@ -211,8 +230,8 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 func (f *Firer) start(d eventstore.Deadline, now time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.inflight[d.ID] {
-		return false
+	if f.inflight[d.ID] || f.removing[d.ID] == d.Key {
+		return false // under way, or fired and being removed
 	}
 	if r, ok := f.retryAt[d.ID]; ok && now.Before(r.at) {
 		return false
@@ -256,9 +275,33 @@ func (f *Firer) fire(ctx context.Context, d eventstore.Deadline) {
 	f.mu.Lock()
 	delete(f.retryAt, d.ID)
 	f.mu.Unlock()
-	if ferr := f.store.Fired(context.WithoutCancel(ctx), d.ID, d.Key); ferr != nil {
-		// Left pending: fired again later, answered by its idempotency key.
-		f.log.Warn("deadline fired, not yet removed; it is fired again (applied once)", "id", d.ID, "err", ferr)
+	f.mu.Lock()
+	f.toRemove = append(f.toRemove, d)
+	f.removing[d.ID] = d.Key
+	f.mu.Unlock()
+}
+
+// removeFired removes the deadlines fired since the last call, in one
+// write. Those it fails to remove stay pending and are fired again, which
+// their idempotency keys answer without applying them twice.
+func (f *Firer) removeFired(ctx context.Context) {
+	f.mu.Lock()
+	ds := f.toRemove
+	f.toRemove = nil
+	f.mu.Unlock()
+	for len(ds) > 0 {
+		n := min(len(ds), 1000)
+		if err := f.store.Fired(ctx, ds[:n]); err != nil {
+			f.log.Warn("deadlines fired, not removed; they are fired again (applied once)", "count", n, "err", err)
+		}
+		f.mu.Lock()
+		for _, d := range ds[:n] {
+			if f.removing[d.ID] == d.Key {
+				delete(f.removing, d.ID)
+			}
+		}
+		f.mu.Unlock()
+		ds = ds[n:]
 	}
 }
 

@@ -105,10 +105,12 @@ type Deadlines interface {
 	// DueDeadlines returns at most limit pending deadlines of segment (of
 	// of) with Due at or before before, earliest first.
 	DueDeadlines(ctx context.Context, segment, of int, before time.Time, limit int) ([]Deadline, error)
-	// Fired removes deadline id once its command was dispatched, unless it
-	// was rescheduled since (its key is no longer key): then the new one
-	// stays pending.
-	Fired(ctx context.Context, id, key string) error
+	// Fired removes the deadlines ds once their commands were dispatched,
+	// each unless it was rescheduled since (its Key is no longer the
+	// stored one): then the new one stays pending. One call (transaction)
+	// for many, so that firing thousands does not cost thousands of
+	// commits.
+	Fired(ctx context.Context, ds []Deadline) error
 	// PendingDeadlines lists at most limit pending deadlines of domain (all
 	// domains when empty), earliest first.
 	PendingDeadlines(ctx context.Context, domain string, limit int) ([]Deadline, error)

@@ -93,14 +93,16 @@ func (s *Store) listDeadlines(ctx context.Context, limit int, keep func(eventsto
 }
 
 // Fired implements eventstore.Deadlines.
-func (s *Store) Fired(ctx context.Context, id, key string) error {
+func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if d, ok := s.deadlines[id]; ok && d.Key == key {
-		delete(s.deadlines, id)
+	for _, f := range ds {
+		if d, ok := s.deadlines[f.ID]; ok && d.Key == f.Key {
+			delete(s.deadlines, f.ID)
+		}
 	}
 	return nil
 }

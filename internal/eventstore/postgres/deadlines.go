@@ -66,12 +66,20 @@ func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
 }
 
 // Fired implements eventstore.Deadlines.
-func (s *Store) Fired(ctx context.Context, id, key string) error {
+func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM deadlines WHERE id = $1 AND key = $2`, id, key); err != nil {
-		return s.fail(err, "mark deadline %q fired", id)
+	if len(ds) == 0 {
+		return nil
+	}
+	ids, keys := make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		ids[i], keys[i] = d.ID, d.Key
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM deadlines d USING unnest($1::text[], $2::text[]) AS f(id, key)
+		WHERE d.id = f.id AND d.key = f.key`, ids, keys); err != nil {
+		return s.fail(err, "remove %d fired deadlines", len(ds))
 	}
 	return nil
 }

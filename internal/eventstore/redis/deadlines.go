@@ -45,13 +45,17 @@ for i = 2, #ARGV, 2 do
 end
 return n`)
 
-// firedScript: KEYS deadlines, deadline-keys, slot set; ARGV ID, key.
+// firedScript: KEYS deadlines, deadline-keys; ARGV prefix of the slot
+// sets, then triples of ID, key and slot.
 var firedScript = goredis.NewScript(`
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return 1`)
+for i = 2, #ARGV, 3 do
+	if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i+1] then
+		redis.call('HDEL', KEYS[1], ARGV[i])
+		redis.call('HDEL', KEYS[2], ARGV[i])
+		redis.call('ZREM', ARGV[1] .. ARGV[i+2], ARGV[i])
+	end
+end
+return 0`)
 
 // Schedule implements eventstore.Deadlines.
 func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
@@ -106,13 +110,19 @@ func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
 }
 
 // Fired implements eventstore.Deadlines.
-func (s *Store) Fired(ctx context.Context, id, key string) error {
+func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
-	err := firedScript.Run(ctx, s.c, []string{s.k.deadlines(), s.k.deadlineKeys(), s.k.deadlineSlot(eventstore.DeadlineSlot(id))}, id, key).Err()
-	if err != nil {
-		return s.fail(err, "mark deadline %q fired", id)
+	if len(ds) == 0 {
+		return nil
+	}
+	args := []any{s.k.prefix + "deadlines:"}
+	for _, d := range ds {
+		args = append(args, d.ID, d.Key, eventstore.DeadlineSlot(d.ID))
+	}
+	if err := firedScript.Run(ctx, s.c, []string{s.k.deadlines(), s.k.deadlineKeys()}, args...).Err(); err != nil {
+		return s.fail(err, "remove %d fired deadlines", len(ds))
 	}
 	return nil
 }

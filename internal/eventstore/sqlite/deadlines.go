@@ -89,14 +89,31 @@ func (s *Store) cancel(ctx context.Context, ids []string) (int, error) {
 }
 
 // Fired implements eventstore.Deadlines.
-func (s *Store) Fired(ctx context.Context, id, key string) error {
+func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 	if s.closed() {
 		return eventstore.ErrClosed
 	}
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ? AND key = ?`, id, key); err != nil {
-		return s.fail(err, "mark deadline %q fired", id)
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := s.fired(ctx, ds); err != nil {
+		return s.fail(err, "remove %d fired deadlines", len(ds))
 	}
 	return nil
+}
+
+func (s *Store) fired(ctx context.Context, ds []eventstore.Deadline) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, d := range ds {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ? AND key = ?`, d.ID, d.Key); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // DueDeadlines implements eventstore.Deadlines.

@@ -152,18 +152,20 @@ func testDeadlineCancel(t *testing.T, ctx context.Context, s DeadlineStore) {
 func testDeadlineFired(t *testing.T, ctx context.Context, s DeadlineStore) {
 	now := time.Now()
 	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("f", now.Add(-time.Second)), deadline("g", now.Add(-time.Second))}))
-	must(t, s.Fired(ctx, "f", "deadline:f:k1"))
-	must(t, s.Fired(ctx, "f", "deadline:f:k1")) // twice: harmless
+	f := deadline("f", now)
+	must(t, s.Fired(ctx, []eventstore.Deadline{f}))
+	must(t, s.Fired(ctx, []eventstore.Deadline{f})) // twice: harmless
 	// g is rescheduled between its read and its firing: the new one stays.
 	g2 := deadline("g", now.Add(time.Hour))
 	g2.Key = "deadline:g:k2"
 	must(t, s.Schedule(ctx, []eventstore.Deadline{g2}))
-	must(t, s.Fired(ctx, "g", "deadline:g:k1"))
+	must(t, s.Fired(ctx, []eventstore.Deadline{deadline("g", now)}))
 	got := allDue(t, ctx, s, now.Add(2*time.Hour))
 	if len(got) != 1 || got[0].ID != "g" || got[0].Key != "deadline:g:k2" {
 		t.Fatalf("after firing: %+v, want only the rescheduled g", got)
 	}
-	must(t, s.Fired(ctx, "unknown", "x"))
+	must(t, s.Fired(ctx, []eventstore.Deadline{deadline("unknown", now), deadline("other", now)}))
+	must(t, s.Fired(ctx, nil))
 }
 
 func testDeadlineSegments(t *testing.T, ctx context.Context, s DeadlineStore) {
