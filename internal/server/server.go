@@ -34,6 +34,7 @@ import (
 	"github.com/evented/evented/internal/business/remote"
 	"github.com/evented/evented/internal/command"
 	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/deadline"
 	"github.com/evented/evented/internal/delivery"
 	dremote "github.com/evented/evented/internal/delivery/remote"
 	"github.com/evented/evented/internal/eventstore"
@@ -114,6 +115,7 @@ type Server struct {
 	router  *router
 	hub     *delivery.Hub
 	replica *delivery.Replica // this process among those sharing the store
+	firer   *deadline.Firer   // fires the due deadlines of the segments it leases
 	remotes []*dremote.Consumer
 	// byKind holds the subscriptions of projectors and of sagas.
 	byKind   map[dremote.Kind][]*delivery.Subscription
@@ -187,6 +189,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	coord.Distribute(s.hub)
+	dl := cfg.Deadlines
+	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Dispatch, deadline.Options{
+		Segments: dl.Segments, LeaseTTL: cfg.Delivery.LeaseTTL, Poll: dl.Poll, Batch: dl.Batch, Concurrency: dl.Concurrency,
+	}, log); err != nil {
+		return nil, err
+	}
 	s.metrics.WatchSubscriptions(s.hub, s.store)
 
 	s.health = health.NewServer()
@@ -194,7 +202,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, &grpcapi.Commands{Coordinator: coord, Waits: waits})
-	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, &grpcapi.Admin{Hub: s.hub, Log: s.store})
+	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store})
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
 	eventedpb.RegisterSagaCoordinatorServer(s.cmdGRPC, &grpcapi.Sagas{Subscriptions: s.byKind[dremote.Saga], Coordinator: coord, Store: s.store})
 	s.qryGRPC = s.grpcServer()
@@ -254,6 +262,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return sub.Run(gctx) })
 	}
 	g.Go(func() error { s.watchStore(gctx); return nil })
+	g.Go(func() error { return s.firer.Run(gctx) })
 	// Take the first share of the segments before serving commands.
 	startWait := time.After(s.cfg.Delivery.LeaseTTL)
 	for _, sub := range s.hub.Subscriptions() {
@@ -285,7 +294,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
-	if s.replica != nil && len(s.hub.Subscriptions()) > 0 {
+	if s.replica != nil { // subscriptions and deadlines
 		// Every subscription has stopped: the others may take its share.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if lerr := s.replica.Leave(ctx); lerr != nil {
