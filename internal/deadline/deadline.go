@@ -9,6 +9,8 @@ package deadline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +25,14 @@ import (
 // command commandID, is dispatched with: one per scheduling, so a
 // deadline rescheduled later under the same id is a new command, and a
 // firing repeated is the same one.
-func Key(id, commandID string) string { return "deadline:" + id + ":" + commandID }
+func Key(id, commandID string) string {
+	k := "deadline:" + id + ":" + commandID
+	if len(k) > 256 { // a saga's command id is long: its digest then
+		sum := sha256.Sum256([]byte(commandID))
+		k = "deadline:" + id + ":" + hex.EncodeToString(sum[:16])
+	}
+	return k
+}
 
 // stored is a deadline's command as the store keeps it (opaque to it).
 type stored struct {

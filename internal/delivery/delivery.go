@@ -49,6 +49,9 @@ type Outcome struct {
 	Projection *Projection
 	// Commands are a saga's commands, dispatched by evented.
 	Commands []business.CommandBook
+	// Deadlines are a saga's commands for later (or cancellations),
+	// stored through Options.SaveDeadlines before its commands go out.
+	Deadlines []business.Deadline
 }
 
 type newFromKey struct{}
@@ -82,6 +85,9 @@ type Dispatcher interface {
 
 // Options tune one subscription.
 type Options struct {
+	// SaveDeadlines stores the deadlines a saga returned, with the cause
+	// of its commands (deadline.Save); nil refuses them.
+	SaveDeadlines func(ctx context.Context, ds []business.Deadline, cause eventstore.Cause) error
 	// Domains whose events are delivered; empty means all.
 	Domains []string
 	// History makes each book carry the aggregate's latest snapshot and every
