@@ -133,6 +133,15 @@ func (a *Aggregate[S]) Handle(_ context.Context, in *eventedpb.ContextualCommand
 			if e == nil {
 				return nil, status.Errorf(codes.Internal, "%s: the handler of %s returned a nil event (#%d)", a.domain, name, j)
 			}
+			if d, ok := e.(*eventedpb.Deadline); ok {
+				// sdk.At / After / Cancel: a deadline, for this aggregate
+				// unless it names another.
+				if d.GetCommand() != nil && d.GetCommand().GetCover() == nil {
+					d.Command.Cover = cmd.GetCover()
+				}
+				out.Deadlines = append(out.Deadlines, d)
+				continue
+			}
 			ev, err := anypb.New(e)
 			if err != nil {
 				return nil, status.Errorf(codes.Internal, "%s: encode %T: %v", a.domain, e, err)
