@@ -135,10 +135,11 @@ func (a *Aggregate[S]) Handle(_ context.Context, in *eventedpb.ContextualCommand
 			}
 			if d, ok := e.(*eventedpb.Deadline); ok {
 				// sdk.At / After / Cancel: a deadline, for this aggregate
-				// unless it names another.
+				// unless it names another, its id scoped to the aggregate.
 				if d.GetCommand() != nil && d.GetCommand().GetCover() == nil {
 					d.Command.Cover = cmd.GetCover()
 				}
+				d.Id = a.domain + "/" + cover.Root.String() + "/" + d.GetId() // named within the aggregate
 				out.Deadlines = append(out.Deadlines, d)
 				continue
 			}

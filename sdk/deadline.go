@@ -15,12 +15,11 @@ import (
 // a Handle handler among the events (it is sent as a deadline, not an
 // event). evented keeps it in the store once the events are committed and
 // dispatches cmd at due, once; scheduling id again replaces it, and
-// Cancel(id) removes it. An id is 1 to 200 bytes of printable ASCII,
-// unique in the store: name it after what it times out, e.g.
-// "txn-timeout/" + the transaction's id.
+// Cancel(id) removes it. The id names the deadline within the aggregate
+// (the SDK prefixes it with "<domain>/<root>/"), e.g. "timeout".
 //
-//	return []proto.Message{&examplespb.TransactionOpened{…},
-//		sdk.After("txn-timeout/"+id, 15*time.Minute, &examplespb.CancelTransaction{Reason: "timeout"})}, nil
+//	return []proto.Message{&examplespb.TransactionCreated{…},
+//		sdk.After("timeout", 30*time.Minute, &examplespb.CancelTransaction{Reason: "timeout"})}, nil
 func At(id string, due time.Time, cmd proto.Message) *eventedpb.Deadline {
 	c, err := anypb.New(cmd)
 	if err != nil {

@@ -18,7 +18,7 @@ func TestAggregateSchedulesAndCancelsDeadlines(t *testing.T) {
 	due := time.Date(2026, 12, 3, 15, 0, 0, 0, time.UTC)
 	sdk.Handle(agg, func(w *wallet, c *examplespb.CreateCustomer) ([]proto.Message, error) {
 		return []proto.Message{&examplespb.CustomerCreated{Name: c.GetName()},
-			sdk.At("welcome/w-1", due, &examplespb.AddLoyaltyPoints{Points: 10}),
+			sdk.At("welcome", due, &examplespb.AddLoyaltyPoints{Points: 10}),
 			sdk.Cancel("old")}, nil
 	})
 	out, err := agg.Handle(context.Background(), command(t, nil, &examplespb.CreateCustomer{Name: "A"}))
@@ -32,11 +32,11 @@ func TestAggregateSchedulesAndCancelsDeadlines(t *testing.T) {
 	if len(ds) != 2 {
 		t.Fatalf("deadlines %v, want 2", ds)
 	}
-	if ds[0].GetId() != "welcome/w-1" || !ds[0].GetDue().AsTime().Equal(due) || !proto.Equal(ds[0].GetCommand().GetCover(), cover("wallet")) ||
+	if ds[0].GetId() != "wallet/"+walletRoot.String()+"/welcome" || !ds[0].GetDue().AsTime().Equal(due) || !proto.Equal(ds[0].GetCommand().GetCover(), cover("wallet")) ||
 		ds[0].GetCommand().GetPages()[0].GetCommand().MessageName() != "examples.AddLoyaltyPoints" {
-		t.Errorf("scheduled %v, want welcome/w-1 at %v for the command's aggregate", ds[0], due)
+		t.Errorf("scheduled %v, want wallet/<root>/welcome at %v for the command's aggregate", ds[0], due)
 	}
-	if ds[1].GetId() != "old" || !ds[1].GetCancel() {
+	if ds[1].GetId() != "wallet/"+walletRoot.String()+"/old" || !ds[1].GetCancel() {
 		t.Errorf("cancelled %v, want old", ds[1])
 	}
 }
