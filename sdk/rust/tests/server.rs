@@ -232,7 +232,7 @@ async fn health_and_large_books() {
                 metadata: None,
             })
             .collect(),
-            deadlines: vec![],
+        deadlines: vec![],
     }; // ~6 MB, over gRPC's default 4 MiB
     let proj = ProjectorCoordinatorClient::new(s.channel.clone())
         .max_encoding_message_size(64 << 20)

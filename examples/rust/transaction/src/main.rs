@@ -22,7 +22,9 @@ async fn main() -> ExitCode {
         Ok(v) => match v.parse::<f64>() {
             Ok(secs) if secs > 0.0 => Duration::from_secs_f64(secs),
             _ => {
-                eprintln!("TRANSACTION_TIMEOUT={v:?}: want a positive number of seconds such as 1800");
+                eprintln!(
+                    "TRANSACTION_TIMEOUT={v:?}: want a positive number of seconds such as 1800"
+                );
                 return ExitCode::from(2);
             }
         },
