@@ -342,7 +342,7 @@ fn an_open_transaction_times_out() {
         panic!("deadlines {:?}, want one", out.deadlines)
     };
     assert_eq!(d.id, format!("transaction/{}/timeout", cover.root));
-    let due: std::time::SystemTime = d.due.clone().unwrap().try_into().unwrap();
+    let due: std::time::SystemTime = d.due.unwrap().try_into().unwrap();
     assert_eq!(due, testing::now() + Duration::from_secs(15 * 60));
     let cmd = d.command.as_ref().unwrap();
     assert_eq!(cmd.cover, Some(cover.to_pb()));
