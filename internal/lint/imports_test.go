@@ -18,6 +18,7 @@ var core = []string{
 	"internal/command",
 	"internal/query",
 	"internal/delivery",
+	"internal/deadline",
 }
 
 // forbiddenInCore are import path prefixes the core must not reach, even

@@ -5,13 +5,14 @@
 //	go run ./examples/go/transaction -port 50053
 //
 // Flags: -host (env LISTEN_HOST; empty: every interface), -port (env PORT,
-// default 50053). TRANSACTION_TIMEOUT (a Go duration, default 30m) is how
-// long a transaction may stay pending before a deadline cancels it.
+// default 50053). TRANSACTION_TIMEOUT (seconds, default 1800) is how long a
+// transaction may stay pending before a deadline cancels it.
 package main
 
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/evented/evented/sdk"
@@ -20,12 +21,12 @@ import (
 func main() {
 	timeout := DefaultOpenTimeout
 	if v := os.Getenv("TRANSACTION_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			fmt.Fprintf(os.Stderr, "TRANSACTION_TIMEOUT=%q: want a positive duration such as 30m\n", v)
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || secs <= 0 {
+			fmt.Fprintf(os.Stderr, "TRANSACTION_TIMEOUT=%q: want a positive number of seconds such as 1800\n", v)
 			os.Exit(2)
 		}
-		timeout = d
+		timeout = time.Duration(secs * float64(time.Second))
 	}
 	sdk.Main("transaction", "50053", NewWithTimeout(timeout))
 }
