@@ -133,6 +133,16 @@ func (a *Aggregate[S]) Handle(_ context.Context, in *eventedpb.ContextualCommand
 			if e == nil {
 				return nil, status.Errorf(codes.Internal, "%s: the handler of %s returned a nil event (#%d)", a.domain, name, j)
 			}
+			if d, ok := e.(*eventedpb.Deadline); ok {
+				// sdk.At / After / Cancel: a deadline, for this aggregate
+				// unless it names another, its id scoped to the aggregate.
+				if d.GetCommand() != nil && d.GetCommand().GetCover() == nil {
+					d.Command.Cover = cmd.GetCover()
+				}
+				d.Id = a.domain + "/" + cover.Root.String() + "/" + d.GetId() // named within the aggregate
+				out.Deadlines = append(out.Deadlines, d)
+				continue
+			}
 			ev, err := anypb.New(e)
 			if err != nil {
 				return nil, status.Errorf(codes.Internal, "%s: encode %T: %v", a.domain, e, err)

@@ -414,10 +414,14 @@ func (x *Snapshot) GetState() *anypb.Any {
 
 // A cover, an optional snapshot, and pages in sequence order.
 type EventBook struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Cover         *Cover                 `protobuf:"bytes,1,opt,name=cover,proto3" json:"cover,omitempty"`
-	Snapshot      *Snapshot              `protobuf:"bytes,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	Pages         []*EventPage           `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Cover    *Cover                 `protobuf:"bytes,1,opt,name=cover,proto3" json:"cover,omitempty"`
+	Snapshot *Snapshot              `protobuf:"bytes,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	Pages    []*EventPage           `protobuf:"bytes,3,rep,name=pages,proto3" json:"pages,omitempty"`
+	// Addition: in business logic's reply, commands to dispatch later (or
+	// cancel); evented keeps them in the store once the events are
+	// committed. Ignored elsewhere.
+	Deadlines     []*Deadline `protobuf:"bytes,10,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -473,6 +477,88 @@ func (x *EventBook) GetPages() []*EventPage {
 	return nil
 }
 
+func (x *EventBook) GetDeadlines() []*Deadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
+// Addition: a command scheduled for later. At due, evented dispatches the
+// command once (at least once, applied once: with the idempotency key
+// "deadline:<id>:<scheduling command id>"). Scheduling an id again
+// replaces the pending deadline; cancel removes it (command and due are
+// then ignored): a deadline cancelled before it is due never fires.
+type Deadline struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200 bytes of printable ASCII, unique in the store, e.g.
+	// "order/<root>/payment-timeout".
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Due           *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=due,proto3" json:"due,omitempty"`
+	Command       *CommandBook           `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	Cancel        bool                   `protobuf:"varint,4,opt,name=cancel,proto3" json:"cancel,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deadline) Reset() {
+	*x = Deadline{}
+	mi := &file_evented_evented_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deadline) ProtoMessage() {}
+
+func (x *Deadline) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deadline.ProtoReflect.Descriptor instead.
+func (*Deadline) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Deadline) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Deadline) GetDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Due
+	}
+	return nil
+}
+
+func (x *Deadline) GetCommand() *CommandBook {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *Deadline) GetCancel() bool {
+	if x != nil {
+		return x.Cancel
+	}
+	return false
+}
+
 // A read model produced synchronously by a projector.
 type Projection struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -486,7 +572,7 @@ type Projection struct {
 
 func (x *Projection) Reset() {
 	*x = Projection{}
-	mi := &file_evented_evented_proto_msgTypes[6]
+	mi := &file_evented_evented_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -498,7 +584,7 @@ func (x *Projection) String() string {
 func (*Projection) ProtoMessage() {}
 
 func (x *Projection) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[6]
+	mi := &file_evented_evented_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -511,7 +597,7 @@ func (x *Projection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Projection.ProtoReflect.Descriptor instead.
 func (*Projection) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{6}
+	return file_evented_evented_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Projection) GetCover() *Cover {
@@ -556,14 +642,17 @@ type SynchronousProcessingResponse struct {
 	Position uint64 `protobuf:"varint,4,opt,name=position,proto3" json:"position,omitempty"`
 	// Addition: the subscribers the command asked to wait for (metadata
 	// evented-wait-for), and whether each had handled its events in time.
-	Waits         []*SubscriberWait `protobuf:"bytes,5,rep,name=waits,proto3" json:"waits,omitempty"`
+	Waits []*SubscriberWait `protobuf:"bytes,5,rep,name=waits,proto3" json:"waits,omitempty"`
+	// Addition: in a synchronous saga's reply, commands to dispatch later
+	// (or cancel), as in EventBook.deadlines.
+	Deadlines     []*Deadline `protobuf:"bytes,10,rep,name=deadlines,proto3" json:"deadlines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SynchronousProcessingResponse) Reset() {
 	*x = SynchronousProcessingResponse{}
-	mi := &file_evented_evented_proto_msgTypes[7]
+	mi := &file_evented_evented_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +664,7 @@ func (x *SynchronousProcessingResponse) String() string {
 func (*SynchronousProcessingResponse) ProtoMessage() {}
 
 func (x *SynchronousProcessingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[7]
+	mi := &file_evented_evented_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +677,7 @@ func (x *SynchronousProcessingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SynchronousProcessingResponse.ProtoReflect.Descriptor instead.
 func (*SynchronousProcessingResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{7}
+	return file_evented_evented_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SynchronousProcessingResponse) GetBooks() []*EventBook {
@@ -626,6 +715,13 @@ func (x *SynchronousProcessingResponse) GetWaits() []*SubscriberWait {
 	return nil
 }
 
+func (x *SynchronousProcessingResponse) GetDeadlines() []*Deadline {
+	if x != nil {
+		return x.Deadlines
+	}
+	return nil
+}
+
 // Addition: one subscriber's progress toward a log position, for
 // read-your-writes.
 type SubscriberWait struct {
@@ -644,7 +740,7 @@ type SubscriberWait struct {
 
 func (x *SubscriberWait) Reset() {
 	*x = SubscriberWait{}
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +752,7 @@ func (x *SubscriberWait) String() string {
 func (*SubscriberWait) ProtoMessage() {}
 
 func (x *SubscriberWait) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[8]
+	mi := &file_evented_evented_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +765,7 @@ func (x *SubscriberWait) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriberWait.ProtoReflect.Descriptor instead.
 func (*SubscriberWait) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{8}
+	return file_evented_evented_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubscriberWait) GetSubscriber() string {
@@ -712,7 +808,7 @@ type CommandPage struct {
 
 func (x *CommandPage) Reset() {
 	*x = CommandPage{}
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +820,7 @@ func (x *CommandPage) String() string {
 func (*CommandPage) ProtoMessage() {}
 
 func (x *CommandPage) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[9]
+	mi := &file_evented_evented_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +833,7 @@ func (x *CommandPage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandPage.ProtoReflect.Descriptor instead.
 func (*CommandPage) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{9}
+	return file_evented_evented_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CommandPage) GetSequence() uint32 {
@@ -772,7 +868,7 @@ type CommandBook struct {
 
 func (x *CommandBook) Reset() {
 	*x = CommandBook{}
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -784,7 +880,7 @@ func (x *CommandBook) String() string {
 func (*CommandBook) ProtoMessage() {}
 
 func (x *CommandBook) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[10]
+	mi := &file_evented_evented_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -797,7 +893,7 @@ func (x *CommandBook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBook.ProtoReflect.Descriptor instead.
 func (*CommandBook) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{10}
+	return file_evented_evented_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CommandBook) GetCover() *Cover {
@@ -826,7 +922,7 @@ type ContextualCommand struct {
 
 func (x *ContextualCommand) Reset() {
 	*x = ContextualCommand{}
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -838,7 +934,7 @@ func (x *ContextualCommand) String() string {
 func (*ContextualCommand) ProtoMessage() {}
 
 func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[11]
+	mi := &file_evented_evented_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -851,7 +947,7 @@ func (x *ContextualCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContextualCommand.ProtoReflect.Descriptor instead.
 func (*ContextualCommand) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{11}
+	return file_evented_evented_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ContextualCommand) GetEvents() *EventBook {
@@ -883,7 +979,7 @@ type Query struct {
 
 func (x *Query) Reset() {
 	*x = Query{}
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +991,7 @@ func (x *Query) String() string {
 func (*Query) ProtoMessage() {}
 
 func (x *Query) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[12]
+	mi := &file_evented_evented_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1004,7 @@ func (x *Query) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Query.ProtoReflect.Descriptor instead.
 func (*Query) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{12}
+	return file_evented_evented_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Query) GetDomain() string {
@@ -954,7 +1050,7 @@ type WaitRequest struct {
 
 func (x *WaitRequest) Reset() {
 	*x = WaitRequest{}
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1062,7 @@ func (x *WaitRequest) String() string {
 func (*WaitRequest) ProtoMessage() {}
 
 func (x *WaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[13]
+	mi := &file_evented_evented_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1075,7 @@ func (x *WaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitRequest.ProtoReflect.Descriptor instead.
 func (*WaitRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{13}
+	return file_evented_evented_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WaitRequest) GetPosition() uint64 {
@@ -1013,7 +1109,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1121,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[14]
+	mi := &file_evented_evented_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1134,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{14}
+	return file_evented_evented_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WaitResponse) GetWaits() []*SubscriberWait {
@@ -1058,7 +1154,7 @@ type AggregateRoot struct {
 
 func (x *AggregateRoot) Reset() {
 	*x = AggregateRoot{}
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1166,7 @@ func (x *AggregateRoot) String() string {
 func (*AggregateRoot) ProtoMessage() {}
 
 func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[15]
+	mi := &file_evented_evented_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1179,7 @@ func (x *AggregateRoot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AggregateRoot.ProtoReflect.Descriptor instead.
 func (*AggregateRoot) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{15}
+	return file_evented_evented_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *AggregateRoot) GetDomain() string {
@@ -1116,7 +1212,7 @@ type ProjectionSubscription struct {
 
 func (x *ProjectionSubscription) Reset() {
 	*x = ProjectionSubscription{}
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1128,7 +1224,7 @@ func (x *ProjectionSubscription) String() string {
 func (*ProjectionSubscription) ProtoMessage() {}
 
 func (x *ProjectionSubscription) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[16]
+	mi := &file_evented_evented_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1141,7 +1237,7 @@ func (x *ProjectionSubscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectionSubscription.ProtoReflect.Descriptor instead.
 func (*ProjectionSubscription) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{16}
+	return file_evented_evented_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ProjectionSubscription) GetProjector() string {
@@ -1188,7 +1284,7 @@ type ProjectionUpdate struct {
 
 func (x *ProjectionUpdate) Reset() {
 	*x = ProjectionUpdate{}
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1296,7 @@ func (x *ProjectionUpdate) String() string {
 func (*ProjectionUpdate) ProtoMessage() {}
 
 func (x *ProjectionUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[17]
+	mi := &file_evented_evented_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1309,7 @@ func (x *ProjectionUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectionUpdate.ProtoReflect.Descriptor instead.
 func (*ProjectionUpdate) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{17}
+	return file_evented_evented_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ProjectionUpdate) GetVersion() uint64 {
@@ -1251,7 +1347,7 @@ type DiscardRequest struct {
 
 func (x *DiscardRequest) Reset() {
 	*x = DiscardRequest{}
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1359,7 @@ func (x *DiscardRequest) String() string {
 func (*DiscardRequest) ProtoMessage() {}
 
 func (x *DiscardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[18]
+	mi := &file_evented_evented_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1372,7 @@ func (x *DiscardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardRequest.ProtoReflect.Descriptor instead.
 func (*DiscardRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{18}
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DiscardRequest) GetSubscriber() string {
@@ -1312,7 +1408,7 @@ type DiscardResult struct {
 
 func (x *DiscardResult) Reset() {
 	*x = DiscardResult{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +1420,7 @@ func (x *DiscardResult) String() string {
 func (*DiscardResult) ProtoMessage() {}
 
 func (x *DiscardResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +1433,7 @@ func (x *DiscardResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardResult.ProtoReflect.Descriptor instead.
 func (*DiscardResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiscardResult) GetDiscarded() uint64 {
@@ -1350,6 +1446,139 @@ func (x *DiscardResult) GetDiscarded() uint64 {
 func (x *DiscardResult) GetCovers() []*Cover {
 	if x != nil {
 		return x.Covers
+	}
+	return nil
+}
+
+// Addition: selects pending deadlines.
+type DeadlineQuery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only those whose command is for this domain; empty: all.
+	Domain string `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	// At most this many; 0: 1000.
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeadlineQuery) Reset() {
+	*x = DeadlineQuery{}
+	mi := &file_evented_evented_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeadlineQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeadlineQuery) ProtoMessage() {}
+
+func (x *DeadlineQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeadlineQuery.ProtoReflect.Descriptor instead.
+func (*DeadlineQuery) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *DeadlineQuery) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *DeadlineQuery) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// Addition: a pending deadline as stored.
+type PendingDeadline struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Due     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=due,proto3" json:"due,omitempty"`
+	Command *CommandBook           `protobuf:"bytes,3,opt,name=command,proto3" json:"command,omitempty"`
+	// The idempotency key its command is dispatched with.
+	Key           string                 `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	ScheduledAt   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=scheduled_at,json=scheduledAt,proto3" json:"scheduled_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingDeadline) Reset() {
+	*x = PendingDeadline{}
+	mi := &file_evented_evented_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingDeadline) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingDeadline) ProtoMessage() {}
+
+func (x *PendingDeadline) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingDeadline.ProtoReflect.Descriptor instead.
+func (*PendingDeadline) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PendingDeadline) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PendingDeadline) GetDue() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Due
+	}
+	return nil
+}
+
+func (x *PendingDeadline) GetCommand() *CommandBook {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+func (x *PendingDeadline) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PendingDeadline) GetScheduledAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledAt
 	}
 	return nil
 }
@@ -1372,7 +1601,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1613,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1626,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1488,7 +1717,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1729,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1742,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1586,7 +1815,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1598,7 +1827,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1611,7 +1840,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1753,7 +1982,7 @@ type CutOverRequest struct {
 
 func (x *CutOverRequest) Reset() {
 	*x = CutOverRequest{}
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1994,7 @@ func (x *CutOverRequest) String() string {
 func (*CutOverRequest) ProtoMessage() {}
 
 func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +2007,7 @@ func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
 func (*CutOverRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{23}
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CutOverRequest) GetProjector() string {
@@ -1815,7 +2044,7 @@ type CutOverResult struct {
 
 func (x *CutOverResult) Reset() {
 	*x = CutOverResult{}
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +2056,7 @@ func (x *CutOverResult) String() string {
 func (*CutOverResult) ProtoMessage() {}
 
 func (x *CutOverResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +2069,7 @@ func (x *CutOverResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
 func (*CutOverResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CutOverResult) GetProjector() string {
@@ -1885,7 +2114,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2126,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2139,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{25}
+	return file_evented_evented_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -1974,7 +2203,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2215,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2228,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{26}
+	return file_evented_evented_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -2033,7 +2262,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2045,7 +2274,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2058,7 +2287,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{27}
+	return file_evented_evented_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -2121,7 +2350,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[28]
+	mi := &file_evented_evented_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2362,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[28]
+	mi := &file_evented_evented_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2375,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{28}
+	return file_evented_evented_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -2174,7 +2403,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[29]
+	mi := &file_evented_evented_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2186,7 +2415,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[29]
+	mi := &file_evented_evented_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2199,7 +2428,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{29}
+	return file_evented_evented_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -2228,7 +2457,7 @@ type UpcastRequest struct {
 
 func (x *UpcastRequest) Reset() {
 	*x = UpcastRequest{}
-	mi := &file_evented_evented_proto_msgTypes[30]
+	mi := &file_evented_evented_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2469,7 @@ func (x *UpcastRequest) String() string {
 func (*UpcastRequest) ProtoMessage() {}
 
 func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[30]
+	mi := &file_evented_evented_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2482,7 @@ func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastRequest.ProtoReflect.Descriptor instead.
 func (*UpcastRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{30}
+	return file_evented_evented_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *UpcastRequest) GetDomain() string {
@@ -2283,7 +2512,7 @@ type UpcastEvent struct {
 
 func (x *UpcastEvent) Reset() {
 	*x = UpcastEvent{}
-	mi := &file_evented_evented_proto_msgTypes[31]
+	mi := &file_evented_evented_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2524,7 @@ func (x *UpcastEvent) String() string {
 func (*UpcastEvent) ProtoMessage() {}
 
 func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[31]
+	mi := &file_evented_evented_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2537,7 @@ func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastEvent.ProtoReflect.Descriptor instead.
 func (*UpcastEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{31}
+	return file_evented_evented_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpcastEvent) GetEvent() *anypb.Any {
@@ -2335,7 +2564,7 @@ type UpcastResponse struct {
 
 func (x *UpcastResponse) Reset() {
 	*x = UpcastResponse{}
-	mi := &file_evented_evented_proto_msgTypes[32]
+	mi := &file_evented_evented_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2576,7 @@ func (x *UpcastResponse) String() string {
 func (*UpcastResponse) ProtoMessage() {}
 
 func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[32]
+	mi := &file_evented_evented_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2589,7 @@ func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastResponse.ProtoReflect.Descriptor instead.
 func (*UpcastResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{32}
+	return file_evented_evented_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpcastResponse) GetEvents() []*UpcastEvent {
@@ -2400,11 +2629,18 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x0eschema_version\x18\x06 \x01(\rR\rschemaVersion\"R\n" +
 	"\bSnapshot\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\rR\bsequence\x12*\n" +
-	"\x05state\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x05state\"\x8a\x01\n" +
+	"\x05state\x18\x03 \x01(\v2\x14.google.protobuf.AnyR\x05state\"\xbb\x01\n" +
 	"\tEventBook\x12$\n" +
 	"\x05cover\x18\x01 \x01(\v2\x0e.evented.CoverR\x05cover\x12-\n" +
 	"\bsnapshot\x18\x02 \x01(\v2\x11.evented.SnapshotR\bsnapshot\x12(\n" +
-	"\x05pages\x18\x03 \x03(\v2\x12.evented.EventPageR\x05pages\"\xa2\x01\n" +
+	"\x05pages\x18\x03 \x03(\v2\x12.evented.EventPageR\x05pages\x12/\n" +
+	"\tdeadlines\x18\n" +
+	" \x03(\v2\x11.evented.DeadlineR\tdeadlines\"\x90\x01\n" +
+	"\bDeadline\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x03due\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12.\n" +
+	"\acommand\x18\x03 \x01(\v2\x14.evented.CommandBookR\acommand\x12\x16\n" +
+	"\x06cancel\x18\x04 \x01(\bR\x06cancel\"\xa2\x01\n" +
 	"\n" +
 	"Projection\x12$\n" +
 	"\x05cover\x18\x01 \x01(\v2\x0e.evented.CoverR\x05cover\x12\x1c\n" +
@@ -2412,13 +2648,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\bsequence\x18\x03 \x01(\rR\bsequence\x124\n" +
 	"\n" +
 	"projection\x18\x04 \x01(\v2\x14.google.protobuf.AnyR\n" +
-	"projection\"\xfd\x01\n" +
+	"projection\"\xae\x02\n" +
 	"\x1dSynchronousProcessingResponse\x12(\n" +
 	"\x05books\x18\x01 \x03(\v2\x12.evented.EventBookR\x05books\x120\n" +
 	"\bcommands\x18\x02 \x03(\v2\x14.evented.CommandBookR\bcommands\x125\n" +
 	"\vprojections\x18\x03 \x03(\v2\x13.evented.ProjectionR\vprojections\x12\x1a\n" +
 	"\bposition\x18\x04 \x01(\x04R\bposition\x12-\n" +
-	"\x05waits\x18\x05 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\"z\n" +
+	"\x05waits\x18\x05 \x03(\v2\x17.evented.SubscriberWaitR\x05waits\x12/\n" +
+	"\tdeadlines\x18\n" +
+	" \x03(\v2\x11.evented.DeadlineR\tdeadlines\"z\n" +
 	"\x0eSubscriberWait\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2471,7 +2709,16 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\aconfirm\x18\x03 \x01(\bR\aconfirm\"U\n" +
 	"\rDiscardResult\x12\x1c\n" +
 	"\tdiscarded\x18\x01 \x01(\x04R\tdiscarded\x12&\n" +
-	"\x06covers\x18\x02 \x03(\v2\x0e.evented.CoverR\x06covers\"\xd4\x01\n" +
+	"\x06covers\x18\x02 \x03(\v2\x0e.evented.CoverR\x06covers\"=\n" +
+	"\rDeadlineQuery\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"\xd0\x01\n" +
+	"\x0fPendingDeadline\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12,\n" +
+	"\x03due\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12.\n" +
+	"\acommand\x18\x03 \x01(\v2\x14.evented.CommandBookR\acommand\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12=\n" +
+	"\fscheduled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\"\xd4\x01\n" +
 	"\fResetRequest\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2584,7 +2831,7 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x94\x03\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd9\x03\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
@@ -2592,7 +2839,8 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\fReplayParked\x12\x14.evented.ParkedQuery\x1a\x15.evented.ReplayResult\x12@\n" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
 	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult\x12@\n" +
-	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResult2E\n" +
+	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResult\x12C\n" +
+	"\rListDeadlines\x12\x16.evented.DeadlineQuery\x1a\x18.evented.PendingDeadline0\x012E\n" +
 	"\bUpcaster\x129\n" +
 	"\x06Upcast\x12\x16.evented.UpcastRequest\x1a\x17.evented.UpcastResponseB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
@@ -2608,7 +2856,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2616,132 +2864,144 @@ var file_evented_evented_proto_goTypes = []any{
 	(*EventMetadata)(nil),                 // 3: evented.EventMetadata
 	(*Snapshot)(nil),                      // 4: evented.Snapshot
 	(*EventBook)(nil),                     // 5: evented.EventBook
-	(*Projection)(nil),                    // 6: evented.Projection
-	(*SynchronousProcessingResponse)(nil), // 7: evented.SynchronousProcessingResponse
-	(*SubscriberWait)(nil),                // 8: evented.SubscriberWait
-	(*CommandPage)(nil),                   // 9: evented.CommandPage
-	(*CommandBook)(nil),                   // 10: evented.CommandBook
-	(*ContextualCommand)(nil),             // 11: evented.ContextualCommand
-	(*Query)(nil),                         // 12: evented.Query
-	(*WaitRequest)(nil),                   // 13: evented.WaitRequest
-	(*WaitResponse)(nil),                  // 14: evented.WaitResponse
-	(*AggregateRoot)(nil),                 // 15: evented.AggregateRoot
-	(*ProjectionSubscription)(nil),        // 16: evented.ProjectionSubscription
-	(*ProjectionUpdate)(nil),              // 17: evented.ProjectionUpdate
-	(*DiscardRequest)(nil),                // 18: evented.DiscardRequest
-	(*DiscardResult)(nil),                 // 19: evented.DiscardResult
-	(*ResetRequest)(nil),                  // 20: evented.ResetRequest
-	(*ResetResult)(nil),                   // 21: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 22: evented.SubscriptionStatus
-	(*CutOverRequest)(nil),                // 23: evented.CutOverRequest
-	(*CutOverResult)(nil),                 // 24: evented.CutOverResult
-	(*SegmentStatus)(nil),                 // 25: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 26: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 27: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 28: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 29: evented.ReplayFailure
-	(*UpcastRequest)(nil),                 // 30: evented.UpcastRequest
-	(*UpcastEvent)(nil),                   // 31: evented.UpcastEvent
-	(*UpcastResponse)(nil),                // 32: evented.UpcastResponse
-	(*timestamppb.Timestamp)(nil),         // 33: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 34: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 35: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 36: google.protobuf.Empty
+	(*Deadline)(nil),                      // 6: evented.Deadline
+	(*Projection)(nil),                    // 7: evented.Projection
+	(*SynchronousProcessingResponse)(nil), // 8: evented.SynchronousProcessingResponse
+	(*SubscriberWait)(nil),                // 9: evented.SubscriberWait
+	(*CommandPage)(nil),                   // 10: evented.CommandPage
+	(*CommandBook)(nil),                   // 11: evented.CommandBook
+	(*ContextualCommand)(nil),             // 12: evented.ContextualCommand
+	(*Query)(nil),                         // 13: evented.Query
+	(*WaitRequest)(nil),                   // 14: evented.WaitRequest
+	(*WaitResponse)(nil),                  // 15: evented.WaitResponse
+	(*AggregateRoot)(nil),                 // 16: evented.AggregateRoot
+	(*ProjectionSubscription)(nil),        // 17: evented.ProjectionSubscription
+	(*ProjectionUpdate)(nil),              // 18: evented.ProjectionUpdate
+	(*DiscardRequest)(nil),                // 19: evented.DiscardRequest
+	(*DiscardResult)(nil),                 // 20: evented.DiscardResult
+	(*DeadlineQuery)(nil),                 // 21: evented.DeadlineQuery
+	(*PendingDeadline)(nil),               // 22: evented.PendingDeadline
+	(*ResetRequest)(nil),                  // 23: evented.ResetRequest
+	(*ResetResult)(nil),                   // 24: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 25: evented.SubscriptionStatus
+	(*CutOverRequest)(nil),                // 26: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 27: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 28: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 29: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 30: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 31: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 32: evented.ReplayFailure
+	(*UpcastRequest)(nil),                 // 33: evented.UpcastRequest
+	(*UpcastEvent)(nil),                   // 34: evented.UpcastEvent
+	(*UpcastResponse)(nil),                // 35: evented.UpcastResponse
+	(*timestamppb.Timestamp)(nil),         // 36: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 37: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 38: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 39: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	33, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	34, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	36, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	37, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	34, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	37, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
-	1,  // 9: evented.Projection.cover:type_name -> evented.Cover
-	34, // 10: evented.Projection.projection:type_name -> google.protobuf.Any
-	5,  // 11: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
-	10, // 12: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
-	6,  // 13: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
-	8,  // 14: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
-	34, // 15: evented.CommandPage.command:type_name -> google.protobuf.Any
-	1,  // 16: evented.CommandBook.cover:type_name -> evented.Cover
-	9,  // 17: evented.CommandBook.pages:type_name -> evented.CommandPage
-	5,  // 18: evented.ContextualCommand.events:type_name -> evented.EventBook
-	10, // 19: evented.ContextualCommand.command:type_name -> evented.CommandBook
-	0,  // 20: evented.Query.root:type_name -> evented.UUID
-	35, // 21: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
-	8,  // 22: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
-	0,  // 23: evented.AggregateRoot.root:type_name -> evented.UUID
-	1,  // 24: evented.ProjectionSubscription.cover:type_name -> evented.Cover
-	6,  // 25: evented.ProjectionUpdate.projection:type_name -> evented.Projection
-	1,  // 26: evented.DiscardRequest.covers:type_name -> evented.Cover
-	1,  // 27: evented.DiscardResult.covers:type_name -> evented.Cover
-	33, // 28: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	25, // 29: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	33, // 30: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 31: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 32: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 33: evented.ParkedEvent.page:type_name -> evented.EventPage
-	33, // 34: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	29, // 35: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 36: evented.ReplayFailure.cover:type_name -> evented.Cover
-	31, // 37: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
-	34, // 38: evented.UpcastEvent.event:type_name -> google.protobuf.Any
-	31, // 39: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
-	10, // 40: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 41: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	12, // 42: evented.EventQuery.GetEvents:input_type -> evented.Query
-	12, // 43: evented.EventQuery.Synchronize:input_type -> evented.Query
-	36, // 44: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	13, // 45: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	16, // 46: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
-	11, // 47: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 48: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
-	5,  // 49: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 50: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 51: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 52: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 53: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 54: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 55: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 56: evented.Saga.HandleSync:input_type -> evented.EventBook
-	36, // 57: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	26, // 58: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	26, // 59: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	20, // 60: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	23, // 61: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	18, // 62: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
-	30, // 63: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
-	7,  // 64: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	7,  // 65: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 66: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 67: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	15, // 68: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	14, // 69: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	17, // 70: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
-	5,  // 71: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	4,  // 72: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
-	36, // 73: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	6,  // 74: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	36, // 75: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 76: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	36, // 77: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	6,  // 78: evented.Projector.HandleSync:output_type -> evented.Projection
-	36, // 79: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	7,  // 80: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	22, // 81: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	27, // 82: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	28, // 83: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	21, // 84: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	24, // 85: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	19, // 86: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
-	32, // 87: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
-	64, // [64:88] is the sub-list for method output_type
-	40, // [40:64] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	6,  // 9: evented.EventBook.deadlines:type_name -> evented.Deadline
+	36, // 10: evented.Deadline.due:type_name -> google.protobuf.Timestamp
+	11, // 11: evented.Deadline.command:type_name -> evented.CommandBook
+	1,  // 12: evented.Projection.cover:type_name -> evented.Cover
+	37, // 13: evented.Projection.projection:type_name -> google.protobuf.Any
+	5,  // 14: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
+	11, // 15: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
+	7,  // 16: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
+	9,  // 17: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
+	6,  // 18: evented.SynchronousProcessingResponse.deadlines:type_name -> evented.Deadline
+	37, // 19: evented.CommandPage.command:type_name -> google.protobuf.Any
+	1,  // 20: evented.CommandBook.cover:type_name -> evented.Cover
+	10, // 21: evented.CommandBook.pages:type_name -> evented.CommandPage
+	5,  // 22: evented.ContextualCommand.events:type_name -> evented.EventBook
+	11, // 23: evented.ContextualCommand.command:type_name -> evented.CommandBook
+	0,  // 24: evented.Query.root:type_name -> evented.UUID
+	38, // 25: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	9,  // 26: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
+	0,  // 27: evented.AggregateRoot.root:type_name -> evented.UUID
+	1,  // 28: evented.ProjectionSubscription.cover:type_name -> evented.Cover
+	7,  // 29: evented.ProjectionUpdate.projection:type_name -> evented.Projection
+	1,  // 30: evented.DiscardRequest.covers:type_name -> evented.Cover
+	1,  // 31: evented.DiscardResult.covers:type_name -> evented.Cover
+	36, // 32: evented.PendingDeadline.due:type_name -> google.protobuf.Timestamp
+	11, // 33: evented.PendingDeadline.command:type_name -> evented.CommandBook
+	36, // 34: evented.PendingDeadline.scheduled_at:type_name -> google.protobuf.Timestamp
+	36, // 35: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	28, // 36: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	36, // 37: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 38: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 39: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 40: evented.ParkedEvent.page:type_name -> evented.EventPage
+	36, // 41: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	32, // 42: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 43: evented.ReplayFailure.cover:type_name -> evented.Cover
+	34, // 44: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
+	37, // 45: evented.UpcastEvent.event:type_name -> google.protobuf.Any
+	34, // 46: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
+	11, // 47: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 48: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	13, // 49: evented.EventQuery.GetEvents:input_type -> evented.Query
+	13, // 50: evented.EventQuery.Synchronize:input_type -> evented.Query
+	39, // 51: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	14, // 52: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	17, // 53: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
+	12, // 54: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 55: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
+	5,  // 56: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 57: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 58: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 59: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 60: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 61: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 62: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 63: evented.Saga.HandleSync:input_type -> evented.EventBook
+	39, // 64: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	29, // 65: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	29, // 66: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	23, // 67: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	26, // 68: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	19, // 69: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
+	21, // 70: evented.DeliveryAdmin.ListDeadlines:input_type -> evented.DeadlineQuery
+	33, // 71: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
+	8,  // 72: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	8,  // 73: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 74: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 75: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	16, // 76: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	15, // 77: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	18, // 78: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
+	5,  // 79: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	4,  // 80: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
+	39, // 81: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 82: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	39, // 83: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	8,  // 84: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	39, // 85: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	7,  // 86: evented.Projector.HandleSync:output_type -> evented.Projection
+	39, // 87: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	8,  // 88: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	25, // 89: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	30, // 90: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	31, // 91: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	24, // 92: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	27, // 93: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	20, // 94: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
+	22, // 95: evented.DeliveryAdmin.ListDeadlines:output_type -> evented.PendingDeadline
+	35, // 96: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
+	72, // [72:97] is the sub-list for method output_type
+	47, // [47:72] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -2753,7 +3013,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[20].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[23].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -2764,7 +3024,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   33,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

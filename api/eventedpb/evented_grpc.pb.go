@@ -1283,6 +1283,7 @@ const (
 	DeliveryAdmin_ResetSubscription_FullMethodName = "/evented.DeliveryAdmin/ResetSubscription"
 	DeliveryAdmin_CutOver_FullMethodName           = "/evented.DeliveryAdmin/CutOver"
 	DeliveryAdmin_DiscardParked_FullMethodName     = "/evented.DeliveryAdmin/DiscardParked"
+	DeliveryAdmin_ListDeadlines_FullMethodName     = "/evented.DeliveryAdmin/ListDeadlines"
 )
 
 // DeliveryAdminClient is the client API for DeliveryAdmin service.
@@ -1318,6 +1319,8 @@ type DeliveryAdminClient interface {
 	// next event. Never silent: evented logs every discard at WARN with the
 	// caller and the events, and counts it. confirm must be true.
 	DiscardParked(ctx context.Context, in *DiscardRequest, opts ...grpc.CallOption) (*DiscardResult, error)
+	// The pending deadlines, earliest first.
+	ListDeadlines(ctx context.Context, in *DeadlineQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PendingDeadline], error)
 }
 
 type deliveryAdminClient struct {
@@ -1406,6 +1409,25 @@ func (c *deliveryAdminClient) DiscardParked(ctx context.Context, in *DiscardRequ
 	return out, nil
 }
 
+func (c *deliveryAdminClient) ListDeadlines(ctx context.Context, in *DeadlineQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PendingDeadline], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[2], DeliveryAdmin_ListDeadlines_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DeadlineQuery, PendingDeadline]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListDeadlinesClient = grpc.ServerStreamingClient[PendingDeadline]
+
 // DeliveryAdminServer is the server API for DeliveryAdmin service.
 // All implementations must embed UnimplementedDeliveryAdminServer
 // for forward compatibility.
@@ -1439,6 +1461,8 @@ type DeliveryAdminServer interface {
 	// next event. Never silent: evented logs every discard at WARN with the
 	// caller and the events, and counts it. confirm must be true.
 	DiscardParked(context.Context, *DiscardRequest) (*DiscardResult, error)
+	// The pending deadlines, earliest first.
+	ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error
 	mustEmbedUnimplementedDeliveryAdminServer()
 }
 
@@ -1466,6 +1490,9 @@ func (UnimplementedDeliveryAdminServer) CutOver(context.Context, *CutOverRequest
 }
 func (UnimplementedDeliveryAdminServer) DiscardParked(context.Context, *DiscardRequest) (*DiscardResult, error) {
 	return nil, status.Error(codes.Unimplemented, "method DiscardParked not implemented")
+}
+func (UnimplementedDeliveryAdminServer) ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error {
+	return status.Error(codes.Unimplemented, "method ListDeadlines not implemented")
 }
 func (UnimplementedDeliveryAdminServer) mustEmbedUnimplementedDeliveryAdminServer() {}
 func (UnimplementedDeliveryAdminServer) testEmbeddedByValue()                       {}
@@ -1582,6 +1609,17 @@ func _DeliveryAdmin_DiscardParked_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DeliveryAdmin_ListDeadlines_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DeadlineQuery)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DeliveryAdminServer).ListDeadlines(m, &grpc.GenericServerStream[DeadlineQuery, PendingDeadline]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListDeadlinesServer = grpc.ServerStreamingServer[PendingDeadline]
+
 // DeliveryAdmin_ServiceDesc is the grpc.ServiceDesc for DeliveryAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1615,6 +1653,11 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ListParked",
 			Handler:       _DeliveryAdmin_ListParked_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListDeadlines",
+			Handler:       _DeliveryAdmin_ListDeadlines_Handler,
 			ServerStreams: true,
 		},
 	},

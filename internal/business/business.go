@@ -68,6 +68,18 @@ type Decision struct {
 	Cover    eventstore.Cover
 	Events   []Event
 	Snapshot *Snapshot
+	// Deadlines are commands to dispatch later, or to cancel; stored once
+	// the events are committed.
+	Deadlines []Deadline
+}
+
+// Deadline is a command business logic (or a saga) schedules for later, or
+// the cancellation of one by ID.
+type Deadline struct {
+	ID      string
+	Due     time.Time
+	Command CommandBook
+	Cancel  bool
 }
 
 // Snapshot is aggregate state returned by business logic; its sequence is

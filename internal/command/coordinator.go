@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/deadline"
 	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
 )
@@ -124,6 +125,7 @@ func (r *Result) merge(o Result) {
 type Coordinator struct {
 	store  eventstore.Store
 	keys   eventstore.Idempotent // nil when the store keeps no keys
+	dls    eventstore.Deadlines  // nil when the store keeps no deadlines
 	snaps  eventstore.Snapshots
 	router Router
 	opts   Options
@@ -220,6 +222,7 @@ func New(store eventstore.Store, snaps eventstore.Snapshots, router Router, opts
 	}
 	c := &Coordinator{store: store, snaps: snaps, router: router, opts: opts, log: log.With("component", "command")}
 	c.keys, _ = store.(eventstore.Idempotent)
+	c.dls, _ = store.(eventstore.Deadlines)
 	if opts.CacheEvents == 0 {
 		opts.CacheEvents = DefaultCacheEvents
 	}
@@ -358,6 +361,10 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 				c.books.put(prior)
 			}
 			inline.Abort()
+			if err == nil {
+				// Nothing to commit: the deadlines (a cancellation, say) stand alone.
+				err = deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log)
+			}
 			return Result{}, nil, err
 		}
 		inline.Expect(ctx, prior.Next())
@@ -397,6 +404,10 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			return Result{}, nil, fmt.Errorf("append to %s: %w", cmd.Cover, err)
 		}
 		c.opts.Observer.Appended(cmd.Cover.Domain, len(events))
+		if err := deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log); err != nil {
+			// The events are committed: the reply does not claim failure.
+			c.log.ErrorContext(ctx, "deadlines not stored; the command's events are", "cover", cmd.Cover, "command_id", cmd.Cause.CommandID, "err", err)
+		}
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		// What a load would return now: the new snapshot, or the prior
 		// state and the new events.
@@ -505,6 +516,14 @@ func (c *Coordinator) decide(ctx context.Context, logic business.Logic, req busi
 	if c.opts.MaxEvents > 0 && len(d.Events) > c.opts.MaxEvents {
 		return d, &business.MisbehaviourError{Service: logic.Name(),
 			Reason: fmt.Sprintf("returned %d events for one command: at most %d are allowed (limits.max_pages)", len(d.Events), c.opts.MaxEvents)}
+	}
+	if len(d.Deadlines) > 0 {
+		if c.dls == nil {
+			return d, &business.MisbehaviourError{Service: logic.Name(), Reason: "scheduled deadlines, which this event store does not keep"}
+		}
+		if _, _, err := deadline.Plan(d.Deadlines, req.Command.Cause); err != nil {
+			return d, &business.MisbehaviourError{Service: logic.Name(), Reason: "returned an invalid deadline: " + err.Error()}
+		}
 	}
 	for i, e := range d.Events {
 		if c.opts.MaxEventBytes > 0 && len(e.Payload) > c.opts.MaxEventBytes {

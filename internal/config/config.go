@@ -42,6 +42,7 @@ type Config struct {
 	Sagas         []Consumer      `yaml:"sagas"`
 	Upcasters     []Upcaster      `yaml:"upcasters"`
 	Delivery      Delivery        `yaml:"delivery"`
+	Deadlines     Deadlines       `yaml:"deadlines"`
 	Bus           Bus             `yaml:"bus"`
 	Tracing       Tracing         `yaml:"tracing"`
 	Log           Log             `yaml:"log"`
@@ -128,6 +129,21 @@ type Delivery struct {
 	// saga or the bus (gRPC's default limit is 4 MiB; NATS's payload
 	// limit, when lower, bounds the relay). A larger event is parked.
 	MaxBookBytes int `yaml:"max_book_bytes"`
+}
+
+// Deadlines tunes the firing of deadlines: commands business logic and
+// sagas schedule for later (README "Deadlines").
+type Deadlines struct {
+	// Segments splits the deadlines among the replicas by a hash of their
+	// ID; each segment is fired by the replica holding its lease
+	// (delivery.lease_ttl).
+	Segments int `yaml:"segments"`
+	// Poll is how often the held segments are read for due deadlines.
+	Poll time.Duration `yaml:"poll"`
+	// Batch is how many due deadlines one read returns.
+	Batch int `yaml:"batch"`
+	// Concurrency bounds the deadlines' commands dispatched at once.
+	Concurrency int `yaml:"concurrency"`
 }
 
 // Bus is the message broker committed events are published to, for
@@ -392,10 +408,11 @@ func Default() Config {
 			LeaseTTL:     10 * time.Second,
 			MaxBookBytes: 3 << 20,
 		},
-		Bus:     Bus{Type: "none"},
-		Tracing: Tracing{Exporter: "none", Endpoint: "localhost:4317", SampleRatio: 1},
-		Log:     Log{Level: "info", Format: "auto"},
-		Auth:    Auth{OIDC: OIDC{RolesClaim: "roles"}},
+		Deadlines: Deadlines{Segments: 4, Poll: 100 * time.Millisecond, Batch: 1000, Concurrency: 64},
+		Bus:       Bus{Type: "none"},
+		Tracing:   Tracing{Exporter: "none", Endpoint: "localhost:4317", SampleRatio: 1},
+		Log:       Log{Level: "info", Format: "auto"},
+		Auth:      Auth{OIDC: OIDC{RolesClaim: "roles"}},
 		Limits: Limits{
 			MaxRequestBytes:  4 << 20,
 			MaxResponseBytes: 4 << 20,

@@ -71,6 +71,11 @@ func ExampleLoad() {
 	//   segments: 4 # default
 	//   lease_ttl: 10s # default
 	//   max_book_bytes: 3145728 # default
+	// deadlines:
+	//   segments: 4 # default
+	//   poll: 100ms # default
+	//   batch: 1000 # default
+	//   concurrency: 64 # default
 	// bus:
 	//   type: none # default
 	//   url: "" # default

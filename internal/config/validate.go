@@ -143,6 +143,19 @@ func (c Config) Validate() error {
 	if d.MaxBookBytes < 1024 {
 		v.add("delivery.max_book_bytes", "invalid value %d: want at least 1024 (bytes)", d.MaxBookBytes)
 	}
+	dl := c.Deadlines
+	if dl.Segments < 1 || dl.Segments > 64 {
+		v.add("deadlines.segments", "invalid value %d: want 1 to 64", dl.Segments)
+	}
+	if dl.Poll < time.Millisecond {
+		v.add("deadlines.poll", "invalid value %s: want at least 1ms, such as 100ms", dl.Poll)
+	}
+	if dl.Batch < 1 {
+		v.add("deadlines.batch", "invalid value %d: want 1 or more", dl.Batch)
+	}
+	if dl.Concurrency < 1 {
+		v.add("deadlines.concurrency", "invalid value %d: want 1 or more", dl.Concurrency)
+	}
 	v.bus(c.Bus)
 	v.oneOf("tracing.exporter", c.Tracing.Exporter, "none", "stdout", "otlp")
 	if c.Tracing.Exporter == "otlp" {

@@ -264,7 +264,8 @@ func TestValidateReportsEverything(t *testing.T) {
 		"business_logic[0].domain", "business_logic[0].address",
 		"projectors[0].name", "projectors[0].address",
 		"delivery.max_attempts", "delivery.backoff_min", "delivery.timeout", "delivery.workers",
-		"delivery.segments", "delivery.lease_ttl", "delivery.max_book_bytes", "bus.type",
+		"delivery.segments", "delivery.lease_ttl", "delivery.max_book_bytes",
+		"deadlines.segments", "deadlines.poll", "deadlines.batch", "deadlines.concurrency", "bus.type",
 		"tracing.exporter", "tracing.sample_ratio",
 		"log.level", "log.format",
 	}

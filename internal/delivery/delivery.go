@@ -49,6 +49,9 @@ type Outcome struct {
 	Projection *Projection
 	// Commands are a saga's commands, dispatched by evented.
 	Commands []business.CommandBook
+	// Deadlines are a saga's commands for later (or cancellations),
+	// stored through Options.SaveDeadlines before its commands go out.
+	Deadlines []business.Deadline
 }
 
 type newFromKey struct{}
@@ -85,6 +88,9 @@ type Dispatcher interface {
 
 // Options tune one subscription.
 type Options struct {
+	// SaveDeadlines stores the deadlines a saga returned, with the cause
+	// of its commands (deadline.Save); nil refuses them.
+	SaveDeadlines func(ctx context.Context, ds []business.Deadline, cause eventstore.Cause) error
 	// Domains whose events are delivered; empty means all.
 	Domains []string
 	// History makes each book carry the aggregate's latest snapshot and every
@@ -251,4 +257,6 @@ type Storage interface {
 	eventstore.Marks
 	eventstore.Idempotent  // idempotency keys: every backend keeps them
 	eventstore.Projections // subscription queries: every backend keeps them
+	eventstore.Idempotent  // idempotency keys: every backend keeps them
+	eventstore.Deadlines   // scheduled commands: every backend keeps them
 }

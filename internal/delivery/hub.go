@@ -337,6 +337,9 @@ func (s *Subscription) deliverInline(ctx context.Context, cover eventstore.Cover
 		if out.Projection != nil {
 			res.Projection = out.Projection
 		}
+		if err := s.saveDeadlines(ctx, cover, b.Events, out); err != nil {
+			return Outcome{}, err
+		}
 		res.Commands = append(res.Commands, s.keyed(cover, b.Events, out.Commands)...)
 	}
 	return res, nil
@@ -374,4 +377,20 @@ func firstSeq(b eventstore.Book) uint32 {
 		return 0
 	}
 	return b.Events[0].Sequence
+}
+
+// saveDeadlines stores the deadlines a saga returned for events of cover,
+// with the cause its commands get and a deterministic command id (the
+// saga, the first event), so that a repeated delivery schedules the same
+// deadlines under the same idempotency keys.
+func (s *Subscription) saveDeadlines(ctx context.Context, cover eventstore.Cover, events []eventstore.Event, out Outcome) error {
+	if len(out.Deadlines) == 0 || len(events) == 0 {
+		return nil
+	}
+	if s.opts.SaveDeadlines == nil {
+		return fmt.Errorf("saga %s returned deadlines, but this server keeps none", s.Name())
+	}
+	cause := eventstore.Following(cover, events[len(events)-1])
+	cause.CommandID = SagaKey(s.Name(), cover, events[0].Sequence, -1)
+	return s.opts.SaveDeadlines(ctx, out.Deadlines, cause)
 }

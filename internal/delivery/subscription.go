@@ -859,6 +859,9 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	for i, e := range events {
 		delivered[i] = e.Event
 	}
+	if err := s.saveDeadlines(ctx, cover, delivered, out); err != nil {
+		return err
+	}
 	return s.dispatchAll(ctx, s.keyed(cover, delivered, out.Commands), sent)
 }
 

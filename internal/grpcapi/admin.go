@@ -28,6 +28,8 @@ type Admin struct {
 	eventedpb.UnimplementedDeliveryAdminServer
 	Hub *delivery.Hub
 	Log eventstore.Log
+	// Deadlines lists the pending deadlines (ListDeadlines); nil: none kept.
+	Deadlines eventstore.Deadlines
 }
 
 // ListSubscriptions implements DeliveryAdmin.ListSubscriptions.

@@ -20,6 +20,7 @@ var core = []string{
 	"internal/delivery",
 	"internal/snapshot",
 	"internal/upcast",
+	"internal/deadline",
 }
 
 // forbiddenInCore are import path prefixes the core must not reach, even

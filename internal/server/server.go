@@ -36,6 +36,7 @@ import (
 	"github.com/evented/evented/internal/command"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/console"
+	"github.com/evented/evented/internal/deadline"
 	"github.com/evented/evented/internal/delivery"
 	dremote "github.com/evented/evented/internal/delivery/remote"
 	"github.com/evented/evented/internal/eventstore"
@@ -122,6 +123,7 @@ type Server struct {
 	router  *router
 	hub     *delivery.Hub
 	replica *delivery.Replica // this process among those sharing the store
+	firer   *deadline.Firer   // fires the due deadlines of the segments it leases
 	remotes []*dremote.Consumer
 	closers []io.Closer // upcaster clients
 	// byKind holds the subscriptions of projectors and of sagas.
@@ -217,13 +219,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	coord.Distribute(s.hub)
+	dl := cfg.Deadlines
+	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Dispatch, deadline.Options{
+		Segments: dl.Segments, LeaseTTL: cfg.Delivery.LeaseTTL, Poll: dl.Poll, Batch: dl.Batch, Concurrency: dl.Concurrency,
+	}, log); err != nil {
+		return nil, err
+	}
 	s.metrics.WatchSubscriptions(s.hub, s.store)
 
 	s.health = health.NewServer()
 	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
-	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store}
+	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store}
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, commands)
 	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, admin)
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
@@ -293,6 +301,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.snapper != nil {
 		g.Go(func() error { return s.snapper.Run(gctx) })
 	}
+	g.Go(func() error { return s.firer.Run(gctx) })
 	// Take the first share of the segments before serving commands.
 	startWait := time.After(s.cfg.Delivery.LeaseTTL)
 	for _, sub := range s.hub.Subscriptions() {
@@ -324,7 +333,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	})
 	err := g.Wait()
-	if s.replica != nil && len(s.hub.Subscriptions()) > 0 {
+	if s.replica != nil { // subscriptions and deadlines
 		// Every subscription has stopped: the others may take its share.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if lerr := s.replica.Leave(ctx); lerr != nil {
@@ -451,7 +460,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		sub := delivery.New(consumer, s.store, dispatch, delivery.Options{
 			Domains: c.Domains, History: c.History, Synchronous: c.Synchronous,
 			MaxAttempts: attempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, Start: start,
+			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, SaveDeadlines: s.saveDeadlines, Start: start,
 			MaxBookBytes: d.MaxBookBytes, EventPerBook: kind == dremote.Saga, ClaimTTL: 2*d.Timeout + 5*time.Second,
 			Projector: projector, Version: c.Version, FirstVersion: first, AutoCutover: c.Cutover == "auto",
 			Projections: projections,
@@ -487,7 +496,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		}
 		subs = append(subs, delivery.New(relay{pub: pub, timeout: d.Timeout}, s.store, nil, delivery.Options{
 			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, MaxBookBytes: limit,
+			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, SaveDeadlines: s.saveDeadlines, MaxBookBytes: limit,
 		}, s.log))
 	}
 	if s.snapper != nil {

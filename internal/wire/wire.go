@@ -5,6 +5,7 @@
 package wire
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -179,8 +180,12 @@ func PBContextual(r business.Request) *eventedpb.ContextualCommand {
 // is a valid "nothing happened"; anything else must carry a valid cover.
 // The field names in errors are those of the returned EventBook.
 func Decision(b *eventedpb.EventBook) (business.Decision, error) {
+	deadlines, err := Deadlines(b.GetDeadlines(), "deadlines")
+	if err != nil {
+		return business.Decision{}, err
+	}
 	if b.GetCover() == nil && len(b.GetPages()) == 0 && b.GetSnapshot() == nil {
-		return business.Decision{}, nil
+		return business.Decision{Deadlines: deadlines}, nil
 	}
 	cover, err := Cover(b.GetCover(), "cover")
 	if err != nil {
@@ -190,7 +195,7 @@ func Decision(b *eventedpb.EventBook) (business.Decision, error) {
 	if err != nil {
 		return business.Decision{}, err
 	}
-	d := business.Decision{Cover: cover, Events: make([]business.Event, len(pages))}
+	d := business.Decision{Cover: cover, Events: make([]business.Event, len(pages)), Deadlines: deadlines}
 	for i, p := range pages {
 		d.Events[i] = business.Event{HasNum: p.HasNum, Num: p.Num, CreatedAt: p.CreatedAt, TypeURL: p.TypeURL, Payload: p.Payload, SchemaVersion: p.SchemaVersion}
 	}
@@ -226,4 +231,50 @@ func Book(b *eventedpb.EventBook) (eventstore.Book, error) {
 		next++
 	}
 	return book, nil
+}
+
+// Deadlines validates deadlines as business logic or a saga returned them:
+// each needs an id; one that is not a cancellation needs a due time and a
+// valid command.
+func Deadlines(ds []*eventedpb.Deadline, field string) ([]business.Deadline, error) {
+	if len(ds) == 0 {
+		return nil, nil
+	}
+	out := make([]business.Deadline, len(ds))
+	for i, d := range ds {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if n := len(d.GetId()); n == 0 || n > eventstore.MaxDeadlineID {
+			return nil, eventstore.Invalid(f+".id", "is %d bytes long; 1 to %d bytes of printable ASCII are allowed", n, eventstore.MaxDeadlineID)
+		}
+		out[i] = business.Deadline{ID: d.GetId(), Cancel: d.GetCancel()}
+		if d.GetCancel() {
+			continue
+		}
+		if d.GetDue() == nil {
+			return nil, eventstore.Invalid(f+".due", "missing; a deadline needs a due time (or cancel: true)")
+		}
+		if err := d.GetDue().CheckValid(); err != nil {
+			return nil, eventstore.Invalid(f+".due", "%v", err)
+		}
+		out[i].Due = d.GetDue().AsTime()
+		if d.GetCommand() == nil {
+			return nil, eventstore.Invalid(f+".command", "missing; a deadline needs the command to dispatch (or cancel: true)")
+		}
+		cmd, err := CommandBook(d.GetCommand())
+		if err != nil {
+			var inv *eventstore.InvalidError
+			if errors.As(err, &inv) {
+				return nil, eventstore.Invalid(f+".command."+inv.Field, "%s", inv.Reason)
+			}
+			return nil, err
+		}
+		out[i].Command = cmd
+	}
+	return out, nil
+}
+
+// PBDeadline is the wire form of a pending deadline whose command is cmd.
+func PBDeadline(d eventstore.Deadline, cmd business.CommandBook) *eventedpb.PendingDeadline {
+	return &eventedpb.PendingDeadline{Id: d.ID, Due: timestamppb.New(d.Due), Command: PBCommandBook(cmd),
+		Key: d.Key, ScheduledAt: timestamppb.New(d.CreatedAt)}
 }

@@ -22,6 +22,10 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	sc.Given(`^the business logic answers "([^"]*)" with no events$`, w.answersWithNothing)
 	sc.Given(`^the business logic rejects "([^"]*)" with "([^"]*)"$`, w.rejects)
 	sc.Given(`^the business logic stamps sequence 0 on every event it returns$`, w.stampsZero)
+	sc.Given(`^the business logic answers "([^"]*)" with an? "([^"]*)" event and schedules "([^"]*)" for the same aggregate in (\d+) ms$`, w.answersAndSchedules)
+	sc.Given(`^the business logic answers "([^"]*)" with an? "([^"]*)" event and cancels what it scheduled$`, w.answersAndCancels)
+	sc.When(`^(\d+) ms pass$`, w.msPass)
+	sc.Then(`^within (\d+) seconds the events of aggregate "([^"]*)" are:$`, w.eventsBecome)
 	sc.Given(`^another writer records an? "([^"]*)" event for the aggregate while the business logic decides, (once|every time)$`, w.anotherWriter)
 
 	// What already happened.

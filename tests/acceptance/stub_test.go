@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/evented/evented/api/eventedpb"
 )
@@ -31,6 +33,16 @@ type answer struct {
 	events   []string // event type names, one page each
 	snapshot bool     // also return a snapshot of the state
 	reject   string   // when set, reject with FAILED_PRECONDITION and this message
+	// schedule, when set, is a command scheduled for the same aggregate
+	// after delay, under the aggregate's one deadline id; cancel cancels it.
+	schedule string
+	delay    time.Duration
+	cancel   bool
+}
+
+// deadlineID is the stub's one deadline per aggregate.
+func deadlineID(cover *eventedpb.Cover) string {
+	return fmt.Sprintf("timeout/%s/%x", cover.GetDomain(), cover.GetRoot().GetValue())
 }
 
 // stubLogic is a real evented.BusinessLogic gRPC service on 127.0.0.1:0. It
@@ -166,6 +178,13 @@ func (s *stubLogic) Handle(ctx context.Context, in *eventedpb.ContextualCommand)
 				page.Sequence = &eventedpb.EventPage_Num{Num: 0}
 			}
 			out.Pages = append(out.Pages, page)
+		}
+		if a.schedule != "" {
+			out.Deadlines = append(out.Deadlines, &eventedpb.Deadline{Id: deadlineID(cover), Due: timestamppb.New(time.Now().Add(a.delay)),
+				Command: &eventedpb.CommandBook{Cover: cover, Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: typeURL(a.schedule)}}}}})
+		}
+		if a.cancel {
+			out.Deadlines = append(out.Deadlines, &eventedpb.Deadline{Id: deadlineID(cover), Cancel: true})
 		}
 		if a.snapshot {
 			out.Snapshot = &eventedpb.Snapshot{State: &anypb.Any{

@@ -36,6 +36,7 @@
 //	LISTEN_HOST           127.0.0.1
 //	EVENTED_COMMAND_ADDR  evented's command port (host:port), if a service needs it
 //	EVENTED_QUERY_ADDR    evented's query port (host:port)
+//	TRANSACTION_TIMEOUT   3: seconds an open transaction waits for its timeout deadline
 //
 // A service is ready when its port accepts connections. How each language
 // is built and started (launch_test.go):

@@ -119,6 +119,10 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 		t.Fatal(err)
 	}
 	commandAddr, queryAddr := "127.0.0.1:"+ports[0], "127.0.0.1:"+ports[1]
+	// An open transaction is cancelled by a deadline after this many
+	// seconds (every other scenario completes or cancels its transactions
+	// at once).
+	const transactionTimeout = "3"
 	servicePort := map[string]string{} // the config's port → the one chosen
 	var procs []*proc.Process
 	t.Cleanup(func() { proc.StopAll(t, procs) })
@@ -131,7 +135,8 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 			cmd = launchOverride(root, launch, svc.name)
 		}
 		p, err := proc.Start(svc.name, cmd, dir, "PORT="+port, "LISTEN_HOST=127.0.0.1",
-			"EVENTED_COMMAND_ADDR="+commandAddr, "EVENTED_QUERY_ADDR="+queryAddr)
+			"EVENTED_COMMAND_ADDR="+commandAddr, "EVENTED_QUERY_ADDR="+queryAddr,
+			"TRANSACTION_TIMEOUT="+transactionTimeout)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -117,6 +117,16 @@ func (w *world) register(sc *godog.ScenarioContext) {
 
 	// Events.
 	sc.Step(`^transaction "([^"]*)" has the events "([^"]*)"$`, w.transactionEvents)
+	sc.Step(`^within (\d+) seconds transaction "([^"]*)" has the events "([^"]*)"$`, func(ctx context.Context, secs int, t, list string) error {
+		end := time.Now().Add(time.Duration(secs) * time.Second)
+		for {
+			err := w.transactionEvents(ctx, t, list)
+			if err == nil || time.Now().After(end) {
+				return err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	sc.Step(`^I read the events of customer "([^"]*)"$`, func(ctx context.Context, c string) error {
 		pages, err := w.events(ctx, "customer", w.root(c))
 		w.read = pages

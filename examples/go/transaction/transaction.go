@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -20,6 +21,14 @@ const (
 // CouponCents is what any coupon takes off.
 const CouponCents = 500
 
+// DefaultOpenTimeout is how long a transaction may stay pending: then a
+// deadline cancels it (reason "timeout"), unless it completed or was
+// cancelled before. The service's TRANSACTION_TIMEOUT overrides it.
+const DefaultOpenTimeout = 30 * time.Minute
+
+// timeoutDeadline names the deadline within the transaction.
+const timeoutDeadline = "timeout"
+
 // State is a transaction as its business logic sees it.
 type State struct {
 	Status       string // "" while the transaction does not exist
@@ -32,6 +41,11 @@ type State struct {
 
 // New returns the business logic of domain transaction.
 func New(opts ...sdk.Option) *sdk.Aggregate[State] {
+	return NewWithTimeout(DefaultOpenTimeout, opts...)
+}
+
+// NewWithTimeout is New with the time a transaction may stay pending.
+func NewWithTimeout(openTimeout time.Duration, opts ...sdk.Option) *sdk.Aggregate[State] {
 	agg := sdk.NewAggregate[State]("transaction", opts...)
 
 	sdk.Apply(agg, func(s *State, e *examplespb.TransactionCreated) {
@@ -82,7 +96,7 @@ func New(opts ...sdk.Option) *sdk.Aggregate[State] {
 		return []proto.Message{&examplespb.TransactionCreated{
 			CustomerId: c.GetCustomerId(), Items: c.GetItems(), SubtotalCents: int32(subtotal),
 			CreatedAt: timestamppb.New(agg.Now()),
-		}}, nil
+		}, sdk.At(timeoutDeadline, agg.Now().Add(openTimeout), &examplespb.CancelTransaction{Reason: "timeout"})}, nil
 	})
 	sdk.Handle(agg, func(s *State, c *examplespb.ApplyDiscount) ([]proto.Message, error) {
 		var discount int64
@@ -123,13 +137,14 @@ func New(opts ...sdk.Option) *sdk.Aggregate[State] {
 		return []proto.Message{&examplespb.TransactionCompleted{
 			FinalTotalCents: final, PaymentMethod: c.GetPaymentMethod(), LoyaltyPointsEarned: final / 100,
 			CompletedAt: timestamppb.New(agg.Now()),
-		}}, nil
+		}, sdk.Cancel(timeoutDeadline)}, nil
 	})
 	sdk.Handle(agg, func(s *State, c *examplespb.CancelTransaction) ([]proto.Message, error) {
 		if err := pending(s); err != nil {
 			return nil, err
 		}
-		return []proto.Message{&examplespb.TransactionCancelled{Reason: c.GetReason(), CancelledAt: timestamppb.New(agg.Now())}}, nil
+		return []proto.Message{&examplespb.TransactionCancelled{Reason: c.GetReason(), CancelledAt: timestamppb.New(agg.Now())},
+			sdk.Cancel(timeoutDeadline)}, nil
 	})
 	return agg
 }

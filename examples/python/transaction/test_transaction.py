@@ -135,3 +135,31 @@ def test_state_from_snapshot():
         .given_snapshot(snap, 2)
         .when(pb.CompleteTransaction(payment_method="card"))
         .then(stamped(pb.TransactionCompleted(final_total_cents=4000, payment_method="card", loyalty_points_earned=40))))
+
+
+def test_an_open_transaction_times_out() -> None:
+    """Creating a transaction schedules its cancellation; completing it cancels that."""
+    import datetime as dt
+
+    from evented import Cover
+    from evented import evented_pb2 as epb
+
+    agg = transaction.new(dt.timedelta(minutes=15))
+    cover = Cover.of("transaction", "txn-1")
+    req = epb.ContextualCommand()
+    req.command.cover.CopyFrom(cover.to_pb())
+    req.command.pages.add().command.Pack(pb.CreateTransaction(customer_id="c", items=[pb.LineItem(name="x", quantity=1, unit_price_cents=100)]))
+    out = agg.handle_command(req)
+    assert len(out.pages) == 1
+    (d,) = out.deadlines
+    assert d.id == f"transaction/{cover.root}/timeout"
+    assert d.command.cover == cover.to_pb()
+    cancel = pb.CancelTransaction()
+    assert d.command.pages[0].command.Unpack(cancel) and cancel.reason == "timeout"
+
+    req.events.pages.add(num=0).event.CopyFrom(out.pages[0].event)
+    del req.command.pages[:]
+    req.command.pages.add().command.Pack(pb.CompleteTransaction(payment_method="card"))
+    out = agg.handle_command(req)
+    (d,) = out.deadlines
+    assert d.cancel and d.id == f"transaction/{cover.root}/timeout"

@@ -4,11 +4,13 @@ examples/README.md)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from typing import Any
 
 import evented
 from evented import Invalid, Rejected
+from google.protobuf.message import Message
 from shop import domains_pb2 as pb
 
 # Statuses of a transaction.
@@ -41,7 +43,16 @@ def pending(s: State) -> None:
     raise Rejected(f"transaction is {s.status}, not pending")
 
 
-def new(**options: Any) -> evented.Aggregate[State]:
+OPEN_TIMEOUT = dt.timedelta(minutes=30)
+"""How long a transaction may stay pending: then a deadline cancels it (reason
+"timeout"), unless it completed or was cancelled before. TRANSACTION_TIMEOUT
+(seconds) overrides it in main.py."""
+
+TIMEOUT_DEADLINE = "timeout"
+"""The deadline's name within the transaction."""
+
+
+def new(open_timeout: dt.timedelta = OPEN_TIMEOUT, **options: Any) -> evented.Aggregate[State]:
     """The business logic of domain transaction."""
     agg = evented.Aggregate("transaction", State, **options)
 
@@ -73,7 +84,7 @@ def new(**options: Any) -> evented.Aggregate[State]:
         return State(snap.status, snap.customer_id, list(snap.items), snap.subtotal_cents, snap.discount_cents, snap.discount_type)
 
     @agg.handle
-    def create(s: State, c: pb.CreateTransaction) -> pb.TransactionCreated:
+    def create(s: State, c: pb.CreateTransaction) -> list[Message]:
         if not c.customer_id:
             raise Invalid("customer_id is required")
         if not c.items:
@@ -89,9 +100,12 @@ def new(**options: Any) -> evented.Aggregate[State]:
             raise Invalid(f"subtotal {subtotal} cents is too large")
         if s.status:
             raise Rejected("transaction already exists")
-        return pb.TransactionCreated(
-            customer_id=c.customer_id, items=c.items, subtotal_cents=subtotal, created_at=evented.timestamp(agg.now()),
-        )
+        return [
+            pb.TransactionCreated(
+                customer_id=c.customer_id, items=c.items, subtotal_cents=subtotal, created_at=evented.timestamp(agg.now()),
+            ),
+            evented.deadline_at(TIMEOUT_DEADLINE, agg.now() + open_timeout, pb.CancelTransaction(reason="timeout")),
+        ]
 
     @agg.handle
     def discount(s: State, c: pb.ApplyDiscount) -> pb.DiscountApplied:
@@ -115,17 +129,23 @@ def new(**options: Any) -> evented.Aggregate[State]:
         return pb.DiscountApplied(discount_type=c.discount_type, value=c.value, discount_cents=cents, coupon_code=c.coupon_code)
 
     @agg.handle
-    def complete(s: State, c: pb.CompleteTransaction) -> pb.TransactionCompleted:
+    def complete(s: State, c: pb.CompleteTransaction) -> list[Message]:
         pending(s)
         final = max(0, s.subtotal - s.discount)
-        return pb.TransactionCompleted(
-            final_total_cents=final, payment_method=c.payment_method, loyalty_points_earned=final // 100,
-            completed_at=evented.timestamp(agg.now()),
-        )
+        return [
+            pb.TransactionCompleted(
+                final_total_cents=final, payment_method=c.payment_method, loyalty_points_earned=final // 100,
+                completed_at=evented.timestamp(agg.now()),
+            ),
+            evented.cancel_deadline(TIMEOUT_DEADLINE),
+        ]
 
     @agg.handle
-    def cancel(s: State, c: pb.CancelTransaction) -> pb.TransactionCancelled:
+    def cancel(s: State, c: pb.CancelTransaction) -> list[Message]:
         pending(s)
-        return pb.TransactionCancelled(reason=c.reason, cancelled_at=evented.timestamp(agg.now()))
+        return [
+            pb.TransactionCancelled(reason=c.reason, cancelled_at=evented.timestamp(agg.now())),
+            evented.cancel_deadline(TIMEOUT_DEADLINE),
+        ]
 
     return agg

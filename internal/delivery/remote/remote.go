@@ -155,6 +155,9 @@ func (c *Consumer) Deliver(ctx context.Context, book eventstore.Book, inline boo
 		}
 		out.Commands = append(out.Commands, cmd)
 	}
+	if out.Deadlines, err = wire.Deadlines(resp.GetDeadlines(), "deadlines"); err != nil {
+		return delivery.Outcome{}, fmt.Errorf("saga %q returned an invalid deadline: %w", c.name, err)
+	}
 	return out, nil
 }
 

@@ -36,6 +36,7 @@ type Store struct {
 	leases    map[segmentKey]eventstore.Lease
 	members   map[string]time.Time // owner → expiry
 	marks     map[markKey]markRow
+	deadlines map[string]eventstore.Deadline
 
 	// now is the clock of leases, members and mark claims; tests in this package may
 	// replace it before first use.
@@ -94,6 +95,7 @@ func New() *Store {
 		marks:     map[markKey]markRow{},
 		now:       time.Now,
 		keys:      map[string]eventstore.KeyRecord{},
+		deadlines: map[string]eventstore.Deadline{},
 	}
 }
 

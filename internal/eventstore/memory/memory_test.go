@@ -47,3 +47,7 @@ func TestIdempotency(t *testing.T) {
 func TestProjections(t *testing.T) {
 	storetest.RunProjections(t, func(t *testing.T) eventstore.Projections { return open(t) })
 }
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t) }, nil)
+}

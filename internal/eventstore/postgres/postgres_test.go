@@ -171,8 +171,8 @@ func TestSchema(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	if s.Version() != 7 {
-		t.Errorf("Version() = %d; want 7", s.Version())
+	if s.Version() != 8 {
+		t.Errorf("Version() = %d; want 8", s.Version())
 	}
 	cover := eventstore.Cover{Domain: "customer", Root: uuid.MustParse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8")}
 	at := time.Date(2026, 11, 26, 10, 21, 42, 123456000, time.UTC)
@@ -274,15 +274,15 @@ func TestConcurrentMigrations(t *testing.T) {
 				return
 			}
 			defer s.Close()
-			if s.Version() != 7 {
-				t.Errorf("Version() = %d; want 7", s.Version())
+			if s.Version() != 8 {
+				t.Errorf("Version() = %d; want 8", s.Version())
 			}
 		})
 	}
 	wg.Wait()
 	var rows int
-	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 7 {
-		t.Errorf("schema_migrations has %d rows, %v; want 7", rows, err)
+	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 8 {
+		t.Errorf("schema_migrations has %d rows, %v; want 8", rows, err)
 	}
 }
 
@@ -516,4 +516,9 @@ func TestMarks(t *testing.T) {
 
 func TestProjections(t *testing.T) {
 	storetest.RunProjections(t, func(t *testing.T) eventstore.Projections { return open(t, freshSchema(t)) })
+}
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t, freshSchema(t)) },
+		func(t *testing.T, s storetest.DeadlineStore) storetest.DeadlineStore { return reopen(t, s) })
 }

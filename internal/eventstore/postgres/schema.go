@@ -177,6 +177,20 @@ var migrations = []string{
 	// upcasting. NULL means 0 (version 1): every row stored before this step.
 	`ALTER TABLE events ADD COLUMN schema_version bigint;
 	ALTER TABLE parked ADD COLUMN schema_version bigint;`,
+	// 8: deadlines: commands scheduled for later, fired by the replica
+	// holding their slot's segment. due is Unix nanoseconds.
+	`CREATE TABLE deadlines (
+		id           text        PRIMARY KEY,
+		slot         integer     NOT NULL,
+		due          bigint      NOT NULL,
+		domain       text        NOT NULL,
+		aggregate_id uuid        NOT NULL,
+		command      bytea       NOT NULL,
+		key          text        NOT NULL,
+		created_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+	);
+	CREATE INDEX deadlines_due ON deadlines (due);
+	CREATE INDEX deadlines_domain ON deadlines (domain, due);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

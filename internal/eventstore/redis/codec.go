@@ -41,6 +41,12 @@ func (k keys) segments(subscriber string) string { return k.prefix + "segments:"
 func (k keys) members() string                   { return k.prefix + "members" }
 func (k keys) marks(subscriber string) string    { return k.prefix + "marks:" + subscriber }
 
+func (k keys) deadlines() string    { return k.prefix + "deadlines" }
+func (k keys) deadlineKeys() string { return k.prefix + "deadline-keys" }
+func (k keys) deadlineSlot(slot int) string {
+	return k.prefix + "deadlines:" + strconv.Itoa(slot)
+}
+
 // rootMember is cover's member in the roots sorted set, whose byte order
 // (ZRANGE BYLEX) is the order Roots promises: domain, then root bytes. The
 // domain is escaped (0x00 → 0x00 0xFF) and ends with 0x00 0x00, so that a

@@ -34,6 +34,9 @@
 //	<prefix>key:<idempotency key>         hash, expiring: f (fingerprint), d, r (cover),
 //	                                      a, b (sequences [a, b) stored), c, e (created,
 //	                                      expires: Unix ms)
+//	<prefix>deadlines                     hash: deadline ID → the deadline (JSON, see deadlines.go)
+//	<prefix>deadline-keys                 hash: deadline ID → its idempotency key
+//	<prefix>deadlines:<slot>              sorted set: deadline IDs of a slot, scored by due (Unix µs)
 //
 // # Appending
 //

@@ -429,3 +429,8 @@ func TestMarks(t *testing.T) {
 func TestProjections(t *testing.T) {
 	storetest.RunProjections(t, func(t *testing.T) eventstore.Projections { return open(t, freshPrefix(t)) })
 }
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t, freshPrefix(t)) },
+		func(t *testing.T, s storetest.DeadlineStore) storetest.DeadlineStore { return reopen(t, s) })
+}

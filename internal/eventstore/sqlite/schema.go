@@ -148,6 +148,20 @@ var migrations = []string{
 	// upcasting. NULL means 0 (version 1): every row stored before this step.
 	`ALTER TABLE events ADD COLUMN schema_version INTEGER;
 	ALTER TABLE parked ADD COLUMN schema_version INTEGER;`,
+	// 9: deadlines: commands scheduled for later, fired by the replica
+	// holding their slot's segment. due is Unix nanoseconds.
+	`CREATE TABLE deadlines (
+		id           TEXT    NOT NULL PRIMARY KEY,
+		slot         INTEGER NOT NULL,
+		due          INTEGER NOT NULL,
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		command      BLOB    NOT NULL,
+		key          TEXT    NOT NULL,
+		created_at   TEXT    NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX deadlines_due ON deadlines (due);
+	CREATE INDEX deadlines_domain ON deadlines (domain, due);`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

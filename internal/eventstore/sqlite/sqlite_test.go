@@ -63,8 +63,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 8 {
-		t.Errorf("Version() = %d; want 8", s.Version())
+	if s.Version() != 9 {
+		t.Errorf("Version() = %d; want 9", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
@@ -422,4 +422,12 @@ func TestAppendedSeesAnotherProcess(t *testing.T) {
 
 func TestProjections(t *testing.T) {
 	storetest.RunProjections(t, func(t *testing.T) eventstore.Projections { return open(t, filepath.Join(t.TempDir(), "events.db")) })
+}
+
+func TestDeadlines(t *testing.T) {
+	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t, tempPath(t)) },
+		func(t *testing.T, s storetest.DeadlineStore) storetest.DeadlineStore {
+			s.Close()
+			return open(t, s.(*sqlite.Store).Path())
+		})
 }

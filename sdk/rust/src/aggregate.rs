@@ -146,6 +146,7 @@ impl<S: Default + 'static> Aggregate<S> {
                 cover: cmd.and_then(|c| c.cover.clone()),
                 snapshot: None,
                 pages: vec![],
+                deadlines: vec![],
             };
             for (i, page) in pages.iter().enumerate() {
                 let (type_url, value) = page
@@ -162,6 +163,20 @@ impl<S: Default + 'static> Aggregate<S> {
                 };
                 let events = guard(&format!("{domain}: {name}"), || handler(&state, value))?;
                 for event in events {
+                    if event.full_name() == "evented.Deadline" {
+                        // deadline_at / deadline_after / cancel_deadline: for
+                        // this aggregate unless it names another, its id
+                        // scoped to it.
+                        let mut d: pb::Deadline = event.decode().unwrap_or_default();
+                        if let Some(c) = d.command.as_mut()
+                            && c.cover.is_none()
+                        {
+                            c.cover = cmd.and_then(|c| c.cover.clone());
+                        }
+                        d.id = format!("{domain}/{}/{}", cover.root, d.id);
+                        out.deadlines.push(d);
+                        continue;
+                    }
                     let page = pb::EventPage {
                         sequence: Some(pb::event_page::Sequence::Num(seq)),
                         created_at: None,

@@ -61,6 +61,7 @@ mod aggregate;
 mod client;
 mod connect;
 mod consumer;
+mod deadline;
 mod error;
 mod fold;
 mod ids;
@@ -85,6 +86,7 @@ pub use client::{
 };
 pub use connect::{AUTHORIZATION_METADATA, Bearer, Connect, ConnectError, Connection};
 pub use consumer::{BoxFuture, Command, Event, EventReader, Projector, Saga};
+pub use deadline::{cancel_deadline, deadline_after, deadline_at};
 pub use error::{Error, invalid, reject};
 pub use ids::{Cover, root};
 pub use msg::{Events, Msg, Proto, decode, type_name};

@@ -282,6 +282,7 @@ impl<S: Default + 'static> AggregateCase<S> {
             cover: Some(cover),
             snapshot: self.h.snapshot.clone(),
             pages: pages(self.h.first(), &self.h.given),
+            deadlines: vec![],
         };
         self.agg.handle_command(&pb::ContextualCommand {
             events: Some(prior),
@@ -372,6 +373,7 @@ impl EventReader for Reader {
                 cover: Some(h.cover.to_pb()),
                 snapshot: h.snapshot.clone(),
                 pages,
+                deadlines: vec![],
             }]
         };
         Box::pin(async move { Ok(books) })
@@ -426,6 +428,7 @@ impl ConsumerCase {
             cover: Some(h.cover.to_pb()),
             snapshot: None,
             pages: pages(h.next(), &news),
+            deadlines: vec![],
         };
         if with_history {
             b.snapshot = h.snapshot.clone();
@@ -673,6 +676,7 @@ mod tests {
             cover: None,
             snapshot: None,
             pages: pages(3, &events),
+            deadlines: vec![],
         };
         check_numbering(&book, 3);
         // The defect of the original examples: every event stamped 0.

@@ -29,6 +29,7 @@ fn contextual(
             cover: Some(cover.to_pb()),
             snapshot,
             pages: prior,
+            deadlines: vec![],
         }),
         command: Some(pb::CommandBook {
             cover: Some(cover.to_pb()),

@@ -26,6 +26,7 @@ fn book(events: Vec<Msg>, first: u32, snapshot: Option<pb::Snapshot>) -> pb::Eve
                 metadata: None,
             })
             .collect(),
+        deadlines: vec![],
     }
 }
 

@@ -68,6 +68,7 @@ fn command(domain: &str, name: &str, msgs: Vec<Msg>) -> pb::ContextualCommand {
             cover: Some(cover.clone()),
             snapshot: None,
             pages: vec![],
+            deadlines: vec![],
         }),
         command: Some(pb::CommandBook {
             cover: Some(cover),
@@ -171,6 +172,7 @@ async fn projector_and_saga_under_the_coordinator_names() {
             synchronous: false,
             metadata: None,
         }],
+        deadlines: vec![],
     };
     let mut projector = ProjectorCoordinatorClient::new(s.channel.clone());
     let proj = projector
@@ -230,6 +232,7 @@ async fn health_and_large_books() {
                 metadata: None,
             })
             .collect(),
+        deadlines: vec![],
     }; // ~6 MB, over gRPC's default 4 MiB
     let proj = ProjectorCoordinatorClient::new(s.channel.clone())
         .max_encoding_message_size(64 << 20)

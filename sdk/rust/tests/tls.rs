@@ -240,6 +240,7 @@ fn create(name: &str) -> pb::ContextualCommand {
             cover: Some(cover.clone()),
             snapshot: None,
             pages: vec![],
+            deadlines: vec![],
         }),
         command: Some(pb::CommandBook {
             cover: Some(cover),

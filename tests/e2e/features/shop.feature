@@ -105,6 +105,19 @@ Feature: The example shop, end to end
     And no receipt was printed for transaction "t-3"
     And customer "erin" has 0 loyalty points
 
+  @timeout
+  Scenario: An open transaction is cancelled after its timeout
+    The transaction service schedules the cancellation when the transaction is
+    created (TRANSACTION_TIMEOUT, 3 seconds here) and cancels it when the
+    transaction completes or is cancelled; evented sends it when it is due.
+    Given customer "gina" is registered
+    And customer "gina" buys in transaction "t-9":
+      | product | name   | quantity | unit price |
+      | sku-1   | Widget | 1        | 1000       |
+    Then transaction "t-9" has the events "examples.TransactionCreated"
+    And within 15 seconds transaction "t-9" has the events "examples.TransactionCreated, examples.TransactionCancelled"
+    And no receipt was printed for transaction "t-9"
+
   @query
   Scenario: Querying the events of a customer
     Given customer "frank" is registered

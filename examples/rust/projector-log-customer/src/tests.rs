@@ -127,6 +127,7 @@ async fn unknown_event_types_are_logged_by_name() {
             synchronous: false,
             metadata: None,
         }],
+        deadlines: vec![],
     };
     new(out.clone(), Options::default())
         .handle_events(&book)

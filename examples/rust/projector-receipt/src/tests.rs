@@ -161,6 +161,7 @@ async fn misconfigured_without_history() {
             synchronous: false,
             metadata: None,
         }],
+        deadlines: vec![],
     };
     let err = new(Options::default())
         .handle_sync(&newest_only)

@@ -2,7 +2,9 @@
 //! ApplyDiscount, CompleteTransaction, CancelTransaction (rules and messages:
 //! examples/README.md).
 
-use evented::{Aggregate, Error, Options, invalid, reject};
+use std::time::Duration;
+
+use evented::{Aggregate, Error, Events, Options, cancel_deadline, deadline_at, invalid, reject};
 use shop::pb::{
     ApplyDiscount, CancelTransaction, CompleteTransaction, CreateTransaction, DiscountApplied,
     LineItem, TransactionCancelled, TransactionCompleted, TransactionCreated, TransactionState,
@@ -40,8 +42,21 @@ fn pending(s: &State) -> Result<(), Error> {
     }
 }
 
+/// How long a transaction may stay pending: then a deadline cancels it
+/// (reason "timeout"), unless it completed or was cancelled before.
+/// TRANSACTION_TIMEOUT (seconds) overrides it in main.rs.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The deadline's name within the transaction.
+pub const TIMEOUT_DEADLINE: &str = "timeout";
+
 /// The business logic of domain transaction.
 pub fn new(opts: Options) -> Aggregate<State> {
+    with_timeout(opts, OPEN_TIMEOUT)
+}
+
+/// [`new`] with the time a transaction may stay pending.
+pub fn with_timeout(opts: Options, open_timeout: Duration) -> Aggregate<State> {
     let clock = opts.clock();
     Aggregate::new("transaction", opts)
         .apply(|s: &mut State, e: TransactionCreated| {
@@ -103,13 +118,20 @@ pub fn new(opts: Options) -> Aggregate<State> {
             if !s.status.is_empty() {
                 return Err(reject("transaction already exists"));
             }
-            Ok(TransactionCreated {
-                customer_id: c.customer_id,
-                items: c.items,
-                subtotal_cents: subtotal,
-                created_at: Some(clock.timestamp()),
-            }
-            .into())
+            Ok(Events::none()
+                .with(TransactionCreated {
+                    customer_id: c.customer_id,
+                    items: c.items,
+                    subtotal_cents: subtotal,
+                    created_at: Some(clock.timestamp()),
+                })
+                .with(deadline_at(
+                    TIMEOUT_DEADLINE,
+                    clock.now() + open_timeout,
+                    &CancelTransaction {
+                        reason: "timeout".into(),
+                    },
+                )))
         })
         .handle(|s: &State, c: ApplyDiscount| {
             let discount = match c.discount_type.as_str() {
@@ -161,20 +183,22 @@ pub fn new(opts: Options) -> Aggregate<State> {
         .handle(move |s: &State, c: CompleteTransaction| {
             pending(s)?;
             let total = (s.subtotal - s.discount).max(0);
-            Ok(TransactionCompleted {
-                final_total_cents: total,
-                payment_method: c.payment_method,
-                loyalty_points_earned: total / 100,
-                completed_at: Some(clock.timestamp()),
-            }
-            .into())
+            Ok(Events::none()
+                .with(TransactionCompleted {
+                    final_total_cents: total,
+                    payment_method: c.payment_method,
+                    loyalty_points_earned: total / 100,
+                    completed_at: Some(clock.timestamp()),
+                })
+                .with(cancel_deadline(TIMEOUT_DEADLINE)))
         })
         .handle(move |s: &State, c: CancelTransaction| {
             pending(s)?;
-            Ok(TransactionCancelled {
-                reason: c.reason,
-                cancelled_at: Some(clock.timestamp()),
-            }
-            .into())
+            Ok(Events::none()
+                .with(TransactionCancelled {
+                    reason: c.reason,
+                    cancelled_at: Some(clock.timestamp()),
+                })
+                .with(cancel_deadline(TIMEOUT_DEADLINE)))
         })
 }

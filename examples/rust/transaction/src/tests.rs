@@ -304,3 +304,69 @@ fn state_from_snapshot() {
         .then(completed(4000, "card", 40))
         .then(Events::none().with(completed(4000, "card", 40)));
 }
+
+/// An open transaction is cancelled after its timeout: creating it schedules
+/// CancelTransaction, completing it cancels that deadline.
+#[test]
+fn an_open_transaction_times_out() {
+    use evented::prost::Message;
+    use evented::{Cover, Msg, pb, root};
+    use std::time::Duration;
+
+    let agg = crate::with_timeout(
+        evented::Options::new().with_clock(testing::now),
+        Duration::from_secs(15 * 60),
+    );
+    let cover = Cover::new("transaction", root("txn-1"));
+    let request = |prior: Vec<pb::EventPage>, cmd: Msg| pb::ContextualCommand {
+        events: Some(pb::EventBook {
+            cover: Some(cover.to_pb()),
+            snapshot: None,
+            pages: prior,
+            deadlines: vec![],
+        }),
+        command: Some(pb::CommandBook {
+            cover: Some(cover.to_pb()),
+            pages: vec![pb::CommandPage {
+                sequence: 0,
+                synchronous: false,
+                command: Some(cmd.into_any()),
+            }],
+        }),
+    };
+    let out = agg
+        .handle_command(&request(vec![], Msg::new(&create(CUSTOMER, items()))))
+        .expect("create");
+    assert_eq!(out.pages.len(), 1, "deadlines are not events");
+    let [d] = out.deadlines.as_slice() else {
+        panic!("deadlines {:?}, want one", out.deadlines)
+    };
+    assert_eq!(d.id, format!("transaction/{}/timeout", cover.root));
+    let due: std::time::SystemTime = d.due.unwrap().try_into().unwrap();
+    assert_eq!(due, testing::now() + Duration::from_secs(15 * 60));
+    let cmd = d.command.as_ref().unwrap();
+    assert_eq!(cmd.cover, Some(cover.to_pb()));
+    let cancel =
+        CancelTransaction::decode(cmd.pages[0].command.as_ref().unwrap().value.as_slice()).unwrap();
+    assert_eq!(cancel.reason, "timeout");
+
+    let out = agg
+        .handle_command(&request(
+            vec![pb::EventPage {
+                sequence: Some(pb::event_page::Sequence::Num(0)),
+                created_at: None,
+                event: Some(Msg::new(&created()).into_any()),
+                synchronous: false,
+                metadata: None,
+            }],
+            Msg::new(&CompleteTransaction {
+                payment_method: "card".into(),
+            }),
+        ))
+        .expect("complete");
+    let [d] = out.deadlines.as_slice() else {
+        panic!("deadlines {:?}, want one", out.deadlines)
+    };
+    assert!(d.cancel);
+    assert_eq!(d.id, format!("transaction/{}/timeout", cover.root));
+}

@@ -52,7 +52,7 @@ way in every language and in evented's CLI.
 The generated wire types are evented.evented_pb2 and evented.evented_pb2_grpc.
 """
 from . import evented_pb2, evented_pb2_grpc
-from .aggregate import Aggregate
+from .aggregate import Aggregate, cancel_deadline, deadline_after, deadline_at
 from .client import (
     AUTHORIZATION_METADATA,
     IDEMPOTENCY_KEY_METADATA,
@@ -93,7 +93,10 @@ __all__ = [
     "Saga",
     "Upcaster",
     "add_to_server",
+    "cancel_deadline",
     "connect",
+    "deadline_after",
+    "deadline_at",
     "evented_pb2",
     "evented_pb2_grpc",
     "idempotency_metadata",

@@ -39,6 +39,30 @@ def events_of(out: Any, where: str) -> list[Message]:
     return events
 
 
+def deadline_at(id: str, due: dt.datetime, command: Message) -> pb.Deadline:
+    """Schedules command for the same aggregate at due, under id: return it from
+    a handler among the events (it goes out as a deadline, not an event).
+    evented keeps it in the store once the events are committed and sends the
+    command at due, once; scheduling id again replaces it, cancel_deadline(id)
+    removes it. The id names the deadline within the aggregate (the SDK
+    prefixes it with "<domain>/<root>/"), e.g. "timeout"."""
+    d = pb.Deadline(id=id)
+    d.due.FromDatetime(due)
+    d.command.pages.add().command.CopyFrom(pack(command))
+    return d
+
+
+def deadline_after(id: str, delay: dt.timedelta, command: Message) -> pb.Deadline:
+    """deadline_at(id, now + delay, command)."""
+    return deadline_at(id, utc_now() + delay, command)
+
+
+def cancel_deadline(id: str) -> pb.Deadline:
+    """Cancels the pending deadline id (within the aggregate): return it from a
+    handler among the events. A deadline cancelled before it is due never fires."""
+    return pb.Deadline(id=id, cancel=True)
+
+
 class Aggregate(Folder[S], Generic[S]):
     """The business logic of one domain (evented.BusinessLogic).
 
@@ -173,6 +197,15 @@ class Aggregate(Folder[S], Generic[S]):
             except Exception as exc:  # noqa: BLE001 - every failure becomes a status
                 raise status_of(where, exc) from None
             for event in events:
+                if isinstance(event, pb.Deadline):
+                    # deadline_at / deadline_after / cancel_deadline: for this
+                    # aggregate unless it names another, its id scoped to it.
+                    d = out.deadlines.add()
+                    d.CopyFrom(event)
+                    if d.HasField("command") and not d.command.HasField("cover"):
+                        d.command.cover.CopyFrom(cmd.cover)
+                    d.id = f"{self.domain}/{cover.root}/{event.id}"
+                    continue
                 new = pb.EventPage(num=seq, event=pack(event))
                 try:
                     state = self._fold.apply_page(state, seq, new)

@@ -67,14 +67,28 @@ class Snapshot(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., state: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
 
 class EventBook(_message.Message):
-    __slots__ = ("cover", "snapshot", "pages")
+    __slots__ = ("cover", "snapshot", "pages", "deadlines")
     COVER_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     PAGES_FIELD_NUMBER: _ClassVar[int]
+    DEADLINES_FIELD_NUMBER: _ClassVar[int]
     cover: Cover
     snapshot: Snapshot
     pages: _containers.RepeatedCompositeFieldContainer[EventPage]
-    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., pages: _Optional[_Iterable[_Union[EventPage, _Mapping]]] = ...) -> None: ...
+    deadlines: _containers.RepeatedCompositeFieldContainer[Deadline]
+    def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., pages: _Optional[_Iterable[_Union[EventPage, _Mapping]]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ...) -> None: ...
+
+class Deadline(_message.Message):
+    __slots__ = ("id", "due", "command", "cancel")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    due: _timestamp_pb2.Timestamp
+    command: CommandBook
+    cancel: bool
+    def __init__(self, id: _Optional[str] = ..., due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., command: _Optional[_Union[CommandBook, _Mapping]] = ..., cancel: _Optional[bool] = ...) -> None: ...
 
 class Projection(_message.Message):
     __slots__ = ("cover", "projector", "sequence", "projection")
@@ -89,18 +103,20 @@ class Projection(_message.Message):
     def __init__(self, cover: _Optional[_Union[Cover, _Mapping]] = ..., projector: _Optional[str] = ..., sequence: _Optional[int] = ..., projection: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
 
 class SynchronousProcessingResponse(_message.Message):
-    __slots__ = ("books", "commands", "projections", "position", "waits")
+    __slots__ = ("books", "commands", "projections", "position", "waits", "deadlines")
     BOOKS_FIELD_NUMBER: _ClassVar[int]
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
     PROJECTIONS_FIELD_NUMBER: _ClassVar[int]
     POSITION_FIELD_NUMBER: _ClassVar[int]
     WAITS_FIELD_NUMBER: _ClassVar[int]
+    DEADLINES_FIELD_NUMBER: _ClassVar[int]
     books: _containers.RepeatedCompositeFieldContainer[EventBook]
     commands: _containers.RepeatedCompositeFieldContainer[CommandBook]
     projections: _containers.RepeatedCompositeFieldContainer[Projection]
     position: int
     waits: _containers.RepeatedCompositeFieldContainer[SubscriberWait]
-    def __init__(self, books: _Optional[_Iterable[_Union[EventBook, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[CommandBook, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[Projection, _Mapping]]] = ..., position: _Optional[int] = ..., waits: _Optional[_Iterable[_Union[SubscriberWait, _Mapping]]] = ...) -> None: ...
+    deadlines: _containers.RepeatedCompositeFieldContainer[Deadline]
+    def __init__(self, books: _Optional[_Iterable[_Union[EventBook, _Mapping]]] = ..., commands: _Optional[_Iterable[_Union[CommandBook, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[Projection, _Mapping]]] = ..., position: _Optional[int] = ..., waits: _Optional[_Iterable[_Union[SubscriberWait, _Mapping]]] = ..., deadlines: _Optional[_Iterable[_Union[Deadline, _Mapping]]] = ...) -> None: ...
 
 class SubscriberWait(_message.Message):
     __slots__ = ("subscriber", "position", "reached", "done")
@@ -215,6 +231,28 @@ class DiscardResult(_message.Message):
     discarded: int
     covers: _containers.RepeatedCompositeFieldContainer[Cover]
     def __init__(self, discarded: _Optional[int] = ..., covers: _Optional[_Iterable[_Union[Cover, _Mapping]]] = ...) -> None: ...
+
+class DeadlineQuery(_message.Message):
+    __slots__ = ("domain", "limit")
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    domain: str
+    limit: int
+    def __init__(self, domain: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class PendingDeadline(_message.Message):
+    __slots__ = ("id", "due", "command", "key", "scheduled_at")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DUE_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_AT_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    due: _timestamp_pb2.Timestamp
+    command: CommandBook
+    key: str
+    scheduled_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., command: _Optional[_Union[CommandBook, _Mapping]] = ..., key: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ResetRequest(_message.Message):
     __slots__ = ("subscriber", "beginning", "after_position", "time", "saga_commands")

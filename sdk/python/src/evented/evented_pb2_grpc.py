@@ -1095,6 +1095,11 @@ class DeliveryAdminStub:
                 request_serializer=evented_dot_evented__pb2.DiscardRequest.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.DiscardResult.FromString,
                 _registered_method=True)
+        self.ListDeadlines = channel.unary_stream(
+                '/evented.DeliveryAdmin/ListDeadlines',
+                request_serializer=evented_dot_evented__pb2.DeadlineQuery.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.PendingDeadline.FromString,
+                _registered_method=True)
 
 
 class DeliveryAdminServicer:
@@ -1158,6 +1163,13 @@ class DeliveryAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeadlines(self, request, context):
+        """The pending deadlines, earliest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1190,6 +1202,11 @@ def add_DeliveryAdminServicer_to_server(servicer, server):
                     servicer.DiscardParked,
                     request_deserializer=evented_dot_evented__pb2.DiscardRequest.FromString,
                     response_serializer=evented_dot_evented__pb2.DiscardResult.SerializeToString,
+            ),
+            'ListDeadlines': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListDeadlines,
+                    request_deserializer=evented_dot_evented__pb2.DeadlineQuery.FromString,
+                    response_serializer=evented_dot_evented__pb2.PendingDeadline.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1358,6 +1375,33 @@ class DeliveryAdmin:
             '/evented.DeliveryAdmin/DiscardParked',
             evented_dot_evented__pb2.DiscardRequest.SerializeToString,
             evented_dot_evented__pb2.DiscardResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadlines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/evented.DeliveryAdmin/ListDeadlines',
+            evented_dot_evented__pb2.DeadlineQuery.SerializeToString,
+            evented_dot_evented__pb2.PendingDeadline.FromString,
             options,
             channel_credentials,
             insecure,

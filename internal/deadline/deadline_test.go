@@ -1,0 +1,214 @@
+package deadline_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/command"
+	"github.com/evented/evented/internal/deadline"
+	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/eventstore/memory"
+)
+
+// shop is business logic with a timeout: Open opens a transaction and
+// schedules Expire for it after timeout; Close closes it and cancels
+// that deadline; Expire always answers Expired (naively: only the
+// idempotency key keeps a repeated firing from applying twice).
+type shop struct{ timeout time.Duration }
+
+func (s shop) Name() string { return "shop" }
+
+func timeoutID(c eventstore.Cover) string { return "txn-timeout/" + c.Root.String() }
+
+func (s shop) Handle(_ context.Context, req business.Request) (business.Decision, error) {
+	cover := req.Command.Cover
+	d := business.Decision{Cover: cover}
+	switch req.Command.Pages[0].TypeURL {
+	case "Open":
+		d.Events = []business.Event{{TypeURL: "Opened"}}
+		d.Deadlines = []business.Deadline{{ID: timeoutID(cover), Due: time.Now().Add(s.timeout),
+			Command: business.CommandBook{Cover: cover, Pages: []business.Command{{TypeURL: "Expire"}}}}}
+	case "Close":
+		d.Events = []business.Event{{TypeURL: "Closed"}}
+		d.Deadlines = []business.Deadline{{ID: timeoutID(cover), Cancel: true}}
+	case "Expire":
+		d.Events = []business.Event{{TypeURL: "Expired"}}
+	}
+	return d, nil
+}
+
+type router struct{ logic business.Logic }
+
+func (r router) Route(string) (business.Logic, error) { return r.logic, nil }
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+type env struct {
+	store *memory.Store
+	coord *command.Coordinator
+}
+
+func newEnv(t testing.TB, timeout time.Duration) env {
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	return env{store: store, coord: command.New(store, store, router{shop{timeout}}, command.Options{MaxAttempts: 3}, quiet)}
+}
+
+// firer starts a Firer for replica id; stop ends it.
+func (e env) firer(t testing.TB, id string, opts deadline.Options) (f *deadline.Firer, stop func()) {
+	if opts.Poll == 0 {
+		opts.Poll = 10 * time.Millisecond
+	}
+	f, err := deadline.NewFirer(e.store, delivery.NewReplica(e.store, id, time.Second), e.coord.Dispatch, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return f, stop
+}
+
+func (e env) send(t testing.TB, cover eventstore.Cover, typ string) {
+	t.Helper()
+	if _, err := e.coord.Handle(context.Background(), business.CommandBook{Cover: cover, Pages: []business.Command{{TypeURL: typ}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e env) types(t testing.TB, cover eventstore.Cover) []string {
+	t.Helper()
+	events, err := e.store.Read(context.Background(), cover, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range events {
+		out = append(out, ev.TypeURL)
+	}
+	return out
+}
+
+// waitFor polls cond for up to d (bounded: every 5ms).
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+func TestFiresAndIsAppliedOnce(t *testing.T) {
+	e := newEnv(t, 100*time.Millisecond)
+	cover := eventstore.Cover{Domain: "shop", Root: uuid.New()}
+	e.send(t, cover, "Open")
+	pending, err := e.store.PendingDeadlines(t.Context(), "", 10)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("pending after Open: %v, %v; want one", pending, err)
+	}
+	first := pending[0]
+	f, _ := e.firer(t, "r1", deadline.Options{})
+	if !waitFor(3*time.Second, func() bool { return slices.Contains(e.types(t, cover), "Expired") }) {
+		t.Fatalf("deadline never fired: events %v", e.types(t, cover))
+	}
+	if !waitFor(time.Second, func() bool { p, _ := e.store.PendingDeadlines(t.Context(), "", 10); return len(p) == 0 }) {
+		t.Fatal("fired deadline still pending")
+	}
+	// The firing is repeated, as after a crash between the command and
+	// the removal, or by a replica that took the segment over: the
+	// command is applied once.
+	if err := e.store.Schedule(t.Context(), []eventstore.Deadline{first}); err != nil {
+		t.Fatal(err)
+	}
+	before := f.FiredCount()
+	if !waitFor(3*time.Second, func() bool { return f.FiredCount() > before }) {
+		t.Fatal("repeated deadline not fired again")
+	}
+	if got := e.types(t, cover); !slices.Equal(got, []string{"Opened", "Expired"}) {
+		t.Fatalf("events after a repeated firing: %v, want [Opened Expired] (applied once)", got)
+	}
+}
+
+func TestCancelledNeverFires(t *testing.T) {
+	e := newEnv(t, 150*time.Millisecond)
+	cover := eventstore.Cover{Domain: "shop", Root: uuid.New()}
+	other := eventstore.Cover{Domain: "shop", Root: uuid.New()}
+	e.firer(t, "r1", deadline.Options{})
+	e.send(t, cover, "Open")
+	e.send(t, other, "Open")
+	e.send(t, cover, "Close")
+	// The other transaction's deadline fires: the firer runs, and the
+	// cancelled one was due before it.
+	if !waitFor(3*time.Second, func() bool { return slices.Contains(e.types(t, other), "Expired") }) {
+		t.Fatalf("uncancelled deadline never fired: %v", e.types(t, other))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := e.types(t, cover); !slices.Equal(got, []string{"Opened", "Closed"}) {
+		t.Fatalf("cancelled deadline fired: events %v, want [Opened Closed]", got)
+	}
+}
+
+func TestTakenOverWhenReplicaStops(t *testing.T) {
+	e := newEnv(t, 300*time.Millisecond)
+	opts := deadline.Options{Segments: 2, LeaseTTL: 300 * time.Millisecond}
+	f1, stop1 := e.firer(t, "r1", opts)
+	if !waitFor(2*time.Second, func() bool { return len(f1.Held()) == 2 }) {
+		t.Fatalf("r1 holds %v, want both segments", f1.Held())
+	}
+	var covers []eventstore.Cover
+	for range 20 {
+		c := eventstore.Cover{Domain: "shop", Root: uuid.New()}
+		covers = append(covers, c)
+		e.send(t, c, "Open")
+	}
+	stop1()
+	f2, _ := e.firer(t, "r2", opts)
+	if !waitFor(5*time.Second, func() bool {
+		for _, c := range covers {
+			if !slices.Contains(e.types(t, c), "Expired") {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("r2 (holding %v) did not fire r1's deadlines", f2.Held())
+	}
+}
+
+func TestInvalidDeadlineRefusesTheCommand(t *testing.T) {
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	bad := logicFunc(func(_ context.Context, req business.Request) (business.Decision, error) {
+		return business.Decision{Cover: req.Command.Cover, Events: []business.Event{{TypeURL: "X"}},
+			Deadlines: []business.Deadline{{ID: "", Due: time.Now(), Command: req.Command}}}, nil
+	})
+	coord := command.New(store, store, router{bad}, command.Options{}, quiet)
+	cover := eventstore.Cover{Domain: "shop", Root: uuid.New()}
+	_, err := coord.Handle(t.Context(), business.CommandBook{Cover: cover, Pages: []business.Command{{TypeURL: "Do"}}})
+	if err == nil {
+		t.Fatal("a reply with an invalid deadline was accepted")
+	}
+	if events, _ := store.Read(t.Context(), cover, 0, 0); len(events) != 0 {
+		t.Fatalf("its events were stored: %v", events)
+	}
+}
+
+type logicFunc func(ctx context.Context, req business.Request) (business.Decision, error)
+
+func (f logicFunc) Handle(ctx context.Context, req business.Request) (business.Decision, error) {
+	return f(ctx, req)
+}
+func (logicFunc) Name() string { return "test logic" }

@@ -1,0 +1,415 @@
+package deadline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evented/evented/internal/business"
+	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Subscriber is the name the deadline segments' leases are kept under.
+const Subscriber = "evented:deadlines"
+
+// Options tune a Firer.
+type Options struct {
+	// Segments splits the deadlines (by a hash of their ID) among the
+	// replicas: each segment is fired by the replica holding its lease
+	// (1 to eventstore.DeadlineSlots; 0 means 4).
+	Segments int
+	// LeaseTTL is how long a segment's lease lasts unless renewed: a
+	// replica that dies leaves its segments to the others after it (0
+	// means 10s).
+	LeaseTTL time.Duration
+	// Poll is how often the held segments are read for due deadlines
+	// (0 means 100ms): the firing delay is at most about this plus the
+	// command's own time.
+	Poll time.Duration
+	// Batch is how many due deadlines one read returns (0 means 1000); a
+	// full batch is followed by the next read at once.
+	Batch int
+	// Concurrency bounds the commands dispatched at once (0 means 64).
+	Concurrency int
+	// Observer, when set, is told of every firing.
+	Observer Observer
+}
+
+// Observer is told what the Firer does (metrics). Its methods must be
+// cheap and safe for concurrent use.
+type Observer interface {
+	// Fired reports a deadline dispatched: delay is from its due time to
+	// the end of its command; err is nil when the command was applied
+	// (or had been), else the refusal it got.
+	Fired(domain string, delay time.Duration, err error)
+}
+
+type noObserver struct{}
+
+func (noObserver) Fired(string, time.Duration, error) {}
+
+// Dispatch handles a deadline's command, as the coordinator does a
+// client's (its IdempotencyKey set).
+type Dispatch func(ctx context.Context, cmd business.CommandBook) error
+
+// Store is what a Firer needs of the event store.
+type Store interface {
+	eventstore.Deadlines
+	eventstore.Segments
+}
+
+// Firer fires the due deadlines of the segments this replica holds. It is
+// safe for concurrent use.
+type Firer struct {
+	store    Store
+	replica  *delivery.Replica
+	dispatch Dispatch
+	opts     Options
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	held     map[int]*held
+	inflight map[string]bool
+	toRemove []eventstore.Deadline // fired, to remove from the store
+	removing map[string]string     // their IDs → keys, until removed
+	retryAt  map[string]retryState
+
+	fired atomic.Uint64
+}
+
+type held struct {
+	lease   eventstore.Lease
+	expires time.Time // by our clock, a margin before the store's
+}
+
+type retryState struct {
+	at   time.Time
+	wait time.Duration
+}
+
+// NewFirer returns a Firer over store for replica, dispatching with dispatch.
+func NewFirer(store Store, replica *delivery.Replica, dispatch Dispatch, opts Options, log *slog.Logger) (*Firer, error) {
+	if opts.Segments == 0 {
+		opts.Segments = 4
+	}
+	if opts.Segments < 1 || opts.Segments > eventstore.DeadlineSlots {
+		return nil, eventstore.Invalid("deadlines.segments", "must be in [1, %d], got %d", eventstore.DeadlineSlots, opts.Segments)
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = 10 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 100 * time.Millisecond
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 1000
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 64
+	}
+	if opts.Observer == nil {
+		opts.Observer = noObserver{}
+	}
+	return &Firer{store: store, replica: replica, dispatch: dispatch, opts: opts, log: log.With("component", "deadlines"),
+		held: map[int]*held{}, inflight: map[string]bool{}, removing: map[string]string{}, retryAt: map[string]retryState{}}, nil
+}
+
+// FiredCount is how many deadlines this Firer dispatched (applied or
+// refused) since it started.
+func (f *Firer) FiredCount() uint64 { return f.fired.Load() }
+
+// Held lists the segments whose leases this replica holds.
+func (f *Firer) Held() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]int, 0, len(f.held))
+	for s := range f.held {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Run balances the segments and fires due deadlines until ctx ends, then
+// releases its leases so that the other replicas take over at once.
+func (f *Firer) Run(ctx context.Context) error {
+	sem := make(chan struct{}, f.opts.Concurrency)
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		f.removeFired(context.WithoutCancel(ctx))
+		f.releaseAll()
+	}()
+	flushed := make(chan struct{})
+	go func() {
+		// Fired deadlines are removed in batches, beside the firing.
+		defer close(flushed)
+		t := time.NewTicker(f.opts.Poll / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				f.removeFired(ctx)
+			}
+		}
+	}()
+	defer func() { <-flushed }()
+	balanceEvery := f.opts.LeaseTTL / 3
+	nextBalance := time.Time{}
+	tick := time.NewTicker(f.opts.Poll)
+	defer tick.Stop()
+	for {
+		if time.Now().After(nextBalance) {
+			f.balance(ctx)
+			nextBalance = time.Now().Add(balanceEvery)
+		}
+		for f.fireOnce(ctx, sem, &wg) && ctx.Err() == nil {
+			// A full batch: read the next one at once.
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// fireOnce reads the due deadlines of every held segment and starts their
+// commands; it reports whether a read returned a full batch.
+func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) (more bool) {
+	now := time.Now()
+	f.mu.Lock()
+	segs := make(map[int]eventstore.Lease, len(f.held))
+	for s, h := range f.held {
+		if now.Before(h.expires) {
+			segs[s] = h.lease
+		}
+	}
+	f.mu.Unlock()
+	for seg, l := range segs {
+		due, err := f.store.DueDeadlines(ctx, seg, l.Of, now, f.opts.Batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				f.log.Warn("reading due deadlines failed", "segment", seg, "err", err)
+			}
+			continue
+		}
+		started := 0
+		for _, d := range due {
+			if !f.start(d, now) {
+				continue
+			}
+			started++
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				f.done(d.ID)
+				return false
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				f.fire(ctx, d)
+			}()
+		}
+		if len(due) == f.opts.Batch && started > 0 {
+			more = true
+		}
+	}
+	return more
+}
+
+// start marks d in flight unless it is already, or waits for a retry.
+func (f *Firer) start(d eventstore.Deadline, now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.inflight[d.ID] || f.removing[d.ID] == d.Key {
+		return false // under way, or fired and being removed
+	}
+	if r, ok := f.retryAt[d.ID]; ok && now.Before(r.at) {
+		return false
+	}
+	f.inflight[d.ID] = true
+	return true
+}
+
+func (f *Firer) done(id string) {
+	f.mu.Lock()
+	delete(f.inflight, id)
+	f.mu.Unlock()
+}
+
+// fire dispatches d's command and removes d when it was applied (or
+// refused for good); a failure that may pass is retried with backoff.
+func (f *Firer) fire(ctx context.Context, d eventstore.Deadline) {
+	defer f.done(d.ID)
+	cmd, err := Decode(d)
+	if err == nil {
+		err = f.dispatch(ctx, cmd)
+	}
+	if ctx.Err() != nil {
+		return // stopping: fired again by whoever holds the segment next
+	}
+	if err != nil && transient(err) {
+		f.mu.Lock()
+		r := f.retryAt[d.ID]
+		r.wait = min(max(2*r.wait, 100*time.Millisecond), time.Minute)
+		r.at = time.Now().Add(r.wait)
+		f.retryAt[d.ID] = r
+		f.mu.Unlock()
+		f.log.Warn("deadline's command failed; retrying", "id", d.ID, "cover", d.Cover, "retry_in", r.wait.String(), "err", err)
+		return
+	}
+	if err != nil {
+		f.log.Warn("deadline's command refused; the deadline is done", "id", d.ID, "cover", d.Cover, "err", err)
+	}
+	f.opts.Observer.Fired(d.Cover.Domain, time.Since(d.Due), err)
+	f.fired.Add(1)
+	f.mu.Lock()
+	delete(f.retryAt, d.ID)
+	f.mu.Unlock()
+	f.mu.Lock()
+	f.toRemove = append(f.toRemove, d)
+	f.removing[d.ID] = d.Key
+	f.mu.Unlock()
+}
+
+// removeFired removes the deadlines fired since the last call, in one
+// write. Those it fails to remove stay pending and are fired again, which
+// their idempotency keys answer without applying them twice.
+func (f *Firer) removeFired(ctx context.Context) {
+	f.mu.Lock()
+	ds := f.toRemove
+	f.toRemove = nil
+	f.mu.Unlock()
+	for len(ds) > 0 {
+		n := min(len(ds), 1000)
+		if err := f.store.Fired(ctx, ds[:n]); err != nil {
+			f.log.Warn("deadlines fired, not removed; they are fired again (applied once)", "count", n, "err", err)
+		}
+		f.mu.Lock()
+		for _, d := range ds[:n] {
+			if f.removing[d.ID] == d.Key {
+				delete(f.removing, d.ID)
+			}
+		}
+		f.mu.Unlock()
+		ds = ds[n:]
+	}
+}
+
+// transient reports whether err may pass on its own: the store or the
+// service unavailable, an outcome unknown, a conflict, a timeout.
+func transient(err error) bool {
+	var u interface{ Unavailable() bool }
+	if errors.As(err, &u) && u.Unavailable() {
+		return true
+	}
+	return errors.Is(err, eventstore.ErrUnavailable) || errors.Is(err, eventstore.ErrOutcomeUnknown) ||
+		errors.Is(err, eventstore.ErrConflict) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, eventstore.ErrClosed)
+}
+
+// balance renews the held leases, gives back those beyond this replica's
+// share and takes free ones up to it.
+func (f *Firer) balance(ctx context.Context) {
+	members, merr := f.replica.Members(ctx)
+	f.mu.Lock()
+	segs := make(map[int]*held, len(f.held))
+	for s, h := range f.held {
+		segs[s] = h
+	}
+	f.mu.Unlock()
+	for s, h := range segs {
+		asked := time.Now()
+		l, err := f.store.Renew(ctx, h.lease, f.opts.LeaseTTL)
+		switch {
+		case errors.Is(err, eventstore.ErrLeaseLost):
+			f.log.Warn("deadline segment lost to another replica", "segment", s)
+			f.drop(s)
+		case err != nil:
+			if time.Now().After(h.expires) {
+				f.log.Warn("deadline segment lease could not be renewed before it expired; stopping it", "segment", s, "err", err)
+				f.drop(s)
+			}
+		default:
+			f.mu.Lock()
+			f.held[s] = &held{lease: l, expires: asked.Add(f.opts.LeaseTTL * 9 / 10)}
+			f.mu.Unlock()
+		}
+	}
+	if merr != nil || ctx.Err() != nil {
+		return
+	}
+	target := delivery.Share(members, f.replica.ID(), f.opts.Segments)
+	f.mu.Lock()
+	count := len(f.held)
+	var extra []*held
+	for s := f.opts.Segments - 1; s >= 0 && count-len(extra) > target; s-- {
+		if h, ok := f.held[s]; ok {
+			extra = append(extra, h)
+			delete(f.held, s)
+		}
+	}
+	f.mu.Unlock()
+	for _, h := range extra {
+		f.log.Info("giving a deadline segment to another replica", "segment", h.lease.Segment, "share", target)
+		if err := f.store.Release(ctx, h.lease); err != nil {
+			f.log.Warn("releasing a deadline segment failed; it lapses", "segment", h.lease.Segment, "err", err)
+		}
+	}
+	for s := 0; s < f.opts.Segments && count < target; s++ {
+		f.mu.Lock()
+		_, mine := f.held[s]
+		f.mu.Unlock()
+		if mine {
+			continue
+		}
+		asked := time.Now()
+		l, ok, err := f.store.Acquire(ctx, Subscriber, s, f.opts.Segments, f.replica.ID(), f.opts.LeaseTTL, 0)
+		if err != nil {
+			f.log.Warn("acquiring a deadline segment failed", "segment", s, "err", err)
+			return
+		}
+		if !ok {
+			continue
+		}
+		f.log.Info("deadline segment acquired", "segment", s, "of", f.opts.Segments, "token", l.Token)
+		f.mu.Lock()
+		f.held[s] = &held{lease: l, expires: asked.Add(f.opts.LeaseTTL * 9 / 10)}
+		f.mu.Unlock()
+		count++
+	}
+}
+
+func (f *Firer) drop(s int) {
+	f.mu.Lock()
+	delete(f.held, s)
+	f.mu.Unlock()
+}
+
+func (f *Firer) releaseAll() {
+	f.mu.Lock()
+	leases := f.held
+	f.held = map[int]*held{}
+	f.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for s, h := range leases {
+		if err := f.store.Release(ctx, h.lease); err != nil {
+			f.log.Warn("releasing a deadline segment failed; it lapses", "segment", s, "err", err)
+		}
+	}
+}
+
+// String describes the firer for logs.
+func (f *Firer) String() string {
+	return fmt.Sprintf("deadlines of %s (%d segments)", f.replica.ID(), f.opts.Segments)
+}

@@ -1,0 +1,141 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+var _ eventstore.Deadlines = (*Store)(nil)
+
+// Deadlines on PostgreSQL: one row per pending deadline; due is Unix
+// nanoseconds, so the index orders them. Schedule is one transaction of
+// upserts; the others are single statements.
+
+const deadlineColumns = `id, due, domain, aggregate_id, command, key, created_at`
+
+// Schedule implements eventstore.Deadlines.
+func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
+	for _, d := range ds {
+		if err := eventstore.CheckDeadline(d); err != nil {
+			return err
+		}
+	}
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	var b pgx.Batch
+	for _, d := range ds {
+		cmd := d.Command
+		if cmd == nil {
+			cmd = []byte{}
+		}
+		b.Queue(`INSERT INTO deadlines (id, slot, due, domain, aggregate_id, command, key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			ON CONFLICT (id) DO UPDATE SET due = excluded.due, domain = excluded.domain,
+				aggregate_id = excluded.aggregate_id, command = excluded.command, key = excluded.key,
+				created_at = clock_timestamp()`,
+			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, d.Cover.Root, cmd, d.Key)
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
+	if err != nil {
+		return s.fail(err, "schedule %d deadlines", len(ds))
+	}
+	return nil
+}
+
+// Cancel implements eventstore.Deadlines.
+func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM deadlines WHERE id = ANY($1)`, ids)
+	if err != nil {
+		return 0, s.fail(err, "cancel %d deadlines", len(ids))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Fired implements eventstore.Deadlines.
+func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	ids, keys := make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		ids[i], keys[i] = d.ID, d.Key
+	}
+	if _, err := s.pool.Exec(ctx, `DELETE FROM deadlines d USING unnest($1::text[], $2::text[]) AS f(id, key)
+		WHERE d.id = f.id AND d.key = f.key`, ids, keys); err != nil {
+		return s.fail(err, "remove %d fired deadlines", len(ds))
+	}
+	return nil
+}
+
+// DueDeadlines implements eventstore.Deadlines.
+func (s *Store) DueDeadlines(ctx context.Context, segment, of int, before time.Time, limit int) ([]eventstore.Deadline, error) {
+	if err := eventstore.CheckDue(segment, of, limit); err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	slots := eventstore.DeadlineSlotsOf(segment, of)
+	ds, err := s.queryDeadlines(ctx, `SELECT `+deadlineColumns+` FROM deadlines
+		WHERE due <= $1 AND slot = ANY($2) ORDER BY due, id LIMIT $3`, before.UnixNano(), slots, limit)
+	if err != nil {
+		return nil, s.fail(err, "read due deadlines of segment %d/%d", segment, of)
+	}
+	return ds, nil
+}
+
+// PendingDeadlines implements eventstore.Deadlines.
+func (s *Store) PendingDeadlines(ctx context.Context, domain string, limit int) ([]eventstore.Deadline, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	ds, err := s.queryDeadlines(ctx, `SELECT `+deadlineColumns+` FROM deadlines
+		WHERE $1 = '' OR domain = $1 ORDER BY due, id LIMIT $2`, domain, lim)
+	if err != nil {
+		return nil, s.fail(err, "list deadlines")
+	}
+	return ds, nil
+}
+
+func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) ([]eventstore.Deadline, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []eventstore.Deadline
+	for rows.Next() {
+		var (
+			d   eventstore.Deadline
+			due int64
+		)
+		if err := rows.Scan(&d.ID, &due, &d.Cover.Domain, &d.Cover.Root, &d.Command, &d.Key, &d.CreatedAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		d.Due = time.Unix(0, due).UTC()
+		d.CreatedAt = d.CreatedAt.UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,226 @@
+package redis
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+var _ eventstore.Deadlines = (*Store)(nil)
+
+// Deadlines on Redis: each pending deadline is a field of the deadlines
+// hash (JSON), its key a field of deadline-keys, and its ID a member of
+// its slot's sorted set scored by due in Unix µs. Schedule is one
+// MULTI/EXEC; Cancel and Fired are Lua scripts. Every call is safe to
+// repeat, so go-redis's retries are left on. PendingDeadlines reads the
+// whole hash: it is for operators (the CLI), not for a hot path.
+
+type deadlineJSON struct {
+	Due     int64  `json:"d"` // Unix ns
+	Domain  string `json:"m"`
+	Root    string `json:"r"`
+	Command []byte `json:"c"`
+	Key     string `json:"k"`
+	Created int64  `json:"t"` // Unix ns
+}
+
+// cancelScript: KEYS deadlines, deadline-keys; ARGV prefix of the slot
+// sets, then pairs of ID and slot. Returns how many were pending.
+var cancelScript = goredis.NewScript(`
+local n = 0
+for i = 2, #ARGV, 2 do
+	n = n + redis.call('HDEL', KEYS[1], ARGV[i])
+	redis.call('HDEL', KEYS[2], ARGV[i])
+	redis.call('ZREM', ARGV[1] .. ARGV[i+1], ARGV[i])
+end
+return n`)
+
+// firedScript: KEYS deadlines, deadline-keys; ARGV prefix of the slot
+// sets, then triples of ID, key and slot.
+var firedScript = goredis.NewScript(`
+for i = 2, #ARGV, 3 do
+	if redis.call('HGET', KEYS[2], ARGV[i]) == ARGV[i+1] then
+		redis.call('HDEL', KEYS[1], ARGV[i])
+		redis.call('HDEL', KEYS[2], ARGV[i])
+		redis.call('ZREM', ARGV[1] .. ARGV[i+2], ARGV[i])
+	end
+end
+return 0`)
+
+// Schedule implements eventstore.Deadlines.
+func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
+	for _, d := range ds {
+		if err := eventstore.CheckDeadline(d); err != nil {
+			return err
+		}
+	}
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	_, err := s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, d := range ds {
+			rec, err := json.Marshal(deadlineJSON{Due: d.Due.UnixNano(), Domain: d.Cover.Domain, Root: d.Cover.Root.String(),
+				Command: d.Command, Key: d.Key, Created: now})
+			if err != nil {
+				return err
+			}
+			p.HSet(ctx, s.k.deadlines(), d.ID, rec)
+			p.HSet(ctx, s.k.deadlineKeys(), d.ID, d.Key)
+			p.ZAdd(ctx, s.k.deadlineSlot(eventstore.DeadlineSlot(d.ID)), goredis.Z{Score: float64(d.Due.UnixMicro()), Member: d.ID})
+		}
+		return nil
+	})
+	if err != nil {
+		return s.fail(err, "schedule %d deadlines", len(ds))
+	}
+	return nil
+}
+
+// Cancel implements eventstore.Deadlines.
+func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
+	if s.closed.Load() {
+		return 0, eventstore.ErrClosed
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := []any{s.k.prefix + "deadlines:"}
+	for _, id := range ids {
+		args = append(args, id, eventstore.DeadlineSlot(id))
+	}
+	n, err := cancelScript.Run(ctx, s.c, []string{s.k.deadlines(), s.k.deadlineKeys()}, args...).Int()
+	if err != nil {
+		return 0, s.fail(err, "cancel %d deadlines", len(ids))
+	}
+	return n, nil
+}
+
+// Fired implements eventstore.Deadlines.
+func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
+	if s.closed.Load() {
+		return eventstore.ErrClosed
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	args := []any{s.k.prefix + "deadlines:"}
+	for _, d := range ds {
+		args = append(args, d.ID, d.Key, eventstore.DeadlineSlot(d.ID))
+	}
+	if err := firedScript.Run(ctx, s.c, []string{s.k.deadlines(), s.k.deadlineKeys()}, args...).Err(); err != nil {
+		return s.fail(err, "remove %d fired deadlines", len(ds))
+	}
+	return nil
+}
+
+// DueDeadlines implements eventstore.Deadlines.
+func (s *Store) DueDeadlines(ctx context.Context, segment, of int, before time.Time, limit int) ([]eventstore.Deadline, error) {
+	if err := eventstore.CheckDue(segment, of, limit); err != nil {
+		return nil, err
+	}
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	slots := eventstore.DeadlineSlotsOf(segment, of)
+	p := s.c.Pipeline()
+	cmds := make([]*goredis.StringSliceCmd, len(slots))
+	for i, sl := range slots {
+		cmds[i] = p.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.deadlineSlot(sl), Start: "-inf",
+			Stop: strconv.FormatInt(before.UnixMicro(), 10), ByScore: true, Count: int64(limit)})
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, s.fail(err, "read due deadlines of segment %d/%d", segment, of)
+	}
+	var ids []string
+	for _, c := range cmds {
+		ids = append(ids, c.Val()...)
+	}
+	ds, err := s.readDeadlines(ctx, ids)
+	if err != nil {
+		return nil, s.fail(err, "read due deadlines of segment %d/%d", segment, of)
+	}
+	ds = slices.DeleteFunc(ds, func(d eventstore.Deadline) bool { return d.Due.After(before) })
+	return sortLimit(ds, limit), nil
+}
+
+// PendingDeadlines implements eventstore.Deadlines.
+func (s *Store) PendingDeadlines(ctx context.Context, domain string, limit int) ([]eventstore.Deadline, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	all, err := s.c.HGetAll(ctx, s.k.deadlines()).Result()
+	if err != nil {
+		return nil, s.fail(err, "list deadlines")
+	}
+	var out []eventstore.Deadline
+	for id, v := range all {
+		d, err := decodeDeadline(id, v)
+		if err != nil {
+			return nil, s.fail(err, "list deadlines")
+		}
+		if domain == "" || d.Cover.Domain == domain {
+			out = append(out, d)
+		}
+	}
+	return sortLimit(out, limit), nil
+}
+
+func (s *Store) readDeadlines(ctx context.Context, ids []string) ([]eventstore.Deadline, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	vals, err := s.c.HMGet(ctx, s.k.deadlines(), ids...).Result()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]eventstore.Deadline, 0, len(ids))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue // fired or cancelled since the range was read
+		}
+		d, err := decodeDeadline(ids[i], str)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func decodeDeadline(id, v string) (eventstore.Deadline, error) {
+	var j deadlineJSON
+	if err := json.Unmarshal([]byte(v), &j); err != nil {
+		return eventstore.Deadline{}, fmt.Errorf("deadline %q: %w", id, err)
+	}
+	root, err := uuid.Parse(j.Root)
+	if err != nil {
+		return eventstore.Deadline{}, fmt.Errorf("deadline %q: root: %w", id, err)
+	}
+	return eventstore.Deadline{ID: id, Due: time.Unix(0, j.Due).UTC(), Cover: eventstore.Cover{Domain: j.Domain, Root: root},
+		Command: j.Command, Key: j.Key, CreatedAt: time.Unix(0, j.Created).UTC()}, nil
+}
+
+func sortLimit(ds []eventstore.Deadline, limit int) []eventstore.Deadline {
+	slices.SortFunc(ds, func(a, b eventstore.Deadline) int {
+		return cmp.Or(a.Due.Compare(b.Due), strings.Compare(a.ID, b.ID))
+	})
+	if limit > 0 && len(ds) > limit {
+		ds = ds[:limit]
+	}
+	return ds
+}

@@ -1,0 +1,184 @@
+package sqlite
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+var _ eventstore.Deadlines = (*Store)(nil)
+
+// Deadlines on SQLite: one row per pending deadline in the deadlines
+// table, written on the writer connection (one transaction per call);
+// due is Unix nanoseconds, so the index orders them.
+
+// Schedule implements eventstore.Deadlines.
+func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
+	for _, d := range ds {
+		if err := eventstore.CheckDeadline(d); err != nil {
+			return err
+		}
+	}
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := s.schedule(ctx, ds); err != nil {
+		return s.fail(err, "schedule %d deadlines", len(ds))
+	}
+	return nil
+}
+
+func (s *Store) schedule(ctx context.Context, ds []eventstore.Deadline) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := formatTime(time.Now())
+	for _, d := range ds {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deadlines (id, slot, due, domain, aggregate_id, command, key, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET due = excluded.due, domain = excluded.domain,
+				aggregate_id = excluded.aggregate_id, command = excluded.command, key = excluded.key,
+				created_at = excluded.created_at`,
+			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, d.Cover.Root.String(), blob(d.Command), d.Key, now); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// Cancel implements eventstore.Deadlines.
+func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
+	if s.closed() {
+		return 0, eventstore.ErrClosed
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	n, err := s.cancel(ctx, ids)
+	if err != nil {
+		return 0, s.fail(err, "cancel %d deadlines", len(ids))
+	}
+	return n, nil
+}
+
+func (s *Store) cancel(ctx context.Context, ids []string) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	n := 0
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ?`, id)
+		if err != nil {
+			return 0, err
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, tx.Commit()
+}
+
+// Fired implements eventstore.Deadlines.
+func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
+	if s.closed() {
+		return eventstore.ErrClosed
+	}
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := s.fired(ctx, ds); err != nil {
+		return s.fail(err, "remove %d fired deadlines", len(ds))
+	}
+	return nil
+}
+
+func (s *Store) fired(ctx context.Context, ds []eventstore.Deadline) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, d := range ds {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ? AND key = ?`, d.ID, d.Key); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// DueDeadlines implements eventstore.Deadlines.
+func (s *Store) DueDeadlines(ctx context.Context, segment, of int, before time.Time, limit int) ([]eventstore.Deadline, error) {
+	if err := eventstore.CheckDue(segment, of, limit); err != nil {
+		return nil, err
+	}
+	if s.closed() {
+		return nil, eventstore.ErrClosed
+	}
+	slots := eventstore.DeadlineSlotsOf(segment, of)
+	in := strings.Repeat(",?", len(slots))[1:]
+	args := []any{before.UnixNano()}
+	for _, sl := range slots {
+		args = append(args, sl)
+	}
+	args = append(args, limit)
+	ds, err := s.queryDeadlines(ctx, `SELECT id, due, domain, aggregate_id, command, key, created_at FROM deadlines
+		WHERE due <= ? AND slot IN (`+in+`) ORDER BY due, id LIMIT ?`, args...)
+	if err != nil {
+		return nil, s.fail(err, "read due deadlines of segment %d/%d", segment, of)
+	}
+	return ds, nil
+}
+
+// PendingDeadlines implements eventstore.Deadlines.
+func (s *Store) PendingDeadlines(ctx context.Context, domain string, limit int) ([]eventstore.Deadline, error) {
+	if s.closed() {
+		return nil, eventstore.ErrClosed
+	}
+	if limit <= 0 {
+		limit = -1
+	}
+	ds, err := s.queryDeadlines(ctx, `SELECT id, due, domain, aggregate_id, command, key, created_at FROM deadlines
+		WHERE ? = '' OR domain = ? ORDER BY due, id LIMIT ?`, domain, domain, limit)
+	if err != nil {
+		return nil, s.fail(err, "list deadlines")
+	}
+	return ds, nil
+}
+
+func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) ([]eventstore.Deadline, error) {
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []eventstore.Deadline
+	for rows.Next() {
+		var (
+			d             eventstore.Deadline
+			due           int64
+			root, created string
+		)
+		if err := rows.Scan(&d.ID, &due, &d.Cover.Domain, &root, &d.Command, &d.Key, &created); err != nil {
+			return nil, err
+		}
+		if d.Cover.Root, err = uuid.Parse(root); err != nil {
+			return nil, err
+		}
+		if d.CreatedAt, err = parseTime([]byte(created)); err != nil {
+			return nil, err
+		}
+		d.Due = time.Unix(0, due).UTC()
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}

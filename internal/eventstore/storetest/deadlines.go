@@ -1,0 +1,303 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// DeadlineStore is what the deadlines suite needs.
+type DeadlineStore interface {
+	eventstore.Store
+	eventstore.Deadlines
+}
+
+// RunDeadlines runs the conformance suite of eventstore.Deadlines against
+// the stores open returns (fresh, empty data each). reopen, when set,
+// returns a new store over the same data (persistent backends).
+func RunDeadlines(t *testing.T, open func(t *testing.T) DeadlineStore, reopen func(t *testing.T, s DeadlineStore) DeadlineStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, ctx context.Context, s DeadlineStore)
+	}{
+		{"ScheduleAndDue", testDeadlineDue},
+		{"Reschedule", testDeadlineReschedule},
+		{"Cancel", testDeadlineCancel},
+		{"FiredKeepsRescheduled", testDeadlineFired},
+		{"Segments", testDeadlineSegments},
+		{"LimitAndOrder", testDeadlineLimit},
+		{"Pending", testDeadlinePending},
+		{"Invalid", testDeadlineInvalid},
+		{"Concurrent", testDeadlineConcurrent},
+		{"Idempotent", testDeadlineIdempotent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			tc.fn(t, ctx, open(t))
+		})
+	}
+	if reopen != nil {
+		t.Run("SurvivesReopen", func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			s := open(t)
+			d := deadline("survivor", time.Now().Add(-time.Second))
+			must(t, s.Schedule(ctx, []eventstore.Deadline{d}))
+			s = reopen(t, s)
+			got := allDue(t, ctx, s, time.Now())
+			if len(got) != 1 || got[0].ID != "survivor" {
+				t.Fatalf("after reopen: due %v, want [survivor]", ids(got))
+			}
+		})
+	}
+}
+
+var deadlineCover = eventstore.Cover{Domain: "customer", Root: uuid.MustParse("2c9d1a4e-7b3f-4c1d-9e8a-5f6b7c8d9e0f")}
+
+func deadline(id string, due time.Time) eventstore.Deadline {
+	return eventstore.Deadline{ID: id, Due: due, Cover: deadlineCover, Command: []byte("cmd-" + id), Key: "deadline:" + id + ":k1"}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ids(ds []eventstore.Deadline) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.ID
+	}
+	return out
+}
+
+// allDue is every due deadline of one segment of one.
+func allDue(t *testing.T, ctx context.Context, s eventstore.Deadlines, before time.Time) []eventstore.Deadline {
+	t.Helper()
+	ds, err := s.DueDeadlines(ctx, 0, 1, before, 100000)
+	must(t, err)
+	return ds
+}
+
+func testDeadlineDue(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	past, future := deadline("past", now.Add(-time.Minute)), deadline("future", now.Add(time.Hour))
+	must(t, s.Schedule(ctx, []eventstore.Deadline{future, past}))
+	got := allDue(t, ctx, s, now)
+	if len(got) != 1 || got[0].ID != "past" {
+		t.Fatalf("due at now: %v, want [past]", ids(got))
+	}
+	g := got[0]
+	if !g.Due.Equal(past.Due) || g.Cover != past.Cover || string(g.Command) != "cmd-past" || g.Key != past.Key {
+		t.Fatalf("read back %+v, want %+v", g, past)
+	}
+	if g.CreatedAt.IsZero() {
+		t.Fatal("CreatedAt not set")
+	}
+	if got := allDue(t, ctx, s, now.Add(2*time.Hour)); !slices.Equal(ids(got), []string{"past", "future"}) {
+		t.Fatalf("due in two hours: %v, want [past future]", ids(got))
+	}
+	// Due exactly at before counts.
+	if got := allDue(t, ctx, s, past.Due); len(got) != 1 {
+		t.Fatalf("due at its own time: %v, want [past]", ids(got))
+	}
+}
+
+func testDeadlineReschedule(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now()
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("r", now.Add(-time.Minute))}))
+	later := deadline("r", now.Add(time.Hour))
+	later.Key, later.Command = "deadline:r:k2", []byte("second")
+	must(t, s.Schedule(ctx, []eventstore.Deadline{later}))
+	if got := allDue(t, ctx, s, now); len(got) != 0 {
+		t.Fatalf("rescheduled to later, still due now: %v", ids(got))
+	}
+	got := allDue(t, ctx, s, now.Add(2*time.Hour))
+	if len(got) != 1 || got[0].Key != "deadline:r:k2" || string(got[0].Command) != "second" {
+		t.Fatalf("after reschedule: %+v, want one with key deadline:r:k2", got)
+	}
+}
+
+func testDeadlineCancel(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now()
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("a", now.Add(-time.Second)), deadline("b", now.Add(-time.Second))}))
+	n, err := s.Cancel(ctx, []string{"a", "unknown"})
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("Cancel removed %d, want 1", n)
+	}
+	if got := allDue(t, ctx, s, now.Add(time.Hour)); !slices.Equal(ids(got), []string{"b"}) {
+		t.Fatalf("after cancel: %v, want [b]", ids(got))
+	}
+	if n, err := s.Cancel(ctx, []string{"a"}); err != nil || n != 0 {
+		t.Fatalf("cancel again: %d, %v; want 0, nil", n, err)
+	}
+	if pending, err := s.PendingDeadlines(ctx, "", 10); err != nil || !slices.Equal(ids(pending), []string{"b"}) {
+		t.Fatalf("pending after cancel: %v, %v", ids(pending), err)
+	}
+}
+
+func testDeadlineFired(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now()
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("f", now.Add(-time.Second)), deadline("g", now.Add(-time.Second))}))
+	f := deadline("f", now)
+	must(t, s.Fired(ctx, []eventstore.Deadline{f}))
+	must(t, s.Fired(ctx, []eventstore.Deadline{f})) // twice: harmless
+	// g is rescheduled between its read and its firing: the new one stays.
+	g2 := deadline("g", now.Add(time.Hour))
+	g2.Key = "deadline:g:k2"
+	must(t, s.Schedule(ctx, []eventstore.Deadline{g2}))
+	must(t, s.Fired(ctx, []eventstore.Deadline{deadline("g", now)}))
+	got := allDue(t, ctx, s, now.Add(2*time.Hour))
+	if len(got) != 1 || got[0].ID != "g" || got[0].Key != "deadline:g:k2" {
+		t.Fatalf("after firing: %+v, want only the rescheduled g", got)
+	}
+	must(t, s.Fired(ctx, []eventstore.Deadline{deadline("unknown", now), deadline("other", now)}))
+	must(t, s.Fired(ctx, nil))
+}
+
+func testDeadlineSegments(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now()
+	var ds []eventstore.Deadline
+	for i := range 200 {
+		ds = append(ds, deadline(fmt.Sprintf("seg-%d", i), now.Add(-time.Duration(i)*time.Millisecond)))
+	}
+	must(t, s.Schedule(ctx, ds))
+	for _, of := range []int{1, 3, 8, eventstore.DeadlineSlots} {
+		seen := map[string]int{}
+		for seg := range of {
+			got, err := s.DueDeadlines(ctx, seg, of, now, 1000)
+			must(t, err)
+			for _, d := range got {
+				if want := eventstore.DeadlineSlot(d.ID) % of; want != seg {
+					t.Fatalf("of %d: %s returned for segment %d, belongs to %d", of, d.ID, seg, want)
+				}
+				seen[d.ID]++
+			}
+		}
+		if len(seen) != 200 {
+			t.Fatalf("of %d: %d distinct deadlines over all segments, want 200", of, len(seen))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("of %d: %s in %d segments", of, id, n)
+			}
+		}
+	}
+}
+
+func testDeadlineLimit(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now().Truncate(time.Millisecond)
+	var ds []eventstore.Deadline
+	for i := range 50 {
+		ds = append(ds, deadline(fmt.Sprintf("l-%02d", i), now.Add(-time.Duration(50-i)*time.Second)))
+	}
+	must(t, s.Schedule(ctx, ds))
+	got, err := s.DueDeadlines(ctx, 0, 1, now, 10)
+	must(t, err)
+	want := []string{"l-00", "l-01", "l-02", "l-03", "l-04", "l-05", "l-06", "l-07", "l-08", "l-09"}
+	if !slices.Equal(ids(got), want) {
+		t.Fatalf("first 10 due: %v, want the 10 earliest %v", ids(got), want)
+	}
+}
+
+func testDeadlinePending(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now()
+	other := deadline("order-1", now.Add(time.Minute))
+	other.Cover = eventstore.Cover{Domain: "order", Root: uuid.New()}
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("cust-2", now.Add(2*time.Minute)), other, deadline("cust-1", now.Add(-time.Minute))}))
+	all, err := s.PendingDeadlines(ctx, "", 10)
+	must(t, err)
+	if !slices.Equal(ids(all), []string{"cust-1", "order-1", "cust-2"}) {
+		t.Fatalf("pending: %v, want [cust-1 order-1 cust-2] (earliest first)", ids(all))
+	}
+	cust, err := s.PendingDeadlines(ctx, "customer", 10)
+	must(t, err)
+	if !slices.Equal(ids(cust), []string{"cust-1", "cust-2"}) {
+		t.Fatalf("pending of customer: %v", ids(cust))
+	}
+	if one, err := s.PendingDeadlines(ctx, "", 1); err != nil || len(one) != 1 {
+		t.Fatalf("limit 1: %v, %v", ids(one), err)
+	}
+}
+
+func testDeadlineInvalid(t *testing.T, ctx context.Context, s DeadlineStore) {
+	bad := []eventstore.Deadline{
+		{Due: time.Now(), Cover: deadlineCover, Key: "k"},
+		{ID: "x", Cover: deadlineCover, Key: "k"},
+		{ID: "x\n", Due: time.Now(), Cover: deadlineCover, Key: "k"},
+		{ID: "x", Due: time.Now(), Key: "k"},
+	}
+	for _, d := range bad {
+		err := s.Schedule(ctx, []eventstore.Deadline{deadline("fine", time.Now()), d})
+		if !errors.Is(err, eventstore.ErrInvalid) {
+			t.Fatalf("Schedule(%+v) = %v, want ErrInvalid", d, err)
+		}
+	}
+	if got := allDue(t, ctx, s, time.Now().Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("an invalid batch stored %v: all or nothing", ids(got))
+	}
+	for _, c := range [][3]int{{0, 0, 1}, {1, 1, 1}, {0, eventstore.DeadlineSlots + 1, 1}, {0, 1, 0}} {
+		if _, err := s.DueDeadlines(ctx, c[0], c[1], time.Now(), c[2]); !errors.Is(err, eventstore.ErrInvalid) {
+			t.Fatalf("DueDeadlines(segment %d, of %d, limit %d) = %v, want ErrInvalid", c[0], c[1], c[2], err)
+		}
+	}
+}
+
+func testDeadlineConcurrent(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				d := deadline(fmt.Sprintf("c-%d-%d", w, i), now.Add(-time.Second))
+				if err := s.Schedule(ctx, []eventstore.Deadline{d}); err != nil {
+					errs <- err
+					return
+				}
+				if i%5 == 0 {
+					if _, err := s.Cancel(ctx, []string{d.ID}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := allDue(t, ctx, s, now); len(got) != 8*20 {
+		t.Fatalf("%d due, want %d", len(got), 8*20)
+	}
+}
+
+func testDeadlineIdempotent(t *testing.T, ctx context.Context, s DeadlineStore) {
+	d := deadline("twice", time.Now().Add(-time.Second))
+	must(t, s.Schedule(ctx, []eventstore.Deadline{d}))
+	must(t, s.Schedule(ctx, []eventstore.Deadline{d}))
+	if got := allDue(t, ctx, s, time.Now()); len(got) != 1 {
+		t.Fatalf("scheduled twice: %d due, want 1", len(got))
+	}
+	if err := s.Schedule(ctx, nil); err != nil {
+		t.Fatalf("Schedule(nil) = %v", err)
+	}
+	if n, err := s.Cancel(ctx, nil); err != nil || n != 0 {
+		t.Fatalf("Cancel(nil) = %d, %v", n, err)
+	}
+}
