@@ -413,6 +413,7 @@ fn take_snapshot_folds_the_snapshot_and_events_without_a_command() {
                 Some(6),
             ),
         ],
+        ..Default::default()
     };
     let snap = counter(Options::default()).take_snapshot(&book).unwrap();
     assert_eq!(snap.sequence, 7);
@@ -433,6 +434,7 @@ fn take_snapshot_without_a_snapshot_function_is_unimplemented() {
             cover: Some(cover().to_pb()),
             snapshot: None,
             pages: vec![],
+            ..Default::default()
         })
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
