@@ -77,7 +77,7 @@ func FuzzEventBook(f *testing.F) {
 			}
 		}
 		if _, err := Decision(&pb); err != nil {
-			invalidNamesAField(t, err, "cover", "pages[")
+			invalidNamesAField(t, err, "cover", "pages[", "deadlines[")
 		}
 		if book, err := Book(&pb); err != nil {
 			invalidNamesAField(t, err, "cover", "pages[")
