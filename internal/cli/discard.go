@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,17 +38,11 @@ dropped events' positions and types, and counts it (evented_parked_discarded_tot
 				return errors.New("a discard drops parked events for good: look at them with evented parked " + args[0] + ", then confirm with --yes")
 			}
 			q := &eventedpb.DiscardRequest{Subscriber: args[0], Confirm: true}
-			for _, a := range only {
-				domain, id, ok := strings.Cut(a, "/")
-				if !ok {
-					return fmt.Errorf("--aggregate %q: want DOMAIN/ID, e.g. transaction/txn-042", a)
-				}
-				agg, err := newAggregate(domain, id)
-				if err != nil {
-					return fmt.Errorf("--aggregate %q: %w", a, err)
-				}
-				q.Covers = append(q.Covers, agg.cover())
+			covers, err := aggregateCovers(only)
+			if err != nil {
+				return err
 			}
+			q.Covers = covers
 			cn, err := c.dial()
 			if err != nil {
 				return err

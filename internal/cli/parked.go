@@ -118,17 +118,11 @@ parked and is reported, and the command exits 1. With --aggregate, only those.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			q := &eventedpb.ParkedQuery{Subscriber: args[0]}
-			for _, a := range only {
-				domain, id, ok := strings.Cut(a, "/")
-				if !ok {
-					return fmt.Errorf("--aggregate %q: want DOMAIN/ID, e.g. transaction/txn-042", a)
-				}
-				agg, err := newAggregate(domain, id)
-				if err != nil {
-					return fmt.Errorf("--aggregate %q: %w", a, err)
-				}
-				q.Covers = append(q.Covers, agg.cover())
+			covers, err := aggregateCovers(only)
+			if err != nil {
+				return err
 			}
+			q.Covers = covers
 			cn, err := c.dial()
 			if err != nil {
 				return err
@@ -169,3 +163,20 @@ parked and is reported, and the command exits 1. With --aggregate, only those.`,
 
 // oneLine folds a multi-line message into one line for a table cell.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// aggregateCovers parses --aggregate values (DOMAIN/ID each) into covers.
+func aggregateCovers(values []string) ([]*eventedpb.Cover, error) {
+	var covers []*eventedpb.Cover
+	for _, a := range values {
+		domain, id, ok := strings.Cut(a, "/")
+		if !ok {
+			return nil, fmt.Errorf("--aggregate %q: want DOMAIN/ID, e.g. transaction/txn-042", a)
+		}
+		agg, err := newAggregate(domain, id)
+		if err != nil {
+			return nil, fmt.Errorf("--aggregate %q: %w", a, err)
+		}
+		covers = append(covers, agg.cover())
+	}
+	return covers, nil
+}

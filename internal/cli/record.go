@@ -85,12 +85,7 @@ ID is a UUID or a name, as in evented send.
 			if err != nil {
 				return sendError(cn.explain(err, c.timeout), err, agg)
 			}
-			v := reg.Reply(resp)
-			v.DeliveryFailures = trailer.Get(grpcapi.FailuresTrailer)
-			if out == "json" {
-				return writeJSON(cmd.OutOrStdout(), v)
-			}
-			return writeReply(cmd.OutOrStdout(), agg, v)
+			return printReply(cmd.OutOrStdout(), out, agg, reg, resp, trailer)
 		},
 	}
 	c.addFlags(cmd, 30*time.Second)

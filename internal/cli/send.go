@@ -15,6 +15,7 @@ import (
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/grpcapi"
+	"github.com/evented/evented/internal/protoview"
 )
 
 func newSendCmd(load loader) *cobra.Command {
@@ -114,12 +115,7 @@ unknown. The same key with another command is refused (ALREADY_EXISTS).
 			if err != nil {
 				return sendError(cn.explain(err, c.timeout), err, agg)
 			}
-			v := reg.Reply(resp)
-			v.DeliveryFailures = trailer.Get(grpcapi.FailuresTrailer)
-			if out == "json" {
-				return writeJSON(cmd.OutOrStdout(), v)
-			}
-			return writeReply(cmd.OutOrStdout(), agg, v)
+			return printReply(cmd.OutOrStdout(), out, agg, reg, resp, trailer)
 		},
 	}
 	c.addFlags(cmd, 30*time.Second)
@@ -144,6 +140,17 @@ func sendError(explained, err error, agg aggregate) error {
 		return fmt.Errorf("%w\nThe key named another command; nothing was stored: use a new key for a new command", explained)
 	}
 	return explained
+}
+
+// printReply prints a Handle or Record reply, with the synchronous
+// consumers that failed (from the trailer), as a table or JSON.
+func printReply(w io.Writer, out output, agg aggregate, reg *protoview.Registry, resp *eventedpb.SynchronousProcessingResponse, trailer metadata.MD) error {
+	v := reg.Reply(resp)
+	v.DeliveryFailures = trailer.Get(grpcapi.FailuresTrailer)
+	if out == "json" {
+		return writeJSON(w, v)
+	}
+	return writeReply(w, agg, v)
 }
 
 func writeReply(w io.Writer, agg aggregate, v replyView) error {
