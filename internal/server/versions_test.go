@@ -40,20 +40,15 @@ func (p *versionedProjector) Handle(ctx context.Context, b *eventedpb.EventBook)
 // inline; the new one catches up beside it; after the cut-over the command
 // replies carry the new one's projections and the old one gets nothing.
 func TestBlueGreenCutOverOfASynchronousProjector(t *testing.T) {
-	serve := func(p *versionedProjector) string {
-		lis := listen(t)
-		g := grpc.NewServer()
-		eventedpb.RegisterProjectorCoordinatorServer(g, p)
-		go g.Serve(lis)
-		t.Cleanup(g.Stop)
-		return lis.Addr().String()
+	serveVersion := func(p *versionedProjector) string {
+		return serve(t, func(g *grpc.Server) { eventedpb.RegisterProjectorCoordinatorServer(g, p) })
 	}
 	v1, v2 := &versionedProjector{version: "v1"}, &versionedProjector{version: "v2"}
 	cfg := config.Default()
 	cfg.Delivery.LeaseTTL = 600 * time.Millisecond // 600ms: replicas see a cut-over within 200ms
 	cfg.Projectors = []config.Consumer{
-		{Name: "receipt", Address: serve(v1), Synchronous: true, Version: 1},
-		{Name: "receipt", Address: serve(v2), Synchronous: true, Version: 2},
+		{Name: "receipt", Address: serveVersion(v1), Synchronous: true, Version: 1},
+		{Name: "receipt", Address: serveVersion(v2), Synchronous: true, Version: 2},
 	}
 	srv, _ := start(t, cfg)
 	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))

@@ -57,15 +57,11 @@ func (p *readModelProjector) count(root uuid.UUID) uint32 {
 // itself has recorded its events, whichever replica delivers them.
 func TestReadYourWritesAcrossReplicas(t *testing.T) {
 	proj := &readModelProjector{delay: 20 * time.Millisecond, seen: map[string]uint32{}}
-	lis := listen(t)
-	g := grpc.NewServer()
-	eventedpb.RegisterProjectorCoordinatorServer(g, proj)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
+	addr := serve(t, func(g *grpc.Server) { eventedpb.RegisterProjectorCoordinatorServer(g, proj) })
 
 	cfg := config.Default()
 	cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
-	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String()}}
+	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: addr}}
 	cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = time.Millisecond, 10*time.Millisecond
 	cfg.Delivery.LeaseTTL = 600 * time.Millisecond
 	a, _ := start(t, cfg)
@@ -119,13 +115,9 @@ func TestReadYourWritesAcrossReplicas(t *testing.T) {
 // refused before the command runs.
 func TestReadYourWritesTimeoutAndRefusals(t *testing.T) {
 	proj := &readModelProjector{seen: map[string]uint32{}, hold: make(chan struct{})}
-	lis := listen(t)
-	g := grpc.NewServer()
-	eventedpb.RegisterProjectorCoordinatorServer(g, proj)
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
+	addr := serve(t, func(g *grpc.Server) { eventedpb.RegisterProjectorCoordinatorServer(g, proj) })
 	cfg := config.Default()
-	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String()}}
+	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: addr}}
 	srv, _ := start(t, cfg)
 	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
 	cmd := func() *eventedpb.CommandBook {
