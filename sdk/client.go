@@ -33,6 +33,8 @@ const (
 	WaitForMetadata     = "evented-wait-for"
 	WaitTimeoutMetadata = "evented-wait-timeout"
 	ReplayMetadata      = "evented-replay"
+	// PositionMetadata, "true", asks for a reply's position without waiting.
+	PositionMetadata = "evented-want-position"
 )
 
 // WithWaitFor returns ctx asking evented to answer the commands sent with

@@ -638,7 +638,9 @@ type SynchronousProcessingResponse struct {
 	// Projections of synchronous projectors.
 	Projections []*Projection `protobuf:"bytes,3,rep,name=projections,proto3" json:"projections,omitempty"`
 	// Addition: a log position at or after every event this command stored
-	// (the log's head once they were committed), for EventQuery.WaitFor.
+	// (the log's head once they were committed), for EventQuery.WaitFor. Set
+	// when the command asked to wait (evented-wait-for) or for the position
+	// (metadata evented-want-position: true); 0 otherwise.
 	Position uint64 `protobuf:"varint,4,opt,name=position,proto3" json:"position,omitempty"`
 	// Addition: the subscribers the command asked to wait for (metadata
 	// evented-wait-for), and whether each had handled its events in time.

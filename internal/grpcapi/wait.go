@@ -3,6 +3,7 @@ package grpcapi
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,6 +25,10 @@ const (
 	// most maxWait). Without it the wait lasts until shortly before the
 	// call's deadline, or defaultWait.
 	WaitTimeoutMetadata = "evented-wait-timeout"
+	// PositionMetadata, set to "true", asks for the reply's position
+	// without waiting (a command that waits gets it anyway). It costs a
+	// read of the log's head, so it is not given unasked.
+	PositionMetadata = "evented-want-position"
 	// WaitExpiredTrailer lists, "name: reached R of P" each, subscribers
 	// that had not handled the events when the wait ended. The command is
 	// committed all the same.
@@ -72,6 +77,9 @@ func (w *Waits) fromMetadata(ctx context.Context) (*waitRequest, error) {
 		timeout = d
 	}
 	if len(names) == 0 {
+		if slices.Contains(md.Get(PositionMetadata), "true") {
+			return &waitRequest{}, nil // the position only
+		}
 		return nil, nil
 	}
 	subs, err := w.subscriptions(names, WaitForMetadata)
@@ -135,25 +143,23 @@ func reportExpired(ctx context.Context, waits []*eventedpb.SubscriberWait) {
 	}
 }
 
-// after completes a command's response: the log position at or after its
-// events, and the waits asked for.
+// after completes a command's response, when the command asked to wait or
+// for the position: the log position at or after its events, and the waits.
 func (w *Waits) after(ctx context.Context, r *waitRequest, cover *eventstore.Cover, resp *eventedpb.SynchronousProcessingResponse) error {
-	if w == nil || w.Log == nil {
-		return nil
+	if w == nil || w.Log == nil || r == nil {
+		return nil // neither a wait nor the position was asked for
 	}
 	head, err := w.Log.Head(ctx)
 	if err != nil {
 		// The command is done: say so, with the waits not done.
-		if r != nil {
-			for _, sub := range r.subs {
-				resp.Waits = append(resp.Waits, &eventedpb.SubscriberWait{Subscriber: sub.Name()})
-			}
-			reportExpired(ctx, resp.Waits)
+		for _, sub := range r.subs {
+			resp.Waits = append(resp.Waits, &eventedpb.SubscriberWait{Subscriber: sub.Name()})
 		}
+		reportExpired(ctx, resp.Waits)
 		return nil
 	}
 	resp.Position = head
-	if r != nil {
+	if len(r.subs) > 0 {
 		resp.Waits = r.wait(ctx, head, cover)
 		reportExpired(ctx, resp.Waits)
 	}

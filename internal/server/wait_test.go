@@ -91,14 +91,23 @@ func TestReadYourWritesAcrossReplicas(t *testing.T) {
 		}
 	}
 
-	// EventQuery.WaitFor: the same wait for a log position, whole projector.
+	// EventQuery.WaitFor: the same wait for a log position, whole projector;
+	// the command asks for its position without waiting.
 	root := uuid.New()
-	resp, err := clients[0].Handle(t.Context(), &eventedpb.CommandBook{
+	unasked, err := clients[0].Handle(t.Context(), &eventedpb.CommandBook{
 		Cover: &eventedpb.Cover{Domain: "ledger", Root: &eventedpb.UUID{Value: root[:]}},
 		Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "CreateEntry"}}},
 	})
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || unasked.GetPosition() != 0 {
+		t.Fatalf("a command that asked for nothing: position %d, %v; want 0 (the head is not read unasked)", unasked.GetPosition(), err)
+	}
+	root = uuid.New()
+	resp, err := clients[0].Handle(metadata.AppendToOutgoingContext(t.Context(), "evented-want-position", "true"), &eventedpb.CommandBook{
+		Cover: &eventedpb.Cover{Domain: "ledger", Root: &eventedpb.UUID{Value: root[:]}},
+		Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "CreateEntry"}}},
+	})
+	if err != nil || resp.GetPosition() == 0 {
+		t.Fatalf("a command that asked for its position: %d, %v", resp.GetPosition(), err)
 	}
 	q := eventedpb.NewEventQueryClient(dial(t, b.QueryAddr()))
 	res, err := q.WaitFor(t.Context(), &eventedpb.WaitRequest{Position: resp.GetPosition(), Subscribers: []string{"ledger"}, Timeout: durationpb.New(10 * time.Second)})
