@@ -110,7 +110,8 @@ stop_pid() {
   pid_alive "$file" || { rm -f "$file"; return 0; }
   local pid
   pid=$(cat "$file")
-  kill "-$sig" "$pid"
+  # It may exit between the check and the signal: then it is stopped.
+  kill "-$sig" "$pid" 2>/dev/null || { rm -f "$file"; return 0; }
   local deadline=$((SECONDS + seconds))
   while kill -0 "$pid" 2>/dev/null; do
     if ((SECONDS >= deadline)); then
