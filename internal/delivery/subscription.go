@@ -326,6 +326,9 @@ const readBatch = 1024
 // over with an older checkpoint makes the reader go back for it.
 func (s *Subscription) readLoop(ctx context.Context) {
 	o := s.opts
+	var ahead *logRead // the next batch, read while the last is handed out
+	var reads sync.WaitGroup
+	defer reads.Wait()
 	for {
 		var segs []*segment
 		var after uint64
@@ -359,9 +362,25 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			s.readerWaits.Store(false)
 			continue
 		}
-		wake := s.store.Appended()
-		changed := s.readerWoken()
-		batch, err := s.store.ReadLog(ctx, after, readBatch)
+		r := ahead
+		if r != nil && r.after == after {
+			<-r.done
+		} else {
+			// No read ahead, or one from a place the reader left (a
+			// segment taken over went back): read now.
+			r = s.newLogRead(after)
+			r.run(ctx, s.store)
+		}
+		ahead = nil
+		batch, err := r.batch, r.err
+		if err == nil && len(batch) == readBatch {
+			// Behind the head (a catch-up, a rebuild): read the next
+			// batch while this one is handed out, on another core.
+			next := s.newLogRead(batch[len(batch)-1].Position)
+			reads.Go(func() { next.run(ctx, s.store) })
+			ahead = next
+		}
+		wake, changed := r.wake, r.changed
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -373,8 +392,9 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			continue
 		}
 		if len(batch) > 0 {
+			parts := split(batch, o)
 			for _, g := range segs {
-				g.enqueue(batch)
+				g.enqueue(batch, parts[g.index])
 			}
 			s.noteProgress() // events of other segments move the window too
 			continue
@@ -387,6 +407,28 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// logRead is one ReadLog of the reader, possibly under way in a goroutine
+// of its own: batch and err are set when done is closed. wake and changed
+// are the reader's channels as they were before the read began, so a
+// commit or a change during the read is not missed.
+type logRead struct {
+	after         uint64
+	wake, changed <-chan struct{}
+	done          chan struct{}
+	batch         []eventstore.Logged
+	err           error
+}
+
+// newLogRead prepares the read of the batch after the position after.
+func (s *Subscription) newLogRead(after uint64) *logRead {
+	return &logRead{after: after, wake: s.store.Appended(), changed: s.readerWoken(), done: make(chan struct{})}
+}
+
+func (r *logRead) run(ctx context.Context, store Storage) {
+	defer close(r.done)
+	r.batch, r.err = store.ReadLog(ctx, r.after, readBatch)
 }
 
 // roomNow reports whether every open segment of segs has room.
