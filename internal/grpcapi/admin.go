@@ -30,6 +30,24 @@ type Admin struct {
 	Log eventstore.Log
 	// Deadlines lists the pending deadlines (ListDeadlines); nil: none kept.
 	Deadlines eventstore.Deadlines
+	// Projections serves the subscription queries ListLiveQueries lists;
+	// nil: none. Replica names this process in the list.
+	Projections *delivery.Projections
+	Replica     string
+}
+
+// ListLiveQueries implements DeliveryAdmin.ListLiveQueries.
+func (a *Admin) ListLiveQueries(_ *emptypb.Empty, stream grpc.ServerStreamingServer[eventedpb.LiveQuery]) error {
+	if a.Projections == nil {
+		return nil
+	}
+	for _, w := range a.Projections.Live() {
+		if err := stream.Send(&eventedpb.LiveQuery{Projector: w.Projector, Key: w.Key, Client: w.Client,
+			Since: timestamppb.New(w.Since), Version: w.Version, Updates: w.Updates, Replica: a.Replica}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListSubscriptions implements DeliveryAdmin.ListSubscriptions.

@@ -231,7 +231,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
-	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store}
+	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store, Projections: s.projections, Replica: s.replicaName()}
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, commands)
 	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, admin)
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
@@ -508,6 +508,14 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 // replicaID is this process's name in segment leases: the configured one,
 // else the host name, process id and a random suffix, unique per start (a
 // restarted process never mistakes its predecessor's leases for its own).
+// replicaName is this process's replica id, "" before subscriptions made it.
+func (s *Server) replicaName() string {
+	if s.replica == nil {
+		return ""
+	}
+	return s.replica.ID()
+}
+
 func replicaID(configured string) string {
 	if configured != "" {
 		return configured

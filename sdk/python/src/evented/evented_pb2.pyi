@@ -214,6 +214,24 @@ class ProjectionUpdate(_message.Message):
     projection: Projection
     def __init__(self, version: _Optional[int] = ..., key: _Optional[str] = ..., projection: _Optional[_Union[Projection, _Mapping]] = ...) -> None: ...
 
+class LiveQuery(_message.Message):
+    __slots__ = ("projector", "key", "client", "since", "version", "updates", "replica")
+    PROJECTOR_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
+    projector: str
+    key: str
+    client: str
+    since: _timestamp_pb2.Timestamp
+    version: int
+    updates: int
+    replica: str
+    def __init__(self, projector: _Optional[str] = ..., key: _Optional[str] = ..., client: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., updates: _Optional[int] = ..., replica: _Optional[str] = ...) -> None: ...
+
 class DiscardRequest(_message.Message):
     __slots__ = ("subscriber", "covers", "confirm")
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
