@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -788,4 +789,37 @@ func TestSendIdempotencyKey(t *testing.T) {
 	}
 	errOut := fails(t, "send", "customer", "cust-key", "examples.CreateCustomer", `{"name":"Other","email":"o@x"}`, f.cmd(), "--idempotency-key", "create-cust-key")
 	contains(t, "reused key", errOut, `idempotency-key "create-cust-key" was used for a different command`, "use a new key")
+}
+
+func TestQueries(t *testing.T) {
+	f := start(t)
+	contains(t, "queries", ok(t, "queries", f.cmd()), "no live subscription queries on this replica")
+	conn, err := grpc.NewClient(f.srv.QueryAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := eventedpb.NewProjectionQueryClient(conn).Subscribe(ctx, &eventedpb.ProjectionSubscription{Projector: "receipt", Key: "order-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.CloseSend()
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if out = ok(t, "queries", f.cmd()); strings.Contains(out, "order-7") {
+			break
+		}
+	}
+	for _, want := range []string{"PROJECTOR", "receipt", "order-7", "127.0.0.1:", "1 live on "} {
+		contains(t, "queries", out, want)
+	}
+	views := decode[[]struct {
+		Projector, Key, Client, Replica, Since string
+		Version, Updates                       uint64
+	}](t, ok(t, "queries", f.cmd(), "-o", "json"))
+	if len(views) != 1 || views[0].Projector != "receipt" || views[0].Key != "order-7" || views[0].Replica == "" {
+		t.Errorf("queries -o json: %+v", views)
+	}
 }
