@@ -34,7 +34,7 @@ var (
 // example services, all real processes.
 func TestE2E(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end suite skipped with -short: it builds and starts evented and six example services")
+		t.Skip("end-to-end suite skipped with -short: it builds and starts evented and seven example services")
 	}
 	lang := cmp(*langFlag, cmp(os.Getenv("E2E_LANG"), "go"))
 	l, ok := languages[lang]
