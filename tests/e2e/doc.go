@@ -60,4 +60,11 @@
 // The log projectors must write one JSON object per event on standard
 // output with the keys projector, domain, root, sequence and type (see
 // examples/go/internal/eventlog): the suite reads them.
+//
+// The loyalty balance projector (projector-loyalty, loyalty-balance in the
+// configuration) must return a LoyaltyBalance for every book: the suite
+// reads it with a subscription query right after a command that waited for
+// it (read-your-writes), and runs the Go example client
+// examples/go/loyalty-watch, built whatever the language, to watch it
+// change.
 package e2e
