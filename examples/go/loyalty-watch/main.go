@@ -4,8 +4,8 @@
 // the current balance, then every new one evented pushes, one line each:
 //
 //	go run ./examples/go/loyalty-watch cust-001
-//	version=12 sequence=0 customer=bee85a38-babe-5251-8d7d-f8a8ed93ed9c name="Alice" points=0 lifetime=0
-//	version=15 sequence=1 customer=bee85a38-babe-5251-8d7d-f8a8ed93ed9c name="Alice" points=45 lifetime=45
+//	version=1 sequence=0 customer=bee85a38-babe-5251-8d7d-f8a8ed93ed9c name="Alice" points=0 lifetime=0
+//	version=2 sequence=1 customer=bee85a38-babe-5251-8d7d-f8a8ed93ed9c name="Alice" points=45 lifetime=45
 //
 // CUSTOMER is the customer's aggregate id: a UUID, or a name such as
 // cust-001 standing for its name-based UUID (sdk.Root), as in evented send.
