@@ -502,6 +502,35 @@ func TestAggregates(t *testing.T) {
 		t.Errorf("aggregates shop -o json: got %+v, want shop %s and %s", roots, o1, o2)
 	}
 	contains(t, "aggregates of an empty domain", ok(t, "aggregates", "nothing-here", f.qry()), `no aggregates in domain "nothing-here"`)
+
+	// A root derived from a name its first event keeps (CustomerCreated's
+	// name is the id here) is shown with that name, as in the console.
+	ok(t, "send", "customer", "Named", "examples.CreateCustomer", `{"name":"Named","email":"n@b"}`, f.cmd())
+	n := sdk.Root("Named").String()
+	out := ok(t, "aggregates", "customer", f.qry())
+	if !regexp.MustCompile(`(?m)^DOMAIN +NAME +ROOT\n`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^customer +Named +`+n+`$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^customer +`+c+`$`).MatchString(out) {
+		t.Errorf("aggregates customer: want Named beside its root, and %s without a name:\n%s", c, out)
+	}
+	named := decode[[]struct {
+		Domain string `json:"domain"`
+		Root   string `json:"root"`
+		Name   string `json:"name"`
+	}](t, ok(t, "aggregates", "customer", f.qry(), "-o", "json"))
+	found := false
+	for _, r := range named {
+		found = found || r.Root == n && r.Name == "Named"
+		if r.Root == c && r.Name != "" {
+			t.Errorf("aggregates -o json: %s named %q", c, r.Name)
+		}
+	}
+	if !found {
+		t.Errorf("aggregates customer -o json: no Named: %+v", named)
+	}
+	if out := ok(t, "aggregates", "customer", f.qry(), "--names=false"); strings.Contains(out, "Named") {
+		t.Errorf("aggregates --names=false looked names up:\n%s", out)
+	}
 }
 
 // descriptorSet writes a FileDescriptorSet with message shop.PlaceOrder
