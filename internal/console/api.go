@@ -139,6 +139,7 @@ type subscriptionView struct {
 	Rate        float64       `json:"rate"`
 	EtaSeconds  float64       `json:"eta_seconds"`
 	Delivered   uint64        `json:"delivered"`
+	Retries     uint64        `json:"retries"`
 	Pending     int           `json:"pending"`
 	Parked      int           `json:"parked"`
 	ReplayUntil uint64        `json:"replay_until"`
@@ -187,7 +188,7 @@ func (c *Console) subscriptionViews(ctx context.Context) ([]subscriptionView, ui
 			kind = "relay"
 		}
 		v := subscriptionView{Name: st.Name, Kind: kind, Projector: st.Projector, Version: st.Version, State: st.State,
-			Synchronous: st.Synchronous, Checkpoint: st.Checkpoint, Head: head, Rate: st.Rate, Delivered: st.Delivered,
+			Synchronous: st.Synchronous, Checkpoint: st.Checkpoint, Head: head, Rate: st.Rate, Delivered: st.Delivered, Retries: st.Retries,
 			Pending: st.Pending, ReplayUntil: st.ReplayUntil, LastError: st.LastError, Replica: st.Replica, Segments: []segmentView{}}
 		if head > st.Checkpoint {
 			v.Lag = head - st.Checkpoint

@@ -218,6 +218,11 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 			}
 		}
 		e.commands = out.Commands
+		if err != nil && !errors.Is(err, errNotFirst) && !errors.Is(err, errMoved) {
+			// The consumer was called and failed: an attempt that its
+			// subscription tries again.
+			e.sub.failed(err)
+		}
 		if err != nil {
 			e.sub.log.Warn("inline delivery failed; the subscription will retry it", "cover", in.cover, "err", err)
 			res.Failures = append(res.Failures, Failure{Consumer: e.sub.Name(), Err: err})

@@ -452,8 +452,7 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 		if ctx.Err() != nil {
 			return false
 		}
-		s.opts.Observer.Failed(s.Name())
-		s.noteError(lastErr)
+		s.failed(lastErr)
 		if permanent(lastErr) {
 			break
 		}

@@ -54,6 +54,7 @@ type Subscription struct {
 	rateAt      time.Time // when rate was last updated
 	rateCount   uint64    // delivered at rateAt
 	delivered   uint64
+	retries     uint64
 	parkedCount int
 	lastErr     string
 	warnedDown  time.Time // last warning that the consumer is down
@@ -104,11 +105,15 @@ type Status struct {
 	Name string
 	// Checkpoint is the lowest checkpoint of its segments: every event at
 	// or below it is handled.
-	Checkpoint  uint64
-	Read        uint64 // last position read from the log by this replica
-	Delivered   uint64 // events delivered by this replica since start
-	Parked      int    // events parked by this replica since start
-	Pending     int    // events read by this replica and not yet handled
+	Checkpoint uint64
+	Read       uint64 // last position read from the log by this replica
+	Delivered  uint64 // events delivered by this replica since start
+	// Retries is the delivery attempts that failed on this replica since
+	// start: each was tried again after a backoff, or, the attempts used
+	// up, ended with the events parked.
+	Retries     uint64
+	Parked      int // events parked by this replica since start
+	Pending     int // events read by this replica and not yet handled
 	LastError   string
 	Synchronous bool
 	Replica     string // this replica's name in the leases
@@ -147,7 +152,7 @@ type SegmentStatus struct {
 func (s *Subscription) Status() Status {
 	s.mu.Lock()
 	start := s.start
-	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr,
+	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Retries: s.retries, Parked: s.parkedCount, LastError: s.lastErr,
 		Synchronous: s.opts.Synchronous, ReplayUntil: s.replay.Until, State: s.version.String(),
 		OldestUnhandled: s.oldest, Rate: s.rate}
 	st.Projector, st.Version = s.projector()
@@ -987,6 +992,15 @@ func (s *Subscription) warnDown() bool {
 		return true
 	}
 	return false
+}
+
+// failed counts a failed delivery attempt and notes its error.
+func (s *Subscription) failed(err error) {
+	s.mu.Lock()
+	s.retries++
+	s.lastErr = err.Error()
+	s.mu.Unlock()
+	s.opts.Observer.Failed(s.Name())
 }
 
 func (s *Subscription) noteError(err error) {
