@@ -13,6 +13,7 @@ import (
 
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/outage"
 )
 
 // Subscription delivers the store's events to one consumer. Its work is
@@ -57,7 +58,6 @@ type Subscription struct {
 	retries     uint64
 	parkedCount int
 	lastErr     string
-	warnedDown  time.Time // last warning that the consumer is down
 }
 
 // runner is a segment being delivered and how to stop it.
@@ -81,6 +81,9 @@ func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, lo
 		replica, own = NewReplica(store, opts.Owner, opts.LeaseTTL), true
 	}
 	opts.Owner = replica.ID()
+	if opts.Outage == nil {
+		opts.Outage = outage.New(log.With("component", "delivery")).Service("consumer", consumer.Name(), "")
+	}
 	return &Subscription{
 		replica:    replica,
 		ownReplica: own,
@@ -977,21 +980,6 @@ func (s *Subscription) backoff(attempt int) time.Duration {
 		d = s.opts.BackoffMax
 	}
 	return time.Duration(float64(d) * (0.5 + rand.Float64()))
-}
-
-// warnDownEvery spaces the warnings that a consumer is down.
-const warnDownEvery = 30 * time.Second
-
-// warnDown reports whether to log that the consumer is down now: at the
-// first failure, then once per warnDownEvery.
-func (s *Subscription) warnDown() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now := time.Now(); now.Sub(s.warnedDown) >= warnDownEvery {
-		s.warnedDown = now
-		return true
-	}
-	return false
 }
 
 // failed counts a failed delivery attempt and notes its error.

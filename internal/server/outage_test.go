@@ -1,0 +1,117 @@
+package server_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/server"
+)
+
+// runLogged runs a server of cfg on ports 0 of 127.0.0.1, logging at
+// level into logs.
+func runLogged(t *testing.T, cfg config.Config, logs *syncBuffer, level slog.Level, opts ...server.Option) *server.Server {
+	t.Helper()
+	cfg.Server.Host = "127.0.0.1"
+	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
+	srv, err := server.New(t.Context(), cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level})), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("server did not stop within 10s")
+		}
+	})
+	return srv
+}
+
+// TestOneWarningWhenBusinessLogicIsDown: with the business logic of a
+// domain stopped, several commands to it and the console's background
+// checks (every 50 ms here, so several fail) leave exactly one WARN in the
+// log, naming the service; each command's reply names it too. Once it is
+// back, one INFO says so.
+func TestOneWarningWhenBusinessLogicIsDown(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	var logs syncBuffer
+	cfg := config.Default()
+	cfg.Storage.Type = "memory"
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "customer", Address: addr}}
+	srv := runLogged(t, cfg, &logs, slog.LevelInfo, server.WithConsoleSampling(50*time.Millisecond))
+	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	root := uuid.New()
+	cmd := &eventedpb.CommandBook{
+		Cover: &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}},
+		Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "type.googleapis.com/test.Create"}}},
+	}
+	for range 5 {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := client.Handle(ctx, cmd)
+		cancel()
+		if st := status.Convert(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), `business logic of domain "customer" at `+addr) {
+			t.Fatalf("a command to the stopped service: %v; want UNAVAILABLE naming it", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The checks, every 50 ms, have failed often enough by now (more
+	// than the two in a row that make an outage) to warn on their own.
+	time.Sleep(time.Second)
+	warns := regexp.MustCompile(`(?m)^.*level=WARN.*$`).FindAllString(logs.String(), -1)
+	if len(warns) != 1 || !strings.Contains(warns[0], "name=customer") || !strings.Contains(warns[0], "address="+addr) {
+		t.Fatalf("want one WARN naming the business logic of customer, got %d:\n%s", len(warns), strings.Join(warns, "\n"))
+	}
+
+	// Back: the next command goes through, and the log says so once.
+	back, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	g := grpc.NewServer()
+	eventedpb.RegisterBusinessLogicServer(g, echoLogic{})
+	go g.Serve(back)
+	t.Cleanup(g.Stop)
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "reachable again"); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no INFO once the service is back:\n%s", logs.String())
+		}
+	}
+	// gRPC's client redials after its backoff: a few tries, bounded.
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := client.Handle(ctx, cmd)
+		cancel()
+		if err == nil {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("a command once the service is back: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := strings.Count(logs.String(), "reachable again"); n != 1 {
+		t.Errorf("%d INFOs that the service is back, want 1:\n%s", n, logs.String())
+	}
+}
