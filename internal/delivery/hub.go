@@ -171,6 +171,16 @@ type InlineResult struct {
 	Failures []Failure
 }
 
+// Consumers names the synchronous consumers this inline delivery calls
+// (or leaves to the replica that owns the aggregate's segment).
+func (in *Inline) Consumers() []string {
+	names := make([]string, len(in.entries))
+	for i, e := range in.entries {
+		names[i] = e.sub.Name()
+	}
+	return names
+}
+
 // Failure is a consumer that failed an inline delivery.
 type Failure struct {
 	Consumer string

@@ -12,11 +12,13 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/server"
 )
 
@@ -113,5 +115,59 @@ func TestOneWarningWhenBusinessLogicIsDown(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "reachable again"); n != 1 {
 		t.Errorf("%d INFOs that the service is back, want 1:\n%s", n, logs.String())
+	}
+}
+
+// TestCommandPathDebugLog: at DEBUG, a command's steps are logged with its
+// domain, root and correlation id: received, routed, the business logic's
+// reply, the events appended (sequence range), the synchronous consumers
+// called, the reply. At INFO, none of them.
+func TestCommandPathDebugLog(t *testing.T) {
+	logic := serve(t, func(g *grpc.Server) { eventedpb.RegisterBusinessLogicServer(g, echoLogic{}) })
+	proj := serve(t, func(g *grpc.Server) { eventedpb.RegisterProjectorCoordinatorServer(g, syncProjector{}) })
+	cfg := config.Default()
+	cfg.Storage.Type = "memory"
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "customer", Address: logic}}
+	cfg.Projectors = []config.Consumer{{Name: "totals", Address: proj, Synchronous: true, Domains: []string{"customer"}}}
+	for _, level := range []slog.Level{slog.LevelDebug, slog.LevelInfo} {
+		var logs syncBuffer
+		srv := runLogged(t, cfg, &logs, level)
+		root := uuid.New()
+		ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(t.Context(), grpcapi.CorrelationKey, "corr-debug-1"), 10*time.Second)
+		_, err := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr())).Handle(ctx, &eventedpb.CommandBook{
+			Cover: &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}},
+			Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "type.googleapis.com/test.Create"}}},
+		})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := []string{
+			`msg="command received".*type=type.googleapis.com/test.Create`,
+			`msg="command routed".*service="business logic of domain \\"customer\\"`,
+			`msg="business logic replied".*events=1`,
+			`msg="events appended".*first_sequence=0 last_sequence=0`,
+			`msg="synchronous consumers called".*consumers=\[totals\] projections=1`,
+			`msg="command replied".*books=1 projections=1`,
+		}
+		for _, step := range steps {
+			re := regexp.MustCompile(`level=DEBUG ` + step)
+			lines := regexp.MustCompile(`(?m)^.*`+step+`.*$`).FindAllString(logs.String(), -1)
+			if level == slog.LevelInfo {
+				if len(lines) != 0 {
+					t.Errorf("at INFO, logged %s", lines[0])
+				}
+				continue
+			}
+			if len(lines) != 1 || !re.MatchString(lines[0]) {
+				t.Errorf("at DEBUG, want one line %s, got %d:\n%s", step, len(lines), logs.String())
+				continue
+			}
+			for _, id := range []string{"domain=customer", "root=" + root.String(), "correlation_id=corr-debug-1"} {
+				if !strings.Contains(lines[0], id) {
+					t.Errorf("%s lacks %s: %s", step, id, lines[0])
+				}
+			}
+		}
 	}
 }
