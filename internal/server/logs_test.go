@@ -171,3 +171,46 @@ func TestCommandPathDebugLog(t *testing.T) {
 		}
 	}
 }
+
+// refusingSaga refuses every book with its own reason.
+type refusingSaga struct {
+	eventedpb.UnimplementedSagaCoordinatorServer
+}
+
+func (refusingSaga) HandleSync(context.Context, *eventedpb.EventBook) (*eventedpb.SynchronousProcessingResponse, error) {
+	return nil, status.Error(codes.FailedPrecondition, "loyalty table is locked")
+}
+
+// TestFailingSyncConsumerReplyNamesCause: a synchronous saga that fails
+// is named in the reply's failures trailer with its own error: for the
+// command that met the failure, and for the next command of the aggregate,
+// which gives way to the events still being retried and says why they are.
+func TestFailingSyncConsumerReplyNamesCause(t *testing.T) {
+	logic := serve(t, func(g *grpc.Server) { eventedpb.RegisterBusinessLogicServer(g, echoLogic{}) })
+	saga := serve(t, func(g *grpc.Server) { eventedpb.RegisterSagaCoordinatorServer(g, refusingSaga{}) })
+	cfg := config.Default()
+	cfg.Storage.Type = "memory"
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "customer", Address: logic}}
+	cfg.Sagas = []config.Consumer{{Name: "loyalty", Address: saga, Synchronous: true, Domains: []string{"customer"}}}
+	cfg.Delivery.MaxAttempts, cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = 1000, 50*time.Millisecond, 100*time.Millisecond
+	var logs syncBuffer
+	srv := runLogged(t, cfg, &logs, slog.LevelInfo)
+	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	root := uuid.New()
+	for i := range 2 {
+		var trailer metadata.MD
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, err := client.Handle(ctx, &eventedpb.CommandBook{
+			Cover: &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}},
+			Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "type.googleapis.com/test.Create"}}},
+		}, grpc.Trailer(&trailer))
+		cancel()
+		if err != nil {
+			t.Fatalf("command %d: %v (a failing synchronous consumer does not fail the command)", i, err)
+		}
+		failures := trailer.Get("evented-delivery-failures")
+		if len(failures) != 1 || !strings.HasPrefix(failures[0], "loyalty: ") || !strings.Contains(failures[0], "loyalty table is locked") {
+			t.Errorf("command %d: failures %q; want loyalty named with its own error", i, failures)
+		}
+	}
+}
