@@ -108,15 +108,12 @@ type Status struct {
 	Name string
 	// Checkpoint is the lowest checkpoint of its segments: every event at
 	// or below it is handled.
-	Checkpoint uint64
-	Read       uint64 // last position read from the log by this replica
-	Delivered  uint64 // events delivered by this replica since start
-	// Retries is the delivery attempts that failed on this replica since
-	// start: each was tried again after a backoff, or, the attempts used
-	// up, ended with the events parked.
-	Retries     uint64
-	Parked      int // events parked by this replica since start
-	Pending     int // events read by this replica and not yet handled
+	Checkpoint  uint64
+	Read        uint64 // last position read from the log by this replica
+	Delivered   uint64 // events delivered by this replica since start
+	Retries     uint64 // delivery attempts that failed on this replica since start (each retried, or ended parked)
+	Parked      int    // events parked by this replica since start
+	Pending     int    // events read by this replica and not yet handled
 	LastError   string
 	Synchronous bool
 	Replica     string // this replica's name in the leases

@@ -118,11 +118,9 @@ func WithSpanExporter(exp sdktrace.SpanExporter) Option {
 
 // Server is one evented server.
 type Server struct {
-	cfg config.Config
-	log *slog.Logger
-	// outages logs one WARN per outage of a service evented calls,
-	// whichever part notices it (reach checks, commands, deliveries).
-	outages *outage.Tracker
+	cfg     config.Config
+	log     *slog.Logger
+	outages *outage.Tracker // one WARN per outage of a service evented calls, whoever notices it
 	store   Storage
 	router  *router
 	hub     *delivery.Hub
