@@ -1908,7 +1908,11 @@ type SubscriptionStatus struct {
 	Rate float64 `protobuf:"fixed64,17,opt,name=rate,proto3" json:"rate,omitempty"`
 	// lag / rate: the estimated seconds to catch up (0 when caught up or
 	// not delivering).
-	EtaSeconds    float64 `protobuf:"fixed64,18,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	EtaSeconds float64 `protobuf:"fixed64,18,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	// Delivery attempts that failed since the answering replica started:
+	// each was tried again after a backoff or, its attempts used up, ended
+	// with the events parked. last_error is the latest one's error.
+	Retries       uint64 `protobuf:"varint,19,opt,name=retries,proto3" json:"retries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2065,6 +2069,13 @@ func (x *SubscriptionStatus) GetRate() float64 {
 func (x *SubscriptionStatus) GetEtaSeconds() float64 {
 	if x != nil {
 		return x.EtaSeconds
+	}
+	return 0
+}
+
+func (x *SubscriptionStatus) GetRetries() uint64 {
+	if x != nil {
+		return x.Retries
 	}
 	return 0
 }
@@ -2839,7 +2850,7 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\vResetResult\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12!\n" +
 	"\freplay_until\x18\x02 \x01(\x04R\vreplayUntil\x12\x1a\n" +
-	"\bsegments\x18\x03 \x01(\rR\bsegments\"\x96\x04\n" +
+	"\bsegments\x18\x03 \x01(\rR\bsegments\"\xb0\x04\n" +
 	"\x12SubscriptionStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -2864,7 +2875,8 @@ const file_evented_evented_proto_rawDesc = "" +
 	"lagSeconds\x12\x12\n" +
 	"\x04rate\x18\x11 \x01(\x01R\x04rate\x12\x1f\n" +
 	"\veta_seconds\x18\x12 \x01(\x01R\n" +
-	"etaSeconds\"^\n" +
+	"etaSeconds\x12\x18\n" +
+	"\aretries\x18\x13 \x01(\x04R\aretries\"^\n" +
 	"\x0eCutOverRequest\x12\x1c\n" +
 	"\tprojector\x18\x01 \x01(\tR\tprojector\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x14\n" +

@@ -456,6 +456,7 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 	for attempt, tries := 1, 1; attempt <= s.opts.MaxAttempts; tries++ {
 		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent, replay, g.replay.Commands)
 		if lastErr == nil {
+			s.opts.Outage.Up()
 			s.counted(len(todo), todo[len(todo)-1].CreatedAt)
 			if !replay {
 				s.advanceMark(context.WithoutCancel(ctx), cover, todo[len(todo)-1].Sequence+1)
@@ -465,8 +466,7 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 		if ctx.Err() != nil {
 			return false
 		}
-		s.opts.Observer.Failed(s.Name())
-		s.noteError(lastErr)
+		s.failed(lastErr)
 		if permanent(lastErr) {
 			break
 		}
@@ -474,8 +474,10 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 		// as long as it takes. Only refusals use up attempts.
 		if !unavailable(lastErr) {
 			attempt++
-		} else if s.warnDown() {
-			g.log.Warn("consumer unavailable; its events wait for it (nothing is parked)", "cover", cover, "err", lastErr)
+		} else {
+			// The outage tracker warns, once per outage.
+			s.opts.Outage.Down(lastErr)
+			g.log.Debug("consumer unavailable; its events wait for it (nothing is parked)", "cover", cover, "err", lastErr)
 		}
 		if attempt <= s.opts.MaxAttempts {
 			g.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)

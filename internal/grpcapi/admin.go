@@ -59,7 +59,7 @@ func (a *Admin) ListSubscriptions(_ *emptypb.Empty, stream grpc.ServerStreamingS
 	for _, sub := range a.Hub.Subscriptions() {
 		st := sub.Status()
 		msg := &eventedpb.SubscriptionStatus{
-			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered,
+			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered, Retries: st.Retries,
 			Parked: uint64(st.Parked), Pending: uint64(st.Pending), LastError: st.LastError,
 			Synchronous: st.Synchronous, Head: head, Replica: st.Replica, ReplayUntil: st.ReplayUntil,
 			Projector: st.Projector, Version: uint32(st.Version), State: st.State, Rate: st.Rate,

@@ -46,6 +46,7 @@ import (
 	"github.com/evented/evented/internal/eventstore/sqlite"
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/metrics"
+	"github.com/evented/evented/internal/outage"
 	"github.com/evented/evented/internal/query"
 	"github.com/evented/evented/internal/snapshot"
 	"github.com/evented/evented/internal/tracing"
@@ -119,6 +120,7 @@ func WithSpanExporter(exp sdktrace.SpanExporter) Option {
 type Server struct {
 	cfg     config.Config
 	log     *slog.Logger
+	outages *outage.Tracker // one WARN per outage of a service evented calls, whoever notices it
 	store   Storage
 	router  *router
 	hub     *delivery.Hub
@@ -160,7 +162,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage, sources: o.sources}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage, sources: o.sources,
+		outages: outage.New(log.With("component", "outage"))}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -186,7 +189,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	s.closers = closers
 	s.store = upcast.Storage(s.store, reg, upcast.Options{CacheBytes: upcastCacheBytes(cfg.Command.UpcastCacheBytes)})
-	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
+	if s.router, err = newRouter(cfg.BusinessLogic, s.outages, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
 	policies := map[string]command.SnapshotPolicy{}
@@ -463,7 +466,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, SaveDeadlines: s.saveDeadlines, Start: start,
 			MaxBookBytes: d.MaxBookBytes, EventPerBook: kind == dremote.Saga, ClaimTTL: 2*d.Timeout + 5*time.Second,
 			Projector: projector, Version: c.Version, FirstVersion: first, AutoCutover: c.Cutover == "auto",
-			Projections: projections,
+			Projections: projections, Outage: s.outages.Service(kind.String(), reachName(c), c.Address),
 		}, s.log)
 		subs = append(subs, sub)
 		s.byKind[kind] = append(s.byKind[kind], sub)
@@ -497,6 +500,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		subs = append(subs, delivery.New(relay{pub: pub, timeout: d.Timeout}, s.store, nil, delivery.Options{
 			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, SaveDeadlines: s.saveDeadlines, MaxBookBytes: limit,
+			Outage: s.outages.Service(kindBroker, s.cfg.Bus.Type, s.cfg.Bus.URL),
 		}, s.log))
 	}
 	if s.snapper != nil {
@@ -535,7 +539,7 @@ type router struct {
 	remotes []*remote.Logic
 }
 
-func newRouter(cfg []config.BusinessLogic, opts ...grpc.DialOption) (*router, error) {
+func newRouter(cfg []config.BusinessLogic, outages *outage.Tracker, opts ...grpc.DialOption) (*router, error) {
 	r := &router{logic: map[string]business.Logic{}}
 	for i, b := range cfg {
 		sec, err := serviceDialOptions(fmt.Sprintf("business_logic[%d]", i), b.TLS, b.TokenFile)
@@ -548,6 +552,7 @@ func newRouter(cfg []config.BusinessLogic, opts ...grpc.DialOption) (*router, er
 			r.close()
 			return nil, err
 		}
+		l.ReportTo(outages.Service(kindBusinessLogic, b.Domain, b.Address))
 		r.logic[b.Domain] = l
 		r.remotes = append(r.remotes, l)
 		r.domains = append(r.domains, b.Domain)

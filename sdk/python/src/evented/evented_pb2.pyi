@@ -297,7 +297,7 @@ class ResetResult(_message.Message):
     def __init__(self, position: _Optional[int] = ..., replay_until: _Optional[int] = ..., segments: _Optional[int] = ...) -> None: ...
 
 class SubscriptionStatus(_message.Message):
-    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica", "replay_until", "projector", "version", "state", "lag_seconds", "rate", "eta_seconds")
+    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica", "replay_until", "projector", "version", "state", "lag_seconds", "rate", "eta_seconds", "retries")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
@@ -316,6 +316,7 @@ class SubscriptionStatus(_message.Message):
     LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RATE_FIELD_NUMBER: _ClassVar[int]
     ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkpoint: int
     read: int
@@ -334,7 +335,8 @@ class SubscriptionStatus(_message.Message):
     lag_seconds: float
     rate: float
     eta_seconds: float
-    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ..., replay_until: _Optional[int] = ..., projector: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., rate: _Optional[float] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
+    retries: int
+    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ..., replay_until: _Optional[int] = ..., projector: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., rate: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., retries: _Optional[int] = ...) -> None: ...
 
 class CutOverRequest(_message.Message):
     __slots__ = ("projector", "version", "force")
