@@ -117,6 +117,16 @@ func (c Config) Validate() error {
 	v.consumers("projectors", c.Projectors, maxDomain)
 	v.upcasters(c.Upcasters, maxDomain)
 	v.consumers("sagas", c.Sagas, maxDomain)
+	// Projectors and sagas share one set of subscriber names (checkpoints,
+	// evented-wait-for, DeliveryAdmin); "bus" is the relay's.
+	for i, s := range c.Sagas {
+		for j, p := range c.Projectors {
+			if s.Name != "" && s.Name == p.Name {
+				v.add(fmt.Sprintf("sagas[%d].name", i), "%q is also projectors[%d]: projectors and sagas share their names (checkpoints, evented-wait-for); want another name", s.Name, j)
+				break
+			}
+		}
+	}
 
 	d := c.Delivery
 	if d.MaxAttempts < 1 {

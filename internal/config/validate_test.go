@@ -147,7 +147,7 @@ func TestValidate(t *testing.T) {
 
 		{"consumers", func(c *Config) {
 			c.Projectors = []Consumer{cons("receipt", "localhost:50055", "transaction")}
-			c.Sagas = []Consumer{cons("receipt", "localhost:50054", "transaction", "customer")}
+			c.Sagas = []Consumer{cons("loyalty", "localhost:50054", "transaction", "customer")}
 		}, ""},
 		{"projector without name", func(c *Config) { c.Projectors = []Consumer{cons("", "h:1", "d")} },
 			"projectors[0].name: empty: want the name"},
@@ -177,6 +177,9 @@ func TestValidate(t *testing.T) {
 			`projectors[0].name: "p@v2": character '@' is not allowed`},
 		{"saga twice", func(c *Config) { c.Sagas = []Consumer{cons("s", "h:1", "d"), cons("s", "h:2", "d")} },
 			`sagas[1].name: "s" is also sagas[0]: want each name once`},
+		{"saga named as a projector", func(c *Config) {
+			c.Projectors, c.Sagas = []Consumer{cons("loyalty", "h:1", "d")}, []Consumer{cons("loyalty", "h:2", "d")}
+		}, `sagas[0].name: "loyalty" is also projectors[0]: projectors and sagas share their names`},
 		{"projector address", func(c *Config) { c.Projectors = []Consumer{cons("p", "h", "d")} },
 			`projectors[0].address: invalid value "h": want host:port`},
 		{"saga address", func(c *Config) { c.Sagas = []Consumer{cons("s", "", "d")} },

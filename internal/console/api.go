@@ -572,7 +572,24 @@ func (c *Console) subscriptions(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, "subscriptions", err)
 		return
 	}
-	writeJSON(w, map[string]any{"head": head, "subscriptions": subs})
+	queries := []liveQueryView{}
+	if c.o.Live != nil {
+		for _, q := range c.o.Live() {
+			queries = append(queries, liveQueryView{Projector: q.Projector, Key: q.Key, Client: q.Client,
+				Since: q.Since.UTC().Format(time.RFC3339), Version: q.Version, Updates: q.Updates})
+		}
+	}
+	writeJSON(w, map[string]any{"head": head, "subscriptions": subs, "queries": queries})
+}
+
+// liveQueryView is a subscription query this replica serves.
+type liveQueryView struct {
+	Projector string `json:"projector"`
+	Key       string `json:"key"`
+	Client    string `json:"client"`
+	Since     string `json:"since"`
+	Version   uint64 `json:"version"`
+	Updates   uint64 `json:"updates"`
 }
 
 func (c *Console) reset(w http.ResponseWriter, r *http.Request) {

@@ -46,11 +46,13 @@ type Options struct {
 	// Intercept wraps each call of Commands and Admin as on the gRPC
 	// ports (metrics); nil calls them as they are.
 	Intercept grpc.UnaryServerInterceptor
-	Reach     *Reach
-	Samples   *Sampler
-	Registry  *protoview.Registry
-	Log       *slog.Logger
-	Started   time.Time
+	// Live lists the subscription queries this replica serves; nil: none.
+	Live     func() []delivery.LiveWatch
+	Reach    *Reach
+	Samples  *Sampler
+	Registry *protoview.Registry
+	Log      *slog.Logger
+	Started  time.Time
 }
 
 // Console serves the pages and the API.

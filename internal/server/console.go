@@ -74,7 +74,7 @@ func (s *Server) newConsole(o options, commands *grpcapi.Commands, admin *grpcap
 	interceptor := s.metrics.Interceptor()
 	s.console = console.New(console.Options{
 		Version: version(), Config: s.cfg, Sources: o.sources, Store: s.store, Hub: s.hub,
-		Commands: commands, Admin: admin, Reach: s.reach, Samples: s.samples, Registry: reg,
+		Commands: commands, Admin: admin, Reach: s.reach, Samples: s.samples, Registry: reg, Live: s.projections.Live,
 		Log: s.log.With("component", "console"), Started: time.Now(),
 		Intercept: interceptor,
 	})

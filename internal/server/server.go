@@ -420,8 +420,16 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 	s.byKind = map[dremote.Kind][]*delivery.Subscription{}
 	// The lowest configured version of each versioned projector is the
 	// active one until a cut-over.
+	// An unversioned entry beside versions of the same projector is its
+	// version 1 (the unversioned checkpoints are version 1's).
+	projectors := slices.Clone(s.cfg.Projectors)
+	for i, c := range projectors {
+		if c.Version == 0 && slices.ContainsFunc(projectors, func(o config.Consumer) bool { return o.Name == c.Name && o.Version > 0 }) {
+			projectors[i].Version = 1
+		}
+	}
 	firstVersion := map[string]int{}
-	for _, c := range s.cfg.Projectors {
+	for _, c := range projectors {
 		if v, ok := firstVersion[c.Name]; c.Version > 0 && (!ok || c.Version < v) {
 			firstVersion[c.Name] = c.Version
 		}
@@ -472,7 +480,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		s.byKind[kind] = append(s.byKind[kind], sub)
 		return nil
 	}
-	for i, c := range s.cfg.Projectors {
+	for i, c := range projectors {
 		if err := add(dremote.Projector, fmt.Sprintf("projectors[%d]", i), c); err != nil {
 			return nil, err
 		}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,6 +41,14 @@ func (p *versionedProjector) Handle(ctx context.Context, b *eventedpb.EventBook)
 // inline; the new one catches up beside it; after the cut-over the command
 // replies carry the new one's projections and the old one gets nothing.
 func TestBlueGreenCutOverOfASynchronousProjector(t *testing.T) {
+	// The first version written out, or left unversioned beside version 2
+	// (it is version 1 then).
+	for _, first := range []int{1, 0} {
+		t.Run(fmt.Sprintf("version=%d", first), func(t *testing.T) { testBlueGreen(t, first) })
+	}
+}
+
+func testBlueGreen(t *testing.T, first int) {
 	serveVersion := func(p *versionedProjector) string {
 		return serve(t, func(g *grpc.Server) { eventedpb.RegisterProjectorCoordinatorServer(g, p) })
 	}
@@ -47,7 +56,7 @@ func TestBlueGreenCutOverOfASynchronousProjector(t *testing.T) {
 	cfg := config.Default()
 	cfg.Delivery.LeaseTTL = 600 * time.Millisecond // 600ms: replicas see a cut-over within 200ms
 	cfg.Projectors = []config.Consumer{
-		{Name: "receipt", Address: serveVersion(v1), Synchronous: true, Version: 1},
+		{Name: "receipt", Address: serveVersion(v1), Synchronous: true, Version: first},
 		{Name: "receipt", Address: serveVersion(v2), Synchronous: true, Version: 2},
 	}
 	srv, _ := start(t, cfg)

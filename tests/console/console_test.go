@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -29,12 +30,15 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/server"
+	"github.com/evented/evented/sdk"
 )
 
 // chromium finds the browser, or skips (fails when CONSOLE_REQUIRE=1).
@@ -68,8 +72,33 @@ func (p *ledger) Handle(_ context.Context, b *eventedpb.EventBook) (*emptypb.Emp
 	return &emptypb.Empty{}, nil
 }
 
+// balance is a projector that answers every book with a projection: run
+// as two versions, with publish_projections, for the version columns and
+// the live subscription queries.
+type balance struct {
+	eventedpb.UnimplementedProjectorCoordinatorServer
+}
+
+func (balance) Handle(context.Context, *eventedpb.EventBook) (*emptypb.Empty, error) {
+	return &emptypb.Empty{}, nil
+}
+
+func (balance) HandleSync(_ context.Context, b *eventedpb.EventBook) (*eventedpb.Projection, error) {
+	pages := b.GetPages()
+	return &eventedpb.Projection{Cover: b.GetCover(), Projector: "balance", Sequence: pages[len(pages)-1].GetNum(),
+		Projection: &anypb.Any{TypeUrl: "type.googleapis.com/examples.Receipt"}}, nil
+}
+
 func startServer(t *testing.T, proj *ledger, storage func(*config.Config)) *server.Server {
 	t.Helper()
+	bal, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb := grpc.NewServer()
+	eventedpb.RegisterProjectorCoordinatorServer(gb, balance{})
+	go gb.Serve(bal)
+	t.Cleanup(gb.Stop)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +121,9 @@ func startServer(t *testing.T, proj *ledger, storage func(*config.Config)) *serv
 	storage(&cfg)
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
-	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String(), Domains: []string{"ledger"}}}
+	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String(), Domains: []string{"ledger"}},
+		{Name: "balance", Address: bal.Addr().String(), Domains: []string{"customer"}, PublishProjections: true},
+		{Name: "balance", Version: 2, Address: bal.Addr().String(), Domains: []string{"customer"}, PublishProjections: true}}
 	cfg.Sagas = []config.Consumer{{Name: "loyalty", Address: downAddr, Domains: []string{"nothing"}}}
 	cfg.Delivery.MaxAttempts, cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = 2, time.Millisecond, 2*time.Millisecond
 	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.WithConsoleSampling(200*time.Millisecond))
@@ -277,7 +308,6 @@ func browse(t *testing.T, store string, storage func(*config.Config)) {
 
 	page("subscriptions", "subscriptions")
 	waitText("the subscriptions", "main", "ledger")
-	shot("subscriptions")
 	wantText("subscriptions", "main", "ledger", "projector", "loyalty", "saga", "Reset", "Retries")
 	// The ledger refused the entry twice (delivery.max_attempts 2).
 	retries := eval(`(() => {
@@ -289,6 +319,34 @@ func browse(t *testing.T, store string, storage func(*config.Config)) {
 	if retries != "2" {
 		t.Errorf("the ledger's retries on the subscriptions page: %v, want 2", retries)
 	}
+	// Both versions of balance, each with its state; a client watching
+	// cust-001's balance is listed.
+	wantText("subscriptions", "main", "balance@v2", "v1", "v2")
+	watcher := watchBalance(t, srv, "cust-001")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(base + "api/subscriptions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), sdk.Root("cust-001").String()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watch of cust-001 is not among the live queries within 15s: %s", body)
+		}
+	}
+	page("overview", "overview") // leave the page, so that opening it again loads it anew
+	page("subscriptions", "subscriptions")
+	waitText("the live query", "main", sdk.Root("cust-001").String())
+	wantText("the live queries", "#live-queries", "balance", "127.0.0.1:")
+	states := eval(`[...document.querySelectorAll('main table')[0].querySelectorAll('tbody tr')].filter((r) => r.cells[0].innerText.startsWith('balance')).map((r) => r.cells[0].innerText.trim() + ' ' + r.cells[2].innerText.trim()).join('; ')`)
+	if s, _ := states.(string); !strings.Contains(s, "balance active v1") || !strings.Contains(s, "balance@v2") || !strings.Contains(s, "v2") {
+		t.Errorf("the balance versions on the subscriptions page: %v; want v1 active and v2 beside it", states)
+	}
+	shot("subscriptions")
+	watcher()
 
 	// Parked: the entry is parked; heal the projector and replay it by
 	// clicking.
@@ -362,4 +420,32 @@ func browse(t *testing.T, store string, storage func(*config.Config)) {
 		}
 	}
 	t.Logf("screenshots in %s", shots)
+}
+
+// watchBalance subscribes to balance's projection of the customer id (as
+// the CLI maps ids to roots) until the returned stop is called.
+func watchBalance(t *testing.T, srv *server.Server, id string) (stop func()) {
+	t.Helper()
+	conn, err := grpc.NewClient(srv.QueryAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	root := sdk.Root(id)
+	stream, err := eventedpb.NewProjectionQueryClient(conn).Subscribe(ctx, &eventedpb.ProjectionSubscription{Projector: "balance",
+		Cover: &eventedpb.Cover{Domain: "customer", Root: &eventedpb.UUID{Value: root[:]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if _, err := stream.Recv(); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("watching balance of %s: %v", id, err)
+				}
+				return
+			}
+		}
+	}()
+	return func() { cancel(); conn.Close() }
 }

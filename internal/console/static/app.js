@@ -177,7 +177,13 @@ async function subscriptions(signal, reload) {
   const o = await api('/api/subscriptions', { signal });
   return [h('h1', {}, 'Subscriptions'),
     h('p', { class: 'muted' }, `Each projector, saga and the bus relay reads the log (head ${fmtNum(o.head)}) from its checkpoint.`),
-    subsTable(o.subscriptions, true, reload)];
+    subsTable(o.subscriptions, true, reload),
+    h('section', { id: 'live-queries', 'aria-labelledby': 'live-queries-title' },
+      h('h2', { id: 'live-queries-title' }, 'Live subscription queries'),
+      h('p', { class: 'muted' }, 'Clients of this replica watching a projector\'s projections (ProjectionQuery.Subscribe); each replica serves its own.'),
+      table(['Projector', 'Key', 'Client', 'Since', 'Version', 'Updates'], o.queries.map((q) => h('tr', {},
+        td(q.projector), td(q.key, 'mono'), td(q.client, 'mono'), td(fmtTime(q.since)), td(fmtNum(q.version), 'num'), td(fmtNum(q.updates), 'num'))),
+      { empty: 'No client is watching a projection on this replica.' }))];
 }
 
 async function parked(signal, reload) {
