@@ -279,6 +279,23 @@ func (e *UnknownDomainError) Is(target error) bool { return target == ErrUnknown
 // *eventstore.KeyMismatchError. A rejection, or a command that produced no
 // events, stores no key: repeating it decides it again.
 func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Result, error) {
+	return c.handle(ctx, cmd, true)
+}
+
+// Fire handles a deadline's command, as Dispatch does, except that its
+// idempotency key is not looked up before business logic is called: a
+// deadline is fired once but after a crash or a lease taken over, so that
+// lookup is a read per firing that almost never finds anything. The keyed
+// append checks the key all the same, in its transaction: a repeated
+// firing stores nothing and is answered with what the first one stored
+// (or, should business logic refuse it now, with that refusal, which
+// ends the deadline as well).
+func (c *Coordinator) Fire(ctx context.Context, cmd business.CommandBook) error {
+	_, err := c.handle(ctx, cmd, false)
+	return err
+}
+
+func (c *Coordinator) handle(ctx context.Context, cmd business.CommandBook, lookup bool) (Result, error) {
 	if err := validate(cmd); err != nil {
 		return Result{}, err
 	}
@@ -295,7 +312,7 @@ func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	res, inline, err := c.handleLocked(ctx, logic, cmd)
+	res, inline, err := c.handleLocked(ctx, logic, cmd, lookup)
 	if err != nil || inline == nil {
 		return res, err
 	}
@@ -317,7 +334,7 @@ func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Res
 // handleLocked runs the command under its aggregate's lock: load, decide,
 // append (retrying on conflicts), snapshot, inline delivery. It returns the
 // inline delivery to finish once the lock is released.
-func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cmd business.CommandBook) (Result, *delivery.Inline, error) {
+func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cmd business.CommandBook, lookup bool) (Result, *delivery.Inline, error) {
 	unlock, err := c.locks.lock(ctx, cmd.Cover)
 	if err != nil {
 		return Result{}, nil, err
@@ -328,8 +345,10 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		if key, err = c.storeKey(cmd.IdempotencyKey, commandFingerprint(cmd)); err != nil {
 			return Result{}, nil, err
 		}
-		if res, done, err := c.seen(ctx, key); done {
-			return res, nil, err
+		if lookup {
+			if res, done, err := c.seen(ctx, key); done {
+				return res, nil, err
+			}
 		}
 	}
 	inline, err := c.hub.Begin(ctx, cmd.Cover)

@@ -68,7 +68,7 @@ func (e env) firer(t testing.TB, id string, opts deadline.Options) (f *deadline.
 	if opts.Poll == 0 {
 		opts.Poll = 10 * time.Millisecond
 	}
-	f, err := deadline.NewFirer(e.store, delivery.NewReplica(e.store, id, time.Second), e.coord.Dispatch, opts, quiet)
+	f, err := deadline.NewFirer(e.store, delivery.NewReplica(e.store, id, time.Second), e.coord.Fire, opts, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,7 +220,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	coord.Distribute(s.hub)
 	dl := cfg.Deadlines
-	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Dispatch, deadline.Options{
+	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Fire, deadline.Options{
 		Segments: dl.Segments, LeaseTTL: cfg.Delivery.LeaseTTL, Poll: dl.Poll, Batch: dl.Batch, Concurrency: dl.Concurrency,
 	}, log); err != nil {
 		return nil, err

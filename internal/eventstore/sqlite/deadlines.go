@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -41,18 +42,35 @@ func (s *Store) schedule(ctx context.Context, ds []eventstore.Deadline) error {
 		return err
 	}
 	defer tx.Rollback()
-	now := formatTime(time.Now())
+	if err := scheduleTx(ctx, tx, ds, time.Now()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// scheduleTx upserts ds in tx, with one statement prepared for all of them
+// (parsing it again for each of thousands costs more than running it).
+func scheduleTx(ctx context.Context, tx *sql.Tx, ds []eventstore.Deadline, at time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO deadlines (id, slot, due, domain, aggregate_id, command, key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET due = excluded.due, domain = excluded.domain,
+			aggregate_id = excluded.aggregate_id, command = excluded.command, key = excluded.key,
+			created_at = excluded.created_at`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := formatTime(at)
 	for _, d := range ds {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deadlines (id, slot, due, domain, aggregate_id, command, key, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET due = excluded.due, domain = excluded.domain,
-				aggregate_id = excluded.aggregate_id, command = excluded.command, key = excluded.key,
-				created_at = excluded.created_at`,
-			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, d.Cover.Root.String(), blob(d.Command), d.Key, now); err != nil {
+		if _, err := st.ExecContext(ctx, d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain,
+			d.Cover.Root.String(), blob(d.Command), d.Key, now); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // Cancel implements eventstore.Deadlines.
@@ -76,16 +94,33 @@ func (s *Store) cancel(ctx context.Context, ids []string) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
+	n, err := cancelTx(ctx, tx, ids)
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// cancelTx deletes the deadlines with ids in tx and counts them.
+func cancelTx(ctx context.Context, tx *sql.Tx, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	st, err := tx.PrepareContext(ctx, `DELETE FROM deadlines WHERE id = ?`)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
 	n := 0
 	for _, id := range ids {
-		res, err := tx.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ?`, id)
+		res, err := st.ExecContext(ctx, id)
 		if err != nil {
 			return 0, err
 		}
 		k, _ := res.RowsAffected()
 		n += int(k)
 	}
-	return n, tx.Commit()
+	return n, nil
 }
 
 // Fired implements eventstore.Deadlines.
@@ -108,8 +143,13 @@ func (s *Store) fired(ctx context.Context, ds []eventstore.Deadline) error {
 		return err
 	}
 	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `DELETE FROM deadlines WHERE id = ? AND key = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	for _, d := range ds {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ? AND key = ?`, d.ID, d.Key); err != nil {
+		if _, err := st.ExecContext(ctx, d.ID, d.Key); err != nil {
 			return err
 		}
 	}
