@@ -386,8 +386,15 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			}
 			return Result{}, nil, err
 		}
+		var plan eventstore.DeadlinePlan
+		if len(decision.Deadlines) > 0 { // checked by decide
+			if plan.Schedule, plan.Cancel, err = deadline.Plan(decision.Deadlines, cmd.Cause); err != nil {
+				inline.Abort()
+				return Result{}, nil, err
+			}
+		}
 		inline.Expect(ctx, prior.Next())
-		events, stored, err := c.appendKeyed(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next(), cmd.Cause), key)
+		events, stored, err := c.appendKeyed(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next(), cmd.Cause), key, plan)
 		var conflict *eventstore.ConflictError
 		if err != nil || stored != nil {
 			c.books.drop(cmd.Cover)
@@ -423,10 +430,6 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			return Result{}, nil, fmt.Errorf("append to %s: %w", cmd.Cover, err)
 		}
 		c.opts.Observer.Appended(cmd.Cover.Domain, len(events))
-		if err := deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log); err != nil {
-			// The events are committed: the reply does not claim failure.
-			c.log.ErrorContext(ctx, "deadlines not stored; the command's events are", "cover", cmd.Cover, "command_id", cmd.Cause.CommandID, "err", err)
-		}
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		// What a load would return now: the new snapshot, or the prior
 		// state and the new events.
@@ -492,7 +495,7 @@ func (c *Coordinator) RecordKeyed(ctx context.Context, cover eventstore.Cover, p
 	for i := range pages {
 		pages[i].Cause = cause
 	}
-	events, stored, err := c.appendKeyed(ctx, cover, pages, k)
+	events, stored, err := c.appendKeyed(ctx, cover, pages, k, eventstore.DeadlinePlan{})
 	c.books.drop(cover) // appended without business logic: the next command loads
 	if stored != nil && err == nil {
 		return c.replay(ctx, k, *stored)

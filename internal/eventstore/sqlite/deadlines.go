@@ -73,6 +73,33 @@ func scheduleTx(ctx context.Context, tx *sql.Tx, ds []eventstore.Deadline, at ti
 	return nil
 }
 
+// AppendScheduling implements eventstore.Deadlines: the append joins the
+// writer's group commit like any other, and the plan is applied right
+// after its events, in the batch's one transaction.
+func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if err := plan.Check(); err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if s.closed() {
+		return nil, nil, eventstore.ErrClosed
+	}
+	if len(pages) == 0 {
+		return nil, nil, nil
+	}
+	r := &request{cover: cover, pages: pages, key: key, done: make(chan result, 1)}
+	if !plan.Empty() {
+		r.plan = &plan
+	}
+	res := s.submit(ctx, r)
+	if res.prior != nil {
+		res.prior.ID = key.ID
+	}
+	return res.events, res.prior, res.err
+}
+
 // Cancel implements eventstore.Deadlines.
 func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
 	if s.closed() {
