@@ -90,6 +90,9 @@ type SnapshotPolicy struct {
 	// MinEvents: store only when at least this many events were appended
 	// since the stored snapshot.
 	MinEvents uint32
+	// Keep is how many snapshots of each aggregate are kept (0 and 1: the
+	// latest).
+	Keep int
 }
 
 // Router finds the business logic of a domain.
@@ -592,7 +595,7 @@ func (c *Coordinator) storeSnapshot(ctx context.Context, prior, stored eventstor
 		return nil
 	}
 	snap := eventstore.Snapshot{Sequence: seq, TypeURL: s.TypeURL, State: slices.Clone(s.State), CreatedAt: time.Now().UTC()}
-	if err := c.snaps.PutSnapshot(ctx, stored.Cover, snap); err != nil {
+	if err := eventstore.PutSnapshotKeeping(ctx, c.snaps, stored.Cover, snap, policy.Keep); err != nil {
 		c.log.WarnContext(ctx, "snapshot not stored; events are", "cover", stored.Cover, "sequence", seq, "err", err)
 		return nil
 	}

@@ -175,6 +175,15 @@ type SnapshotRetention interface {
 // MaxSnapshotsKept bounds the snapshots kept per aggregate.
 const MaxSnapshotsKept = 100
 
+// PutSnapshotKeeping stores s for cover keeping its newest keep snapshots
+// when snaps can (SnapshotRetention), else as PutSnapshot does (one).
+func PutSnapshotKeeping(ctx context.Context, snaps Snapshots, cover Cover, s Snapshot, keep int) error {
+	if r, ok := snaps.(SnapshotRetention); ok && keep > 1 {
+		return r.PutSnapshotKeeping(ctx, cover, s, keep)
+	}
+	return snaps.PutSnapshot(ctx, cover, s)
+}
+
 var (
 	// ErrConflict is matched by every *ConflictError.
 	ErrConflict = errors.New("sequence conflict")

@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	policies := map[string]command.SnapshotPolicy{}
 	for _, b := range cfg.BusinessLogic {
-		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
+		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents), Keep: b.Snapshots.Keep}
 	}
 	var loads command.LoadObserver = loadMetrics{s.metrics}
 	if s.snapper = s.snapshotWorker(s.router); s.snapper != nil {
