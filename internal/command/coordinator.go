@@ -79,6 +79,14 @@ type LoadObserver interface {
 	Loaded(cover eventstore.Cover, took time.Duration, events int)
 }
 
+// DeadlineObserver, when the Observer implements it too, is told of the
+// deadlines a reply stored: scheduled and cancelled, counted by the
+// domain of the command that replied. It must be cheap and safe for
+// concurrent use.
+type DeadlineObserver interface {
+	DeadlinesPlanned(domain string, scheduled, cancelled int)
+}
+
 type noObserver struct{}
 
 func (noObserver) Appended(string, int)  {}
@@ -383,9 +391,14 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 				c.books.put(prior)
 			}
 			inline.Abort()
-			if err == nil {
+			if err == nil && len(decision.Deadlines) > 0 {
 				// Nothing to commit: the deadlines (a cancellation, say) stand alone.
-				err = deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log)
+				var plan eventstore.DeadlinePlan
+				if plan.Schedule, plan.Cancel, err = deadline.Plan(decision.Deadlines, cmd.Cause); err == nil {
+					if err = deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log); err == nil {
+						c.planned(cmd.Cover.Domain, plan)
+					}
+				}
 			}
 			return Result{}, nil, err
 		}
@@ -433,6 +446,7 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			return Result{}, nil, fmt.Errorf("append to %s: %w", cmd.Cover, err)
 		}
 		c.opts.Observer.Appended(cmd.Cover.Domain, len(events))
+		c.planned(cmd.Cover.Domain, plan)
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		// What a load would return now: the new snapshot, or the prior
 		// state and the new events.
@@ -446,6 +460,13 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		// Committed: from here on the reply never claims failure.
 		ir := inline.Deliver(context.WithoutCancel(ctx), book)
 		return Result{Books: []eventstore.Book{book}, Projections: ir.Projections, Failures: ir.Failures}, inline, nil
+	}
+}
+
+// planned tells the observer, when it listens, of the deadlines stored.
+func (c *Coordinator) planned(domain string, plan eventstore.DeadlinePlan) {
+	if o, ok := c.opts.Observer.(DeadlineObserver); ok && !plan.Empty() {
+		o.DeadlinesPlanned(domain, len(plan.Schedule), len(plan.Cancel))
 	}
 }
 

@@ -260,4 +260,5 @@ type Storage interface {
 	eventstore.Idempotent        // idempotency keys: every backend keeps them
 	eventstore.Deadlines         // scheduled commands: every backend keeps them
 	eventstore.SnapshotRetention // the newest few snapshots: every backend keeps them
+	eventstore.DeadlineCounter   // pending deadlines counted, for metrics
 }

@@ -125,6 +125,15 @@ type Deadlines interface {
 	AppendScheduling(ctx context.Context, cover Cover, pages []Page, key *Key, plan DeadlinePlan) (events []Event, prior *KeyRecord, err error)
 }
 
+// DeadlineCounter is the ability of a Deadlines to count its pending
+// deadlines cheaply, for metrics (every backend has it; callers find it by
+// type assertion).
+type DeadlineCounter interface {
+	// CountDeadlines returns how many deadlines are pending, and how many
+	// of them are due at or before before (overdue: not fired yet).
+	CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error)
+}
+
 // DeadlinePlan is what one reply does to deadlines: the ones to schedule
 // (replacing pending ones of the same IDs) and the IDs to cancel.
 type DeadlinePlan struct {

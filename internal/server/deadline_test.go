@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +100,23 @@ func TestSagaSchedulesADeadline(t *testing.T) {
 			}
 			if d, err := stream.Recv(); !errors.Is(err, io.EOF) {
 				t.Fatalf("pending after firing: %v, %v", d, err)
+			}
+			resp, err := http.Get("http://" + srv.AdminAddr() + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, want := range []string{
+				`evented_deadlines_planned_total{action="scheduled",domain="order"} `,
+				`evented_deadlines_fired_total{domain="order",outcome="applied"} 1`,
+				`evented_deadline_firing_delay_seconds_count{domain="order"} 1`,
+				"evented_deadlines_pending 0",
+				"evented_deadlines_due 0",
+			} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("/metrics lacks %q", want)
+				}
 			}
 		})
 	}

@@ -222,10 +222,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	dl := cfg.Deadlines
 	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Fire, deadline.Options{
 		Segments: dl.Segments, LeaseTTL: cfg.Delivery.LeaseTTL, Poll: dl.Poll, Batch: dl.Batch, Concurrency: dl.Concurrency,
+		Observer: s.metrics,
 	}, log); err != nil {
 		return nil, err
 	}
 	s.metrics.WatchSubscriptions(s.hub, s.store)
+	s.metrics.WatchDeadlines(s.store)
 
 	s.health = health.NewServer()
 	s.limits = limitOptions(cfg, o.clientKey)

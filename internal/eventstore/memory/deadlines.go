@@ -145,3 +145,20 @@ func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 	}
 	return nil
 }
+
+var _ eventstore.DeadlineCounter = (*Store)(nil)
+
+// CountDeadlines implements eventstore.DeadlineCounter.
+func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer unlock()
+	for _, d := range s.deadlines {
+		if !d.Due.After(before) {
+			due++
+		}
+	}
+	return len(s.deadlines), due, nil
+}

@@ -151,3 +151,17 @@ func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (
 	}
 	return out, rows.Err()
 }
+
+var _ eventstore.DeadlineCounter = (*Store)(nil)
+
+// CountDeadlines implements eventstore.DeadlineCounter.
+func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
+	if s.closed.Load() {
+		return 0, 0, eventstore.ErrClosed
+	}
+	err = s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE due <= $1) FROM deadlines`, before.UnixNano()).Scan(&pending, &due)
+	if err != nil {
+		return 0, 0, s.fail(err, "count deadlines")
+	}
+	return pending, due, nil
+}

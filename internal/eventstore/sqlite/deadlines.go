@@ -249,3 +249,19 @@ func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (
 	}
 	return out, rows.Err()
 }
+
+var _ eventstore.DeadlineCounter = (*Store)(nil)
+
+// CountDeadlines implements eventstore.DeadlineCounter: one query, the due
+// ones counted through the index on due.
+func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
+	if s.closed() {
+		return 0, 0, eventstore.ErrClosed
+	}
+	err = s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM deadlines), (SELECT count(*) FROM deadlines WHERE due <= ?)`,
+		before.UnixNano()).Scan(&pending, &due)
+	if err != nil {
+		return 0, 0, s.fail(err, "count deadlines")
+	}
+	return pending, due, nil
+}

@@ -43,6 +43,7 @@ func RunDeadlines(t *testing.T, open func(t *testing.T) DeadlineStore, reopen fu
 		{"AppendSchedulingLiveKeyAppliesNone", testAppendSchedulingLiveKey},
 		{"AppendSchedulingInvalidStoresNothing", testAppendSchedulingInvalid},
 		{"AppendSchedulingVisibleTogether", testAppendSchedulingTogether},
+		{"Count", testDeadlineCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -481,5 +482,24 @@ func testAppendSchedulingTogether(t *testing.T, ctx context.Context, s DeadlineS
 	}
 	if got := pendingIDs(t, ctx, s); len(got) != rounds {
 		t.Fatalf("%d deadlines pending, want %d", len(got), rounds)
+	}
+}
+
+func testDeadlineCount(t *testing.T, ctx context.Context, s DeadlineStore) {
+	c, ok := s.(eventstore.DeadlineCounter)
+	if !ok {
+		t.Fatalf("%T does not implement eventstore.DeadlineCounter: every backend counts its deadlines", s)
+	}
+	now := time.Now()
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("past", now.Add(-time.Minute)), deadline("now", now), deadline("later", now.Add(time.Hour))}))
+	pending, due, err := c.CountDeadlines(ctx, now)
+	if err != nil || pending != 3 || due != 2 {
+		t.Fatalf("CountDeadlines = %d pending, %d due, %v; want 3 and 2", pending, due, err)
+	}
+	if _, err := s.Cancel(ctx, []string{"past"}); err != nil {
+		t.Fatal(err)
+	}
+	if pending, due, err = c.CountDeadlines(ctx, now); err != nil || pending != 2 || due != 1 {
+		t.Fatalf("after a cancel: %d pending, %d due, %v; want 2 and 1", pending, due, err)
 	}
 }
