@@ -150,6 +150,10 @@ func cancelTx(ctx context.Context, tx *sql.Tx, ids []string) (int, error) {
 	return n, nil
 }
 
+// firedPerStatement bounds the deadlines one DELETE of Fired names (two
+// variables each, well within SQLite's limit).
+const firedPerStatement = 500
+
 // Fired implements eventstore.Deadlines.
 func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 	if s.closed() {
@@ -170,15 +174,19 @@ func (s *Store) fired(ctx context.Context, ds []eventstore.Deadline) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `DELETE FROM deadlines WHERE id = ? AND key = ?`)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	for _, d := range ds {
-		if _, err := st.ExecContext(ctx, d.ID, d.Key); err != nil {
+	// Many pairs a statement (the primary key finds each): executing a
+	// statement costs more than the row it deletes.
+	for len(ds) > 0 {
+		n := min(len(ds), firedPerStatement)
+		args := make([]any, 0, 2*n)
+		for _, d := range ds[:n] {
+			args = append(args, d.ID, d.Key)
+		}
+		q := `DELETE FROM deadlines WHERE (id, key) IN (VALUES ` + strings.Repeat("(?, ?), ", n-1) + `(?, ?))`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
+		ds = ds[n:]
 	}
 	return tx.Commit()
 }
