@@ -65,7 +65,11 @@ func (s *Store) appendWith(ctx context.Context, cover eventstore.Cover, pages []
 	}
 	defer conn.Release()
 	for attempt := 1; ; attempt++ {
-		if key != nil {
+		// The first try does not look the key up: callers have (the
+		// coordinator, before business logic) or expect it new (a
+		// deadline's firing), and a stored key fails the key's insert,
+		// which rolls the try back; the next try reads it.
+		if key != nil && attempt > 1 {
 			rec, ok, err := readKey(ctx, conn, key.ID)
 			if err != nil {
 				return nil, nil, s.fail(err, "append to %s: look up key %q", cover, key.ID)
@@ -131,27 +135,38 @@ func (s *Store) appendKeyedTx(ctx context.Context, conn *pgxpool.Conn, cover eve
 // storeKeyTx stores key in tx for the events of cover from next on, and
 // purges some expired keys; claimed is false when a concurrent
 // transaction holds the key.
+//
+// Its three statements go in one round trip: an expired key of the same ID
+// deleted, the key inserted unless a live one has it, some expired keys
+// purged (harmless when the insert found the key: the try rolls back).
 func (s *Store) storeKeyTx(ctx context.Context, tx pgx.Tx, cover eventstore.Cover, pages []eventstore.Page, next int64, key eventstore.Key) (claimed bool, err error) {
-	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE id = $1 AND expires_at <= now()`, key.ID); err != nil {
-		return false, s.fail(err, "append to %s: replace expired key", cover)
-	}
-	err = tx.QueryRow(ctx, `INSERT INTO idempotency_keys
+	var b pgx.Batch
+	b.Queue(`DELETE FROM idempotency_keys WHERE id = $1 AND expires_at <= now()`, key.ID)
+	b.Queue(`INSERT INTO idempotency_keys
 			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $7 * interval '1 microsecond')
 		ON CONFLICT (id) DO NOTHING RETURNING true`,
-		key.ID, key.Fingerprint[:], cover.Domain, cover.Root, next, next+int64(len(pages)), key.TTL.Microseconds()).Scan(&claimed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+		key.ID, key.Fingerprint[:], cover.Domain, cover.Root, next, next+int64(len(pages)), key.TTL.Microseconds())
+	b.Queue(`DELETE FROM idempotency_keys WHERE id IN (
+			SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		eventstore.MaxPurge)
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return false, s.fail(err, "append to %s: replace expired key", cover)
 	}
-	if err != nil {
+	err = br.QueryRow().Scan(&claimed)
+	taken := errors.Is(err, pgx.ErrNoRows)
+	if err != nil && !taken {
 		return false, s.fail(err, "append to %s: store key", cover)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE id IN (
-			SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
-		eventstore.MaxPurge); err != nil {
+	if _, err := br.Exec(); err != nil {
 		return false, s.fail(err, "append to %s: purge expired keys", cover)
 	}
-	return claimed, nil
+	if err := br.Close(); err != nil {
+		return false, s.fail(err, "append to %s: store key", cover)
+	}
+	return claimed && !taken, nil
 }
 
 // Lookup implements eventstore.Idempotent.
