@@ -18,7 +18,9 @@ context := "kind-" + cluster
 # Image tag of everything built for Kind (deploy/overlays/dev uses it).
 tag := "dev"
 # The Go example services: examples/go/<name>, image evented-example-go-<name>.
-go_examples := "customer transaction saga-loyalty projector-receipt projector-log-customer projector-log-transaction"
+go_examples := "customer transaction saga-loyalty projector-receipt projector-log-customer projector-log-transaction projector-loyalty"
+# The Go example clients: examples/go/<name>, built and tested with the services, no image.
+go_clients := "loyalty-watch"
 # The Python of the SDK and examples: the virtualenv .venv when there is one
 # (just python-venv makes it), else python3.
 python := if path_exists(justfile_directory() / ".venv/bin/python") == "true" { justfile_directory() / ".venv/bin/python" } else { "python3" }
@@ -126,7 +128,7 @@ examples-test:
     set -euo pipefail
     shopt -s nullglob
     ran=0
-    for name in {{ go_examples }}; do
+    for name in {{ go_examples }} {{ go_clients }}; do
       if [ -d "examples/go/$name" ]; then (set -x; cd "examples/go/$name" && go test ./...); ran=1; fi
     done
     if [ -d examples/python ]; then (set -x; {{ python }} -m pytest -q examples/python); ran=1; fi
@@ -150,7 +152,7 @@ examples-go:
     set -euo pipefail
     case "{{ out }}" in /*) dest="{{ out }}/examples" ;; *) dest="$PWD/{{ out }}/examples" ;; esac
     built=0
-    for name in {{ go_examples }}; do
+    for name in {{ go_examples }} {{ go_clients }}; do
       dir=examples/go/$name
       if [ -d "$dir" ]; then
         (set -x; cd "$dir" && go build -o "$dest/$name" .)

@@ -1335,6 +1335,104 @@ func (x *ProjectionUpdate) GetProjection() *Projection {
 	return nil
 }
 
+// Addition: one subscription query a replica serves.
+type LiveQuery struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Projector string                 `protobuf:"bytes,1,opt,name=projector,proto3" json:"projector,omitempty"`
+	// The projection key watched (a cover's "domain/root", or the key the
+	// projector names).
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// Who subscribed: the authenticated caller, or the client's address.
+	Client string                 `protobuf:"bytes,3,opt,name=client,proto3" json:"client,omitempty"`
+	Since  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
+	// The last projection version sent, and how many updates were sent.
+	Version uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	Updates uint64 `protobuf:"varint,6,opt,name=updates,proto3" json:"updates,omitempty"`
+	// The replica serving it (delivery.owner).
+	Replica       string `protobuf:"bytes,7,opt,name=replica,proto3" json:"replica,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LiveQuery) Reset() {
+	*x = LiveQuery{}
+	mi := &file_evented_evented_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LiveQuery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LiveQuery) ProtoMessage() {}
+
+func (x *LiveQuery) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LiveQuery.ProtoReflect.Descriptor instead.
+func (*LiveQuery) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LiveQuery) GetProjector() string {
+	if x != nil {
+		return x.Projector
+	}
+	return ""
+}
+
+func (x *LiveQuery) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *LiveQuery) GetClient() string {
+	if x != nil {
+		return x.Client
+	}
+	return ""
+}
+
+func (x *LiveQuery) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *LiveQuery) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *LiveQuery) GetUpdates() uint64 {
+	if x != nil {
+		return x.Updates
+	}
+	return 0
+}
+
+func (x *LiveQuery) GetReplica() string {
+	if x != nil {
+		return x.Replica
+	}
+	return ""
+}
+
 // Addition: which parked events to discard.
 type DiscardRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1349,7 +1447,7 @@ type DiscardRequest struct {
 
 func (x *DiscardRequest) Reset() {
 	*x = DiscardRequest{}
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1361,7 +1459,7 @@ func (x *DiscardRequest) String() string {
 func (*DiscardRequest) ProtoMessage() {}
 
 func (x *DiscardRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[19]
+	mi := &file_evented_evented_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1374,7 +1472,7 @@ func (x *DiscardRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardRequest.ProtoReflect.Descriptor instead.
 func (*DiscardRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{19}
+	return file_evented_evented_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DiscardRequest) GetSubscriber() string {
@@ -1410,7 +1508,7 @@ type DiscardResult struct {
 
 func (x *DiscardResult) Reset() {
 	*x = DiscardResult{}
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1422,7 +1520,7 @@ func (x *DiscardResult) String() string {
 func (*DiscardResult) ProtoMessage() {}
 
 func (x *DiscardResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[20]
+	mi := &file_evented_evented_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1435,7 +1533,7 @@ func (x *DiscardResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardResult.ProtoReflect.Descriptor instead.
 func (*DiscardResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{20}
+	return file_evented_evented_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DiscardResult) GetDiscarded() uint64 {
@@ -1465,7 +1563,7 @@ type DeadlineQuery struct {
 
 func (x *DeadlineQuery) Reset() {
 	*x = DeadlineQuery{}
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1477,7 +1575,7 @@ func (x *DeadlineQuery) String() string {
 func (*DeadlineQuery) ProtoMessage() {}
 
 func (x *DeadlineQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[21]
+	mi := &file_evented_evented_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1490,7 +1588,7 @@ func (x *DeadlineQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeadlineQuery.ProtoReflect.Descriptor instead.
 func (*DeadlineQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{21}
+	return file_evented_evented_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeadlineQuery) GetDomain() string {
@@ -1522,7 +1620,7 @@ type PendingDeadline struct {
 
 func (x *PendingDeadline) Reset() {
 	*x = PendingDeadline{}
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1534,7 +1632,7 @@ func (x *PendingDeadline) String() string {
 func (*PendingDeadline) ProtoMessage() {}
 
 func (x *PendingDeadline) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[22]
+	mi := &file_evented_evented_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1547,7 +1645,7 @@ func (x *PendingDeadline) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingDeadline.ProtoReflect.Descriptor instead.
 func (*PendingDeadline) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{22}
+	return file_evented_evented_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PendingDeadline) GetId() string {
@@ -1603,7 +1701,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1713,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[23]
+	mi := &file_evented_evented_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1726,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{23}
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1719,7 +1817,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1731,7 +1829,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1744,7 +1842,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1810,14 +1908,18 @@ type SubscriptionStatus struct {
 	Rate float64 `protobuf:"fixed64,17,opt,name=rate,proto3" json:"rate,omitempty"`
 	// lag / rate: the estimated seconds to catch up (0 when caught up or
 	// not delivering).
-	EtaSeconds    float64 `protobuf:"fixed64,18,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	EtaSeconds float64 `protobuf:"fixed64,18,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	// Delivery attempts that failed since the answering replica started:
+	// each was tried again after a backoff or, its attempts used up, ended
+	// with the events parked. last_error is the latest one's error.
+	Retries       uint64 `protobuf:"varint,19,opt,name=retries,proto3" json:"retries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1931,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1944,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{25}
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -1971,6 +2073,13 @@ func (x *SubscriptionStatus) GetEtaSeconds() float64 {
 	return 0
 }
 
+func (x *SubscriptionStatus) GetRetries() uint64 {
+	if x != nil {
+		return x.Retries
+	}
+	return 0
+}
+
 // Addition: which version of a projector to make the active one.
 type CutOverRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -1984,7 +2093,7 @@ type CutOverRequest struct {
 
 func (x *CutOverRequest) Reset() {
 	*x = CutOverRequest{}
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2105,7 @@ func (x *CutOverRequest) String() string {
 func (*CutOverRequest) ProtoMessage() {}
 
 func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2118,7 @@ func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
 func (*CutOverRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{26}
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CutOverRequest) GetProjector() string {
@@ -2046,7 +2155,7 @@ type CutOverResult struct {
 
 func (x *CutOverResult) Reset() {
 	*x = CutOverResult{}
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2167,7 @@ func (x *CutOverResult) String() string {
 func (*CutOverResult) ProtoMessage() {}
 
 func (x *CutOverResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2180,7 @@ func (x *CutOverResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
 func (*CutOverResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{27}
+	return file_evented_evented_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CutOverResult) GetProjector() string {
@@ -2116,7 +2225,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[28]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2128,7 +2237,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[28]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2141,7 +2250,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{28}
+	return file_evented_evented_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -2205,7 +2314,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[29]
+	mi := &file_evented_evented_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2326,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[29]
+	mi := &file_evented_evented_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2339,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{29}
+	return file_evented_evented_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -2264,7 +2373,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[30]
+	mi := &file_evented_evented_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2276,7 +2385,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[30]
+	mi := &file_evented_evented_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2289,7 +2398,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{30}
+	return file_evented_evented_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -2352,7 +2461,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[31]
+	mi := &file_evented_evented_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2364,7 +2473,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[31]
+	mi := &file_evented_evented_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2377,7 +2486,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{31}
+	return file_evented_evented_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -2405,7 +2514,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[32]
+	mi := &file_evented_evented_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2417,7 +2526,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[32]
+	mi := &file_evented_evented_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2430,7 +2539,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{32}
+	return file_evented_evented_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -2459,7 +2568,7 @@ type UpcastRequest struct {
 
 func (x *UpcastRequest) Reset() {
 	*x = UpcastRequest{}
-	mi := &file_evented_evented_proto_msgTypes[33]
+	mi := &file_evented_evented_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2580,7 @@ func (x *UpcastRequest) String() string {
 func (*UpcastRequest) ProtoMessage() {}
 
 func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[33]
+	mi := &file_evented_evented_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2593,7 @@ func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastRequest.ProtoReflect.Descriptor instead.
 func (*UpcastRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{33}
+	return file_evented_evented_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *UpcastRequest) GetDomain() string {
@@ -2514,7 +2623,7 @@ type UpcastEvent struct {
 
 func (x *UpcastEvent) Reset() {
 	*x = UpcastEvent{}
-	mi := &file_evented_evented_proto_msgTypes[34]
+	mi := &file_evented_evented_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2635,7 @@ func (x *UpcastEvent) String() string {
 func (*UpcastEvent) ProtoMessage() {}
 
 func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[34]
+	mi := &file_evented_evented_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2648,7 @@ func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastEvent.ProtoReflect.Descriptor instead.
 func (*UpcastEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{34}
+	return file_evented_evented_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpcastEvent) GetEvent() *anypb.Any {
@@ -2566,7 +2675,7 @@ type UpcastResponse struct {
 
 func (x *UpcastResponse) Reset() {
 	*x = UpcastResponse{}
-	mi := &file_evented_evented_proto_msgTypes[35]
+	mi := &file_evented_evented_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2687,7 @@ func (x *UpcastResponse) String() string {
 func (*UpcastResponse) ProtoMessage() {}
 
 func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[35]
+	mi := &file_evented_evented_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2700,7 @@ func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastResponse.ProtoReflect.Descriptor instead.
 func (*UpcastResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{35}
+	return file_evented_evented_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpcastResponse) GetEvents() []*UpcastEvent {
@@ -2702,7 +2811,15 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x123\n" +
 	"\n" +
 	"projection\x18\x03 \x01(\v2\x13.evented.ProjectionR\n" +
-	"projection\"r\n" +
+	"projection\"\xd3\x01\n" +
+	"\tLiveQuery\x12\x1c\n" +
+	"\tprojector\x18\x01 \x01(\tR\tprojector\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
+	"\x06client\x18\x03 \x01(\tR\x06client\x120\n" +
+	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x04R\aversion\x12\x18\n" +
+	"\aupdates\x18\x06 \x01(\x04R\aupdates\x12\x18\n" +
+	"\areplica\x18\a \x01(\tR\areplica\"r\n" +
 	"\x0eDiscardRequest\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2733,7 +2850,7 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\vResetResult\x12\x1a\n" +
 	"\bposition\x18\x01 \x01(\x04R\bposition\x12!\n" +
 	"\freplay_until\x18\x02 \x01(\x04R\vreplayUntil\x12\x1a\n" +
-	"\bsegments\x18\x03 \x01(\rR\bsegments\"\x96\x04\n" +
+	"\bsegments\x18\x03 \x01(\rR\bsegments\"\xb0\x04\n" +
 	"\x12SubscriptionStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
@@ -2758,7 +2875,8 @@ const file_evented_evented_proto_rawDesc = "" +
 	"lagSeconds\x12\x12\n" +
 	"\x04rate\x18\x11 \x01(\x01R\x04rate\x12\x1f\n" +
 	"\veta_seconds\x18\x12 \x01(\x01R\n" +
-	"etaSeconds\"^\n" +
+	"etaSeconds\x12\x18\n" +
+	"\aretries\x18\x13 \x01(\x04R\aretries\"^\n" +
 	"\x0eCutOverRequest\x12\x1c\n" +
 	"\tprojector\x18\x01 \x01(\tR\tprojector\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\rR\aversion\x12\x14\n" +
@@ -2833,7 +2951,7 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd9\x03\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x9a\x04\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
@@ -2842,7 +2960,8 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
 	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult\x12@\n" +
 	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResult\x12C\n" +
-	"\rListDeadlines\x12\x16.evented.DeadlineQuery\x1a\x18.evented.PendingDeadline0\x012E\n" +
+	"\rListDeadlines\x12\x16.evented.DeadlineQuery\x1a\x18.evented.PendingDeadline0\x01\x12?\n" +
+	"\x0fListLiveQueries\x12\x16.google.protobuf.Empty\x1a\x12.evented.LiveQuery0\x012E\n" +
 	"\bUpcaster\x129\n" +
 	"\x06Upcast\x12\x16.evented.UpcastRequest\x1a\x17.evented.UpcastResponseB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
 
@@ -2858,7 +2977,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -2879,131 +2998,135 @@ var file_evented_evented_proto_goTypes = []any{
 	(*AggregateRoot)(nil),                 // 16: evented.AggregateRoot
 	(*ProjectionSubscription)(nil),        // 17: evented.ProjectionSubscription
 	(*ProjectionUpdate)(nil),              // 18: evented.ProjectionUpdate
-	(*DiscardRequest)(nil),                // 19: evented.DiscardRequest
-	(*DiscardResult)(nil),                 // 20: evented.DiscardResult
-	(*DeadlineQuery)(nil),                 // 21: evented.DeadlineQuery
-	(*PendingDeadline)(nil),               // 22: evented.PendingDeadline
-	(*ResetRequest)(nil),                  // 23: evented.ResetRequest
-	(*ResetResult)(nil),                   // 24: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 25: evented.SubscriptionStatus
-	(*CutOverRequest)(nil),                // 26: evented.CutOverRequest
-	(*CutOverResult)(nil),                 // 27: evented.CutOverResult
-	(*SegmentStatus)(nil),                 // 28: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 29: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 30: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 31: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 32: evented.ReplayFailure
-	(*UpcastRequest)(nil),                 // 33: evented.UpcastRequest
-	(*UpcastEvent)(nil),                   // 34: evented.UpcastEvent
-	(*UpcastResponse)(nil),                // 35: evented.UpcastResponse
-	(*timestamppb.Timestamp)(nil),         // 36: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 37: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 38: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 39: google.protobuf.Empty
+	(*LiveQuery)(nil),                     // 19: evented.LiveQuery
+	(*DiscardRequest)(nil),                // 20: evented.DiscardRequest
+	(*DiscardResult)(nil),                 // 21: evented.DiscardResult
+	(*DeadlineQuery)(nil),                 // 22: evented.DeadlineQuery
+	(*PendingDeadline)(nil),               // 23: evented.PendingDeadline
+	(*ResetRequest)(nil),                  // 24: evented.ResetRequest
+	(*ResetResult)(nil),                   // 25: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 26: evented.SubscriptionStatus
+	(*CutOverRequest)(nil),                // 27: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 28: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 29: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 30: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 31: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 32: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 33: evented.ReplayFailure
+	(*UpcastRequest)(nil),                 // 34: evented.UpcastRequest
+	(*UpcastEvent)(nil),                   // 35: evented.UpcastEvent
+	(*UpcastResponse)(nil),                // 36: evented.UpcastResponse
+	(*timestamppb.Timestamp)(nil),         // 37: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 38: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 39: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 40: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	36, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	37, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	37, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	38, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	37, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	38, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	6,  // 9: evented.EventBook.deadlines:type_name -> evented.Deadline
-	36, // 10: evented.Deadline.due:type_name -> google.protobuf.Timestamp
+	37, // 10: evented.Deadline.due:type_name -> google.protobuf.Timestamp
 	11, // 11: evented.Deadline.command:type_name -> evented.CommandBook
 	1,  // 12: evented.Projection.cover:type_name -> evented.Cover
-	37, // 13: evented.Projection.projection:type_name -> google.protobuf.Any
+	38, // 13: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 14: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	11, // 15: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	7,  // 16: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	9,  // 17: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
 	6,  // 18: evented.SynchronousProcessingResponse.deadlines:type_name -> evented.Deadline
-	37, // 19: evented.CommandPage.command:type_name -> google.protobuf.Any
+	38, // 19: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 20: evented.CommandBook.cover:type_name -> evented.Cover
 	10, // 21: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 22: evented.ContextualCommand.events:type_name -> evented.EventBook
 	11, // 23: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 24: evented.Query.root:type_name -> evented.UUID
-	38, // 25: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	39, // 25: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	9,  // 26: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 27: evented.AggregateRoot.root:type_name -> evented.UUID
 	1,  // 28: evented.ProjectionSubscription.cover:type_name -> evented.Cover
 	7,  // 29: evented.ProjectionUpdate.projection:type_name -> evented.Projection
-	1,  // 30: evented.DiscardRequest.covers:type_name -> evented.Cover
-	1,  // 31: evented.DiscardResult.covers:type_name -> evented.Cover
-	36, // 32: evented.PendingDeadline.due:type_name -> google.protobuf.Timestamp
-	11, // 33: evented.PendingDeadline.command:type_name -> evented.CommandBook
-	36, // 34: evented.PendingDeadline.scheduled_at:type_name -> google.protobuf.Timestamp
-	36, // 35: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	28, // 36: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	36, // 37: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 38: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 39: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 40: evented.ParkedEvent.page:type_name -> evented.EventPage
-	36, // 41: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	32, // 42: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 43: evented.ReplayFailure.cover:type_name -> evented.Cover
-	34, // 44: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
-	37, // 45: evented.UpcastEvent.event:type_name -> google.protobuf.Any
-	34, // 46: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
-	11, // 47: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 48: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	13, // 49: evented.EventQuery.GetEvents:input_type -> evented.Query
-	13, // 50: evented.EventQuery.Synchronize:input_type -> evented.Query
-	39, // 51: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	14, // 52: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	17, // 53: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
-	12, // 54: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 55: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
-	5,  // 56: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 57: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 58: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 59: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 60: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 61: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 62: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 63: evented.Saga.HandleSync:input_type -> evented.EventBook
-	39, // 64: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	29, // 65: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	29, // 66: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	23, // 67: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	26, // 68: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	19, // 69: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
-	21, // 70: evented.DeliveryAdmin.ListDeadlines:input_type -> evented.DeadlineQuery
-	33, // 71: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
-	8,  // 72: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	8,  // 73: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 74: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 75: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	16, // 76: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	15, // 77: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	18, // 78: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
-	5,  // 79: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	4,  // 80: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
-	39, // 81: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 82: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	39, // 83: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	8,  // 84: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	39, // 85: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	7,  // 86: evented.Projector.HandleSync:output_type -> evented.Projection
-	39, // 87: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	8,  // 88: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	25, // 89: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	30, // 90: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	31, // 91: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	24, // 92: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	27, // 93: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	20, // 94: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
-	22, // 95: evented.DeliveryAdmin.ListDeadlines:output_type -> evented.PendingDeadline
-	35, // 96: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
-	72, // [72:97] is the sub-list for method output_type
-	47, // [47:72] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	37, // 30: evented.LiveQuery.since:type_name -> google.protobuf.Timestamp
+	1,  // 31: evented.DiscardRequest.covers:type_name -> evented.Cover
+	1,  // 32: evented.DiscardResult.covers:type_name -> evented.Cover
+	37, // 33: evented.PendingDeadline.due:type_name -> google.protobuf.Timestamp
+	11, // 34: evented.PendingDeadline.command:type_name -> evented.CommandBook
+	37, // 35: evented.PendingDeadline.scheduled_at:type_name -> google.protobuf.Timestamp
+	37, // 36: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	29, // 37: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	37, // 38: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 39: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 40: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 41: evented.ParkedEvent.page:type_name -> evented.EventPage
+	37, // 42: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	33, // 43: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 44: evented.ReplayFailure.cover:type_name -> evented.Cover
+	35, // 45: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
+	38, // 46: evented.UpcastEvent.event:type_name -> google.protobuf.Any
+	35, // 47: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
+	11, // 48: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 49: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	13, // 50: evented.EventQuery.GetEvents:input_type -> evented.Query
+	13, // 51: evented.EventQuery.Synchronize:input_type -> evented.Query
+	40, // 52: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	14, // 53: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	17, // 54: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
+	12, // 55: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 56: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
+	5,  // 57: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 58: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 59: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 60: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 61: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 62: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 63: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 64: evented.Saga.HandleSync:input_type -> evented.EventBook
+	40, // 65: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	30, // 66: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	30, // 67: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	24, // 68: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	27, // 69: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	20, // 70: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
+	22, // 71: evented.DeliveryAdmin.ListDeadlines:input_type -> evented.DeadlineQuery
+	40, // 72: evented.DeliveryAdmin.ListLiveQueries:input_type -> google.protobuf.Empty
+	34, // 73: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
+	8,  // 74: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	8,  // 75: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 76: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 77: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	16, // 78: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	15, // 79: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	18, // 80: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
+	5,  // 81: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	4,  // 82: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
+	40, // 83: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 84: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	40, // 85: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	8,  // 86: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	40, // 87: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	7,  // 88: evented.Projector.HandleSync:output_type -> evented.Projection
+	40, // 89: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	8,  // 90: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	26, // 91: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	31, // 92: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	32, // 93: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	25, // 94: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	28, // 95: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	21, // 96: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
+	23, // 97: evented.DeliveryAdmin.ListDeadlines:output_type -> evented.PendingDeadline
+	19, // 98: evented.DeliveryAdmin.ListLiveQueries:output_type -> evented.LiveQuery
+	36, // 99: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
+	74, // [74:100] is the sub-list for method output_type
+	48, // [48:74] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -3015,7 +3138,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[23].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[24].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -3026,7 +3149,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   36,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

@@ -1284,6 +1284,7 @@ const (
 	DeliveryAdmin_CutOver_FullMethodName           = "/evented.DeliveryAdmin/CutOver"
 	DeliveryAdmin_DiscardParked_FullMethodName     = "/evented.DeliveryAdmin/DiscardParked"
 	DeliveryAdmin_ListDeadlines_FullMethodName     = "/evented.DeliveryAdmin/ListDeadlines"
+	DeliveryAdmin_ListLiveQueries_FullMethodName   = "/evented.DeliveryAdmin/ListLiveQueries"
 )
 
 // DeliveryAdminClient is the client API for DeliveryAdmin service.
@@ -1321,6 +1322,10 @@ type DeliveryAdminClient interface {
 	DiscardParked(ctx context.Context, in *DiscardRequest, opts ...grpc.CallOption) (*DiscardResult, error)
 	// The pending deadlines, earliest first.
 	ListDeadlines(ctx context.Context, in *DeadlineQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PendingDeadline], error)
+	// The subscription queries (ProjectionQuery.Subscribe) this replica
+	// serves now, oldest first. Each replica serves its own clients: ask
+	// each one for the whole picture.
+	ListLiveQueries(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LiveQuery], error)
 }
 
 type deliveryAdminClient struct {
@@ -1428,6 +1433,25 @@ func (c *deliveryAdminClient) ListDeadlines(ctx context.Context, in *DeadlineQue
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DeliveryAdmin_ListDeadlinesClient = grpc.ServerStreamingClient[PendingDeadline]
 
+func (c *deliveryAdminClient) ListLiveQueries(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LiveQuery], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[3], DeliveryAdmin_ListLiveQueries_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[emptypb.Empty, LiveQuery]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListLiveQueriesClient = grpc.ServerStreamingClient[LiveQuery]
+
 // DeliveryAdminServer is the server API for DeliveryAdmin service.
 // All implementations must embed UnimplementedDeliveryAdminServer
 // for forward compatibility.
@@ -1463,6 +1487,10 @@ type DeliveryAdminServer interface {
 	DiscardParked(context.Context, *DiscardRequest) (*DiscardResult, error)
 	// The pending deadlines, earliest first.
 	ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error
+	// The subscription queries (ProjectionQuery.Subscribe) this replica
+	// serves now, oldest first. Each replica serves its own clients: ask
+	// each one for the whole picture.
+	ListLiveQueries(*emptypb.Empty, grpc.ServerStreamingServer[LiveQuery]) error
 	mustEmbedUnimplementedDeliveryAdminServer()
 }
 
@@ -1493,6 +1521,9 @@ func (UnimplementedDeliveryAdminServer) DiscardParked(context.Context, *DiscardR
 }
 func (UnimplementedDeliveryAdminServer) ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error {
 	return status.Error(codes.Unimplemented, "method ListDeadlines not implemented")
+}
+func (UnimplementedDeliveryAdminServer) ListLiveQueries(*emptypb.Empty, grpc.ServerStreamingServer[LiveQuery]) error {
+	return status.Error(codes.Unimplemented, "method ListLiveQueries not implemented")
 }
 func (UnimplementedDeliveryAdminServer) mustEmbedUnimplementedDeliveryAdminServer() {}
 func (UnimplementedDeliveryAdminServer) testEmbeddedByValue()                       {}
@@ -1620,6 +1651,17 @@ func _DeliveryAdmin_ListDeadlines_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DeliveryAdmin_ListDeadlinesServer = grpc.ServerStreamingServer[PendingDeadline]
 
+func _DeliveryAdmin_ListLiveQueries_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(emptypb.Empty)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DeliveryAdminServer).ListLiveQueries(m, &grpc.GenericServerStream[emptypb.Empty, LiveQuery]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListLiveQueriesServer = grpc.ServerStreamingServer[LiveQuery]
+
 // DeliveryAdmin_ServiceDesc is the grpc.ServiceDesc for DeliveryAdmin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1658,6 +1700,11 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ListDeadlines",
 			Handler:       _DeliveryAdmin_ListDeadlines_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListLiveQueries",
+			Handler:       _DeliveryAdmin_ListLiveQueries_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -29,7 +29,7 @@ func TestEveryScenarioMeasuresSomething(t *testing.T) {
 		CatchUpEvents: 1000,
 		Rate:          500,
 		ScaleEvents:   2000,
-		Timeout:       time.Minute,
+		Timeout:       4 * time.Minute, // a smoke test: generous on a loaded machine
 		Progress:      &progress,
 	})
 	if err != nil {

@@ -365,7 +365,7 @@ func (r *runner) catchUpEvented(store server.Storage, after uint64, n int) measu
 
 func (r *runner) catchUpRaw(db *sql.DB, after uint64, n int) measure {
 	return func(ctx context.Context) (sample, error) {
-		t0 := time.Now()
+		t0, c0 := time.Now(), cpuTime()
 		rows, err := db.QueryContext(ctx, readLogSQL, int64(after), n)
 		if err != nil {
 			return nil, err
@@ -387,6 +387,16 @@ func (r *runner) catchUpRaw(db *sql.DB, after uint64, n int) measure {
 		if count != n {
 			return nil, fmt.Errorf("read %d rows, want %d", count, n)
 		}
-		return sample{"events/s": float64(n) / time.Since(t0).Seconds()}, nil
+		return sample{"events/s": float64(n) / time.Since(t0).Seconds(), cpuPerEvent: cpuPer(cpuTime()-c0, n)}, nil
 	}
+}
+
+// cpuPerEvent is the metric of the CPU time the process spent per event
+// (all its threads, user and system): on a busy machine it says more than
+// a rate does.
+const cpuPerEvent = "cpu µs/event"
+
+// cpuPer is cpu per event in microseconds.
+func cpuPer(cpu time.Duration, n int) float64 {
+	return float64(cpu.Nanoseconds()) / 1e3 / float64(n)
 }

@@ -47,7 +47,7 @@ func (r *runner) lifecycleCases(ctx context.Context, b *backend) ([]spec, func()
 	rebuild := spec{
 		name:    fmt.Sprintf("rebuild of %d events", n),
 		floor:   "the same rows read by one sequential SELECT in log order",
-		metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}},
+		metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}, {name: cpuPerEvent, higher: false, format: "%.2f"}},
 		prepare: rb.start,
 		evented: rb.measure,
 		notes: []string{"a projector that has caught up is reset to the beginning (DeliveryAdmin.ResetSubscription's path); measured from the reset to its last replayed event, with the server's default delivery options",
@@ -138,14 +138,14 @@ func (rb *rebuilder) measure(ctx context.Context) (sample, error) {
 		return nil, errors.New("the projector did not start")
 	}
 	base := rb.count.replayed.Load()
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	if _, err := rb.sub.Reset(ctx, delivery.ResetTo{Position: rb.after}); err != nil {
 		return nil, err
 	}
 	if !waitFor(ctx, func() bool { return rb.count.replayed.Load()-base >= int64(rb.n) }) {
 		return nil, fmt.Errorf("rebuild: %d of %d events replayed: %w", rb.count.replayed.Load()-base, rb.n, ctx.Err())
 	}
-	return sample{"events/s": float64(rb.n) / time.Since(t0).Seconds()}, nil
+	return sample{"events/s": float64(rb.n) / time.Since(t0).Seconds(), cpuPerEvent: cpuPer(cpuTime()-c0, rb.n)}, nil
 }
 
 func (rb *rebuilder) stop() {

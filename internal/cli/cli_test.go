@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -502,6 +503,35 @@ func TestAggregates(t *testing.T) {
 		t.Errorf("aggregates shop -o json: got %+v, want shop %s and %s", roots, o1, o2)
 	}
 	contains(t, "aggregates of an empty domain", ok(t, "aggregates", "nothing-here", f.qry()), `no aggregates in domain "nothing-here"`)
+
+	// A root derived from a name its first event keeps (CustomerCreated's
+	// name is the id here) is shown with that name, as in the console.
+	ok(t, "send", "customer", "Named", "examples.CreateCustomer", `{"name":"Named","email":"n@b"}`, f.cmd())
+	n := sdk.Root("Named").String()
+	out := ok(t, "aggregates", "customer", f.qry())
+	if !regexp.MustCompile(`(?m)^DOMAIN +NAME +ROOT\n`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^customer +Named +`+n+`$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^customer +`+c+`$`).MatchString(out) {
+		t.Errorf("aggregates customer: want Named beside its root, and %s without a name:\n%s", c, out)
+	}
+	named := decode[[]struct {
+		Domain string `json:"domain"`
+		Root   string `json:"root"`
+		Name   string `json:"name"`
+	}](t, ok(t, "aggregates", "customer", f.qry(), "-o", "json"))
+	found := false
+	for _, r := range named {
+		found = found || r.Root == n && r.Name == "Named"
+		if r.Root == c && r.Name != "" {
+			t.Errorf("aggregates -o json: %s named %q", c, r.Name)
+		}
+	}
+	if !found {
+		t.Errorf("aggregates customer -o json: no Named: %+v", named)
+	}
+	if out := ok(t, "aggregates", "customer", f.qry(), "--names=false"); strings.Contains(out, "Named") {
+		t.Errorf("aggregates --names=false looked names up:\n%s", out)
+	}
 }
 
 // descriptorSet writes a FileDescriptorSet with message shop.PlaceOrder
@@ -740,29 +770,40 @@ func TestBinary(t *testing.T) {
 
 func TestSubscriptions(t *testing.T) {
 	f := start(t)
+	// broken is down: the inline delivery fails, and so does each of its
+	// subscription's attempts.
+	ok(t, "send", "audit", "a-retries", "examples.CreateCustomer", `{"name":"Al","email":"a@l"}`, f.cmd())
 	out := ok(t, "subscriptions", f.cmd())
 	// The fixture's server has two synchronous projectors; it holds all
 	// four segments of each.
-	for _, want := range []string{"SUBSCRIBER", "receipt", "broken", "0/4", "3/4"} {
+	for _, want := range []string{"SUBSCRIBER", "RETRIES", "receipt", "broken", "0/4", "3/4"} {
 		contains(t, "subscriptions", out, want)
 	}
+	if !regexp.MustCompile(`(?m)^receipt +\(all\) +\d+ +0 +0 *$`).MatchString(out) || !regexp.MustCompile(`(?m)^broken +\(all\) +0 +1 +[1-9]\d*`).MatchString(out) {
+		t.Errorf("subscriptions: want 0 retries of receipt and some of broken:\n%s", out)
+	}
 	subs := decode[[]struct {
-		Name, Replica, LastError                          string
-		Checkpoint, Head, Lag, Delivered, Parked, Pending uint64
-		Synchronous, Rebuilding                           bool
-		ReplayUntil                                       uint64 `json:"replay_until"`
-		Projector, State                                  string
-		Version                                           uint32
-		LagSeconds                                        float64 `json:"lag_seconds"`
-		Rate                                              float64
-		ETASeconds                                        float64 `json:"eta_seconds"`
-		Segments                                          []struct {
+		Name, Replica                                              string
+		LastError                                                  string `json:"last_error"`
+		Checkpoint, Head, Lag, Delivered, Retries, Parked, Pending uint64
+		Synchronous, Rebuilding                                    bool
+		ReplayUntil                                                uint64 `json:"replay_until"`
+		Projector, State                                           string
+		Version                                                    uint32
+		LagSeconds                                                 float64 `json:"lag_seconds"`
+		Rate                                                       float64
+		ETASeconds                                                 float64 `json:"eta_seconds"`
+		Segments                                                   []struct {
 			Segment, Owner, Expires string
 			Token, Position, Lag    uint64
 		}
 	}](t, ok(t, "subscriptions", f.cmd(), "-o", "json"))
 	if len(subs) != 2 || subs[0].Name != "receipt" || len(subs[0].Segments) != 4 {
 		t.Fatalf("subscriptions -o json: %+v", subs)
+	}
+	if subs[0].Retries != 0 || subs[1].Name != "broken" || subs[1].Retries == 0 || !strings.Contains(subs[1].LastError, "connection refused") {
+		t.Errorf("subscriptions -o json: receipt %d retries, %s %d retries (last error %q); want 0, and broken's failures counted",
+			subs[0].Retries, subs[1].Name, subs[1].Retries, subs[1].LastError)
 	}
 	for _, g := range subs[0].Segments {
 		if g.Owner != subs[0].Replica || g.Token == 0 {
@@ -788,4 +829,37 @@ func TestSendIdempotencyKey(t *testing.T) {
 	}
 	errOut := fails(t, "send", "customer", "cust-key", "examples.CreateCustomer", `{"name":"Other","email":"o@x"}`, f.cmd(), "--idempotency-key", "create-cust-key")
 	contains(t, "reused key", errOut, `idempotency-key "create-cust-key" was used for a different command`, "use a new key")
+}
+
+func TestQueries(t *testing.T) {
+	f := start(t)
+	contains(t, "queries", ok(t, "queries", f.cmd()), "no live subscription queries on this replica")
+	conn, err := grpc.NewClient(f.srv.QueryAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := eventedpb.NewProjectionQueryClient(conn).Subscribe(ctx, &eventedpb.ProjectionSubscription{Projector: "receipt", Key: "order-7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.CloseSend()
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if out = ok(t, "queries", f.cmd()); strings.Contains(out, "order-7") {
+			break
+		}
+	}
+	for _, want := range []string{"PROJECTOR", "receipt", "order-7", "127.0.0.1:", "1 live on "} {
+		contains(t, "queries", out, want)
+	}
+	views := decode[[]struct {
+		Projector, Key, Client, Replica, Since string
+		Version, Updates                       uint64
+	}](t, ok(t, "queries", f.cmd(), "-o", "json"))
+	if len(views) != 1 || views[0].Projector != "receipt" || views[0].Key != "order-7" || views[0].Replica == "" {
+		t.Errorf("queries -o json: %+v", views)
+	}
 }

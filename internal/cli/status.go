@@ -48,6 +48,7 @@ type statusView struct {
 		Lag        uint64  `json:"lag"`
 		LagSeconds float64 `json:"lag_seconds"`
 		Rate       float64 `json:"rate"`
+		Retries    uint64  `json:"retries"`
 		Parked     int     `json:"parked"`
 		LastError  string  `json:"last_error"`
 	} `json:"subscriptions"`
@@ -203,9 +204,9 @@ func writeStatus(w io.Writer, v statusView) error {
 	if len(v.Subscriptions) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SUBSCRIPTION\tKIND\tSTATE\tCHECKPOINT\tLAG\tLAG TIME\tRATE\tPARKED\tLAST ERROR")
+		fmt.Fprintln(tw, "SUBSCRIPTION\tKIND\tSTATE\tCHECKPOINT\tLAG\tLAG TIME\tRATE\tRETRIES\tPARKED\tLAST ERROR")
 		for _, s := range v.Subscriptions {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1fs\t%.1f/s\t%d\t%s\n", s.Name, s.Kind, s.State, s.Checkpoint, s.Lag, s.LagSeconds, s.Rate, s.Parked, oneLine(s.LastError))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1fs\t%.1f/s\t%d\t%d\t%s\n", s.Name, s.Kind, s.State, s.Checkpoint, s.Lag, s.LagSeconds, s.Rate, s.Retries, s.Parked, oneLine(s.LastError))
 		}
 		return tw.Flush()
 	}

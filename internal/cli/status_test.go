@@ -19,7 +19,7 @@ func TestStatus(t *testing.T) {
 		out, errOut, _ = run(t, "status", admin)
 	}
 	contains(t, "status", out, "version", "storage", "sqlite", "log head", "events/s", "business_logic", "customer",
-		"projector", "broken", "connection refused", "SUBSCRIPTION", "receipt")
+		"projector", "broken", "connection refused", "SUBSCRIPTION", "RETRIES", "receipt")
 	contains(t, "status's error", errOut, "1 service(s) unreachable")
 	if !strings.Contains(out, "receipt") || strings.Contains(strings.SplitN(out, "broken", 2)[0], " NO ") {
 		t.Errorf("a reachable service is shown unreachable:\n%s", out)

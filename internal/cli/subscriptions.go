@@ -16,11 +16,14 @@ import (
 
 // subscriptionView is one subscriber's progress as the CLI shows it.
 type subscriptionView struct {
-	Name        string `json:"name"`
-	Checkpoint  uint64 `json:"checkpoint"`
-	Head        uint64 `json:"head"`
-	Lag         uint64 `json:"lag"`
-	Delivered   uint64 `json:"delivered"`
+	Name       string `json:"name"`
+	Checkpoint uint64 `json:"checkpoint"`
+	Head       uint64 `json:"head"`
+	Lag        uint64 `json:"lag"`
+	Delivered  uint64 `json:"delivered"`
+	// Retries is the failed delivery attempts (each retried, or ended
+	// with the events parked) since the answering replica started.
+	Retries     uint64 `json:"retries"`
 	Parked      uint64 `json:"parked"`
 	Pending     uint64 `json:"pending"`
 	Synchronous bool   `json:"synchronous"`
@@ -70,8 +73,9 @@ func newSubscriptionsCmd(load loader) *cobra.Command {
 		Long: `Show each subscriber of a running server (DeliveryAdmin.ListSubscriptions on the
 command port): its checkpoint (the lowest of its segments'), the log head and the lag
 between them, and each segment with the replica that holds its lease, the lease's
-fencing token, the segment's position and lag. Delivered, parked and pending count
-what the answering replica did since it started.`,
+fencing token, the segment's position and lag. RETRIES is the delivery attempts that
+failed (each tried again after a backoff, or ended with the events parked); it,
+delivered, parked and pending count what the answering replica did since it started.`,
 		Example: `  evented subscriptions
   evented subscriptions -o json`,
 		Args:              cobra.NoArgs,
@@ -86,7 +90,7 @@ what the answering replica did since it started.`,
 			subs := []subscriptionView{}
 			for _, s := range all {
 				v := subscriptionView{
-					Name: s.GetName(), Checkpoint: s.GetCheckpoint(), Head: s.GetHead(), Delivered: s.GetDelivered(),
+					Name: s.GetName(), Checkpoint: s.GetCheckpoint(), Head: s.GetHead(), Delivered: s.GetDelivered(), Retries: s.GetRetries(),
 					Parked: s.GetParked(), Pending: s.GetPending(), Synchronous: s.GetSynchronous(),
 					LastError: s.GetLastError(), Replica: s.GetReplica(), Segments: []segmentView{},
 					ReplayUntil: s.GetReplayUntil(), Rebuilding: s.GetCheckpoint() < s.GetReplayUntil(),
@@ -115,7 +119,7 @@ what the answering replica did since it started.`,
 				return nil
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SUBSCRIBER\tSEGMENT\tOWNER\tTOKEN\tPOSITION\tLAG\tSTATE")
+			fmt.Fprintln(tw, "SUBSCRIBER\tSEGMENT\tOWNER\tTOKEN\tPOSITION\tLAG\tRETRIES\tSTATE")
 			for _, s := range subs {
 				var state []string
 				if s.Version > 1 || s.State != "active" {
@@ -127,7 +131,7 @@ what the answering replica did since it started.`,
 				if s.Lag > 0 {
 					state = append(state, catchUpText(s.LagSeconds, s.Rate, s.ETASeconds))
 				}
-				fmt.Fprintf(tw, "%s\t(all)\t\t\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Lag, strings.Join(state, ", "))
+				fmt.Fprintf(tw, "%s\t(all)\t\t\t%d\t%d\t%d\t%s\n", s.Name, s.Checkpoint, s.Lag, s.Retries, strings.Join(state, ", "))
 				for _, g := range s.Segments {
 					owner := g.Owner
 					if owner == "" {

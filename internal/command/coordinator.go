@@ -316,6 +316,11 @@ func (c *Coordinator) handle(ctx context.Context, cmd business.CommandBook, look
 	if cmd.Cause.CommandID == "" {
 		cmd.Cause.CommandID = uuid.NewString()
 	}
+	tr := c.trace(ctx, cmd)
+	if tr != nil {
+		tr.DebugContext(ctx, "command received", "pages", len(cmd.Pages), "type", cmd.Pages[0].TypeURL,
+			"depth", cmd.Cause.Depth, "idempotency_key", cmd.IdempotencyKey)
+	}
 	if cmd.Cause.Depth >= MaxCascade {
 		return Result{}, c.cascade(ctx, cmd)
 	}
@@ -323,8 +328,14 @@ func (c *Coordinator) handle(ctx context.Context, cmd business.CommandBook, look
 	if err != nil {
 		return Result{}, err
 	}
-	res, inline, err := c.handleLocked(ctx, logic, cmd, lookup)
+	if tr != nil {
+		tr.DebugContext(ctx, "command routed", "service", logic.Name())
+	}
+	res, inline, err := c.handleLocked(ctx, logic, cmd, lookup, tr)
 	if err != nil || inline == nil {
+		if tr != nil {
+			tr.DebugContext(ctx, "command replied", "books", len(res.Books), "err", err)
+		}
 		return res, err
 	}
 	// The aggregate's lock is released: sagas' commands may address any
@@ -339,13 +350,41 @@ func (c *Coordinator) handle(ctx context.Context, cmd business.CommandBook, look
 		return err
 	}, permanent)
 	res.Failures = append(res.Failures, failures...)
+	if tr != nil {
+		if len(res.Commands) > 0 || len(failures) > 0 {
+			tr.DebugContext(ctx, "saga commands dispatched", "commands", len(res.Commands), "failures", failureNames(failures))
+		}
+		tr.DebugContext(ctx, "command replied", "books", len(res.Books), "projections", len(res.Projections),
+			"saga_commands", len(res.Commands), "failures", failureNames(res.Failures))
+	}
 	return res, nil
+}
+
+// trace is cmd's DEBUG logger, carrying its ids; nil when DEBUG is off, so
+// that a command pays nothing for the steps it would log.
+func (c *Coordinator) trace(ctx context.Context, cmd business.CommandBook) *slog.Logger {
+	if !c.log.Enabled(ctx, slog.LevelDebug) {
+		return nil
+	}
+	return c.log.With("domain", cmd.Cover.Domain, "root", cmd.Cover.Root.String(),
+		"correlation_id", cmd.Cause.CorrelationID, "command_id", cmd.Cause.CommandID)
+}
+
+func failureNames(fs []delivery.Failure) []string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.Error()
+	}
+	return names
 }
 
 // handleLocked runs the command under its aggregate's lock: load, decide,
 // append (retrying on conflicts), snapshot, inline delivery. It returns the
 // inline delivery to finish once the lock is released.
-func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cmd business.CommandBook, lookup bool) (Result, *delivery.Inline, error) {
+//
+// lookup is false for a deadline's command (see Fire); tr is the command's
+// DEBUG logger, nil when DEBUG is off (see trace).
+func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cmd business.CommandBook, lookup bool, tr *slog.Logger) (Result, *delivery.Inline, error) {
 	unlock, err := c.locks.lock(ctx, cmd.Cover)
 	if err != nil {
 		return Result{}, nil, err
@@ -378,7 +417,16 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 				c.opts.Loads.Loaded(cmd.Cover, time.Since(start), len(prior.Events))
 			}
 		}
+		var start time.Time
+		if tr != nil {
+			start = time.Now()
+		}
 		decision, err := c.decide(ctx, logic, business.Request{Prior: prior, Command: cmd})
+		if tr != nil {
+			tr.DebugContext(ctx, "business logic replied", "service", logic.Name(), "prior_events", len(prior.Events),
+				"events", len(decision.Events), "deadlines", len(decision.Deadlines), "snapshot", decision.Snapshot != nil,
+				"took", time.Since(start), "err", err)
+		}
 		if (err != nil || len(decision.Events) == 0) && kept && c.moved(ctx, prior) {
 			// A refusal, or "nothing to do", must stand on what is stored:
 			// another server has moved the aggregate on since it was kept.
@@ -446,6 +494,10 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			return Result{}, nil, fmt.Errorf("append to %s: %w", cmd.Cover, err)
 		}
 		c.opts.Observer.Appended(cmd.Cover.Domain, len(events))
+		if tr != nil {
+			tr.DebugContext(ctx, "events appended", "first_sequence", events[0].Sequence, "last_sequence", events[len(events)-1].Sequence,
+				"events", len(events), "attempt", attempt)
+		}
 		c.planned(cmd.Cover.Domain, plan)
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		// What a load would return now: the new snapshot, or the prior
@@ -459,6 +511,10 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		c.books.put(next)
 		// Committed: from here on the reply never claims failure.
 		ir := inline.Deliver(context.WithoutCancel(ctx), book)
+		if tr != nil {
+			tr.DebugContext(ctx, "synchronous consumers called", "consumers", inline.Consumers(), "projections", len(ir.Projections),
+				"saga_commands", len(ir.Commands), "failures", failureNames(ir.Failures))
+		}
 		return Result{Books: []eventstore.Book{book}, Projections: ir.Projections, Failures: ir.Failures}, inline, nil
 	}
 }

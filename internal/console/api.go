@@ -140,6 +140,7 @@ type subscriptionView struct {
 	Rate        float64       `json:"rate"`
 	EtaSeconds  float64       `json:"eta_seconds"`
 	Delivered   uint64        `json:"delivered"`
+	Retries     uint64        `json:"retries"`
 	Pending     int           `json:"pending"`
 	Parked      int           `json:"parked"`
 	ReplayUntil uint64        `json:"replay_until"`
@@ -188,7 +189,7 @@ func (c *Console) subscriptionViews(ctx context.Context) ([]subscriptionView, ui
 			kind = "relay"
 		}
 		v := subscriptionView{Name: st.Name, Kind: kind, Projector: st.Projector, Version: st.Version, State: st.State,
-			Synchronous: st.Synchronous, Checkpoint: st.Checkpoint, Head: head, Rate: st.Rate, Delivered: st.Delivered,
+			Synchronous: st.Synchronous, Checkpoint: st.Checkpoint, Head: head, Rate: st.Rate, Delivered: st.Delivered, Retries: st.Retries,
 			Pending: st.Pending, ReplayUntil: st.ReplayUntil, LastError: st.LastError, Replica: st.Replica, Segments: []segmentView{}}
 		if head > st.Checkpoint {
 			v.Lag = head - st.Checkpoint
@@ -310,7 +311,7 @@ func (c *Console) aggregates(w http.ResponseWriter, r *http.Request) {
 	err := c.o.Store.Roots(r.Context(), func(cv eventstore.Cover) error {
 		domains[cv.Domain]++
 		if (domain == "" || cv.Domain == domain) && len(out) < maxAggregates {
-			out = append(out, aggregateView{Domain: cv.Domain, Root: cv.Root.String(), Name: c.names.get(cv.Root)})
+			out = append(out, aggregateView{Domain: cv.Domain, Root: cv.Root.String(), Name: c.names.Get(cv.Root)})
 		}
 		if len(domains) > 10_000 {
 			return stop
@@ -321,7 +322,41 @@ func (c *Console) aggregates(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, "aggregates", err)
 		return
 	}
+	c.nameAll(r.Context(), out)
 	writeJSON(w, map[string]any{"domains": domains, "aggregates": out, "truncated": len(out) >= maxAggregates})
+}
+
+// lookupsPerListing bounds the aggregates whose first events one listing
+// reads to find their names; the next listing goes on with the others.
+const lookupsPerListing = 200
+
+// nameAll fills in the names of the aggregates listed from their first
+// events (protoview.NameFromEvents), remembering what it found: a name, or
+// none once the aggregate has as many events as are looked at.
+func (c *Console) nameAll(ctx context.Context, out []aggregateView) {
+	budget := lookupsPerListing
+	for i := range out {
+		root, err := uuid.Parse(out[i].Root)
+		if err != nil || out[i].Name != "" {
+			continue
+		}
+		if _, known := c.names.Lookup(root); known || budget == 0 {
+			continue
+		}
+		budget--
+		events, err := c.o.Store.Read(ctx, eventstore.Cover{Domain: out[i].Domain, Root: root}, 0, protoview.NameEvents)
+		if err != nil {
+			return // the listing stands without the names
+		}
+		v := protoview.Book{}
+		c.o.Registry.AddBook(&v, &eventedpb.EventBook{Pages: wire.PBEvents(events)})
+		if name := protoview.NameFromEvents(root, v.Events); name != "" {
+			c.names.Add(name, root)
+			out[i].Name = name
+		} else if len(events) >= protoview.NameEvents {
+			c.names.NoName(root)
+		}
+	}
 }
 
 func (c *Console) cover(w http.ResponseWriter, r *http.Request) (eventstore.Cover, string, bool) {
@@ -331,7 +366,7 @@ func (c *Console) cover(w http.ResponseWriter, r *http.Request) (eventstore.Cove
 		return eventstore.Cover{}, "", false
 	}
 	root := sdk.Root(id)
-	name := c.names.get(root)
+	name := c.names.Get(root)
 	if _, err := uuid.Parse(id); err != nil {
 		name = id
 	}
@@ -356,35 +391,15 @@ func (c *Console) aggregate(w http.ResponseWriter, r *http.Request) {
 	c.o.Registry.AddBook(&v, book)
 	v.Domain, v.Root = cv.Domain, cv.Root.String()
 	if name != "" && len(events) > 0 {
-		c.names.add(name, cv.Root) // looked up by name: remember it
+		c.names.Add(name, cv.Root) // looked up by name: remember it
 	}
 	if name == "" {
-		name = nameFromEvents(cv.Root, v.Events)
+		name = protoview.NameFromEvents(cv.Root, v.Events)
 		if name != "" {
-			c.names.add(name, cv.Root)
+			c.names.Add(name, cv.Root)
 		}
 	}
 	writeJSON(w, map[string]any{"book": v, "name": name})
-}
-
-// nameFromEvents finds a string in the first events' payloads whose
-// name-based UUID is root: the name the aggregate was addressed by, when
-// the business logic kept it in its events.
-func nameFromEvents(root uuid.UUID, events []protoview.Event) string {
-	for _, e := range events[:min(len(events), 3)] {
-		var fields map[string]any
-		if json.Unmarshal(e.JSON, &fields) != nil {
-			continue
-		}
-		for _, v := range fields {
-			if s, ok := v.(string); ok && s != "" && sdk.Root(s) == root {
-				if _, err := uuid.Parse(s); err != nil {
-					return s
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // logEntry is one event of the global log.
@@ -402,7 +417,7 @@ func (c *Console) entries(events []eventstore.Logged) []logEntry {
 		pages := wire.PBEvents([]eventstore.Event{e.Event})
 		ev := protoview.Event{Sequence: e.Sequence, CreatedAt: e.CreatedAt.UTC().Format(time.RFC3339Nano),
 			Payload: c.o.Registry.Decode(e.TypeURL, e.Payload), Cause: protoview.NewCause(pages[0].GetMetadata())}
-		out = append(out, logEntry{Position: e.Position, Domain: e.Cover.Domain, Root: e.Cover.Root.String(), Name: c.names.get(e.Cover.Root), Event: ev})
+		out = append(out, logEntry{Position: e.Position, Domain: e.Cover.Domain, Root: e.Cover.Root.String(), Name: c.names.Get(e.Cover.Root), Event: ev})
 	}
 	return out
 }
@@ -777,7 +792,7 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	root := sdk.Root(in.ID)
-	c.names.add(in.ID, root)
+	c.names.Add(in.ID, root)
 	ctx := r.Context()
 	if in.IdempotencyKey != "" {
 		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(grpcapi.KeyMetadata, in.IdempotencyKey))
@@ -794,7 +809,7 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request) {
 	}
 	v := c.o.Registry.Reply(out.(*eventedpb.SynchronousProcessingResponse))
 	v.DeliveryFailures = trailer.Get(grpcapi.FailuresTrailer)
-	writeJSON(w, map[string]any{"domain": in.Domain, "root": root.String(), "name": c.names.get(root), "reply": v})
+	writeJSON(w, map[string]any{"domain": in.Domain, "root": root.String(), "name": c.names.Get(root), "reply": v})
 }
 
 // --- Configuration

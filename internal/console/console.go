@@ -19,10 +19,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/peer"
 
@@ -58,7 +56,7 @@ type Options struct {
 // Console serves the pages and the API.
 type Console struct {
 	o     Options
-	names names
+	names protoview.Names
 	mux   *http.ServeMux
 }
 
@@ -75,7 +73,7 @@ func New(o Options) *Console {
 			return h(ctx, req)
 		}
 	}
-	c := &Console{o: o, names: names{m: map[uuid.UUID]string{}}, mux: http.NewServeMux()}
+	c := &Console{o: o, mux: http.NewServeMux()}
 	files, _ := fs.Sub(static, "static")
 	fileServer := http.FileServerFS(files)
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -108,28 +106,3 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // need an admin caller when authentication is on; the rest of the
 // console's paths are its static pages.
 func IsAPI(path string) bool { return len(path) >= 5 && path[:5] == "/api/" || path == "/api" }
-
-// names remembers the names aggregates were addressed by through the
-// console, root by root: a root is the name-based UUID of a name, which
-// cannot be turned back into it.
-type names struct {
-	mu sync.Mutex
-	m  map[uuid.UUID]string
-}
-
-func (n *names) add(id string, root uuid.UUID) {
-	if _, err := uuid.Parse(id); err == nil {
-		return
-	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.m) < 100_000 {
-		n.m[root] = id
-	}
-}
-
-func (n *names) get(root uuid.UUID) string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.m[root]
-}

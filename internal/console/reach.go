@@ -2,12 +2,13 @@ package console
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/evented/evented/internal/outage"
 )
 
 // Target is a service evented calls: business logic, a projector, a saga
@@ -28,33 +29,34 @@ type TargetState struct {
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at"`
 	fails       int       // checks failed in a row
-	warned      bool      // a WARN was logged for the current outage
+	outage      *outage.Service
 }
 
 // warnAfter is how many checks in a row must fail before a WARN.
 const warnAfter = 2
 
 // Reach checks, in the background, that the services evented calls can be
-// connected to, and logs a WARN when one has failed warnAfter checks in a
-// row and an INFO when it is back (once per change, so a service that stays
-// down does not flood the log; one failed check, as when evented starts
-// before its services, is an INFO only). It is safe for concurrent use.
+// connected to, and reports to the server's outage tracker when one has
+// failed warnAfter checks in a row, and when it is back: the tracker logs
+// one WARN per outage, whether these checks, a command or a delivery
+// noticed it first. One failed check, as when evented starts before its
+// services, is only a doubt (an INFO). It is safe for concurrent use.
 type Reach struct {
-	log     *slog.Logger
 	every   time.Duration
 	timeout time.Duration
 	mu      sync.Mutex
 	states  []TargetState
 }
 
-// NewReach checks targets every period (5 s when 0).
-func NewReach(targets []Target, every time.Duration, log *slog.Logger) *Reach {
+// NewReach checks targets every period (5 s when 0), reporting outages to
+// outages.
+func NewReach(targets []Target, every time.Duration, outages *outage.Tracker) *Reach {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	r := &Reach{log: log, every: every, timeout: min(every, 2*time.Second)}
+	r := &Reach{every: every, timeout: min(every, 2*time.Second)}
 	for _, t := range targets {
-		r.states = append(r.states, TargetState{Target: t, Reachable: true})
+		r.states = append(r.states, TargetState{Target: t, Reachable: true, outage: outages.Service(t.Kind, t.Name, t.Address)})
 	}
 	return r
 }
@@ -123,16 +125,13 @@ func (r *Reach) checkAll(ctx context.Context) {
 			s.fails++
 		}
 		switch {
-		case !ok && s.fails == 1:
-			r.log.Info(s.Kind+" not reachable (yet); checking again", "kind", s.Kind, "name", s.Name, "address", s.Address, "err", s.LastError)
-		case !ok && s.fails >= warnAfter && !s.warned:
-			s.warned = true
-			r.log.Warn(s.Kind+" unreachable: evented cannot connect to it", "kind", s.Kind, "name", s.Name, "address", s.Address, "err", s.LastError, "failed_checks", s.fails)
-		case ok && s.warned:
-			r.log.Info(s.Kind+" reachable again", "kind", s.Kind, "name", s.Name, "address", s.Address)
-		}
-		if ok {
-			s.fails, s.warned = 0, false
+		case !ok && s.fails < warnAfter:
+			s.outage.Doubt(errs[i])
+		case !ok:
+			s.outage.Down(errs[i])
+		default:
+			s.fails = 0
+			s.outage.Up()
 		}
 	}
 }

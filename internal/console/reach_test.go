@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/evented/evented/internal/outage"
 )
 
 type lockedBuffer struct {
@@ -37,7 +39,7 @@ func TestReachLogsOncePerChange(t *testing.T) {
 	}
 	addr := lis.Addr().String()
 	var logs lockedBuffer
-	r := NewReach([]Target{{Kind: "business_logic", Name: "customer", Address: addr}}, time.Hour, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := NewReach([]Target{{Kind: "business_logic", Name: "customer", Address: addr}}, time.Hour, outage.New(slog.New(slog.NewTextHandler(&logs, nil))))
 	ctx := context.Background()
 	r.checkAll(ctx)
 	if st := r.States()[0]; !st.Reachable || st.LastError != "" {
@@ -96,7 +98,7 @@ func TestReachOneFailedCheckIsNoWarning(t *testing.T) {
 	addr := lis.Addr().String()
 	lis.Close()
 	var logs lockedBuffer
-	r := NewReach([]Target{{Kind: "projector", Name: "receipt", Address: addr}}, time.Hour, slog.New(slog.NewTextHandler(&logs, nil)))
+	r := NewReach([]Target{{Kind: "projector", Name: "receipt", Address: addr}}, time.Hour, outage.New(slog.New(slog.NewTextHandler(&logs, nil))))
 	r.checkAll(context.Background())
 	up, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/outage"
 )
 
 // Consumer receives books: one aggregate's events, in sequence order.
@@ -161,6 +162,10 @@ type Options struct {
 	// Projections, when set, keeps the projections the consumer returns
 	// (a projector's HandleSync answers) for subscription queries.
 	Projections *Projections
+	// Outage is told when the consumer is unavailable and when it answers
+	// again; it logs the WARN. Nil: the subscription has a tracker of its
+	// own, logging to its logger.
+	Outage *outage.Service
 }
 
 // Where a subscription without a checkpoint starts.

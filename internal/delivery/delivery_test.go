@@ -263,6 +263,10 @@ func TestPoisonEventIsParkedAndOthersKeepFlowing(t *testing.T) {
 	if parked[0].Reason != "cannot project this" || parked[0].Attempts != 3 || parked[0].Sequence != 0 {
 		t.Errorf("first parked = %+v", parked[0])
 	}
+	// The three failed attempts are counted as retries, the last error kept.
+	if st := sub.Status(); st.Retries != 3 || st.LastError != "cannot project this" {
+		t.Errorf("status: %d retries, last error %q; want 3, cannot project this", st.Retries, st.LastError)
+	}
 	if len(r.sequences(poison)) != 0 {
 		t.Fatal("poison aggregate delivered")
 	}

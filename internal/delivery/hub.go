@@ -171,6 +171,16 @@ type InlineResult struct {
 	Failures []Failure
 }
 
+// Consumers names the synchronous consumers this inline delivery calls
+// (or leaves to the replica that owns the aggregate's segment).
+func (in *Inline) Consumers() []string {
+	names := make([]string, len(in.entries))
+	for i, e := range in.entries {
+		names[i] = e.sub.Name()
+	}
+	return names
+}
+
 // Failure is a consumer that failed an inline delivery.
 type Failure struct {
 	Consumer string
@@ -218,8 +228,23 @@ func (in *Inline) Deliver(ctx context.Context, stored eventstore.Book) InlineRes
 			}
 		}
 		e.commands = out.Commands
-		if err != nil {
+		called := err == nil || !errors.Is(err, errNotFirst) && !errors.Is(err, errMoved)
+		switch {
+		case called && err == nil:
+			e.sub.opts.Outage.Up()
+		case called && unavailable(err):
+			// An attempt that its subscription tries again; the outage
+			// tracker warns, once per outage, not once per command.
+			e.sub.failed(err)
+			e.sub.opts.Outage.Down(err)
+			e.sub.log.Debug("inline delivery failed: consumer unavailable; the subscription will retry it", "cover", in.cover, "err", err)
+		case called:
+			e.sub.failed(err)
 			e.sub.log.Warn("inline delivery failed; the subscription will retry it", "cover", in.cover, "err", err)
+		case err != nil:
+			e.sub.log.Debug("inline delivery left to the subscription", "cover", in.cover, "err", err)
+		}
+		if err != nil {
 			res.Failures = append(res.Failures, Failure{Consumer: e.sub.Name(), Err: err})
 			in.settle(e, false)
 			continue

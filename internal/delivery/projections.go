@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -89,10 +90,44 @@ type Watcher struct {
 	h         *Projections
 	projector string
 	key       string
+	client    string    // who watches (WithWatcher), for status
+	since     time.Time // when the watch began
 	updates   chan eventstore.Projection
 	dropped   chan struct{}
 	last      uint64 // the highest version handed over (guarded by h.mu)
+	sent      uint64 // updates handed over (guarded by h.mu)
 	gone      bool   // guarded by h.mu
+}
+
+type watcherKey struct{}
+
+// WithWatcher returns ctx naming the client of the watches it starts (its
+// authenticated identity, or its address), which Live shows.
+func WithWatcher(ctx context.Context, client string) context.Context {
+	return context.WithValue(ctx, watcherKey{}, client)
+}
+
+// LiveWatch is one watcher of this process, as status shows it.
+type LiveWatch struct {
+	Projector, Key, Client string
+	Since                  time.Time
+	// Version is the last version the watcher was handed; Updates how
+	// many it was handed since it began.
+	Version, Updates uint64
+}
+
+// Live lists this process's watchers, oldest first.
+func (h *Projections) Live() []LiveWatch {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []LiveWatch
+	for _, ws := range h.watchers {
+		for w := range ws {
+			out = append(out, LiveWatch{Projector: w.projector, Key: w.key, Client: w.client, Since: w.since, Version: w.last, Updates: w.sent})
+		}
+	}
+	slices.SortFunc(out, func(a, b LiveWatch) int { return a.Since.Compare(b.Since) })
+	return out
 }
 
 // Updates delivers the projection's changes in version order.
@@ -132,6 +167,7 @@ func (h *Projections) offer(w *Watcher, p eventstore.Projection) {
 	select {
 	case w.updates <- p:
 		w.last = p.Version
+		w.sent++
 	default:
 		h.remove(w)
 		close(w.dropped)
@@ -145,11 +181,18 @@ func (h *Projections) offer(w *Watcher, p eventstore.Projection) {
 // changes are no longer kept. Every later change then comes through the
 // watcher's Updates. Close it when done.
 func (h *Projections) Watch(ctx context.Context, projector, key string, after uint64, send func(eventstore.Projection) error) (*Watcher, error) {
-	last, err := h.catchUp(ctx, projector, key, after, send)
+	since := time.Now()
+	sent := uint64(0)
+	last, err := h.catchUp(ctx, projector, key, after, func(p eventstore.Projection) error {
+		sent++
+		return send(p)
+	})
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{h: h, projector: projector, key: key, updates: make(chan eventstore.Projection, h.opts.Buffer), dropped: make(chan struct{})}
+	client, _ := ctx.Value(watcherKey{}).(string)
+	w := &Watcher{h: h, projector: projector, key: key, client: client, since: since, sent: sent,
+		updates: make(chan eventstore.Projection, h.opts.Buffer), dropped: make(chan struct{})}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w.last = last

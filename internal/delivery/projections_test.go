@@ -114,3 +114,29 @@ func TestSlowWatcherIsDropped(t *testing.T) {
 		t.Errorf("%d updates wait for the dropped watcher; want its buffer, 2", n)
 	}
 }
+
+// Live lists each watcher with its client and what it was handed, and
+// forgets it when it closes.
+func TestLiveListsWatchers(t *testing.T) {
+	store := memory.New()
+	h := runProjections(t, store, delivery.ProjectionOptions{PollInterval: time.Hour})
+	cover := eventstore.Cover{Domain: "ledger", Root: uuid.New()}
+	putView(t, h, cover, 0)
+	w, err := h.Watch(delivery.WithWatcher(t.Context(), "alice"), "view", cover.String(), 0, func(eventstore.Projection) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	putView(t, h, cover, 1)
+	next(t, w)
+	live := h.Live()
+	if len(live) != 1 {
+		t.Fatalf("Live() = %+v; want one watcher", live)
+	}
+	if l := live[0]; l.Projector != "view" || l.Key != cover.String() || l.Client != "alice" || l.Version != 2 || l.Updates != 2 || l.Since.IsZero() {
+		t.Errorf("Live()[0] = %+v; want view/%s by alice at version 2 after 2 updates", l, cover)
+	}
+	w.Close()
+	if live := h.Live(); len(live) != 0 {
+		t.Errorf("after Close, Live() = %+v; want none", live)
+	}
+}

@@ -167,26 +167,23 @@ func (g *segment) loadParked(ctx context.Context) error {
 	return nil
 }
 
-// enqueue takes the events of batch (a run of the log, in position order)
-// that the segment has not read yet: its own are queued, the others only
-// move its window along. It reports whether the segment still reads.
-func (g *segment) enqueue(batch []eventstore.Logged) bool {
+// enqueue takes the segment's own events of batch (a run of the log, in
+// position order), at the indexes own, that it has not read yet; the
+// others only move its window along, up to the batch's last position.
+// It reports whether the segment still reads.
+func (g *segment) enqueue(batch []eventstore.Logged, own []int32) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
 		return false
 	}
-	for _, e := range batch {
+	for _, i := range own {
+		e := batch[i]
 		if e.Position <= g.read {
 			continue // read before the reader went back for another segment
 		}
-		g.read = e.Position
-		if !g.sub.opts.wants(e.Cover.Domain) || !g.mine(e.Cover) {
-			// Nothing to do: handled as read. The window holds only the
-			// segment's own events; the checkpoint passes the others
-			// up to the first own event not handled yet.
-			continue
-		}
+		// The window holds only the segment's own events; the checkpoint
+		// passes the others up to the first own event not handled yet.
 		g.window = append(g.window, e.Position)
 		if g.sub.claims.has(e.Cover) && e.Sequence >= g.seen[e.Cover] {
 			g.seen[e.Cover] = e.Sequence
@@ -206,9 +203,25 @@ func (g *segment) enqueue(batch []eventstore.Logged) bool {
 		}
 		g.queues[e.Cover] = append(q, it)
 	}
+	if last := batch[len(batch)-1].Position; last > g.read {
+		g.read = last
+	}
 	g.advance()
 	g.cond.Broadcast()
 	return true
+}
+
+// split sorts the events of batch the subscription wants by segment: the
+// indexes in batch of each segment's events, in order.
+func split(batch []eventstore.Logged, o Options) [][]int32 {
+	parts := make([][]int32, max(o.Segments, 1))
+	for i, e := range batch {
+		if o.wants(e.Cover.Domain) {
+			s := eventstore.SegmentOf(e.Cover, o.Segments)
+			parts[s] = append(parts[s], int32(i))
+		}
+	}
+	return parts
 }
 
 // position is where the segment has read up to, and whether it takes more
@@ -443,6 +456,7 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 	for attempt, tries := 1, 1; attempt <= s.opts.MaxAttempts; tries++ {
 		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent, replay, g.replay.Commands)
 		if lastErr == nil {
+			s.opts.Outage.Up()
 			s.counted(len(todo), todo[len(todo)-1].CreatedAt)
 			if !replay {
 				s.advanceMark(context.WithoutCancel(ctx), cover, todo[len(todo)-1].Sequence+1)
@@ -452,8 +466,7 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 		if ctx.Err() != nil {
 			return false
 		}
-		s.opts.Observer.Failed(s.Name())
-		s.noteError(lastErr)
+		s.failed(lastErr)
 		if permanent(lastErr) {
 			break
 		}
@@ -461,8 +474,10 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 		// as long as it takes. Only refusals use up attempts.
 		if !unavailable(lastErr) {
 			attempt++
-		} else if s.warnDown() {
-			g.log.Warn("consumer unavailable; its events wait for it (nothing is parked)", "cover", cover, "err", lastErr)
+		} else {
+			// The outage tracker warns, once per outage.
+			s.opts.Outage.Down(lastErr)
+			g.log.Debug("consumer unavailable; its events wait for it (nothing is parked)", "cover", cover, "err", lastErr)
 		}
 		if attempt <= s.opts.MaxAttempts {
 			g.log.Debug("delivery failed; retrying", "cover", cover, "attempt", attempt, "err", lastErr)

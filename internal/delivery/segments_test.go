@@ -602,7 +602,7 @@ func TestConsumerDownIsLogged(t *testing.T) {
 	run(t, delivery.New(r, store, nil, fast(delivery.Options{}), log))
 	appendN(t, store, cover("a"), 1)
 	eventually(t, "a warning that the consumer is down", func() bool {
-		return strings.Contains(logged.String(), "consumer unavailable") && strings.Contains(logged.String(), "connection refused")
+		return strings.Contains(logged.String(), "level=WARN msg=\"consumer unreachable") && strings.Contains(logged.String(), "connection refused")
 	})
 	down.Delete("yes")
 	eventually(t, "the event once the consumer is back", func() bool { return r.total() == 1 })

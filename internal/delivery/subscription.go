@@ -13,6 +13,7 @@ import (
 
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/outage"
 )
 
 // Subscription delivers the store's events to one consumer. Its work is
@@ -54,9 +55,9 @@ type Subscription struct {
 	rateAt      time.Time // when rate was last updated
 	rateCount   uint64    // delivered at rateAt
 	delivered   uint64
+	retries     uint64
 	parkedCount int
 	lastErr     string
-	warnedDown  time.Time // last warning that the consumer is down
 }
 
 // runner is a segment being delivered and how to stop it.
@@ -80,6 +81,9 @@ func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, lo
 		replica, own = NewReplica(store, opts.Owner, opts.LeaseTTL), true
 	}
 	opts.Owner = replica.ID()
+	if opts.Outage == nil {
+		opts.Outage = outage.New(log.With("component", "delivery")).Service("consumer", consumer.Name(), "")
+	}
 	return &Subscription{
 		replica:    replica,
 		ownReplica: own,
@@ -107,6 +111,7 @@ type Status struct {
 	Checkpoint  uint64
 	Read        uint64 // last position read from the log by this replica
 	Delivered   uint64 // events delivered by this replica since start
+	Retries     uint64 // delivery attempts that failed on this replica since start (each retried, or ended parked)
 	Parked      int    // events parked by this replica since start
 	Pending     int    // events read by this replica and not yet handled
 	LastError   string
@@ -147,7 +152,7 @@ type SegmentStatus struct {
 func (s *Subscription) Status() Status {
 	s.mu.Lock()
 	start := s.start
-	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Parked: s.parkedCount, LastError: s.lastErr,
+	st := Status{Name: s.consumer.Name(), Replica: s.opts.Owner, Delivered: s.delivered, Retries: s.retries, Parked: s.parkedCount, LastError: s.lastErr,
 		Synchronous: s.opts.Synchronous, ReplayUntil: s.replay.Until, State: s.version.String(),
 		OldestUnhandled: s.oldest, Rate: s.rate}
 	st.Projector, st.Version = s.projector()
@@ -326,6 +331,9 @@ const readBatch = 1024
 // over with an older checkpoint makes the reader go back for it.
 func (s *Subscription) readLoop(ctx context.Context) {
 	o := s.opts
+	var ahead *logRead // the next batch, read while the last is handed out
+	var reads sync.WaitGroup
+	defer reads.Wait()
 	for {
 		var segs []*segment
 		var after uint64
@@ -359,9 +367,25 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			s.readerWaits.Store(false)
 			continue
 		}
-		wake := s.store.Appended()
-		changed := s.readerWoken()
-		batch, err := s.store.ReadLog(ctx, after, readBatch)
+		r := ahead
+		if r != nil && r.after == after {
+			<-r.done
+		} else {
+			// No read ahead, or one from a place the reader left (a
+			// segment taken over went back): read now.
+			r = s.newLogRead(after)
+			r.run(ctx, s.store)
+		}
+		ahead = nil
+		batch, err := r.batch, r.err
+		if err == nil && len(batch) == readBatch {
+			// Behind the head (a catch-up, a rebuild): read the next
+			// batch while this one is handed out, on another core.
+			next := s.newLogRead(batch[len(batch)-1].Position)
+			reads.Go(func() { next.run(ctx, s.store) })
+			ahead = next
+		}
+		wake, changed := r.wake, r.changed
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -373,8 +397,9 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			continue
 		}
 		if len(batch) > 0 {
+			parts := split(batch, o)
 			for _, g := range segs {
-				g.enqueue(batch)
+				g.enqueue(batch, parts[g.index])
 			}
 			s.noteProgress() // events of other segments move the window too
 			continue
@@ -387,6 +412,28 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// logRead is one ReadLog of the reader, possibly under way in a goroutine
+// of its own: batch and err are set when done is closed. wake and changed
+// are the reader's channels as they were before the read began, so a
+// commit or a change during the read is not missed.
+type logRead struct {
+	after         uint64
+	wake, changed <-chan struct{}
+	done          chan struct{}
+	batch         []eventstore.Logged
+	err           error
+}
+
+// newLogRead prepares the read of the batch after the position after.
+func (s *Subscription) newLogRead(after uint64) *logRead {
+	return &logRead{after: after, wake: s.store.Appended(), changed: s.readerWoken(), done: make(chan struct{})}
+}
+
+func (r *logRead) run(ctx context.Context, store Storage) {
+	defer close(r.done)
+	r.batch, r.err = store.ReadLog(ctx, r.after, readBatch)
 }
 
 // roomNow reports whether every open segment of segs has room.
@@ -974,19 +1021,13 @@ func (s *Subscription) backoff(attempt int) time.Duration {
 	return time.Duration(float64(d) * (0.5 + rand.Float64()))
 }
 
-// warnDownEvery spaces the warnings that a consumer is down.
-const warnDownEvery = 30 * time.Second
-
-// warnDown reports whether to log that the consumer is down now: at the
-// first failure, then once per warnDownEvery.
-func (s *Subscription) warnDown() bool {
+// failed counts a failed delivery attempt and notes its error.
+func (s *Subscription) failed(err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now := time.Now(); now.Sub(s.warnedDown) >= warnDownEvery {
-		s.warnedDown = now
-		return true
-	}
-	return false
+	s.retries++
+	s.lastErr = err.Error()
+	s.mu.Unlock()
+	s.opts.Observer.Failed(s.Name())
 }
 
 func (s *Subscription) noteError(err error) {

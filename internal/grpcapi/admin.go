@@ -30,6 +30,24 @@ type Admin struct {
 	Log eventstore.Log
 	// Deadlines lists the pending deadlines (ListDeadlines); nil: none kept.
 	Deadlines eventstore.Deadlines
+	// Projections serves the subscription queries ListLiveQueries lists;
+	// nil: none. Replica names this process in the list.
+	Projections *delivery.Projections
+	Replica     string
+}
+
+// ListLiveQueries implements DeliveryAdmin.ListLiveQueries.
+func (a *Admin) ListLiveQueries(_ *emptypb.Empty, stream grpc.ServerStreamingServer[eventedpb.LiveQuery]) error {
+	if a.Projections == nil {
+		return nil
+	}
+	for _, w := range a.Projections.Live() {
+		if err := stream.Send(&eventedpb.LiveQuery{Projector: w.Projector, Key: w.Key, Client: w.Client,
+			Since: timestamppb.New(w.Since), Version: w.Version, Updates: w.Updates, Replica: a.Replica}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListSubscriptions implements DeliveryAdmin.ListSubscriptions.
@@ -41,7 +59,7 @@ func (a *Admin) ListSubscriptions(_ *emptypb.Empty, stream grpc.ServerStreamingS
 	for _, sub := range a.Hub.Subscriptions() {
 		st := sub.Status()
 		msg := &eventedpb.SubscriptionStatus{
-			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered,
+			Name: st.Name, Checkpoint: st.Checkpoint, Read: st.Read, Delivered: st.Delivered, Retries: st.Retries,
 			Parked: uint64(st.Parked), Pending: uint64(st.Pending), LastError: st.LastError,
 			Synchronous: st.Synchronous, Head: head, Replica: st.Replica, ReplayUntil: st.ReplayUntil,
 			Projector: st.Projector, Version: uint32(st.Version), State: st.State, Rate: st.Rate,

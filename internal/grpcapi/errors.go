@@ -55,11 +55,12 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	}
 	if st, ok := status.FromError(err); ok {
 		// Already a status: gRPC's own, or a service evented calls
-		// (business logic) passed through.
-		if st.Code() == codes.Unavailable && unavailableLog.allow(st.Message()) {
-			// That service is down: the client is told, and so is the
-			// operator, once in a while.
-			log.WarnContext(ctx, "a service evented calls is unavailable; commands to it fail", "method", method, "err", st.Message())
+		// (business logic) passed through. When that service is down the
+		// client is told here; the operator is told by the server's
+		// outage tracker, once per outage (the business logic's client
+		// reports to it), not once per command.
+		if st.Code() == codes.Unavailable && log.Enabled(ctx, slog.LevelDebug) {
+			log.DebugContext(ctx, "a service evented calls is unavailable; the command fails", "method", method, "err", st.Message())
 		}
 		return err
 	}
@@ -85,13 +86,6 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 	log.ErrorContext(ctx, "internal error", "method", method, "err", err)
 	return status.Error(codes.Internal, "internal error in evented; the server log has the details")
 }
-
-// unavailableLog lets the same "unavailable" warning through once per
-// unavailableEvery, so that a service that is down shows in the log
-// without flooding it.
-var unavailableLog = &limiter{every: unavailableEvery, last: map[string]time.Time{}}
-
-const unavailableEvery = 10 * time.Second
 
 type limiter struct {
 	mu    sync.Mutex

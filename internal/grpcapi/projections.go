@@ -1,13 +1,17 @@
 package grpcapi
 
 import (
+	"context"
 	"fmt"
+
+	"google.golang.org/grpc/peer"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/auth"
 	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/wire"
@@ -73,7 +77,7 @@ func (q *ProjectionQuery) Subscribe(req *eventedpb.ProjectionSubscription, strea
 		last = p.Version
 		return nil
 	}
-	w, err := q.Projections.Watch(ctx, proj.Name, key, last, send)
+	w, err := q.Projections.Watch(delivery.WithWatcher(ctx, watcher(ctx)), proj.Name, key, last, send)
 	if err != nil {
 		return err
 	}
@@ -99,4 +103,16 @@ func update(p eventstore.Projection) *eventedpb.ProjectionUpdate {
 		Cover: wire.PBCover(p.Cover), Projector: p.Projector, Sequence: p.Sequence,
 		Projection: &anypb.Any{TypeUrl: p.TypeURL, Value: p.Payload},
 	}}
+}
+
+// watcher names a subscription query's client for ListLiveQueries: its
+// authenticated identity, else its address.
+func watcher(ctx context.Context) string {
+	if id := auth.FromContext(ctx); id != nil {
+		return id.String()
+	}
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return "unknown"
 }

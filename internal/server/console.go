@@ -10,6 +10,7 @@ import (
 
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/console"
+	dremote "github.com/evented/evented/internal/delivery/remote"
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/protoview"
 )
@@ -27,24 +28,36 @@ func WithConsoleSampling(d time.Duration) Option {
 	return func(o *options) { o.sampleEvery = d }
 }
 
+// The kinds of services evented calls, as the console and the outage
+// log name them (projector and saga: dremote.Kind.String).
+const (
+	kindBusinessLogic = "business_logic"
+	kindBroker        = "broker"
+)
+
+// reachName is a projector's or saga's name in the console and the outage
+// log: with its version when it has one.
+func reachName(c config.Consumer) string {
+	if c.Version > 0 {
+		return fmt.Sprintf("%s v%d", c.Name, c.Version)
+	}
+	return c.Name
+}
+
 // reachTargets lists the services evented calls, in configuration order.
 func reachTargets(cfg config.Config) []console.Target {
 	var t []console.Target
 	for _, b := range cfg.BusinessLogic {
-		t = append(t, console.Target{Kind: "business_logic", Name: b.Domain, Address: b.Address})
+		t = append(t, console.Target{Kind: kindBusinessLogic, Name: b.Domain, Address: b.Address})
 	}
 	for _, p := range cfg.Projectors {
-		name := p.Name
-		if p.Version > 0 {
-			name = fmt.Sprintf("%s v%d", p.Name, p.Version)
-		}
-		t = append(t, console.Target{Kind: "projector", Name: name, Address: p.Address})
+		t = append(t, console.Target{Kind: dremote.Projector.String(), Name: reachName(p), Address: p.Address})
 	}
 	for _, s := range cfg.Sagas {
-		t = append(t, console.Target{Kind: "saga", Name: s.Name, Address: s.Address})
+		t = append(t, console.Target{Kind: dremote.Saga.String(), Name: reachName(s), Address: s.Address})
 	}
 	if cfg.Bus.Type != "" && cfg.Bus.Type != "none" && cfg.Bus.URL != "" {
-		t = append(t, console.Target{Kind: "broker", Name: cfg.Bus.Type, Address: cfg.Bus.URL})
+		t = append(t, console.Target{Kind: kindBroker, Name: cfg.Bus.Type, Address: cfg.Bus.URL})
 	}
 	return t
 }
@@ -56,7 +69,7 @@ func (s *Server) newConsole(o options, commands *grpcapi.Commands, admin *grpcap
 	if err != nil {
 		return fmt.Errorf("console.descriptor_sets: %w", err)
 	}
-	s.reach = console.NewReach(reachTargets(s.cfg), o.sampleEvery, s.log.With("component", "reach"))
+	s.reach = console.NewReach(reachTargets(s.cfg), o.sampleEvery, s.outages)
 	s.samples = console.NewSampler(s.store, s.metrics.Registry, o.sampleEvery)
 	interceptor := s.metrics.Interceptor()
 	s.console = console.New(console.Options{

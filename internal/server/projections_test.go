@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -25,6 +27,7 @@ import (
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/delivery"
+	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/server"
 	"github.com/evented/evented/sdk"
 )
@@ -168,13 +171,29 @@ func TestSubscriptionQueryCurrentThenEveryUpdate(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			c, _, _ := watch(t, srv.QueryAddr(), sdk.Watch{Projector: "view", Cover: ledgerCover(root)})
+			c, stop, done := watch(t, srv.QueryAddr(), sdk.Watch{Projector: "view", Cover: ledgerCover(root)})
 			waitFor(t, "the current projection", func() bool { s, _ := c.snapshot(); return len(s) > 0 })
 			if seqs, _ := c.snapshot(); seqs[0] != 2 {
 				t.Fatalf("first update is the projection at %d; want the current one, at 2", seqs[0])
 			}
 			sendEntries(t, client, root, 20)
 			c.check(t, proj, root, 22)
+
+			// The operator sees the live query, and no longer once it ends.
+			admin := eventedpb.NewDeliveryAdminClient(dial(t, srv.CommandAddr()))
+			live := liveQueries(t, admin)
+			_, versions := c.snapshot()
+			if len(live) != 1 {
+				t.Fatalf("ListLiveQueries = %v; want the one watch", live)
+			}
+			if q := live[0]; q.GetProjector() != "view" || q.GetKey() != (eventstore.Cover{Domain: "ledger", Root: root}).String() ||
+				q.GetClient() == "" || q.GetReplica() == "" || q.GetUpdates() != uint64(len(versions)) || q.GetVersion() != versions[len(versions)-1] {
+				t.Errorf("ListLiveQueries()[0] = %v; want view of %s, %d updates up to version %d, with client and replica", q, root, len(versions), versions[len(versions)-1])
+			}
+			stop()
+			<-done
+			done <- nil // for the cleanup
+			waitFor(t, "the live query to end", func() bool { return len(liveQueries(t, admin)) == 0 })
 		})
 	}
 }
@@ -469,5 +488,24 @@ func TestSubscriptionQueryByProjectorKey(t *testing.T) {
 	defer mu.Unlock()
 	if want := []string{a.String(), b.String(), a.String()}; !slices.Equal(got, want) {
 		t.Errorf("updates %v; want %v", got, want)
+	}
+}
+
+func liveQueries(t *testing.T, admin eventedpb.DeliveryAdminClient) []*eventedpb.LiveQuery {
+	t.Helper()
+	stream, err := admin.ListLiveQueries(t.Context(), &emptypb.Empty{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*eventedpb.LiveQuery
+	for {
+		q, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, q)
 	}
 }

@@ -46,6 +46,7 @@ import (
 	"github.com/evented/evented/internal/eventstore/sqlite"
 	"github.com/evented/evented/internal/grpcapi"
 	"github.com/evented/evented/internal/metrics"
+	"github.com/evented/evented/internal/outage"
 	"github.com/evented/evented/internal/query"
 	"github.com/evented/evented/internal/snapshot"
 	"github.com/evented/evented/internal/tracing"
@@ -119,6 +120,7 @@ func WithSpanExporter(exp sdktrace.SpanExporter) Option {
 type Server struct {
 	cfg     config.Config
 	log     *slog.Logger
+	outages *outage.Tracker // one WARN per outage of a service evented calls, whoever notices it
 	store   Storage
 	router  *router
 	hub     *delivery.Hub
@@ -160,7 +162,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage, sources: o.sources}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(configuredDomains(cfg), cfg.Limits.MetricsDomains), store: o.storage, sources: o.sources,
+		outages: outage.New(log.With("component", "outage"))}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -186,7 +189,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	s.closers = closers
 	s.store = upcast.Storage(s.store, reg, upcast.Options{CacheBytes: upcastCacheBytes(cfg.Command.UpcastCacheBytes)})
-	if s.router, err = newRouter(cfg.BusinessLogic, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
+	if s.router, err = newRouter(cfg.BusinessLogic, s.outages, s.tracing.DialOption(), callOptions(cfg.Limits)); err != nil {
 		return nil, err
 	}
 	policies := map[string]command.SnapshotPolicy{}
@@ -233,7 +236,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
-	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store}
+	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store, Projections: s.projections, Replica: s.replicaName()}
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, commands)
 	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, admin)
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})
@@ -465,7 +468,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, SaveDeadlines: s.saveDeadlines, Start: start,
 			MaxBookBytes: d.MaxBookBytes, EventPerBook: kind == dremote.Saga, ClaimTTL: 2*d.Timeout + 5*time.Second,
 			Projector: projector, Version: c.Version, FirstVersion: first, AutoCutover: c.Cutover == "auto",
-			Projections: projections,
+			Projections: projections, Outage: s.outages.Service(kind.String(), reachName(c), c.Address),
 		}, s.log)
 		subs = append(subs, sub)
 		s.byKind[kind] = append(s.byKind[kind], sub)
@@ -499,6 +502,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		subs = append(subs, delivery.New(relay{pub: pub, timeout: d.Timeout}, s.store, nil, delivery.Options{
 			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
 			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, SaveDeadlines: s.saveDeadlines, MaxBookBytes: limit,
+			Outage: s.outages.Service(kindBroker, s.cfg.Bus.Type, s.cfg.Bus.URL),
 		}, s.log))
 	}
 	if s.snapper != nil {
@@ -510,6 +514,14 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 // replicaID is this process's name in segment leases: the configured one,
 // else the host name, process id and a random suffix, unique per start (a
 // restarted process never mistakes its predecessor's leases for its own).
+// replicaName is this process's replica id, "" before subscriptions made it.
+func (s *Server) replicaName() string {
+	if s.replica == nil {
+		return ""
+	}
+	return s.replica.ID()
+}
+
 func replicaID(configured string) string {
 	if configured != "" {
 		return configured
@@ -529,7 +541,7 @@ type router struct {
 	remotes []*remote.Logic
 }
 
-func newRouter(cfg []config.BusinessLogic, opts ...grpc.DialOption) (*router, error) {
+func newRouter(cfg []config.BusinessLogic, outages *outage.Tracker, opts ...grpc.DialOption) (*router, error) {
 	r := &router{logic: map[string]business.Logic{}}
 	for i, b := range cfg {
 		sec, err := serviceDialOptions(fmt.Sprintf("business_logic[%d]", i), b.TLS, b.TokenFile)
@@ -542,6 +554,7 @@ func newRouter(cfg []config.BusinessLogic, opts ...grpc.DialOption) (*router, er
 			r.close()
 			return nil, err
 		}
+		l.ReportTo(outages.Service(kindBusinessLogic, b.Domain, b.Address))
 		r.logic[b.Domain] = l
 		r.remotes = append(r.remotes, l)
 		r.domains = append(r.domains, b.Domain)

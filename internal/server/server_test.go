@@ -35,12 +35,18 @@ import (
 // dir; it returns the server and a stop function that waits for Run.
 func start(t *testing.T, cfg config.Config, opts ...server.Option) (*server.Server, func() error) {
 	t.Helper()
+	return startLogging(t, cfg, slog.New(slog.DiscardHandler), opts...)
+}
+
+// startLogging is start with the server logging to log.
+func startLogging(t *testing.T, cfg config.Config, log *slog.Logger, opts ...server.Option) (*server.Server, func() error) {
+	t.Helper()
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	if cfg.Storage.Type == "sqlite" && cfg.Storage.Path == config.Default().Storage.Path {
 		cfg.Storage.Path = filepath.Join(t.TempDir(), "events.db")
 	}
-	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), opts...)
+	srv, err := server.New(t.Context(), cfg, log, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

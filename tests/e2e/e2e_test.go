@@ -34,7 +34,7 @@ var (
 // example services, all real processes.
 func TestE2E(t *testing.T) {
 	if testing.Short() {
-		t.Skip("end-to-end suite skipped with -short: it builds and starts evented and six example services")
+		t.Skip("end-to-end suite skipped with -short: it builds and starts evented and seven example services")
 	}
 	lang := cmp(*langFlag, cmp(os.Getenv("E2E_LANG"), "go"))
 	l, ok := languages[lang]
@@ -62,6 +62,9 @@ func TestE2E(t *testing.T) {
 			w := &world{shop: s}
 			w.register(sc)
 			sc.After(func(ctx context.Context, _ *godog.Scenario, err error) (context.Context, error) {
+				if stopErr := w.stopWatching(); err == nil && stopErr != nil {
+					return ctx, stopErr
+				}
 				if err == nil && w.lastErr != nil {
 					return ctx, fmt.Errorf("a command failed and no step checked it: %v", w.lastErr)
 				}
@@ -90,6 +93,12 @@ type shop struct {
 	services map[string]*proc.Process
 	command  eventedpb.BusinessCoordinatorClient
 	query    eventedpb.EventQueryClient
+	// projections serves subscription queries; queryAddr is its address.
+	projections eventedpb.ProjectionQueryClient
+	queryAddr   string
+	// watcher is the Go example client loyalty-watch, built for every
+	// language: a subscription query needs no service of its own.
+	watcher string
 }
 
 // open builds and starts everything; it is stopped when the test ends.
@@ -97,14 +106,14 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
-	s := &shop{lang: lang, dir: dir, services: map[string]*proc.Process{}}
+	s := &shop{lang: lang, dir: dir, services: map[string]*proc.Process{}, watcher: filepath.Join(bin, "loyalty-watch")}
 
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return run(gctx, root, "go", "build", "-ldflags=-s -w", "-o", filepath.Join(bin, "evented"), "./cmd/evented")
+		return run(gctx, root, "go", "build", "-ldflags=-s -w", "-o", bin+string(filepath.Separator), "./cmd/evented", "./examples/go/loyalty-watch")
 	})
 	if launch == "" {
 		g.Go(func() error { return l.build(gctx, root, bin) })
@@ -172,7 +181,10 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 		t.Fatalf("evented's health: %v %v\n%s", h, err, ev.Tail())
 	}
 	s.command = eventedpb.NewBusinessCoordinatorClient(cmdConn)
-	s.query = eventedpb.NewEventQueryClient(dial(t, queryAddr))
+	queryConn := dial(t, queryAddr)
+	s.query = eventedpb.NewEventQueryClient(queryConn)
+	s.projections = eventedpb.NewProjectionQueryClient(queryConn)
+	s.queryAddr = queryAddr
 	return s
 }
 

@@ -21,6 +21,7 @@ var services = []struct {
 	{"projector-receipt", "50055"},
 	{"projector-log-customer", "50056"},
 	{"projector-log-transaction", "50057"},
+	{"projector-loyalty", "50058"},
 }
 
 // language builds and starts one language's example services.
@@ -116,7 +117,7 @@ func missingFiles(root, pattern string) string {
 	}
 	switch {
 	case len(missing) == len(services):
-		return fmt.Sprintf(pattern, "<service>") + ": none of the six services is in this checkout yet"
+		return fmt.Sprintf(pattern, "<service>") + ": none of the seven services is in this checkout yet"
 	case len(missing) > 0:
 		return strings.Join(missing, ", ") + " not in this checkout yet"
 	}

@@ -39,10 +39,13 @@ type world struct {
 	lastErr   error // the last command's error, until a step checks it
 	replies   map[string][]*eventedpb.SynchronousProcessingResponse
 	read      []*eventedpb.EventPage
+
+	watch *watch // loyalty-watch, while the scenario watches a balance
 }
 
 func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerSnapshots(sc)
+	w.registerLoyaltyBalance(sc)
 	sc.Before(func(ctx context.Context, _ *godog.Scenario) (context.Context, error) {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
@@ -57,10 +60,7 @@ func (w *world) register(sc *godog.ScenarioContext) {
 		return w.send(ctx, "customer", c, &examplespb.CreateCustomer{Name: name, Email: email})
 	})
 	sc.Step(`^I register customer "([^"]*)" named "([^"]*)" with email "([^"]*)", waiting for the "([^"]*)" projector$`, func(ctx context.Context, c, name, email, projector string) error {
-		// Read-your-writes: evented answers once the asynchronous projector
-		// has handled the events.
-		ctx = metadata.AppendToOutgoingContext(ctx, "evented-wait-for", projector, "evented-wait-timeout", "20s")
-		return w.send(ctx, "customer", c, &examplespb.CreateCustomer{Name: name, Email: email})
+		return w.send(waitingFor(ctx, projector), "customer", c, &examplespb.CreateCustomer{Name: name, Email: email})
 	})
 	sc.Step(`^customer "([^"]*)" is registered$`, func(ctx context.Context, c string) error {
 		return w.send(ctx, "customer", c, &examplespb.CreateCustomer{Name: strings.ToUpper(c[:1]) + c[1:], Email: c + "@example.com"})
@@ -68,6 +68,9 @@ func (w *world) register(sc *godog.ScenarioContext) {
 	sc.Step(`^customer "([^"]*)" signed up with the first version of the shop as "([^"]*)"$`, w.signedUpV1)
 	sc.Step(`^customer "([^"]*)" is given (\d+) loyalty points$`, func(ctx context.Context, c string, points int32) error {
 		return w.send(ctx, "customer", c, &examplespb.AddLoyaltyPoints{Points: points, Reason: "welcome"})
+	})
+	sc.Step(`^customer "([^"]*)" is given (\d+) loyalty points, waiting for the "([^"]*)" projector$`, func(ctx context.Context, c string, points int32, projector string) error {
+		return w.send(waitingFor(ctx, projector), "customer", c, &examplespb.AddLoyaltyPoints{Points: points, Reason: "welcome"})
 	})
 	sc.Step(`^customer "([^"]*)" redeems (\d+) points$`, func(ctx context.Context, c string, points int32) error {
 		return w.send(ctx, "customer", c, &examplespb.RedeemLoyaltyPoints{Points: points, RedemptionType: "voucher"})
@@ -155,6 +158,12 @@ func (w *world) register(sc *godog.ScenarioContext) {
 		}
 		return err
 	})
+}
+
+// waitingFor asks evented to answer the command once projector has handled
+// its events (read-your-writes).
+func waitingFor(ctx context.Context, projector string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "evented-wait-for", projector, "evented-wait-timeout", "20s")
 }
 
 // root is the aggregate id of this scenario's name.

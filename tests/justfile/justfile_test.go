@@ -91,7 +91,7 @@ func TestRunnableRecipes(t *testing.T) {
 	// Recipes for examples in languages whose code may not exist yet run
 	// what exists and say so.
 	just(t, "--set", "out", out, "examples-build")
-	for _, name := range []string{"customer", "transaction", "saga-loyalty", "projector-receipt", "projector-log-customer", "projector-log-transaction"} {
+	for _, name := range []string{"customer", "transaction", "saga-loyalty", "projector-receipt", "projector-log-customer", "projector-log-transaction", "projector-loyalty", "loyalty-watch"} {
 		if _, err := os.Stat(filepath.Join(root, "examples/go", name)); err != nil {
 			continue
 		}

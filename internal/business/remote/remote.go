@@ -4,6 +4,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/business"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/outage"
 	"github.com/evented/evented/internal/wire"
 )
 
@@ -24,6 +26,21 @@ type Logic struct {
 	domain, address string
 	conn            *grpc.ClientConn
 	client          eventedpb.BusinessLogicClient
+	outage          *outage.Service
+}
+
+// ReportTo makes l report to s whether the service answers: a call that
+// finds it UNAVAILABLE is an outage (one WARN, whoever notices it), any
+// answer ends one. Call it before the first call.
+func (l *Logic) ReportTo(s *outage.Service) { l.outage = s }
+
+// report tells l's outage tracker what a call found.
+func (l *Logic) report(err error) {
+	if status.Code(err) == codes.Unavailable {
+		l.outage.Down(errors.New(status.Convert(err).Message()))
+	} else {
+		l.outage.Up()
+	}
 }
 
 // Dial prepares a client of the BusinessLogic service at address (host:port)
@@ -47,6 +64,7 @@ func (l *Logic) Name() string {
 // service's status and message unchanged; transport failures name the service.
 func (l *Logic) Handle(ctx context.Context, req business.Request) (business.Decision, error) {
 	book, err := l.client.Handle(ctx, wire.PBContextual(req))
+	l.report(err)
 	if err != nil {
 		return business.Decision{}, l.wrap(err)
 	}
@@ -62,6 +80,7 @@ func (l *Logic) Handle(ctx context.Context, req business.Request) (business.Deci
 // business.ErrNoSnapshots.
 func (l *Logic) Snapshot(ctx context.Context, prior eventstore.Book) (business.Snapshot, error) {
 	s, err := l.client.Snapshot(ctx, wire.PBBook(prior))
+	l.report(err)
 	if status.Code(err) == codes.Unimplemented {
 		return business.Snapshot{}, fmt.Errorf("%s: %w", l.Name(), business.ErrNoSnapshots)
 	}

@@ -63,7 +63,7 @@ const aggName = (a) => (a.name ? `${a.name} (${a.root.slice(0, 8)}…)` : a.root
 function table(head, rows, opts = {}) {
   return h('div', { class: 'table-wrap' },
     h('table', {}, opts.caption ? h('caption', { class: 'muted' }, opts.caption) : null,
-      h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col', class: /^(lag|rate|checkpoint|head|#|seq|position|attempts|eta|pending|delivered|parked)/i.test(c) ? 'num' : null }, c)))),
+      h('thead', {}, h('tr', {}, head.map((c) => h('th', { scope: 'col', class: /^(lag|rate|checkpoint|head|#|seq|position|attempts|eta|pending|delivered|retries|parked)/i.test(c) ? 'num' : null }, c)))),
       h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: head.length, class: 'muted' }, opts.empty || 'Nothing here.')))));
 }
 const td = (v, cls) => h('td', { class: cls }, v);
@@ -137,12 +137,13 @@ async function overview(signal) {
 }
 
 function subsTable(subs, actions, reload) {
-  const head = ['Name', 'Kind', 'State', 'Checkpoint', 'Lag', 'Lag time', 'Rate', 'ETA', 'Parked', 'Last error'];
+  const head = ['Name', 'Kind', 'State', 'Checkpoint', 'Lag', 'Lag time', 'Rate', 'ETA', 'Retries', 'Parked', 'Last error'];
   if (actions) head.push('Segments', 'Actions');
   return table(head, subs.map((s) => {
     const cells = [td(s.name), td(s.kind + (s.synchronous ? ' (sync)' : '')), td(s.state + (s.version > 1 || s.projector ? ` v${s.version}` : '')),
       td(`${fmtNum(s.checkpoint)} / ${fmtNum(s.head)}`, 'num'), td(fmtNum(s.lag), 'num'), td(fmtSecs(s.lag_seconds), 'num'),
       td(fmtNum(s.rate, 1) + '/s', 'num'), td(s.lag ? (s.eta_seconds > 0 ? fmtSecs(s.eta_seconds) : '–') : 'caught up', 'num'),
+      td(fmtNum(s.retries), 'num'),
       td(s.parked ? h('a', { href: '#/parked', class: 'warn' }, String(s.parked)) : '0', 'num'), td(s.last_error || '', s.last_error ? 'bad' : null)];
     if (actions) {
       cells.push(td(s.segments.map((g) => `${g.index + 1}/${g.of} ${g.owner || '(free)'} @${g.position}`).join('\n'), 'mono'));

@@ -268,3 +268,63 @@ func benchAppendKeyed(b *testing.B, ordered bool) {
 	})
 	reportEvents(b, 1)
 }
+
+// BenchmarkReadLog measures Store.ReadLog reading 100,000 events (of one
+// aggregate) in batches of 1,024, as a subscription's reader does;
+// BenchmarkRawReadLog is one sequential SELECT of the same rows and
+// columns, scanned into plain Go values (what the bench command's rebuild
+// floor does).
+func BenchmarkReadLog(b *testing.B) {
+	const n = 100_000
+	s, _ := filled(b, n)
+	for b.Loop() {
+		after, count := uint64(0), 0
+		for {
+			batch, err := s.ReadLog(context.Background(), after, 1024)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(batch) == 0 {
+				break
+			}
+			count += len(batch)
+			after = batch[len(batch)-1].Position
+		}
+		if count != n {
+			b.Fatalf("read %d events, want %d", count, n)
+		}
+	}
+	reportEvents(b, n)
+}
+
+func BenchmarkRawReadLog(b *testing.B) {
+	const n = 100_000
+	s, _ := filled(b, n)
+	db, err := sql.Open("sqlite", s.Path())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for b.Loop() {
+		rows, err := db.QueryContext(context.Background(), `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload
+			FROM events WHERE position > ? ORDER BY position LIMIT ?`, 0, n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		count := 0
+		for rows.Next() {
+			var pos, seq int64
+			var domain, id, at, typeURL string
+			var payload []byte
+			if err := rows.Scan(&pos, &domain, &id, &seq, &at, &typeURL, &payload); err != nil {
+				b.Fatal(err)
+			}
+			count++
+		}
+		rows.Close()
+		if rows.Err() != nil || count != n {
+			b.Fatalf("read %d rows, %v; want %d", count, rows.Err(), n)
+		}
+	}
+	reportEvents(b, n)
+}

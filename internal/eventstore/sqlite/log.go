@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,32 +23,48 @@ func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventst
 	if s.closed() {
 		return nil, eventstore.ErrClosed
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload, `+causeColumns+`
-		FROM events WHERE position > ? ORDER BY position LIMIT ?`, int64(after), limit)
+	rows, err := s.readLog.QueryContext(ctx, int64(after), limit)
 	if err != nil {
 		return nil, s.fail(err, "read log after %d", after)
 	}
 	defer rows.Close()
-	var out []eventstore.Logged
-	var cause causeScan
-	types := interner{}
+	// Scanned as the driver gives them (int64, bytes) and converted here:
+	// database/sql's conversions to uint and string cost more than the read.
+	var (
+		out                         = make([]eventstore.Logged, 0, min(limit, 1024))
+		pos, seq                    any
+		domain, id, at, typeURL, pl sql.RawBytes
+		cause                       causeScan
+		names                       = interner{}
+	)
+	dest := append([]any{&pos, &domain, &id, &seq, &at, &typeURL, &pl}, cause.dest()...)
 	for rows.Next() {
-		var e eventstore.Logged
-		var id, at string
-		if err := rows.Scan(append([]any{&e.Position, &e.Cover.Domain, &id, &e.Sequence, &at, &e.TypeURL, &e.Payload}, cause.dest()...)...); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, s.fail(err, "read log")
 		}
-		if e.Cause, err = cause.cause(types); err != nil {
-			return nil, s.fail(err, "read log: position %d", e.Position)
+		p, ok := pos.(int64)
+		if !ok || p <= 0 {
+			return nil, s.fail(fmt.Errorf("position %v is not positive", pos), "read log after %d", after)
+		}
+		e := eventstore.Logged{Position: uint64(p)}
+		if e.Sequence, err = uint32Of(seq); err != nil {
+			return nil, s.fail(fmt.Errorf("sequence: %w", err), "read log: position %d", p)
+		}
+		if e.Cover.Root, err = uuid.ParseBytes(id); err != nil {
+			return nil, s.fail(err, "read log: position %d", p)
+		}
+		if e.CreatedAt, err = parseTime(at); err != nil {
+			return nil, s.fail(err, "read log: position %d", p)
+		}
+		e.Cover.Domain, e.TypeURL = names.get(domain), names.get(typeURL)
+		// A payload of its own: a delivery may hold some events of a
+		// batch long after the rest are gone.
+		e.Payload = append(make([]byte, 0, len(pl)), pl...)
+		if e.Cause, err = cause.cause(names); err != nil {
+			return nil, s.fail(err, "read log: position %d", p)
 		}
 		if e.SchemaVersion, err = cause.schemaVersion(); err != nil {
-			return nil, s.fail(err, "read log: position %d", e.Position)
-		}
-		if e.Cover.Root, err = uuid.Parse(id); err != nil {
-			return nil, s.fail(err, "read log: position %d", e.Position)
-		}
-		if e.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
-			return nil, s.fail(err, "read log: position %d", e.Position)
+			return nil, s.fail(err, "read log: position %d", p)
 		}
 		out = append(out, e)
 	}

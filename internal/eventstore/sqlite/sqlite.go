@@ -73,7 +73,7 @@ type Store struct {
 	heads                             map[eventstore.Cover]uint32
 	seenVersion                       int64
 	read, roots, rootsAfter, snapshot *sql.Stmt // on r
-	snapshotHistory                   *sql.Stmt // on r
+	snapshotHistory, readLog          *sql.Stmt // on r
 
 	reqs      chan *request
 	closing   chan struct{} // closed by Close
@@ -212,6 +212,8 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 		{s.r, &s.keyLookup, selectKey},
 		{s.r, &s.read, `SELECT sequence, created_at, type_url, payload, ` + causeColumns + ` FROM events
 			WHERE domain = ? AND aggregate_id = ? AND sequence >= ? AND sequence < ? ORDER BY sequence`},
+		{s.r, &s.readLog, `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload, ` + causeColumns + `
+			FROM events WHERE position > ? ORDER BY position LIMIT ?`},
 		{s.r, &s.roots, `SELECT DISTINCT domain, aggregate_id FROM events ORDER BY domain, aggregate_id LIMIT ?`},
 		{s.r, &s.rootsAfter, `SELECT DISTINCT domain, aggregate_id FROM events
 			WHERE (domain, aggregate_id) > (?, ?) ORDER BY domain, aggregate_id LIMIT ?`},

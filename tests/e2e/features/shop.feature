@@ -1,7 +1,7 @@
 Feature: The example shop, end to end
   evented runs with the example services of one language — customers,
-  transactions, the loyalty saga, the receipt and the two log projectors —
-  all as real processes. The scenarios are the same for every language.
+  transactions, the loyalty saga, the receipt, the two log projectors and
+  the loyalty balance — all as real processes. The scenarios are the same for every language.
   Names such as "bob" and "t-1" are this scenario's own: each scenario
   works on aggregates no other scenario touches.
 
@@ -78,6 +78,37 @@ Feature: The example shop, end to end
     And customer "carol" has 45 loyalty points
     When customer "carol" redeems 45 points
     Then customer "carol" has 0 loyalty points
+
+  @loyalty @read-your-writes
+  Scenario: The loyalty balance counts new points as soon as they are added (read-your-writes)
+    The loyalty balance is a read model kept by an asynchronous projector.
+    Adding points asks evented to answer only once that projector has
+    handled them, so the balance it published already counts them.
+    Given customer "hana" is registered
+    And customer "hana" is given 30 loyalty points
+    When customer "hana" is given 12 loyalty points, waiting for the "loyalty-balance" projector
+    Then the command waited for "loyalty-balance", in time
+    And the loyalty balance already shows customer "hana" named "Hana" with 42 points
+
+  @loyalty @subscription
+  Scenario: A client watching a customer's loyalty balance sees every change (subscription query)
+    The example client loyalty-watch (Go, whatever the language of the
+    services) subscribes to one customer's balance: evented sends it the
+    current balance, then each new one the projector publishes, in order —
+    points added, points redeemed, points a completed transaction earns.
+    Given customer "ivan" is registered
+    And customer "ivan" is given 10 loyalty points, waiting for the "loyalty-balance" projector
+    When I watch the loyalty balance of customer "ivan"
+    Then the watch shows customer "ivan" named "Ivan" with 10 points
+    When customer "ivan" is given 5 loyalty points
+    Then the watch shows customer "ivan" named "Ivan" with 15 points
+    When customer "ivan" redeems 8 points
+    Then the watch shows customer "ivan" named "Ivan" with 7 points
+    Given customer "ivan" buys in transaction "t-10":
+      | product | name   | quantity | unit price |
+      | sku-1   | Widget | 3        | 1000       |
+    When transaction "t-10" is completed, paid by "card"
+    Then the watch shows customer "ivan" named "Ivan" with 37 points
 
   @receipt @discount
   Scenario: A percentage discount

@@ -214,6 +214,24 @@ class ProjectionUpdate(_message.Message):
     projection: Projection
     def __init__(self, version: _Optional[int] = ..., key: _Optional[str] = ..., projection: _Optional[_Union[Projection, _Mapping]] = ...) -> None: ...
 
+class LiveQuery(_message.Message):
+    __slots__ = ("projector", "key", "client", "since", "version", "updates", "replica")
+    PROJECTOR_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    UPDATES_FIELD_NUMBER: _ClassVar[int]
+    REPLICA_FIELD_NUMBER: _ClassVar[int]
+    projector: str
+    key: str
+    client: str
+    since: _timestamp_pb2.Timestamp
+    version: int
+    updates: int
+    replica: str
+    def __init__(self, projector: _Optional[str] = ..., key: _Optional[str] = ..., client: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., updates: _Optional[int] = ..., replica: _Optional[str] = ...) -> None: ...
+
 class DiscardRequest(_message.Message):
     __slots__ = ("subscriber", "covers", "confirm")
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]
@@ -279,7 +297,7 @@ class ResetResult(_message.Message):
     def __init__(self, position: _Optional[int] = ..., replay_until: _Optional[int] = ..., segments: _Optional[int] = ...) -> None: ...
 
 class SubscriptionStatus(_message.Message):
-    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica", "replay_until", "projector", "version", "state", "lag_seconds", "rate", "eta_seconds")
+    __slots__ = ("name", "checkpoint", "read", "delivered", "parked", "pending", "last_error", "synchronous", "head", "segments", "replica", "replay_until", "projector", "version", "state", "lag_seconds", "rate", "eta_seconds", "retries")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
@@ -298,6 +316,7 @@ class SubscriptionStatus(_message.Message):
     LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
     RATE_FIELD_NUMBER: _ClassVar[int]
     ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    RETRIES_FIELD_NUMBER: _ClassVar[int]
     name: str
     checkpoint: int
     read: int
@@ -316,7 +335,8 @@ class SubscriptionStatus(_message.Message):
     lag_seconds: float
     rate: float
     eta_seconds: float
-    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ..., replay_until: _Optional[int] = ..., projector: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., rate: _Optional[float] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
+    retries: int
+    def __init__(self, name: _Optional[str] = ..., checkpoint: _Optional[int] = ..., read: _Optional[int] = ..., delivered: _Optional[int] = ..., parked: _Optional[int] = ..., pending: _Optional[int] = ..., last_error: _Optional[str] = ..., synchronous: _Optional[bool] = ..., head: _Optional[int] = ..., segments: _Optional[_Iterable[_Union[SegmentStatus, _Mapping]]] = ..., replica: _Optional[str] = ..., replay_until: _Optional[int] = ..., projector: _Optional[str] = ..., version: _Optional[int] = ..., state: _Optional[str] = ..., lag_seconds: _Optional[float] = ..., rate: _Optional[float] = ..., eta_seconds: _Optional[float] = ..., retries: _Optional[int] = ...) -> None: ...
 
 class CutOverRequest(_message.Message):
     __slots__ = ("projector", "version", "force")

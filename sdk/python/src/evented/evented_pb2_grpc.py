@@ -1100,6 +1100,11 @@ class DeliveryAdminStub:
                 request_serializer=evented_dot_evented__pb2.DeadlineQuery.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.PendingDeadline.FromString,
                 _registered_method=True)
+        self.ListLiveQueries = channel.unary_stream(
+                '/evented.DeliveryAdmin/ListLiveQueries',
+                request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.LiveQuery.FromString,
+                _registered_method=True)
 
 
 class DeliveryAdminServicer:
@@ -1170,6 +1175,15 @@ class DeliveryAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListLiveQueries(self, request, context):
+        """The subscription queries (ProjectionQuery.Subscribe) this replica
+        serves now, oldest first. Each replica serves its own clients: ask
+        each one for the whole picture.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1207,6 +1221,11 @@ def add_DeliveryAdminServicer_to_server(servicer, server):
                     servicer.ListDeadlines,
                     request_deserializer=evented_dot_evented__pb2.DeadlineQuery.FromString,
                     response_serializer=evented_dot_evented__pb2.PendingDeadline.SerializeToString,
+            ),
+            'ListLiveQueries': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListLiveQueries,
+                    request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                    response_serializer=evented_dot_evented__pb2.LiveQuery.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1402,6 +1421,33 @@ class DeliveryAdmin:
             '/evented.DeliveryAdmin/ListDeadlines',
             evented_dot_evented__pb2.DeadlineQuery.SerializeToString,
             evented_dot_evented__pb2.PendingDeadline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLiveQueries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/evented.DeliveryAdmin/ListLiveQueries',
+            google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            evented_dot_evented__pb2.LiveQuery.FromString,
             options,
             channel_credentials,
             insecure,

@@ -208,3 +208,15 @@ class Receipt(_message.Message):
     completed_at: _timestamp_pb2.Timestamp
     formatted_text: str
     def __init__(self, transaction_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., items: _Optional[_Iterable[_Union[LineItem, _Mapping]]] = ..., subtotal_cents: _Optional[int] = ..., discount_cents: _Optional[int] = ..., final_total_cents: _Optional[int] = ..., payment_method: _Optional[str] = ..., loyalty_points_earned: _Optional[int] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., formatted_text: _Optional[str] = ...) -> None: ...
+
+class LoyaltyBalance(_message.Message):
+    __slots__ = ("customer_id", "name", "points", "lifetime_points")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    LIFETIME_POINTS_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    name: str
+    points: int
+    lifetime_points: int
+    def __init__(self, customer_id: _Optional[str] = ..., name: _Optional[str] = ..., points: _Optional[int] = ..., lifetime_points: _Optional[int] = ...) -> None: ...
