@@ -79,6 +79,14 @@ type LoadObserver interface {
 	Loaded(cover eventstore.Cover, took time.Duration, events int)
 }
 
+// DeadlineObserver, when the Observer implements it too, is told of the
+// deadlines a reply stored: scheduled and cancelled, counted by the
+// domain of the command that replied. It must be cheap and safe for
+// concurrent use.
+type DeadlineObserver interface {
+	DeadlinesPlanned(domain string, scheduled, cancelled int)
+}
+
 type noObserver struct{}
 
 func (noObserver) Appended(string, int)  {}
@@ -90,6 +98,9 @@ type SnapshotPolicy struct {
 	// MinEvents: store only when at least this many events were appended
 	// since the stored snapshot.
 	MinEvents uint32
+	// Keep is how many snapshots of each aggregate are kept (0 and 1: the
+	// latest).
+	Keep int
 }
 
 // Router finds the business logic of a domain.
@@ -279,6 +290,23 @@ func (e *UnknownDomainError) Is(target error) bool { return target == ErrUnknown
 // *eventstore.KeyMismatchError. A rejection, or a command that produced no
 // events, stores no key: repeating it decides it again.
 func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Result, error) {
+	return c.handle(ctx, cmd, true)
+}
+
+// Fire handles a deadline's command, as Dispatch does, except that its
+// idempotency key is not looked up before business logic is called: a
+// deadline is fired once but after a crash or a lease taken over, so that
+// lookup is a read per firing that almost never finds anything. The keyed
+// append checks the key all the same, in its transaction: a repeated
+// firing stores nothing and is answered with what the first one stored
+// (or, should business logic refuse it now, with that refusal, which
+// ends the deadline as well).
+func (c *Coordinator) Fire(ctx context.Context, cmd business.CommandBook) error {
+	_, err := c.handle(ctx, cmd, false)
+	return err
+}
+
+func (c *Coordinator) handle(ctx context.Context, cmd business.CommandBook, lookup bool) (Result, error) {
 	if err := validate(cmd); err != nil {
 		return Result{}, err
 	}
@@ -303,7 +331,7 @@ func (c *Coordinator) Handle(ctx context.Context, cmd business.CommandBook) (Res
 	if tr != nil {
 		tr.DebugContext(ctx, "command routed", "service", logic.Name())
 	}
-	res, inline, err := c.handleLocked(ctx, logic, cmd, tr)
+	res, inline, err := c.handleLocked(ctx, logic, cmd, lookup, tr)
 	if err != nil || inline == nil {
 		if tr != nil {
 			tr.DebugContext(ctx, "command replied", "books", len(res.Books), "err", err)
@@ -354,8 +382,9 @@ func failureNames(fs []delivery.Failure) []string {
 // append (retrying on conflicts), snapshot, inline delivery. It returns the
 // inline delivery to finish once the lock is released.
 //
-// tr is the command's DEBUG logger, nil when DEBUG is off (see trace).
-func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cmd business.CommandBook, tr *slog.Logger) (Result, *delivery.Inline, error) {
+// lookup is false for a deadline's command (see Fire); tr is the command's
+// DEBUG logger, nil when DEBUG is off (see trace).
+func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cmd business.CommandBook, lookup bool, tr *slog.Logger) (Result, *delivery.Inline, error) {
 	unlock, err := c.locks.lock(ctx, cmd.Cover)
 	if err != nil {
 		return Result{}, nil, err
@@ -366,8 +395,10 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		if key, err = c.storeKey(cmd.IdempotencyKey, commandFingerprint(cmd)); err != nil {
 			return Result{}, nil, err
 		}
-		if res, done, err := c.seen(ctx, key); done {
-			return res, nil, err
+		if lookup {
+			if res, done, err := c.seen(ctx, key); done {
+				return res, nil, err
+			}
 		}
 	}
 	inline, err := c.hub.Begin(ctx, cmd.Cover)
@@ -408,14 +439,26 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 				c.books.put(prior)
 			}
 			inline.Abort()
-			if err == nil {
+			if err == nil && len(decision.Deadlines) > 0 {
 				// Nothing to commit: the deadlines (a cancellation, say) stand alone.
-				err = deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log)
+				var plan eventstore.DeadlinePlan
+				if plan.Schedule, plan.Cancel, err = deadline.Plan(decision.Deadlines, cmd.Cause); err == nil {
+					if err = deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log); err == nil {
+						c.planned(cmd.Cover.Domain, plan)
+					}
+				}
 			}
 			return Result{}, nil, err
 		}
+		var plan eventstore.DeadlinePlan
+		if len(decision.Deadlines) > 0 { // checked by decide
+			if plan.Schedule, plan.Cancel, err = deadline.Plan(decision.Deadlines, cmd.Cause); err != nil {
+				inline.Abort()
+				return Result{}, nil, err
+			}
+		}
 		inline.Expect(ctx, prior.Next())
-		events, stored, err := c.appendKeyed(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next(), cmd.Cause), key)
+		events, stored, err := c.appendKeyed(ctx, cmd.Cover, c.number(logic, decision.Events, prior.Next(), cmd.Cause), key, plan)
 		var conflict *eventstore.ConflictError
 		if err != nil || stored != nil {
 			c.books.drop(cmd.Cover)
@@ -455,10 +498,7 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 			tr.DebugContext(ctx, "events appended", "first_sequence", events[0].Sequence, "last_sequence", events[len(events)-1].Sequence,
 				"events", len(events), "attempt", attempt)
 		}
-		if err := deadline.Save(ctx, c.dls, decision.Deadlines, cmd.Cause, c.log); err != nil {
-			// The events are committed: the reply does not claim failure.
-			c.log.ErrorContext(ctx, "deadlines not stored; the command's events are", "cover", cmd.Cover, "command_id", cmd.Cause.CommandID, "err", err)
-		}
+		c.planned(cmd.Cover.Domain, plan)
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		// What a load would return now: the new snapshot, or the prior
 		// state and the new events.
@@ -476,6 +516,13 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 				"saga_commands", len(ir.Commands), "failures", failureNames(ir.Failures))
 		}
 		return Result{Books: []eventstore.Book{book}, Projections: ir.Projections, Failures: ir.Failures}, inline, nil
+	}
+}
+
+// planned tells the observer, when it listens, of the deadlines stored.
+func (c *Coordinator) planned(domain string, plan eventstore.DeadlinePlan) {
+	if o, ok := c.opts.Observer.(DeadlineObserver); ok && !plan.Empty() {
+		o.DeadlinesPlanned(domain, len(plan.Schedule), len(plan.Cancel))
 	}
 }
 
@@ -528,7 +575,7 @@ func (c *Coordinator) RecordKeyed(ctx context.Context, cover eventstore.Cover, p
 	for i := range pages {
 		pages[i].Cause = cause
 	}
-	events, stored, err := c.appendKeyed(ctx, cover, pages, k)
+	events, stored, err := c.appendKeyed(ctx, cover, pages, k, eventstore.DeadlinePlan{})
 	c.books.drop(cover) // appended without business logic: the next command loads
 	if stored != nil && err == nil {
 		return c.replay(ctx, k, *stored)
@@ -625,7 +672,7 @@ func (c *Coordinator) storeSnapshot(ctx context.Context, prior, stored eventstor
 		return nil
 	}
 	snap := eventstore.Snapshot{Sequence: seq, TypeURL: s.TypeURL, State: slices.Clone(s.State), CreatedAt: time.Now().UTC()}
-	if err := c.snaps.PutSnapshot(ctx, stored.Cover, snap); err != nil {
+	if err := eventstore.PutSnapshotKeeping(ctx, c.snaps, stored.Cover, snap, policy.Keep); err != nil {
 		c.log.WarnContext(ctx, "snapshot not stored; events are", "cover", stored.Cover, "sequence", seq, "err", err)
 		return nil
 	}

@@ -244,6 +244,25 @@ func TestSnapshotIsStoredAndLoadedWithTail(t *testing.T) {
 	requireContiguous(t, f.store, cover, 4)
 }
 
+// SnapshotPolicy.Keep keeps the newest few snapshots returned with commands.
+func TestSnapshotPolicyKeep(t *testing.T) {
+	f := newFixture(t, logicFunc(func(ctx context.Context, req business.Request) (business.Decision, error) {
+		d, _ := echo(ctx, req)
+		d.Snapshot = &business.Snapshot{TypeURL: "State", State: fmt.Appendf(nil, "after %d", req.Prior.Next()+1)}
+		return d, nil
+	}), command.Options{Snapshots: map[string]command.SnapshotPolicy{"orders": {Keep: 2}}})
+	cover := orders()
+	for range 4 {
+		if _, err := f.coord.Handle(t.Context(), cmd(cover, "Add")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := f.store.SnapshotHistory(t.Context(), cover)
+	if err != nil || len(h) != 2 || h[0].Sequence != 4 || h[1].Sequence != 3 {
+		t.Fatalf("snapshots kept: %+v, %v; want those at 4 and 3", h, err)
+	}
+}
+
 func TestSnapshotPolicyDisabled(t *testing.T) {
 	f := newFixture(t, logicFunc(func(ctx context.Context, req business.Request) (business.Decision, error) {
 		d, _ := echo(ctx, req)

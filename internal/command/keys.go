@@ -121,9 +121,14 @@ func (c *Coordinator) replay(ctx context.Context, key *eventstore.Key, rec event
 	return Result{Books: []eventstore.Book{{Cover: rec.Cover, Events: events}}}, nil
 }
 
-// appendKeyed appends pages, with key when there is one. prior is the key
-// already stored instead (nothing was appended).
-func (c *Coordinator) appendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+// appendKeyed appends pages, with key when there is one, and the reply's
+// deadlines in the same transaction (a store that keeps deadlines), so
+// that acknowledged events never lose them. prior is the key already
+// stored instead (nothing was appended, no deadline written).
+func (c *Coordinator) appendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if c.dls != nil && !plan.Empty() {
+		return c.dls.AppendScheduling(ctx, cover, pages, key, plan)
+	}
 	if key == nil {
 		events, err := c.store.Append(ctx, cover, pages)
 		return events, nil, err

@@ -59,6 +59,31 @@ func TestKeyRepeatAnswersWithTheFirstEvents(t *testing.T) {
 	requireContiguous(t, f.store, cover, 4)
 }
 
+// Fire (a deadline's command) skips the lookup before business logic; the
+// keyed append's own check keeps a repeated firing applied once.
+func TestFireRepeatedIsAppliedOnce(t *testing.T) {
+	var calls atomic.Int32
+	f := newFixture(t, counted(&calls), command.Options{})
+	cover := orders()
+	for i := range 3 {
+		if err := f.coord.Fire(t.Context(), keyed(cover, "deadline:expire:c1", "Expire")); err != nil {
+			t.Fatalf("firing %d: %v", i+1, err)
+		}
+	}
+	if calls.Load() != 3 {
+		t.Errorf("business logic called %d times; want 3 (no lookup first)", calls.Load())
+	}
+	requireContiguous(t, f.store, cover, 1)
+	// A client's command with that key is answered from it, not decided.
+	if _, err := f.coord.Handle(t.Context(), keyed(cover, "deadline:expire:c1", "Expire")); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("business logic called %d times; want 3", calls.Load())
+	}
+	requireContiguous(t, f.store, cover, 1)
+}
+
 func TestKeyWithAnotherCommandIsRefused(t *testing.T) {
 	var calls atomic.Int32
 	f := newFixture(t, counted(&calls), command.Options{})

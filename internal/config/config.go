@@ -267,6 +267,11 @@ type SnapshotPolicy struct {
 	// ignored on load and replaced by the next one. Change it with the
 	// shape of the state, e.g. type.googleapis.com/shop.CustomerStateV2.
 	StateType string `yaml:"state_type"`
+	// Keep is how many snapshots of each aggregate are kept, the newest
+	// (1 to eventstore.MaxSnapshotsKept; 0 means 1): the latest is the one
+	// loaded, the older ones stay in the store to read back. Storing one
+	// deletes those beyond it.
+	Keep int `yaml:"keep"`
 }
 
 // Auto reports whether p takes snapshots on its own.

@@ -59,6 +59,7 @@ func ExampleLoad() {
 	//       load_over: 0s
 	//       idle: 0s
 	//       state_type: ""
+	//       keep: 0
 	// projectors: [] # default
 	// sagas: [] # default
 	// upcasters: [] # default

@@ -460,7 +460,7 @@ func TestLoadErrors(t *testing.T) {
 		{"unknown key in a list item", "business_logic:\n  - domain: customer\n    adress: localhost:50052\n",
 			nil, []string{"business_logic[0].adress (line 3): unknown key; known keys: domain, address, snapshots"}},
 		{"unknown key deep in a list item", "business_logic:\n  - domain: customer\n    address: localhost:50052\n    snapshots: {evry: 10}\n",
-			nil, []string{"business_logic[0].snapshots.evry (line 4): unknown key; known keys: disabled, min_events, every, load_over, idle, state_type"}},
+			nil, []string{"business_logic[0].snapshots.evry (line 4): unknown key; known keys: disabled, min_events, every, load_over, idle, state_type, keep"}},
 		{"duplicate key", "log:\n  level: info\n  level: debug\n",
 			nil, []string{"log.level (line 3): duplicate key (first on line 2)"}},
 		{"not an integer", "server:\n  command_handler_port: http\n",

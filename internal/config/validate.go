@@ -113,6 +113,9 @@ func (c Config) Validate() error {
 		if sp.Idle < 0 {
 			v.add(key+".snapshots.idle", "invalid value %s: want 0 (off) or more", sp.Idle)
 		}
+		if sp.Keep < 0 || sp.Keep > eventstore.MaxSnapshotsKept {
+			v.add(key+".snapshots.keep", "invalid value %d: want 1 to %d snapshots per aggregate (0 means 1, the latest)", sp.Keep, eventstore.MaxSnapshotsKept)
+		}
 	}
 	v.consumers("projectors", c.Projectors, maxDomain)
 	v.upcasters(c.Upcasters, maxDomain)

@@ -138,6 +138,12 @@ func TestValidate(t *testing.T) {
 		{"negative min_events", func(c *Config) {
 			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{MinEvents: -1}}}
 		}, "business_logic[0].snapshots.min_events: invalid value -1: want 0 or more"},
+		{"snapshots kept beyond the bound", func(c *Config) {
+			c.BusinessLogic = []BusinessLogic{{Domain: "customer", Address: "localhost:50052", Snapshots: SnapshotPolicy{Keep: 101}}}
+		}, "business_logic[0].snapshots.keep: invalid value 101: want 1 to 100 snapshots per aggregate (0 means 1, the latest)"},
+		{"negative snapshots kept", func(c *Config) {
+			c.BusinessLogic = []BusinessLogic{{Domain: "customer", Address: "localhost:50052", Snapshots: SnapshotPolicy{Keep: -1}}}
+		}, "business_logic[0].snapshots.keep: invalid value -1: want 1 to 100 snapshots per aggregate (0 means 1, the latest)"},
 		{"negative snapshot every", func(c *Config) {
 			c.BusinessLogic = []BusinessLogic{{Domain: "c", Address: "h:1", Snapshots: SnapshotPolicy{Every: -5}}}
 		}, "business_logic[0].snapshots.every: invalid value -5: want 0 (off) or more"},

@@ -47,6 +47,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /api/types", c.types)
 	m.HandleFunc("POST /api/send", c.send)
 	m.HandleFunc("GET /api/config", c.config)
+	m.HandleFunc("GET /api/deadlines", c.deadlines)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such console API call: "+r.Method+" "+r.URL.Path)
 	})

@@ -1,7 +1,8 @@
 // Package deadline is evented's durable deadlines: commands that business
 // logic or a saga schedules for later in its reply. The command
-// coordinator stores them (Save) once the reply's events are committed;
-// a Firer on every replica dispatches the due ones of the segments it
+// coordinator stores them (Plan) in the transaction of the reply's events
+// (eventstore.Deadlines.AppendScheduling), a saga's delivery (Save) before
+// its checkpoint moves; a Firer on every replica dispatches the due ones of the segments it
 // holds a lease on, with the idempotency key the deadline was stored with,
 // so a firing repeated after a crash or by another replica is applied
 // once. It imports no driver, no gRPC and no YAML.
@@ -91,10 +92,10 @@ func Plan(ds []business.Deadline, cause eventstore.Cause) (schedule []eventstore
 // Attempts is how many times Save tries a write that failed.
 const Attempts = 5
 
-// Save writes the deadlines of one reply: cancellations first, then the
-// schedules, each retried (Attempts, with a short backoff) since both are
-// idempotent. It is called once the reply's events are committed, so its
-// failure cannot undo them: the caller logs it.
+// Save writes the deadlines of one reply that has no events of its own to
+// write them with (a command that produced none, a saga): cancellations
+// first, then the schedules, each retried (Attempts, with a short backoff)
+// since both are idempotent.
 func Save(ctx context.Context, store eventstore.Deadlines, ds []business.Deadline, cause eventstore.Cause, log *slog.Logger) error {
 	if len(ds) == 0 {
 		return nil

@@ -2,6 +2,7 @@ package deadline_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"slices"
@@ -68,7 +69,7 @@ func (e env) firer(t testing.TB, id string, opts deadline.Options) (f *deadline.
 	if opts.Poll == 0 {
 		opts.Poll = 10 * time.Millisecond
 	}
-	f, err := deadline.NewFirer(e.store, delivery.NewReplica(e.store, id, time.Second), e.coord.Dispatch, opts, quiet)
+	f, err := deadline.NewFirer(e.store, delivery.NewReplica(e.store, id, time.Second), e.coord.Fire, opts, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,3 +213,31 @@ func (f logicFunc) Handle(ctx context.Context, req business.Request) (business.D
 	return f(ctx, req)
 }
 func (logicFunc) Name() string { return "test logic" }
+
+// separateWrites is the memory store whose own Schedule and Cancel fail,
+// as a crash between the events' commit and a separate deadline write
+// would: the deadlines of a reply with events must not depend on them.
+type separateWrites struct{ *memory.Store }
+
+func (separateWrites) Schedule(context.Context, []eventstore.Deadline) error {
+	return errors.New("crashed after the events' commit")
+}
+
+func (separateWrites) Cancel(context.Context, []string) (int, error) {
+	return 0, errors.New("crashed after the events' commit")
+}
+
+func TestDeadlinesCommittedWithTheEvents(t *testing.T) {
+	store := separateWrites{memory.New()}
+	coord := command.New(store, store, router{shop{time.Hour}}, command.Options{MaxAttempts: 3}, quiet)
+	cover := eventstore.Cover{Domain: "shop", Root: uuid.New()}
+	for _, typ := range []string{"Open", "Close"} {
+		if _, err := coord.Handle(t.Context(), business.CommandBook{Cover: cover, Pages: []business.Command{{TypeURL: typ}}}); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		pending, err := store.PendingDeadlines(t.Context(), "", 10)
+		if want := map[string]int{"Open": 1, "Close": 0}[typ]; err != nil || len(pending) != want {
+			t.Fatalf("after %s: %d deadlines pending (%v); want %d, written with the events", typ, len(pending), err, want)
+		}
+	}
+}

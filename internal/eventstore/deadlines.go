@@ -114,4 +114,42 @@ type Deadlines interface {
 	// PendingDeadlines lists at most limit pending deadlines of domain (all
 	// domains when empty), earliest first.
 	PendingDeadlines(ctx context.Context, domain string, limit int) ([]Deadline, error)
+	// AppendScheduling is Append (AppendKeyed when key is not nil, on a
+	// store that is Idempotent) that applies plan in the same transaction
+	// (script, lock): the events, the key and the deadlines are stored
+	// together or not at all, so a command's deadlines cannot be lost once
+	// its events are acknowledged. The plan's cancellations apply before
+	// its schedules, as Cancel and Schedule would. An append that
+	// conflicts, or finds a live key instead (prior not nil), applies none
+	// of the plan; so do empty pages.
+	AppendScheduling(ctx context.Context, cover Cover, pages []Page, key *Key, plan DeadlinePlan) (events []Event, prior *KeyRecord, err error)
+}
+
+// DeadlineCounter is the ability of a Deadlines to count its pending
+// deadlines cheaply, for metrics (every backend has it; callers find it by
+// type assertion).
+type DeadlineCounter interface {
+	// CountDeadlines returns how many deadlines are pending, and how many
+	// of them are due at or before before (overdue: not fired yet).
+	CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error)
+}
+
+// DeadlinePlan is what one reply does to deadlines: the ones to schedule
+// (replacing pending ones of the same IDs) and the IDs to cancel.
+type DeadlinePlan struct {
+	Schedule []Deadline
+	Cancel   []string
+}
+
+// Empty reports whether p does nothing.
+func (p DeadlinePlan) Empty() bool { return len(p.Schedule) == 0 && len(p.Cancel) == 0 }
+
+// Check reports, as an *InvalidError, a deadline of p no backend accepts.
+func (p DeadlinePlan) Check() error {
+	for _, d := range p.Schedule {
+		if err := CheckDeadline(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }

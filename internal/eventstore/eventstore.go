@@ -156,6 +156,34 @@ type Snapshots interface {
 	PutSnapshot(ctx context.Context, cover Cover, s Snapshot) error
 }
 
+// SnapshotRetention is the ability of a Snapshots to keep the newest few
+// snapshots of each cover rather than the latest alone (every backend has
+// it; callers find it by type assertion). Snapshot still returns the
+// newest; the older ones are there to read back (an operator comparing
+// states, a state shape rolled back). PutSnapshot keeps one.
+type SnapshotRetention interface {
+	// PutSnapshotKeeping is PutSnapshot that then keeps the newest keep
+	// snapshots of cover (by sequence; keep < 1 counts as 1) and deletes
+	// the older ones, in one transaction. A snapshot older than the newest
+	// stored is ignored, as by PutSnapshot; one at the newest's sequence
+	// replaces it.
+	PutSnapshotKeeping(ctx context.Context, cover Cover, s Snapshot, keep int) error
+	// SnapshotHistory lists the snapshots of cover, newest first.
+	SnapshotHistory(ctx context.Context, cover Cover) ([]Snapshot, error)
+}
+
+// MaxSnapshotsKept bounds the snapshots kept per aggregate.
+const MaxSnapshotsKept = 100
+
+// PutSnapshotKeeping stores s for cover keeping its newest keep snapshots
+// when snaps can (SnapshotRetention), else as PutSnapshot does (one).
+func PutSnapshotKeeping(ctx context.Context, snaps Snapshots, cover Cover, s Snapshot, keep int) error {
+	if r, ok := snaps.(SnapshotRetention); ok && keep > 1 {
+		return r.PutSnapshotKeeping(ctx, cover, s, keep)
+	}
+	return snaps.PutSnapshot(ctx, cover, s)
+}
+
 var (
 	// ErrConflict is matched by every *ConflictError.
 	ErrConflict = errors.New("sequence conflict")

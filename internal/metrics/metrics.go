@@ -31,6 +31,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	snaps snapshotMetrics
+	dls   deadlineMetrics
 
 	commands       *prometheus.CounterVec
 	commandSeconds *prometheus.HistogramVec
@@ -138,6 +139,7 @@ func New(configured []string, extra int) *Metrics {
 		m.delivered, m.deliveryLag, m.deliveryFailed, m.parked, m.discarded,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.snaps = newSnapshotMetrics(m.Registry)
+	m.dls = newDeadlineMetrics(m.Registry)
 	return m
 }
 

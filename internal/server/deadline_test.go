@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +101,77 @@ func TestSagaSchedulesADeadline(t *testing.T) {
 			if d, err := stream.Recv(); !errors.Is(err, io.EOF) {
 				t.Fatalf("pending after firing: %v, %v", d, err)
 			}
+			resp, err := http.Get("http://" + srv.AdminAddr() + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, want := range []string{
+				`evented_deadlines_planned_total{action="scheduled",domain="order"} `,
+				`evented_deadlines_fired_total{domain="order",outcome="applied"} 1`,
+				`evented_deadline_firing_delay_seconds_count{domain="order"} 1`,
+				"evented_deadlines_pending 0",
+				"evented_deadlines_due 0",
+			} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("/metrics lacks %q", want)
+				}
+			}
 		})
+	}
+}
+
+// timeoutLogic answers every command with an event and a deadline an hour
+// later: an open transaction that times out.
+type timeoutLogic struct {
+	eventedpb.UnimplementedBusinessLogicServer
+}
+
+func (timeoutLogic) Handle(_ context.Context, in *eventedpb.ContextualCommand) (*eventedpb.EventBook, error) {
+	cover := in.GetCommand().GetCover()
+	return &eventedpb.EventBook{Cover: cover, Pages: []*eventedpb.EventPage{{Event: &anypb.Any{TypeUrl: "Opened"}}},
+		Deadlines: []*eventedpb.Deadline{{
+			Id: fmt.Sprintf("txn-timeout/%x", cover.GetRoot().GetValue()), Due: timestamppb.New(time.Now().Add(time.Hour)),
+			Command: &eventedpb.CommandBook{Cover: cover, Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "type.googleapis.com/shop.Expire"}}}},
+		}}}, nil
+}
+
+// TestPendingDeadlineInConsoleAndMetrics: a command's deadline, stored with
+// its events, is listed by the console's API and counted by the metrics.
+func TestPendingDeadlineInConsoleAndMetrics(t *testing.T) {
+	cfg := config.Default()
+	cfg.BusinessLogic = []config.BusinessLogic{{Domain: "order", Address: serve(t, func(g *grpc.Server) { eventedpb.RegisterBusinessLogicServer(g, timeoutLogic{}) })}}
+	srv, _ := start(t, cfg)
+	commands := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	root := uuid.New()
+	if _, err := commands.Handle(t.Context(), &eventedpb.CommandBook{Cover: &eventedpb.Cover{Domain: "order", Root: &eventedpb.UUID{Value: root[:]}},
+		Pages: []*eventedpb.CommandPage{{Command: &anypb.Any{TypeUrl: "Open"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) string {
+		resp, err := http.Get("http://" + srv.AdminAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	body := get("/api/deadlines")
+	for _, want := range []string{fmt.Sprintf(`"id":"txn-timeout/%x"`, root[:]), `"commands":["shop.Expire"]`, `"root":"` + root.String() + `"`,
+		`"overdue":false`, `"pending":1`, `"due":0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/api/deadlines = %s; lacks %s", body, want)
+		}
+	}
+	body = get("/metrics")
+	for _, want := range []string{`evented_deadlines_planned_total{action="scheduled",domain="order"} 1`, "evented_deadlines_pending 1", "evented_deadlines_due 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

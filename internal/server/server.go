@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	policies := map[string]command.SnapshotPolicy{}
 	for _, b := range cfg.BusinessLogic {
-		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents)}
+		policies[b.Domain] = command.SnapshotPolicy{Disabled: b.Snapshots.Disabled, MinEvents: uint32(b.Snapshots.MinEvents), Keep: b.Snapshots.Keep}
 	}
 	var loads command.LoadObserver = loadMetrics{s.metrics}
 	if s.snapper = s.snapshotWorker(s.router); s.snapper != nil {
@@ -223,12 +223,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	coord.Distribute(s.hub)
 	dl := cfg.Deadlines
-	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Dispatch, deadline.Options{
+	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Fire, deadline.Options{
 		Segments: dl.Segments, LeaseTTL: cfg.Delivery.LeaseTTL, Poll: dl.Poll, Batch: dl.Batch, Concurrency: dl.Concurrency,
+		Observer: s.metrics,
 	}, log); err != nil {
 		return nil, err
 	}
 	s.metrics.WatchSubscriptions(s.hub, s.store)
+	s.metrics.WatchDeadlines(s.store)
 
 	s.health = health.NewServer()
 	s.limits = limitOptions(cfg, o.clientKey)

@@ -17,7 +17,7 @@ func snapshotPolicies(cfg []config.BusinessLogic) map[string]snapshot.Policy {
 	policies := map[string]snapshot.Policy{}
 	for _, b := range cfg {
 		p := b.Snapshots
-		policies[b.Domain] = snapshot.Policy{Every: uint32(p.Every), LoadOver: p.LoadOver, Idle: p.Idle, StateType: p.StateType}
+		policies[b.Domain] = snapshot.Policy{Every: uint32(p.Every), LoadOver: p.LoadOver, Idle: p.Idle, StateType: p.StateType, Keep: p.Keep}
 	}
 	return policies
 }

@@ -54,6 +54,7 @@ type Policy struct {
 	LoadOver  time.Duration
 	Idle      time.Duration
 	StateType string
+	Keep      int // snapshots kept per aggregate (0 and 1: the latest)
 }
 
 // Auto reports whether p takes snapshots on its own.
@@ -338,7 +339,7 @@ func (w *Worker) take(ctx context.Context, cover eventstore.Cover) (int, error) 
 			return folded, fmt.Errorf("%s returned state of type %q; snapshots.state_type is %q: %w", logic.Name(), s.TypeURL, want, errStateType)
 		}
 		next := eventstore.Snapshot{Sequence: events[len(events)-1].Sequence + 1, TypeURL: s.TypeURL, State: s.State, CreatedAt: w.opts.Now().UTC()}
-		if err := w.snaps.PutSnapshot(ctx, cover, next); err != nil {
+		if err := eventstore.PutSnapshotKeeping(ctx, w.snaps, cover, next, w.policies[cover.Domain].Keep); err != nil {
 			return folded, err
 		}
 		folded += len(events)

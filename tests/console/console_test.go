@@ -376,6 +376,11 @@ func browse(t *testing.T, store string, storage func(*config.Config)) {
 	shot("send")
 	wantText("the tail", "#tail", "customer/cust-042", "examples.CustomerCreated")
 
+	// Deadlines: none is pending here; the page says so, with the counts.
+	page("deadlines", "deadlines")
+	waitText("the deadlines", "main", "No deadline is pending")
+	wantText("deadlines", "main", "0 pending, 0 due")
+
 	page("config", "config")
 	waitText("the yaml", "main", "storage:")
 	shot("config")
@@ -400,7 +405,7 @@ func browse(t *testing.T, store string, storage func(*config.Config)) {
 
 	// A narrow window: nothing is wider than the window.
 	do("narrow", chromedp.EmulateViewport(420, 800))
-	for _, name := range []string{"overview", "events", "subscriptions", "parked", "send", "config"} {
+	for _, name := range []string{"overview", "events", "subscriptions", "parked", "deadlines", "send", "config"} {
 		page(name, name)
 		time.Sleep(200 * time.Millisecond)
 		if w := eval(`document.documentElement.scrollWidth`); w.(float64) > 420 {

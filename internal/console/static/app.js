@@ -186,6 +186,20 @@ async function subscriptions(signal, reload) {
       { empty: 'No client is watching a projection on this replica.' }))];
 }
 
+// Pending deadlines, earliest first: what `evented deadlines` lists.
+async function deadlines(signal) {
+  const o = await api('/api/deadlines', { signal });
+  const out = [h('h1', {}, 'Deadlines'),
+    h('p', { class: 'muted' }, 'Commands business logic and sagas scheduled for later, fired at their due time by the replica holding their segment.' +
+      (o.pending !== undefined ? ` ${fmtNum(o.pending)} pending, ${fmtNum(o.due)} due.` : ''))];
+  if (!o.deadlines.length) return out.concat(h('p', { class: 'notice' }, 'No deadline is pending.'));
+  out.push(table(['Due', 'ID', 'Aggregate', 'Command', 'Idempotency key', 'Scheduled'], o.deadlines.map((d) => h('tr', {},
+    td(fmtTime(d.due), d.overdue ? 'warn' : null), td(d.id, 'mono'), td(`${d.domain}/${d.root}`, 'mono'),
+    td((d.commands || []).join(', ')), td(d.key, 'mono'), td(fmtTime(d.created_at))))));
+  if (o.more) out.push(h('p', { class: 'muted' }, 'Only the earliest are listed.'));
+  return out;
+}
+
 async function parked(signal, reload) {
   const o = await api('/api/parked', { signal });
   const subs = Object.keys(o.counts);
@@ -376,7 +390,7 @@ function login(message) {
 
 // --- routing
 
-const pages = { overview, events, subscriptions, parked, send, config: configPage };
+const pages = { overview, events, subscriptions, parked, deadlines, send, config: configPage };
 let current;
 
 function flash(msg, bad = false) {

@@ -23,6 +23,12 @@ func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
 		return err
 	}
 	defer unlock()
+	s.scheduleLocked(ds)
+	return nil
+}
+
+// scheduleLocked stores ds; s.mu is held.
+func (s *Store) scheduleLocked(ds []eventstore.Deadline) {
 	now := s.now().UTC()
 	for _, d := range ds {
 		d.Command = slices.Clone(d.Command)
@@ -30,7 +36,6 @@ func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
 		d.CreatedAt = now
 		s.deadlines[d.ID] = d
 	}
-	return nil
 }
 
 // Cancel implements eventstore.Deadlines.
@@ -40,6 +45,11 @@ func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
 		return 0, err
 	}
 	defer unlock()
+	return s.cancelLocked(ids), nil
+}
+
+// cancelLocked removes the deadlines with ids; s.mu is held.
+func (s *Store) cancelLocked(ids []string) int {
 	n := 0
 	for _, id := range ids {
 		if _, ok := s.deadlines[id]; ok {
@@ -47,7 +57,36 @@ func (s *Store) Cancel(ctx context.Context, ids []string) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	return n
+}
+
+// AppendScheduling implements eventstore.Deadlines: under the store's one
+// lock, the append (keyed or not) and the plan are one step.
+func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if err := plan.Check(); err != nil {
+		return nil, nil, err
+	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	if len(pages) == 0 {
+		return nil, nil, nil
+	}
+	var events []eventstore.Event
+	var prior *eventstore.KeyRecord
+	if key != nil {
+		events, prior, err = s.appendKeyedLocked(cover, pages, *key)
+	} else {
+		events, err = s.appendLocked(cover, pages, time.Now())
+	}
+	if err != nil || prior != nil {
+		return events, prior, err
+	}
+	s.cancelLocked(plan.Cancel)
+	s.scheduleLocked(plan.Schedule)
+	return events, nil, nil
 }
 
 // DueDeadlines implements eventstore.Deadlines.
@@ -105,4 +144,21 @@ func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 		}
 	}
 	return nil
+}
+
+var _ eventstore.DeadlineCounter = (*Store)(nil)
+
+// CountDeadlines implements eventstore.DeadlineCounter.
+func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer unlock()
+	for _, d := range s.deadlines {
+		if !d.Due.After(before) {
+			due++
+		}
+	}
+	return len(s.deadlines), due, nil
 }

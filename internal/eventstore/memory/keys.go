@@ -27,6 +27,11 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
+	return s.appendKeyedLocked(cover, pages, key)
+}
+
+// appendKeyedLocked is AppendKeyed with s.mu held and pages not empty.
+func (s *Store) appendKeyedLocked(cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	now := time.Now()
 	s.purgeKeys(now)
 	if rec, ok := s.liveKey(key.ID, now); ok {

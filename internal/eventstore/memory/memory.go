@@ -29,8 +29,9 @@ type Store struct {
 	closed    bool
 	streams   map[eventstore.Cover][]eventstore.Event
 	snapshots map[eventstore.Cover]eventstore.Snapshot
-	log       []eventstore.Logged // position i+1 at index i
-	appended  chan struct{}       // closed and replaced at each append
+	older     map[eventstore.Cover][]eventstore.Snapshot // kept beside the latest, newest first
+	log       []eventstore.Logged                        // position i+1 at index i
+	appended  chan struct{}                              // closed and replaced at each append
 	cps       map[string]uint64
 	parked    map[string]map[uint64]eventstore.Parked
 	leases    map[segmentKey]eventstore.Lease
@@ -47,13 +48,14 @@ type Store struct {
 }
 
 var (
-	_ eventstore.Store       = (*Store)(nil)
-	_ eventstore.Snapshots   = (*Store)(nil)
-	_ eventstore.Log         = (*Store)(nil)
-	_ eventstore.Checkpoints = (*Store)(nil)
-	_ eventstore.Parking     = (*Store)(nil)
-	_ eventstore.Segments    = (*Store)(nil)
-	_ eventstore.Marks       = (*Store)(nil)
+	_ eventstore.Store             = (*Store)(nil)
+	_ eventstore.Snapshots         = (*Store)(nil)
+	_ eventstore.SnapshotRetention = (*Store)(nil)
+	_ eventstore.Log               = (*Store)(nil)
+	_ eventstore.Checkpoints       = (*Store)(nil)
+	_ eventstore.Parking           = (*Store)(nil)
+	_ eventstore.Segments          = (*Store)(nil)
+	_ eventstore.Marks             = (*Store)(nil)
 )
 
 // rlock takes the read lock of an open store; call unlock when done.
@@ -87,6 +89,7 @@ func New() *Store {
 	return &Store{
 		streams:   map[eventstore.Cover][]eventstore.Event{},
 		snapshots: map[eventstore.Cover]eventstore.Snapshot{},
+		older:     map[eventstore.Cover][]eventstore.Snapshot{},
 		appended:  make(chan struct{}),
 		cps:       map[string]uint64{},
 		parked:    map[string]map[uint64]eventstore.Parked{},
@@ -203,12 +206,18 @@ func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstor
 
 // PutSnapshot implements eventstore.Snapshots.
 func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot) error {
+	return s.PutSnapshotKeeping(ctx, cover, snap, 1)
+}
+
+// PutSnapshotKeeping implements eventstore.SnapshotRetention.
+func (s *Store) PutSnapshotKeeping(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot, keep int) error {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if old, ok := s.snapshots[cover]; ok && old.Sequence > snap.Sequence {
+	old, had := s.snapshots[cover]
+	if had && old.Sequence > snap.Sequence {
 		return nil
 	}
 	if snap.CreatedAt.IsZero() {
@@ -217,7 +226,37 @@ func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap ev
 	snap.CreatedAt = snap.CreatedAt.UTC()
 	snap.State = bytes.Clone(snap.State)
 	s.snapshots[cover] = snap
+	older := s.older[cover]
+	if had && old.Sequence < snap.Sequence {
+		older = append([]eventstore.Snapshot{old}, older...)
+	}
+	if keep-1 < len(older) {
+		older = older[:max(keep-1, 0)]
+	}
+	if len(older) == 0 {
+		delete(s.older, cover)
+	} else {
+		s.older[cover] = older
+	}
 	return nil
+}
+
+// SnapshotHistory implements eventstore.SnapshotRetention.
+func (s *Store) SnapshotHistory(ctx context.Context, cover eventstore.Cover) ([]eventstore.Snapshot, error) {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	latest, ok := s.snapshots[cover]
+	if !ok {
+		return nil, nil
+	}
+	out := append([]eventstore.Snapshot{latest}, s.older[cover]...)
+	for i := range out {
+		out[i].State = bytes.Clone(out[i].State)
+	}
+	return out, nil
 }
 
 func cloneEvents(events []eventstore.Event) []eventstore.Event {

@@ -30,8 +30,21 @@ func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
 	if len(ds) == 0 {
 		return nil
 	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return planTx(ctx, tx, eventstore.DeadlinePlan{Schedule: ds}) })
+	if err != nil {
+		return s.fail(err, "schedule %d deadlines", len(ds))
+	}
+	return nil
+}
+
+// planTx applies plan in tx, in one round trip: its cancellations, then
+// its schedules (upserts).
+func planTx(ctx context.Context, tx pgx.Tx, plan eventstore.DeadlinePlan) error {
 	var b pgx.Batch
-	for _, d := range ds {
+	if len(plan.Cancel) > 0 {
+		b.Queue(`DELETE FROM deadlines WHERE id = ANY($1)`, plan.Cancel)
+	}
+	for _, d := range plan.Schedule {
 		cmd := d.Command
 		if cmd == nil {
 			cmd = []byte{}
@@ -43,11 +56,10 @@ func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
 				created_at = clock_timestamp()`,
 			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, d.Cover.Root, cmd, d.Key)
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
-	if err != nil {
-		return s.fail(err, "schedule %d deadlines", len(ds))
+	if b.Len() == 0 {
+		return nil
 	}
-	return nil
+	return tx.SendBatch(ctx, &b).Close()
 }
 
 // Cancel implements eventstore.Deadlines.
@@ -138,4 +150,18 @@ func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+var _ eventstore.DeadlineCounter = (*Store)(nil)
+
+// CountDeadlines implements eventstore.DeadlineCounter.
+func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
+	if s.closed.Load() {
+		return 0, 0, eventstore.ErrClosed
+	}
+	err = s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE due <= $1) FROM deadlines`, before.UnixNano()).Scan(&pending, &due)
+	if err != nil {
+		return 0, 0, s.fail(err, "count deadlines")
+	}
+	return pending, due, nil
 }

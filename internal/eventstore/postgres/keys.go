@@ -27,6 +27,25 @@ const selectKey = `SELECT fingerprint, domain, aggregate_id, first_sequence, end
 // Only the COMMIT can leave the outcome unknown (an
 // *eventstore.InDoubtError); a failure before it stored nothing.
 func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	return s.appendWith(ctx, cover, pages, &key, eventstore.DeadlinePlan{})
+}
+
+// AppendScheduling implements eventstore.Deadlines: the plan is applied in
+// the append's transaction, after its events (and key).
+func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if err := plan.Check(); err != nil {
+		return nil, nil, err
+	}
+	if key == nil && plan.Empty() {
+		events, err := s.Append(ctx, cover, pages)
+		return events, nil, err
+	}
+	return s.appendWith(ctx, cover, pages, key, plan)
+}
+
+// appendWith appends pages in a transaction with key (when not nil) and
+// plan: AppendKeyed, and AppendScheduling.
+func (s *Store) appendWith(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -46,20 +65,26 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 	}
 	defer conn.Release()
 	for attempt := 1; ; attempt++ {
-		rec, ok, err := readKey(ctx, conn, key.ID)
-		if err != nil {
-			return nil, nil, s.fail(err, "append to %s: look up key %q", cover, key.ID)
-		}
-		if ok {
-			if rec.Fingerprint != key.Fingerprint {
-				return nil, &rec, &eventstore.KeyMismatchError{Key: key.ID}
+		// The first try does not look the key up: callers have (the
+		// coordinator, before business logic) or expect it new (a
+		// deadline's firing), and a stored key fails the key's insert,
+		// which rolls the try back; the next try reads it.
+		if key != nil && attempt > 1 {
+			rec, ok, err := readKey(ctx, conn, key.ID)
+			if err != nil {
+				return nil, nil, s.fail(err, "append to %s: look up key %q", cover, key.ID)
 			}
-			return nil, &rec, nil
+			if ok {
+				if rec.Fingerprint != key.Fingerprint {
+					return nil, &rec, &eventstore.KeyMismatchError{Key: key.ID}
+				}
+				return nil, &rec, nil
+			}
 		}
 		if attempt > maxContention {
-			return nil, nil, fmt.Errorf("postgres: append to %s with key %q: still losing races after %d attempts", cover, key.ID, attempt)
+			return nil, nil, fmt.Errorf("postgres: append to %s: still losing races after %d attempts", cover, attempt)
 		}
-		events, claimed, err := s.appendKeyedTx(ctx, conn, cover, pages, args, key)
+		events, claimed, err := s.appendKeyedTx(ctx, conn, cover, pages, args, key, plan)
 		switch {
 		case err != nil:
 			return nil, nil, err
@@ -72,10 +97,10 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 	}
 }
 
-// appendKeyedTx runs one try of AppendKeyed. claimed is false, with no
+// appendKeyedTx runs one try of appendWith. claimed is false, with no
 // error, when the try lost a race (for the cover's next sequence, or the
 // key to a concurrent transaction) and stored nothing.
-func (s *Store) appendKeyedTx(ctx context.Context, conn *pgxpool.Conn, cover eventstore.Cover, pages []eventstore.Page, args []any, key eventstore.Key) (events []eventstore.Event, claimed bool, err error) {
+func (s *Store) appendKeyedTx(ctx context.Context, conn *pgxpool.Conn, cover eventstore.Cover, pages []eventstore.Page, args []any, key *eventstore.Key, plan eventstore.DeadlinePlan) (events []eventstore.Event, claimed bool, err error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return nil, false, s.fail(err, "append to %s", cover)
@@ -93,29 +118,55 @@ func (s *Store) appendKeyedTx(ctx context.Context, conn *pgxpool.Conn, cover eve
 	if events, err = s.stored(cover, pages, next, stored, now); err != nil {
 		return nil, false, err
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE id = $1 AND expires_at <= now()`, key.ID); err != nil {
-		return nil, false, s.fail(err, "append to %s: replace expired key", cover)
+	if key == nil {
+		claimed = true
+	} else if claimed, err = s.storeKeyTx(ctx, tx, cover, pages, next, *key); err != nil || !claimed {
+		return nil, false, err
 	}
-	err = tx.QueryRow(ctx, `INSERT INTO idempotency_keys
-			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $7 * interval '1 microsecond')
-		ON CONFLICT (id) DO NOTHING RETURNING true`,
-		key.ID, key.Fingerprint[:], cover.Domain, cover.Root, next, next+int64(len(pages)), key.TTL.Microseconds()).Scan(&claimed)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, s.fail(err, "append to %s: store key", cover)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM idempotency_keys WHERE id IN (
-			SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
-		eventstore.MaxPurge); err != nil {
-		return nil, false, s.fail(err, "append to %s: purge expired keys", cover)
+	if err := planTx(ctx, tx, plan); err != nil {
+		return nil, false, s.fail(err, "append to %s: deadlines", cover)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, false, s.writeFailed(err, "append to %s: commit", cover)
 	}
 	return events, true, nil
+}
+
+// storeKeyTx stores key in tx for the events of cover from next on, and
+// purges some expired keys; claimed is false when a concurrent
+// transaction holds the key.
+//
+// Its three statements go in one round trip: an expired key of the same ID
+// deleted, the key inserted unless a live one has it, some expired keys
+// purged (harmless when the insert found the key: the try rolls back).
+func (s *Store) storeKeyTx(ctx context.Context, tx pgx.Tx, cover eventstore.Cover, pages []eventstore.Page, next int64, key eventstore.Key) (claimed bool, err error) {
+	var b pgx.Batch
+	b.Queue(`DELETE FROM idempotency_keys WHERE id = $1 AND expires_at <= now()`, key.ID)
+	b.Queue(`INSERT INTO idempotency_keys
+			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $7 * interval '1 microsecond')
+		ON CONFLICT (id) DO NOTHING RETURNING true`,
+		key.ID, key.Fingerprint[:], cover.Domain, cover.Root, next, next+int64(len(pages)), key.TTL.Microseconds())
+	b.Queue(`DELETE FROM idempotency_keys WHERE id IN (
+			SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+		eventstore.MaxPurge)
+	br := tx.SendBatch(ctx, &b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return false, s.fail(err, "append to %s: replace expired key", cover)
+	}
+	err = br.QueryRow().Scan(&claimed)
+	taken := errors.Is(err, pgx.ErrNoRows)
+	if err != nil && !taken {
+		return false, s.fail(err, "append to %s: store key", cover)
+	}
+	if _, err := br.Exec(); err != nil {
+		return false, s.fail(err, "append to %s: purge expired keys", cover)
+	}
+	if err := br.Close(); err != nil {
+		return false, s.fail(err, "append to %s: store key", cover)
+	}
+	return claimed && !taken, nil
 }
 
 // Lookup implements eventstore.Idempotent.

@@ -442,7 +442,8 @@ func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstor
 		return eventstore.Snapshot{}, false, eventstore.ErrClosed
 	}
 	var snap eventstore.Snapshot
-	err := s.pool.QueryRow(ctx, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = $1 AND aggregate_id = $2`,
+	err := s.pool.QueryRow(ctx, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = $1 AND aggregate_id = $2
+		ORDER BY sequence DESC LIMIT 1`,
 		cover.Domain, cover.Root).Scan(&snap.Sequence, &snap.TypeURL, &snap.State, &snap.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Snapshot{}, false, nil
@@ -454,24 +455,65 @@ func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstor
 	return snap, true, nil
 }
 
-// PutSnapshot implements eventstore.Snapshots: one upsert that keeps the
-// stored row when its sequence is higher. A zero CreatedAt is the
-// transaction's time, now().
+// PutSnapshot implements eventstore.Snapshots: it keeps one snapshot.
 func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot) error {
+	return s.PutSnapshotKeeping(ctx, cover, snap, 1)
+}
+
+// PutSnapshotKeeping implements eventstore.SnapshotRetention: one
+// transaction, one round trip, under an advisory lock of the cover (the
+// writers of one aggregate's snapshots take turns, so the check that none
+// is newer holds until the commit). A zero CreatedAt is the transaction's
+// time, now().
+func (s *Store) PutSnapshotKeeping(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot, keep int) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at)
-		VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))
-		ON CONFLICT (domain, aggregate_id) DO UPDATE SET
-			sequence = excluded.sequence, type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at
-		WHERE excluded.sequence >= snapshots.sequence`,
+	var b pgx.Batch
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended('evented.snapshot.' || $1 || '/' || $2::text, 0))`, cover.Domain, cover.Root)
+	b.Queue(`INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at)
+		SELECT $1, $2, $3, $4, $5, COALESCE($6, now())
+		WHERE NOT EXISTS (SELECT FROM snapshots WHERE domain = $1 AND aggregate_id = $2 AND sequence > $3)
+		ON CONFLICT (domain, aggregate_id, sequence) DO UPDATE SET
+			type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at`,
 		cover.Domain, cover.Root, int64(snap.Sequence), snap.TypeURL, bytea(snap.State), timeOrNull(snap.CreatedAt))
+	b.Queue(`DELETE FROM snapshots WHERE domain = $1 AND aggregate_id = $2 AND sequence < COALESCE(
+		(SELECT sequence FROM snapshots WHERE domain = $1 AND aggregate_id = $2 ORDER BY sequence DESC OFFSET $3 - 1 LIMIT 1), 0)`,
+		cover.Domain, cover.Root, max(keep, 1))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
 	if err != nil {
 		return s.fail(err, "put snapshot of %s", cover)
 	}
 	return nil
 }
+
+// SnapshotHistory implements eventstore.SnapshotRetention.
+func (s *Store) SnapshotHistory(ctx context.Context, cover eventstore.Cover) ([]eventstore.Snapshot, error) {
+	if s.closed.Load() {
+		return nil, eventstore.ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, `SELECT sequence, type_url, state, created_at FROM snapshots
+		WHERE domain = $1 AND aggregate_id = $2 ORDER BY sequence DESC`, cover.Domain, cover.Root)
+	if err != nil {
+		return nil, s.fail(err, "snapshots of %s", cover)
+	}
+	var out []eventstore.Snapshot
+	for rows.Next() {
+		var snap eventstore.Snapshot
+		if err := rows.Scan(&snap.Sequence, &snap.TypeURL, &snap.State, &snap.CreatedAt); err != nil {
+			rows.Close()
+			return nil, s.fail(err, "snapshots of %s", cover)
+		}
+		snap.CreatedAt = snap.CreatedAt.UTC()
+		out = append(out, snap)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err, "snapshots of %s", cover)
+	}
+	return out, nil
+}
+
+var _ eventstore.SnapshotRetention = (*Store)(nil)
 
 // bytea keeps an empty byte slice from being sent as NULL.
 func bytea(b []byte) []byte {

@@ -191,6 +191,10 @@ var migrations = []string{
 	);
 	CREATE INDEX deadlines_due ON deadlines (due);
 	CREATE INDEX deadlines_domain ON deadlines (domain, due);`,
+	// 9: snapshots keyed by their sequence too, so that an aggregate may
+	// keep its newest few (snapshots.keep); the latest is the highest.
+	`ALTER TABLE snapshots DROP CONSTRAINT snapshots_pkey;
+	ALTER TABLE snapshots ADD PRIMARY KEY (domain, aggregate_id, sequence);`,
 }
 
 // migrate brings the schema in the first existing schema of the search_path

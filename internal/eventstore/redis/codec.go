@@ -28,6 +28,11 @@ func (k keys) snapshot(c eventstore.Cover) string {
 	return k.prefix + "snapshot:" + c.Domain + ":" + hex.EncodeToString(c.Root[:])
 }
 
+// olderSnapshots holds the snapshots kept beside the latest (snapshot).
+func (k keys) olderSnapshots(c eventstore.Cover) string {
+	return k.prefix + "snapshots-older:" + c.Domain + ":" + hex.EncodeToString(c.Root[:])
+}
+
 func (k keys) position() string    { return k.prefix + "position" }
 func (k keys) log() string         { return k.prefix + "log" }
 func (k keys) roots() string       { return k.prefix + "roots" }

@@ -224,3 +224,30 @@ func sortLimit(ds []eventstore.Deadline, limit int) []eventstore.Deadline {
 	}
 	return ds
 }
+
+var _ eventstore.DeadlineCounter = (*Store)(nil)
+
+// CountDeadlines implements eventstore.DeadlineCounter: HLEN of the
+// deadlines hash, and ZCOUNT of every slot's set, in one pipeline.
+func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
+	if s.closed.Load() {
+		return 0, 0, eventstore.ErrClosed
+	}
+	max := strconv.FormatInt(before.UnixMicro(), 10)
+	var total *goredis.IntCmd
+	counts := make([]*goredis.IntCmd, eventstore.DeadlineSlots)
+	_, err = s.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		total = p.HLen(ctx, s.k.deadlines())
+		for slot := range counts {
+			counts[slot] = p.ZCount(ctx, s.k.deadlineSlot(slot), "-inf", max)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, s.fail(err, "count deadlines")
+	}
+	for _, c := range counts {
+		due += int(c.Val())
+	}
+	return int(total.Val()), due, nil
+}

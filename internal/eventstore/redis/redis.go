@@ -22,6 +22,8 @@
 //	                                      fields d (domain), r (root, 16 bytes), s (sequence)
 //	<prefix>roots                         sorted set: one member per cover, for Roots
 //	<prefix>snapshot:<domain>:<root hex>  hash: s (sequence), t (type URL), v (state), c (time)
+//	<prefix>snapshots-older:<domain>:<root hex>  sorted set: the older snapshots kept (snapshots.keep),
+//	                                      scored by sequence, "<sequence>:<time>:<type URL length>:<type URL><state>"
 //	<prefix>checkpoints                   hash: subscriber → position
 //	<prefix>parked:<subscriber>           hash: position → parked event
 //	<prefix>segments:<subscriber>         hash: "<of>:<segment>:" + o, t, p, e → a lease row's
@@ -147,12 +149,13 @@ type Store struct {
 }
 
 var (
-	_ eventstore.Store       = (*Store)(nil)
-	_ eventstore.Snapshots   = (*Store)(nil)
-	_ eventstore.Log         = (*Store)(nil)
-	_ eventstore.Checkpoints = (*Store)(nil)
-	_ eventstore.Parking     = (*Store)(nil)
-	_ eventstore.Idempotent  = (*Store)(nil)
+	_ eventstore.Store             = (*Store)(nil)
+	_ eventstore.Snapshots         = (*Store)(nil)
+	_ eventstore.SnapshotRetention = (*Store)(nil)
+	_ eventstore.Log               = (*Store)(nil)
+	_ eventstore.Checkpoints       = (*Store)(nil)
+	_ eventstore.Parking           = (*Store)(nil)
+	_ eventstore.Idempotent        = (*Store)(nil)
 )
 
 // DefaultPrefix begins every key when the URL has no prefix parameter.
@@ -403,11 +406,23 @@ func (s *Store) Roots(ctx context.Context, fn func(eventstore.Cover) error) erro
 	}
 }
 
-// putSnapshot keeps the stored snapshot when its sequence is higher.
+// putSnapshot keeps the stored snapshot when its sequence is higher;
+// else the stored one, when older, joins the older ones (KEYS[2]), which
+// are trimmed to keep - 1 (ARGV[5]).
 var putSnapshot = goredis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], 's')
-if cur and tonumber(cur) > tonumber(ARGV[1]) then
+local cur = redis.call('HMGET', KEYS[1], 's', 't', 'v', 'c')
+if cur[1] and tonumber(cur[1]) > tonumber(ARGV[1]) then
 	return 0
+end
+local keep = tonumber(ARGV[5])
+if keep <= 1 then
+	redis.call('DEL', KEYS[2])
+else
+	if cur[1] and tonumber(cur[1]) < tonumber(ARGV[1]) then
+		redis.call('ZREMRANGEBYSCORE', KEYS[2], cur[1], cur[1])
+		redis.call('ZADD', KEYS[2], cur[1], cur[1] .. ':' .. cur[4] .. ':' .. string.len(cur[2]) .. ':' .. cur[2] .. cur[3])
+	end
+	redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -keep)
 end
 redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2], 'v', ARGV[3], 'c', ARGV[4])
 return 1`)
@@ -437,9 +452,58 @@ func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstor
 	}, true, nil
 }
 
-// PutSnapshot implements eventstore.Snapshots: one script compares and
-// writes. A zero CreatedAt is this process's clock.
+// PutSnapshot implements eventstore.Snapshots: it keeps one snapshot.
 func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot) error {
+	return s.PutSnapshotKeeping(ctx, cover, snap, 1)
+}
+
+// SnapshotHistory implements eventstore.SnapshotRetention: the latest,
+// then the older ones below its sequence (two reads: a snapshot stored in
+// between is not listed twice).
+func (s *Store) SnapshotHistory(ctx context.Context, cover eventstore.Cover) ([]eventstore.Snapshot, error) {
+	latest, ok, err := s.Snapshot(ctx, cover)
+	if err != nil || !ok {
+		return nil, err
+	}
+	older, err := s.c.ZRevRangeByScore(ctx, s.k.olderSnapshots(cover), &goredis.ZRangeBy{
+		Min: "-inf", Max: "(" + strconv.FormatUint(uint64(latest.Sequence), 10)}).Result()
+	if err != nil {
+		return nil, s.fail(err, "snapshots of %s", cover)
+	}
+	out := []eventstore.Snapshot{latest}
+	for _, m := range older {
+		snap, err := parseOlderSnapshot(m)
+		if err != nil {
+			return nil, s.fail(err, "snapshots of %s", cover)
+		}
+		out = append(out, snap)
+	}
+	return out, nil
+}
+
+// parseOlderSnapshot reads a member of the older snapshots' set.
+func parseOlderSnapshot(m string) (eventstore.Snapshot, error) {
+	parts := strings.SplitN(m, ":", 4)
+	if len(parts) != 4 {
+		return eventstore.Snapshot{}, fmt.Errorf("older snapshot: %d fields, want 4", len(parts))
+	}
+	seq, err1 := strconv.ParseUint(parts[0], 10, 32)
+	at, err2 := strconv.ParseInt(parts[1], 10, 64)
+	n, err3 := strconv.Atoi(parts[2])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return eventstore.Snapshot{}, fmt.Errorf("older snapshot: %w", err)
+	}
+	if n < 0 || n > len(parts[3]) {
+		return eventstore.Snapshot{}, fmt.Errorf("older snapshot: type URL of %d bytes in %d", n, len(parts[3]))
+	}
+	return eventstore.Snapshot{Sequence: uint32(seq), TypeURL: parts[3][:n], State: []byte(parts[3][n:]),
+		CreatedAt: time.Unix(0, at).UTC()}, nil
+}
+
+// PutSnapshotKeeping implements eventstore.SnapshotRetention: one script
+// compares, moves the stored one among the older ones, trims them and
+// writes. A zero CreatedAt is this process's clock.
+func (s *Store) PutSnapshotKeeping(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot, keep int) error {
 	if s.closed.Load() {
 		return eventstore.ErrClosed
 	}
@@ -447,8 +511,8 @@ func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap ev
 	if at.IsZero() {
 		at = time.Now()
 	}
-	err := putSnapshot.Run(ctx, s.c, []string{s.k.snapshot(cover)},
-		snap.Sequence, snap.TypeURL, snap.State, at.UnixNano()).Err()
+	err := putSnapshot.Run(ctx, s.c, []string{s.k.snapshot(cover), s.k.olderSnapshots(cover)},
+		snap.Sequence, snap.TypeURL, snap.State, at.UnixNano(), max(keep, 1)).Err()
 	if err != nil {
 		return s.fail(err, "put snapshot of %s", cover)
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 	"time"
 
@@ -41,18 +42,62 @@ func (s *Store) schedule(ctx context.Context, ds []eventstore.Deadline) error {
 		return err
 	}
 	defer tx.Rollback()
-	now := formatTime(time.Now())
+	if err := scheduleTx(ctx, tx, ds, time.Now()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// scheduleTx upserts ds in tx, with one statement prepared for all of them
+// (parsing it again for each of thousands costs more than running it).
+func scheduleTx(ctx context.Context, tx *sql.Tx, ds []eventstore.Deadline, at time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO deadlines (id, slot, due, domain, aggregate_id, command, key, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET due = excluded.due, domain = excluded.domain,
+			aggregate_id = excluded.aggregate_id, command = excluded.command, key = excluded.key,
+			created_at = excluded.created_at`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := formatTime(at)
 	for _, d := range ds {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deadlines (id, slot, due, domain, aggregate_id, command, key, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET due = excluded.due, domain = excluded.domain,
-				aggregate_id = excluded.aggregate_id, command = excluded.command, key = excluded.key,
-				created_at = excluded.created_at`,
-			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, d.Cover.Root.String(), blob(d.Command), d.Key, now); err != nil {
+		if _, err := st.ExecContext(ctx, d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain,
+			d.Cover.Root.String(), blob(d.Command), d.Key, now); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
+}
+
+// AppendScheduling implements eventstore.Deadlines: the append joins the
+// writer's group commit like any other, and the plan is applied right
+// after its events, in the batch's one transaction.
+func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if err := plan.Check(); err != nil {
+		return nil, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if s.closed() {
+		return nil, nil, eventstore.ErrClosed
+	}
+	if len(pages) == 0 {
+		return nil, nil, nil
+	}
+	r := &request{cover: cover, pages: pages, key: key, done: make(chan result, 1)}
+	if !plan.Empty() {
+		r.plan = &plan
+	}
+	res := s.submit(ctx, r)
+	if res.prior != nil {
+		res.prior.ID = key.ID
+	}
+	return res.events, res.prior, res.err
 }
 
 // Cancel implements eventstore.Deadlines.
@@ -76,17 +121,38 @@ func (s *Store) cancel(ctx context.Context, ids []string) (int, error) {
 		return 0, err
 	}
 	defer tx.Rollback()
+	n, err := cancelTx(ctx, tx, ids)
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// cancelTx deletes the deadlines with ids in tx and counts them.
+func cancelTx(ctx context.Context, tx *sql.Tx, ids []string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	st, err := tx.PrepareContext(ctx, `DELETE FROM deadlines WHERE id = ?`)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
 	n := 0
 	for _, id := range ids {
-		res, err := tx.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ?`, id)
+		res, err := st.ExecContext(ctx, id)
 		if err != nil {
 			return 0, err
 		}
 		k, _ := res.RowsAffected()
 		n += int(k)
 	}
-	return n, tx.Commit()
+	return n, nil
 }
+
+// firedPerStatement bounds the deadlines one DELETE of Fired names (two
+// variables each, well within SQLite's limit).
+const firedPerStatement = 500
 
 // Fired implements eventstore.Deadlines.
 func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
@@ -108,10 +174,19 @@ func (s *Store) fired(ctx context.Context, ds []eventstore.Deadline) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, d := range ds {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM deadlines WHERE id = ? AND key = ?`, d.ID, d.Key); err != nil {
+	// Many pairs a statement (the primary key finds each): executing a
+	// statement costs more than the row it deletes.
+	for len(ds) > 0 {
+		n := min(len(ds), firedPerStatement)
+		args := make([]any, 0, 2*n)
+		for _, d := range ds[:n] {
+			args = append(args, d.ID, d.Key)
+		}
+		q := `DELETE FROM deadlines WHERE (id, key) IN (VALUES ` + strings.Repeat("(?, ?), ", n-1) + `(?, ?))`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
+		ds = ds[n:]
 	}
 	return tx.Commit()
 }
@@ -181,4 +256,20 @@ func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (
 		out = append(out, d)
 	}
 	return out, rows.Err()
+}
+
+var _ eventstore.DeadlineCounter = (*Store)(nil)
+
+// CountDeadlines implements eventstore.DeadlineCounter: one query, the due
+// ones counted through the index on due.
+func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
+	if s.closed() {
+		return 0, 0, eventstore.ErrClosed
+	}
+	err = s.r.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM deadlines), (SELECT count(*) FROM deadlines WHERE due <= ?)`,
+		before.UnixNano()).Scan(&pending, &due)
+	if err != nil {
+		return 0, 0, s.fail(err, "count deadlines")
+	}
+	return pending, due, nil
 }

@@ -162,6 +162,20 @@ var migrations = []string{
 	) WITHOUT ROWID;
 	CREATE INDEX deadlines_due ON deadlines (due);
 	CREATE INDEX deadlines_domain ON deadlines (domain, due);`,
+	// 10: snapshots keyed by their sequence too, so that an aggregate may
+	// keep its newest few (snapshots.keep); the latest is the highest.
+	`CREATE TABLE snapshots_10 (
+		domain       TEXT    NOT NULL,
+		aggregate_id TEXT    NOT NULL,
+		sequence     INTEGER NOT NULL,
+		type_url     TEXT    NOT NULL,
+		state        BLOB    NOT NULL,
+		created_at   TEXT    NOT NULL,
+		PRIMARY KEY (domain, aggregate_id, sequence)
+	) WITHOUT ROWID;
+	INSERT INTO snapshots_10 SELECT domain, aggregate_id, sequence, type_url, state, created_at FROM snapshots;
+	DROP TABLE snapshots;
+	ALTER TABLE snapshots_10 RENAME TO snapshots;`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

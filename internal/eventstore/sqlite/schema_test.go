@@ -57,3 +57,42 @@ func TestMigrateKeepsOldEvents(t *testing.T) {
 		t.Errorf("new event's cause = %+v; want %+v", events[1].Cause, cause)
 	}
 }
+
+// TestMigrateKeepsSnapshots builds a file at schema version 9 (one
+// snapshot per aggregate) with a snapshot and opens it: the snapshot is
+// still the latest, and the aggregate may now keep more.
+func TestMigrateKeepsSnapshots(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "events.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range append(append([]string{}, migrations[:9]...), "PRAGMA user_version = 9") {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cover := eventstore.Cover{Domain: "customer", Root: uuid.New()}
+	if _, err := db.ExecContext(ctx, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at)
+		VALUES (?, ?, 7, 't/state', x'07', '2026-01-02T03:04:05.000000000Z')`, cover.Domain, cover.Root.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if snap, ok, err := s.Snapshot(ctx, cover); err != nil || !ok || snap.Sequence != 7 || string(snap.State) != "\x07" {
+		t.Fatalf("Snapshot after migrating = %+v, %v, %v; want the one stored at version 9", snap, ok, err)
+	}
+	if err := s.PutSnapshotKeeping(ctx, cover, eventstore.Snapshot{Sequence: 9, TypeURL: "t/state", State: []byte{9}}, 2); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.SnapshotHistory(ctx, cover); err != nil || len(h) != 2 || h[0].Sequence != 9 || h[1].Sequence != 7 {
+		t.Fatalf("SnapshotHistory = %+v, %v; want 9 then 7", h, err)
+	}
+}

@@ -61,6 +61,7 @@ type Store struct {
 	w, r    *sql.DB // w: one connection, writes only; r: a pool of read-only connections
 
 	head, insert, putSnapshot *sql.Stmt // on w
+	pruneSnapshots            *sql.Stmt // on w
 	dataVersion               *sql.Stmt // on w
 	keyGet, keyPut, keyPurge  *sql.Stmt // on w
 	keyDrop                   *sql.Stmt // on w
@@ -72,7 +73,7 @@ type Store struct {
 	heads                             map[eventstore.Cover]uint32
 	seenVersion                       int64
 	read, roots, rootsAfter, snapshot *sql.Stmt // on r
-	readLog                           *sql.Stmt // on r
+	snapshotHistory, readLog          *sql.Stmt // on r
 
 	reqs      chan *request
 	closing   chan struct{} // closed by Close
@@ -88,9 +89,10 @@ type Store struct {
 }
 
 var (
-	_ eventstore.Store      = (*Store)(nil)
-	_ eventstore.Snapshots  = (*Store)(nil)
-	_ eventstore.Idempotent = (*Store)(nil)
+	_ eventstore.Store             = (*Store)(nil)
+	_ eventstore.Snapshots         = (*Store)(nil)
+	_ eventstore.SnapshotRetention = (*Store)(nil)
+	_ eventstore.Idempotent        = (*Store)(nil)
 )
 
 const (
@@ -186,10 +188,15 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 		{s.w, &s.dataVersion, `PRAGMA data_version`},
 		{s.w, &s.insert, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
-		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (domain, aggregate_id) DO UPDATE SET
-				sequence = excluded.sequence, type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at
-			WHERE excluded.sequence >= snapshots.sequence`},
+		// Stored unless a newer one is (a late writer never moves the
+		// latest back); then only the newest keep are kept.
+		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6
+			WHERE NOT EXISTS (SELECT 1 FROM snapshots WHERE domain = ?1 AND aggregate_id = ?2 AND sequence > ?3)
+			ON CONFLICT (domain, aggregate_id, sequence) DO UPDATE SET
+				type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at`},
+		{s.w, &s.pruneSnapshots, `DELETE FROM snapshots WHERE domain = ?1 AND aggregate_id = ?2 AND sequence < COALESCE(
+			(SELECT sequence FROM snapshots WHERE domain = ?1 AND aggregate_id = ?2 ORDER BY sequence DESC LIMIT 1 OFFSET ?3 - 1), 0)`},
 		{s.w, &s.keyGet, selectKey},
 		// Takes the key unless a live one has it (no row changed then); an
 		// expired one of the same ID is replaced.
@@ -210,7 +217,10 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 		{s.r, &s.roots, `SELECT DISTINCT domain, aggregate_id FROM events ORDER BY domain, aggregate_id LIMIT ?`},
 		{s.r, &s.rootsAfter, `SELECT DISTINCT domain, aggregate_id FROM events
 			WHERE (domain, aggregate_id) > (?, ?) ORDER BY domain, aggregate_id LIMIT ?`},
-		{s.r, &s.snapshot, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = ? AND aggregate_id = ?`},
+		{s.r, &s.snapshot, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = ? AND aggregate_id = ?
+			ORDER BY sequence DESC LIMIT 1`},
+		{s.r, &s.snapshotHistory, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = ? AND aggregate_id = ?
+			ORDER BY sequence DESC`},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
 			return err
@@ -413,10 +423,15 @@ func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstor
 	return snap, true, nil
 }
 
-// PutSnapshot implements eventstore.Snapshots. It is one autocommitted
-// statement on the writer connection, so it waits for a group commit in
-// flight rather than competing for the file lock.
+// PutSnapshot implements eventstore.Snapshots: it keeps one snapshot.
 func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot) error {
+	return s.PutSnapshotKeeping(ctx, cover, snap, 1)
+}
+
+// PutSnapshotKeeping implements eventstore.SnapshotRetention. It is one
+// transaction on the writer connection, so it waits for a group commit in
+// flight rather than competing for the file lock.
+func (s *Store) PutSnapshotKeeping(ctx context.Context, cover eventstore.Cover, snap eventstore.Snapshot, keep int) error {
 	if s.closed() {
 		return eventstore.ErrClosed
 	}
@@ -424,12 +439,54 @@ func (s *Store) PutSnapshot(ctx context.Context, cover eventstore.Cover, snap ev
 	if at.IsZero() {
 		at = time.Now()
 	}
-	_, err := s.putSnapshot.ExecContext(ctx, cover.Domain, cover.Root.String(), snap.Sequence,
-		snap.TypeURL, blob(snap.State), formatTime(at))
+	err := func() error {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		root := cover.Root.String()
+		if _, err := tx.StmtContext(ctx, s.putSnapshot).ExecContext(ctx, cover.Domain, root, snap.Sequence,
+			snap.TypeURL, blob(snap.State), formatTime(at)); err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, s.pruneSnapshots).ExecContext(ctx, cover.Domain, root, max(keep, 1)); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
 	if err != nil {
 		return s.fail(err, "put snapshot of %s", cover)
 	}
 	return nil
+}
+
+// SnapshotHistory implements eventstore.SnapshotRetention.
+func (s *Store) SnapshotHistory(ctx context.Context, cover eventstore.Cover) ([]eventstore.Snapshot, error) {
+	if s.closed() {
+		return nil, eventstore.ErrClosed
+	}
+	rows, err := s.snapshotHistory.QueryContext(ctx, cover.Domain, cover.Root.String())
+	if err != nil {
+		return nil, s.fail(err, "snapshots of %s", cover)
+	}
+	defer rows.Close()
+	var out []eventstore.Snapshot
+	for rows.Next() {
+		var snap eventstore.Snapshot
+		var at string
+		if err := rows.Scan(&snap.Sequence, &snap.TypeURL, &snap.State, &at); err != nil {
+			return nil, s.fail(err, "snapshots of %s", cover)
+		}
+		if snap.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, s.fail(err, "snapshots of %s", cover)
+		}
+		out = append(out, snap)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err, "snapshots of %s", cover)
+	}
+	return out, nil
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }

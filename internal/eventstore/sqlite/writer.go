@@ -21,7 +21,8 @@ import (
 type request struct {
 	cover eventstore.Cover
 	pages []eventstore.Page
-	key   *eventstore.Key // stored with the events; nil for a plain append
+	key   *eventstore.Key          // stored with the events; nil for a plain append
+	plan  *eventstore.DeadlinePlan // applied with the events; nil: none
 	state atomic.Int32
 	done  chan result // buffered: the writer never blocks on a caller
 }
@@ -278,6 +279,14 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 			// Nothing stored: neither is the key.
 			if _, err := tx.StmtContext(ctx, s.keyDrop).ExecContext(ctx, r.key.ID); err != nil {
 				return nil, midway, fmt.Errorf("drop idempotency key: %w", err)
+			}
+		}
+		if err == nil && r.plan != nil {
+			if _, err := cancelTx(ctx, tx, r.plan.Cancel); err != nil {
+				return nil, midway, fmt.Errorf("cancel deadlines: %w", err)
+			}
+			if err := scheduleTx(ctx, tx, r.plan.Schedule, now); err != nil {
+				return nil, midway, fmt.Errorf("schedule deadlines: %w", err)
 			}
 		}
 		next[r.cover] = from + uint32(len(events))

@@ -38,6 +38,12 @@ func RunDeadlines(t *testing.T, open func(t *testing.T) DeadlineStore, reopen fu
 		{"Invalid", testDeadlineInvalid},
 		{"Concurrent", testDeadlineConcurrent},
 		{"Idempotent", testDeadlineIdempotent},
+		{"AppendSchedulingStoresAll", testAppendScheduling},
+		{"AppendSchedulingConflictAppliesNone", testAppendSchedulingConflict},
+		{"AppendSchedulingLiveKeyAppliesNone", testAppendSchedulingLiveKey},
+		{"AppendSchedulingInvalidStoresNothing", testAppendSchedulingInvalid},
+		{"AppendSchedulingVisibleTogether", testAppendSchedulingTogether},
+		{"Count", testDeadlineCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -299,5 +305,201 @@ func testDeadlineIdempotent(t *testing.T, ctx context.Context, s DeadlineStore) 
 	}
 	if n, err := s.Cancel(ctx, nil); err != nil || n != 0 {
 		t.Fatalf("Cancel(nil) = %d, %v", n, err)
+	}
+}
+
+func pendingIDs(t *testing.T, ctx context.Context, s eventstore.Deadlines) []string {
+	t.Helper()
+	ds, err := s.PendingDeadlines(ctx, "", 0)
+	must(t, err)
+	out := ids(ds)
+	slices.Sort(out)
+	return out
+}
+
+func keyOf(id string) *eventstore.Key {
+	return &eventstore.Key{ID: id, Fingerprint: [32]byte{1, 2, 3}, TTL: time.Hour}
+}
+
+// AppendScheduling stores the events, the key and the plan: cancellations
+// first, then schedules (one ID in both stays scheduled).
+func testAppendScheduling(t *testing.T, ctx context.Context, s DeadlineStore) {
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("old", time.Now()), deadline("again", time.Now())}))
+	cover := newCover("customer")
+	plan := eventstore.DeadlinePlan{
+		Schedule: []eventstore.Deadline{deadline("new", time.Now().Add(time.Hour)), deadline("again", time.Now().Add(time.Hour))},
+		Cancel:   []string{"old", "again", "never-scheduled"},
+	}
+	events, prior, err := s.AppendScheduling(ctx, cover, pages("p", 0, 2), keyOf("k-all"), plan)
+	if err != nil || prior != nil || len(events) != 2 {
+		t.Fatalf("AppendScheduling = %d events, prior %v, %v; want 2 events", len(events), prior, err)
+	}
+	if got, want := pendingIDs(t, ctx, s), []string{"again", "new"}; !slices.Equal(got, want) {
+		t.Fatalf("pending %v, want %v", got, want)
+	}
+	if idem, ok := s.(eventstore.Idempotent); ok {
+		rec, found, err := idem.Lookup(ctx, "k-all")
+		if err != nil || !found || rec.Cover != cover || rec.From != 0 || rec.To != 2 {
+			t.Fatalf("Lookup(k-all) = %+v, %v, %v; want the key of the 2 events", rec, found, err)
+		}
+	}
+	// Unkeyed, and with an empty plan: a plain append.
+	if events, _, err := s.AppendScheduling(ctx, cover, pages("p", 2, 1), nil, eventstore.DeadlinePlan{Cancel: []string{"new"}}); err != nil || len(events) != 1 || events[0].Sequence != 2 {
+		t.Fatalf("unkeyed AppendScheduling = %+v, %v", events, err)
+	}
+	if events, _, err := s.AppendScheduling(ctx, cover, pages("p", 3, 1), nil, eventstore.DeadlinePlan{}); err != nil || len(events) != 1 {
+		t.Fatalf("AppendScheduling with an empty plan = %+v, %v", events, err)
+	}
+	if got, want := pendingIDs(t, ctx, s), []string{"again"}; !slices.Equal(got, want) {
+		t.Fatalf("pending %v, want %v", got, want)
+	}
+	// Empty pages store nothing, the plan included.
+	if events, _, err := s.AppendScheduling(ctx, cover, nil, nil, eventstore.DeadlinePlan{Cancel: []string{"again"}}); err != nil || len(events) != 0 {
+		t.Fatalf("AppendScheduling without pages = %+v, %v", events, err)
+	}
+	if got, want := pendingIDs(t, ctx, s), []string{"again"}; !slices.Equal(got, want) {
+		t.Fatalf("without pages: pending %v, want %v", got, want)
+	}
+}
+
+// An append that conflicts applies none of its plan.
+func testAppendSchedulingConflict(t *testing.T, ctx context.Context, s DeadlineStore) {
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("kept", time.Now())}))
+	cover := newCover("customer")
+	mustAppend(t, ctx, s, cover, pages("p", 0, 1))
+	plan := eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{deadline("lost", time.Now())}, Cancel: []string{"kept"}}
+	for _, key := range []*eventstore.Key{nil, keyOf("k-conflict")} {
+		_, _, err := s.AppendScheduling(ctx, cover, numbered(pages("q", 0, 1), 0), key, plan)
+		if !errors.Is(err, eventstore.ErrConflict) {
+			t.Fatalf("AppendScheduling at a taken sequence (key %v) = %v, want ErrConflict", key != nil, err)
+		}
+		if got, want := pendingIDs(t, ctx, s), []string{"kept"}; !slices.Equal(got, want) {
+			t.Fatalf("after a conflict (key %v): pending %v, want %v", key != nil, got, want)
+		}
+	}
+}
+
+// An append that finds its key stored applies none of its plan.
+func testAppendSchedulingLiveKey(t *testing.T, ctx context.Context, s DeadlineStore) {
+	if _, ok := s.(eventstore.Idempotent); !ok {
+		t.Skip("the store keeps no idempotency keys")
+	}
+	cover := newCover("customer")
+	first := eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{deadline("first", time.Now())}}
+	if _, prior, err := s.AppendScheduling(ctx, cover, pages("p", 0, 1), keyOf("k-live"), first); err != nil || prior != nil {
+		t.Fatalf("first AppendScheduling: prior %v, %v", prior, err)
+	}
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("kept", time.Now())}))
+	again := eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{deadline("second", time.Now())}, Cancel: []string{"kept"}}
+	events, prior, err := s.AppendScheduling(ctx, cover, pages("p", 0, 1), keyOf("k-live"), again)
+	if err != nil || prior == nil || len(events) != 0 {
+		t.Fatalf("repeated key: %d events, prior %v, %v; want the prior key and nothing stored", len(events), prior, err)
+	}
+	if got, want := pendingIDs(t, ctx, s), []string{"first", "kept"}; !slices.Equal(got, want) {
+		t.Fatalf("after a repeated key: pending %v, want %v", got, want)
+	}
+	if evs, err := s.Read(ctx, cover, 0, 0); err != nil || len(evs) != 1 {
+		t.Fatalf("after a repeated key: %d events, %v; want 1", len(evs), err)
+	}
+}
+
+// A plan with an invalid deadline stores no events.
+func testAppendSchedulingInvalid(t *testing.T, ctx context.Context, s DeadlineStore) {
+	cover := newCover("customer")
+	bad := eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{deadline("fine", time.Now()), {ID: "no-due", Cover: deadlineCover, Key: "k"}}}
+	if _, _, err := s.AppendScheduling(ctx, cover, pages("p", 0, 1), nil, bad); !errors.Is(err, eventstore.ErrInvalid) {
+		t.Fatalf("AppendScheduling with an invalid deadline = %v, want ErrInvalid", err)
+	}
+	if evs, err := s.Read(ctx, cover, 0, 0); err != nil || len(evs) != 0 {
+		t.Fatalf("an invalid plan stored %d events (%v): all or nothing", len(evs), err)
+	}
+	if got := pendingIDs(t, ctx, s); len(got) != 0 {
+		t.Fatalf("an invalid plan scheduled %v", got)
+	}
+}
+
+// The events and the deadlines of one AppendScheduling become visible
+// together: a reader that sees event i must find deadline i pending. A
+// store that wrote them one after the other would show the events alone
+// in between (and lose the deadlines in a crash there).
+func testAppendSchedulingTogether(t *testing.T, ctx context.Context, s DeadlineStore) {
+	cover := newCover("customer")
+	const rounds = 300
+	done, started := make(chan struct{}), make(chan struct{})
+	failed := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		close(started)
+		for reads := 0; reads < 100000; reads++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			evs, err := s.Read(ctx, cover, 0, 0)
+			if err != nil {
+				failed <- err.Error()
+				return
+			}
+			pending, err := s.PendingDeadlines(ctx, "", 0)
+			if err != nil {
+				failed <- err.Error()
+				return
+			}
+			have := map[string]bool{}
+			for _, d := range pending {
+				have[d.ID] = true
+			}
+			for _, e := range evs {
+				if id := fmt.Sprintf("together-%d", e.Sequence); !have[id] {
+					failed <- fmt.Sprintf("event %d was visible before its deadline %s (read %d)", e.Sequence, id, reads)
+					return
+				}
+			}
+		}
+	})
+	<-started
+	for i := range rounds {
+		plan := eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{deadline(fmt.Sprintf("together-%d", i), time.Now().Add(time.Hour))}}
+		var key *eventstore.Key
+		if i%2 == 1 {
+			if _, ok := s.(eventstore.Idempotent); ok {
+				key = keyOf(fmt.Sprintf("k-together-%d", i))
+			}
+		}
+		if _, _, err := s.AppendScheduling(ctx, cover, pages("p", i, 1), key, plan); err != nil {
+			close(done)
+			wg.Wait()
+			t.Fatalf("AppendScheduling %d: %v", i, err)
+		}
+	}
+	close(done)
+	wg.Wait()
+	select {
+	case msg := <-failed:
+		t.Fatal(msg)
+	default:
+	}
+	if got := pendingIDs(t, ctx, s); len(got) != rounds {
+		t.Fatalf("%d deadlines pending, want %d", len(got), rounds)
+	}
+}
+
+func testDeadlineCount(t *testing.T, ctx context.Context, s DeadlineStore) {
+	c, ok := s.(eventstore.DeadlineCounter)
+	if !ok {
+		t.Fatalf("%T does not implement eventstore.DeadlineCounter: every backend counts its deadlines", s)
+	}
+	now := time.Now()
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("past", now.Add(-time.Minute)), deadline("now", now), deadline("later", now.Add(time.Hour))}))
+	pending, due, err := c.CountDeadlines(ctx, now)
+	if err != nil || pending != 3 || due != 2 {
+		t.Fatalf("CountDeadlines = %d pending, %d due, %v; want 3 and 2", pending, due, err)
+	}
+	if _, err := s.Cancel(ctx, []string{"past"}); err != nil {
+		t.Fatal(err)
+	}
+	if pending, due, err = c.CountDeadlines(ctx, now); err != nil || pending != 2 || due != 1 {
+		t.Fatalf("after a cancel: %d pending, %d due, %v; want 2 and 1", pending, due, err)
 	}
 }

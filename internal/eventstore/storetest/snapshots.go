@@ -27,6 +27,8 @@ func RunSnapshots(t *testing.T, open func(t *testing.T) eventstore.Snapshots) {
 		{"DomainIsolation", testSnapshotDomainIsolation},
 		{"StateNotAliased", testSnapshotNotAliased},
 		{"Concurrent", testSnapshotConcurrent},
+		{"KeepNewest", testSnapshotKeep},
+		{"KeepConcurrent", testSnapshotKeepConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,4 +161,101 @@ func testSnapshotConcurrent(t *testing.T, ctx context.Context, s eventstore.Snap
 	wg.Wait()
 	const top = workers*perWorker - 1
 	wantSnapshot(t, "after concurrent puts", mustGet(t, ctx, s, c), snapshot(top, fmt.Sprint(top)), start, time.Now())
+}
+
+func retention(t *testing.T, s eventstore.Snapshots) eventstore.SnapshotRetention {
+	t.Helper()
+	r, ok := s.(eventstore.SnapshotRetention)
+	if !ok {
+		t.Fatalf("%T does not implement eventstore.SnapshotRetention: every backend keeps the newest few snapshots", s)
+	}
+	return r
+}
+
+func historySeqs(t *testing.T, ctx context.Context, r eventstore.SnapshotRetention, c eventstore.Cover) []uint32 {
+	t.Helper()
+	h, err := r.SnapshotHistory(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]uint32, len(h))
+	for i, snap := range h {
+		out[i] = snap.Sequence
+		if want := fmt.Sprintf("state-%d", snap.Sequence); string(snap.State) != want {
+			t.Fatalf("snapshot %d holds %q, want %q", snap.Sequence, snap.State, want)
+		}
+	}
+	return out
+}
+
+// PutSnapshotKeeping keeps the newest keep snapshots, newest first; the
+// latest is still Snapshot's; PutSnapshot keeps one; an older one is
+// ignored, and keep shrinking prunes at the next put.
+func testSnapshotKeep(t *testing.T, ctx context.Context, s eventstore.Snapshots) {
+	r := retention(t, s)
+	c := eventstore.Cover{Domain: "customer", Root: uuid.New()}
+	if h, err := r.SnapshotHistory(ctx, c); err != nil || len(h) != 0 {
+		t.Fatalf("SnapshotHistory of none = %v, %v", h, err)
+	}
+	for _, seq := range []uint32{10, 20, 30, 40} {
+		if err := r.PutSnapshotKeeping(ctx, c, snapshot(seq, fmt.Sprintf("state-%d", seq)), 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := historySeqs(t, ctx, r, c); fmt.Sprint(got) != "[40 30 20]" {
+		t.Fatalf("kept %v, want [40 30 20]", got)
+	}
+	if got := mustGet(t, ctx, s, c); got.Sequence != 40 {
+		t.Fatalf("Snapshot = %d, want the newest, 40", got.Sequence)
+	}
+	// Older than the newest: ignored. At the newest: replaces it.
+	must(t, r.PutSnapshotKeeping(ctx, c, snapshot(25, "state-25"), 3))
+	must(t, r.PutSnapshotKeeping(ctx, c, eventstore.Snapshot{Sequence: 40, TypeURL: "type.googleapis.com/test.StateV2", State: []byte("state-40")}, 3))
+	if got := historySeqs(t, ctx, r, c); fmt.Sprint(got) != "[40 30 20]" {
+		t.Fatalf("after an older and an equal put: kept %v, want [40 30 20]", got)
+	}
+	if got := mustGet(t, ctx, s, c); got.TypeURL != "type.googleapis.com/test.StateV2" {
+		t.Fatalf("Snapshot type %q, want the replacement's", got.TypeURL)
+	}
+	must(t, r.PutSnapshotKeeping(ctx, c, snapshot(50, "state-50"), 2))
+	if got := historySeqs(t, ctx, r, c); fmt.Sprint(got) != "[50 40]" {
+		t.Fatalf("keep 2: kept %v, want [50 40]", got)
+	}
+	must(t, s.PutSnapshot(ctx, c, snapshot(60, "state-60")))
+	if got := historySeqs(t, ctx, r, c); fmt.Sprint(got) != "[60]" {
+		t.Fatalf("PutSnapshot: kept %v, want [60]", got)
+	}
+	other := eventstore.Cover{Domain: "customer", Root: uuid.New()}
+	must(t, r.PutSnapshotKeeping(ctx, other, snapshot(1, "state-1"), 0))
+	if got := historySeqs(t, ctx, r, other); fmt.Sprint(got) != "[1]" {
+		t.Fatalf("keep 0 (as 1): kept %v, want [1]", got)
+	}
+}
+
+// Concurrent puts keep exactly the newest keep, the highest one latest.
+func testSnapshotKeepConcurrent(t *testing.T, ctx context.Context, s eventstore.Snapshots) {
+	r := retention(t, s)
+	c := eventstore.Cover{Domain: "customer", Root: uuid.New()}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				seq := uint32(1 + w + 4*i) // 1 … 40, each once
+				if err := r.PutSnapshotKeeping(ctx, c, snapshot(seq, fmt.Sprintf("state-%d", seq)), 3); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := historySeqs(t, ctx, r, c)
+	if len(got) == 0 || got[0] != 40 || len(got) > 3 {
+		t.Fatalf("kept %v after concurrent puts; want at most 3, the newest 40 first", got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i] >= got[i-1] {
+			t.Fatalf("kept %v: not newest first", got)
+		}
+	}
 }

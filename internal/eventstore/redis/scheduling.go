@@ -1,0 +1,166 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// planCheck refuses, before the append writes anything, a plan whose
+// writes would fail midway: the deadlines hashes (the last two KEYS) and
+// the slot sets must be of their types or missing. p is the index in ARGV
+// of the plan's arguments: the slot sets' prefix, the number of
+// cancellations c, c pairs (ID, slot), the number of schedules s, s
+// quintuples (ID, slot, due in Unix µs, record, key).
+const planCheck = `
+local dh, dk = KEYS[#KEYS - 1], KEYS[#KEYS]
+for _, key in ipairs({dh, dk}) do
+	local t = redis.call('TYPE', key)['ok']
+	if t ~= 'none' and t ~= 'hash' then
+		return redis.error_reply('deadlines: ' .. key .. ' is a ' .. t .. ', not a hash')
+	end
+end
+local nc = tonumber(ARGV[p + 1])
+local ns = tonumber(ARGV[p + 2 + 2 * nc])
+local slots = {}
+for i = 1, nc do slots[#slots + 1] = ARGV[p + 1 + 2 * i] end
+for i = 1, ns do slots[#slots + 1] = ARGV[p + 3 + 2 * nc + 5 * (i - 1) + 1] end
+for _, slot in ipairs(slots) do
+	local t = redis.call('TYPE', ARGV[p] .. slot)['ok']
+	if t ~= 'none' and t ~= 'zset' then
+		return redis.error_reply('deadlines: ' .. ARGV[p] .. slot .. ' is a ' .. t .. ', not a sorted set')
+	end
+end
+`
+
+// planWrites applies the plan checked by planCheck: as cancelScript, then
+// as Schedule.
+const planWrites = `
+for i = 1, nc do
+	local id, slot = ARGV[p + 2 * i], ARGV[p + 1 + 2 * i]
+	redis.call('HDEL', dh, id)
+	redis.call('HDEL', dk, id)
+	redis.call('ZREM', ARGV[p] .. slot, id)
+end
+for i = 1, ns do
+	local j = p + 3 + 2 * nc + 5 * (i - 1)
+	redis.call('HSET', dh, ARGV[j], ARGV[j + 3])
+	redis.call('HSET', dk, ARGV[j], ARGV[j + 4])
+	redis.call('ZADD', ARGV[p] .. ARGV[j + 1], ARGV[j + 2], ARGV[j])
+end
+`
+
+// schedulingScript is appendScript that applies a deadline plan after the
+// events. KEYS: appendScript's, then the deadlines and deadline-keys
+// hashes. ARGV: appendScript's, then the plan (see planCheck).
+var schedulingScript = goredis.NewScript(`
+local p = 5 + 2 * tonumber(ARGV[4])
+` + planCheck + appendBody + planWrites + `
+return {1, next, first}`)
+
+// keyedSchedulingScript is keyedScript that applies a deadline plan after
+// the events and the key. KEYS: keyedScript's, then the deadlines and
+// deadline-keys hashes. ARGV: keyedScript's, then the plan.
+var keyedSchedulingScript = goredis.NewScript(`
+local k = redis.call('HMGET', KEYS[5], 'f', 'd', 'r', 'a', 'b', 'c', 'e')
+if k[1] then
+	return {2, k[1], k[2], k[3], k[4], k[5], k[6], k[7]}
+end
+local p = 7 + 2 * tonumber(ARGV[4])
+` + planCheck + appendBody + `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[6 + 2 * n])
+redis.call('HSET', KEYS[5], 'f', ARGV[5 + 2 * n], 'd', ARGV[1], 'r', ARGV[2],
+	'a', next, 'b', next + n, 'c', now, 'e', now + ttl)
+redis.call('PEXPIRE', KEYS[5], ttl)
+` + planWrites + `
+return {1, next, first}`)
+
+// planArgs are the plan's ARGV (see planCheck).
+func (s *Store) planArgs(plan eventstore.DeadlinePlan, now time.Time) ([]any, error) {
+	args := make([]any, 0, 3+2*len(plan.Cancel)+5*len(plan.Schedule))
+	args = append(args, s.k.prefix+"deadlines:", len(plan.Cancel))
+	for _, id := range plan.Cancel {
+		args = append(args, id, eventstore.DeadlineSlot(id))
+	}
+	args = append(args, len(plan.Schedule))
+	for _, d := range plan.Schedule {
+		rec, err := json.Marshal(deadlineJSON{Due: d.Due.UnixNano(), Domain: d.Cover.Domain, Root: d.Cover.Root.String(),
+			Command: d.Command, Key: d.Key, Created: now.UnixNano()})
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, d.ID, eventstore.DeadlineSlot(d.ID), strconv.FormatInt(d.Due.UnixMicro(), 10), rec, d.Key)
+	}
+	return args, nil
+}
+
+// AppendScheduling implements eventstore.Deadlines with one script: the
+// key's check (when keyed), the append, the key and the plan run
+// atomically, every write's precondition checked before the first.
+func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if err := plan.Check(); err != nil {
+		return nil, nil, err
+	}
+	if plan.Empty() {
+		if key != nil {
+			return s.AppendKeyed(ctx, cover, pages, *key)
+		}
+		events, err := s.Append(ctx, cover, pages)
+		return events, nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if s.closed.Load() {
+		return nil, nil, eventstore.ErrClosed
+	}
+	if len(pages) == 0 {
+		return nil, nil, nil
+	}
+	now := time.Now()
+	pargs, err := s.planArgs(plan, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	script, keys, args := schedulingScript, s.appendKeys(cover), appendArgs(cover, pages, now)
+	if key != nil {
+		script = keyedSchedulingScript
+		keys = append(keys, s.k.key(key.ID))
+		args = append(args, key.Fingerprint[:], max(key.TTL.Milliseconds(), 1))
+	}
+	keys = append(keys, s.k.deadlines(), s.k.deadlineKeys())
+	res, err := script.Run(ctx, s.w, keys, append(args, pargs...)...).Slice()
+	if err != nil {
+		return nil, nil, s.writeFailed(err, "append to %s", cover)
+	}
+	if len(res) == 8 && res[0] == int64(2) {
+		rec, err := parseKey(key.ID, res[1:])
+		if err != nil {
+			return nil, nil, s.fail(err, "append to %s", cover)
+		}
+		if rec.Fingerprint != key.Fingerprint {
+			return nil, &rec, &eventstore.KeyMismatchError{Key: key.ID}
+		}
+		return nil, &rec, nil
+	}
+	ok, okOK := intAt(res, 0)
+	next, nextOK := intAt(res, 1)
+	if !okOK || !nextOK {
+		return nil, nil, fmt.Errorf("redis: append to %s: script returned %v", cover, res)
+	}
+	events, err := s.stored(cover, pages, now, ok, next)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.signal()
+	s.committed()
+	return events, nil, nil
+}
