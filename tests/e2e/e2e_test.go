@@ -96,6 +96,8 @@ type shop struct {
 	// projections serves subscription queries; queryAddr is its address.
 	projections eventedpb.ProjectionQueryClient
 	queryAddr   string
+	// consoleURL is the console on evented's admin port ("http://…/").
+	consoleURL string
 	// watcher is the Go example client loyalty-watch, built for every
 	// language: a subscription query needs no service of its own.
 	watcher string
@@ -185,6 +187,7 @@ func open(t *testing.T, root, lang string, l language, launch string) *shop {
 	s.query = eventedpb.NewEventQueryClient(queryConn)
 	s.projections = eventedpb.NewProjectionQueryClient(queryConn)
 	s.queryAddr = queryAddr
+	s.consoleURL = "http://127.0.0.1:" + ports[2] + "/"
 	return s
 }
 

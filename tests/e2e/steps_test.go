@@ -46,6 +46,7 @@ type world struct {
 func (w *world) register(sc *godog.ScenarioContext) {
 	w.registerSnapshots(sc)
 	w.registerLoyaltyBalance(sc)
+	w.registerConsole(sc)
 	sc.Before(func(ctx context.Context, _ *godog.Scenario) (context.Context, error) {
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)

@@ -162,3 +162,12 @@ Feature: The example shop, end to end
       | 2        | examples.LoyaltyPointsRedeemed |
     And every event has its creation time
     And customer "frank" is among the aggregates
+
+  @console
+  Scenario: The operator sees the shop in the console
+    The console on evented's admin port shows the running shop: its
+    services, its customers with their decoded events, and every page.
+    When I register customer "ivy" named "Ivy" with email "ivy@example.com"
+    Then the console's overview shows every example service reachable
+    And the console shows customer "ivy" with its events
+    And every page of the console answers
