@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -94,5 +95,35 @@ func TestMigrateKeepsSnapshots(t *testing.T) {
 	}
 	if h, err := s.SnapshotHistory(ctx, cover); err != nil || len(h) != 2 || h[0].Sequence != 9 || h[1].Sequence != 7 {
 		t.Fatalf("SnapshotHistory = %+v, %v; want 9 then 7", h, err)
+	}
+}
+
+// Replicas starting together on a new file: every one opens it (one
+// migrates, the others wait for it and see its tables), in each of many
+// rounds. Before, one could fail with SQLITE_BUSY (a journal mode change
+// that did not wait) or prepare a statement against the tables it had
+// seen before another process migrated them.
+func TestOpenedAtOnceByManyOnANewFile(t *testing.T) {
+	for round := range 15 {
+		path := filepath.Join(t.TempDir(), "events.db")
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() {
+				s, err := Open(t.Context(), path, Options{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				errs <- s.Close()
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
 	}
 }

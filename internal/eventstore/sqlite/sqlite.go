@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/google/uuid"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Options tune a Store. The zero value is the durable default.
@@ -129,9 +131,19 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		notify:  make(chan struct{}),
 		heads:   map[eventstore.Cover]uint32{},
 	}
-	if err := s.open(ctx, mode, opts.MaxPages); err != nil {
+	// Several processes opening a new file at once: one switches it to WAL
+	// and migrates it; SQLite may answer another SQLITE_BUSY meanwhile
+	// without waiting (a journal mode change, a WAL recovery). Try again.
+	for deadline := time.Now().Add(busyTimeout); ; {
+		err := s.open(ctx, mode, opts.MaxPages)
+		if err == nil {
+			break
+		}
 		s.closeDBs()
-		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+		if primaryCode(err) != sqlite3.SQLITE_BUSY || time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+		}
+		time.Sleep(20*time.Millisecond + time.Duration(rand.IntN(30))*time.Millisecond)
 	}
 	go s.run()
 	go s.watch()
@@ -165,6 +177,13 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 	}
 	s.w.SetMaxOpenConns(1)
 	if s.version, err = migrate(ctx, s.w); err != nil {
+		return err
+	}
+	// Another process may have changed the schema since this connection
+	// loaded it (it migrated the file while this one waited): a statement
+	// run now reloads it, so that the statements prepared below are
+	// checked against the tables as they are (a prepare is not retried).
+	if _, err := s.w.ExecContext(ctx, "SELECT count(*) FROM sqlite_schema"); err != nil {
 		return err
 	}
 	// Opened after the writer has switched the file to WAL (a persistent
@@ -230,7 +249,9 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 }
 
 func dsn(path string, params url.Values) string {
-	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	// busy_timeout first: the pragmas after it (journal_mode on a file
+	// another process is migrating) wait for a lock instead of failing.
+	params["_pragma"] = append([]string{fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds())}, params["_pragma"]...)
 	return (&url.URL{Scheme: "file", Path: path, RawQuery: params.Encode()}).String()
 }
 
