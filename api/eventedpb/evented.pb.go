@@ -1348,7 +1348,7 @@ type LiveQuery struct {
 	// The last projection version sent, and how many updates were sent.
 	Version uint64 `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
 	Updates uint64 `protobuf:"varint,6,opt,name=updates,proto3" json:"updates,omitempty"`
-	// The replica serving it (delivery.owner).
+	// The replica serving it (server.replica_id, or one made at start).
 	Replica       string `protobuf:"bytes,7,opt,name=replica,proto3" json:"replica,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
