@@ -681,3 +681,43 @@ func TestSubscriptionsShareOneMembership(t *testing.T) {
 		t.Fatalf("members %v, %v; want r1 alone", members, err)
 	}
 }
+
+// The reader reads ahead while the segments are busy; when a segment is
+// taken over with a checkpoint behind that read-ahead, the reader goes
+// back for it instead of handing it the batch it read ahead (which would
+// skip the segment's early events).
+func TestReaderGoesBackForASegmentTakenOverBehindIt(t *testing.T) {
+	store := memory.New()
+	inSegment := func(want bool) eventstore.Cover {
+		for {
+			if c := cover("a"); (eventstore.SegmentOf(c, 4) == 0) == want {
+				return c
+			}
+		}
+	}
+	// The log's first events belong to segment 0, which a dead replica
+	// holds; 3,000 events of the other segments follow (more than one
+	// read of the log).
+	early := inSegment(true)
+	appendN(t, store, early, 20)
+	others := make([]eventstore.Cover, 100)
+	for i := range others {
+		others[i] = inSegment(false)
+	}
+	for range 30 {
+		for _, c := range others {
+			appendN(t, store, c, 1)
+		}
+	}
+	if _, ok, err := store.Acquire(t.Context(), "p", 0, 4, "dead", 300*time.Millisecond, 0); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	// A slow consumer and one event per book keep the segments full, so
+	// the reader waits for room with a batch read ahead.
+	r := newRecorder("p")
+	r.fail = func(eventstore.Book) error { time.Sleep(time.Millisecond); return nil }
+	sub := delivery.New(r, store, nil, fast(delivery.Options{Owner: "alive", BatchSize: 1}), quiet)
+	runAsync(t, sub)
+	eventually(t, "every event", func() bool { return r.total() >= 20+30*len(others) })
+	wantSeqs(t, r, early, 20)
+}
