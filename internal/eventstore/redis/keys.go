@@ -55,28 +55,7 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 	if err != nil {
 		return nil, nil, s.writeFailed(err, "append to %s", cover)
 	}
-	if len(res) == 8 && res[0] == int64(2) {
-		rec, err := parseKey(key.ID, res[1:])
-		if err != nil {
-			return nil, nil, s.fail(err, "append to %s", cover)
-		}
-		if rec.Fingerprint != key.Fingerprint {
-			return nil, &rec, &eventstore.KeyMismatchError{Key: key.ID}
-		}
-		return nil, &rec, nil
-	}
-	ok, okOK := intAt(res, 0)
-	next, nextOK := intAt(res, 1)
-	if !okOK || !nextOK {
-		return nil, nil, fmt.Errorf("redis: append to %s: script returned %v", cover, res)
-	}
-	events, err := s.stored(cover, pages, now, ok, next)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.signal()
-	s.committed()
-	return events, nil, nil
+	return s.keyedResult(cover, pages, &key, now, res)
 }
 
 // Lookup implements eventstore.Idempotent: one HMGET; Redis has dropped
@@ -149,4 +128,33 @@ func (s *Store) writeFailed(err error, format string, args ...any) error {
 		return s.fail(err, format, args...)
 	}
 	return &eventstore.InDoubtError{Op: fmt.Sprintf("redis: "+format, args...), Err: err}
+}
+
+// keyedResult reads what a keyed append script returned: the key's
+// earlier record when it was taken ({2, record…}: the same command again,
+// or a KeyMismatchError), else the events it stored. key is nil for an
+// append without one.
+func (s *Store) keyedResult(cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, now time.Time, res []any) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	if key != nil && len(res) == 8 && res[0] == int64(2) {
+		rec, err := parseKey(key.ID, res[1:])
+		if err != nil {
+			return nil, nil, s.fail(err, "append to %s", cover)
+		}
+		if rec.Fingerprint != key.Fingerprint {
+			return nil, &rec, &eventstore.KeyMismatchError{Key: key.ID}
+		}
+		return nil, &rec, nil
+	}
+	ok, okOK := intAt(res, 0)
+	next, nextOK := intAt(res, 1)
+	if !okOK || !nextOK {
+		return nil, nil, fmt.Errorf("redis: append to %s: script returned %v", cover, res)
+	}
+	events, err := s.stored(cover, pages, now, ok, next)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.signal()
+	s.committed()
+	return events, nil, nil
 }

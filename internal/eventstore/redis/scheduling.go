@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -141,26 +140,5 @@ func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pa
 	if err != nil {
 		return nil, nil, s.writeFailed(err, "append to %s", cover)
 	}
-	if len(res) == 8 && res[0] == int64(2) {
-		rec, err := parseKey(key.ID, res[1:])
-		if err != nil {
-			return nil, nil, s.fail(err, "append to %s", cover)
-		}
-		if rec.Fingerprint != key.Fingerprint {
-			return nil, &rec, &eventstore.KeyMismatchError{Key: key.ID}
-		}
-		return nil, &rec, nil
-	}
-	ok, okOK := intAt(res, 0)
-	next, nextOK := intAt(res, 1)
-	if !okOK || !nextOK {
-		return nil, nil, fmt.Errorf("redis: append to %s: script returned %v", cover, res)
-	}
-	events, err := s.stored(cover, pages, now, ok, next)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.signal()
-	s.committed()
-	return events, nil, nil
+	return s.keyedResult(cover, pages, key, now, res)
 }
