@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -61,28 +60,13 @@ is no longer listed.`,
 				}
 				views = append(views, v)
 			}
-			w := cmd.OutOrStdout()
-			if out == "json" {
-				return writeJSON(w, views)
-			}
-			if len(views) == 0 {
-				fmt.Fprintln(w, "no pending deadlines")
-				return nil
-			}
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DUE\tID\tDOMAIN\tROOT\tCOMMAND")
-			for _, v := range views {
+			return list(cmd.OutOrStdout(), out, views, "no pending deadlines", "DUE\tID\tDOMAIN\tROOT\tCOMMAND", func(v deadlineView) string {
 				typ := ""
 				if len(v.Commands) > 0 {
 					typ = v.Commands[0].Type
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Due, v.ID, v.Domain, v.Root, typ)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%d pending\n", len(views))
-			return nil
+				return fmt.Sprintf("%s\t%s\t%s\t%s\t%s", v.Due, v.ID, v.Domain, v.Root, typ)
+			}, fmt.Sprintf("%d pending", len(views)))
 		},
 	}
 	c.addFlags(cmd, 30*time.Second)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -76,24 +75,10 @@ delivers them again. SUBSCRIBER is a projector's or saga's name, or bus for the 
 					Reason: p.GetReason(), Attempts: p.GetAttempts(), ParkedAt: timeText(p.GetParkedAt(), time.RFC3339),
 				})
 			}
-			w := cmd.OutOrStdout()
-			if out == "json" {
-				return writeJSON(w, parked)
-			}
-			if len(parked) == 0 {
-				fmt.Fprintf(w, "no parked events for %s\n", args[0])
-				return nil
-			}
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "POSITION\tDOMAIN\tROOT\tSEQUENCE\tTYPE\tATTEMPTS\tREASON")
-			for _, p := range parked {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%s\n", p.Position, p.Domain, p.Root, p.Sequence, p.Type, p.Attempts, oneLine(p.Reason))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%d parked; deliver them again with: evented replay %s\n", len(parked), args[0])
-			return nil
+			return list(cmd.OutOrStdout(), out, parked, fmt.Sprintf("no parked events for %s", args[0]),
+				"POSITION\tDOMAIN\tROOT\tSEQUENCE\tTYPE\tATTEMPTS\tREASON", func(p parkedView) string {
+					return fmt.Sprintf("%d\t%s\t%s\t%d\t%s\t%d\t%s", p.Position, p.Domain, p.Root, p.Sequence, p.Type, p.Attempts, oneLine(p.Reason))
+				}, fmt.Sprintf("%d parked; deliver them again with: evented replay %s", len(parked), args[0]))
 		},
 	}
 	c.addFlags(cmd, 30*time.Second)

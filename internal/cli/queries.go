@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,24 +49,14 @@ picture.`,
 				views = append(views, liveQueryView{Projector: q.GetProjector(), Key: q.GetKey(), Client: q.GetClient(),
 					Since: timeText(q.GetSince(), time.RFC3339), Version: q.GetVersion(), Updates: q.GetUpdates(), Replica: q.GetReplica()})
 			}
-			w := cmd.OutOrStdout()
-			if out == "json" {
-				return writeJSON(w, views)
+			footer := ""
+			if len(views) > 0 {
+				footer = fmt.Sprintf("%d live on %s", len(views), views[0].Replica)
 			}
-			if len(views) == 0 {
-				fmt.Fprintln(w, "no live subscription queries on this replica")
-				return nil
-			}
-			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PROJECTOR\tKEY\tCLIENT\tSINCE\tVERSION\tUPDATES")
-			for _, v := range views {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", v.Projector, v.Key, v.Client, v.Since, v.Version, v.Updates)
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%d live on %s\n", len(views), views[0].Replica)
-			return nil
+			return list(cmd.OutOrStdout(), out, views, "no live subscription queries on this replica",
+				"PROJECTOR\tKEY\tCLIENT\tSINCE\tVERSION\tUPDATES", func(v liveQueryView) string {
+					return fmt.Sprintf("%s\t%s\t%s\t%s\t%d\t%d", v.Projector, v.Key, v.Client, v.Since, v.Version, v.Updates)
+				}, footer)
 		},
 	}
 	c.addFlags(cmd, 30*time.Second)

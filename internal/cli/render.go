@@ -52,3 +52,26 @@ func writeEventTable(w io.Writer, events []eventView, causes bool) error {
 	}
 	return tw.Flush()
 }
+
+// list prints a list command's views: as JSON with -o json, else a line
+// empty when there are none, or a table (the header, then one row per
+// view from row) and the footer line.
+func list[V any](w io.Writer, out output, views []V, empty, header string, row func(V) string, footer string) error {
+	if out == "json" {
+		return writeJSON(w, views)
+	}
+	if len(views) == 0 {
+		_, err := fmt.Fprintln(w, empty)
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, v := range views {
+		fmt.Fprintln(tw, row(v))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, footer)
+	return err
+}
