@@ -2,9 +2,7 @@ package server_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -493,19 +491,9 @@ func TestSubscriptionQueryByProjectorKey(t *testing.T) {
 
 func liveQueries(t *testing.T, admin eventedpb.DeliveryAdminClient) []*eventedpb.LiveQuery {
 	t.Helper()
-	stream, err := admin.ListLiveQueries(t.Context(), &emptypb.Empty{})
+	out, err := receiveAll(admin.ListLiveQueries(t.Context(), &emptypb.Empty{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*eventedpb.LiveQuery
-	for {
-		q, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, q)
-	}
+	return out
 }
