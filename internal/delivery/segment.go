@@ -177,7 +177,7 @@ func (g *segment) enqueue(batch []eventstore.Logged, own []int32) bool {
 	if g.closed {
 		return false
 	}
-	for _, i := range own {
+	for k, i := range own {
 		e := batch[i]
 		if e.Position <= g.read {
 			continue // read before the reader went back for another segment
@@ -200,6 +200,15 @@ func (g *segment) enqueue(batch []eventstore.Logged, own []int32) bool {
 		q := g.queues[e.Cover]
 		if len(q) == 0 && !g.busy[e.Cover] {
 			g.ready = append(g.ready, e.Cover)
+		}
+		if cap(q) == len(q) && len(q) < g.sub.opts.BatchSize {
+			// Room for the run of this aggregate's events that follows
+			// (a command's events are together in the log), at once.
+			run := 1
+			for run < g.sub.opts.BatchSize && k+run < len(own) && batch[own[k+run]].Cover == e.Cover {
+				run++
+			}
+			q = append(make([]item, 0, len(q)+max(run, len(q))), q...)
 		}
 		g.queues[e.Cover] = append(q, it)
 	}
@@ -384,7 +393,19 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 	// are to be delivered: those go first, and the inline delivery, which
 	// waits for them, may then go.
 	todo := events[:0:0]
+	if !s.claims.has(cover) {
+		// No inline delivery of this aggregate is under way or recorded
+		// (a claim is taken before its append, so one taken from now on
+		// holds none of these events): every event is to be delivered.
+		g.mu.Lock()
+		g.inflight[cover] = events[0].Sequence
+		g.mu.Unlock()
+		todo = events
+	}
 	for i, e := range events {
+		if len(todo) == len(events) {
+			break
+		}
 		if len(todo) > 0 && s.claims.pending(cover, e.Position, e.Sequence) {
 			events = events[:i]
 			break

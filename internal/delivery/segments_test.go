@@ -721,3 +721,69 @@ func TestReaderGoesBackForASegmentTakenOverBehindIt(t *testing.T) {
 	eventually(t, "every event", func() bool { return r.total() >= 20+30*len(others) })
 	wantSeqs(t, r, early, 20)
 }
+
+// gappyLog shows a memory store's log with a gap of 100 positions after
+// position 1500: its batches are dense up to there, and the reader's
+// guesses of where the batches after them begin go wrong once.
+type gappyLog struct{ *memory.Store }
+
+const gapAfter, gapSize = 1500, 100
+
+func (g gappyLog) ReadLog(ctx context.Context, after uint64, limit int) ([]eventstore.Logged, error) {
+	inner := after
+	switch {
+	case after > gapAfter+gapSize:
+		inner = after - gapSize
+	case after > gapAfter:
+		inner = gapAfter
+	}
+	batch, err := g.Store.ReadLog(ctx, inner, limit)
+	for i := range batch {
+		if batch[i].Position > gapAfter {
+			batch[i].Position += gapSize
+		}
+	}
+	return batch, err
+}
+
+func (g gappyLog) Head(ctx context.Context) (uint64, error) {
+	h, err := g.Store.Head(ctx)
+	if h > gapAfter {
+		h += gapSize
+	}
+	return h, err
+}
+
+// The reader reads batches ahead, in parallel, from where it guesses they
+// begin when the log's positions are dense; it uses a read only from
+// where it is, so a guess a gap proves wrong is never used and no read
+// that began further on skips events: every event arrives once, in order
+// (fails, events missing, when the reader takes the furthest read ahead).
+func TestReadAheadAcrossAGapInTheLog(t *testing.T) {
+	for _, gap := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gap=%v", gap), func(t *testing.T) {
+			mem := memory.New()
+			var store delivery.Storage = mem
+			if gap {
+				store = gappyLog{mem}
+			}
+			covers := make([]eventstore.Cover, 50)
+			for i := range covers {
+				covers[i] = cover("a")
+			}
+			for range 100 { // 5,000 events: several batches
+				for _, c := range covers {
+					appendN(t, mem, c, 1)
+				}
+			}
+			r := newRecorder("p")
+			sub := delivery.New(r, store, nil, fast(delivery.Options{Owner: "only"}), quiet)
+			runAsync(t, sub)
+			eventually(t, "every event", func() bool { return r.total() >= 100*len(covers) })
+			time.Sleep(50 * time.Millisecond) // any duplicate arrives meanwhile
+			for _, c := range covers {
+				wantSeqs(t, r, c, 100)
+			}
+		})
+	}
+}

@@ -331,7 +331,7 @@ const readBatch = 1024
 // over with an older checkpoint makes the reader go back for it.
 func (s *Subscription) readLoop(ctx context.Context) {
 	o := s.opts
-	var ahead *logRead // the next batch, read while the last is handed out
+	var ahead readAhead // batches read while the last is handed out
 	var reads sync.WaitGroup
 	defer reads.Wait()
 	for {
@@ -367,8 +367,8 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			s.readerWaits.Store(false)
 			continue
 		}
-		r := ahead
-		if r != nil && r.after == after {
+		r := ahead.take(after)
+		if r != nil {
 			<-r.done
 		} else {
 			// No read ahead, or one from a place the reader left (a
@@ -376,14 +376,20 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			r = s.newLogRead(after)
 			r.run(ctx, s.store)
 		}
-		ahead = nil
 		batch, err := r.batch, r.err
 		if err == nil && len(batch) == readBatch {
 			// Behind the head (a catch-up, a rebuild): read the next
-			// batch while this one is handed out, on another core.
-			next := s.newLogRead(batch[len(batch)-1].Position)
-			reads.Go(func() { next.run(ctx, s.store) })
-			ahead = next
+			// batches while this one is handed out, on other cores.
+			for _, at := range nextReads(after, batch) {
+				if ahead.has(at) {
+					continue
+				}
+				next := s.newLogRead(at)
+				reads.Go(func() { next.run(ctx, s.store) })
+				ahead = append(ahead, next)
+			}
+		} else {
+			ahead = nil // at the head: whatever was read ahead is stale
 		}
 		wake, changed := r.wake, r.changed
 		if err != nil {
@@ -412,6 +418,56 @@ func (s *Subscription) readLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// readDepth is how many batches the reader has under way ahead of the one
+// it hands out, when the log's positions are dense.
+const readDepth = 2
+
+// nextReads returns where the batches after a full batch read from after
+// begin. The next one begins at the batch's last position. When the
+// batch's positions are dense (no gap: SQLite's and memory's logs), the
+// ones after it most likely are too, and the reads from where they would
+// begin go on at once, in parallel; a guess that proves wrong is a read
+// the reader does not take (see readAhead.take), never a wrong batch: a
+// batch read from a position is the log after that position, whenever it
+// is read.
+func nextReads(after uint64, batch []eventstore.Logged) []uint64 {
+	last := batch[len(batch)-1].Position
+	if last-after != uint64(len(batch)) {
+		return []uint64{last}
+	}
+	at := make([]uint64, readDepth)
+	for i := range at {
+		at[i] = last + uint64(i*len(batch))
+	}
+	return at
+}
+
+// readAhead is the reader's reads under way, oldest first.
+type readAhead []*logRead
+
+// take returns the read from after, if one is under way, and drops the
+// reads before it (the reader has gone past them; a segment taken over
+// further back drops them all).
+func (a *readAhead) take(after uint64) *logRead {
+	for i, r := range *a {
+		if r.after == after {
+			*a = (*a)[i+1:]
+			return r
+		}
+	}
+	*a = nil
+	return nil
+}
+
+func (a readAhead) has(after uint64) bool {
+	for _, r := range a {
+		if r.after == after {
+			return true
+		}
+	}
+	return false
 }
 
 // logRead is one ReadLog of the reader, possibly under way in a goroutine
@@ -901,6 +957,9 @@ func (s *Subscription) deliver(ctx context.Context, cover eventstore.Cover, even
 	if replay && !commands && len(out.Commands) > 0 {
 		s.log.Debug("replay: the saga's commands are not dispatched again", "cover", cover, "commands", len(out.Commands))
 		return nil
+	}
+	if len(out.Commands) == 0 && len(out.Deadlines) == 0 {
+		return nil // a projector's, or a saga with nothing to do
 	}
 	delivered := make([]eventstore.Event, len(events))
 	for i, e := range events {
