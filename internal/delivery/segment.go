@@ -31,7 +31,8 @@ type segment struct {
 	lease    eventstore.Lease
 	window   []uint64        // positions of own events read and not yet checkpointed, ascending
 	done     map[uint64]bool // positions of window that are handled
-	queues   map[eventstore.Cover][]item
+	queues   map[eventstore.Cover][]eventstore.Logged
+	light    map[uint64]int           // queued events without their payload (position → its size): read again before delivery
 	heavy    map[eventstore.Cover]int // queued events holding their payload, per aggregate
 	heavyAll int
 	ready    []eventstore.Cover // covers with queued events and no worker
@@ -48,14 +49,6 @@ type segment struct {
 	replay Replay
 }
 
-// item is a queued event. A light one has no payload in memory: it is read
-// again from the store before delivery.
-type item struct {
-	eventstore.Logged
-	size  int
-	light bool
-}
-
 // maxWindow bounds the positions a segment keeps between its checkpoint and
 // what it has read (8 bytes each); past it, reading waits.
 const maxWindow = 1 << 20
@@ -67,7 +60,8 @@ func newSegment(sub *Subscription, lease eventstore.Lease) *segment {
 		log:      sub.log.With("segment", fmt.Sprintf("%d/%d", lease.Segment, lease.Of)),
 		lease:    lease,
 		done:     map[uint64]bool{},
-		queues:   map[eventstore.Cover][]item{},
+		queues:   map[eventstore.Cover][]eventstore.Logged{},
+		light:    map[uint64]int{},
 		heavy:    map[eventstore.Cover]int{},
 		busy:     map[eventstore.Cover]bool{},
 		inflight: map[eventstore.Cover]uint32{},
@@ -188,11 +182,10 @@ func (g *segment) enqueue(batch []eventstore.Logged, own []int32) bool {
 		if g.sub.claims.has(e.Cover) && e.Sequence >= g.seen[e.Cover] {
 			g.seen[e.Cover] = e.Sequence
 		}
-		it := item{Logged: e, size: len(e.Payload)}
 		if g.heavy[e.Cover] >= g.sub.opts.BatchSize {
 			// This aggregate has enough in memory (it is slow or stuck):
 			// keep the place, not the payload.
-			it.light, it.Payload = true, nil
+			g.light[e.Position], e.Payload = len(e.Payload), nil
 		} else {
 			g.heavy[e.Cover]++
 			g.heavyAll++
@@ -208,9 +201,9 @@ func (g *segment) enqueue(batch []eventstore.Logged, own []int32) bool {
 			for run < g.sub.opts.BatchSize && k+run < len(own) && batch[own[k+run]].Cover == e.Cover {
 				run++
 			}
-			q = append(make([]item, 0, len(q)+max(run, len(q))), q...)
+			q = append(make([]eventstore.Logged, 0, len(q)+max(run, len(q))), q...)
 		}
-		g.queues[e.Cover] = append(q, it)
+		g.queues[e.Cover] = append(q, e)
 	}
 	if last := batch[len(batch)-1].Position; last > g.read {
 		g.read = last
@@ -243,33 +236,43 @@ func (g *segment) position() (read uint64, open, room bool) {
 }
 
 // take removes the next book's worth of cover's queue: up to BatchSize
-// events and MaxBookBytes of payload (at least one event). The caller
-// holds g.mu.
-func (g *segment) take(cover eventstore.Cover) []item {
+// events and MaxBookBytes of payload (at least one event), and says which
+// of them are light (nil when none is). The caller holds g.mu.
+func (g *segment) take(cover eventstore.Cover) (events []eventstore.Logged, light []bool) {
 	q := g.queues[cover]
 	n, bytes, most := 0, 0, g.sub.opts.BatchSize
 	if g.sub.opts.EventPerBook {
 		most = 1
 	}
 	for n < len(q) && n < most {
-		if n > 0 && bytes+q[n].size > g.sub.opts.MaxBookBytes {
+		size, isLight := g.light[q[n].Position]
+		if !isLight {
+			size = len(q[n].Payload)
+		}
+		if n > 0 && bytes+size > g.sub.opts.MaxBookBytes {
 			break
 		}
-		bytes += q[n].size
+		bytes += size
 		n++
 	}
-	items := q[:n:n]
+	events = q[:n:n]
 	g.queues[cover] = q[n:]
-	for _, it := range items {
-		if !it.light {
-			g.heavy[cover]--
-			g.heavyAll--
+	for i, e := range events {
+		if _, isLight := g.light[e.Position]; isLight {
+			if light == nil {
+				light = make([]bool, n)
+			}
+			light[i] = true
+			delete(g.light, e.Position)
+			continue
 		}
+		g.heavy[cover]--
+		g.heavyAll--
 	}
 	if g.heavy[cover] <= 0 {
 		delete(g.heavy, cover)
 	}
-	return items
+	return events, light
 }
 
 // work delivers ready aggregates one at a time until the segment stops.
@@ -289,7 +292,7 @@ func (g *segment) work(ctx context.Context) {
 			g.mu.Unlock()
 			continue
 		}
-		items := g.take(cover)
+		items, light := g.take(cover)
 		if g.heavyAll < g.sub.opts.BatchSize*8 {
 			g.sub.wakeReader() // room again
 		}
@@ -301,7 +304,7 @@ func (g *segment) work(ctx context.Context) {
 		isParked = isParked && items[0].Position >= first
 		g.mu.Unlock()
 
-		events, err := g.sub.fill(ctx, cover, items)
+		events, err := g.sub.fill(ctx, cover, items, light)
 		handled := 0
 		if err == nil {
 			handled = g.handle(ctx, cover, events, isParked)
@@ -317,10 +320,10 @@ func (g *segment) work(ctx context.Context) {
 			g.done[it.Position] = true
 		}
 		if handled < len(items) { // cut short or stopping: put the rest back, light
-			rest := make([]item, len(items)-handled)
-			for i, it := range items[handled:] {
-				it.light, it.Payload = true, nil
-				rest[i] = it
+			rest := make([]eventstore.Logged, 0, len(items)-handled+len(g.queues[cover]))
+			for _, e := range items[handled:] {
+				g.light[e.Position], e.Payload = len(e.Payload), nil
+				rest = append(rest, e)
 			}
 			g.queues[cover] = append(rest, g.queues[cover]...)
 		}

@@ -787,3 +787,59 @@ func TestReadAheadAcrossAGapInTheLog(t *testing.T) {
 		})
 	}
 }
+
+// payloadCheck records, per event, whether it arrived with the payload it
+// was appended with (its sequence's low byte).
+type payloadCheck struct {
+	gate  chan struct{} // the first delivery waits for it
+	once  sync.Once
+	mu    sync.Mutex
+	seqs  []uint32
+	wrong []uint32
+}
+
+func (p *payloadCheck) Name() string { return "p" }
+
+func (p *payloadCheck) Deliver(_ context.Context, book eventstore.Book, _ bool) (delivery.Outcome, error) {
+	p.once.Do(func() { <-p.gate })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range book.Events {
+		p.seqs = append(p.seqs, e.Sequence)
+		if len(e.Payload) != 1 || e.Payload[0] != byte(e.Sequence) {
+			p.wrong = append(p.wrong, e.Sequence)
+		}
+	}
+	return delivery.Outcome{}, nil
+}
+
+// An aggregate whose consumer is stuck has only BatchSize events queued
+// with their payload; the later ones are queued without it and read again
+// before delivery: each arrives with its own payload (fails when light
+// events are delivered as queued).
+func TestLightEventsAreDeliveredWithTheirPayload(t *testing.T) {
+	store := memory.New()
+	c := cover("a")
+	p := &payloadCheck{gate: make(chan struct{})}
+	sub := delivery.New(p, store, nil, fast(delivery.Options{Owner: "only", BatchSize: 2, Segments: 1}), quiet)
+	runAsync(t, sub)
+	const n = 40
+	for i := range n {
+		if _, err := store.Append(t.Context(), c, []eventstore.Page{{TypeURL: "E", Payload: []byte{byte(i)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // all read and queued behind the stuck first delivery
+	close(p.gate)
+	eventually(t, "every event", func() bool { p.mu.Lock(); defer p.mu.Unlock(); return len(p.seqs) >= n })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, s := range p.seqs {
+		if s != uint32(i) {
+			t.Fatalf("sequences %v, want 0..%d in order", p.seqs, n-1)
+		}
+	}
+	if len(p.wrong) > 0 {
+		t.Fatalf("events %v arrived without their payload", p.wrong)
+	}
+}

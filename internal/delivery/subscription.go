@@ -861,21 +861,20 @@ func (s *Subscription) workersPerSegment() int {
 	return max(2, (s.opts.Workers+s.opts.Segments-1)/s.opts.Segments)
 }
 
-// fill reads again the payloads of light items and returns the events.
-func (s *Subscription) fill(ctx context.Context, cover eventstore.Cover, items []item) ([]eventstore.Logged, error) {
-	events := make([]eventstore.Logged, len(items))
-	from, to, light := uint32(0), uint32(0), false
-	for i, it := range items {
-		events[i] = it.Logged
-		if it.light {
-			if !light {
-				from = it.Sequence
-			}
-			to, light = it.Sequence+1, true
-		}
-	}
-	if !light {
+// fill reads again the payloads of the light events (light[i]: events[i]
+// is; nil: none is), in place, and returns the events.
+func (s *Subscription) fill(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged, light []bool) ([]eventstore.Logged, error) {
+	if light == nil {
 		return events, nil
+	}
+	from, to, found := uint32(0), uint32(0), false
+	for i, e := range events {
+		if light[i] {
+			if !found {
+				from = e.Sequence
+			}
+			to, found = e.Sequence+1, true
+		}
 	}
 	stored, err := s.store.Read(ctx, cover, from, to)
 	if err != nil {
@@ -886,7 +885,7 @@ func (s *Subscription) fill(ctx context.Context, cover eventstore.Cover, items [
 		bySeq[e.Sequence] = e
 	}
 	for i := range events {
-		if items[i].light {
+		if light[i] {
 			e, ok := bySeq[events[i].Sequence]
 			if !ok {
 				return nil, fmt.Errorf("event %s/%d is in the log but not in its stream", cover, events[i].Sequence)
