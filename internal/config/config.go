@@ -82,7 +82,8 @@ type Limits struct {
 	MaxPages int `yaml:"max_pages"`
 	// MaxEventBytes bounds the payload of one event (and of one command).
 	MaxEventBytes int `yaml:"max_event_bytes"`
-	// MaxDomainLength bounds a domain name, in bytes.
+	// MaxDomainLength bounds a domain name, in bytes (at most 222:
+	// eventstore.MaxDomainLimit).
 	MaxDomainLength int `yaml:"max_domain_length"`
 	// MaxStreams bounds the concurrent calls (HTTP/2 streams) of one
 	// client connection.
@@ -285,7 +286,7 @@ type SnapshotPolicy struct {
 	// shape of the state, e.g. type.googleapis.com/shop.CustomerStateV2.
 	StateType string `yaml:"state_type"`
 	// Keep is how many snapshots of each aggregate are kept, the newest
-	// (1 to eventstore.MaxSnapshotsKept; 0 means 1): the latest is the one
+	// (1 to 100, eventstore.MaxSnapshotsKept; 0 means 1): the latest is the one
 	// loaded, the older ones stay in the store to read back. Storing one
 	// deletes those beyond it.
 	Keep int `yaml:"keep"`
