@@ -28,7 +28,7 @@ func WithIdempotencyKey(ctx context.Context, key string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, IdempotencyKeyMetadata, key)
 }
 
-// Read-your-writes and replay metadata (README, Projection lifecycle).
+// Read-your-writes and replay metadata (docs/howto/projections.md).
 const (
 	WaitForMetadata     = "evented-wait-for"
 	WaitTimeoutMetadata = "evented-wait-timeout"

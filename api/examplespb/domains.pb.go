@@ -247,7 +247,7 @@ func (x *CustomerCreated) GetCreatedAt() *timestamppb.Timestamp {
 // The first version of the shop's sign-up event, no longer written: name
 // and email in one contact line, "Alice <alice@example.com>". Stored ones
 // are read as CustomerCreated (schema version 2) through the customer
-// service's upcaster (README "Upcasting").
+// service's upcaster (docs/howto/upcasting.md).
 type CustomerSignedUp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Contact       string                 `protobuf:"bytes,1,opt,name=contact,proto3" json:"contact,omitempty"`

@@ -1,5 +1,5 @@
 // Command evented is the evented server and its command-line tools.
-// See README.md, or run `evented --help`.
+// See README.md and docs/, or run `evented --help`.
 package main
 
 import (

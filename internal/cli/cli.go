@@ -28,6 +28,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// Root returns the command tree, for tools that document it (docs/reference/cli).
+func Root() *cobra.Command { return newRoot(os.Stdout, os.Stderr) }
+
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "evented",

@@ -14,24 +14,25 @@ import (
 	"github.com/evented/evented/sdk"
 )
 
-// The README's Debugging section must work as written: these tests run its
-// SQL and its grpcurl commands against a real server.
+// The debugging guide must work as written: these tests run its SQL and its
+// grpcurl commands against a real server.
+const debugging = "../../docs/howto/debugging.md"
 
-// readmeBlock returns the first fenced block of lang after heading in
-// README.md.
+// readmeBlock returns the first fenced block of lang after heading in the
+// debugging guide.
 func readmeBlock(t *testing.T, heading, lang string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(debugging)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, rest, ok := strings.Cut(string(b), "\n"+heading+"\n")
 	if !ok {
-		t.Fatalf("README.md has no heading %q", heading)
+		t.Fatalf("%s has no heading %q", debugging, heading)
 	}
 	_, rest, ok = strings.Cut(rest, "```"+lang+"\n")
 	if !ok {
-		t.Fatalf("README.md has no ```%s block after %q", lang, heading)
+		t.Fatalf("%s has no ```%s block after %q", debugging, lang, heading)
 	}
 	block, _, _ := strings.Cut(rest, "```")
 	return block
@@ -39,13 +40,13 @@ func readmeBlock(t *testing.T, heading, lang string) string {
 
 func TestREADMEIdsOfCust001(t *testing.T) {
 	root := sdk.Root("cust-001")
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(debugging)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{root.String(), base64.StdEncoding.EncodeToString(root[:])} {
 		if !strings.Contains(string(b), want) {
-			t.Errorf("README.md does not show %q, cust-001's root", want)
+			t.Errorf("%s does not show %q, cust-001's root", debugging, want)
 		}
 	}
 }
@@ -60,7 +61,7 @@ func TestREADMESQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	block := readmeBlock(t, "### SQLite directly", "sql")
+	block := readmeBlock(t, "## SQLite directly", "sql")
 	n := 0
 	for stmt := range strings.SplitSeq(block, ";\n") {
 		if strings.TrimSpace(stripComments(stmt)) == "" {
@@ -91,7 +92,7 @@ func TestREADMESQL(t *testing.T) {
 		}
 	}
 	if n < 5 {
-		t.Errorf("found %d SQL statements in README.md; the block changed shape?", n)
+		t.Errorf("found %d SQL statements in %s; the block changed shape?", n, debugging)
 	}
 }
 
@@ -128,22 +129,20 @@ func TestREADMEGrpcurl(t *testing.T) {
 	}
 }
 
-// readmeGrpcurlCommands is the second sh block of the grpcurl section: the
-// first one computes the base64 root with python3, which is not run here.
+// readmeGrpcurlCommands is the sh block of the grpcurl section (the one
+// before it, which computes the base64 root with python3, is a console block
+// that go test ./docs runs).
 func readmeGrpcurlCommands(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile(debugging)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, _ := strings.Cut(string(b), "\n### With grpcurl\n")
-	blocks := strings.Split(rest, "```sh\n")
-	if len(blocks) < 3 {
-		t.Fatal("README.md's grpcurl section has fewer than two sh blocks")
-	}
-	cmds, _, _ := strings.Cut(blocks[2], "```")
-	if !strings.Contains(cmds, "evented.BusinessCoordinator/Record") {
-		t.Fatalf("README.md's second grpcurl block is not the commands:\n%s", cmds)
+	_, rest, _ := strings.Cut(string(b), "\n## With grpcurl\n")
+	_, rest, ok := strings.Cut(rest, "```sh\n")
+	cmds, _, _ := strings.Cut(rest, "```")
+	if !ok || !strings.Contains(cmds, "evented.BusinessCoordinator/Record") {
+		t.Fatalf("%s's grpcurl section has no sh block of the commands:\n%s", debugging, cmds)
 	}
 	return cmds
 }

@@ -115,7 +115,7 @@ delivered, parked and pending count what the answering replica did since it star
 				return writeJSON(w, subs)
 			}
 			if len(subs) == 0 {
-				fmt.Fprintln(w, "no subscriptions: configure projectors, sagas or a bus (see README, Distribution)")
+				fmt.Fprintln(w, "no subscriptions: configure projectors, sagas or a bus (see docs/howto/distribution.md)")
 				return nil
 			}
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

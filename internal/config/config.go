@@ -34,21 +34,28 @@ import "time"
 
 // Config is the whole configuration of one evented server.
 type Config struct {
-	Storage       Storage         `yaml:"storage"`
-	Server        Server          `yaml:"server"`
-	Command       Command         `yaml:"command"`
+	Storage Storage `yaml:"storage"`
+	Server  Server  `yaml:"server"`
+	Command Command `yaml:"command"`
+	// BusinessLogic routes each domain to its service; empty means the
+	// placeholder answers every domain, and once one is set a command for
+	// an unconfigured domain is refused (NOT_FOUND).
 	BusinessLogic []BusinessLogic `yaml:"business_logic"`
-	Projectors    []Consumer      `yaml:"projectors"`
-	Sagas         []Consumer      `yaml:"sagas"`
-	Upcasters     []Upcaster      `yaml:"upcasters"`
-	Delivery      Delivery        `yaml:"delivery"`
-	Deadlines     Deadlines       `yaml:"deadlines"`
-	Bus           Bus             `yaml:"bus"`
-	Tracing       Tracing         `yaml:"tracing"`
-	Log           Log             `yaml:"log"`
-	Auth          Auth            `yaml:"auth"`
-	Limits        Limits          `yaml:"limits"`
-	Console       Console         `yaml:"console"`
+	// Projectors are the services that build read models from events.
+	Projectors []Consumer `yaml:"projectors"`
+	// Sagas are the services that answer events with commands.
+	Sagas []Consumer `yaml:"sagas"`
+	// Upcasters are the services that raise stored events to newer schema
+	// versions as they are read.
+	Upcasters []Upcaster `yaml:"upcasters"`
+	Delivery  Delivery   `yaml:"delivery"`
+	Deadlines Deadlines  `yaml:"deadlines"`
+	Bus       Bus        `yaml:"bus"`
+	Tracing   Tracing    `yaml:"tracing"`
+	Log       Log        `yaml:"log"`
+	Auth      Auth       `yaml:"auth"`
+	Limits    Limits     `yaml:"limits"`
+	Console   Console    `yaml:"console"`
 }
 
 // Console configures the web console on the admin port.
@@ -61,8 +68,8 @@ type Console struct {
 }
 
 // Limits bound what one client, or one service evented calls, can make the
-// server hold; each refusal is an error naming the limit (README
-// "Limits").
+// server hold; each refusal is an error naming the limit
+// (docs/howto/security.md, Limits).
 type Limits struct {
 	// MaxRequestBytes bounds one message received on either gRPC port.
 	MaxRequestBytes int `yaml:"max_request_bytes"`
@@ -75,7 +82,8 @@ type Limits struct {
 	MaxPages int `yaml:"max_pages"`
 	// MaxEventBytes bounds the payload of one event (and of one command).
 	MaxEventBytes int `yaml:"max_event_bytes"`
-	// MaxDomainLength bounds a domain name, in bytes.
+	// MaxDomainLength bounds a domain name, in bytes (at most 222:
+	// eventstore.MaxDomainLimit).
 	MaxDomainLength int `yaml:"max_domain_length"`
 	// MaxStreams bounds the concurrent calls (HTTP/2 streams) of one
 	// client connection.
@@ -132,7 +140,7 @@ type Delivery struct {
 }
 
 // Deadlines tunes the firing of deadlines: commands business logic and
-// sagas schedule for later (README "Deadlines").
+// sagas schedule for later (docs/howto/deadlines.md).
 type Deadlines struct {
 	// Segments splits the deadlines among the replicas by a hash of their
 	// ID; each segment is fired by the replica holding its lease
@@ -171,9 +179,14 @@ type Storage struct {
 
 // Server holds the listening addresses.
 type Server struct {
-	Host               string `yaml:"host"`
-	CommandHandlerPort int    `yaml:"command_handler_port"`
-	EventQueryPort     int    `yaml:"event_query_port"`
+	// Host is the address the ports listen on; anything but loopback needs
+	// TLS and authentication, or Insecure.
+	Host string `yaml:"host"`
+	// CommandHandlerPort serves BusinessCoordinator (commands, Record),
+	// DeliveryAdmin and the coordinator services.
+	CommandHandlerPort int `yaml:"command_handler_port"`
+	// EventQueryPort serves EventQuery and ProjectionQuery.
+	EventQueryPort int `yaml:"event_query_port"`
 	// AdminPort serves HTTP /metrics (Prometheus), /healthz and /readyz;
 	// -1 turns it off.
 	AdminPort int `yaml:"admin_port"`
@@ -231,13 +244,18 @@ type Command struct {
 
 // BusinessLogic routes a domain to the service that decides its commands.
 type BusinessLogic struct {
-	Domain  string `yaml:"domain"`
+	// Domain is the domain whose commands the service decides.
+	Domain string `yaml:"domain"`
+	// Address is the service's host:port (gRPC, evented.BusinessLogic).
 	Address string `yaml:"address"`
 	// Snapshots is the domain's snapshot policy.
 	Snapshots SnapshotPolicy `yaml:"snapshots"`
-	// TLS and TokenFile secure the connection to the service (outbound.go).
-	TLS       ServiceTLS `yaml:"tls,omitempty"`
-	TokenFile string     `yaml:"token_file,omitempty"`
+	// TLS secures the connection to the service (outbound.go).
+	TLS ServiceTLS `yaml:"tls,omitempty"`
+	// TokenFile is a file holding one bearer token, sent to the service on
+	// every call and read again when it changes; it needs TLS unless the
+	// address is a loopback one.
+	TokenFile string `yaml:"token_file,omitempty"`
 }
 
 // SnapshotPolicy says which snapshots returned by business logic are stored.
@@ -268,7 +286,7 @@ type SnapshotPolicy struct {
 	// shape of the state, e.g. type.googleapis.com/shop.CustomerStateV2.
 	StateType string `yaml:"state_type"`
 	// Keep is how many snapshots of each aggregate are kept, the newest
-	// (1 to eventstore.MaxSnapshotsKept; 0 means 1): the latest is the one
+	// (1 to 100, eventstore.MaxSnapshotsKept; 0 means 1): the latest is the one
 	// loaded, the older ones stay in the store to read back. Storing one
 	// deletes those beyond it.
 	Keep int `yaml:"keep"`
@@ -279,30 +297,45 @@ func (p SnapshotPolicy) Auto() bool { return p.Every > 0 || p.LoadOver > 0 || p.
 
 // Upcaster is a service (evented.Upcaster, any language) that upcasts
 // events of one domain (empty: of every domain without a step of its own):
-// each step raises one event type by one schema version (README
-// "Upcasting").
+// each step raises one event type by one schema version
+// (docs/howto/upcasting.md).
 type Upcaster struct {
-	Domain  string       `yaml:"domain"`
-	Address string       `yaml:"address"`
-	Steps   []UpcastStep `yaml:"steps"`
-	// TLS and TokenFile secure the connection to the service (outbound.go).
-	TLS       ServiceTLS `yaml:"tls,omitempty"`
-	TokenFile string     `yaml:"token_file,omitempty"`
+	// Domain is the domain whose events it upcasts; empty means every
+	// domain without an upcaster of its own.
+	Domain string `yaml:"domain"`
+	// Address is the service's host:port (gRPC, evented.Upcaster).
+	Address string `yaml:"address"`
+	// Steps are the steps the service does, checked together at start.
+	Steps []UpcastStep `yaml:"steps"`
+	// TLS secures the connection to the service (outbound.go).
+	TLS ServiceTLS `yaml:"tls,omitempty"`
+	// TokenFile is a file holding one bearer token, sent to the service on
+	// every call and read again when it changes; it needs TLS unless the
+	// address is a loopback one.
+	TokenFile string `yaml:"token_file,omitempty"`
 }
 
 // UpcastStep is one step an upcaster service does: events of Type at
 // version FromVersion become version FromVersion+1 of To (empty: Type).
 type UpcastStep struct {
-	Type        string `yaml:"type"`
-	FromVersion int    `yaml:"from_version"`
-	To          string `yaml:"to,omitempty"`
+	// Type is the type URL of the events the step reads.
+	Type string `yaml:"type"`
+	// FromVersion is the schema version it reads; it writes the next one.
+	FromVersion int `yaml:"from_version"`
+	// To is the type URL it writes; empty means Type.
+	To string `yaml:"to,omitempty"`
 }
 
 // Consumer is a projector or saga.
 type Consumer struct {
-	Name        string `yaml:"name"`
-	Address     string `yaml:"address"`
-	Synchronous bool   `yaml:"synchronous"`
+	// Name names the subscription: its checkpoints, parked events and
+	// metrics label.
+	Name string `yaml:"name"`
+	// Address is the service's host:port (gRPC).
+	Address string `yaml:"address"`
+	// Synchronous makes evented call it inline too, before the reply to a
+	// command (HandleSync); its subscription still delivers what failed.
+	Synchronous bool `yaml:"synchronous"`
 	// Domains whose events it receives; empty means all.
 	Domains []string `yaml:"domains"`
 	// History makes each delivery carry the aggregate's latest snapshot and
@@ -329,15 +362,18 @@ type Consumer struct {
 	// Projection it returns, for subscription queries
 	// (evented.ProjectionQuery).
 	PublishProjections bool `yaml:"publish_projections,omitempty"`
-	// TLS and TokenFile secure the connection to the service (outbound.go).
-	TLS       ServiceTLS `yaml:"tls,omitempty"`
-	TokenFile string     `yaml:"token_file,omitempty"`
+	// TLS secures the connection to the service (outbound.go).
+	TLS ServiceTLS `yaml:"tls,omitempty"`
+	// TokenFile is a file holding one bearer token, sent to the service on
+	// every call and read again when it changes; it needs TLS unless the
+	// address is a loopback one.
+	TokenFile string `yaml:"token_file,omitempty"`
 }
 
 // Auth is who may call evented, and what they may do. Authentication is off
 // (anyone who reaches the ports may do anything) unless at least one of
 // TokensFile, OIDC.Issuer or MTLS is set; then every call must carry an
-// identity, and its roles decide what it may call (README, Security).
+// identity, and its roles decide what it may call (docs/howto/security.md).
 type Auth struct {
 	// TokensFile holds static bearer tokens, stored hashed: a name,
 	// the token's SHA-256, roles and optional domains each (`evented
@@ -370,8 +406,12 @@ type OIDC struct {
 // MTLSIdentity gives roles to the clients whose verified certificate has
 // Name as its subject common name or as one of its DNS names.
 type MTLSIdentity struct {
-	Name    string   `yaml:"name"`
-	Roles   []string `yaml:"roles"`
+	// Name is the certificate's subject common name or one of its DNS
+	// names.
+	Name string `yaml:"name"`
+	// Roles are what it may call: command, record, query, admin.
+	Roles []string `yaml:"roles"`
+	// Domains, when set, are the only domains it may touch.
 	Domains []string `yaml:"domains"`
 }
 

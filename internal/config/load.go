@@ -126,6 +126,10 @@ func EnvName(key string) string {
 	return envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "__"))
 }
 
+// LegacyEnvName returns the evented-rs variable that also sets key
+// ("STORAGE_PATH" for storage.path), or "" when it has none.
+func LegacyEnvName(key string) string { return legacyEnv[key] }
+
 // overlayEnv applies the variables of every key to cfg and reports those
 // EVENTED_ variables that name no key.
 func overlayEnv(env func(string) string, cfg *Config, src Sources) []error {

@@ -110,16 +110,17 @@ func TestServiceTLSFromFile(t *testing.T) {
 	}
 }
 
-// TestREADMEServiceTLS: the README's example of the tls keys loads; the
-// only complaints are the files it names, which this machine lacks.
+// TestREADMEServiceTLS: the security guide's example of the tls keys
+// loads; the only complaints are the files it names, which this machine
+// lacks.
 func TestREADMEServiceTLS(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/howto/security.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rest, ok := strings.Cut(string(b), "\n### TLS to business logic, projectors and sagas\n")
+	_, rest, ok := strings.Cut(string(b), "\n## TLS to business logic, projectors and sagas\n")
 	if !ok {
-		t.Fatal("README.md has no section TLS to business logic, projectors and sagas")
+		t.Fatal("docs/howto/security.md has no section TLS to business logic, projectors and sagas")
 	}
 	_, rest, _ = strings.Cut(rest, "```yaml\n")
 	block, _, _ := strings.Cut(rest, "```")

@@ -184,7 +184,7 @@ func (c Config) Validate() error {
 }
 
 // Roles are the roles an identity may hold, each allowing one group of
-// RPCs (README, Security).
+// RPCs (docs/howto/security.md).
 var Roles = []string{"command", "record", "query", "admin"}
 
 // Loopback reports whether host is a loopback address ("localhost",

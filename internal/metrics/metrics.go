@@ -3,8 +3,8 @@
 // every subscriber its deliveries, delivery lag, failures, parked events and
 // how far behind the log it is.
 //
-// All metrics are named evented_*; see README.md "Observability" for the
-// list. The core knows nothing of Prometheus: it reports through the
+// All metrics are named evented_*; see docs/reference/metrics.md for
+// the list. The core knows nothing of Prometheus: it reports through the
 // command.Observer and delivery.Observer interfaces this package implements,
 // and the gRPC interceptor here measures commands at the edge.
 package metrics

@@ -1,4 +1,4 @@
-// Package e2e is the end-to-end suite of the example domain (SPEC §5): it
+// Package e2e is the end-to-end suite of the example domain (examples/README.md): it
 // builds evented and starts it as a real process (SQLite in a temporary
 // directory, ports on 127.0.0.1 chosen free), starts one language's seven
 // example services as real processes, waits until they answer, runs the

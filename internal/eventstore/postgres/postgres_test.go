@@ -447,18 +447,18 @@ func forward(c net.Conn, target string) {
 	<-done
 }
 
-// TestREADMEQuery runs the psql query of the README's Storage section, as
-// written, on a schema with events.
+// TestREADMEQuery runs the psql query of the storage guide's PostgreSQL
+// section, as written, on a schema with events.
 func TestREADMEQuery(t *testing.T) {
-	b, err := os.ReadFile("../../../README.md")
+	b, err := os.ReadFile("../../../docs/howto/storage.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "\n## Storage\n")
+	_, section, ok := strings.Cut(string(b), "\n## PostgreSQL\n")
 	_, block, ok2 := strings.Cut(section, "```sql\n")
 	query, _, ok3 := strings.Cut(block, "```")
 	if !ok || !ok2 || !ok3 {
-		t.Fatal("README.md has no ```sql block in its Storage section")
+		t.Fatal("docs/howto/storage.md has no ```sql block in its PostgreSQL section")
 	}
 	url := freshSchema(t)
 	s := open(t, url)

@@ -36,6 +36,6 @@ func checkTxids(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return fmt.Errorf("%w: positions stored here come from transaction id %d, but this cluster's next transaction id is %d "+
 		"(was the database restored into another cluster?): new events would be placed behind events already delivered, and never delivered. "+
-		"Advance the cluster's transaction ids past %d (%d transactions), then start again: see \"PostgreSQL restored into another cluster\" in the README",
+		"Advance the cluster's transaction ids past %d (%d transactions), then start again: see \"PostgreSQL restored into another cluster\" in docs/howto/storage.md",
 		ErrTxidsBehind, stored, next, stored, stored-next+1)
 }

@@ -336,7 +336,7 @@ func (s *Store) fail(err error, format string, args ...any) error {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), lossReply):
-		err = fmt.Errorf("%w: %w (a key of the store was evicted or changed; Redis must run with maxmemory-policy noeviction, see the README's Redis section)", eventstore.ErrDataLoss, err)
+		err = fmt.Errorf("%w: %w (a key of the store was evicted or changed; Redis must run with maxmemory-policy noeviction, see docs/howto/storage.md, Redis)", eventstore.ErrDataLoss, err)
 	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "OOM "):
 		// maxmemory reached, with an eviction policy that keeps keys.
 		s.full.Store(true)
