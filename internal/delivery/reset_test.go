@@ -254,3 +254,30 @@ func TestResetToPositionAndTime(t *testing.T) {
 		t.Fatalf("Reset of a subscription that never ran: %v; want ErrNotStarted", err)
 	}
 }
+
+// A reset's replay starts at once on the replica that asked for it: the
+// segments it stops are taken again as soon as they have stopped, not at
+// the next renewal a third of a lease later (fails when nothing looks at
+// the leases when a segment stops: the replay waits 10 s here).
+func TestResetReplaysWithoutWaitingForTheNextRenewal(t *testing.T) {
+	store := memory.New()
+	m := newReadModel("p")
+	sub := delivery.New(m, store, nil, fast(delivery.Options{LeaseTTL: 30 * time.Second}), quiet)
+	run(t, sub)
+	c := cover("a")
+	appendN(t, store, c, 5)
+	eventually(t, "the events", func() bool { _, _, live := m.snapshot(); return live == 5 })
+	if _, err := sub.Reset(t.Context(), delivery.ResetTo{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, replayed, _ := m.snapshot(); len(replayed[c]) == 5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replay had not begun 5 s after the reset (the next renewal is 10 s after it)")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

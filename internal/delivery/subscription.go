@@ -737,6 +737,9 @@ func (s *Subscription) stop(idx int, r *runner, graceful bool) {
 			s.noteError(fmt.Errorf("release segment %d: %w", idx, err))
 		}
 	}
+	// The segment may be taken again (after a reset, at once) or by
+	// another replica: look at the leases now, not a third of a lease on.
+	s.kick()
 }
 
 // oldestUnhandled is the commit time of the first event after the lowest
