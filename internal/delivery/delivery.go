@@ -262,7 +262,6 @@ type Storage interface {
 	eventstore.Marks
 	eventstore.Idempotent        // idempotency keys: every backend keeps them
 	eventstore.Projections       // subscription queries: every backend keeps them
-	eventstore.Idempotent        // idempotency keys: every backend keeps them
 	eventstore.Deadlines         // scheduled commands: every backend keeps them
 	eventstore.SnapshotRetention // the newest few snapshots: every backend keeps them
 	eventstore.DeadlineCounter   // pending deadlines counted, for metrics
