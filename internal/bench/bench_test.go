@@ -131,3 +131,36 @@ func TestUnavailableBackendIsReported(t *testing.T) {
 		}
 	}
 }
+
+// On PostgreSQL the append case has a raw floor measured in the same
+// process (one unnest INSERT per transaction into the store's table).
+func TestPostgresAppendHasARawFloor(t *testing.T) {
+	url := os.Getenv("POSTGRES_TEST_URL")
+	if url == "" {
+		t.Skip("POSTGRES_TEST_URL not set")
+	}
+	rep, err := bench.Run(t.Context(), bench.Config{
+		Rounds: 1, Duration: 100 * time.Millisecond, Scenarios: []string{"append"},
+		Dir: t.TempDir(), Postgres: url, Timeout: 2 * time.Minute, Progress: &bytes.Buffer{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	floors := 0
+	for _, r := range rep.Results {
+		if r.Backend != "postgres" || !strings.HasPrefix(r.Case, "writers=") || strings.Contains(r.Case, "keys") {
+			continue
+		}
+		if r.Error != "" {
+			t.Fatalf("%s: %s", r.Case, r.Error)
+		}
+		for _, m := range r.Metrics {
+			if m.Name == "events/s" && m.FloorMedian > 0 {
+				floors++
+			}
+		}
+	}
+	if floors != 4 {
+		t.Fatalf("%d PostgreSQL append cases with a raw floor, want 4", floors)
+	}
+}
