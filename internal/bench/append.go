@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/server"
@@ -32,8 +33,11 @@ func (r *runner) appendCases(b *backend) []spec {
 	for _, writers := range []int{1, 16} {
 		for _, perAppend := range []int{1, 10} {
 			floor := fmt.Sprintf("plain INSERTs, one goroutine, %d rows per transaction", writers*perAppend)
-			if b.name == "postgres" {
+			switch b.name {
+			case "postgres":
 				floor = fmt.Sprintf("one INSERT of %d rows (unnest of arrays) per transaction, one connection, no sequence check", writers*perAppend)
+			case "redis":
+				floor = fmt.Sprintf("the writes of %d events (RPUSH, INCRBY, XADD, ZADD) in one MULTI/EXEC, one connection, no checks", writers*perAppend)
 			}
 			cases = append(cases, spec{
 				name:    fmt.Sprintf("writers=%d/events=%d", writers, perAppend),
@@ -141,8 +145,11 @@ func (r *runner) appendEvented(open opener, writers, perAppend int, keys keyKind
 // writer's pending append in one IMMEDIATE transaction: the best any group
 // commit can do.
 func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measure {
-	if b.name == "postgres" {
+	switch b.name {
+	case "postgres":
 		return r.appendRawPostgres(b, writers, perAppend)
+	case "redis":
+		return r.appendRawRedis(b, writers, perAppend)
 	}
 	if b.name != "sqlite" {
 		return nil
@@ -239,6 +246,58 @@ func (r *runner) appendRawPostgres(b *backend, writers, perAppend int) measure {
 				seqs[i] += int64(perAppend)
 			}
 			return n, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
+	}
+}
+
+// appendRawRedis is the Redis floor of the append case: what the store's
+// script writes for the events W writers with E events each have pending
+// (each aggregate's list, the position counter, the log stream, the
+// roots), sent in one MULTI/EXEC on one connection, with none of the
+// script's checks, under keys of its own.
+func (r *runner) appendRawRedis(b *backend, writers, perAppend int) measure {
+	return func(ctx context.Context) (sample, error) {
+		opts, err := goredis.ParseURL(b.url)
+		if err != nil {
+			return nil, err
+		}
+		opts.PoolSize = 1
+		client := goredis.NewClient(opts)
+		defer client.Close()
+		run := uuid.NewString()
+		counter, log, roots := "benchraw:"+run+":position", "benchraw:"+run+":log", "benchraw:"+run+":roots"
+		lists, members := make([]string, writers), make([]string, writers)
+		for w := range writers {
+			members[w] = uuid.NewString()
+			lists[w] = "benchraw:" + run + ":events:" + members[w]
+		}
+		defer func() {
+			keys := append([]string{counter, log, roots}, lists...)
+			client.Del(context.WithoutCancel(ctx), keys...)
+		}()
+		body := payload()
+		seq := 0
+		res, err := timed(ctx, 1, r.warmup(), r.cfg.Duration, func(ctx context.Context, _ int) (int, error) {
+			_, err := client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+				p.IncrBy(ctx, counter, int64(writers*perAppend))
+				for w := range writers {
+					for i := range perAppend {
+						p.RPush(ctx, lists[w], body)
+						p.XAdd(ctx, &goredis.XAddArgs{Stream: log, Values: []any{"d", benchDomain, "r", members[w], "s", seq + i}})
+					}
+					p.ZAdd(ctx, roots, goredis.Z{Member: members[w]})
+				}
+				return nil
+			})
+			if err != nil {
+				return 0, err
+			}
+			seq += perAppend
+			return writers * perAppend, nil
 		})
 		if err != nil {
 			return nil, err

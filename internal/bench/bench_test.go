@@ -132,23 +132,37 @@ func TestUnavailableBackendIsReported(t *testing.T) {
 	}
 }
 
-// On PostgreSQL the append case has a raw floor measured in the same
-// process (one unnest INSERT per transaction into the store's table).
+// On PostgreSQL and Redis the append cases have raw floors measured in
+// the same process.
 func TestPostgresAppendHasARawFloor(t *testing.T) {
-	url := os.Getenv("POSTGRES_TEST_URL")
+	testServerAppendFloor(t, "postgres", "POSTGRES_TEST_URL")
+}
+
+func TestRedisAppendHasARawFloor(t *testing.T) {
+	testServerAppendFloor(t, "redis", "REDIS_TEST_URL")
+}
+
+func testServerAppendFloor(t *testing.T, backend, env string) {
+	url := os.Getenv(env)
 	if url == "" {
-		t.Skip("POSTGRES_TEST_URL not set")
+		t.Skip(env + " not set")
 	}
-	rep, err := bench.Run(t.Context(), bench.Config{
+	cfg := bench.Config{
 		Rounds: 1, Duration: 100 * time.Millisecond, Scenarios: []string{"append"},
-		Dir: t.TempDir(), Postgres: url, Timeout: 2 * time.Minute, Progress: &bytes.Buffer{},
-	})
+		Dir: t.TempDir(), Timeout: 2 * time.Minute, Progress: &bytes.Buffer{},
+	}
+	if backend == "postgres" {
+		cfg.Postgres = url
+	} else {
+		cfg.Redis = url
+	}
+	rep, err := bench.Run(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	floors := 0
 	for _, r := range rep.Results {
-		if r.Backend != "postgres" || !strings.HasPrefix(r.Case, "writers=") || strings.Contains(r.Case, "keys") {
+		if r.Backend != backend || !strings.HasPrefix(r.Case, "writers=") || strings.Contains(r.Case, "keys") {
 			continue
 		}
 		if r.Error != "" {
@@ -161,6 +175,6 @@ func TestPostgresAppendHasARawFloor(t *testing.T) {
 		}
 	}
 	if floors != 4 {
-		t.Fatalf("%d PostgreSQL append cases with a raw floor, want 4", floors)
+		t.Fatalf("%d %s append cases with a raw floor, want 4", floors, backend)
 	}
 }
