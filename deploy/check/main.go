@@ -359,7 +359,8 @@ func checkEvented(o object, tmpl *corev1.PodTemplateSpec, claims []string, c cor
 
 // checkProbes checks that evented's container is ready when /readyz on the
 // admin port says so, and alive when /healthz does — over HTTPS when TLS is
-// on, since the admin port then speaks nothing else.
+// on, since the admin port then speaks nothing else. With mutual TLS the
+// kubelet cannot complete the handshake: tcpSocket probes are accepted.
 func checkProbes(c corev1.Container, cfg effective) []string {
 	scheme := corev1.URISchemeHTTP
 	if cfg.TLS {
@@ -370,6 +371,9 @@ func checkProbes(c corev1.Container, cfg effective) []string {
 		kind, path string
 		probe      *corev1.Probe
 	}{{"readinessProbe", "/readyz", c.ReadinessProbe}, {"livenessProbe", "/healthz", c.LivenessProbe}} {
+		if cfg.MTLS && p.probe != nil && p.probe.TCPSocket != nil {
+			continue // the kubelet has no client certificate to present
+		}
 		if p.probe == nil || p.probe.HTTPGet == nil {
 			problems = append(problems, fmt.Sprintf("%s: want an httpGet of %s on the admin port", p.kind, p.path))
 			continue
@@ -666,6 +670,7 @@ func (e evented) envNames() (map[string]bool, error) {
 type effective struct {
 	Server  map[string]int `json:"-"`
 	TLS     bool           `json:"-"` // server.tls.cert_file is set
+	MTLS    bool           `json:"-"` // and server.tls.client_ca_file
 	Storage struct {
 		Type string `json:"type"`
 		Path string `json:"path"`
@@ -729,6 +734,7 @@ func (e evented) load(file []byte, env map[string]string) (effective, error) {
 	}
 	if tls, ok := raw.Server["tls"].(map[string]any); ok {
 		cfg.TLS = tls["cert_file"] != nil && tls["cert_file"] != ""
+		cfg.MTLS = cfg.TLS && tls["client_ca_file"] != nil && tls["client_ca_file"] != ""
 	}
 	return cfg, nil
 }
