@@ -223,6 +223,17 @@ images:
       fi
     done
 
+# Build the same images without a registry (deploy/image-local.sh: binaries built here, images FROM scratch)
+[group('kubernetes')]
+images-local:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export CONTAINER_ENGINE='{{ engine }}'
+    (set -x; deploy/image-local.sh evented {{ tag }})
+    for name in {{ go_examples }}; do
+      (set -x; deploy/image-local.sh go "$name" {{ tag }})
+    done
+
 # Load the built images into Kind (podman/docker save, then kind load image-archive)
 [group('kubernetes')]
 kind-load:
