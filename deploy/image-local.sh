@@ -10,7 +10,8 @@
 #                                                  localhost/evented-example-LANG-NAME:TAG
 #
 # TAG defaults to dev. NAME is a directory of examples/LANG. What each needs:
-#   evented, go  Go: a static binary (CGO_ENABLED=0).
+#   evented, go  Go: a static binary (CGO_ENABLED=0); for evented, $EVENTED_BIN
+#                names one built already (a release's) instead.
 #   rust         cargo: cargo build --locked --bin NAME (the debug profile CI
 #                builds; CARGO_PROFILE=release for the release one), and the
 #                shared libraries the binary loads (ldd), copied from this machine.
@@ -83,7 +84,15 @@ libraries() {
 case $kind in
   evented)
     dockerfile=Dockerfile.local
-    gobuild "$root/usr/local/bin/evented" ./cmd/evented
+    if [ -n "${EVENTED_BIN:-}" ]; then
+      # A binary built already (a release's): it must not need a loader.
+      if ldd "$EVENTED_BIN" >/dev/null 2>&1; then
+        echo "image-local: EVENTED_BIN $EVENTED_BIN is dynamically linked: build it with CGO_ENABLED=0" >&2; exit 1
+      fi
+      cp "$EVENTED_BIN" "$root/usr/local/bin/evented"
+    else
+      gobuild "$root/usr/local/bin/evented" ./cmd/evented
+    fi
     mkdir -p "$root/data"
     # Only server.host: reachable from outside the container (see Dockerfile).
     printf 'server:\n  host: 0.0.0.0\n' > "$root/config.yaml"

@@ -240,6 +240,10 @@ func (e *engine) image(t *testing.T, args ...string) string {
 		cmd := exec.Command("bash", append(append([]string{"deploy/image-local.sh"}, args...), tag)...)
 		cmd.Dir = repoRoot()
 		cmd.Env = append(os.Environ(), "CONTAINER_ENGINE="+strings.Join(e.argv, " "), "PYTHON="+python())
+		if args[0] == "evented" {
+			// The binary the CLI is: built once, static, as the script would.
+			cmd.Env = append(cmd.Env, "EVENTED_BIN="+string(buildCLI(t)))
+		}
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		start := time.Now()
@@ -329,7 +333,8 @@ func get(t *testing.T, c *container, path string, status int) string {
 	return string(body)
 }
 
-// cli is the evented CLI built on the host, talking to the published ports.
+// cli is the evented CLI built on the host, talking to the published
+// ports; the same static binary goes into evented's image.
 type cli string
 
 var cliBuild struct {
@@ -339,7 +344,7 @@ var cliBuild struct {
 	dir  string
 }
 
-// buildCLI builds the evented CLI once per test run.
+// buildCLI builds the evented CLI once per test run (static, as in the image).
 func buildCLI(t *testing.T) cli {
 	t.Helper()
 	cliBuild.once.Do(func() {
@@ -348,10 +353,11 @@ func buildCLI(t *testing.T) cli {
 			return
 		}
 		cliBuild.path = filepath.Join(cliBuild.dir, "evented")
-		cmd := exec.Command("go", "build", "-o", cliBuild.path, "./cmd/evented")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", cliBuild.path, "./cmd/evented")
 		cmd.Dir = repoRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			cliBuild.err = fmt.Errorf("go build ./cmd/evented: %v\n%s", err, out)
+			cliBuild.err = fmt.Errorf("CGO_ENABLED=0 go build ./cmd/evented: %v\n%s", err, out)
 		}
 	})
 	if cliBuild.err != nil {
