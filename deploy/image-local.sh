@@ -93,7 +93,7 @@ case $kind in
     else
       gobuild "$root/usr/local/bin/evented" ./cmd/evented
     fi
-    mkdir -p "$root/data"
+    mkdir -p "$ctx/data"   # /data, owned by 65532 (Dockerfile.local)
     # Only server.host: reachable from outside the container (see Dockerfile).
     printf 'server:\n  host: 0.0.0.0\n' > "$root/config.yaml"
     ;;

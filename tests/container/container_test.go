@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -31,6 +34,33 @@ func TestEventedImage(t *testing.T) {
 	run := func() *container {
 		return e.run(t, "evented", image, []string{"-v", volume + ":/data", "-e", "EVENTED_SERVER__INSECURE=true"}, ports...)
 	}
+	// The image's own files, as an engine that does not chown a new volume
+	// to the container's user (docker; podman does) would mount them.
+	want := map[string]struct {
+		uid  uint32
+		mode os.FileMode
+	}{
+		"data":                              {65532, os.ModeDir | 0o755},
+		"tmp":                               {0, os.ModeDir | os.ModeSticky | 0o777},
+		"usr/local/bin/evented":             {0, 0o755},
+		"etc/passwd":                        {0, 0o644},
+		"etc/ssl/certs/ca-certificates.crt": {0, 0o644},
+		"config.yaml":                       {0, 0o644},
+	}
+	paths := slices.Collect(maps.Keys(want))
+	if files := e.files(t, image, paths...); files != nil {
+		for _, p := range paths {
+			fi, ok := files[p]
+			if !ok {
+				t.Errorf("the image has no /%s", p)
+				continue
+			}
+			if uid := fi.Sys().(*syscall.Stat_t).Uid; uid != want[p].uid || fi.Mode() != want[p].mode {
+				t.Errorf("/%s: owner %d, mode %v; want %d, %v", p, uid, fi.Mode(), want[p].uid, want[p].mode)
+			}
+		}
+	}
+
 	c := run()
 	if user := e.must(t, "inspect", "--format", "{{.Config.User}}", c.name); user != "65532:65532" {
 		t.Errorf("image user %q, want 65532:65532", user)
@@ -212,6 +242,27 @@ func (e *engine) cleanup(t *testing.T, args ...string) {
 	})
 }
 
+// files reports the owner and mode of files of image, by path without the
+// leading slash (podman image mount; as root only: nil, and a log line,
+// when it cannot mount the image).
+func (e *engine) files(t *testing.T, image string, paths ...string) map[string]os.FileInfo {
+	t.Helper()
+	out, err := e.cmd("image", "mount", image).Output()
+	if err != nil {
+		t.Logf("the image's files are not checked: podman image mount: %v", err)
+		return nil
+	}
+	defer func() { _ = e.cmd("image", "unmount", image).Run() }()
+	dir := strings.TrimSpace(string(out))
+	files := map[string]os.FileInfo{}
+	for _, p := range paths {
+		if fi, err := os.Lstat(filepath.Join(dir, p)); err == nil {
+			files[p] = fi
+		}
+	}
+	return files
+}
+
 func (e *engine) logs(name string) string {
 	out, _ := e.cmd("logs", "--tail", "40", name).CombinedOutput()
 	return string(out)
@@ -283,8 +334,8 @@ func (e *engine) run(t *testing.T, what, image string, flags []string, publish .
 	args = append(append(args, flags...), image)
 	e.must(t, args...)
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", c.name, e.logs(c.name))
+		if out, err := e.cmd("logs", "--tail", "40", c.name).CombinedOutput(); t.Failed() && err == nil {
+			t.Logf("log of %s:\n%s", c.name, out)
 		}
 		_ = e.cmd("rm", "-f", "-v", "-t", "0", c.name).Run() // -v: and its anonymous /data volume
 	})
