@@ -136,6 +136,9 @@ func TestExampleImages(t *testing.T) {
 				if sent, err = cli.trySend(c, "customer", id, "examples.CreateCustomer", cmd); err == nil || time.Now().After(deadline) || !strings.Contains(err.Error(), "UNAVAILABLE") {
 					break
 				}
+				if e.must(t, "inspect", "--format", "{{.State.Running}}", customer.name) != "true" {
+					break // it exited: its log says why
+				}
 			}
 			if err != nil {
 				t.Fatalf("%v\nexample's log:\n%s", err, e.logs(customer.name))
