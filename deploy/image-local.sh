@@ -12,9 +12,9 @@
 # TAG defaults to dev. NAME is a directory of examples/LANG. What each needs:
 #   evented, go  Go: a static binary (CGO_ENABLED=0); for evented, $EVENTED_BIN
 #                names one built already (a release's) instead.
-#   rust         cargo: cargo build --locked --bin NAME (the debug profile CI
-#                builds; CARGO_PROFILE=release for the release one), and the
-#                shared libraries the binary loads (ldd), copied from this machine.
+#   rust         cargo: target/debug/NAME of cargo build --locked --bins (the
+#                build CI makes; CARGO_PROFILE=release for the release one), and
+#                the shared libraries it loads (ldd), copied from this machine.
 #   python       a Python with grpcio, grpcio-health-checking and protobuf
 #                ($PYTHON, default .venv/bin/python: just python-venv): its
 #                interpreter, standard library and those packages, with the
@@ -105,7 +105,9 @@ case $kind in
     dockerfile=deploy/example.local.Dockerfile
     profile=${CARGO_PROFILE:-debug}
     flag=(); [ "$profile" = debug ] || flag=(--profile "$profile")
-    cargo build --locked -q "${flag[@]}" --bin "$name"
+    # Every binary of the workspace, as CI and tests/e2e build them: one
+    # resolution of features, so what they built is not built again.
+    cargo build --locked -q "${flag[@]}" --bins
     target=${CARGO_TARGET_DIR:-target}
     # Debug information is most of a debug build's size and no use here.
     objcopy --strip-debug "$target/$profile/$name" "$root/usr/local/bin/app"
