@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -31,9 +32,6 @@ func TestEventedImage(t *testing.T) {
 	e.must(t, "volume", "create", volume)
 	e.cleanup(t, "volume", "rm", "-f", volume)
 
-	run := func() *container {
-		return e.run(t, "evented", image, []string{"-v", volume + ":/data", "-e", "EVENTED_SERVER__INSECURE=true"}, ports...)
-	}
 	// The image's own files, as an engine that does not chown a new volume
 	// to the container's user (docker; podman does) would mount them.
 	want := map[string]struct {
@@ -61,6 +59,9 @@ func TestEventedImage(t *testing.T) {
 		}
 	}
 
+	run := func() *container {
+		return e.run(t, "evented", image, []string{"-v", volume + ":/data", "-e", "EVENTED_SERVER__INSECURE=true"}, ports...)
+	}
 	c := run()
 	if user := e.must(t, "inspect", "--format", "{{.Config.User}}", c.name); user != "65532:65532" {
 		t.Errorf("image user %q, want 65532:65532", user)
@@ -83,9 +84,10 @@ func TestEventedImage(t *testing.T) {
 	if strings.TrimSpace(body) != "ready" {
 		t.Errorf("/readyz says %q, want ready", body)
 	}
+	// The one command sent, counted.
 	metrics := get(t, c, "/metrics", http.StatusOK)
-	if !strings.Contains(metrics, `evented_aggregate_load_seconds_count{domain="customer"}`) {
-		t.Errorf("/metrics has no evented_aggregate_load_seconds_count of domain customer:\n%.2000s", metrics)
+	if !regexp.MustCompile(`(?m)^evented_commands_total\{[^}]*code="OK"[^}]*\} 1$`).MatchString(metrics) {
+		t.Errorf("/metrics does not count one command with code OK in evented_commands_total:\n%.3000s", metrics)
 	}
 
 	// A clean stop on SIGTERM, then a new container on the same volume: the
@@ -120,7 +122,11 @@ func TestExampleImages(t *testing.T) {
 				}
 				t.Skipf("%s example image skipped: %s", lang, why)
 			}
-			customer := e.run(t, "customer-"+lang, e.image(t, lang, "customer"), []string{"--network", network})
+			example := e.image(t, lang, "customer")
+			if user := e.must(t, "image", "inspect", "--format", "{{.Config.User}}", example); user != "65532:65532" {
+				t.Errorf("image user %q, want 65532:65532", user)
+			}
+			customer := e.run(t, "customer-"+lang, example, []string{"--network", network})
 			logic := fmt.Sprintf(`[{domain: customer, address: "%s:50052"}]`, customer.name)
 			c := e.run(t, "evented-"+lang, image, []string{"--network", network,
 				"-e", "EVENTED_SERVER__INSECURE=true", "-e", "EVENTED_BUSINESS_LOGIC=" + logic}, ports...)
