@@ -69,11 +69,12 @@ copy_tree() {
 # machine. Debian's loader searches its multiarch directories without
 # /etc/ld.so.cache; elsewhere set LD_LIBRARY_PATH in the image.
 libraries() {
-  local f lib
-  while IFS= read -r -d '' f; do
-    [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
-    ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
-  done < <(find "$root" -type f \( -perm -u+x -o -name '*.so*' \) -print0) | sort -u |
+  local lib
+  # ldd of many files: a "FILE:" line, then one tab-indented line per
+  # library ("libc.so.6 => /lib/…/libc.so.6 (0x…)", or the loader's path).
+  find "$root" -type f \( -perm -u+x -o -name '*.so*' \) -print0 |
+    { xargs -0 -r ldd 2>/dev/null || true; } |   # fails for files that are not ELF
+    awk '/^\t/ && $2 == "=>" && $3 ~ /^\// {print $3} /^\t\// {print $1}' | sort -u |
   while IFS= read -r lib; do
     [ -e "$root$lib" ] && continue
     mkdir -p "$root$(dirname "$lib")"
@@ -149,9 +150,10 @@ EOF
     copy_tree "$stdlib" --exclude=site-packages --exclude=dist-packages --exclude=test \
       --exclude=idlelib --exclude=tkinter --exclude=turtledemo --exclude=ensurepip --exclude=lib2to3 \
       --exclude='config-*'
-    sed -n '3,$p' <<< "$info" | while IFS=$'\t' read -r site rel; do
-      mkdir -p "$root/app/lib/$(dirname "$rel")"
-      cp -L "$site/$rel" "$root/app/lib/$rel"
+    # Their files, by the directory they are installed in (one, usually).
+    sed -n '3,$p' <<< "$info" | cut -f1 | sort -u | while IFS= read -r site; do
+      sed -n '3,$p' <<< "$info" | awk -F '\t' -v site="$site" '$1 == site {print $2}' > "$ctx/files"
+      tar -C "$site" -chf - -T "$ctx/files" | tar -C "$root/app/lib" -xf -
     done
     cp -r sdk/python/src/evented "$root/app/lib/evented"
     mkdir -p "$root/app/service"
