@@ -114,7 +114,13 @@ func TestExampleImages(t *testing.T) {
 	e.must(t, "network", "create", network)
 	e.cleanup(t, "network", "rm", "-f", network)
 
-	for _, lang := range []string{"go", "rust", "python"} {
+	langs := []string{"go", "rust", "python"}
+	for _, lang := range langs {
+		if missing(lang) == "" {
+			e.startImage(nil, lang, "customer") // all at once: the builds wait on different things
+		}
+	}
+	for _, lang := range langs {
 		t.Run(lang, func(t *testing.T) {
 			if why := missing(lang); why != "" {
 				if os.Getenv("CONTAINER_REQUIRE") == "1" {
@@ -284,44 +290,59 @@ var (
 )
 
 type imageBuild struct {
-	once sync.Once
+	done chan struct{} // closed when built, or failed
 	ref  string
+	took time.Duration
 	err  error
 }
 
-// image builds an image with deploy/image-local.sh (evented, or LANG NAME)
-// once per test run, tagged after the run, and removes it at the end.
+// image builds an image with deploy/image-local.sh (evented, or LANG NAME),
+// or waits for the build startImage began.
 func (e *engine) image(t *testing.T, args ...string) string {
 	t.Helper()
-	v, _ := images.LoadOrStore(strings.Join(args, "/"), new(imageBuild))
+	var env []string
+	if args[0] == "evented" {
+		// The binary the CLI is: built once, static, as the script would.
+		env = []string{"EVENTED_BIN=" + string(buildCLI(t))}
+	}
+	b := e.startImage(env, args...)
+	<-b.done
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	t.Logf("%s built in %s", b.ref, b.took)
+	return b.ref
+}
+
+// startImage starts building an image unless it is built or being built:
+// each once per test run, tagged after the run, and removed at the end
+// (TestMain). env is added to the script's environment.
+func (e *engine) startImage(env []string, args ...string) *imageBuild {
+	v, loaded := images.LoadOrStore(strings.Join(args, "/"), &imageBuild{done: make(chan struct{})})
 	b := v.(*imageBuild)
-	b.once.Do(func() {
-		tag := strings.TrimPrefix(e.prefix, "evented-")
-		cmd := exec.Command("bash", append(append([]string{"deploy/image-local.sh"}, args...), tag)...)
-		cmd.Dir = repoRoot()
-		cmd.Env = append(os.Environ(), "CONTAINER_ENGINE="+strings.Join(e.argv, " "), "PYTHON="+python())
-		if args[0] == "evented" {
-			// The binary the CLI is: built once, static, as the script would.
-			cmd.Env = append(cmd.Env, "EVENTED_BIN="+string(buildCLI(t)))
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
+	if loaded {
+		return b
+	}
+	tag := strings.TrimPrefix(e.prefix, "evented-")
+	cmd := exec.Command("bash", append(append([]string{"deploy/image-local.sh"}, args...), tag)...)
+	cmd.Dir = repoRoot()
+	cmd.Env = append(append(os.Environ(), "CONTAINER_ENGINE="+strings.Join(e.argv, " "), "PYTHON="+python()), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	go func() {
+		defer close(b.done)
 		start := time.Now()
 		out, err := cmd.Output()
 		if err != nil {
 			b.err = fmt.Errorf("deploy/image-local.sh %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 			return
 		}
-		b.ref = strings.TrimSpace(string(out))
-		t.Logf("built %s in %s", b.ref, time.Since(start).Round(time.Millisecond))
+		b.ref, b.took = strings.TrimSpace(string(out)), time.Since(start).Round(time.Millisecond)
 		builtMu.Lock()
 		built = append(built, e.cmd("rmi", "-f", b.ref))
 		builtMu.Unlock()
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.ref
+	}()
+	return b
 }
 
 // container is a running container and its published ports on 127.0.0.1.
