@@ -243,7 +243,11 @@ func (e *engine) must(t *testing.T, args ...string) string {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s: %v\n%s%s", strings.Join(cmd.Args, " "), err, out, stderr.String())
+		hint := ""
+		if msg := stderr.String(); strings.Contains(msg, "rlimit") || strings.Contains(msg, "cgroup") {
+			hint = "\n(the OCI runtime refused the container's limits or cgroups: the settings CI uses are in .ci/containers.conf: CONTAINERS_CONF=$PWD/.ci/containers.conf; docs/howto/container.md)"
+		}
+		t.Fatalf("%s: %v\n%s%s%s", strings.Join(cmd.Args, " "), err, out, stderr.String(), hint)
 	}
 	return strings.TrimSpace(string(out))
 }
