@@ -25,6 +25,7 @@
 # CONTAINER_BUILD_FLAGS (extra flags for "build"). See docs/howto/container.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+umask 022   # the image's directories must be readable by user 65532
 
 usage() { sed -n '8,10s/^# *//p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
