@@ -378,6 +378,11 @@ func checkProbes(c corev1.Container, cfg effective) []string {
 			problems = append(problems, fmt.Sprintf("%s: want an httpGet of %s on the admin port", p.kind, p.path))
 			continue
 		}
+		if p.probe.GRPC != nil || p.probe.TCPSocket != nil || p.probe.Exec != nil {
+			// The API server refuses it; an overlay's patch adding httpGet
+			// to a probe that had another handler does this.
+			problems = append(problems, fmt.Sprintf("%s: an httpGet and another handler: want one handler", p.kind))
+		}
 		g := p.probe.HTTPGet
 		onAdmin := (g.Port.Type == intstr.String && g.Port.StrVal == "admin") ||
 			(g.Port.Type == intstr.Int && int(g.Port.IntVal) == cfg.Server["admin_port"])

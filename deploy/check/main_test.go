@@ -180,6 +180,7 @@ func TestCheck(t *testing.T) {
 		{"admin port off", "event_query_port: 1314}", "event_query_port: 1314, admin_port: -1}", "server.admin_port is off"},
 		{"no readiness probe", "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: admin\n", "", "readinessProbe: want an httpGet of /readyz on the admin port"},
 		{"readiness on gRPC", "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: admin\n", "          readinessProbe:\n            grpc:\n              port: 1313\n", "readinessProbe: want an httpGet of /readyz"},
+		{"two handlers", "              path: /readyz\n              port: admin\n", "              path: /readyz\n              port: admin\n            grpc:\n              port: 1313\n", "readinessProbe: an httpGet and another handler"},
 		{"readiness path", "path: /readyz", "path: /healthz", "readinessProbe: httpGet of /healthz on port admin, want /readyz"},
 		{"liveness port", "              port: 1315\n", "              port: 1314\n", "livenessProbe: httpGet of /healthz on port 1314, want /healthz on the admin port (1315)"},
 		{"scheme with TLS", "event_query_port: 1314}", "event_query_port: 1314, tls: {cert_file: /tls/tls.crt, key_file: /tls/tls.key}}", "readinessProbe: scheme HTTP, but the admin port speaks HTTPS"},
