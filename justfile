@@ -223,6 +223,17 @@ images:
       fi
     done
 
+# Build the same images without a registry (deploy/image-local.sh: binaries built here, images FROM scratch)
+[group('kubernetes')]
+images-local:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export CONTAINER_ENGINE='{{ engine }}'
+    (set -x; deploy/image-local.sh evented {{ tag }})
+    for name in {{ go_examples }}; do
+      (set -x; deploy/image-local.sh go "$name" {{ tag }})
+    done
+
 # Load the built images into Kind (podman/docker save, then kind load image-archive)
 [group('kubernetes')]
 kind-load:
@@ -259,10 +270,10 @@ undeploy:
 k8s-logs:
     kubectl --context {{ context }} -n {{ namespace }} logs -f --tail=100 --prefix -l app.kubernetes.io/name=evented
 
-# Forward gRPC ports to localhost (1313 command, 1314 query)
+# Forward the ports to localhost (1313 command, 1314 query, 1315 admin: /metrics, /readyz, console)
 [group('kubernetes')]
 k8s-port-forward:
-    kubectl --context {{ context }} -n {{ namespace }} port-forward svc/evented 1313:1313 1314:1314
+    kubectl --context {{ context }} -n {{ namespace }} port-forward svc/evented 1313:1313 1314:1314 1315:1315
 
 # Render the manifests and validate them offline (what CI runs; no cluster needed)
 [group('kubernetes')]

@@ -14,8 +14,9 @@
 //     the Service named evented, which evented refuses);
 //   - the configuration the pod would load — the mounted ConfigMap plus the
 //     container's environment — passes `evented config validate`; its ports
-//     are the container ports named command and query, and its SQLite file
-//     is on a persistent volume;
+//     are the container ports named command, query and admin, its SQLite
+//     file is on a persistent volume, and its readiness and liveness probes
+//     are /readyz and /healthz on the admin port (HTTPS when TLS is on);
 //   - every Service selects the pods of some workload, on ports they have;
 //   - kind-config.yaml decodes strictly as Kind's v1alpha4 Cluster and maps
 //     the host ports of evented-rs (50051, 50052, 5672, 15672, 6379) to
@@ -29,6 +30,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -331,15 +333,64 @@ func checkEvented(o object, tmpl *corev1.PodTemplateSpec, claims []string, c cor
 	for _, p := range c.Ports {
 		ports[p.Name] = p.ContainerPort
 	}
-	for name, key := range map[string]string{"command": "command_handler_port", "query": "event_query_port"} {
+	named := map[string]string{"command": "command_handler_port", "query": "event_query_port"}
+	admin := cfg.Server["admin_port"] > 0
+	if admin {
+		named["admin"] = "admin_port"
+	}
+	for name, key := range named {
 		want := cfg.Server[key]
 		if got, ok := ports[name]; !ok || int(got) != want {
 			problems = append(problems, fmt.Sprintf("container port %q is %d, but evented listens on server.%s %d", name, got, key, want))
 		}
 	}
+	if admin {
+		problems = append(problems, checkProbes(c, cfg)...)
+	} else {
+		problems = append(problems, "server.admin_port is off: the readiness probe needs /readyz on the admin port")
+	}
 	if cfg.Storage.Type == "sqlite" {
 		if !persistent(cfg.Storage.Path, tmpl, claims, c) {
 			problems = append(problems, fmt.Sprintf("storage.path %s is not on a persistent volume: events would be lost with the pod", cfg.Storage.Path))
+		}
+	}
+	return problems
+}
+
+// checkProbes checks that evented's container is ready when /readyz on the
+// admin port says so, and alive when /healthz does — over HTTPS when TLS is
+// on, since the admin port then speaks nothing else. With mutual TLS the
+// kubelet cannot complete the handshake: tcpSocket probes are accepted.
+func checkProbes(c corev1.Container, cfg effective) []string {
+	scheme := corev1.URISchemeHTTP
+	if cfg.TLS {
+		scheme = corev1.URISchemeHTTPS
+	}
+	var problems []string
+	for _, p := range []struct {
+		kind, path string
+		probe      *corev1.Probe
+	}{{"readinessProbe", "/readyz", c.ReadinessProbe}, {"livenessProbe", "/healthz", c.LivenessProbe}} {
+		if cfg.MTLS && p.probe != nil && p.probe.TCPSocket != nil {
+			continue // the kubelet has no client certificate to present
+		}
+		if p.probe == nil || p.probe.HTTPGet == nil {
+			problems = append(problems, fmt.Sprintf("%s: want an httpGet of %s on the admin port", p.kind, p.path))
+			continue
+		}
+		if p.probe.GRPC != nil || p.probe.TCPSocket != nil || p.probe.Exec != nil {
+			// The API server refuses it; an overlay's patch adding httpGet
+			// to a probe that had another handler does this.
+			problems = append(problems, fmt.Sprintf("%s: an httpGet and another handler: want one handler", p.kind))
+		}
+		g := p.probe.HTTPGet
+		onAdmin := (g.Port.Type == intstr.String && g.Port.StrVal == "admin") ||
+			(g.Port.Type == intstr.Int && int(g.Port.IntVal) == cfg.Server["admin_port"])
+		if g.Path != p.path || !onAdmin {
+			problems = append(problems, fmt.Sprintf("%s: httpGet of %s on port %s, want %s on the admin port (%d)", p.kind, g.Path, g.Port.String(), p.path, cfg.Server["admin_port"]))
+		}
+		if got := cmp.Or(g.Scheme, corev1.URISchemeHTTP); got != scheme {
+			problems = append(problems, fmt.Sprintf("%s: scheme %s, but the admin port speaks %s (server.tls)", p.kind, got, scheme))
 		}
 	}
 	return problems
@@ -623,6 +674,8 @@ func (e evented) envNames() (map[string]bool, error) {
 // effective is the part of evented's effective configuration checked here.
 type effective struct {
 	Server  map[string]int `json:"-"`
+	TLS     bool           `json:"-"` // server.tls.cert_file is set
+	MTLS    bool           `json:"-"` // and server.tls.client_ca_file
 	Storage struct {
 		Type string `json:"type"`
 		Path string `json:"path"`
@@ -683,6 +736,10 @@ func (e evented) load(file []byte, env map[string]string) (effective, error) {
 		if f, ok := v.(float64); ok {
 			cfg.Server[k] = int(f)
 		}
+	}
+	if tls, ok := raw.Server["tls"].(map[string]any); ok {
+		cfg.TLS = tls["cert_file"] != nil && tls["cert_file"] != ""
+		cfg.MTLS = cfg.TLS && tls["client_ca_file"] != nil && tls["client_ca_file"] != ""
 	}
 	return cfg, nil
 }

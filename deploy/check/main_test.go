@@ -113,6 +113,16 @@ spec:
               containerPort: 1313
             - name: query
               containerPort: 1314
+            - name: admin
+              containerPort: 1315
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: admin
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: 1315
           volumeMounts:
             - name: data
               mountPath: /data
@@ -165,7 +175,15 @@ func TestCheck(t *testing.T) {
 		{"config key missing", "  config.yaml: |", "  other.yaml: |", `has no key "config.yaml"`},
 		{"not persistent", "value: /data/events.db", "value: /tmp/events.db", "storage.path /tmp/events.db is not on a persistent volume"},
 		{"selector", "  selector:\n    app: evented\n  ports:", "  selector:\n    app: evnted\n  ports:", "matches the pods of no workload"},
-		{"target port", "targetPort: command", "targetPort: admin", "port command targets admin"},
+		{"target port", "targetPort: command", "targetPort: metrics", "port command targets metrics"},
+		{"no admin port", "            - name: admin\n              containerPort: 1315\n", "", `container port "admin" is 0, but evented listens on server.admin_port 1315`},
+		{"admin port off", "event_query_port: 1314}", "event_query_port: 1314, admin_port: -1}", "server.admin_port is off"},
+		{"no readiness probe", "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: admin\n", "", "readinessProbe: want an httpGet of /readyz on the admin port"},
+		{"readiness on gRPC", "          readinessProbe:\n            httpGet:\n              path: /readyz\n              port: admin\n", "          readinessProbe:\n            grpc:\n              port: 1313\n", "readinessProbe: want an httpGet of /readyz"},
+		{"two handlers", "              path: /readyz\n              port: admin\n", "              path: /readyz\n              port: admin\n            grpc:\n              port: 1313\n", "readinessProbe: an httpGet and another handler"},
+		{"readiness path", "path: /readyz", "path: /healthz", "readinessProbe: httpGet of /healthz on port admin, want /readyz"},
+		{"liveness port", "              port: 1315\n", "              port: 1314\n", "livenessProbe: httpGet of /healthz on port 1314, want /healthz on the admin port (1315)"},
+		{"scheme with TLS", "event_query_port: 1314}", "event_query_port: 1314, tls: {cert_file: /tls/tls.crt, key_file: /tls/tls.key}}", "readinessProbe: scheme HTTP, but the admin port speaks HTTPS"},
 		{"no evented", "        - name: evented\n", "        - name: server\n", `no workload has a container named "evented"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
