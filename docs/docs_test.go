@@ -103,7 +103,6 @@ var pending = map[string]bool{
 	"docs/tutorials/go.md":     true,
 	"docs/tutorials/python.md": true,
 	"docs/tutorials/rust.md":   true,
-	"docs/howto/container.md":  true,
 }
 
 // TestLinks: every relative link of every Markdown file of the repository
