@@ -24,7 +24,8 @@
 //	<!-- tutorial: output -->            the output of the block run before it
 //	<!-- tutorial: file PATH -->         write the block to PATH ("create PATH with:")
 //	<!-- tutorial: same-as PATH -->      the block is PATH's content (code shown as written
-//	                                     by evented init)
+//	                                     by evented init; … for any text, as in outputs)
+//	<!-- tutorial: part-of PATH -->      the block is a part of PATH's content, verbatim
 //
 // Blocks run one after another, each in the directory and with the exported
 // variables the one before left. Outputs compare line by line with runs
@@ -236,12 +237,21 @@ func runTutorial(t *testing.T, root, path string) {
 			if err := os.WriteFile(p, []byte(b.text), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		case "same-as":
+		case "same-as", "part-of":
 			got, err := os.ReadFile(filepath.Join(sh.cwd(), arg))
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}
-			if string(got) != b.text {
+			switch {
+			case verb == "part-of":
+				if !strings.Contains(string(got), b.text) {
+					t.Errorf("%s: the block is not part of %s as written; the file:\n%s", where, arg, got)
+				}
+			case strings.Contains(b.text, "…"):
+				if diff := compare(b.text, string(got)); diff != "" {
+					t.Errorf("%s: the block is not %s as written:\n%s", where, arg, diff)
+				}
+			case string(got) != b.text:
 				t.Errorf("%s: the block is not %s as written:\n%s", where, arg, lineDiff(b.text, string(got)))
 			}
 		default:
