@@ -66,7 +66,8 @@
 //
 // The module github.com/evented/evented is not published yet: a module
 // outside the checkout requires it at v0.0.0 and replaces it with the
-// checkout (or lists both in a go.work: go work init . /path/to/evented):
+// checkout (or, without those two lines, a workspace holds both: go work
+// init . /path/to/evented):
 //
 //	require github.com/evented/evented v0.0.0
 //
