@@ -80,6 +80,9 @@ func TestInit(t *testing.T) {
 	switch lang {
 	case "go":
 		steps = [][]string{{"go", "mod", "tidy"}, {"go", "vet", "./..."}, {"go", "test", "-count=1", "./..."}, {"go", "build", "-o", name, "."}}
+		if out, err := output(ctx, svc, nil, "gofmt", "-l", "."); err != nil || out != "" {
+			t.Errorf("the Go project is not gofmt-formatted: %v %s", err, out)
+		}
 		start = exec.Command(filepath.Join(svc, name))
 	case "python":
 		py := filepath.Join(svc, ".venv", "bin", "python")
@@ -93,7 +96,8 @@ func TestInit(t *testing.T) {
 		start = exec.Command(py, filepath.Join(svc, "main.py"))
 	case "rust":
 		env = append(env, "CARGO_TARGET_DIR="+cargoTarget(root), "CARGO_NET_OFFLINE=true")
-		steps = [][]string{{"cargo", "test", "-q"}, {"cargo", "build", "-q"}}
+		// cargo fmt --check: the templates are formatted as rustfmt would.
+		steps = [][]string{{"cargo", "fmt", "--check"}, {"cargo", "test", "-q"}, {"cargo", "build", "-q"}}
 		start = exec.Command(filepath.Join(cargoTarget(root), "debug", name))
 	}
 	for _, s := range steps {
