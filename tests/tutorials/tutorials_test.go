@@ -37,8 +37,8 @@
 // HOME is a new temporary directory holding evented, a symbolic link to
 // this checkout (the tutorials' `git clone` is the one block not run).
 // Caches stay where they are so nothing is downloaded twice: GOPATH,
-// GOMODCACHE, GOCACHE, CARGO_HOME, RUSTUP_HOME, PIP_CACHE_DIR. GOBIN is
-// $HOME/go/bin, on PATH. Cargo builds into the checkout's target directory
+// GOMODCACHE, GOCACHE, CARGO_HOME, RUSTUP_HOME, PIP_CACHE_DIR. GOBIN, on
+// PATH, is one directory for the three tutorials. Cargo builds into the checkout's target directory
 // (CARGO_TARGET_DIR, as tests/e2e), offline (CARGO_NET_OFFLINE: the crates
 // the workspace already fetched, so the dependencies compiled for it are
 // reused).
@@ -82,6 +82,9 @@ func TestTutorials(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One GOBIN for the three, as on one newcomer's machine: the second
+	// `go install ./cmd/evented` finds the binary up to date.
+	gobin := t.TempDir()
 	for _, tu := range tutorials {
 		t.Run(tu.lang, func(t *testing.T) {
 			for _, n := range tu.needs {
@@ -93,7 +96,7 @@ func TestTutorials(t *testing.T) {
 				}
 			}
 			began := time.Now()
-			runTutorial(t, root, filepath.Join(root, "docs", "tutorials", tu.lang+".md"))
+			runTutorial(t, root, gobin, filepath.Join(root, "docs", "tutorials", tu.lang+".md"))
 			t.Logf("%s tutorial: %v", tu.lang, time.Since(began).Round(time.Second))
 		})
 	}
@@ -165,7 +168,7 @@ type shell struct {
 	procs []*proc.Process
 }
 
-func runTutorial(t *testing.T, root, path string) {
+func runTutorial(t *testing.T, root, gobin, path string) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +182,7 @@ func runTutorial(t *testing.T, root, path string) {
 	}
 	tmp := t.TempDir()
 	sh := &shell{t: t, home: filepath.Join(tmp, "home"), state: filepath.Join(tmp, "state")}
-	for _, d := range []string{sh.home, sh.state, filepath.Join(sh.home, "go", "bin")} {
+	for _, d := range []string{sh.home, sh.state} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +190,7 @@ func runTutorial(t *testing.T, root, path string) {
 	if err := os.Symlink(root, filepath.Join(sh.home, "evented")); err != nil {
 		t.Fatal(err)
 	}
-	sh.env = newcomerEnv(t, root, sh.home)
+	sh.env = newcomerEnv(t, root, sh.home, gobin)
 	if err := os.WriteFile(filepath.Join(sh.state, "cwd"), []byte(sh.home), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +265,7 @@ func runTutorial(t *testing.T, root, path string) {
 
 // newcomerEnv is the environment of a newcomer's shell: a fresh HOME,
 // the caches kept.
-func newcomerEnv(t *testing.T, root, home string) []string {
+func newcomerEnv(t *testing.T, root, home, gobin string) []string {
 	goEnv := func(key string) string {
 		out, err := exec.Command("go", "env", key).Output()
 		if err != nil {
@@ -290,7 +293,6 @@ func newcomerEnv(t *testing.T, root, home string) []string {
 	} else if !filepath.IsAbs(target) {
 		target = filepath.Join(root, target)
 	}
-	gobin := filepath.Join(home, "go", "bin")
 	return []string{
 		"HOME=" + home,
 		"PATH=" + gobin + string(os.PathListSeparator) + os.Getenv("PATH"),
