@@ -36,8 +36,8 @@
 //
 // HOME is a new temporary directory holding evented, a symbolic link to
 // this checkout (the tutorials' `git clone` is the one block not run).
-// Caches stay where they are so nothing is downloaded twice: GOPATH,
-// GOMODCACHE, GOCACHE, CARGO_HOME, RUSTUP_HOME, PIP_CACHE_DIR. GOBIN, on
+// Caches and Go's settings stay where they are, so nothing is downloaded
+// or compiled twice: GOENV, GOPATH, GOMODCACHE, GOCACHE, CARGO_HOME, RUSTUP_HOME, PIP_CACHE_DIR. GOBIN, on
 // PATH, is one directory for the three tutorials. Cargo builds into the checkout's target directory
 // (CARGO_TARGET_DIR, as tests/e2e), offline (CARGO_NET_OFFLINE: the crates
 // the workspace already fetched, so the dependencies compiled for it are
@@ -300,7 +300,7 @@ func newcomerEnv(t *testing.T, root, home, gobin string) []string {
 		"GOPATH=" + goEnv("GOPATH"),
 		"GOMODCACHE=" + goEnv("GOMODCACHE"),
 		"GOCACHE=" + goEnv("GOCACHE"),
-		"GOFLAGS=" + os.Getenv("GOFLAGS"),
+		"GOENV=" + goEnv("GOENV"), // the machine's go env settings (GOFLAGS, GOTOOLCHAIN)
 		keep("CARGO_HOME", filepath.Join(realHome, ".cargo")),
 		keep("RUSTUP_HOME", filepath.Join(realHome, ".rustup")),
 		keep("PIP_CACHE_DIR", pipCache),
@@ -324,7 +324,9 @@ func (sh *shell) cwd() string {
 func (sh *shell) script(text string, save bool) string {
 	cwd, env := filepath.Join(sh.state, "cwd"), filepath.Join(sh.state, "env")
 	// A newcomer has no EVENTED_* variables (evented refuses unknown ones).
-	s := fmt.Sprintf("set -euo pipefail\nunset $(compgen -e | grep '^EVENTED_' || true)\ncd %q\nsource %q\n%s", sh.cwd(), env, text)
+	// cd resolves symbolic links (set -P): in the checkout through
+	// ~/evented, go sees the checkout's own path and reuses its build cache.
+	s := fmt.Sprintf("set -euo pipefail -P\nunset $(compgen -e | grep '^EVENTED_' || true)\ncd %q\nsource %q\n%s", sh.cwd(), env, text)
 	if save {
 		s += fmt.Sprintf("\npwd > %q\ndeclare -px | grep '^declare -x ' > %q || true\n", cwd, env)
 	}
