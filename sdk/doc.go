@@ -61,4 +61,19 @@
 //
 // Aggregate ids: Root maps a name ("cust-001") to the aggregate's UUID the
 // same way in every language and in evented's CLI.
+//
+// # From your own module
+//
+// The module github.com/evented/evented is not published yet: a module
+// outside the checkout requires it at v0.0.0 and replaces it with the
+// checkout (or, without those two lines, a workspace holds both: go work
+// init . /path/to/evented):
+//
+//	require github.com/evented/evented v0.0.0
+//
+//	replace github.com/evented/evented => /path/to/evented
+//
+// Once it is published, delete the replace line and go get
+// github.com/evented/evented@VERSION. `evented init --lang go NAME` writes
+// such a module, with the logic, its test and the messages' Go code.
 package sdk

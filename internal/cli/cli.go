@@ -99,6 +99,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 		newMigrateCmd(load),
 		newTokenCmd(),
 		newBenchCmd(),
+		newInitCmd(stdout),
 	)
 	return root
 }
