@@ -27,7 +27,11 @@ import (
 	"github.com/evented/evented/internal/eventstore/sqlite"
 )
 
-var benchConcurrency = flag.Int("deadline.concurrency", 0, "BenchmarkFire10k: commands dispatched at once (0: the Firer's default)")
+var (
+	benchConcurrency = flag.Int("deadline.concurrency", 0, "BenchmarkFire10k: commands dispatched at once (0: the Firer's default)")
+	benchGroup       = flag.Int("deadline.group", 0, "BenchmarkFire10k: deadlines fired together (0: the Firer's default; -1: one Dispatch each, no groups)")
+	benchLead        = flag.Duration("deadline.lead", 2*time.Second, "BenchmarkFire10k: how long after the wave is built it is due (time to schedule it)")
+)
 
 // delays records each firing's delay from its due time to the end of its
 // command.
@@ -56,7 +60,7 @@ type benchStore interface {
 // benchBackends opens a fresh store of each backend measured: memory,
 // SQLite (sync: full) and, when POSTGRES_TEST_URL is set, PostgreSQL (a
 // schema of its own, dropped after).
-func benchBackends(b *testing.B) map[string]func() benchStore {
+func benchBackends(b testing.TB) map[string]func() benchStore {
 	out := map[string]func() benchStore{
 		"memory": func() benchStore { return memory.New() },
 		"sqlite": func() benchStore {
@@ -132,8 +136,11 @@ func BenchmarkFire10k(b *testing.B) {
 				store := open()
 				coord := command.New(store, store, router{shop{}}, command.Options{MaxAttempts: 3}, quiet)
 				obs := &delays{}
-				f, err := deadline.NewFirer(store, delivery.NewReplica(store, "r1", 10*time.Second), coord.Fire,
-					deadline.Options{Segments: 4, Observer: obs, Concurrency: *benchConcurrency}, quiet)
+				opts := deadline.Options{Segments: 4, Observer: obs, Concurrency: *benchConcurrency, FireGroup: coord.FireGroup, Group: *benchGroup}
+				if *benchGroup < 0 {
+					opts.FireGroup, opts.Group = nil, 0
+				}
+				f, err := deadline.NewFirer(store, delivery.NewReplica(store, "r1", 10*time.Second), coord.Fire, opts, quiet)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -143,7 +150,7 @@ func BenchmarkFire10k(b *testing.B) {
 				for end := time.Now().Add(10 * time.Second); len(f.Held()) < 4 && time.Now().Before(end); {
 					time.Sleep(5 * time.Millisecond)
 				}
-				due := time.Now().Add(2 * time.Second)
+				due := time.Now().Add(*benchLead)
 				ds := make([]eventstore.Deadline, n)
 				for i := range ds {
 					cover := eventstore.Cover{Domain: "shop", Root: uuid.New()}

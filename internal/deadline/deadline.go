@@ -136,3 +136,27 @@ func retry(ctx context.Context, log *slog.Logger, fn func(context.Context) error
 	}
 	return err
 }
+
+// Firing is a due deadline and its command (decoded, with its idempotency
+// key), fired with others due at the same time (GroupDispatch).
+type Firing struct {
+	Deadline eventstore.Deadline
+	Command  business.CommandBook
+}
+
+// Outcome is what became of one Firing.
+type Outcome struct {
+	// Err is nil when the command was applied (or had been), else what
+	// Dispatch would have returned.
+	Err error
+	// Removed is true when the deadline was removed from the store with
+	// the command's events (in their transaction): the Firer has nothing
+	// left to remove.
+	Removed bool
+}
+
+// GroupDispatch handles the commands of many deadlines at once, as Dispatch
+// does each (one failing never holds up or fails the others), and returns
+// one Outcome per Firing, in order. Two firings for one aggregate are
+// applied in their order.
+type GroupDispatch func(ctx context.Context, fs []Firing) []Outcome

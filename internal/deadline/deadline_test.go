@@ -64,10 +64,16 @@ func newEnv(t testing.TB, timeout time.Duration) env {
 	return env{store: store, coord: command.New(store, store, router{shop{timeout}}, command.Options{MaxAttempts: 3}, quiet)}
 }
 
-// firer starts a Firer for replica id; stop ends it.
+// firer starts a Firer for replica id, firing in groups as the server's
+// does unless opts.Group is -1; stop ends it.
 func (e env) firer(t testing.TB, id string, opts deadline.Options) (f *deadline.Firer, stop func()) {
 	if opts.Poll == 0 {
 		opts.Poll = 10 * time.Millisecond
+	}
+	if opts.Group == -1 {
+		opts.Group = 0
+	} else {
+		opts.FireGroup = e.coord.FireGroup
 	}
 	f, err := deadline.NewFirer(e.store, delivery.NewReplica(e.store, id, time.Second), e.coord.Fire, opts, quiet)
 	if err != nil {
@@ -113,6 +119,11 @@ func waitFor(d time.Duration, cond func() bool) bool {
 }
 
 func TestFiresAndIsAppliedOnce(t *testing.T) {
+	t.Run("groups", func(t *testing.T) { testFiresAndIsAppliedOnce(t, 0) })
+	t.Run("one by one", func(t *testing.T) { testFiresAndIsAppliedOnce(t, -1) })
+}
+
+func testFiresAndIsAppliedOnce(t *testing.T, group int) {
 	e := newEnv(t, 100*time.Millisecond)
 	cover := eventstore.Cover{Domain: "shop", Root: uuid.New()}
 	e.send(t, cover, "Open")
@@ -121,7 +132,7 @@ func TestFiresAndIsAppliedOnce(t *testing.T) {
 		t.Fatalf("pending after Open: %v, %v; want one", pending, err)
 	}
 	first := pending[0]
-	f, _ := e.firer(t, "r1", deadline.Options{})
+	f, _ := e.firer(t, "r1", deadline.Options{Group: group})
 	if !waitFor(3*time.Second, func() bool { return slices.Contains(e.types(t, cover), "Expired") }) {
 		t.Fatalf("deadline never fired: events %v", e.types(t, cover))
 	}

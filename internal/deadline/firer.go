@@ -36,6 +36,15 @@ type Options struct {
 	Batch int
 	// Concurrency bounds the commands dispatched at once (0 means 64).
 	Concurrency int
+	// FireGroup, when set, fires the due deadlines in groups (the
+	// deadlines of one aggregate in one group, in due order) instead of
+	// one Dispatch each: their aggregates loaded together, their appends
+	// written together, each deadline removed with its command's events.
+	FireGroup GroupDispatch
+	// Group is how many deadlines a group holds at most (0 means
+	// Concurrency/4, so that four groups are under way at once); a group
+	// counts as one of the Concurrency/Group groups dispatched at once.
+	Group int
 	// Observer, when set, is told of every firing.
 	Observer Observer
 }
@@ -76,7 +85,9 @@ type Firer struct {
 	held     map[int]*held
 	inflight map[string]bool
 	toRemove []eventstore.Deadline // fired, to remove from the store
-	removing map[string]string     // their IDs → keys, until removed
+	removed  []eventstore.Deadline // fired and removed with their events
+	settled  []eventstore.Deadline // removed so, one removeFired earlier
+	removing map[string]string     // the IDs of both → keys, until removed
 	retryAt  map[string]retryState
 
 	fired atomic.Uint64
@@ -112,6 +123,9 @@ func NewFirer(store Store, replica *delivery.Replica, dispatch Dispatch, opts Op
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 64
 	}
+	if opts.Group <= 0 {
+		opts.Group = max(1, opts.Concurrency/4)
+	}
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
 	}
@@ -137,7 +151,11 @@ func (f *Firer) Held() []int {
 // Run balances the segments and fires due deadlines until ctx ends, then
 // releases its leases so that the other replicas take over at once.
 func (f *Firer) Run(ctx context.Context) error {
-	sem := make(chan struct{}, f.opts.Concurrency)
+	slots := f.opts.Concurrency
+	if f.opts.FireGroup != nil {
+		slots = max(1, f.opts.Concurrency/f.opts.Group)
+	}
+	sem := make(chan struct{}, slots)
 	var wg sync.WaitGroup
 	defer func() {
 		wg.Wait()
@@ -201,6 +219,36 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 			continue
 		}
 		started := 0
+		if f.opts.FireGroup != nil {
+			var ready []eventstore.Deadline
+			for _, d := range due {
+				if f.start(d, now) {
+					ready = append(ready, d)
+				}
+			}
+			started = len(ready)
+			for _, g := range groups(ready, f.opts.Group) {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					for _, d := range ready {
+						f.done(d.ID) // those started are done when they end
+					}
+					return false
+				}
+				ready = ready[len(g):]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-sem }()
+					f.fireGroup(ctx, g)
+				}()
+			}
+			if len(due) == f.opts.Batch && started > 0 {
+				more = true
+			}
+			continue
+		}
 		for _, d := range due {
 			if !f.start(d, now) {
 				continue
@@ -246,14 +294,73 @@ func (f *Firer) done(id string) {
 	f.mu.Unlock()
 }
 
+// groups splits ds (earliest first) into groups of about size, the
+// deadlines of one aggregate together in their order (a group may exceed
+// size by the deadlines of its last aggregate). The groups hold ds's
+// deadlines in ds's order of aggregates' first deadlines, so that
+// consuming them front to back consumes ds.
+func groups(ds []eventstore.Deadline, size int) [][]eventstore.Deadline {
+	byCover := make(map[eventstore.Cover][]eventstore.Deadline, len(ds))
+	var order []eventstore.Cover
+	for _, d := range ds {
+		if _, ok := byCover[d.Cover]; !ok {
+			order = append(order, d.Cover)
+		}
+		byCover[d.Cover] = append(byCover[d.Cover], d)
+	}
+	ordered := ds[:0:0]
+	var out [][]eventstore.Deadline
+	start := 0
+	for _, c := range order {
+		ordered = append(ordered, byCover[c]...)
+		if len(ordered)-start >= size {
+			out = append(out, ordered[start:])
+			start = len(ordered)
+		}
+	}
+	if start < len(ordered) {
+		out = append(out, ordered[start:])
+	}
+	copy(ds, ordered)
+	return out
+}
+
+// fireGroup fires ds through FireGroup and settles each as fire does.
+func (f *Firer) fireGroup(ctx context.Context, ds []eventstore.Deadline) {
+	fs := make([]Firing, 0, len(ds))
+	for _, d := range ds {
+		cmd, err := Decode(d)
+		if err != nil {
+			f.settle(ctx, d, Outcome{Err: err})
+			continue
+		}
+		fs = append(fs, Firing{Deadline: d, Command: cmd})
+	}
+	if len(fs) == 0 {
+		return
+	}
+	outs := f.opts.FireGroup(ctx, fs)
+	for i, fr := range fs {
+		f.settle(ctx, fr.Deadline, outs[i])
+	}
+}
+
 // fire dispatches d's command and removes d when it was applied (or
 // refused for good); a failure that may pass is retried with backoff.
 func (f *Firer) fire(ctx context.Context, d eventstore.Deadline) {
-	defer f.done(d.ID)
 	cmd, err := Decode(d)
 	if err == nil {
 		err = f.dispatch(ctx, cmd)
 	}
+	f.settle(ctx, d, Outcome{Err: err})
+}
+
+// settle ends d's firing with its outcome: d is done, removed unless the
+// command's transaction removed it (o.Removed), or retried with backoff
+// after a failure that may pass.
+func (f *Firer) settle(ctx context.Context, d eventstore.Deadline, o Outcome) {
+	defer f.done(d.ID)
+	err := o.Err
 	if ctx.Err() != nil {
 		return // stopping: fired again by whoever holds the segment next
 	}
@@ -274,9 +381,11 @@ func (f *Firer) fire(ctx context.Context, d eventstore.Deadline) {
 	f.fired.Add(1)
 	f.mu.Lock()
 	delete(f.retryAt, d.ID)
-	f.mu.Unlock()
-	f.mu.Lock()
-	f.toRemove = append(f.toRemove, d)
+	if o.Removed {
+		f.removed = append(f.removed, d)
+	} else {
+		f.toRemove = append(f.toRemove, d)
+	}
 	f.removing[d.ID] = d.Key
 	f.mu.Unlock()
 }
@@ -288,6 +397,15 @@ func (f *Firer) removeFired(ctx context.Context) {
 	f.mu.Lock()
 	ds := f.toRemove
 	f.toRemove = nil
+	// Those removed with their events are gone from the store; a read of
+	// the due ones begun before their commit is over a tick later (were
+	// it not, the deadline would fire again, answered by its key).
+	for _, d := range f.settled {
+		if f.removing[d.ID] == d.Key {
+			delete(f.removing, d.ID)
+		}
+	}
+	f.settled, f.removed = f.removed, nil
 	f.mu.Unlock()
 	for len(ds) > 0 {
 		n := min(len(ds), 1000)

@@ -47,3 +47,30 @@ func Load(ctx context.Context, store Store, snaps Snapshots, cover Cover) (Book,
 	book.Events = events
 	return book, nil
 }
+
+// BookLoader is the optional ability of a store that keeps its own
+// snapshots to load many aggregates in a few queries rather than two each
+// (the commands of deadlines due together). Callers find it by type
+// assertion; LoadBooks falls back to Load.
+type BookLoader interface {
+	// LoadBooks returns what Load returns for each of covers, in order.
+	LoadBooks(ctx context.Context, covers []Cover) ([]Book, error)
+}
+
+// LoadBooks returns what Load returns for each of covers, in order: in a
+// few queries when store is a BookLoader and its own snaps, else one Load
+// each.
+func LoadBooks(ctx context.Context, store Store, snaps Snapshots, covers []Cover) ([]Book, error) {
+	if l, ok := store.(BookLoader); ok && any(store) == any(snaps) {
+		return l.LoadBooks(ctx, covers)
+	}
+	out := make([]Book, len(covers))
+	for i, c := range covers {
+		b, err := Load(ctx, store, snaps, c)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}

@@ -225,7 +225,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	dl := cfg.Deadlines
 	if s.firer, err = deadline.NewFirer(s.store, s.replica, coord.Fire, deadline.Options{
 		Segments: dl.Segments, LeaseTTL: cfg.Delivery.LeaseTTL, Poll: dl.Poll, Batch: dl.Batch, Concurrency: dl.Concurrency,
-		Observer: s.metrics,
+		FireGroup: coord.FireGroup, Observer: s.metrics,
 	}, log); err != nil {
 		return nil, err
 	}

@@ -41,6 +41,25 @@ func (s *Store) Schedule(ctx context.Context, ds []eventstore.Deadline) error {
 // its schedules (upserts).
 func planTx(ctx context.Context, tx pgx.Tx, plan eventstore.DeadlinePlan) error {
 	var b pgx.Batch
+	queuePlan(&b, plan)
+	if b.Len() == 0 {
+		return nil
+	}
+	return tx.SendBatch(ctx, &b).Close()
+}
+
+// planStatements is how many statements queuePlan queues for plan.
+func planStatements(plan eventstore.DeadlinePlan) int {
+	n := len(plan.Schedule)
+	if len(plan.Cancel) > 0 {
+		n++
+	}
+	return n
+}
+
+// queuePlan queues plan's statements on b: its cancellations, then its
+// schedules (upserts).
+func queuePlan(b *pgx.Batch, plan eventstore.DeadlinePlan) {
 	if len(plan.Cancel) > 0 {
 		b.Queue(`DELETE FROM deadlines WHERE id = ANY($1)`, plan.Cancel)
 	}
@@ -56,10 +75,6 @@ func planTx(ctx context.Context, tx pgx.Tx, plan eventstore.DeadlinePlan) error 
 				created_at = clock_timestamp()`,
 			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, d.Cover.Root, cmd, d.Key)
 	}
-	if b.Len() == 0 {
-		return nil
-	}
-	return tx.SendBatch(ctx, &b).Close()
 }
 
 // Cancel implements eventstore.Deadlines.

@@ -522,3 +522,37 @@ func TestDeadlines(t *testing.T) {
 	storetest.RunDeadlines(t, func(t *testing.T) storetest.DeadlineStore { return open(t, freshSchema(t)) },
 		func(t *testing.T, s storetest.DeadlineStore) storetest.DeadlineStore { return reopen(t, s) })
 }
+
+// A group of appends is one transaction: its events share a txid, the high
+// bits of their positions, and their ordinals follow the group's order;
+// with a conflicting append in it, it goes one append at a time.
+func TestAppendGroupOneTransaction(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, freshSchema(t))
+	var as []eventstore.GroupAppend
+	for i := range 5 {
+		pages := []eventstore.Page{{TypeURL: "t", Payload: []byte{byte(i)}, HasNum: true, Num: 0}, {TypeURL: "t", HasNum: true, Num: 1}}
+		as = append(as, eventstore.GroupAppend{Cover: eventstore.Cover{Domain: "group", Root: uuid.New()}, Pages: pages,
+			Key: &eventstore.Key{ID: fmt.Sprintf("group-%d", i), TTL: time.Hour}})
+	}
+	for _, r := range s.AppendGroup(ctx, as) {
+		if r.Err != nil || len(r.Events) != 2 {
+			t.Fatalf("%d events, %v", len(r.Events), r.Err)
+		}
+	}
+	logged, err := s.ReadLog(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logged) != 10 {
+		t.Fatalf("%d events in the log, want 10", len(logged))
+	}
+	for i, l := range logged {
+		if l.Position>>20 != logged[0].Position>>20 {
+			t.Fatalf("event %d in transaction %d, the first in %d: the group was not one transaction", i, l.Position>>20, logged[0].Position>>20)
+		}
+		if want := as[i/2].Cover; l.Cover != want || l.Event.Sequence != uint32(i%2) || l.Position&(1<<20-1) != uint64(i) {
+			t.Fatalf("log entry %d: %s/%d at ordinal %d, want %s/%d at %d", i, l.Cover, l.Event.Sequence, l.Position&(1<<20-1), want, i%2, i)
+		}
+	}
+}

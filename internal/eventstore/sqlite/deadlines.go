@@ -152,7 +152,12 @@ func cancelTx(ctx context.Context, tx *sql.Tx, ids []string) (int, error) {
 
 // firedPerStatement bounds the deadlines one DELETE of Fired names (two
 // variables each, well within SQLite's limit).
-const firedPerStatement = 500
+const firedPerStatement = 512
+
+// firedSQL deletes the deadlines of rows (id, key) pairs.
+func firedSQL(rows int) string {
+	return `DELETE FROM deadlines WHERE (id, key) IN (VALUES ` + valuesList("(?, ?)", rows) + `)`
+}
 
 // Fired implements eventstore.Deadlines.
 func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
@@ -174,21 +179,79 @@ func (s *Store) fired(ctx context.Context, ds []eventstore.Deadline) error {
 		return err
 	}
 	defer tx.Rollback()
-	// Many pairs a statement (the primary key finds each): executing a
-	// statement costs more than the row it deletes.
+	if err := s.firedTx(ctx, tx, ds); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// firedTx deletes the deadlines ds in tx, each unless rescheduled (another
+// key). Many pairs a statement (the primary key finds each), prepared once
+// per size class: executing a statement, let alone parsing it, costs more
+// than the row it deletes. The padding pairs name the ID "", which no
+// deadline has.
+func (s *Store) firedTx(ctx context.Context, tx *sql.Tx, ds []eventstore.Deadline) error {
 	for len(ds) > 0 {
 		n := min(len(ds), firedPerStatement)
-		args := make([]any, 0, 2*n)
+		class := sizeClass(n)
+		args := make([]any, 0, 2*class)
 		for _, d := range ds[:n] {
 			args = append(args, d.ID, d.Key)
 		}
-		q := `DELETE FROM deadlines WHERE (id, key) IN (VALUES ` + strings.Repeat("(?, ?), ", n-1) + `(?, ?))`
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		for range class - n {
+			args = append(args, "", "")
+		}
+		st, err := s.sized.get(ctx, s.w, firedSQL(class)) // prepared by open
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
 			return err
 		}
 		ds = ds[n:]
 	}
-	return tx.Commit()
+	return nil
+}
+
+var _ eventstore.GroupAppender = (*Store)(nil)
+
+// AppendGroup implements eventstore.GroupAppender: every append is queued
+// for the writer at once, so that they share its group commits (up to
+// maxBatch appends a transaction) rather than wait for one another, and
+// the fired deadlines are removed in the same transactions, by one
+// statement each.
+func (s *Store) AppendGroup(ctx context.Context, as []eventstore.GroupAppend) []eventstore.GroupResult {
+	out := make([]eventstore.GroupResult, len(as))
+	reqs := make([]*request, len(as))
+	for i, a := range as {
+		if err := a.Plan.Check(); err != nil {
+			out[i].Err = err
+			continue
+		}
+		if len(a.Pages) == 0 {
+			continue
+		}
+		r := &request{cover: a.Cover, pages: a.Pages, key: a.Key, fired: a.Fired, done: make(chan result, 1)}
+		if !a.Plan.Empty() {
+			r.plan = &as[i].Plan
+		}
+		if err := s.send(ctx, r); err != nil {
+			out[i].Err = err
+			continue
+		}
+		reqs[i] = r
+	}
+	for i, r := range reqs {
+		if r == nil {
+			continue
+		}
+		res := s.await(ctx, r)
+		if res.prior != nil {
+			res.prior.ID = r.key.ID
+		}
+		out[i] = eventstore.GroupResult{Events: res.events, Prior: res.prior, Err: res.err, Removed: res.fired && res.err == nil}
+	}
+	return out
 }
 
 // DueDeadlines implements eventstore.Deadlines.

@@ -74,8 +74,9 @@ type Store struct {
 	// covers, valid while PRAGMA data_version stays seenVersion.
 	heads                             map[eventstore.Cover]uint32
 	seenVersion                       int64
-	read, roots, rootsAfter, snapshot *sql.Stmt // on r
-	snapshotHistory, readLog          *sql.Stmt // on r
+	read, roots, rootsAfter, snapshot *sql.Stmt  // on r
+	snapshotHistory, readLog          *sql.Stmt  // on r
+	sized                             sizedStmts // statements of many rows, by size class
 
 	reqs      chan *request
 	closing   chan struct{} // closed by Close
@@ -242,6 +243,13 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 			ORDER BY sequence DESC`},
 	} {
 		if *p.stmt, err = p.db.PrepareContext(ctx, p.sql); err != nil {
+			return err
+		}
+	}
+	// The writer's only connection is taken by its transaction when it
+	// removes fired deadlines: their statements are prepared now.
+	for class := sizeClass(1); class <= firedPerStatement; class *= 2 {
+		if _, err := s.sized.get(ctx, s.w, firedSQL(class)); err != nil {
 			return err
 		}
 	}

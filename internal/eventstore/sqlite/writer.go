@@ -23,6 +23,7 @@ type request struct {
 	pages []eventstore.Page
 	key   *eventstore.Key          // stored with the events; nil for a plain append
 	plan  *eventstore.DeadlinePlan // applied with the events; nil: none
+	fired *eventstore.Deadline     // removed with the events (AppendGroup); nil: none
 	state atomic.Int32
 	done  chan result // buffered: the writer never blocks on a caller
 }
@@ -37,6 +38,7 @@ type result struct {
 	events []eventstore.Event
 	prior  *eventstore.KeyRecord // the live key found instead of appending
 	err    error
+	fired  bool // the request's fired deadline was removed
 }
 
 // Append implements eventstore.Store. It queues the append for the writer
@@ -57,13 +59,26 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 
 // submit queues r for the writer goroutine and waits for its result.
 func (s *Store) submit(ctx context.Context, r *request) result {
+	if err := s.send(ctx, r); err != nil {
+		return result{err: err}
+	}
+	return s.await(ctx, r)
+}
+
+// send queues r for the writer goroutine.
+func (s *Store) send(ctx context.Context, r *request) error {
 	select {
 	case s.reqs <- r:
+		return nil
 	case <-ctx.Done():
-		return result{err: ctx.Err()}
+		return ctx.Err()
 	case <-s.closing:
-		return result{err: eventstore.ErrClosed}
+		return eventstore.ErrClosed
 	}
+}
+
+// await waits for the result of r, queued by send.
+func (s *Store) await(ctx context.Context, r *request) result {
 	var err error
 	select {
 	case res := <-r.done:
@@ -232,6 +247,7 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 	now := time.Now()
 	results = make([]result, len(batch))
 	next := make(map[eventstore.Cover]uint32, len(batch)) // heads after this batch's appends
+	var fired []int                                       // requests whose deadline is removed
 	for i, r := range batch {
 		from, ok := next[r.cover]
 		if !ok {
@@ -267,6 +283,8 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 				results[i] = result{prior: &rec}
 				if rec.Fingerprint != r.key.Fingerprint {
 					results[i].err = &eventstore.KeyMismatchError{Key: r.key.ID}
+				} else if r.fired != nil {
+					fired = append(fired, i)
 				}
 				continue
 			}
@@ -291,6 +309,19 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 		}
 		next[r.cover] = from + uint32(len(events))
 		results[i] = result{events: events, err: err}
+		if err == nil && r.fired != nil {
+			fired = append(fired, i)
+		}
+	}
+	if len(fired) > 0 {
+		ds := make([]eventstore.Deadline, len(fired))
+		for j, i := range fired {
+			ds[j] = *batch[i].fired
+			results[i].fired = true
+		}
+		if err := s.firedTx(ctx, tx, ds); err != nil {
+			return nil, midway, fmt.Errorf("remove fired deadlines: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, committing, err

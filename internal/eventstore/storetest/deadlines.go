@@ -44,6 +44,10 @@ func RunDeadlines(t *testing.T, open func(t *testing.T) DeadlineStore, reopen fu
 		{"AppendSchedulingInvalidStoresNothing", testAppendSchedulingInvalid},
 		{"AppendSchedulingVisibleTogether", testAppendSchedulingTogether},
 		{"Count", testDeadlineCount},
+		{"AppendGroupStoresEach", testAppendGroup},
+		{"AppendGroupSettlesEachAlone", testAppendGroupAlone},
+		{"AppendGroupOneCoverInOrder", testAppendGroupOneCover},
+		{"AppendGroupLoadBooks", testLoadBooks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -501,5 +505,180 @@ func testDeadlineCount(t *testing.T, ctx context.Context, s DeadlineStore) {
 	}
 	if pending, due, err = c.CountDeadlines(ctx, now); err != nil || pending != 2 || due != 1 {
 		t.Fatalf("after a cancel: %d pending, %d due, %v; want 2 and 1", pending, due, err)
+	}
+}
+
+// appendGroup is the store's AppendGroup, or eventstore.AppendEach when it
+// has none.
+func appendGroup(ctx context.Context, s DeadlineStore, as []eventstore.GroupAppend) []eventstore.GroupResult {
+	if g, ok := s.(eventstore.GroupAppender); ok {
+		return g.AppendGroup(ctx, as)
+	}
+	return eventstore.AppendEach(ctx, s, as)
+}
+
+func fired(d eventstore.Deadline) *eventstore.Deadline { return &d }
+
+// A group of appends, each with its key, its plan and the deadline it
+// fires, stores them all: events numbered per cover, keys found, plans
+// applied, the fired deadlines removed.
+func testAppendGroup(t *testing.T, ctx context.Context, s DeadlineStore) {
+	if _, ok := s.(eventstore.Idempotent); !ok {
+		t.Skip("the store keeps no idempotency keys")
+	}
+	now := time.Now()
+	var as []eventstore.GroupAppend
+	var due []eventstore.Deadline
+	for i := range 20 {
+		d := deadline(fmt.Sprintf("g%02d", i), now.Add(-time.Second))
+		due = append(due, d)
+		a := eventstore.GroupAppend{Cover: newCover("customer"), Pages: numbered(pages("g", 0, 1+i%3), 0),
+			Key: keyOf(fmt.Sprintf("k-group-%d", i)), Fired: fired(d)}
+		if i == 7 {
+			a.Plan = eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{deadline("next", now.Add(time.Hour))}}
+		}
+		as = append(as, a)
+	}
+	must(t, s.Schedule(ctx, append(due, deadline("other", now.Add(-time.Second)))))
+	res := appendGroup(ctx, s, as)
+	if len(res) != len(as) {
+		t.Fatalf("%d results for %d appends", len(res), len(as))
+	}
+	for i, r := range res {
+		if r.Err != nil || r.Prior != nil || len(r.Events) != len(as[i].Pages) || !r.Removed {
+			t.Fatalf("append %d: %d events, prior %v, removed %v, %v; want %d events stored and the deadline removed",
+				i, len(r.Events), r.Prior, r.Removed, r.Err, len(as[i].Pages))
+		}
+		evs, err := s.Read(ctx, as[i].Cover, 0, 0)
+		must(t, err)
+		if len(evs) != len(as[i].Pages) || evs[0].Sequence != 0 || evs[len(evs)-1].Sequence != uint32(len(evs)-1) {
+			t.Fatalf("append %d: read %d events, want %d from sequence 0", i, len(evs), len(as[i].Pages))
+		}
+		rec, ok, err := s.(eventstore.Idempotent).Lookup(ctx, as[i].Key.ID)
+		if err != nil || !ok || rec.Cover != as[i].Cover || rec.From != 0 || rec.To != uint32(len(as[i].Pages)) {
+			t.Fatalf("append %d: key %+v found %v, %v; want [0, %d) of its cover", i, rec, ok, err, len(as[i].Pages))
+		}
+	}
+	if got, want := pendingIDs(t, ctx, s), []string{"next", "other"}; !slices.Equal(got, want) {
+		t.Fatalf("after the group: pending %v, want %v (the fired ones removed, the plan's scheduled)", got, want)
+	}
+}
+
+// In a group, an append that conflicts, one whose key is stored, and an
+// invalid one each get their own answer; the others are stored.
+func testAppendGroupAlone(t *testing.T, ctx context.Context, s DeadlineStore) {
+	if _, ok := s.(eventstore.Idempotent); !ok {
+		t.Skip("the store keeps no idempotency keys")
+	}
+	now := time.Now()
+	ok1, conflict, repeat, bad, ok2 := deadline("ok1", now), deadline("conflict", now), deadline("repeat", now), deadline("bad", now), deadline("ok2", now)
+	must(t, s.Schedule(ctx, []eventstore.Deadline{ok1, conflict, repeat, bad, ok2}))
+	taken := newCover("customer")
+	if _, _, err := s.AppendScheduling(ctx, taken, pages("r", 0, 1), keyOf("k-repeat"), eventstore.DeadlinePlan{}); err != nil {
+		t.Fatal(err)
+	}
+	busy := newCover("customer")
+	_, err := s.Append(ctx, busy, pages("b", 0, 2))
+	must(t, err)
+	as := []eventstore.GroupAppend{
+		{Cover: newCover("customer"), Pages: numbered(pages("a", 0, 1), 0), Key: keyOf("k-ok1"), Fired: fired(ok1)},
+		{Cover: busy, Pages: numbered(pages("c", 0, 1), 0), Key: keyOf("k-conflict"), Fired: fired(conflict),
+			Plan: eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{deadline("from-conflict", now)}}},
+		{Cover: taken, Pages: pages("r", 1, 1), Key: keyOf("k-repeat"), Fired: fired(repeat)},
+		{Cover: newCover("customer"), Pages: pages("x", 0, 1), Fired: fired(bad),
+			Plan: eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{{ID: "no-due", Cover: deadlineCover, Key: "k"}}}},
+		{Cover: newCover("customer"), Pages: numbered(pages("a", 0, 2), 0), Key: keyOf("k-ok2"), Fired: fired(ok2)},
+	}
+	res := appendGroup(ctx, s, as)
+	for _, i := range []int{0, 4} {
+		if r := res[i]; r.Err != nil || len(r.Events) != len(as[i].Pages) || !r.Removed {
+			t.Fatalf("append %d: %d events, removed %v, %v; want it stored beside the others' failures", i, len(r.Events), r.Removed, r.Err)
+		}
+	}
+	if r := res[1]; !errors.Is(r.Err, eventstore.ErrConflict) || len(r.Events) != 0 || r.Removed {
+		t.Fatalf("conflicting append: %d events, removed %v, %v; want ErrConflict", len(r.Events), r.Removed, r.Err)
+	}
+	if _, ok, err := s.(eventstore.Idempotent).Lookup(ctx, "k-conflict"); err != nil || ok {
+		t.Fatalf("the conflicting append's key: found %v, %v; want none", ok, err)
+	}
+	if r := res[2]; r.Err != nil || r.Prior == nil || len(r.Events) != 0 || !r.Removed {
+		t.Fatalf("repeated key: %d events, prior %v, removed %v, %v; want the prior key, nothing stored, the deadline removed",
+			len(r.Events), r.Prior, r.Removed, r.Err)
+	}
+	if r := res[3]; !errors.Is(r.Err, eventstore.ErrInvalid) || r.Removed {
+		t.Fatalf("invalid plan: removed %v, %v; want ErrInvalid", r.Removed, r.Err)
+	}
+	if got, want := pendingIDs(t, ctx, s), []string{"bad", "conflict"}; !slices.Equal(got, want) {
+		t.Fatalf("after the group: pending %v, want %v", got, want)
+	}
+	for cover, n := range map[eventstore.Cover]int{busy: 2, taken: 1, as[0].Cover: 1, as[3].Cover: 0, as[4].Cover: 2} {
+		if evs, err := s.Read(ctx, cover, 0, 0); err != nil || len(evs) != n {
+			t.Fatalf("%s: %d events, %v; want %d", cover, len(evs), err, n)
+		}
+	}
+}
+
+// Two appends to one cover in a group are applied in their order, the
+// second after the first.
+func testAppendGroupOneCover(t *testing.T, ctx context.Context, s DeadlineStore) {
+	cover := newCover("customer")
+	as := []eventstore.GroupAppend{
+		{Cover: cover, Pages: numbered(pages("first", 0, 2), 0)},
+		{Cover: newCover("customer"), Pages: pages("other", 0, 1)},
+		{Cover: cover, Pages: numbered(pages("second", 2, 1), 2)},
+	}
+	res := appendGroup(ctx, s, as)
+	for i, r := range res {
+		if r.Err != nil || len(r.Events) != len(as[i].Pages) {
+			t.Fatalf("append %d: %d events, %v", i, len(r.Events), r.Err)
+		}
+	}
+	evs, err := s.Read(ctx, cover, 0, 0)
+	must(t, err)
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%d:%s", e.Sequence, e.Payload))
+	}
+	if want := []string{"0:first0", "1:first1", "2:second2"}; !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// LoadBooks returns what Load does for each cover: the latest snapshot and
+// the events after it, a cover named twice twice, an unknown one empty.
+func testLoadBooks(t *testing.T, ctx context.Context, s DeadlineStore) {
+	snaps, ok := s.(eventstore.Snapshots)
+	if !ok {
+		t.Skip("the store keeps no snapshots")
+	}
+	plain, snapped, unknown := newCover("customer"), newCover("customer"), newCover("customer")
+	_, err := s.Append(ctx, plain, pages("p", 0, 3))
+	must(t, err)
+	_, err = s.Append(ctx, snapped, pages("s", 0, 5))
+	must(t, err)
+	must(t, snaps.PutSnapshot(ctx, snapped, eventstore.Snapshot{Sequence: 2, TypeURL: "state", State: []byte("old")}))
+	must(t, snaps.PutSnapshot(ctx, snapped, eventstore.Snapshot{Sequence: 3, TypeURL: "state", State: []byte("s3")}))
+	covers := []eventstore.Cover{snapped, unknown, plain, snapped}
+	books, err := eventstore.LoadBooks(ctx, s, snaps, covers)
+	must(t, err)
+	if len(books) != len(covers) {
+		t.Fatalf("%d books for %d covers", len(books), len(covers))
+	}
+	for i, c := range covers {
+		want, err := eventstore.Load(ctx, s, snaps, c)
+		must(t, err)
+		got := books[i]
+		if got.Cover != c || (got.Snapshot == nil) != (want.Snapshot == nil) || len(got.Events) != len(want.Events) {
+			t.Fatalf("book %d of %s: snapshot %v, %d events; Load gives snapshot %v, %d events", i, c, got.Snapshot, len(got.Events), want.Snapshot, len(want.Events))
+		}
+		if got.Snapshot != nil && (got.Snapshot.Sequence != want.Snapshot.Sequence || string(got.Snapshot.State) != string(want.Snapshot.State)) {
+			t.Fatalf("book %d: snapshot at %d %q, want at %d %q", i, got.Snapshot.Sequence, got.Snapshot.State, want.Snapshot.Sequence, want.Snapshot.State)
+		}
+		for j := range got.Events {
+			g, w := got.Events[j], want.Events[j]
+			if g.Sequence != w.Sequence || string(g.Payload) != string(w.Payload) || g.TypeURL != w.TypeURL || !g.CreatedAt.Equal(w.CreatedAt) {
+				t.Fatalf("book %d event %d: %d %q, want %d %q", i, j, g.Sequence, g.Payload, w.Sequence, w.Payload)
+			}
+		}
 	}
 }
