@@ -48,6 +48,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /api/send", c.send)
 	m.HandleFunc("GET /api/config", c.config)
 	m.HandleFunc("GET /api/deadlines", c.deadlines)
+	m.HandleFunc("GET /api/snapshots", c.snapshots)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such console API call: "+r.Method+" "+r.URL.Path)
 	})
@@ -399,7 +400,7 @@ func (c *Console) aggregate(w http.ResponseWriter, r *http.Request) {
 			c.names.Add(name, cv.Root)
 		}
 	}
-	writeJSON(w, map[string]any{"book": v, "name": name})
+	writeJSON(w, map[string]any{"book": v, "name": name, "snapshots": c.keptSnapshots(r, cv)})
 }
 
 // logEntry is one event of the global log.

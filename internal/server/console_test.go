@@ -56,7 +56,7 @@ func TestConsoleNeedsAdmin(t *testing.T) {
 		{"GET", "/api/overview", ""}, {"GET", "/api/aggregates", ""}, {"GET", "/api/log", ""},
 		{"GET", "/api/tail?after=0", ""}, {"GET", "/api/subscriptions", ""}, {"GET", "/api/parked", ""},
 		{"GET", "/api/config", ""}, {"GET", "/api/types", ""}, {"GET", "/api/aggregates/customer/cust-1", ""},
-		{"GET", "/api/deadlines", ""},
+		{"GET", "/api/deadlines", ""}, {"GET", "/api/snapshots", ""},
 		{"POST", "/api/send", `{"domain":"customer","id":"c1","type":"examples.CreateCustomer","payload":{}}`},
 		{"POST", "/api/parked/x/replay", `{}`}, {"POST", "/api/parked/x/discard", `{"confirm":true}`},
 		{"POST", "/api/subscriptions/x/reset", `{"confirm":true}`}, {"POST", "/api/cutover", `{}`},

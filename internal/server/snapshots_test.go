@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -266,5 +267,69 @@ func TestSnapshotOfAnOldStateTypeIsIgnoredAndReplaced(t *testing.T) {
 	snap, n := waitSnapshot(t, srv.QueryAddr(), root, 8)
 	if snap.GetSequence() != 8 || snap.GetState().GetTypeUrl() != "type.googleapis.com/google.protobuf.UInt32Value" || n != 0 {
 		t.Fatalf("a load reads snapshot %v and %d events; want a UInt32Value snapshot at 8 and no event after it", snap, n)
+	}
+}
+
+// The console lists an aggregate's kept snapshots (snapshots.keep), newest
+// first with their sequences and times, and each domain's policy and what
+// its automatic snapshots did.
+func TestConsoleShowsKeptSnapshotsAndDomainFigures(t *testing.T) {
+	logic := &counterLogic{}
+	cfg := counterConfig(t, serveLogic(t, logic), config.SnapshotPolicy{Every: 5, Keep: 3})
+	srv, _ := start(t, cfg)
+	root := uuid.New()
+	c := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
+	for i := range 4 {
+		count(t, c, root, 5)
+		waitSnapshot(t, srv.QueryAddr(), root, uint32(5*(i+1)))
+	}
+	get := func(path string, v any) {
+		t.Helper()
+		resp, err := http.Get("http://" + srv.AdminAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var agg struct {
+		Snapshots []struct {
+			Sequence  uint32 `json:"sequence"`
+			CreatedAt string `json:"created_at"`
+		} `json:"snapshots"`
+	}
+	get("/api/aggregates/counter/"+root.String(), &agg)
+	var seqs []uint32
+	for _, s := range agg.Snapshots {
+		if _, err := time.Parse(time.RFC3339Nano, s.CreatedAt); err != nil {
+			t.Errorf("snapshot %d: created_at %q: %v", s.Sequence, s.CreatedAt, err)
+		}
+		seqs = append(seqs, s.Sequence)
+	}
+	if want := []uint32{20, 15, 10}; !slices.Equal(seqs, want) {
+		t.Fatalf("kept snapshots %v, want %v (the newest 3, newest first)", seqs, want)
+	}
+	var figures struct {
+		Domains []struct {
+			Domain  string             `json:"domain"`
+			Every   int                `json:"every"`
+			Keep    int                `json:"keep"`
+			Taken   float64            `json:"taken"`
+			TakenBy map[string]float64 `json:"taken_by"`
+			Folded  float64            `json:"events_folded"`
+		} `json:"domains"`
+	}
+	get("/api/snapshots", &figures)
+	if len(figures.Domains) != 1 {
+		t.Fatalf("domains %+v, want counter alone", figures.Domains)
+	}
+	d := figures.Domains[0]
+	if d.Domain != "counter" || d.Every != 5 || d.Keep != 3 || d.Taken != 4 || d.TakenBy["every"] != 4 || d.Folded < 20 {
+		t.Fatalf("counter's figures %+v; want every 5, keep 3, 4 taken (every), 20 events folded", d)
 	}
 }

@@ -200,6 +200,22 @@ async function deadlines(signal) {
   return out;
 }
 
+// Each domain's snapshot policy and what its snapshots and loads did on
+// this replica (the metrics evented_snapshots_* and
+// evented_aggregate_load_seconds).
+async function snapshots(signal) {
+  const o = await api('/api/snapshots', { signal });
+  const policy = (d) => [d.every && `every ${d.every}`, d.load_over && `load over ${d.load_over}`, d.idle && `idle ${d.idle}`].filter(Boolean).join(', ') || 'none';
+  const counts = (m) => Object.entries(m || {}).map(([k, v]) => `${k} ${fmtNum(v)}`).join(', ');
+  return [h('h1', {}, 'Snapshots'),
+    h('p', { class: 'muted' }, 'Per domain: the automatic snapshot policy, how many snapshots each aggregate keeps, and since this replica started the snapshots taken, those skipped, and the loads of aggregates for commands. An aggregate\'s kept snapshots are listed with its events.'),
+    table(['Domain', 'Automatic', 'Keep', 'State type', 'Taken', 'Skipped', 'Events folded', 'Loads', 'Mean load'], o.domains.map((d) => h('tr', {},
+      td(d.domain), td(policy(d)), td(String(d.keep), 'num'), td(d.state_type || '', 'mono'),
+      td(d.taken ? `${fmtNum(d.taken)} (${counts(d.taken_by)})` : '0', 'num'), td(counts(d.skipped) || '0'),
+      td(fmtNum(d.events_folded), 'num'), td(fmtNum(d.loads), 'num'), td(d.loads ? `${d.load_mean_ms.toFixed(2)} ms` : '', 'num'))),
+    { empty: 'No business logic is configured.' })];
+}
+
 async function parked(signal, reload) {
   const o = await api('/api/parked', { signal });
   const subs = Object.keys(o.counts);
@@ -305,6 +321,9 @@ async function events(signal, reload, params) {
     detail = h('div', {},
       h('h2', {}, `${b.domain} / ${book.name || b.root}`), book.name ? h('p', { class: 'muted mono' }, b.root) : null,
       b.snapshot ? h('details', {}, h('summary', {}, `Snapshot at sequence ${b.snapshot.sequence} (${b.snapshot.type})`), h('pre', { class: 'block' }, JSON.stringify(b.snapshot.state ?? b.snapshot.state_base64, null, 2))) : h('p', { class: 'muted' }, 'No snapshot.'),
+      (book.snapshots || []).length > 1 ? h('details', { id: 'kept-snapshots' }, h('summary', {}, `${book.snapshots.length} snapshots kept (snapshots.keep), newest first`),
+        table(['Seq', 'Type', 'Bytes', 'Taken'], book.snapshots.map((s, i) => h('tr', {},
+          td(String(s.sequence) + (i === 0 ? ' (loaded)' : ''), 'num'), td(s.type), td(fmtNum(s.bytes), 'num'), td(fmtTime(s.created_at)))))) : null,
       table(['Seq', 'Type', 'Payload', 'Created', 'Cause'], b.events.map((e) => h('tr', {},
         td(String(e.sequence), 'num'), td(e.type), td(payloadText(e), 'mono'), td(fmtTime(e.created_at)),
         td(e.cause ? h('pre', { class: 'muted' }, [e.cause.correlation_id && 'correlation ' + e.cause.correlation_id, e.cause.command_id && 'command ' + e.cause.command_id, e.cause.caused_by && 'caused by ' + e.cause.caused_by, 'depth ' + e.cause.depth].filter(Boolean).join('\n')) : ''))), { empty: 'No events.' }));
@@ -390,7 +409,7 @@ function login(message) {
 
 // --- routing
 
-const pages = { overview, events, subscriptions, parked, deadlines, send, config: configPage };
+const pages = { overview, events, subscriptions, parked, deadlines, snapshots, send, config: configPage };
 let current;
 
 function flash(msg, bad = false) {
