@@ -1683,6 +1683,78 @@ func (x *PendingDeadline) GetScheduledAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Addition: one snapshot kept of an aggregate (ListSnapshots).
+type KeptSnapshot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first sequence NOT folded into its state.
+	Sequence uint32 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The type URL of its state.
+	TypeUrl string `protobuf:"bytes,2,opt,name=type_url,json=typeUrl,proto3" json:"type_url,omitempty"`
+	// The size of its state, in bytes.
+	StateBytes    uint32                 `protobuf:"varint,3,opt,name=state_bytes,json=stateBytes,proto3" json:"state_bytes,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeptSnapshot) Reset() {
+	*x = KeptSnapshot{}
+	mi := &file_evented_evented_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeptSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeptSnapshot) ProtoMessage() {}
+
+func (x *KeptSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_evented_evented_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeptSnapshot.ProtoReflect.Descriptor instead.
+func (*KeptSnapshot) Descriptor() ([]byte, []int) {
+	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *KeptSnapshot) GetSequence() uint32 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *KeptSnapshot) GetTypeUrl() string {
+	if x != nil {
+		return x.TypeUrl
+	}
+	return ""
+}
+
+func (x *KeptSnapshot) GetStateBytes() uint32 {
+	if x != nil {
+		return x.StateBytes
+	}
+	return 0
+}
+
+func (x *KeptSnapshot) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
 // Addition: where to reset a subscriber to.
 type ResetRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1701,7 +1773,7 @@ type ResetRequest struct {
 
 func (x *ResetRequest) Reset() {
 	*x = ResetRequest{}
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1785,7 @@ func (x *ResetRequest) String() string {
 func (*ResetRequest) ProtoMessage() {}
 
 func (x *ResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[24]
+	mi := &file_evented_evented_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1798,7 @@ func (x *ResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetRequest.ProtoReflect.Descriptor instead.
 func (*ResetRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{24}
+	return file_evented_evented_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ResetRequest) GetSubscriber() string {
@@ -1817,7 +1889,7 @@ type ResetResult struct {
 
 func (x *ResetResult) Reset() {
 	*x = ResetResult{}
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1901,7 @@ func (x *ResetResult) String() string {
 func (*ResetResult) ProtoMessage() {}
 
 func (x *ResetResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[25]
+	mi := &file_evented_evented_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1842,7 +1914,7 @@ func (x *ResetResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetResult.ProtoReflect.Descriptor instead.
 func (*ResetResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{25}
+	return file_evented_evented_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ResetResult) GetPosition() uint64 {
@@ -1919,7 +1991,7 @@ type SubscriptionStatus struct {
 
 func (x *SubscriptionStatus) Reset() {
 	*x = SubscriptionStatus{}
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2003,7 @@ func (x *SubscriptionStatus) String() string {
 func (*SubscriptionStatus) ProtoMessage() {}
 
 func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[26]
+	mi := &file_evented_evented_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2016,7 @@ func (x *SubscriptionStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscriptionStatus.ProtoReflect.Descriptor instead.
 func (*SubscriptionStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{26}
+	return file_evented_evented_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SubscriptionStatus) GetName() string {
@@ -2093,7 +2165,7 @@ type CutOverRequest struct {
 
 func (x *CutOverRequest) Reset() {
 	*x = CutOverRequest{}
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2177,7 @@ func (x *CutOverRequest) String() string {
 func (*CutOverRequest) ProtoMessage() {}
 
 func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[27]
+	mi := &file_evented_evented_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2190,7 @@ func (x *CutOverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverRequest.ProtoReflect.Descriptor instead.
 func (*CutOverRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{27}
+	return file_evented_evented_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CutOverRequest) GetProjector() string {
@@ -2155,7 +2227,7 @@ type CutOverResult struct {
 
 func (x *CutOverResult) Reset() {
 	*x = CutOverResult{}
-	mi := &file_evented_evented_proto_msgTypes[28]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2167,7 +2239,7 @@ func (x *CutOverResult) String() string {
 func (*CutOverResult) ProtoMessage() {}
 
 func (x *CutOverResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[28]
+	mi := &file_evented_evented_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2180,7 +2252,7 @@ func (x *CutOverResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CutOverResult.ProtoReflect.Descriptor instead.
 func (*CutOverResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{28}
+	return file_evented_evented_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CutOverResult) GetProjector() string {
@@ -2225,7 +2297,7 @@ type SegmentStatus struct {
 
 func (x *SegmentStatus) Reset() {
 	*x = SegmentStatus{}
-	mi := &file_evented_evented_proto_msgTypes[29]
+	mi := &file_evented_evented_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2309,7 @@ func (x *SegmentStatus) String() string {
 func (*SegmentStatus) ProtoMessage() {}
 
 func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[29]
+	mi := &file_evented_evented_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2322,7 @@ func (x *SegmentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SegmentStatus.ProtoReflect.Descriptor instead.
 func (*SegmentStatus) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{29}
+	return file_evented_evented_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SegmentStatus) GetIndex() uint32 {
@@ -2314,7 +2386,7 @@ type ParkedQuery struct {
 
 func (x *ParkedQuery) Reset() {
 	*x = ParkedQuery{}
-	mi := &file_evented_evented_proto_msgTypes[30]
+	mi := &file_evented_evented_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2398,7 @@ func (x *ParkedQuery) String() string {
 func (*ParkedQuery) ProtoMessage() {}
 
 func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[30]
+	mi := &file_evented_evented_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2411,7 @@ func (x *ParkedQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedQuery.ProtoReflect.Descriptor instead.
 func (*ParkedQuery) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{30}
+	return file_evented_evented_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ParkedQuery) GetSubscriber() string {
@@ -2373,7 +2445,7 @@ type ParkedEvent struct {
 
 func (x *ParkedEvent) Reset() {
 	*x = ParkedEvent{}
-	mi := &file_evented_evented_proto_msgTypes[31]
+	mi := &file_evented_evented_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2385,7 +2457,7 @@ func (x *ParkedEvent) String() string {
 func (*ParkedEvent) ProtoMessage() {}
 
 func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[31]
+	mi := &file_evented_evented_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2398,7 +2470,7 @@ func (x *ParkedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ParkedEvent.ProtoReflect.Descriptor instead.
 func (*ParkedEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{31}
+	return file_evented_evented_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ParkedEvent) GetSubscriber() string {
@@ -2461,7 +2533,7 @@ type ReplayResult struct {
 
 func (x *ReplayResult) Reset() {
 	*x = ReplayResult{}
-	mi := &file_evented_evented_proto_msgTypes[32]
+	mi := &file_evented_evented_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2545,7 @@ func (x *ReplayResult) String() string {
 func (*ReplayResult) ProtoMessage() {}
 
 func (x *ReplayResult) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[32]
+	mi := &file_evented_evented_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2558,7 @@ func (x *ReplayResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayResult.ProtoReflect.Descriptor instead.
 func (*ReplayResult) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{32}
+	return file_evented_evented_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReplayResult) GetReplayed() uint64 {
@@ -2514,7 +2586,7 @@ type ReplayFailure struct {
 
 func (x *ReplayFailure) Reset() {
 	*x = ReplayFailure{}
-	mi := &file_evented_evented_proto_msgTypes[33]
+	mi := &file_evented_evented_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2598,7 @@ func (x *ReplayFailure) String() string {
 func (*ReplayFailure) ProtoMessage() {}
 
 func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[33]
+	mi := &file_evented_evented_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2611,7 @@ func (x *ReplayFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplayFailure.ProtoReflect.Descriptor instead.
 func (*ReplayFailure) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{33}
+	return file_evented_evented_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ReplayFailure) GetCover() *Cover {
@@ -2568,7 +2640,7 @@ type UpcastRequest struct {
 
 func (x *UpcastRequest) Reset() {
 	*x = UpcastRequest{}
-	mi := &file_evented_evented_proto_msgTypes[34]
+	mi := &file_evented_evented_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2652,7 @@ func (x *UpcastRequest) String() string {
 func (*UpcastRequest) ProtoMessage() {}
 
 func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[34]
+	mi := &file_evented_evented_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2665,7 @@ func (x *UpcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastRequest.ProtoReflect.Descriptor instead.
 func (*UpcastRequest) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{34}
+	return file_evented_evented_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UpcastRequest) GetDomain() string {
@@ -2623,7 +2695,7 @@ type UpcastEvent struct {
 
 func (x *UpcastEvent) Reset() {
 	*x = UpcastEvent{}
-	mi := &file_evented_evented_proto_msgTypes[35]
+	mi := &file_evented_evented_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2635,7 +2707,7 @@ func (x *UpcastEvent) String() string {
 func (*UpcastEvent) ProtoMessage() {}
 
 func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[35]
+	mi := &file_evented_evented_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2648,7 +2720,7 @@ func (x *UpcastEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastEvent.ProtoReflect.Descriptor instead.
 func (*UpcastEvent) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{35}
+	return file_evented_evented_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *UpcastEvent) GetEvent() *anypb.Any {
@@ -2675,7 +2747,7 @@ type UpcastResponse struct {
 
 func (x *UpcastResponse) Reset() {
 	*x = UpcastResponse{}
-	mi := &file_evented_evented_proto_msgTypes[36]
+	mi := &file_evented_evented_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2687,7 +2759,7 @@ func (x *UpcastResponse) String() string {
 func (*UpcastResponse) ProtoMessage() {}
 
 func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_evented_evented_proto_msgTypes[36]
+	mi := &file_evented_evented_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2700,7 +2772,7 @@ func (x *UpcastResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpcastResponse.ProtoReflect.Descriptor instead.
 func (*UpcastResponse) Descriptor() ([]byte, []int) {
-	return file_evented_evented_proto_rawDescGZIP(), []int{36}
+	return file_evented_evented_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *UpcastResponse) GetEvents() []*UpcastEvent {
@@ -2837,7 +2909,14 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x03due\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03due\x12.\n" +
 	"\acommand\x18\x03 \x01(\v2\x14.evented.CommandBookR\acommand\x12\x10\n" +
 	"\x03key\x18\x04 \x01(\tR\x03key\x12=\n" +
-	"\fscheduled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\"\xd4\x01\n" +
+	"\fscheduled_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vscheduledAt\"\xa1\x01\n" +
+	"\fKeptSnapshot\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\rR\bsequence\x12\x19\n" +
+	"\btype_url\x18\x02 \x01(\tR\atypeUrl\x12\x1f\n" +
+	"\vstate_bytes\x18\x03 \x01(\rR\n" +
+	"stateBytes\x129\n" +
+	"\n" +
+	"created_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xd4\x01\n" +
 	"\fResetRequest\x12\x1e\n" +
 	"\n" +
 	"subscriber\x18\x01 \x01(\tR\n" +
@@ -2951,7 +3030,7 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x04Saga\x124\n" +
 	"\x06Handle\x12\x12.evented.EventBook\x1a\x16.google.protobuf.Empty\x12H\n" +
 	"\n" +
-	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\x9a\x04\n" +
+	"HandleSync\x12\x12.evented.EventBook\x1a&.evented.SynchronousProcessingResponse2\xd4\x04\n" +
 	"\rDeliveryAdmin\x12J\n" +
 	"\x11ListSubscriptions\x12\x16.google.protobuf.Empty\x1a\x1b.evented.SubscriptionStatus0\x01\x12:\n" +
 	"\n" +
@@ -2960,7 +3039,8 @@ const file_evented_evented_proto_rawDesc = "" +
 	"\x11ResetSubscription\x12\x15.evented.ResetRequest\x1a\x14.evented.ResetResult\x12:\n" +
 	"\aCutOver\x12\x17.evented.CutOverRequest\x1a\x16.evented.CutOverResult\x12@\n" +
 	"\rDiscardParked\x12\x17.evented.DiscardRequest\x1a\x16.evented.DiscardResult\x12C\n" +
-	"\rListDeadlines\x12\x16.evented.DeadlineQuery\x1a\x18.evented.PendingDeadline0\x01\x12?\n" +
+	"\rListDeadlines\x12\x16.evented.DeadlineQuery\x1a\x18.evented.PendingDeadline0\x01\x128\n" +
+	"\rListSnapshots\x12\x0e.evented.Cover\x1a\x15.evented.KeptSnapshot0\x01\x12?\n" +
 	"\x0fListLiveQueries\x12\x16.google.protobuf.Empty\x1a\x12.evented.LiveQuery0\x012E\n" +
 	"\bUpcaster\x129\n" +
 	"\x06Upcast\x12\x16.evented.UpcastRequest\x1a\x17.evented.UpcastResponseB*Z(github.com/evented/evented/api/eventedpbb\x06proto3"
@@ -2977,7 +3057,7 @@ func file_evented_evented_proto_rawDescGZIP() []byte {
 	return file_evented_evented_proto_rawDescData
 }
 
-var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_evented_evented_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_evented_evented_proto_goTypes = []any{
 	(*UUID)(nil),                          // 0: evented.UUID
 	(*Cover)(nil),                         // 1: evented.Cover
@@ -3003,130 +3083,134 @@ var file_evented_evented_proto_goTypes = []any{
 	(*DiscardResult)(nil),                 // 21: evented.DiscardResult
 	(*DeadlineQuery)(nil),                 // 22: evented.DeadlineQuery
 	(*PendingDeadline)(nil),               // 23: evented.PendingDeadline
-	(*ResetRequest)(nil),                  // 24: evented.ResetRequest
-	(*ResetResult)(nil),                   // 25: evented.ResetResult
-	(*SubscriptionStatus)(nil),            // 26: evented.SubscriptionStatus
-	(*CutOverRequest)(nil),                // 27: evented.CutOverRequest
-	(*CutOverResult)(nil),                 // 28: evented.CutOverResult
-	(*SegmentStatus)(nil),                 // 29: evented.SegmentStatus
-	(*ParkedQuery)(nil),                   // 30: evented.ParkedQuery
-	(*ParkedEvent)(nil),                   // 31: evented.ParkedEvent
-	(*ReplayResult)(nil),                  // 32: evented.ReplayResult
-	(*ReplayFailure)(nil),                 // 33: evented.ReplayFailure
-	(*UpcastRequest)(nil),                 // 34: evented.UpcastRequest
-	(*UpcastEvent)(nil),                   // 35: evented.UpcastEvent
-	(*UpcastResponse)(nil),                // 36: evented.UpcastResponse
-	(*timestamppb.Timestamp)(nil),         // 37: google.protobuf.Timestamp
-	(*anypb.Any)(nil),                     // 38: google.protobuf.Any
-	(*durationpb.Duration)(nil),           // 39: google.protobuf.Duration
-	(*emptypb.Empty)(nil),                 // 40: google.protobuf.Empty
+	(*KeptSnapshot)(nil),                  // 24: evented.KeptSnapshot
+	(*ResetRequest)(nil),                  // 25: evented.ResetRequest
+	(*ResetResult)(nil),                   // 26: evented.ResetResult
+	(*SubscriptionStatus)(nil),            // 27: evented.SubscriptionStatus
+	(*CutOverRequest)(nil),                // 28: evented.CutOverRequest
+	(*CutOverResult)(nil),                 // 29: evented.CutOverResult
+	(*SegmentStatus)(nil),                 // 30: evented.SegmentStatus
+	(*ParkedQuery)(nil),                   // 31: evented.ParkedQuery
+	(*ParkedEvent)(nil),                   // 32: evented.ParkedEvent
+	(*ReplayResult)(nil),                  // 33: evented.ReplayResult
+	(*ReplayFailure)(nil),                 // 34: evented.ReplayFailure
+	(*UpcastRequest)(nil),                 // 35: evented.UpcastRequest
+	(*UpcastEvent)(nil),                   // 36: evented.UpcastEvent
+	(*UpcastResponse)(nil),                // 37: evented.UpcastResponse
+	(*timestamppb.Timestamp)(nil),         // 38: google.protobuf.Timestamp
+	(*anypb.Any)(nil),                     // 39: google.protobuf.Any
+	(*durationpb.Duration)(nil),           // 40: google.protobuf.Duration
+	(*emptypb.Empty)(nil),                 // 41: google.protobuf.Empty
 }
 var file_evented_evented_proto_depIdxs = []int32{
 	0,  // 0: evented.Cover.root:type_name -> evented.UUID
-	37, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
-	38, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
+	38, // 1: evented.EventPage.created_at:type_name -> google.protobuf.Timestamp
+	39, // 2: evented.EventPage.event:type_name -> google.protobuf.Any
 	3,  // 3: evented.EventPage.metadata:type_name -> evented.EventMetadata
 	1,  // 4: evented.EventMetadata.caused_by:type_name -> evented.Cover
-	38, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
+	39, // 5: evented.Snapshot.state:type_name -> google.protobuf.Any
 	1,  // 6: evented.EventBook.cover:type_name -> evented.Cover
 	4,  // 7: evented.EventBook.snapshot:type_name -> evented.Snapshot
 	2,  // 8: evented.EventBook.pages:type_name -> evented.EventPage
 	6,  // 9: evented.EventBook.deadlines:type_name -> evented.Deadline
-	37, // 10: evented.Deadline.due:type_name -> google.protobuf.Timestamp
+	38, // 10: evented.Deadline.due:type_name -> google.protobuf.Timestamp
 	11, // 11: evented.Deadline.command:type_name -> evented.CommandBook
 	1,  // 12: evented.Projection.cover:type_name -> evented.Cover
-	38, // 13: evented.Projection.projection:type_name -> google.protobuf.Any
+	39, // 13: evented.Projection.projection:type_name -> google.protobuf.Any
 	5,  // 14: evented.SynchronousProcessingResponse.books:type_name -> evented.EventBook
 	11, // 15: evented.SynchronousProcessingResponse.commands:type_name -> evented.CommandBook
 	7,  // 16: evented.SynchronousProcessingResponse.projections:type_name -> evented.Projection
 	9,  // 17: evented.SynchronousProcessingResponse.waits:type_name -> evented.SubscriberWait
 	6,  // 18: evented.SynchronousProcessingResponse.deadlines:type_name -> evented.Deadline
-	38, // 19: evented.CommandPage.command:type_name -> google.protobuf.Any
+	39, // 19: evented.CommandPage.command:type_name -> google.protobuf.Any
 	1,  // 20: evented.CommandBook.cover:type_name -> evented.Cover
 	10, // 21: evented.CommandBook.pages:type_name -> evented.CommandPage
 	5,  // 22: evented.ContextualCommand.events:type_name -> evented.EventBook
 	11, // 23: evented.ContextualCommand.command:type_name -> evented.CommandBook
 	0,  // 24: evented.Query.root:type_name -> evented.UUID
-	39, // 25: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
+	40, // 25: evented.WaitRequest.timeout:type_name -> google.protobuf.Duration
 	9,  // 26: evented.WaitResponse.waits:type_name -> evented.SubscriberWait
 	0,  // 27: evented.AggregateRoot.root:type_name -> evented.UUID
 	1,  // 28: evented.ProjectionSubscription.cover:type_name -> evented.Cover
 	7,  // 29: evented.ProjectionUpdate.projection:type_name -> evented.Projection
-	37, // 30: evented.LiveQuery.since:type_name -> google.protobuf.Timestamp
+	38, // 30: evented.LiveQuery.since:type_name -> google.protobuf.Timestamp
 	1,  // 31: evented.DiscardRequest.covers:type_name -> evented.Cover
 	1,  // 32: evented.DiscardResult.covers:type_name -> evented.Cover
-	37, // 33: evented.PendingDeadline.due:type_name -> google.protobuf.Timestamp
+	38, // 33: evented.PendingDeadline.due:type_name -> google.protobuf.Timestamp
 	11, // 34: evented.PendingDeadline.command:type_name -> evented.CommandBook
-	37, // 35: evented.PendingDeadline.scheduled_at:type_name -> google.protobuf.Timestamp
-	37, // 36: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
-	29, // 37: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
-	37, // 38: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
-	1,  // 39: evented.ParkedQuery.covers:type_name -> evented.Cover
-	1,  // 40: evented.ParkedEvent.cover:type_name -> evented.Cover
-	2,  // 41: evented.ParkedEvent.page:type_name -> evented.EventPage
-	37, // 42: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
-	33, // 43: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
-	1,  // 44: evented.ReplayFailure.cover:type_name -> evented.Cover
-	35, // 45: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
-	38, // 46: evented.UpcastEvent.event:type_name -> google.protobuf.Any
-	35, // 47: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
-	11, // 48: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
-	5,  // 49: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
-	13, // 50: evented.EventQuery.GetEvents:input_type -> evented.Query
-	13, // 51: evented.EventQuery.Synchronize:input_type -> evented.Query
-	40, // 52: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
-	14, // 53: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
-	17, // 54: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
-	12, // 55: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
-	5,  // 56: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
-	5,  // 57: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 58: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 59: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
-	5,  // 60: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
-	5,  // 61: evented.Projector.Handle:input_type -> evented.EventBook
-	5,  // 62: evented.Projector.HandleSync:input_type -> evented.EventBook
-	5,  // 63: evented.Saga.Handle:input_type -> evented.EventBook
-	5,  // 64: evented.Saga.HandleSync:input_type -> evented.EventBook
-	40, // 65: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
-	30, // 66: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
-	30, // 67: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
-	24, // 68: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
-	27, // 69: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
-	20, // 70: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
-	22, // 71: evented.DeliveryAdmin.ListDeadlines:input_type -> evented.DeadlineQuery
-	40, // 72: evented.DeliveryAdmin.ListLiveQueries:input_type -> google.protobuf.Empty
-	34, // 73: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
-	8,  // 74: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
-	8,  // 75: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
-	5,  // 76: evented.EventQuery.GetEvents:output_type -> evented.EventBook
-	5,  // 77: evented.EventQuery.Synchronize:output_type -> evented.EventBook
-	16, // 78: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
-	15, // 79: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
-	18, // 80: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
-	5,  // 81: evented.BusinessLogic.Handle:output_type -> evented.EventBook
-	4,  // 82: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
-	40, // 83: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
-	7,  // 84: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
-	40, // 85: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
-	8,  // 86: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	40, // 87: evented.Projector.Handle:output_type -> google.protobuf.Empty
-	7,  // 88: evented.Projector.HandleSync:output_type -> evented.Projection
-	40, // 89: evented.Saga.Handle:output_type -> google.protobuf.Empty
-	8,  // 90: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
-	26, // 91: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
-	31, // 92: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
-	32, // 93: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
-	25, // 94: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
-	28, // 95: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
-	21, // 96: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
-	23, // 97: evented.DeliveryAdmin.ListDeadlines:output_type -> evented.PendingDeadline
-	19, // 98: evented.DeliveryAdmin.ListLiveQueries:output_type -> evented.LiveQuery
-	36, // 99: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
-	74, // [74:100] is the sub-list for method output_type
-	48, // [48:74] is the sub-list for method input_type
-	48, // [48:48] is the sub-list for extension type_name
-	48, // [48:48] is the sub-list for extension extendee
-	0,  // [0:48] is the sub-list for field type_name
+	38, // 35: evented.PendingDeadline.scheduled_at:type_name -> google.protobuf.Timestamp
+	38, // 36: evented.KeptSnapshot.created_at:type_name -> google.protobuf.Timestamp
+	38, // 37: evented.ResetRequest.time:type_name -> google.protobuf.Timestamp
+	30, // 38: evented.SubscriptionStatus.segments:type_name -> evented.SegmentStatus
+	38, // 39: evented.SegmentStatus.expires:type_name -> google.protobuf.Timestamp
+	1,  // 40: evented.ParkedQuery.covers:type_name -> evented.Cover
+	1,  // 41: evented.ParkedEvent.cover:type_name -> evented.Cover
+	2,  // 42: evented.ParkedEvent.page:type_name -> evented.EventPage
+	38, // 43: evented.ParkedEvent.parked_at:type_name -> google.protobuf.Timestamp
+	34, // 44: evented.ReplayResult.failed:type_name -> evented.ReplayFailure
+	1,  // 45: evented.ReplayFailure.cover:type_name -> evented.Cover
+	36, // 46: evented.UpcastRequest.events:type_name -> evented.UpcastEvent
+	39, // 47: evented.UpcastEvent.event:type_name -> google.protobuf.Any
+	36, // 48: evented.UpcastResponse.events:type_name -> evented.UpcastEvent
+	11, // 49: evented.BusinessCoordinator.Handle:input_type -> evented.CommandBook
+	5,  // 50: evented.BusinessCoordinator.Record:input_type -> evented.EventBook
+	13, // 51: evented.EventQuery.GetEvents:input_type -> evented.Query
+	13, // 52: evented.EventQuery.Synchronize:input_type -> evented.Query
+	41, // 53: evented.EventQuery.GetAggregateRoots:input_type -> google.protobuf.Empty
+	14, // 54: evented.EventQuery.WaitFor:input_type -> evented.WaitRequest
+	17, // 55: evented.ProjectionQuery.Subscribe:input_type -> evented.ProjectionSubscription
+	12, // 56: evented.BusinessLogic.Handle:input_type -> evented.ContextualCommand
+	5,  // 57: evented.BusinessLogic.Snapshot:input_type -> evented.EventBook
+	5,  // 58: evented.ProjectorCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 59: evented.ProjectorCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 60: evented.SagaCoordinator.Handle:input_type -> evented.EventBook
+	5,  // 61: evented.SagaCoordinator.HandleSync:input_type -> evented.EventBook
+	5,  // 62: evented.Projector.Handle:input_type -> evented.EventBook
+	5,  // 63: evented.Projector.HandleSync:input_type -> evented.EventBook
+	5,  // 64: evented.Saga.Handle:input_type -> evented.EventBook
+	5,  // 65: evented.Saga.HandleSync:input_type -> evented.EventBook
+	41, // 66: evented.DeliveryAdmin.ListSubscriptions:input_type -> google.protobuf.Empty
+	31, // 67: evented.DeliveryAdmin.ListParked:input_type -> evented.ParkedQuery
+	31, // 68: evented.DeliveryAdmin.ReplayParked:input_type -> evented.ParkedQuery
+	25, // 69: evented.DeliveryAdmin.ResetSubscription:input_type -> evented.ResetRequest
+	28, // 70: evented.DeliveryAdmin.CutOver:input_type -> evented.CutOverRequest
+	20, // 71: evented.DeliveryAdmin.DiscardParked:input_type -> evented.DiscardRequest
+	22, // 72: evented.DeliveryAdmin.ListDeadlines:input_type -> evented.DeadlineQuery
+	1,  // 73: evented.DeliveryAdmin.ListSnapshots:input_type -> evented.Cover
+	41, // 74: evented.DeliveryAdmin.ListLiveQueries:input_type -> google.protobuf.Empty
+	35, // 75: evented.Upcaster.Upcast:input_type -> evented.UpcastRequest
+	8,  // 76: evented.BusinessCoordinator.Handle:output_type -> evented.SynchronousProcessingResponse
+	8,  // 77: evented.BusinessCoordinator.Record:output_type -> evented.SynchronousProcessingResponse
+	5,  // 78: evented.EventQuery.GetEvents:output_type -> evented.EventBook
+	5,  // 79: evented.EventQuery.Synchronize:output_type -> evented.EventBook
+	16, // 80: evented.EventQuery.GetAggregateRoots:output_type -> evented.AggregateRoot
+	15, // 81: evented.EventQuery.WaitFor:output_type -> evented.WaitResponse
+	18, // 82: evented.ProjectionQuery.Subscribe:output_type -> evented.ProjectionUpdate
+	5,  // 83: evented.BusinessLogic.Handle:output_type -> evented.EventBook
+	4,  // 84: evented.BusinessLogic.Snapshot:output_type -> evented.Snapshot
+	41, // 85: evented.ProjectorCoordinator.Handle:output_type -> google.protobuf.Empty
+	7,  // 86: evented.ProjectorCoordinator.HandleSync:output_type -> evented.Projection
+	41, // 87: evented.SagaCoordinator.Handle:output_type -> google.protobuf.Empty
+	8,  // 88: evented.SagaCoordinator.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	41, // 89: evented.Projector.Handle:output_type -> google.protobuf.Empty
+	7,  // 90: evented.Projector.HandleSync:output_type -> evented.Projection
+	41, // 91: evented.Saga.Handle:output_type -> google.protobuf.Empty
+	8,  // 92: evented.Saga.HandleSync:output_type -> evented.SynchronousProcessingResponse
+	27, // 93: evented.DeliveryAdmin.ListSubscriptions:output_type -> evented.SubscriptionStatus
+	32, // 94: evented.DeliveryAdmin.ListParked:output_type -> evented.ParkedEvent
+	33, // 95: evented.DeliveryAdmin.ReplayParked:output_type -> evented.ReplayResult
+	26, // 96: evented.DeliveryAdmin.ResetSubscription:output_type -> evented.ResetResult
+	29, // 97: evented.DeliveryAdmin.CutOver:output_type -> evented.CutOverResult
+	21, // 98: evented.DeliveryAdmin.DiscardParked:output_type -> evented.DiscardResult
+	23, // 99: evented.DeliveryAdmin.ListDeadlines:output_type -> evented.PendingDeadline
+	24, // 100: evented.DeliveryAdmin.ListSnapshots:output_type -> evented.KeptSnapshot
+	19, // 101: evented.DeliveryAdmin.ListLiveQueries:output_type -> evented.LiveQuery
+	37, // 102: evented.Upcaster.Upcast:output_type -> evented.UpcastResponse
+	76, // [76:103] is the sub-list for method output_type
+	49, // [49:76] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_evented_evented_proto_init() }
@@ -3138,7 +3222,7 @@ func file_evented_evented_proto_init() {
 		(*EventPage_Num)(nil),
 		(*EventPage_Force)(nil),
 	}
-	file_evented_evented_proto_msgTypes[24].OneofWrappers = []any{
+	file_evented_evented_proto_msgTypes[25].OneofWrappers = []any{
 		(*ResetRequest_Beginning)(nil),
 		(*ResetRequest_AfterPosition)(nil),
 		(*ResetRequest_Time)(nil),
@@ -3149,7 +3233,7 @@ func file_evented_evented_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_evented_evented_proto_rawDesc), len(file_evented_evented_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   37,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   10,
 		},

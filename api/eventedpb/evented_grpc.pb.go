@@ -1284,6 +1284,7 @@ const (
 	DeliveryAdmin_CutOver_FullMethodName           = "/evented.DeliveryAdmin/CutOver"
 	DeliveryAdmin_DiscardParked_FullMethodName     = "/evented.DeliveryAdmin/DiscardParked"
 	DeliveryAdmin_ListDeadlines_FullMethodName     = "/evented.DeliveryAdmin/ListDeadlines"
+	DeliveryAdmin_ListSnapshots_FullMethodName     = "/evented.DeliveryAdmin/ListSnapshots"
 	DeliveryAdmin_ListLiveQueries_FullMethodName   = "/evented.DeliveryAdmin/ListLiveQueries"
 )
 
@@ -1322,6 +1323,10 @@ type DeliveryAdminClient interface {
 	DiscardParked(ctx context.Context, in *DiscardRequest, opts ...grpc.CallOption) (*DiscardResult, error)
 	// The pending deadlines, earliest first.
 	ListDeadlines(ctx context.Context, in *DeadlineQuery, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PendingDeadline], error)
+	// The snapshots kept of an aggregate (snapshots.keep), newest first: the
+	// first is the one commands load. Without their states (GetEvents
+	// returns the latest with its state).
+	ListSnapshots(ctx context.Context, in *Cover, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeptSnapshot], error)
 	// The subscription queries (ProjectionQuery.Subscribe) this replica
 	// serves now, oldest first. Each replica serves its own clients: ask
 	// each one for the whole picture.
@@ -1433,9 +1438,28 @@ func (c *deliveryAdminClient) ListDeadlines(ctx context.Context, in *DeadlineQue
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DeliveryAdmin_ListDeadlinesClient = grpc.ServerStreamingClient[PendingDeadline]
 
+func (c *deliveryAdminClient) ListSnapshots(ctx context.Context, in *Cover, opts ...grpc.CallOption) (grpc.ServerStreamingClient[KeptSnapshot], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[3], DeliveryAdmin_ListSnapshots_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[Cover, KeptSnapshot]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListSnapshotsClient = grpc.ServerStreamingClient[KeptSnapshot]
+
 func (c *deliveryAdminClient) ListLiveQueries(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LiveQuery], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[3], DeliveryAdmin_ListLiveQueries_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &DeliveryAdmin_ServiceDesc.Streams[4], DeliveryAdmin_ListLiveQueries_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -1487,6 +1511,10 @@ type DeliveryAdminServer interface {
 	DiscardParked(context.Context, *DiscardRequest) (*DiscardResult, error)
 	// The pending deadlines, earliest first.
 	ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error
+	// The snapshots kept of an aggregate (snapshots.keep), newest first: the
+	// first is the one commands load. Without their states (GetEvents
+	// returns the latest with its state).
+	ListSnapshots(*Cover, grpc.ServerStreamingServer[KeptSnapshot]) error
 	// The subscription queries (ProjectionQuery.Subscribe) this replica
 	// serves now, oldest first. Each replica serves its own clients: ask
 	// each one for the whole picture.
@@ -1521,6 +1549,9 @@ func (UnimplementedDeliveryAdminServer) DiscardParked(context.Context, *DiscardR
 }
 func (UnimplementedDeliveryAdminServer) ListDeadlines(*DeadlineQuery, grpc.ServerStreamingServer[PendingDeadline]) error {
 	return status.Error(codes.Unimplemented, "method ListDeadlines not implemented")
+}
+func (UnimplementedDeliveryAdminServer) ListSnapshots(*Cover, grpc.ServerStreamingServer[KeptSnapshot]) error {
+	return status.Error(codes.Unimplemented, "method ListSnapshots not implemented")
 }
 func (UnimplementedDeliveryAdminServer) ListLiveQueries(*emptypb.Empty, grpc.ServerStreamingServer[LiveQuery]) error {
 	return status.Error(codes.Unimplemented, "method ListLiveQueries not implemented")
@@ -1651,6 +1682,17 @@ func _DeliveryAdmin_ListDeadlines_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DeliveryAdmin_ListDeadlinesServer = grpc.ServerStreamingServer[PendingDeadline]
 
+func _DeliveryAdmin_ListSnapshots_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(Cover)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DeliveryAdminServer).ListSnapshots(m, &grpc.GenericServerStream[Cover, KeptSnapshot]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DeliveryAdmin_ListSnapshotsServer = grpc.ServerStreamingServer[KeptSnapshot]
+
 func _DeliveryAdmin_ListLiveQueries_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(emptypb.Empty)
 	if err := stream.RecvMsg(m); err != nil {
@@ -1700,6 +1742,11 @@ var DeliveryAdmin_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ListDeadlines",
 			Handler:       _DeliveryAdmin_ListDeadlines_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListSnapshots",
+			Handler:       _DeliveryAdmin_ListSnapshots_Handler,
 			ServerStreams: true,
 		},
 		{

@@ -47,7 +47,9 @@ var policy = map[string]Group{
 	eventedpb.DeliveryAdmin_CutOver_FullMethodName:           GroupAdmin,
 	eventedpb.DeliveryAdmin_DiscardParked_FullMethodName:     GroupAdmin,
 	// Pending deadlines: their commands, payloads included.
-	eventedpb.DeliveryAdmin_ListDeadlines_FullMethodName:   GroupAdmin,
+	eventedpb.DeliveryAdmin_ListDeadlines_FullMethodName: GroupAdmin,
+	// An aggregate's kept snapshots: sequences, types and times.
+	eventedpb.DeliveryAdmin_ListSnapshots_FullMethodName:   GroupAdmin,
 	eventedpb.DeliveryAdmin_ListLiveQueries_FullMethodName: GroupAdmin,
 	// The fan-out services hand any book to the configured consumers,
 	// and a saga's commands are executed: evented's own, admin only.

@@ -149,7 +149,7 @@ func newFixture() (*fixture, func(), error) {
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	cfg.BusinessLogic = []config.BusinessLogic{
-		{Domain: "customer", Address: lis.Addr().String()},
+		{Domain: "customer", Address: lis.Addr().String(), Snapshots: config.SnapshotPolicy{Keep: 3}},
 		{Domain: "shop", Address: lis.Addr().String()},
 		{Domain: "audit", Address: lis.Addr().String()},
 	}
@@ -475,6 +475,25 @@ func TestSnapshot(t *testing.T) {
 	ok(t, "send", "customer", "cust-nosnap", "examples.AddLoyaltyPoints", `{"points":1}`, f.cmd())
 	out = ok(t, "snapshot", "customer", "cust-nosnap", f.qry())
 	contains(t, "snapshot output without one", out, "no snapshot: the 1 events below are the whole prior state")
+	contains(t, "snapshots without one", ok(t, "snapshots", "customer", "cust-nosnap", f.cmd()), "has no snapshot")
+
+	// The older snapshots kept (the customer domain keeps 3), newest first.
+	ok(t, "send", "customer", "cust-snap", "examples.CreateCustomer", `{"name":"Bobby","email":"bob@example.com"}`, f.cmd())
+	out = ok(t, "snapshots", "customer", "cust-snap", f.cmd())
+	if !regexp.MustCompile(`(?m)^3\s+\S+\s+type.googleapis.com/examples.CustomerState\s+\d+\s+loaded\n1\s+\S+\s+type.googleapis.com/examples.CustomerState\s+\d+\s*\n`).MatchString(out) {
+		t.Errorf("snapshots output lacks the two kept, newest first, the newest loaded:\n%s", out)
+	}
+	contains(t, "snapshots footer", out, "2 kept")
+	kept := decode[[]struct {
+		Sequence   uint32 `json:"sequence"`
+		Type       string `json:"type"`
+		StateBytes uint32 `json:"state_bytes"`
+		CreatedAt  string `json:"created_at"`
+		Loaded     bool   `json:"loaded"`
+	}](t, ok(t, "snapshots", "customer", "cust-snap", f.cmd(), "-o", "json"))
+	if len(kept) != 2 || kept[0].Sequence != 3 || !kept[0].Loaded || kept[1].Sequence != 1 || kept[1].Loaded || kept[1].CreatedAt == "" {
+		t.Errorf("snapshots -o json: %+v", kept)
+	}
 }
 
 func TestAggregates(t *testing.T) {
@@ -707,7 +726,7 @@ func TestVersionAndCompletion(t *testing.T) {
 	contains(t, "completion of --output", ok(t, "__complete", "events", "customer", "c", "--output", ""), "table\njson\n")
 	// Every command of the issue is there.
 	help := ok(t, "--help")
-	for _, c := range []string{"serve", "send", "events", "aggregates", "subscriptions", "parked", "replay", "snapshot", "config", "migrate", "version", "completion"} {
+	for _, c := range []string{"serve", "send", "events", "aggregates", "subscriptions", "parked", "replay", "snapshot", "snapshots", "deadlines", "config", "migrate", "version", "completion"} {
 		if !regexp.MustCompile(`(?m)^  ` + c + `\s`).MatchString(help) {
 			t.Errorf("evented --help does not list %s:\n%s", c, help)
 		}

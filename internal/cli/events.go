@@ -137,7 +137,8 @@ events stored after it: what a command handler is given as prior state.
 (EventQuery.GetEvents with both bounds 0.)
 
 A snapshot exists only when the domain's business logic returned one
-(EventBook.snapshot) and its snapshot policy kept it.
+(EventBook.snapshot) and its snapshot policy kept it, or an automatic snapshot
+policy took it. evented snapshots lists the older ones kept (snapshots.keep).
 
 ` + idHelp,
 		Example: `  evented snapshot customer cust-001

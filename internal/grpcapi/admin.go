@@ -30,6 +30,9 @@ type Admin struct {
 	Log eventstore.Log
 	// Deadlines lists the pending deadlines (ListDeadlines); nil: none kept.
 	Deadlines eventstore.Deadlines
+	// Snapshots lists an aggregate's kept snapshots (ListSnapshots); nil:
+	// none kept.
+	Snapshots eventstore.SnapshotRetention
 	// Projections serves the subscription queries ListLiveQueries lists;
 	// nil: none. Replica names this process in the list.
 	Projections *delivery.Projections

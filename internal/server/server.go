@@ -236,7 +236,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	s.limits = limitOptions(cfg, o.clientKey)
 	s.cmdGRPC = s.grpcServer()
 	waits := &grpcapi.Waits{Hub: s.hub, Log: s.store}
-	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store, Projections: s.projections, Replica: s.replicaName()}
+	commands, admin := &grpcapi.Commands{Coordinator: coord, Waits: waits}, &grpcapi.Admin{Hub: s.hub, Log: s.store, Deadlines: s.store, Snapshots: s.store, Projections: s.projections, Replica: s.replicaName()}
 	eventedpb.RegisterBusinessCoordinatorServer(s.cmdGRPC, commands)
 	eventedpb.RegisterDeliveryAdminServer(s.cmdGRPC, admin)
 	eventedpb.RegisterProjectorCoordinatorServer(s.cmdGRPC, &grpcapi.Projectors{Subscriptions: s.byKind[dremote.Projector], Store: s.store})

@@ -272,6 +272,18 @@ class PendingDeadline(_message.Message):
     scheduled_at: _timestamp_pb2.Timestamp
     def __init__(self, id: _Optional[str] = ..., due: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., command: _Optional[_Union[CommandBook, _Mapping]] = ..., key: _Optional[str] = ..., scheduled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class KeptSnapshot(_message.Message):
+    __slots__ = ("sequence", "type_url", "state_bytes", "created_at")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TYPE_URL_FIELD_NUMBER: _ClassVar[int]
+    STATE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    type_url: str
+    state_bytes: int
+    created_at: _timestamp_pb2.Timestamp
+    def __init__(self, sequence: _Optional[int] = ..., type_url: _Optional[str] = ..., state_bytes: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
 class ResetRequest(_message.Message):
     __slots__ = ("subscriber", "beginning", "after_position", "time", "saga_commands")
     SUBSCRIBER_FIELD_NUMBER: _ClassVar[int]

@@ -1100,6 +1100,11 @@ class DeliveryAdminStub:
                 request_serializer=evented_dot_evented__pb2.DeadlineQuery.SerializeToString,
                 response_deserializer=evented_dot_evented__pb2.PendingDeadline.FromString,
                 _registered_method=True)
+        self.ListSnapshots = channel.unary_stream(
+                '/evented.DeliveryAdmin/ListSnapshots',
+                request_serializer=evented_dot_evented__pb2.Cover.SerializeToString,
+                response_deserializer=evented_dot_evented__pb2.KeptSnapshot.FromString,
+                _registered_method=True)
         self.ListLiveQueries = channel.unary_stream(
                 '/evented.DeliveryAdmin/ListLiveQueries',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
@@ -1175,6 +1180,15 @@ class DeliveryAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSnapshots(self, request, context):
+        """The snapshots kept of an aggregate (snapshots.keep), newest first: the
+        first is the one commands load. Without their states (GetEvents
+        returns the latest with its state).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListLiveQueries(self, request, context):
         """The subscription queries (ProjectionQuery.Subscribe) this replica
         serves now, oldest first. Each replica serves its own clients: ask
@@ -1221,6 +1235,11 @@ def add_DeliveryAdminServicer_to_server(servicer, server):
                     servicer.ListDeadlines,
                     request_deserializer=evented_dot_evented__pb2.DeadlineQuery.FromString,
                     response_serializer=evented_dot_evented__pb2.PendingDeadline.SerializeToString,
+            ),
+            'ListSnapshots': grpc.unary_stream_rpc_method_handler(
+                    servicer.ListSnapshots,
+                    request_deserializer=evented_dot_evented__pb2.Cover.FromString,
+                    response_serializer=evented_dot_evented__pb2.KeptSnapshot.SerializeToString,
             ),
             'ListLiveQueries': grpc.unary_stream_rpc_method_handler(
                     servicer.ListLiveQueries,
@@ -1421,6 +1440,33 @@ class DeliveryAdmin:
             '/evented.DeliveryAdmin/ListDeadlines',
             evented_dot_evented__pb2.DeadlineQuery.SerializeToString,
             evented_dot_evented__pb2.PendingDeadline.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/evented.DeliveryAdmin/ListSnapshots',
+            evented_dot_evented__pb2.Cover.SerializeToString,
+            evented_dot_evented__pb2.KeptSnapshot.FromString,
             options,
             channel_credentials,
             insecure,
