@@ -34,16 +34,19 @@ type Options struct {
 	// Batch is how many due deadlines one read returns (0 means 1000); a
 	// full batch is followed by the next read at once.
 	Batch int
-	// Concurrency bounds the commands dispatched at once (0 means 64).
+	// Concurrency bounds the commands dispatched at once one by one (0
+	// means 64); in groups, Concurrency/Group groups (at least two) are
+	// under way at once.
 	Concurrency int
 	// FireGroup, when set, fires the due deadlines in groups (the
 	// deadlines of one aggregate in one group, in due order) instead of
 	// one Dispatch each: their aggregates loaded together, their appends
-	// written together, each deadline removed with its command's events.
+	// written together (one transaction), each deadline removed with its
+	// command's events.
 	FireGroup GroupDispatch
-	// Group is how many deadlines a group holds at most (0 means
-	// Concurrency/4, so that four groups are under way at once); a group
-	// counts as one of the Concurrency/Group groups dispatched at once.
+	// Group is how many deadlines a group holds at most (0 means 64: on
+	// PostgreSQL 64 cost 30% less CPU per firing than 16, one commit for
+	// more appends).
 	Group int
 	// Observer, when set, is told of every firing.
 	Observer Observer
@@ -124,7 +127,7 @@ func NewFirer(store Store, replica *delivery.Replica, dispatch Dispatch, opts Op
 		opts.Concurrency = 64
 	}
 	if opts.Group <= 0 {
-		opts.Group = max(1, opts.Concurrency/4)
+		opts.Group = 64
 	}
 	if opts.Observer == nil {
 		opts.Observer = noObserver{}
@@ -153,7 +156,7 @@ func (f *Firer) Held() []int {
 func (f *Firer) Run(ctx context.Context) error {
 	slots := f.opts.Concurrency
 	if f.opts.FireGroup != nil {
-		slots = max(1, f.opts.Concurrency/f.opts.Group)
+		slots = max(2, f.opts.Concurrency/f.opts.Group)
 	}
 	sem := make(chan struct{}, slots)
 	var wg sync.WaitGroup
