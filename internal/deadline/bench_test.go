@@ -24,6 +24,7 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/eventstore/memory"
 	"github.com/evented/evented/internal/eventstore/postgres"
+	"github.com/evented/evented/internal/eventstore/redis"
 	"github.com/evented/evented/internal/eventstore/sqlite"
 )
 
@@ -59,7 +60,8 @@ type benchStore interface {
 
 // benchBackends opens a fresh store of each backend measured: memory,
 // SQLite (sync: full) and, when POSTGRES_TEST_URL is set, PostgreSQL (a
-// schema of its own, dropped after).
+// schema of its own, dropped after), when REDIS_TEST_URL is set, Redis (a
+// key prefix of its own, left behind).
 func benchBackends(b testing.TB) map[string]func() benchStore {
 	out := map[string]func() benchStore{
 		"memory": func() benchStore { return memory.New() },
@@ -99,6 +101,21 @@ func benchBackends(b testing.TB) map[string]func() benchStore {
 			return s
 		}
 	}
+	if url := os.Getenv("REDIS_TEST_URL"); url != "" {
+		out["redis"] = func() benchStore {
+			var r [6]byte
+			rand.Read(r[:])
+			sep := "?"
+			if slices.Contains([]byte(url), '?') {
+				sep = "&"
+			}
+			s, err := redis.Open(context.Background(), url+sep+"prefix=evented-bench-"+hex.EncodeToString(r[:])+":", redis.WithLogger(quiet))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		}
+	}
 	return out
 }
 
@@ -123,7 +140,7 @@ func cpuTime() time.Duration {
 // dispatched at once.
 func BenchmarkFire10k(b *testing.B) {
 	backends := benchBackends(b)
-	for _, backend := range []string{"memory", "sqlite", "postgres"} {
+	for _, backend := range []string{"memory", "sqlite", "postgres", "redis"} {
 		open, ok := backends[backend]
 		if !ok {
 			continue

@@ -20,10 +20,11 @@ import (
 
 // forBackends runs fn against a fresh store of each backend benchBackends
 // opens: memory (groups appended one at a time, eventstore.AppendEach),
-// SQLite and, with POSTGRES_TEST_URL, PostgreSQL (their own AppendGroup).
+// SQLite and, with POSTGRES_TEST_URL, PostgreSQL (their own AppendGroup),
+// and with REDIS_TEST_URL, Redis (one at a time too).
 func forBackends(t *testing.T, fn func(t *testing.T, store benchStore)) {
 	backends := benchBackends(t)
-	for _, name := range []string{"memory", "sqlite", "postgres"} {
+	for _, name := range []string{"memory", "sqlite", "postgres", "redis"} {
 		open, ok := backends[name]
 		if !ok {
 			continue
