@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,6 +83,10 @@ func (c *Coordinator) FireGroup(ctx context.Context, fs []deadline.Firing) []dea
 	return out
 }
 
+// decideAtOnce bounds the business logic calls of a group under way at
+// once.
+const decideAtOnce = 16
+
 // groupItem is one command of a group on its way.
 type groupItem struct {
 	i        int // its index in the group
@@ -146,10 +151,13 @@ func (c *Coordinator) fireLocked(ctx context.Context, fs []deadline.Firing, item
 		took := time.Since(start) / time.Duration(len(load))
 		j := 0
 		for _, it := range items {
-			if it.kept {
+			switch {
+			case err != nil && it.kept:
+				later = append(later, it.i) // not left without an outcome
 				continue
-			}
-			if err != nil {
+			case it.kept:
+				continue
+			case err != nil:
 				out[it.i].Err = err
 				continue
 			}
@@ -163,10 +171,32 @@ func (c *Coordinator) fireLocked(ctx context.Context, fs []deadline.Firing, item
 			return later
 		}
 	}
+	// Business logic is asked for every command at once (up to
+	// decideAtOnce): over gRPC each call is a round trip.
+	decisions := make([]business.Decision, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, decideAtOnce)
+	for n, it := range items {
+		if out[it.i].Err != nil {
+			continue // its load failed
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			decisions[n], errs[n] = c.decide(ctx, it.logic, business.Request{Prior: it.prior, Command: it.cmd})
+		}()
+	}
+	wg.Wait()
 	var as []eventstore.GroupAppend
 	var appending []*groupItem
-	for _, it := range items {
-		d, err := c.decide(ctx, it.logic, business.Request{Prior: it.prior, Command: it.cmd})
+	for n, it := range items {
+		if out[it.i].Err != nil {
+			continue
+		}
+		d, err := decisions[n], errs[n]
 		if (err != nil || len(d.Events) == 0) && it.kept {
 			// Must stand on what is stored: Fire checks it.
 			later = append(later, it.i)

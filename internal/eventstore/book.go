@@ -2,6 +2,7 @@ package eventstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -59,18 +60,16 @@ type BookLoader interface {
 
 // LoadBooks returns what Load returns for each of covers, in order: in a
 // few queries when store is a BookLoader and its own snaps, else one Load
-// each.
+// each (up to 16 at once).
 func LoadBooks(ctx context.Context, store Store, snaps Snapshots, covers []Cover) ([]Book, error) {
 	if l, ok := store.(BookLoader); ok && any(store) == any(snaps) {
 		return l.LoadBooks(ctx, covers)
 	}
 	out := make([]Book, len(covers))
-	for i, c := range covers {
-		b, err := Load(ctx, store, snaps, c)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
+	errs := make([]error, len(covers))
+	each(len(covers), func(i int) { out[i], errs[i] = Load(ctx, store, snaps, covers[i]) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

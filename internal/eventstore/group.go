@@ -1,6 +1,9 @@
 package eventstore
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // GroupAppend is one append of a group (GroupAppender.AppendGroup):
 // AppendScheduling's arguments, and the deadline the append fires.
@@ -48,18 +51,36 @@ type GroupAppender interface {
 	AppendGroup(ctx context.Context, as []GroupAppend) []GroupResult
 }
 
+// eachAtOnce bounds the appends (loads) AppendEach (LoadBooks) has under
+// way at once on a store without the group ability, so that a group costs
+// about its slowest round trips, not the sum of them all.
+const eachAtOnce = 16
+
 // AppendEach is AppendGroup for a store without the ability: each append
-// by AppendScheduling, then the fired deadlines of those that were stored,
-// removed in one call (after their events, not with them: a removal that
-// fails leaves them to fire again, which their keys answer).
+// by AppendScheduling (those of one cover one after the other, in order;
+// up to 16 covers at once), then the fired deadlines of those that were
+// stored, removed in one call (after their events, not with them: a
+// removal that fails leaves them to fire again, which their keys answer).
 func AppendEach(ctx context.Context, d Deadlines, as []GroupAppend) []GroupResult {
 	out := make([]GroupResult, len(as))
+	byCover := map[Cover][]int{}
+	var covers []Cover
+	for i, a := range as {
+		if _, ok := byCover[a.Cover]; !ok {
+			covers = append(covers, a.Cover)
+		}
+		byCover[a.Cover] = append(byCover[a.Cover], i)
+	}
+	each(len(covers), func(c int) {
+		for _, i := range byCover[covers[c]] {
+			a, r := as[i], &out[i]
+			r.Events, r.Prior, r.Err = d.AppendScheduling(ctx, a.Cover, a.Pages, a.Key, a.Plan)
+		}
+	})
 	var fired []Deadline
 	var idx []int
 	for i, a := range as {
-		r := &out[i]
-		r.Events, r.Prior, r.Err = d.AppendScheduling(ctx, a.Cover, a.Pages, a.Key, a.Plan)
-		if a.Fires(*r) {
+		if a.Fires(out[i]) {
 			fired = append(fired, *a.Fired)
 			idx = append(idx, i)
 		}
@@ -72,4 +93,25 @@ func AppendEach(ctx context.Context, d Deadlines, as []GroupAppend) []GroupResul
 		}
 	}
 	return out
+}
+
+// each calls fn(0) … fn(n-1), up to eachAtOnce at once, and returns when
+// all have.
+func each(n int, fn func(i int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, eachAtOnce)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }

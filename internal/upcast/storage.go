@@ -287,3 +287,41 @@ func (s *Store) CacheLen() (events int, bytes int64) {
 	defer s.cache.mu.Unlock()
 	return s.cache.order.Len(), s.cache.bytes
 }
+
+var (
+	_ eventstore.GroupAppender = (*Store)(nil)
+	_ eventstore.BookLoader    = (*Store)(nil)
+)
+
+// AppendGroup appends through the store's own AppendGroup (one append at
+// a time when it has none) and returns the stored events upcast, as Append
+// does.
+func (s *Store) AppendGroup(ctx context.Context, as []eventstore.GroupAppend) []eventstore.GroupResult {
+	var res []eventstore.GroupResult
+	if g, ok := s.Storage.(eventstore.GroupAppender); ok {
+		res = g.AppendGroup(ctx, as)
+	} else {
+		res = eventstore.AppendEach(ctx, s.Storage, as)
+	}
+	for i := range res {
+		if res[i].Err == nil && len(res[i].Events) > 0 {
+			res[i].Events = s.stored(ctx, as[i].Cover, res[i].Events)
+		}
+	}
+	return res
+}
+
+// LoadBooks loads through the store's own LoadBooks (one Load each when it
+// has none) and upcasts each book's events, as Read does.
+func (s *Store) LoadBooks(ctx context.Context, covers []eventstore.Cover) ([]eventstore.Book, error) {
+	books, err := eventstore.LoadBooks(ctx, s.Storage, s.Storage, covers)
+	if err != nil {
+		return nil, err
+	}
+	for i := range books {
+		if books[i].Events, err = s.events(ctx, books[i].Cover, books[i].Events); err != nil {
+			return nil, err
+		}
+	}
+	return books, nil
+}

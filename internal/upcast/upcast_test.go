@@ -214,3 +214,30 @@ func TestAppendNeverFailsAfterStoring(t *testing.T) {
 		t.Errorf("Read = %v; want ErrUpcast", err)
 	}
 }
+
+// The loads and appends of deadlines fired together are upcast as one
+// aggregate's Read and Append are.
+func TestGroupsUpcast(t *testing.T) {
+	ctx := context.Background()
+	var calls atomic.Int64
+	raw := memory.New()
+	st := upcast.Storage(raw, chain(&calls), upcast.Options{})
+	one, two := eventstore.Cover{Domain: "customer", Root: uuid.New()}, eventstore.Cover{Domain: "customer", Root: uuid.New()}
+	if _, err := raw.Append(ctx, one, []eventstore.Page{{TypeURL: created, Payload: []byte("ann")}}); err != nil {
+		t.Fatal(err)
+	}
+	books, err := st.(eventstore.BookLoader).LoadBooks(ctx, []eventstore.Cover{one, two})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(books) != 2 || len(books[0].Events) != 1 || books[0].Events[0].TypeURL != createdV3 ||
+		string(books[0].Events[0].Payload) != "ann|unknown@example.com" || len(books[1].Events) != 0 {
+		t.Fatalf("books %+v; want ann's event upcast to v3, and an empty book", books)
+	}
+	res := st.(eventstore.GroupAppender).AppendGroup(ctx, []eventstore.GroupAppend{
+		{Cover: two, Pages: []eventstore.Page{{TypeURL: created, Payload: []byte("bob")}}},
+	})
+	if res[0].Err != nil || len(res[0].Events) != 1 || res[0].Events[0].TypeURL != createdV3 || string(res[0].Events[0].Payload) != "bob|unknown@example.com" {
+		t.Fatalf("group append returned %+v; want bob's event upcast to v3", res)
+	}
+}
