@@ -150,7 +150,8 @@ type Deadlines struct {
 	Poll time.Duration `yaml:"poll"`
 	// Batch is how many due deadlines one read returns.
 	Batch int `yaml:"batch"`
-	// Concurrency bounds the deadlines' commands dispatched at once.
+	// Concurrency bounds the deadlines' commands under way at once: they are
+	// fired in groups of 64 (at least four groups at once).
 	Concurrency int `yaml:"concurrency"`
 }
 

@@ -35,7 +35,7 @@ type Options struct {
 	// full batch is followed by the next read at once.
 	Batch int
 	// Concurrency bounds the commands dispatched at once one by one (0
-	// means 64); in groups, Concurrency/Group groups (at least two) are
+	// means 64); in groups, Concurrency/Group groups (at least four) are
 	// under way at once.
 	Concurrency int
 	// FireGroup, when set, fires the due deadlines in groups (the
@@ -156,7 +156,7 @@ func (f *Firer) Held() []int {
 func (f *Firer) Run(ctx context.Context) error {
 	slots := f.opts.Concurrency
 	if f.opts.FireGroup != nil {
-		slots = max(2, f.opts.Concurrency/f.opts.Group)
+		slots = max(4, f.opts.Concurrency/f.opts.Group)
 	}
 	sem := make(chan struct{}, slots)
 	var wg sync.WaitGroup
