@@ -16,6 +16,7 @@ import (
 	"github.com/evented/evented/internal/deadline"
 	"github.com/evented/evented/internal/delivery"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/eventstore/memory"
 )
 
 // forBackends runs fn against a fresh store of each backend benchBackends
@@ -265,4 +266,35 @@ func TestFireGroupConflictRetries(t *testing.T) {
 			t.Fatalf("pending %v, %v; want none", ids(pending), err)
 		}
 	})
+}
+
+// failingLoads is a store whose group loads fail.
+type failingLoads struct{ benchStore }
+
+func (failingLoads) LoadBooks(context.Context, []eventstore.Cover) ([]eventstore.Book, error) {
+	return nil, eventstore.Unavailable(errors.New("loads fail"))
+}
+
+// When a group's load fails, the aggregates it loaded get the error, to
+// retry, and those kept in memory, which it did not load, are still fired.
+func TestFireGroupFailedLoadLeavesNoneUnfired(t *testing.T) {
+	store := failingLoads{memory.New()}
+	coord := command.New(store, store, router{&picky{}}, command.Options{MaxAttempts: 3}, quiet)
+	kept, loaded := eventstore.Cover{Domain: "shop", Root: uuid.New()}, eventstore.Cover{Domain: "shop", Root: uuid.New()}
+	if _, err := coord.Handle(t.Context(), business.CommandBook{Cover: kept, Pages: []business.Command{{TypeURL: "Open"}}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	fs := []deadline.Firing{firing(t, "kept", kept, "Expire", now), firing(t, "loaded", loaded, "Expire", now)}
+	schedule(t, store, fs)
+	outs := coord.FireGroup(t.Context(), fs)
+	if outs[0].Err != nil {
+		t.Fatalf("kept aggregate's firing: %v", outs[0].Err)
+	}
+	if got := readTypes(t, store, kept); !slices.Equal(got, []string{"Opened", "Expireed"}) {
+		t.Fatalf("kept aggregate's events %v: its deadline was reported fired without being applied", got)
+	}
+	if !errors.Is(outs[1].Err, eventstore.ErrUnavailable) {
+		t.Fatalf("loaded aggregate's firing: %v, want the load's error", outs[1].Err)
+	}
 }
