@@ -247,9 +247,15 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 		}
 	}
 	// The writer's only connection is taken by its transaction when it
-	// removes fired deadlines: their statements are prepared now.
+	// removes fired deadlines or reads heads: their statements are
+	// prepared now.
 	for class := sizeClass(1); class <= firedPerStatement; class *= 2 {
 		if _, err := s.sized.get(ctx, s.w, firedSQL(class)); err != nil {
+			return err
+		}
+	}
+	for class := sizeClass(1); class <= maxBatch; class *= 2 {
+		if _, err := s.sized.get(ctx, s.w, headsSQL(class)); err != nil {
 			return err
 		}
 	}

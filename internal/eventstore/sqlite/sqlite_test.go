@@ -431,3 +431,41 @@ func TestDeadlines(t *testing.T) {
 			return open(t, s.(*sqlite.Store).Path())
 		})
 }
+
+// A group's appends to aggregates another process wrote (so not in this
+// store's head cache, whose heads it reads in one statement) start at
+// their stored heads: numbered pages there are stored, numbered pages
+// elsewhere conflict, and a new aggregate starts at 0.
+func TestAppendGroupReadsStoredHeads(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "events.db")
+	other, s := open(t, path), open(t, path)
+	covers := make([]eventstore.Cover, 4)
+	for i := range covers {
+		covers[i] = eventstore.Cover{Domain: "group", Root: uuid.New()}
+		if i == 3 {
+			continue // never written
+		}
+		if _, err := other.Append(t.Context(), covers[i], make([]eventstore.Page, i+1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page := func(num uint32) []eventstore.Page { return []eventstore.Page{{TypeURL: "t", HasNum: true, Num: num}} }
+	res := s.AppendGroup(t.Context(), []eventstore.GroupAppend{
+		{Cover: covers[0], Pages: page(1)},
+		{Cover: covers[1], Pages: page(2)},
+		{Cover: covers[2], Pages: page(2)}, // its head is 3
+		{Cover: covers[3], Pages: page(0)},
+	})
+	for i, want := range []uint32{1, 2, 0, 0} {
+		if i == 2 {
+			var c *eventstore.ConflictError
+			if !errors.As(res[i].Err, &c) || c.Actual != 3 {
+				t.Fatalf("append %d: %v, want a conflict at 3", i, res[i].Err)
+			}
+			continue
+		}
+		if res[i].Err != nil || len(res[i].Events) != 1 || res[i].Events[0].Sequence != want {
+			t.Fatalf("append %d: %+v, want sequence %d stored", i, res[i], want)
+		}
+	}
+}

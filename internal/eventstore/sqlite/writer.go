@@ -243,6 +243,9 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 		clear(s.heads)
 		s.seenVersion = version
 	}
+	if err := s.readHeads(ctx, tx, batch); err != nil {
+		return nil, midway, err
+	}
 	head, insert := tx.StmtContext(ctx, s.head), tx.StmtContext(ctx, s.insert)
 	now := time.Now()
 	results = make([]result, len(batch))
@@ -348,6 +351,73 @@ func (s *Store) purgeKeys(ctx context.Context, tx *sql.Tx, now time.Time) error 
 		s.purgeAfter = now.Add(time.Second)
 	}
 	return nil
+}
+
+// readHeads reads into the head cache, in one statement per 256, the heads
+// of batch's covers it lacks, when there are several (a group of fired
+// deadlines, each for an aggregate of its own): a statement costs more
+// than the row it reads. The write lock is held, so they stay valid until
+// the commit, which updates them.
+func (s *Store) readHeads(ctx context.Context, tx *sql.Tx, batch []*request) error {
+	var missing []eventstore.Cover
+	seen := map[eventstore.Cover]bool{}
+	for _, r := range batch {
+		if _, ok := s.heads[r.cover]; !ok && !seen[r.cover] {
+			seen[r.cover] = true
+			missing = append(missing, r.cover)
+		}
+	}
+	for len(missing) > 1 {
+		part := missing[:min(len(missing), maxBatch)]
+		missing = missing[len(part):]
+		class := sizeClass(len(part))
+		st, err := s.sized.get(ctx, s.w, headsSQL(class)) // prepared by open
+		if err != nil {
+			return err
+		}
+		byKey := make(map[coverKey]eventstore.Cover, len(part))
+		args := make([]any, 0, 2*class)
+		for _, c := range part {
+			k := coverKey{c.Domain, c.Root.String()}
+			byKey[k] = c
+			args = append(args, k.domain, k.root)
+		}
+		for range class - len(part) {
+			args = append(args, "", "") // the domain "" has no events
+		}
+		rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		if err != nil {
+			return fmt.Errorf("heads of %d aggregates: %w", len(part), err)
+		}
+		for rows.Next() {
+			var k coverKey
+			var last sql.NullInt64
+			if err := rows.Scan(&k.domain, &k.root, &last); err != nil {
+				rows.Close()
+				return fmt.Errorf("heads of %d aggregates: %w", len(part), err)
+			}
+			c, ok := byKey[k]
+			if !ok {
+				continue // padding
+			}
+			s.heads[c] = 0
+			if last.Valid {
+				s.heads[c] = uint32(last.Int64 + 1)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("heads of %d aggregates: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// headsSQL reads the last sequence (NULL: none) of rows (domain,
+// aggregate_id) pairs.
+func headsSQL(rows int) string {
+	return `WITH w(d, a) AS (VALUES ` + valuesList("(?, ?)", rows) + `)
+		SELECT w.d, w.a, (SELECT sequence FROM events WHERE domain = w.d AND aggregate_id = w.a ORDER BY sequence DESC LIMIT 1) FROM w`
 }
 
 // maxCachedHeads bounds the head cache; past it, it starts over.
