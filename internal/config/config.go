@@ -150,8 +150,9 @@ type Deadlines struct {
 	Poll time.Duration `yaml:"poll"`
 	// Batch is how many due deadlines one read returns.
 	Batch int `yaml:"batch"`
-	// Concurrency bounds the deadlines' commands under way at once: they are
-	// fired in groups of 64 (at least four groups at once).
+	// Concurrency sizes the firing of due deadlines: their commands are
+	// fired in groups of 64, Concurrency/64 groups under way at once (at
+	// least four).
 	Concurrency int `yaml:"concurrency"`
 }
 
