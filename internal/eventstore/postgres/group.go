@@ -20,6 +20,18 @@ var _ eventstore.GroupAppender = (*Store)(nil)
 // order.
 var groupAppendSQL = strings.Replace(appendSQL, "SELECT page.ordinal, $1, $2,", "SELECT page.ordinal + $14, $1, $2,", 1)
 
+// groupKeyedSQL is groupAppendSQL that also stores the append's key ($15
+// its ID, $16 its fingerprint, $17 the number of pages, $18 its TTL in
+// microseconds) when the pages fit, unless a key of that ID is stored; its
+// fourth column counts the keys it stored (0: the append goes alone). One
+// statement instead of two per keyed append.
+var groupKeyedSQL = strings.Replace(groupAppendSQL, "\n\tSELECT head.next, (SELECT count(*) FROM stored), now() FROM head", `, keyed AS (
+		INSERT INTO idempotency_keys (id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
+		SELECT $15, $16, $1, $2, head.next, head.next + $17, now(), now() + $18 * interval '1 microsecond' FROM head, fits WHERE fits.ok
+		ON CONFLICT (id) DO NOTHING RETURNING true
+	)
+	SELECT head.next, (SELECT count(*) FROM stored), now(), (SELECT count(*) FROM keyed) FROM head`, 1)
+
 // errGroupFallback ends a group's transaction that met something one
 // append must settle alone: a lost race, a key stored, a sequence
 // conflict.
@@ -111,17 +123,14 @@ func (s *Store) groupTx(ctx context.Context, as []eventstore.GroupAppend, idx []
 	ordinal := 0
 	for _, i := range idx {
 		a := as[i]
-		b.Queue(groupAppendSQL, append(appendArgs(a.Cover, a.Pages), ordinal)...)
+		args := append(appendArgs(a.Cover, a.Pages), ordinal)
 		ordinal += len(a.Pages)
 		if a.Key != nil {
 			// An expired key of the same ID is not replaced here: the
 			// insert then finds it, and the append goes alone.
-			b.Queue(`INSERT INTO idempotency_keys
-					(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
-				SELECT $1, $2, $3, $4, COALESCE(MAX(sequence) + 1, 0) - $6, COALESCE(MAX(sequence) + 1, 0), now(), now() + $5 * interval '1 microsecond'
-				FROM events WHERE domain = $3 AND aggregate_id = $4
-				ON CONFLICT (id) DO NOTHING RETURNING true`,
-				a.Key.ID, a.Key.Fingerprint[:], a.Cover.Domain, a.Cover.Root, a.Key.TTL.Microseconds(), len(a.Pages))
+			b.Queue(groupKeyedSQL, append(args, a.Key.ID, a.Key.Fingerprint[:], len(a.Pages), a.Key.TTL.Microseconds())...)
+		} else {
+			b.Queue(groupAppendSQL, args...)
 		}
 		queuePlan(&b, a.Plan)
 		if a.Fired != nil {
@@ -160,22 +169,21 @@ const purgeKeysSQL = `DELETE FROM idempotency_keys WHERE id IN (
 func (s *Store) readGroup(br pgx.BatchResults, as []eventstore.GroupAppend, idx []int, out []eventstore.GroupResult) error {
 	for _, i := range idx {
 		a := as[i]
-		var next, stored int64
+		var next, stored, keyed int64
 		var now time.Time
-		if err := br.QueryRow().Scan(&next, &stored, &now); err != nil {
+		dest := []any{&next, &stored, &now}
+		if a.Key != nil {
+			dest = append(dest, &keyed)
+		}
+		if err := br.QueryRow().Scan(dest...); err != nil {
 			return err
 		}
 		events, err := s.stored(a.Cover, a.Pages, next, stored, now)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errGroupFallback, err)
 		}
-		if a.Key != nil {
-			var claimed bool
-			if err := br.QueryRow().Scan(&claimed); errors.Is(err, pgx.ErrNoRows) {
-				return errGroupFallback // a key of that ID is stored
-			} else if err != nil {
-				return err
-			}
+		if a.Key != nil && keyed != 1 {
+			return errGroupFallback // a key of that ID is stored
 		}
 		for range planStatements(a.Plan) {
 			if _, err := br.Exec(); err != nil {
