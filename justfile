@@ -82,7 +82,7 @@ fmt-check:
     if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; echo "run: just fmt"; exit 1; fi
     echo "all Go files are gofmt-formatted"
 
-# Run go vet and golangci-lint (v2.15, fetched by go run on first use)
+# Run go vet and golangci-lint v2.15.0 with .golangci.yml (built by go run on first use, minutes; cached after)
 [group('development')]
 lint:
     go vet ./...
