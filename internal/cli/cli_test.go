@@ -607,7 +607,7 @@ func TestDescriptorSet(t *testing.T) {
 
 func TestConfigCommands(t *testing.T) {
 	f := start(t)
-	contains(t, "config validate", ok(t, "--config", f.config, "config", "validate"), "configuration is valid")
+	contains(t, "config validate", ok(t, "--config", f.config, "config", "validate"), "configuration is valid: "+f.config+",")
 	out := ok(t, "--config", f.config, "config", "print")
 	contains(t, "config print", out, "host: 127.0.0.1 # file "+f.config, "type: sqlite # default")
 

@@ -119,6 +119,21 @@ func Load(path string, env func(string) string) (Config, Sources, error) {
 	return cfg, src, errors.Join(errs...)
 }
 
+// File returns the file Load reads when given path: path if non-empty, else
+// the file named by EVENTED_CONFIG, else ./config.yaml if it exists, else ""
+// (defaults and the environment only). env is as for Load.
+func File(path string, env func(string) string) string {
+	if path == "" && env != nil {
+		path = env(EnvConfig)
+	}
+	if path == "" {
+		if _, err := os.Stat(defaultFile); err == nil {
+			path = defaultFile
+		}
+	}
+	return path
+}
+
 // EnvName returns the systematic variable of a key path:
 // EnvName("server.command_handler_port") is
 // "EVENTED_SERVER__COMMAND_HANDLER_PORT".

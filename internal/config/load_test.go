@@ -615,3 +615,37 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// TestFileNamesWhatLoadReads: the flag, else EVENTED_CONFIG, else
+// ./config.yaml when present, else no file.
+func TestFileNamesWhatLoadReads(t *testing.T) {
+	t.Chdir(t.TempDir())
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == EnvConfig {
+				return v
+			}
+			return ""
+		}
+	}
+	if got := File("", env("")); got != "" {
+		t.Errorf("no flag, no variable, no ./config.yaml: %q, want none", got)
+	}
+	if err := os.WriteFile(defaultFile, []byte("log:\n  level: warn\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := File("", nil); got != defaultFile {
+		t.Errorf("./config.yaml present: %q, want %s", got, defaultFile)
+	}
+	if got := File("", env("from-env.yaml")); got != "from-env.yaml" {
+		t.Errorf("EVENTED_CONFIG: %q, want from-env.yaml", got)
+	}
+	if got := File("flag.yaml", env("from-env.yaml")); got != "flag.yaml" {
+		t.Errorf("--config beats EVENTED_CONFIG: %q, want flag.yaml", got)
+	}
+	// What File names is what Load read.
+	_, src, err := Load(File("", nil), nil)
+	if err != nil || src["log.level"] != "file "+defaultFile {
+		t.Errorf("Load of File's answer: log.level from %q, %v", src["log.level"], err)
+	}
+}
