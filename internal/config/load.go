@@ -104,6 +104,16 @@ func Load(path string, env func(string) string) (Config, Sources, error) {
 		errs = append(errs, o.errs...)
 	}
 	errs = append(errs, overlayEnv(env, &cfg, src)...)
+	if v := env(EnvLog); v != "" {
+		// EVENTED_LOG beats log.level, so that config print shows the
+		// level the server logs at.
+		if level, found, err := LogLevel(v); err != nil {
+			errs = append(errs, fmt.Errorf("env %s: %w", EnvLog, err))
+		} else if found {
+			cfg.Log.Level = level
+			src["log.level"] = "env " + EnvLog
+		}
+	}
 
 	if err := cfg.Validate(); err != nil {
 		for _, e := range unjoin(err) {

@@ -565,7 +565,7 @@ func TestLoadReportsEverything(t *testing.T) {
 		p + `: server.command_handler_port (line 4): invalid value "x"`,
 		"env EVENTED_NOPE: unknown variable",
 		"env EVENTED_COMMAND__MAX_ATTEMPTS: command.max_attempts: invalid value 0: want 1 or more",
-		p + `: log.level: invalid value "loud": want one of debug, info, warn, error`,
+		p + `: log.level: invalid value "loud": want one of trace, debug, info, warn, error, off`,
 	}
 	if err == nil {
 		t.Fatal("no error")
@@ -647,5 +647,57 @@ func TestFileNamesWhatLoadReads(t *testing.T) {
 	_, src, err := Load(File("", nil), nil)
 	if err != nil || src["log.level"] != "file "+defaultFile {
 		t.Errorf("Load of File's answer: log.level from %q, %v", src["log.level"], err)
+	}
+}
+
+// TestLogLevelFromEitherVariable: EVENTED_LOG__LEVEL takes every level
+// EVENTED_LOG takes, and EVENTED_LOG (which wins) is what config print
+// shows, with its source.
+func TestLogLevelFromEitherVariable(t *testing.T) {
+	for _, tt := range []struct {
+		env        []string
+		want, from string
+	}{
+		{[]string{"EVENTED_LOG__LEVEL", "trace"}, "trace", "env EVENTED_LOG__LEVEL"},
+		{[]string{"EVENTED_LOG__LEVEL", "off"}, "off", "env EVENTED_LOG__LEVEL"},
+		{[]string{"EVENTED_LOG", "trace"}, "trace", "env EVENTED_LOG"},
+		{[]string{"EVENTED_LOG", "WARN"}, "warn", "env EVENTED_LOG"},
+		{[]string{"EVENTED_LOG", "info,evented=debug"}, "debug", "env EVENTED_LOG"},
+		{[]string{"EVENTED_LOG", "sqlx=debug"}, "info", "default"},
+		{[]string{"EVENTED_LOG__LEVEL", "error", "EVENTED_LOG", "debug"}, "debug", "env EVENTED_LOG"},
+	} {
+		m := map[string]string{}
+		for i := 0; i < len(tt.env); i += 2 {
+			m[tt.env[i]] = tt.env[i+1]
+		}
+		for k, v := range m {
+			t.Setenv(k, v) // the unknown-variable check reads os.Environ
+		}
+		cfg, src, err := Load(os.DevNull, func(k string) string { return m[k] })
+		if err != nil {
+			t.Errorf("%v: %v", tt.env, err)
+			continue
+		}
+		if cfg.Log.Level != tt.want || src["log.level"] != tt.from {
+			t.Errorf("%v: log.level %q from %q, want %q from %q", tt.env, cfg.Log.Level, src["log.level"], tt.want, tt.from)
+		}
+		var out strings.Builder
+		if err := Print(&out, cfg, src); err != nil {
+			t.Fatal(err)
+		}
+		value := tt.want
+		if value == "off" {
+			value = `"off"` // YAML 1.1 would read a bare off as false
+		}
+		if line := "level: " + value + " # " + tt.from; !strings.Contains(out.String(), line) {
+			t.Errorf("%v: config print lacks %q:\n%s", tt.env, line, out.String())
+		}
+		for k := range m {
+			os.Unsetenv(k)
+		}
+	}
+	_, _, err := Load(os.DevNull, func(k string) string { return map[string]string{"EVENTED_LOG": "verbose"}[k] })
+	if err == nil || !strings.Contains(err.Error(), `env EVENTED_LOG: invalid level "verbose"`) {
+		t.Errorf("EVENTED_LOG=verbose: %v, want an error naming it", err)
 	}
 }
