@@ -65,7 +65,7 @@ var (
 		Enable: "python3 -m venv .venv && .venv/bin/pip install -r examples/python/requirements.txt (or set E2E_PYTHON to such a python)"}
 	// Slow are the tests that build every example service or run the
 	// justfile's recipes: minutes, not seconds. CI sets SLOW_TESTS=1.
-	Slow = Need{Name: "slow tests (every example built, the justfile's recipes)", Env: "SLOW_TESTS",
+	Slow = Need{Name: "slow tests (examples built, container images, evented init's projects, the justfile's recipes)", Env: "SLOW_TESTS",
 		Enable: "SLOW_TESTS=1 go test ./..."}
 )
 

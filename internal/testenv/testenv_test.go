@@ -23,7 +23,7 @@ func TestSummaryLinePerNeed(t *testing.T) {
 	got := summary("example.com/p", []Need{PostgreSQL, {Name: "grpcurl", Enable: "go install x@v1"}, Slow})
 	want := "skip\texample.com/p\tPostgreSQL: set POSTGRES_TEST_URL (eval \"$(bash .ci/services.sh start postgres)\")\n" +
 		"skip\texample.com/p\tgrpcurl: go install x@v1\n" +
-		"skip\texample.com/p\tslow tests (every example built, the justfile's recipes): SLOW_TESTS=1 go test ./...\n"
+		"skip\texample.com/p\tslow tests (examples built, container images, evented init's projects, the justfile's recipes): SLOW_TESTS=1 go test ./...\n"
 	if got != want {
 		t.Errorf("summary:\n%s\nwant:\n%s", got, want)
 	}
