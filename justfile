@@ -42,10 +42,15 @@ build:
 build-release:
     CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o {{ out }}/evented ./cmd/evented
 
-# Run all unit tests (just test -race, just test -run Name)
+# Run all unit tests (just test -race, just test -run Name); what they skip, and why, is printed
 [group('development')]
 test *args:
     go test {{ args }} ./...
+
+# Run all tests with the slow ones too: every example built, the justfile's recipes (SLOW_TESTS=1, as CI)
+[group('development')]
+test-slow *args:
+    SLOW_TESTS=1 go test {{ args }} ./...
 
 # Run Gherkin acceptance tests and the CLI's tests against a real server (no containers)
 [group('development')]
@@ -77,7 +82,7 @@ fmt-check:
     if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; echo "run: just fmt"; exit 1; fi
     echo "all Go files are gofmt-formatted"
 
-# Run go vet and golangci-lint (v2.15, fetched by go run on first use)
+# Run go vet and golangci-lint v2.15.0 with .golangci.yml (built by go run on first use, minutes; cached after)
 [group('development')]
 lint:
     go vet ./...

@@ -32,23 +32,34 @@ func Main(service, defaultPort string, svcs ...Service) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	addr := net.JoinHostPort(*host, port)
-	var err error
+	var tc *tls.Config
 	if cert, key := os.Getenv("TLS_CERT_FILE"), os.Getenv("TLS_KEY_FILE"); cert != "" || key != "" {
-		tc, terr := ServerTLSConfig(cert, key, os.Getenv("TLS_CLIENT_CA_FILE"))
-		if terr != nil {
-			log.Error("TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE", "err", terr)
+		var err error
+		if tc, err = ServerTLSConfig(cert, key, os.Getenv("TLS_CLIENT_CA_FILE")); err != nil {
+			log.Error("TLS_CERT_FILE, TLS_KEY_FILE, TLS_CLIENT_CA_FILE", "err", err)
 			stop()
 			os.Exit(1)
 		}
-		log.Info("serving", "addr", addr, "tls", true, "client_certificates", tc.ClientAuth == tls.RequireAndVerifyClientCert)
-		err = ServeTLS(ctx, addr, tc, svcs...)
-	} else {
-		log.Info("serving", "addr", addr)
-		err = Serve(ctx, addr, svcs...)
 	}
-	if err != nil {
+	if err := listenAndServe(ctx, log, addr, tc, svcs); err != nil {
 		log.Error("stopped", "err", err)
 		stop()
 		os.Exit(1)
 	}
+}
+
+// listenAndServe listens on addr, then logs "serving" with the address it
+// is bound to (the port picked for :0), then serves: a line that says
+// serving is never followed by a failure to listen.
+func listenAndServe(ctx context.Context, log *slog.Logger, addr string, tc *tls.Config, svcs []Service) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	if tc != nil {
+		log.Info("serving", "addr", lis.Addr().String(), "tls", true, "client_certificates", tc.ClientAuth == tls.RequireAndVerifyClientCert)
+	} else {
+		log.Info("serving", "addr", lis.Addr().String())
+	}
+	return serveListener(ctx, lis, tc, svcs)
 }

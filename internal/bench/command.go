@@ -92,7 +92,7 @@ func serveGRPC(ctx context.Context, g *grpc.Server) (string, func(), error) {
 		return "", nil, err
 	}
 	done := make(chan struct{})
-	go func() { defer close(done); g.Serve(l) }()
+	go func() { defer close(done); _ = g.Serve(l) }() // nil once Stop is called
 	return l.Addr().String(), func() { g.Stop(); <-done }, nil
 }
 

@@ -151,7 +151,7 @@ func (rb *rebuilder) measure(ctx context.Context) (sample, error) {
 func (rb *rebuilder) stop() {
 	if rb.cancel != nil {
 		rb.cancel()
-		<-rb.done
+		<-rb.done //nolint:errcheck // Run's error after the cancel is the cancellation's
 	}
 }
 

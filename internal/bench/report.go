@@ -31,15 +31,17 @@ type targetSpec struct {
 
 func targets(rep *Report) []targetSpec {
 	n, rate, rebuilt := 100_000, 1000, 100_000
-	for _, r := range rep.Results { // the sizes this run used
+	// The sizes this run used; a case name that does not parse keeps the
+	// default.
+	for _, r := range rep.Results {
 		if r.Scenario == "lifecycle" && strings.HasPrefix(r.Case, "rebuild of ") {
-			fmt.Sscanf(r.Case, "rebuild of %d ", &rebuilt)
+			_, _ = fmt.Sscanf(r.Case, "rebuild of %d ", &rebuilt)
 		}
 		if r.Scenario == "load" && strings.HasSuffix(r.Case, "/no-snapshot") {
-			fmt.Sscanf(r.Case, "events=%d/", &n)
+			_, _ = fmt.Sscanf(r.Case, "events=%d/", &n)
 		}
 		if r.Scenario == "delivery" && strings.HasPrefix(r.Case, "lag at ") {
-			fmt.Sscanf(r.Case, "lag at %d ", &rate)
+			_, _ = fmt.Sscanf(r.Case, "lag at %d ", &rate)
 		}
 	}
 	return []targetSpec{

@@ -73,7 +73,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 				return srv.Run(cmd.Context())
 			},
 		},
-		newConfigCmd(load, stdout),
+		newConfigCmd(load, &configPath, stdout),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version of this binary",
@@ -105,7 +105,7 @@ on 1313, the query port on 1314 and a placeholder business logic.`,
 	return root
 }
 
-func newConfigCmd(load func() (config.Config, config.Sources, error), stdout io.Writer) *cobra.Command {
+func newConfigCmd(load func() (config.Config, config.Sources, error), configPath *string, stdout io.Writer) *cobra.Command {
 	c := &cobra.Command{Use: "config", Short: "Check or show the effective configuration"}
 	c.AddCommand(
 		&cobra.Command{
@@ -116,7 +116,13 @@ func newConfigCmd(load func() (config.Config, config.Sources, error), stdout io.
 				if _, _, err := load(); err != nil {
 					return err
 				}
-				fmt.Fprintln(stdout, "configuration is valid")
+				// Say what was checked: a mistyped path or a forgotten
+				// EVENTED_CONFIG is otherwise a silent "valid".
+				if file := config.File(*configPath, os.Getenv); file != "" {
+					fmt.Fprintf(stdout, "configuration is valid: %s, with the environment's EVENTED_ variables\n", file)
+				} else {
+					fmt.Fprintf(stdout, "configuration is valid: no file (no --config, no $%s, no ./config.yaml): the defaults and the environment's EVENTED_ variables\n", config.EnvConfig)
+				}
 				return nil
 			},
 		},

@@ -617,19 +617,23 @@ func TestDescriptorSet(t *testing.T) {
 	}
 
 	bad := filepath.Join(t.TempDir(), "bad.binpb")
-	os.WriteFile(bad, []byte("not a descriptor set"), 0o600)
+	if err := os.WriteFile(bad, []byte("not a descriptor set"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	contains(t, "a file that is no descriptor set", fails(t, "events", "shop", "order-ds", f.qry(), "--descriptor-set", bad),
 		"not a binary FileDescriptorSet", "protoc --include_imports")
 }
 
 func TestConfigCommands(t *testing.T) {
 	f := start(t)
-	contains(t, "config validate", ok(t, "--config", f.config, "config", "validate"), "configuration is valid")
+	contains(t, "config validate", ok(t, "--config", f.config, "config", "validate"), "configuration is valid: "+f.config+",")
 	out := ok(t, "--config", f.config, "config", "print")
 	contains(t, "config print", out, "host: 127.0.0.1 # file "+f.config, "type: sqlite # default")
 
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("server:\n  command_handler_prot: 1\nstorage:\n  type: floppy\n"), 0o600)
+	if err := os.WriteFile(bad, []byte("server:\n  command_handler_prot: 1\nstorage:\n  type: floppy\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	contains(t, "config validate of a bad file", fails(t, "--config", bad, "config", "validate"),
 		"command_handler_prot", "floppy")
 }
@@ -695,7 +699,9 @@ func TestMigrate(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "sub", "events.db")
 	file := filepath.Join(dir, "c.yaml")
-	os.WriteFile(file, []byte("storage:\n  path: "+db+"\n"), 0o600)
+	if err := os.WriteFile(file, []byte("storage:\n  path: "+db+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	version := regexp.MustCompile(`^sqlite at ` + regexp.QuoteMeta(db) + `: schema version ([1-9][0-9]*), up to date\n$`)
 	first := version.FindStringSubmatch(ok(t, "--config", file, "migrate"))
 	if first == nil {
@@ -710,7 +716,9 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("migrate again: got %q, want version %s", again, first[1])
 	}
 
-	os.WriteFile(file, []byte("storage:\n  type: memory\n"), 0o600)
+	if err := os.WriteFile(file, []byte("storage:\n  type: memory\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	contains(t, "migrate of memory storage", ok(t, "--config", file, "migrate"), "memory: no schema to migrate")
 }
 

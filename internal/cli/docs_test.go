@@ -11,6 +11,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/evented/evented/internal/testenv"
 	"github.com/evented/evented/sdk"
 )
 
@@ -107,10 +108,7 @@ func stripComments(s string) string {
 }
 
 func TestREADMEGrpcurl(t *testing.T) {
-	grpcurl, err := exec.LookPath("grpcurl")
-	if err != nil {
-		t.Skip("grpcurl is not installed (go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3): the README's grpcurl commands are not run")
-	}
+	grpcurl := testenv.LookPath(t, "grpcurl", "go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3")
 	f := start(t)
 	// Two events, so that the README's Handle is sequence 2 and its Record
 	// (num 3) the next one.

@@ -173,7 +173,12 @@ func writeReply(w io.Writer, agg aggregate, v replyView) error {
 		}
 	}
 	for _, p := range v.Projections {
-		fmt.Fprintf(w, "\nprojection by %s (at sequence %d): %s %s\n", p.Projector, p.Sequence, p.Type, p.Text())
+		text, blocks := p.Text(), [][2]string(nil)
+		if p.JSON != nil {
+			text, blocks = textBlocks(p.JSON)
+		}
+		fmt.Fprintf(w, "\nprojection by %s (at sequence %d): %s %s\n", p.Projector, p.Sequence, p.Type, text)
+		writeTextBlocks(w, blocks)
 	}
 	for _, c := range v.Commands {
 		var types []string

@@ -9,15 +9,11 @@ import (
 // The registry and the JSON views live in protoview, shared with the
 // console; these names keep the CLI's code short.
 type (
-	registry        = protoview.Registry
-	payload         = protoview.Payload
-	eventView       = protoview.Event
-	causeView       = protoview.Cause
-	snapshotView    = protoview.Snapshot
-	bookView        = protoview.Book
-	commandBookView = protoview.CommandBook
-	projectionView  = protoview.Projection
-	replyView       = protoview.Reply
+	registry  = protoview.Registry
+	payload   = protoview.Payload
+	eventView = protoview.Event
+	bookView  = protoview.Book
+	replyView = protoview.Reply
 )
 
 var (

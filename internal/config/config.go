@@ -424,7 +424,8 @@ func (a Auth) Enabled() bool {
 
 // Log configures logging.
 type Log struct {
-	// Level is debug, info, warn or error; EVENTED_LOG overrides it.
+	// Level is trace (the same as debug), debug, info, warn, error or off;
+	// EVENTED_LOG overrides it.
 	Level string `yaml:"level"`
 	// Format is auto (text on a terminal, JSON otherwise), text or json.
 	Format string `yaml:"format"`

@@ -104,6 +104,16 @@ func Load(path string, env func(string) string) (Config, Sources, error) {
 		errs = append(errs, o.errs...)
 	}
 	errs = append(errs, overlayEnv(env, &cfg, src)...)
+	if v := env(EnvLog); v != "" {
+		// EVENTED_LOG beats log.level, so that config print shows the
+		// level the server logs at.
+		if level, found, err := LogLevel(v); err != nil {
+			errs = append(errs, fmt.Errorf("env %s: %w", EnvLog, err))
+		} else if found {
+			cfg.Log.Level = level
+			src["log.level"] = "env " + EnvLog
+		}
+	}
 
 	if err := cfg.Validate(); err != nil {
 		for _, e := range unjoin(err) {
@@ -117,6 +127,21 @@ func Load(path string, env func(string) string) (Config, Sources, error) {
 		}
 	}
 	return cfg, src, errors.Join(errs...)
+}
+
+// File returns the file Load reads when given path: path if non-empty, else
+// the file named by EVENTED_CONFIG, else ./config.yaml if it exists, else ""
+// (defaults and the environment only). env is as for Load.
+func File(path string, env func(string) string) string {
+	if path == "" && env != nil {
+		path = env(EnvConfig)
+	}
+	if path == "" {
+		if _, err := os.Stat(defaultFile); err == nil {
+			path = defaultFile
+		}
+	}
+	return path
 }
 
 // EnvName returns the systematic variable of a key path:

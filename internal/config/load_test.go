@@ -565,7 +565,7 @@ func TestLoadReportsEverything(t *testing.T) {
 		p + `: server.command_handler_port (line 4): invalid value "x"`,
 		"env EVENTED_NOPE: unknown variable",
 		"env EVENTED_COMMAND__MAX_ATTEMPTS: command.max_attempts: invalid value 0: want 1 or more",
-		p + `: log.level: invalid value "loud": want one of debug, info, warn, error`,
+		p + `: log.level: invalid value "loud": want one of trace, debug, info, warn, error, off`,
 	}
 	if err == nil {
 		t.Fatal("no error")
@@ -614,4 +614,90 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("round trip through Print:\ngot  %+v\nwant %+v\n%s", back, cfg, out.String())
 		}
 	})
+}
+
+// TestFileNamesWhatLoadReads: the flag, else EVENTED_CONFIG, else
+// ./config.yaml when present, else no file.
+func TestFileNamesWhatLoadReads(t *testing.T) {
+	t.Chdir(t.TempDir())
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == EnvConfig {
+				return v
+			}
+			return ""
+		}
+	}
+	if got := File("", env("")); got != "" {
+		t.Errorf("no flag, no variable, no ./config.yaml: %q, want none", got)
+	}
+	if err := os.WriteFile(defaultFile, []byte("log:\n  level: warn\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := File("", nil); got != defaultFile {
+		t.Errorf("./config.yaml present: %q, want %s", got, defaultFile)
+	}
+	if got := File("", env("from-env.yaml")); got != "from-env.yaml" {
+		t.Errorf("EVENTED_CONFIG: %q, want from-env.yaml", got)
+	}
+	if got := File("flag.yaml", env("from-env.yaml")); got != "flag.yaml" {
+		t.Errorf("--config beats EVENTED_CONFIG: %q, want flag.yaml", got)
+	}
+	// What File names is what Load read.
+	_, src, err := Load(File("", nil), nil)
+	if err != nil || src["log.level"] != "file "+defaultFile {
+		t.Errorf("Load of File's answer: log.level from %q, %v", src["log.level"], err)
+	}
+}
+
+// TestLogLevelFromEitherVariable: EVENTED_LOG__LEVEL takes every level
+// EVENTED_LOG takes, and EVENTED_LOG (which wins) is what config print
+// shows, with its source.
+func TestLogLevelFromEitherVariable(t *testing.T) {
+	for _, tt := range []struct {
+		env        []string
+		want, from string
+	}{
+		{[]string{"EVENTED_LOG__LEVEL", "trace"}, "trace", "env EVENTED_LOG__LEVEL"},
+		{[]string{"EVENTED_LOG__LEVEL", "off"}, "off", "env EVENTED_LOG__LEVEL"},
+		{[]string{"EVENTED_LOG", "trace"}, "trace", "env EVENTED_LOG"},
+		{[]string{"EVENTED_LOG", "WARN"}, "warn", "env EVENTED_LOG"},
+		{[]string{"EVENTED_LOG", "info,evented=debug"}, "debug", "env EVENTED_LOG"},
+		{[]string{"EVENTED_LOG", "sqlx=debug"}, "info", "default"},
+		{[]string{"EVENTED_LOG__LEVEL", "error", "EVENTED_LOG", "debug"}, "debug", "env EVENTED_LOG"},
+	} {
+		m := map[string]string{}
+		for i := 0; i < len(tt.env); i += 2 {
+			m[tt.env[i]] = tt.env[i+1]
+		}
+		for k, v := range m {
+			t.Setenv(k, v) // the unknown-variable check reads os.Environ
+		}
+		cfg, src, err := Load(os.DevNull, func(k string) string { return m[k] })
+		if err != nil {
+			t.Errorf("%v: %v", tt.env, err)
+			continue
+		}
+		if cfg.Log.Level != tt.want || src["log.level"] != tt.from {
+			t.Errorf("%v: log.level %q from %q, want %q from %q", tt.env, cfg.Log.Level, src["log.level"], tt.want, tt.from)
+		}
+		var out strings.Builder
+		if err := Print(&out, cfg, src); err != nil {
+			t.Fatal(err)
+		}
+		value := tt.want
+		if value == "off" {
+			value = `"off"` // YAML 1.1 would read a bare off as false
+		}
+		if line := "level: " + value + " # " + tt.from; !strings.Contains(out.String(), line) {
+			t.Errorf("%v: config print lacks %q:\n%s", tt.env, line, out.String())
+		}
+		for k := range m {
+			os.Unsetenv(k)
+		}
+	}
+	_, _, err := Load(os.DevNull, func(k string) string { return map[string]string{"EVENTED_LOG": "verbose"}[k] })
+	if err == nil || !strings.Contains(err.Error(), `env EVENTED_LOG: invalid level "verbose"`) {
+		t.Errorf("EVENTED_LOG=verbose: %v, want an error naming it", err)
+	}
 }

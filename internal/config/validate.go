@@ -178,7 +178,7 @@ func (c Config) Validate() error {
 		v.add("tracing.sample_ratio", "invalid value %g: want more than 0 and at most 1", c.Tracing.SampleRatio)
 	}
 
-	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.level", c.Log.Level, LogLevels...)
 	v.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	return errors.Join(v.errs...)
 }

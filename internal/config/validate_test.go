@@ -226,8 +226,8 @@ func TestValidate(t *testing.T) {
 		{"no concurrency", func(c *Config) { c.Command.MaxConcurrent = 0 }, "command.max_concurrent: invalid value 0: want 1 or more"},
 		{"negative queue wait", func(c *Config) { c.Command.QueueWait = -time.Second }, "command.queue_wait: invalid value -1s: want 0 (refuse at once) or more"},
 
-		{"bad log level", func(c *Config) { c.Log.Level = "trace" },
-			`log.level: invalid value "trace": want one of debug, info, warn, error`},
+		{"bad log level", func(c *Config) { c.Log.Level = "verbose" },
+			`log.level: invalid value "verbose": want one of trace, debug, info, warn, error, off`},
 		{"bad log format", func(c *Config) { c.Log.Format = "yaml" },
 			`log.format: invalid value "yaml": want one of auto, text, json`},
 	}

@@ -60,13 +60,13 @@ const maxBody = 1 << 20
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // fails only when the client is gone
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg}) // fails only when the client is gone
 }
 
 // fail answers err as the gRPC ports would have mapped it, with an HTTP
@@ -547,7 +547,7 @@ func (c *Console) tail(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, e := range c.entries(keep) {
 			var buf bytes.Buffer
-			json.NewEncoder(&buf).Encode(e)
+			_ = json.NewEncoder(&buf).Encode(e) // a plain struct into a buffer: cannot fail
 			fmt.Fprintf(w, "id: %d\ndata: %s\n", e.Position, bytes.TrimSpace(buf.Bytes()))
 		}
 		if len(batch) > 0 {

@@ -27,7 +27,8 @@ import (
 	"github.com/evented/evented/internal/config"
 )
 
-// levels are the accepted level names; off is above every record slog emits.
+// levels are the slog levels of config.LogLevels; off is above every
+// record slog emits, and slog has no trace level, so trace means debug.
 var levels = map[string]slog.Level{
 	"trace": slog.LevelDebug,
 	"debug": slog.LevelDebug,
@@ -37,25 +38,24 @@ var levels = map[string]slog.Level{
 	"off":   slog.LevelError + 100,
 }
 
-const levelNames = "trace, debug, info, warn, error or off"
-
 // New returns a logger writing to w. env looks up EVENTED_LOG (os.Getenv in
-// production, a map in tests). The zero config.Log means info and auto.
+// production, a map in tests), read by config.LogLevel. The zero config.Log
+// means info and auto.
 func New(w io.Writer, cfg config.Log, env func(string) string) (*slog.Logger, error) {
 	if cfg.Level == "" {
 		cfg.Level = "info"
 	}
 	level, ok := levels[cfg.Level]
-	if !ok || cfg.Level == "trace" || cfg.Level == "off" {
-		return nil, fmt.Errorf("log.level: invalid value %q: want one of debug, info, warn, error", cfg.Level)
+	if !ok {
+		return nil, fmt.Errorf("log.level: invalid value %q: want one of %s", cfg.Level, strings.Join(config.LogLevels, ", "))
 	}
 	if v := env(config.EnvLog); v != "" {
-		l, found, err := parseDirectives(v)
+		name, found, err := config.LogLevel(v)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", config.EnvLog, err)
 		}
 		if found {
-			level = l
+			level = levels[name]
 		}
 	}
 
@@ -72,49 +72,6 @@ func New(w io.Writer, cfg config.Log, env func(string) string) (*slog.Logger, er
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log.format: invalid value %q: want one of auto, text, json", cfg.Format)
-}
-
-// parseDirectives reads a plain level or RUST_LOG-style directives. found is
-// false when they only name other targets, leaving the configured level.
-func parseDirectives(v string) (level slog.Level, found bool, err error) {
-	var global, target *slog.Level
-	for d := range strings.SplitSeq(v, ",") {
-		d = strings.TrimSpace(d)
-		if d == "" {
-			continue
-		}
-		name, lvl := "", d
-		if i := strings.LastIndex(d, "="); i >= 0 {
-			name, lvl = d[:i], d[i+1:]
-		} else if isEvented(d) {
-			// A bare target enables everything for it.
-			name, lvl = d, "trace"
-		}
-		l, ok := levels[strings.ToLower(lvl)]
-		if !ok {
-			return 0, false, fmt.Errorf("invalid level %q in %q: want %s, alone or as directives such as evented=debug or info,evented=debug", lvl, v, levelNames)
-		}
-		switch {
-		case name == "":
-			global = &l
-		case isEvented(name):
-			// evented has one level: the most verbose of its targets wins.
-			if target == nil || l < *target {
-				target = &l
-			}
-		}
-	}
-	switch {
-	case target != nil:
-		return *target, true, nil
-	case global != nil:
-		return *global, true, nil
-	}
-	return 0, false, nil
-}
-
-func isEvented(target string) bool {
-	return target == "evented" || strings.HasPrefix(target, "evented::")
 }
 
 // isTerminal reports whether w is a terminal, where people read logs rather

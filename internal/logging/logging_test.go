@@ -45,6 +45,9 @@ func TestLevel(t *testing.T) {
 		{"warn", "sqlx=debug", slog.LevelWarn},
 		{"warn", " , ", slog.LevelWarn},
 		{"info", "tower=trace,error", slog.LevelError},
+		// log.level takes what EVENTED_LOG takes (EVENTED_LOG__LEVEL=trace).
+		{"trace", "", slog.LevelDebug},
+		{"off", "", slog.LevelError + 100},
 	}
 	for _, tt := range tests {
 		t.Run(tt.cfgLevel+"/"+tt.evLog, func(t *testing.T) {
@@ -72,8 +75,8 @@ func TestLevelErrors(t *testing.T) {
 			`EVENTED_LOG: invalid level "loud" in "evented=loud"`},
 		{config.Log{Level: "info", Format: "auto"}, "sqlx=much,evented=debug",
 			`EVENTED_LOG: invalid level "much"`},
-		{config.Log{Level: "trace", Format: "auto"}, "",
-			`log.level: invalid value "trace": want one of debug, info, warn, error`},
+		{config.Log{Level: "verbose", Format: "auto"}, "",
+			`log.level: invalid value "verbose": want one of trace, debug, info, warn, error, off`},
 		{config.Log{Level: "info", Format: "yaml"}, "",
 			`log.format: invalid value "yaml": want one of auto, text, json`},
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/server"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // relayCase is one bus backend the relay is tested against.
@@ -75,7 +76,7 @@ func testRelay(t *testing.T, tc relayCase, restart bool) {
 	if restart {
 		var skip string
 		if broker, skip = bustest.BrokerFromEnv(tc.restartEnv); broker == nil {
-			t.Skip(skip)
+			testenv.Skip(t, testenv.BrokerRestart, skip)
 		}
 	}
 	cfg := config.Default()

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	neturl "net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,6 +24,7 @@ import (
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/eventstore/sqlite"
 	"github.com/evented/evented/internal/server"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // startWith runs a server as start does, with options.
@@ -364,12 +364,11 @@ func redisPrefix(t *testing.T) string {
 // skips, except in CI.
 func testURL(t *testing.T, variable string) string {
 	t.Helper()
-	url := os.Getenv(variable)
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set and CI=true: this test must run in CI (.ci/services.sh starts the server)", variable)
+	for _, n := range []testenv.Need{testenv.PostgreSQL, testenv.Redis} {
+		if n.Env == variable {
+			return testenv.Getenv(t, n)
 		}
-		t.Skipf("%s is not set: skipping (eval \"$(bash .ci/services.sh start postgres redis)\" starts the servers)", variable)
 	}
-	return url
+	t.Fatalf("testURL(%s): no server of that variable", variable)
+	return ""
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // pythonUpcaster is the chain of the Python SDK's tests as a service:
@@ -52,7 +54,7 @@ func python(t *testing.T) string {
 		p = filepath.Join("..", "..", ".venv", "bin", "python")
 	}
 	if err := exec.Command(p, "-c", "import grpc, google.protobuf").Run(); err != nil {
-		t.Skipf("no Python with grpcio at %s (set E2E_PYTHON): %v", p, err)
+		testenv.Skip(t, testenv.Python, fmt.Sprintf("no Python with grpcio at %s: %v", p, err))
 	}
 	return p
 }

@@ -21,13 +21,12 @@ import (
 // counter is business logic whose state is the number of events folded
 // in (8 bytes, big-endian). It never returns a snapshot with a command.
 type counter struct {
-	mu       sync.Mutex
-	calls    int
-	maxBook  int
-	noSnap   bool
-	typeURL  string
-	handled  int
-	snapshot bool
+	mu      sync.Mutex
+	calls   int
+	maxBook int
+	noSnap  bool
+	typeURL string
+	handled int
 }
 
 func (c *counter) Name() string { return "counter" }

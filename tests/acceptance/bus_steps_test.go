@@ -14,6 +14,7 @@ import (
 	"github.com/evented/evented/internal/bus/nats"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // busWorld is what a scenario knows of the bus: its type, the broker's
@@ -34,6 +35,9 @@ var brokers = map[string][2]string{
 	"amqp": {"AMQP_TEST_URL", "AMQP_TEST_RESTART"},
 	"nats": {"NATS_TEST_URL", "NATS_TEST_RESTART"},
 }
+
+// brokerNeeds are the brokers as the summary of skipped tests names them.
+var brokerNeeds = map[string]testenv.Need{"amqp": testenv.RabbitMQ, "nats": testenv.NATS}
 
 func (w *world) registerBus(sc *godog.ScenarioContext) {
 	sc.Given(`^evented publishes committed events to the "(inprocess|amqp|nats)" bus$`, w.publishesTo)
@@ -64,6 +68,7 @@ func (w *world) publishesTo(typ string) error {
 			if os.Getenv("CI") == "true" {
 				return fmt.Errorf("%s is not set and CI=true: start the broker (.ci/services.sh start)", env[0])
 			}
+			testenv.Note(brokerNeeds[typ])
 			return godog.ErrSkip
 		}
 		w.brokerControl = os.Getenv(env[1])
@@ -123,6 +128,7 @@ func (w *world) sendCommands(ctx context.Context, n int, command, name string) e
 // scenarios in a step of their own) the scenario is skipped.
 func (w *world) broker(ctx context.Context, action string) error {
 	if w.brokerControl == "" {
+		testenv.Note(testenv.BrokerRestart)
 		return godog.ErrSkip
 	}
 	verb := "stop"

@@ -42,7 +42,9 @@ func stubNamed(name, version, versioned string) string {
 		return name
 	}
 	var v int
-	fmt.Sscan(version, &v)
+	if _, err := fmt.Sscan(version, &v); err != nil {
+		panic(fmt.Sprintf("version %q of a feature is not a number", version))
+	}
 	return versionStub(versioned, v)
 }
 

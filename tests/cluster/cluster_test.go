@@ -7,26 +7,20 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/evented/evented/internal/testenv"
 )
 
 // serverURL is POSTGRES_TEST_URL; without it the PostgreSQL tests skip,
 // visibly, except in CI, where a missing server must not pass for green.
 func serverURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("POSTGRES_TEST_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("POSTGRES_TEST_URL is not set and CI=true: the cluster tests must run in CI (eval \"$(bash .ci/services.sh start postgres)\")")
-		}
-		t.Skip("POSTGRES_TEST_URL is not set: skipping the PostgreSQL cluster tests (eval \"$(bash .ci/services.sh start postgres)\" starts a server)")
-	}
-	return u
+	return testenv.Getenv(t, testenv.PostgreSQL)
 }
 
 // freshSchema creates a schema for one test, dropped when it ends, and

@@ -18,6 +18,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/testenv"
 	"github.com/evented/evented/tests/internal/proc"
 )
 
@@ -31,11 +32,11 @@ var build struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
-	os.Exit(code)
+	testenv.Main(m, func() {
+		if binDir != "" {
+			_ = os.RemoveAll(binDir)
+		}
+	})
 }
 
 // eventedBinary builds ./cmd/evented the first time it is asked for.

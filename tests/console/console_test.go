@@ -38,6 +38,7 @@ import (
 	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/server"
+	"github.com/evented/evented/internal/testenv"
 	"github.com/evented/evented/sdk"
 )
 
@@ -53,7 +54,7 @@ func chromium(t *testing.T) string {
 	if os.Getenv("CONSOLE_REQUIRE") == "1" {
 		t.Fatal(msg + " and CONSOLE_REQUIRE=1 asks for them")
 	}
-	t.Skip(msg)
+	testenv.Skip(t, testenv.Need{Name: "Chromium", Enable: "apt-get install -y chromium"}, "no chromium, chromium-browser, google-chrome or chrome on PATH")
 	return ""
 }
 
@@ -149,13 +150,7 @@ func TestConsoleInBrowser(t *testing.T) {
 // the test ends; the test skips without it, except in CI.
 func freshSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("POSTGRES_TEST_URL")
-	if base == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("POSTGRES_TEST_URL is not set and CI=true: the console's PostgreSQL run must happen in CI")
-		}
-		t.Skip("POSTGRES_TEST_URL is not set: the console is not tried on PostgreSQL (eval \"$(bash .ci/services.sh start postgres)\" starts one)")
-	}
+	base := testenv.Getenv(t, testenv.PostgreSQL)
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "evented_console_" + hex.EncodeToString(b[:])

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/evented/evented/internal/testenv"
 )
 
 // ports are evented's container ports: commands, queries, admin (HTTP).
@@ -215,6 +217,9 @@ func newEngine(t *testing.T) *engine {
 	if os.Getenv("CONTAINER_SKIP") == "1" {
 		t.Skip("container tests skipped: CONTAINER_SKIP=1")
 	}
+	if os.Getenv("CONTAINER_REQUIRE") != "1" {
+		testenv.SlowTest(t) // images built, containers run: minutes
+	}
 	argv := strings.Fields(os.Getenv("CONTAINER_ENGINE"))
 	if len(argv) == 0 {
 		argv = []string{"podman"}
@@ -223,7 +228,8 @@ func newEngine(t *testing.T) *engine {
 		if os.Getenv("CONTAINER_REQUIRE") == "1" {
 			t.Fatalf("%s not found and CONTAINER_REQUIRE=1: install podman and runc (apt-get install podman runc)", argv[0])
 		}
-		t.Skipf("container tests skipped: %s not found (install podman, or set CONTAINER_ENGINE; CI sets CONTAINER_REQUIRE=1)", argv[0])
+		testenv.Skip(t, testenv.Need{Name: "podman (the container tests)", Enable: "apt-get install podman runc, or set CONTAINER_ENGINE; CI sets CONTAINER_REQUIRE=1"},
+			argv[0]+" not found")
 	}
 	return &engine{argv: argv, prefix: fmt.Sprintf("evented-ctest-%d", os.Getpid())}
 }
@@ -452,14 +458,14 @@ func buildCLI(t *testing.T) cli {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	for _, rmi := range built {
-		_ = rmi.Run()
-	}
-	if cliBuild.dir != "" {
-		_ = os.RemoveAll(cliBuild.dir)
-	}
-	os.Exit(code)
+	testenv.Main(m, func() {
+		for _, rmi := range built {
+			_ = rmi.Run()
+		}
+		if cliBuild.dir != "" {
+			_ = os.RemoveAll(cliBuild.dir)
+		}
+	})
 }
 
 type event struct {

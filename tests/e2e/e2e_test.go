@@ -22,6 +22,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/testenv"
 	"github.com/evented/evented/tests/internal/proc"
 )
 
@@ -35,6 +36,10 @@ var (
 func TestE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end suite skipped with -short: it builds and starts evented and seven example services")
+	}
+	if *langFlag == "" && os.Getenv("E2E_LANG") == "" {
+		// Asked for by a language, it runs; in go test ./... it is slow.
+		testenv.SlowTest(t)
 	}
 	lang := cmp(*langFlag, cmp(os.Getenv("E2E_LANG"), "go"))
 	l, ok := languages[lang]

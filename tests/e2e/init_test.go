@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/evented/evented/internal/testenv"
 	"github.com/evented/evented/tests/internal/proc"
 )
 
@@ -30,6 +31,10 @@ import (
 func TestInit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("evented init's projects skipped with -short: they build a service")
+	}
+	if *langFlag == "" && os.Getenv("E2E_LANG") == "" {
+		// Asked for by a language, it runs; in go test ./... it is slow.
+		testenv.SlowTest(t)
 	}
 	lang := cmp(*langFlag, cmp(os.Getenv("E2E_LANG"), "go"))
 	needs := map[string]string{"go": "go", "python": "python3", "rust": "cargo"}[lang]

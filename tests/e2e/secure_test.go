@@ -17,6 +17,7 @@ import (
 
 	"github.com/evented/evented/internal/auth"
 	"github.com/evented/evented/internal/certtest"
+	"github.com/evented/evented/internal/testenv"
 	"github.com/evented/evented/tests/internal/proc"
 )
 
@@ -118,6 +119,10 @@ func python(root string) string {
 func TestSecureClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: builds and starts evented")
+	}
+	if *langFlag == "" && os.Getenv("E2E_LANG") == "" {
+		// Asked for by a language, it runs; in go test ./... it is slow.
+		testenv.SlowTest(t)
 	}
 	lang := cmp(*langFlag, cmp(os.Getenv("E2E_LANG"), "go"))
 	client, ok := secureClients[lang]

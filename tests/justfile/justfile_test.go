@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/evented/evented/internal/testenv"
 )
 
 // readme lists the recipes of the evented-rs README's CLI reference.
@@ -26,10 +28,7 @@ const root = "../.."
 
 func just(t *testing.T, args ...string) string {
 	t.Helper()
-	path, err := exec.LookPath("just")
-	if err != nil {
-		t.Skip("just is not installed (npm install -g rust-just): the justfile is not tested")
-	}
+	path := testenv.LookPath(t, "just", "npm install -g rust-just")
 	cmd := exec.Command(path, args...)
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
@@ -64,7 +63,14 @@ func TestRecipes(t *testing.T) {
 		if !described {
 			t.Errorf("just --list lacks %s with a description:\n%s", r, list)
 		}
-		// Every recipe and its dependencies evaluate and print their commands.
+	}
+}
+
+// TestRecipesDryRun: every recipe and its dependencies evaluate and print
+// their commands. One just per recipe is half a second each.
+func TestRecipesDryRun(t *testing.T) {
+	testenv.SlowTest(t)
+	for _, r := range strings.Fields(just(t, "--summary")) {
 		just(t, "--dry-run", r)
 	}
 }
@@ -75,6 +81,7 @@ func TestRunnableRecipes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the module several times; skipped with -short")
 	}
+	testenv.SlowTest(t)
 	out := t.TempDir()
 	for _, r := range []string{"build", "build-release"} {
 		just(t, "--set", "out", out, r)

@@ -58,6 +58,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evented/evented/internal/testenv"
 	"github.com/evented/evented/tests/internal/proc"
 )
 
@@ -73,7 +74,9 @@ var tutorials = []struct {
 
 func TestTutorials(t *testing.T) {
 	if os.Getenv("RUN_TUTORIALS") == "" {
-		t.Skip("tutorials (docs/tutorials/*.md) skipped: set RUN_TUTORIALS=1 to run their commands; they use the fixed ports 1313-1315 and 50061, as written (CI's tutorials step sets it)")
+		testenv.Skip(t, testenv.Need{Name: "tutorials (docs/tutorials/*.md run word by word)", Env: "RUN_TUTORIALS",
+			Enable: "RUN_TUTORIALS=1 go test -run TestTutorials ./tests/tutorials/; they use the fixed ports 1313-1315 and 50061, as written (CI's tutorials step sets it)"},
+			"RUN_TUTORIALS is not set")
 	}
 	if testing.Short() {
 		t.Skip("tutorials skipped with -short: they build a service in each language")

@@ -48,9 +48,10 @@ def run(name: str, default_port: int, what: str, *services: evented.Aggregate | 
     handler.setFormatter(JSONFormatter(name))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     addr = address(default_port)
-    logging.getLogger(name).info("serving %s on %s", what, addr)
+    log = logging.getLogger(name)
     try:
-        evented.serve(addr, *services)
+        # Logged once bound: a port in use is an error, never "serving".
+        evented.serve(addr, *services, on_serving=lambda port: log.info("serving %s on %s (port %d)", what, addr, port))
     except Exception:
         logging.getLogger(name).exception("stopped")
         sys.exit(1)

@@ -47,6 +47,7 @@ import (
 
 	"github.com/evented/evented/internal/bus"
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // Bus is what a backend gives the suite: both halves of the port over one
@@ -126,6 +127,10 @@ func Run(t *testing.T, b Backend) {
 			case tc.name == "NetworkFaults" && b.OpenAddr == nil:
 				t.Skip("no network between client and bus (Backend.OpenAddr is nil)")
 			case tc.name == "BrokerRestart" && b.Broker == nil:
+				if strings.Contains(b.BrokerSkip, "_TEST_RESTART") {
+					// BrokerFromEnv's reason: a variable this run lacks.
+					testenv.Skip(t, testenv.BrokerRestart, b.BrokerSkip)
+				}
 				t.Skip(b.BrokerSkip)
 			}
 			d := timeout
@@ -370,14 +375,13 @@ func clone(b eventstore.Book) eventstore.Book {
 // so a missing address there is a broken set-up and the test fails.
 func URL(t testing.TB, name string) string {
 	t.Helper()
-	url := os.Getenv(name)
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set and CI=true: start the broker (.ci/services.sh start) and export its address", name)
+	for _, n := range []testenv.Need{testenv.RabbitMQ, testenv.NATS} {
+		if n.Env == name {
+			return testenv.Getenv(t, n)
 		}
-		t.Skipf("%s is not set: start a broker with `eval \"$(bash .ci/services.sh start)\"` to run this test", name)
 	}
-	return url
+	t.Fatalf("bustest.URL(%s): no broker of that variable", name)
+	return ""
 }
 
 // BrokerFromEnv builds the Broker control of the restart test from the

@@ -23,6 +23,7 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/eventstore/postgres"
 	"github.com/evented/evented/internal/eventstore/storetest"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // serverURL is the test server's URL from POSTGRES_TEST_URL (.ci/services.sh
@@ -30,14 +31,7 @@ import (
 // missing server must not pass for a green run.
 func serverURL(t testing.TB) string {
 	t.Helper()
-	url := os.Getenv("POSTGRES_TEST_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("POSTGRES_TEST_URL is not set and CI=true: the PostgreSQL tests must run in CI (eval \"$(bash .ci/services.sh start postgres)\")")
-		}
-		t.Skip("POSTGRES_TEST_URL is not set: skipping the PostgreSQL tests (eval \"$(bash .ci/services.sh start postgres)\" starts a server)")
-	}
-	return url
+	return testenv.Getenv(t, testenv.PostgreSQL)
 }
 
 // admin is a plain connection to the test server, for set-up and checks.

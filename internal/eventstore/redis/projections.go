@@ -138,8 +138,8 @@ func (s *Store) ProjectionChanges(ctx context.Context, after uint64, limit int) 
 	if s.closed.Load() {
 		return nil, eventstore.ErrClosed
 	}
-	members, err := s.c.ZRangeByScore(ctx, s.k.projectionChanges(), &goredis.ZRangeBy{
-		Min: "(" + strconv.FormatUint(after, 10), Max: "+inf", Count: int64(limit)}).Result()
+	members, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.projectionChanges(), ByScore: true,
+		Start: "(" + strconv.FormatUint(after, 10), Stop: "+inf", Count: int64(limit)}).Result()
 	if err != nil {
 		return nil, s.fail(err, "projection changes after %d", after)
 	}

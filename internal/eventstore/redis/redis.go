@@ -465,8 +465,8 @@ func (s *Store) SnapshotHistory(ctx context.Context, cover eventstore.Cover) ([]
 	if err != nil || !ok {
 		return nil, err
 	}
-	older, err := s.c.ZRevRangeByScore(ctx, s.k.olderSnapshots(cover), &goredis.ZRangeBy{
-		Min: "-inf", Max: "(" + strconv.FormatUint(uint64(latest.Sequence), 10)}).Result()
+	older, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.olderSnapshots(cover), ByScore: true, Rev: true,
+		Start: "(" + strconv.FormatUint(uint64(latest.Sequence), 10), Stop: "-inf"}).Result()
 	if err != nil {
 		return nil, s.fail(err, "snapshots of %s", cover)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/eventstore/redis"
 	"github.com/evented/evented/internal/eventstore/storetest"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // serverURL is the test server's URL from REDIS_TEST_URL (.ci/services.sh
@@ -29,14 +30,7 @@ import (
 // missing server must not pass for a green run.
 func serverURL(t testing.TB) string {
 	t.Helper()
-	url := os.Getenv("REDIS_TEST_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("REDIS_TEST_URL is not set and CI=true: the Redis tests must run in CI (eval \"$(bash .ci/services.sh start redis)\")")
-		}
-		t.Skip("REDIS_TEST_URL is not set: skipping the Redis tests (eval \"$(bash .ci/services.sh start redis)\" starts a server)")
-	}
-	return url
+	return testenv.Getenv(t, testenv.Redis)
 }
 
 // admin is a plain client of the test server, for set-up and checks.

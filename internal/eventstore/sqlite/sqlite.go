@@ -140,7 +140,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		if err == nil {
 			break
 		}
-		s.closeDBs()
+		_ = s.closeDBs() // the open's error is the one to report
 		if primaryCode(err) != sqlite3.SQLITE_BUSY || time.Now().After(deadline) || ctx.Err() != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 		}

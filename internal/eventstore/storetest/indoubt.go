@@ -63,7 +63,7 @@ func (c *Cutter) accept() {
 			down.Close()
 			continue
 		}
-		c.wg.Go(func() { io.Copy(up, down); up.Close(); down.Close() })
+		c.wg.Go(func() { _, _ = io.Copy(up, down); up.Close(); down.Close() })
 		c.wg.Go(func() {
 			defer up.Close()
 			defer down.Close()

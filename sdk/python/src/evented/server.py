@@ -192,16 +192,22 @@ def start(address: str, *services: Service, max_workers: int = 16,
 
 
 def serve(address: str, *services: Service, grace: float = 5.0,
-          credentials: grpc.ServerCredentials | None = None) -> None:
+          credentials: grpc.ServerCredentials | None = None,
+          on_serving: Callable[[int], None] | None = None) -> None:
     """Serves services on address until SIGTERM or SIGINT, then stops
     gracefully (calls in flight get up to grace seconds)::
 
         evented.serve("127.0.0.1:50052", customer.new())
 
     Call it from the main thread (it installs the signal handlers). With
-    credentials (server_credentials) it serves TLS."""
+    credentials (server_credentials) it serves TLS. on_serving, if given, is
+    called with the bound port once the server listens: the place for a
+    service's own "serving" line, which then never precedes a failure to
+    bind."""
     running = start(address, *services, credentials=credentials)
     log.info("serving on %s (port %d)", address, running.port)
+    if on_serving is not None:
+        on_serving(running.port)
     done = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
