@@ -36,6 +36,7 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/api/examplespb"
 	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/server"
 	"github.com/evented/evented/internal/testenv"
@@ -86,8 +87,14 @@ func (balance) Handle(context.Context, *eventedpb.EventBook) (*emptypb.Empty, er
 
 func (balance) HandleSync(_ context.Context, b *eventedpb.EventBook) (*eventedpb.Projection, error) {
 	pages := b.GetPages()
+	// A receipt with a text of several lines, which the console shows as
+	// its lines.
+	receipt, err := anypb.New(&examplespb.Receipt{CustomerId: "balance", FormattedText: "RECEIPT\nTotal: 0.00"})
+	if err != nil {
+		return nil, err
+	}
 	return &eventedpb.Projection{Cover: b.GetCover(), Projector: "balance", Sequence: pages[len(pages)-1].GetNum(),
-		Projection: &anypb.Any{TypeUrl: "type.googleapis.com/examples.Receipt"}}, nil
+		Projection: receipt}, nil
 }
 
 func startServer(t *testing.T, proj *ledger, storage func(*config.Config)) *server.Server {
@@ -123,8 +130,8 @@ func startServer(t *testing.T, proj *ledger, storage func(*config.Config)) *serv
 	cfg.Server.Host = "127.0.0.1"
 	cfg.Server.CommandHandlerPort, cfg.Server.EventQueryPort, cfg.Server.AdminPort = 0, 0, 0
 	cfg.Projectors = []config.Consumer{{Name: "ledger", Address: lis.Addr().String(), Domains: []string{"ledger"}},
-		{Name: "balance", Address: bal.Addr().String(), Domains: []string{"customer"}, PublishProjections: true},
-		{Name: "balance", Version: 2, Address: bal.Addr().String(), Domains: []string{"customer"}, PublishProjections: true}}
+		{Name: "balance", Address: bal.Addr().String(), Domains: []string{"customer"}, PublishProjections: true, Synchronous: true},
+		{Name: "balance", Version: 2, Address: bal.Addr().String(), Domains: []string{"customer"}, PublishProjections: true, Synchronous: true}}
 	cfg.Sagas = []config.Consumer{{Name: "loyalty", Address: downAddr, Domains: []string{"nothing"}}}
 	cfg.Delivery.MaxAttempts, cfg.Delivery.BackoffMin, cfg.Delivery.BackoffMax = 2, time.Millisecond, 2*time.Millisecond
 	srv, err := server.New(t.Context(), cfg, slog.New(slog.DiscardHandler), server.WithConsoleSampling(200*time.Millisecond))
@@ -368,6 +375,11 @@ func browse(t *testing.T, store string, storage func(*config.Config)) {
 	waitText("the tail connected", "#tail-title", "live")
 	send("customer", "cust-042", "examples.CreateCustomer", `{"name":"Bea","email":"bea@example.com"}`)
 	waitText("the live tail", "#tail", "bea@example.com")
+	// The reply's projections: a receipt's formatted text as its lines.
+	waitText("the reply's projections", "#reply", "Total: 0.00")
+	if receiptText := strings.TrimSpace(text("#reply .text-field pre")); receiptText != "RECEIPT\nTotal: 0.00" {
+		t.Errorf("the receipt's formatted_text shows as %q, want its two lines", receiptText)
+	}
 	shot("send")
 	wantText("the tail", "#tail", "customer/cust-042", "examples.CustomerCreated")
 

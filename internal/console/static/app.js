@@ -58,6 +58,22 @@ function fmtSecs(s) {
 const fmtTime = (t) => (t ? new Date(t).toLocaleString() : '');
 const status = (ok, yes = 'reachable', no = 'unreachable') => h('span', { class: ok ? 'ok' : 'bad' }, ok ? '● ' + yes : '● ' + no);
 const payloadText = (p) => (p.payload !== undefined ? JSON.stringify(p.payload) : p.payload_base64 ? 'base64:' + p.payload_base64 : '(empty)');
+
+// payloadView is payloadText with every string field of several lines (a
+// receipt's formatted_text) shown as its lines, under the JSON of the
+// other fields, as the CLI prints it.
+function payloadView(p) {
+  const v = p.payload;
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return payloadText(p);
+  const rest = {};
+  const blocks = [];
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x === 'string' && x.includes('\n')) blocks.push(h('div', { class: 'text-field' }, h('span', { class: 'muted' }, k), h('pre', { class: 'block' }, x)));
+    else rest[k] = x;
+  }
+  if (!blocks.length) return payloadText(p);
+  return h('div', {}, Object.keys(rest).length ? JSON.stringify(rest) : null, blocks);
+}
 const aggName = (a) => (a.name ? `${a.name} (${a.root.slice(0, 8)}…)` : a.root);
 
 function table(head, rows, opts = {}) {
@@ -379,7 +395,7 @@ function renderReply(r) {
     if (!b.events.length) continue;
     parts.push(table(['Aggregate', 'Seq', 'Type', 'Payload'], b.events.map((e) => h('tr', {}, td(`${b.domain}/${b.root}`, 'mono'), td(String(e.sequence), 'num'), td(e.type), td(payloadText(e), 'mono')))));
   }
-  if (v.projections?.length) parts.push(h('h2', {}, 'Projections'), table(['Projector', 'Seq', 'Type', 'Projection'], v.projections.map((p) => h('tr', {}, td(p.projector), td(String(p.sequence), 'num'), td(p.type), td(payloadText(p), 'mono')))));
+  if (v.projections?.length) parts.push(h('h2', {}, 'Projections'), table(['Projector', 'Seq', 'Type', 'Projection'], v.projections.map((p) => h('tr', {}, td(p.projector), td(String(p.sequence), 'num'), td(p.type), td(payloadView(p), 'mono')))));
   if (v.commands?.length) parts.push(h('h2', {}, 'Saga commands'), table(['To', 'Commands'], v.commands.map((c) => h('tr', {}, td(`${c.domain}/${c.root}`, 'mono'), td(c.commands.map((p) => p.type + ' ' + payloadText(p)).join('\n'), 'mono')))));
   if (v.delivery_failures?.length) parts.push(h('h2', {}, 'Synchronous consumers that failed'), h('div', { class: 'error' }, v.delivery_failures.join('\n')));
   return h('div', {}, parts);
