@@ -113,7 +113,7 @@ func (r *runner) appendEvented(open opener, writers, perAppend int, keys keyKind
 			covers[w] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
 		}
 		body := payload()
-		res, err := timed(ctx, writers, r.warmup(), r.cfg.Duration, func(ctx context.Context, w int) (int, error) {
+		return r.appendRate(ctx, writers, func(ctx context.Context, w int) (int, error) {
 			pages := make([]eventstore.Page, perAppend)
 			for i := range pages {
 				pages[i] = eventstore.Page{HasNum: true, Num: next[w] + uint32(i), TypeURL: eventTypeURL, Payload: body}
@@ -134,10 +134,6 @@ func (r *runner) appendEvented(open opener, writers, perAppend int, keys keyKind
 			next[w] += uint32(perAppend)
 			return perAppend, nil
 		})
-		if err != nil {
-			return nil, err
-		}
-		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
 	}
 }
 
@@ -176,7 +172,7 @@ func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measu
 		}
 		body := payload()
 		seq := 0
-		res, err := timed(ctx, 1, r.warmup(), r.cfg.Duration, func(ctx context.Context, _ int) (int, error) {
+		return r.appendRate(ctx, 1, func(ctx context.Context, _ int) (int, error) {
 			tx, err := db.BeginTx(ctx, nil)
 			if err != nil {
 				return 0, err
@@ -197,10 +193,6 @@ func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measu
 			seq += perAppend
 			return writers * perAppend, nil
 		})
-		if err != nil {
-			return nil, err
-		}
-		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
 	}
 }
 
@@ -235,7 +227,7 @@ func (r *runner) appendRawPostgres(b *backend, writers, perAppend int) measure {
 		for i := range n {
 			typeURLs[i], payloads[i] = eventTypeURL, body
 		}
-		res, err := timed(ctx, 1, r.warmup(), r.cfg.Duration, func(ctx context.Context, _ int) (int, error) {
+		return r.appendRate(ctx, 1, func(ctx context.Context, _ int) (int, error) {
 			if _, err := conn.Exec(ctx, `INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at)
 				SELECT o - 1, $1, id, q, t, p, now()
 				FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u (id, q, t, p, o)`,
@@ -247,10 +239,6 @@ func (r *runner) appendRawPostgres(b *backend, writers, perAppend int) measure {
 			}
 			return n, nil
 		})
-		if err != nil {
-			return nil, err
-		}
-		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
 	}
 }
 
@@ -281,7 +269,7 @@ func (r *runner) appendRawRedis(b *backend, writers, perAppend int) measure {
 		}()
 		body := payload()
 		seq := 0
-		res, err := timed(ctx, 1, r.warmup(), r.cfg.Duration, func(ctx context.Context, _ int) (int, error) {
+		return r.appendRate(ctx, 1, func(ctx context.Context, _ int) (int, error) {
 			_, err := client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 				p.IncrBy(ctx, counter, int64(writers*perAppend))
 				for w := range writers {
@@ -299,9 +287,16 @@ func (r *runner) appendRawRedis(b *backend, writers, perAppend int) measure {
 			seq += perAppend
 			return writers * perAppend, nil
 		})
-		if err != nil {
-			return nil, err
-		}
-		return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
 	}
+}
+
+// appendRate runs op on workers goroutines for the measured window (each
+// call writes a batch of rows and says how many) and returns the rate and
+// the CPU per event.
+func (r *runner) appendRate(ctx context.Context, workers int, op func(ctx context.Context, w int) (int, error)) (sample, error) {
+	res, err := timed(ctx, workers, r.warmup(), r.cfg.Duration, op)
+	if err != nil {
+		return nil, err
+	}
+	return res.addCPU(sample{"events/s": res.rate()}, "cpu us/event"), nil
 }
