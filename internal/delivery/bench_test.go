@@ -2,7 +2,6 @@ package delivery_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"path/filepath"
 	"sync/atomic"
@@ -58,8 +57,9 @@ func rebuildStore(b *testing.B) *sqlite.Store {
 
 // BenchmarkRebuild replays the whole log to a consumer that only counts,
 // through the delivery pipeline with the server's default options (4
-// segments, one log reader); BenchmarkRebuildRawRead is one sequential
-// SELECT of the same rows, the floor `evented bench` compares it with.
+// segments, one log reader). Its floor is one sequential SELECT of the
+// same rows: BenchmarkRawReadLog in internal/eventstore/sqlite, and
+// `evented bench --scenarios lifecycle`, which puts the two side by side.
 func BenchmarkRebuild(b *testing.B) {
 	store := rebuildStore(b)
 	opts := delivery.Options{MaxAttempts: 3, BackoffMin: time.Millisecond, BackoffMax: time.Second, Workers: 4, Owner: "bench"}
@@ -75,38 +75,6 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 		cancel()
 		<-done
-	}
-	b.ReportMetric(float64(rebuildEvents*b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
-func BenchmarkRebuildRawRead(b *testing.B) {
-	store := rebuildStore(b)
-	db, err := sql.Open("sqlite", store.Path())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	b.ReportAllocs()
-	for b.Loop() {
-		rows, err := db.QueryContext(b.Context(), `SELECT position, domain, aggregate_id, sequence, created_at, type_url, payload
-			FROM events WHERE position > ? ORDER BY position LIMIT ?`, 0, rebuildEvents)
-		if err != nil {
-			b.Fatal(err)
-		}
-		count := 0
-		for rows.Next() {
-			var pos, seq int64
-			var domain, id, at, typeURL string
-			var payload []byte
-			if err := rows.Scan(&pos, &domain, &id, &seq, &at, &typeURL, &payload); err != nil {
-				b.Fatal(err)
-			}
-			count++
-		}
-		rows.Close()
-		if rows.Err() != nil || count != rebuildEvents {
-			b.Fatalf("read %d rows, %v; want %d", count, rows.Err(), rebuildEvents)
-		}
 	}
 	b.ReportMetric(float64(rebuildEvents*b.N)/b.Elapsed().Seconds(), "events/s")
 }
