@@ -391,11 +391,8 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		events = events[skip:]
 		defer func() { n += skip }()
 	}
-	// Skip what an inline delivery already handled. An event an inline
-	// delivery may still be handling ends the batch when earlier events
-	// are to be delivered: those go first, and the inline delivery, which
-	// waits for them, may then go.
-	todo := events[:0:0]
+	// Skip what an inline delivery already handled (see unclaimed).
+	todo := events
 	if !s.claims.has(cover) {
 		// No inline delivery of this aggregate is under way or recorded
 		// (a claim is taken before its append, so one taken from now on
@@ -403,28 +400,8 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		g.mu.Lock()
 		g.inflight[cover] = events[0].Sequence
 		g.mu.Unlock()
-		todo = events
-	}
-	for i, e := range events {
-		if len(todo) == len(events) {
-			break
-		}
-		if len(todo) > 0 && s.claims.pending(cover, e.Position, e.Sequence) {
-			events = events[:i]
-			break
-		}
-		if len(todo) == 0 {
-			g.mu.Lock()
-			g.inflight[cover] = e.Sequence
-			g.mu.Unlock()
-		}
-		hit, err := s.claims.handled(ctx, cover, e.Position, e.Sequence)
-		if err != nil {
-			return 0
-		}
-		if !hit {
-			todo = append(todo, e)
-		}
+	} else if todo, events = g.unclaimed(ctx, cover, events); todo == nil && events == nil {
+		return 0
 	}
 	if len(todo) == 0 {
 		return len(events)
@@ -440,6 +417,35 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		return 0
 	}
 	return len(events)
+}
+
+// unclaimed returns the events of cover an inline delivery has not
+// handled (todo) and the events settled by this book: an event an inline
+// delivery may still be handling ends the book when earlier events are to
+// be delivered (those go first; the inline delivery, which waits for them,
+// may then go). Both nil: ctx ended.
+func (g *segment) unclaimed(ctx context.Context, cover eventstore.Cover, events []eventstore.Logged) (todo, settled []eventstore.Logged) {
+	s := g.sub
+	todo = events[:0:0]
+	for i, e := range events {
+		if len(todo) > 0 && s.claims.pending(cover, e.Position, e.Sequence) {
+			events = events[:i]
+			break
+		}
+		if len(todo) == 0 {
+			g.mu.Lock()
+			g.inflight[cover] = e.Sequence
+			g.mu.Unlock()
+		}
+		hit, err := s.claims.handled(ctx, cover, e.Position, e.Sequence)
+		if err != nil {
+			return nil, nil
+		}
+		if !hit {
+			todo = append(todo, e)
+		}
+	}
+	return todo, events
 }
 
 // handleReplay delivers events that a reset asked to deliver again: all of
