@@ -131,6 +131,7 @@ func (in *Inline) Expect(ctx context.Context, from uint32) {
 			}
 			if ok {
 				e.mark, e.claimed = m, true
+				s.markClaimed(in.cover, 1)
 				break
 			}
 			if m.Next > from || time.Now().After(deadline) || !sleep(ctx, 2*time.Millisecond) {
@@ -143,6 +144,7 @@ func (in *Inline) Expect(ctx context.Context, from uint32) {
 // release ends a remote entry's claim without advancing its mark.
 func (in *Inline) release(ctx context.Context, e *inlineEntry) {
 	e.claimed = false
+	defer e.sub.markClaimed(in.cover, -1)
 	if err := e.sub.store.SettleMark(context.WithoutCancel(ctx), e.sub.Name(), in.cover, e.mark, 0); err != nil {
 		e.sub.noteError(fmt.Errorf("release delivery mark of %s: %w", in.cover, err))
 	}
@@ -315,6 +317,7 @@ func (in *Inline) settle(e *inlineEntry, ok bool) {
 			return
 		}
 		e.claimed = false
+		defer e.sub.markClaimed(in.cover, -1)
 		to := in.from // not delivered: the owner delivers from here
 		if ok {
 			to = in.to

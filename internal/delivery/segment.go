@@ -382,9 +382,12 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		if skip == len(events) {
 			return skip
 		}
-		if m.Live() && m.Claimer != s.opts.Owner {
+		if m.Live() && (m.Claimer != s.opts.Owner || s.claimedHere(cover)) {
 			// Another replica is appending and delivering the next
-			// events itself: wait for it to settle (or its claim to lapse).
+			// events itself, or this one is, having begun before the
+			// segment came here: wait for it to settle (or its claim to
+			// lapse). A live claim in this replica's name that no call
+			// here holds is a previous run's, which ended.
 			sleep(ctx, 5*time.Millisecond)
 			return skip
 		}

@@ -527,6 +527,47 @@ func TestInlineDeliveryByAReplicaThatDoesNotOwnTheSegment(t *testing.T) {
 	}
 }
 
+// A command begun on a replica that did not own its aggregate's segment
+// (so it claims the aggregate's delivery mark) and committed after the
+// segment moved to that very replica is delivered once: inline, not again
+// by the replica's own segment, which sees a claim in its own name.
+func TestInlineDeliveryBegunBeforeTheSegmentMovedHere(t *testing.T) {
+	store := memory.New()
+	r := newRecorder("receipt")
+	opts := fast(delivery.Options{Synchronous: true, Segments: 1})
+	optsA, optsB := opts, opts
+	optsA.Owner, optsB.Owner = "a", "b"
+	a := delivery.New(r, store, nil, optsA, quiet)
+	b := delivery.New(r, store, nil, optsB, quiet)
+	hubB := delivery.NewHub(b)
+	stopA := runAsync(t, a)
+	runAsync(t, b)
+	eventually(t, "a owning the segment", func() bool { return locals(a) == 1 && locals(b) == 0 })
+	time.Sleep(2 * opts.LeaseTTL) // b a member long enough; a has seen it
+	c := cover("a")
+	appendN(t, store, c, 1)
+	eventually(t, "event 0", func() bool { return len(r.sequences(c)) == 1 })
+	in, err := hubB.Begin(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Expect(t.Context(), 1)
+	stopA()
+	eventually(t, "b owning the segment", func() bool { return locals(b) == 1 })
+	events, err := store.Append(t.Context(), c, []eventstore.Page{{TypeURL: "E"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // b's segment reads event 1 meanwhile
+	res := in.Deliver(t.Context(), eventstore.Book{Cover: c, Events: events})
+	res.Failures = append(res.Failures, in.Finish(t.Context(), nil, nil)...)
+	if len(res.Projections) != 1 || len(res.Failures) != 0 {
+		t.Fatalf("inline delivery: %+v; want the projection inline", res)
+	}
+	time.Sleep(100 * time.Millisecond) // a repeat by the segment would show now
+	wantSeqs(t, r, c, 2)
+}
+
 // A saga is handed one event per book, so each command's idempotency key
 // names the event it came from, however the events were batched in the
 // log or by another replica.

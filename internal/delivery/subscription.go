@@ -47,6 +47,10 @@ type Subscription struct {
 	progress    chan struct{}   // closed and replaced when a segment moves on, while waits wait
 	waiters     atomic.Int64    // the waits under way (WaitFor)
 	multiUntil  time.Time       // other replicas were seen: marks are kept until then
+	// marked counts this process's live claims of delivery marks (inline
+	// deliveries begun while another replica owned the segment): the
+	// owner's ID is this replica's, yet its segment must wait for them.
+	marked      map[eventstore.Cover]int
 	leases      []eventstore.Lease
 	replay      Replay // the last reset, as last read from the store
 	version     versionState
@@ -847,6 +851,27 @@ func (s *Subscription) advanceMark(ctx context.Context, cover eventstore.Cover, 
 	if err := s.store.AdvanceMark(ctx, s.Name(), cover, to); err != nil {
 		s.noteError(fmt.Errorf("advance delivery mark of %s: %w", cover, err))
 	}
+}
+
+// markClaimed counts a claim of cover's delivery mark by this process
+// (+1 when taken, -1 when it ends).
+func (s *Subscription) markClaimed(cover eventstore.Cover, delta int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.marked == nil {
+		s.marked = map[eventstore.Cover]int{}
+	}
+	if s.marked[cover] += delta; s.marked[cover] <= 0 {
+		delete(s.marked, cover)
+	}
+}
+
+// claimedHere reports whether this process holds a claim of cover's
+// delivery mark.
+func (s *Subscription) claimedHere(cover eventstore.Cover) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.marked[cover] > 0
 }
 
 // local returns the segment of cover this replica delivers, or nil.

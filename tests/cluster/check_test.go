@@ -235,6 +235,7 @@ func analyse(r *recorder, s stored, domain string) delivered {
 			}
 		}
 		var repeats int
+		var who []string
 		for seq, k := range times {
 			switch {
 			case k == 0:
@@ -242,18 +243,35 @@ func analyse(r *recorder, s stored, domain string) delivered {
 			case k > 1:
 				repeats++
 				d.extra += k - 1
+				if len(who) < 4 {
+					who = append(who, fmt.Sprintf("#%d %s", seq, describeCalls(r.callsOf(a, uint32(seq)))))
+				}
 			}
 			d.most = max(d.most, k)
 		}
 		if repeats > 0 {
 			d.repeats += repeats
-			d.repeated.add("%s: %d of its %d events delivered more than once; deliveries by sequence: %s", a, repeats, n, runs(times))
+			d.repeated.add("%s: %d of its %d events delivered more than once; deliveries by sequence: %s; %s", a, repeats, n, runs(times), strings.Join(who, "; "))
 		}
 		if o := overlaps[a]; o > 0 {
 			d.overlaps.add("%s: %d calls began while another call for it was in progress", a, o)
 		}
 	}
 	return d
+}
+
+// describeCalls says who handed one event each time: the connection
+// (one per replica), the method, and the time after the first.
+func describeCalls(calls []call) string {
+	parts := make([]string, len(calls))
+	for i, c := range calls {
+		method := "Handle"
+		if c.sync {
+			method = "HandleSync"
+		}
+		parts[i] = fmt.Sprintf("%s from %s at +%s", method, c.peer, c.at.Sub(calls[0].at).Round(time.Microsecond))
+	}
+	return "handed by " + strings.Join(parts, ", ")
 }
 
 // runs writes counts by sequence compactly: "#0-6 ×3, #7 ×2".

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/emptypb"
@@ -39,6 +40,7 @@ type recorder struct {
 
 	mu       sync.Mutex
 	got      map[agg][]uint32
+	calls    map[agg][]call // who handed each of got's events, and when
 	inFlight map[agg]int
 	overlaps map[agg]int
 	events   int
@@ -46,16 +48,29 @@ type recorder struct {
 }
 
 func newRecorder(name string) *recorder {
-	return &recorder{name: name, got: map[agg][]uint32{}, inFlight: map[agg]int{}, overlaps: map[agg]int{}}
+	return &recorder{name: name, got: map[agg][]uint32{}, calls: map[agg][]call{}, inFlight: map[agg]int{}, overlaps: map[agg]int{}}
+}
+
+// call is one event handed to a consumer: by which connection (each
+// replica has its own), when, and whether the projection was asked for.
+type call struct {
+	peer string
+	at   time.Time
+	sync bool
 }
 
 // enter records book and returns the function to call when the call ends.
-func (r *recorder) enter(book *eventedpb.EventBook) func() {
+func (r *recorder) enter(ctx context.Context, book *eventedpb.EventBook, sync bool) func() {
 	a := aggOf(book.GetCover())
+	c := call{at: time.Now(), sync: sync}
+	if p, ok := peer.FromContext(ctx); ok {
+		c.peer = p.Addr.String()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, p := range book.GetPages() {
 		r.got[a] = append(r.got[a], p.GetNum())
+		r.calls[a] = append(r.calls[a], c)
 	}
 	r.events += len(book.GetPages())
 	r.last = time.Now()
@@ -68,6 +83,19 @@ func (r *recorder) enter(book *eventedpb.EventBook) func() {
 		r.inFlight[a]--
 		r.mu.Unlock()
 	}
+}
+
+// callsOf returns who handed a's event seq, each time it was handed.
+func (r *recorder) callsOf(a agg, seq uint32) []call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []call
+	for i, s := range r.got[a] {
+		if s == seq {
+			out = append(out, r.calls[a][i])
+		}
+	}
+	return out
 }
 
 // snapshot copies what was recorded.
@@ -95,14 +123,14 @@ type projector struct {
 // replicas delivering one aggregate at once to show as overlapping calls.
 const hold = 2 * time.Millisecond
 
-func (p *projector) Handle(_ context.Context, book *eventedpb.EventBook) (*emptypb.Empty, error) {
-	defer p.enter(book)()
+func (p *projector) Handle(ctx context.Context, book *eventedpb.EventBook) (*emptypb.Empty, error) {
+	defer p.enter(ctx, book, false)()
 	time.Sleep(hold)
 	return &emptypb.Empty{}, nil
 }
 
-func (p *projector) HandleSync(_ context.Context, book *eventedpb.EventBook) (*eventedpb.Projection, error) {
-	defer p.enter(book)()
+func (p *projector) HandleSync(ctx context.Context, book *eventedpb.EventBook) (*eventedpb.Projection, error) {
+	defer p.enter(ctx, book, true)()
 	time.Sleep(hold)
 	var seq uint32
 	if n := len(book.GetPages()); n > 0 {
@@ -135,13 +163,13 @@ type saga struct {
 	*recorder
 }
 
-func (s *saga) Handle(_ context.Context, book *eventedpb.EventBook) (*emptypb.Empty, error) {
-	defer s.enter(book)()
+func (s *saga) Handle(ctx context.Context, book *eventedpb.EventBook) (*emptypb.Empty, error) {
+	defer s.enter(ctx, book, false)()
 	return &emptypb.Empty{}, nil
 }
 
-func (s *saga) HandleSync(_ context.Context, book *eventedpb.EventBook) (*eventedpb.SynchronousProcessingResponse, error) {
-	defer s.enter(book)()
+func (s *saga) HandleSync(ctx context.Context, book *eventedpb.EventBook) (*eventedpb.SynchronousProcessingResponse, error) {
+	defer s.enter(ctx, book, true)()
 	a := aggOf(book.GetCover())
 	resp := &eventedpb.SynchronousProcessingResponse{}
 	if a.domain != "order" {
