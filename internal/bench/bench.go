@@ -24,7 +24,9 @@
 //     command). Each client works on its own aggregate and moves to a fresh
 //     one every commandsPerAggregate commands. Floor: a two-hop echo: the
 //     client calls a bare gRPC server that calls the same stub and answers
-//     the same reply shape, with no store.
+//     the same reply shape, with no store; with 1 client (SQLite), the
+//     echo also commits each command's event as one row in a transaction
+//     of its own, durably, as the client waits for every commit.
 //   - load: eventstore.Load (what the coordinator does before every
 //     command) of an aggregate of LoadEvents events, with a snapshot at
 //     LoadEvents-10 and without one. Floor: the same rows read by a

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -28,12 +30,24 @@ const (
 	commandsPerAggregate = 20
 )
 
+// Floors of the command cases. One client waits for every commit, so its
+// floor pays for one durable commit too; 16 clients' commits are grouped
+// (that is the store's business), so theirs is the bare echo.
+const (
+	echoFloor       = "two-hop gRPC echo: client -> server -> the same business-logic stub, no store"
+	echoCommitFloor = "two-hop gRPC echo plus one durable single-row commit per command: the echo server INSERTs the event into the store's events table (SQLite WAL, synchronous=FULL, one transaction per command, one connection) before it replies"
+)
+
 func (r *runner) commandCases(b *backend) []spec {
 	var cases []spec
 	for _, clients := range []int{1, 16} {
+		floor, raw := echoFloor, r.commandEcho(clients, nil)
+		if clients == 1 && b.name == "sqlite" {
+			floor, raw = echoCommitFloor, r.commandEcho(clients, freshFile(b, "command-raw"))
+		}
 		cases = append(cases, spec{
 			name:  fmt.Sprintf("clients=%d", clients),
-			floor: "two-hop gRPC echo: client -> server -> the same business-logic stub, no store",
+			floor: floor,
 			metrics: []metricSpec{
 				{name: "commands/s", higher: true, format: "%.0f"},
 				{name: "p50 ms", higher: false, format: "%.3f"},
@@ -41,7 +55,7 @@ func (r *runner) commandCases(b *backend) []spec {
 				{name: "cpu us/command", higher: false, format: "%.0f"},
 			},
 			evented: r.commandEvented(b, clients),
-			raw:     r.commandEcho(clients),
+			raw:     raw,
 			notes: []string{fmt.Sprintf("each client has its own aggregate and moves to a fresh one every %d commands; one event of %d bytes per command; durable store",
 				commandsPerAggregate, payloadSize)},
 		})
@@ -65,10 +79,14 @@ func (s *stub) Handle(_ context.Context, in *eventedpb.ContextualCommand) (*even
 }
 
 // echo is the first hop of the floor: a BusinessCoordinator that asks the
-// stub and answers the reply evented would, without storing anything.
+// stub and answers the reply evented would; with insert set, it first
+// commits the event as one row, in a transaction of its own.
 type echo struct {
 	eventedpb.UnimplementedBusinessCoordinatorServer
-	logic eventedpb.BusinessLogicClient
+	logic  eventedpb.BusinessLogicClient
+	db     *sql.DB
+	insert *sql.Stmt
+	seq    atomic.Int64
 }
 
 func (e *echo) Handle(ctx context.Context, in *eventedpb.CommandBook) (*eventedpb.SynchronousProcessingResponse, error) {
@@ -76,11 +94,33 @@ func (e *echo) Handle(ctx context.Context, in *eventedpb.CommandBook) (*eventedp
 	if err != nil {
 		return nil, err
 	}
-	now := timestamppb.Now()
+	now := time.Now()
+	if e.insert != nil {
+		if err := e.commit(ctx, book, now); err != nil {
+			return nil, err
+		}
+	}
+	at := timestamppb.New(now)
 	for i, p := range book.GetPages() {
-		p.Sequence, p.CreatedAt = &eventedpb.EventPage_Num{Num: uint32(i)}, now
+		p.Sequence, p.CreatedAt = &eventedpb.EventPage_Num{Num: uint32(i)}, at
 	}
 	return &eventedpb.SynchronousProcessingResponse{Books: []*eventedpb.EventBook{book}}, nil
+}
+
+// commit stores the reply's event as one row, durably, with no check.
+func (e *echo) commit(ctx context.Context, book *eventedpb.EventBook, now time.Time) error {
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	root, _ := uuid.FromBytes(book.GetCover().GetRoot().GetValue())
+	for _, p := range book.GetPages() {
+		if _, err := tx.StmtContext(ctx, e.insert).ExecContext(ctx, benchDomain, root.String(), e.seq.Add(1), p.GetEvent().GetTypeUrl(), p.GetEvent().GetValue(), timeText(now)); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // serveGRPC serves g on a free port of 127.0.0.1 and returns its address
@@ -213,7 +253,9 @@ func (r *runner) commandEvented(b *backend, n int) measure {
 	}
 }
 
-func (r *runner) commandEcho(n int) measure {
+// commandEcho is the floor of the command cases: the two-hop echo, and
+// with file, the echo committing each command's event to it.
+func (r *runner) commandEcho(n int, file filer) measure {
 	return func(ctx context.Context) (sample, error) {
 		logicAddr, stopStub, err := startStub(ctx)
 		if err != nil {
@@ -225,8 +267,24 @@ func (r *runner) commandEcho(n int) measure {
 			return nil, err
 		}
 		defer conn.Close()
+		e := &echo{logic: eventedpb.NewBusinessLogicClient(conn)}
+		if file != nil {
+			path, done, err := file(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer done()
+			if e.db, err = rawWriter(path); err != nil {
+				return nil, err
+			}
+			defer e.db.Close()
+			if e.insert, err = e.db.PrepareContext(ctx, insertSQL); err != nil {
+				return nil, err
+			}
+			defer e.insert.Close()
+		}
 		g := grpc.NewServer()
-		eventedpb.RegisterBusinessCoordinatorServer(g, &echo{logic: eventedpb.NewBusinessLogicClient(conn)})
+		eventedpb.RegisterBusinessCoordinatorServer(g, e)
 		addr, stopEcho, err := serveGRPC(ctx, g)
 		if err != nil {
 			return nil, err

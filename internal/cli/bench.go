@@ -28,7 +28,8 @@ Scenarios (default: ` + strings.Join(bench.DefaultScenarios, ",") + `; scale is 
   append    1 and 16 writers, 1 and 10 events per append, durable SQLite;
             floor: the same rows by plain SQL, one transaction per batch
   command   Handle over gRPC with a Go business-logic stub, 1 and 16 clients;
-            floor: a two-hop gRPC echo through the same stub
+            floor: a two-hop gRPC echo through the same stub (1 client on
+            SQLite: the echo plus one durable single-row commit)
   load      an aggregate of 100,000 events with a snapshot 10 events old and
             without one; floor: the same rows by a plain SELECT
   delivery  commit-to-projector lag at 1,000 events/s and catch-up replay from

@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/evented/evented/api/eventedpb"
+	"github.com/evented/evented/internal/config"
+)
+
+// The command path in go test terms, for profiles and allocation counts
+// (go test -run X -bench 'Handle|Echo' -benchmem -cpuprofile …): 16
+// clients, one connection each, as the command scenario; Handle on the
+// in-memory store (no fsync: the CPU of the path itself) and on durable
+// SQLite, and the two-hop echo beside them.
+
+func BenchmarkHandleMemory(b *testing.B) { benchmarkHandle(b, config.Storage{Type: "memory"}) }
+
+func BenchmarkHandleSQLite(b *testing.B) {
+	benchmarkHandle(b, config.Storage{Type: "sqlite", Sync: "full", Path: b.TempDir() + "/events.db"})
+}
+
+func benchmarkHandle(b *testing.B, storage config.Storage) {
+	ctx := b.Context()
+	logicAddr, stopStub, err := startStub(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopStub()
+	r := &runner{log: slog.New(slog.DiscardHandler)}
+	srv, stop, err := r.startEvented(ctx, storage, logicAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			b.Error(err)
+		}
+	}()
+	parallelCommands(b, srv.CommandAddr())
+}
+
+func BenchmarkEcho(b *testing.B) {
+	ctx := b.Context()
+	logicAddr, stopStub, err := startStub(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopStub()
+	conn, err := grpc.NewClient(logicAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	g := grpc.NewServer()
+	eventedpb.RegisterBusinessCoordinatorServer(g, &echo{logic: eventedpb.NewBusinessLogicClient(conn)})
+	addr, stopEcho, err := serveGRPC(ctx, g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopEcho()
+	parallelCommands(b, addr)
+}
+
+// parallelCommands sends b.N commands to addr from 16 clients (or the
+// multiple of GOMAXPROCS nearest above), one goroutine each.
+func parallelCommands(b *testing.B, addr string) {
+	p := (16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+	n := p * runtime.GOMAXPROCS(0)
+	op, closeClients, err := clients(addr, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeClients()
+	var next atomic.Int64
+	b.SetParallelism(p)
+	b.ResetTimer()
+	cpu := cpuTime()
+	defer func() { b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-us/op") }()
+	b.RunParallel(func(pb *testing.PB) {
+		w := int(next.Add(1)-1) % n
+		for pb.Next() {
+			if _, err := op(context.Background(), w); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
