@@ -27,6 +27,8 @@ type Logic struct {
 	conn            *grpc.ClientConn
 	client          eventedpb.BusinessLogicClient
 	outage          *outage.Service
+	history         history
+	codec           codec
 }
 
 // ReportTo makes l report to s whether the service answers: a call that
@@ -51,7 +53,7 @@ func Dial(domain, address string, opts ...grpc.DialOption) (*Logic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("business logic of domain %q at %q: %w", domain, address, err)
 	}
-	return &Logic{domain: domain, address: address, conn: conn, client: eventedpb.NewBusinessLogicClient(conn)}, nil
+	return &Logic{domain: domain, address: address, conn: conn, client: eventedpb.NewBusinessLogicClient(conn), codec: newCodec()}, nil
 }
 
 // Name implements business.Logic.
@@ -63,7 +65,12 @@ func (l *Logic) Name() string {
 // (FAILED_PRECONDITION, INVALID_ARGUMENT, …) come back as *Error with the
 // service's status and message unchanged; transport failures name the service.
 func (l *Logic) Handle(ctx context.Context, req business.Request) (business.Decision, error) {
-	book, err := l.client.Handle(ctx, wire.PBContextual(req))
+	in, err := l.history.encode(req)
+	if err != nil {
+		return business.Decision{}, fmt.Errorf("%s: encode the request: %w", l.Name(), err)
+	}
+	book := new(eventedpb.EventBook)
+	err = l.conn.Invoke(ctx, handleMethod, in, book, grpc.ForceCodecV2(l.codec))
 	l.report(err)
 	if err != nil {
 		return business.Decision{}, l.wrap(err)
