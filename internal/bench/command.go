@@ -177,9 +177,10 @@ func (r *runner) startEventedWith(ctx context.Context, storage config.Storage, l
 	}, nil
 }
 
-// clients makes n client connections to addr and the command of each
-// client; each call of the returned op sends the next command of client w.
-func clients(addr string, n int) (func(ctx context.Context, w int) (int, error), func(), error) {
+// clients makes n client connections, client w to addrs[w%len(addrs)], and
+// the command of each client; each call of the returned op sends the next
+// command of client w.
+func clients(addrs []string, n int) (func(ctx context.Context, w int) (int, error), func(), error) {
 	conns := make([]*grpc.ClientConn, n)
 	stubs := make([]eventedpb.BusinessCoordinatorClient, n)
 	closeAll := func() {
@@ -190,7 +191,7 @@ func clients(addr string, n int) (func(ctx context.Context, w int) (int, error),
 		}
 	}
 	for i := range conns {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		c, err := grpc.NewClient(addrs[i%len(addrs)], grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			closeAll()
 			return nil, nil, err
@@ -240,7 +241,7 @@ func (r *runner) commandEvented(b *backend, n int) measure {
 			return nil, err
 		}
 		defer func() { err = errors.Join(err, stop()) }()
-		op, closeClients, err := clients(srv.CommandAddr(), n)
+		op, closeClients, err := clients([]string{srv.CommandAddr()}, n)
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +291,7 @@ func (r *runner) commandEcho(n int, file filer) measure {
 			return nil, err
 		}
 		defer stopEcho()
-		op, closeClients, err := clients(addr, n)
+		op, closeClients, err := clients([]string{addr}, n)
 		if err != nil {
 			return nil, err
 		}

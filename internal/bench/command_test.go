@@ -73,7 +73,7 @@ func BenchmarkEcho(b *testing.B) {
 func parallelCommands(b *testing.B, addr string) {
 	p := (16 + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
 	n := p * runtime.GOMAXPROCS(0)
-	op, closeClients, err := clients(addr, n)
+	op, closeClients, err := clients([]string{addr}, n)
 	if err != nil {
 		b.Fatal(err)
 	}

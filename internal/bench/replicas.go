@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -18,8 +19,9 @@ import (
 // replicaLease is the lease of the replicas scenario's subscriptions.
 const replicaLease = 2 * time.Second
 
-// replicaCases: delivery shared by k replicas, each with its own store
-// handle (connections) on one database, against the same with one replica.
+// replicaCases: commands handled by k evented servers, and delivery shared
+// by k replicas, each with its own store handle (connections) on one
+// database, against the same with one replica.
 func (r *runner) replicaCases(ctx context.Context, b *backend) ([]spec, func(), error) {
 	first, path, closeFirst, err := b.open(ctx, "replicas")
 	if err != nil {
@@ -59,6 +61,18 @@ func (r *runner) replicaCases(ctx context.Context, b *backend) ([]spec, func(), 
 	var cases []spec
 	for _, k := range []int{2, 3} {
 		cases = append(cases, spec{
+			name:  fmt.Sprintf("commands, %d clients, %d replicas", replicaClients, k),
+			floor: fmt.Sprintf("the same %d clients on one replica", replicaClients),
+			metrics: []metricSpec{
+				{name: "commands/s", higher: true, format: "%.0f"},
+				{name: "p50 ms", higher: false, format: "%.3f"},
+				{name: "p99 ms", higher: false, format: "%.3f"},
+			},
+			evented: r.replicaCommands(b, k),
+			raw:     r.replicaCommands(b, 1),
+			notes: []string{fmt.Sprintf("k evented servers (server.New) in this process on one store, each with its own connections, all routed to one Go business-logic stub; client w talks to replica w%%k; as the command scenario otherwise. The replicas share this machine's %d CPUs: the ratio is the cost of sharing one store, not the gain of more machines",
+				runtime.NumCPU())},
+		}, spec{
 			name:    fmt.Sprintf("catch-up of %d events, %d replicas", n, k),
 			floor:   "the same catch-up by one replica",
 			metrics: []metricSpec{{name: "events/s", higher: true, format: "%.0f"}},
@@ -79,6 +93,43 @@ func (r *runner) replicaCases(ctx context.Context, b *backend) ([]spec, func(), 
 		})
 	}
 	return cases, cleanup, nil
+}
+
+// replicaClients is how many clients the commands cases of the replicas
+// scenario spread over the replicas.
+const replicaClients = 16
+
+// replicaCommands is the command case run on k evented servers sharing one
+// store (one SQLite file, or one database).
+func (r *runner) replicaCommands(b *backend, k int) measure {
+	return func(ctx context.Context) (s sample, err error) {
+		logicAddr, stopStub, err := startStub(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stopStub()
+		storage := b.storage("replicas-commands")
+		defer removeDB(storage.Path)
+		addrs := make([]string, k)
+		for i := range k {
+			srv, stop, err := r.startEvented(ctx, storage, logicAddr)
+			if err != nil {
+				return nil, err
+			}
+			defer func() { err = errors.Join(err, stop()) }()
+			addrs[i] = srv.CommandAddr()
+		}
+		op, closeClients, err := clients(addrs, replicaClients)
+		if err != nil {
+			return nil, err
+		}
+		defer closeClients()
+		res, err := timed(ctx, replicaClients, r.warmup(), r.cfg.Duration, op)
+		if err != nil {
+			return nil, err
+		}
+		return commandSample(res), nil
+	}
 }
 
 // startReplicas runs one subscription of consumer per handle, all under one

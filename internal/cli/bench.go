@@ -24,7 +24,8 @@ func newBenchCmd() *cobra.Command {
 for several rounds, and print the medians and the ratio evented/floor, then the
 performance targets, met or not. Progress goes to stderr, the tables to stdout.
 
-Scenarios (default: ` + strings.Join(bench.DefaultScenarios, ",") + `; scale is opt-in):
+Scenarios (default: ` + strings.Join(bench.DefaultScenarios, ",") + `; replicas, lifecycle and scale
+are opt-in):
   append    1 and 16 writers, 1 and 10 events per append, durable SQLite;
             floor: the same rows by plain SQL, one transaction per batch
   command   Handle over gRPC with a Go business-logic stub, 1 and 16 clients;
@@ -34,6 +35,12 @@ Scenarios (default: ` + strings.Join(bench.DefaultScenarios, ",") + `; scale is 
             without one; floor: the same rows by a plain SELECT
   delivery  commit-to-projector lag at 1,000 events/s and catch-up replay from
             position 0; floor: plain inserts and a raw sequential reader
+  replicas  2 and 3 replicas on one store: commands/s of 16 clients spread over
+            evented servers, catch-up and delivery lag of shared subscriptions;
+            floor: the same on one replica
+  lifecycle a projection rebuilt from position 0, and read-your-writes;
+            floors: one sequential read of the same rows, and the same
+            commands without evented-wait-for
   scale     cost against concurrency (1-64 writers), aggregate length and store
             size (up to --scale-events, 10 million by default; takes longer)
 
