@@ -243,15 +243,19 @@ func analyse(r *recorder, s stored, domain string) delivered {
 			case k > 1:
 				repeats++
 				d.extra += k - 1
-				if len(who) < 4 {
-					who = append(who, fmt.Sprintf("#%d %s", seq, describeCalls(r.callsOf(a, uint32(seq)))))
+				if calls := r.callsOf(a, uint32(seq)); len(calls) > 0 && len(who) < 4 {
+					who = append(who, fmt.Sprintf("#%d %s", seq, describeCalls(calls)))
 				}
 			}
 			d.most = max(d.most, k)
 		}
 		if repeats > 0 {
 			d.repeats += repeats
-			d.repeated.add("%s: %d of its %d events delivered more than once; deliveries by sequence: %s; %s", a, repeats, n, runs(times), strings.Join(who, "; "))
+			var by string
+			if len(who) > 0 {
+				by = "; " + strings.Join(who, "; ")
+			}
+			d.repeated.add("%s: %d of its %d events delivered more than once; deliveries by sequence: %s%s", a, repeats, n, runs(times), by)
 		}
 		if o := overlaps[a]; o > 0 {
 			d.overlaps.add("%s: %d calls began while another call for it was in progress", a, o)

@@ -1,10 +1,15 @@
 package cluster
 
 import (
+	"context"
+	"net"
 	"strings"
 	"testing"
 
 	"github.com/google/uuid"
+	"google.golang.org/grpc/peer"
+
+	"github.com/evented/evented/api/eventedpb"
 )
 
 // TestAnalyse checks the delivery checks on made-up deliveries: repeats
@@ -52,5 +57,29 @@ func TestPositionsObserve(t *testing.T) {
 	p.observe("segments", []map[string]any{{"subscriber": "s", "position": int64(1)}})
 	if p.schema.n != 1 {
 		t.Errorf("a segments table without owner and token not reported: %s", p.schema)
+	}
+}
+
+// TestRepeatsSayWhoHandedThem: a repeated delivery is reported with the
+// connection (one per replica), method and time of each copy.
+func TestRepeatsSayWhoHandedThem(t *testing.T) {
+	a := agg{"order", uuid.New()}
+	s := stored{events: map[agg][]event{a: make([]event, 2)}}
+	r := newRecorder("p")
+	book := func(seqs ...uint32) *eventedpb.EventBook {
+		b := &eventedpb.EventBook{Cover: &eventedpb.Cover{Domain: a.domain, Root: &eventedpb.UUID{Value: a.root[:]}}}
+		for _, n := range seqs {
+			b.Pages = append(b.Pages, &eventedpb.EventPage{Sequence: &eventedpb.EventPage_Num{Num: n}})
+		}
+		return b
+	}
+	from := func(port int) context.Context {
+		return peer.NewContext(t.Context(), &peer.Peer{Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}})
+	}
+	r.enter(from(1111), book(0, 1), true)()
+	r.enter(from(2222), book(1), false)()
+	d := analyse(r, s, "order")
+	if d.repeated.n != 1 || !strings.Contains(d.repeated.examples[0], "#1 handed by HandleSync from 127.0.0.1:1111 at +0s, Handle from 127.0.0.1:2222 at +") {
+		t.Errorf("repeats reported as %q", d.repeated.examples)
 	}
 }
