@@ -75,6 +75,10 @@ func (b *books) put(book eventstore.Book) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.putLocked(book)
+}
+
+func (b *books) putLocked(book eventstore.Book) {
 	b.remove(book.Cover)
 	n := size(book)
 	if weight(book) > b.max/4 || n > b.maxBytes/4 {
@@ -83,9 +87,51 @@ func (b *books) put(book eventstore.Book) {
 	b.m[book.Cover] = b.lru.PushFront(&bookEntry{book: book, bytes: n})
 	b.events += weight(book)
 	b.bytes += n
+	b.trim()
+}
+
+// trim forgets the least recently used books until both bounds hold.
+func (b *books) trim() {
 	for b.events > b.max || b.bytes > b.maxBytes {
 		b.remove(b.lru.Back().Value.(*bookEntry).book.Cover)
 	}
+}
+
+// putAppended remembers prior with events appended as cover's latest
+// state. When prior's events are the remembered ones, events are
+// appended in place, past the end of every slice get handed out (each ends
+// at its length), so a command costs its own events, not a copy of the
+// aggregate's history.
+func (b *books) putAppended(cover eventstore.Cover, prior eventstore.Book, events []eventstore.Event) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	el, ok := b.m[cover]
+	if ok {
+		e := el.Value.(*bookEntry)
+		old := e.book.Events
+		if len(old) == len(prior.Events) && len(old) > 0 && &old[0] == &prior.Events[0] && e.book.Snapshot == prior.Snapshot {
+			grown := append(old, events...)
+			n := e.bytes + (cap(grown)-cap(old))*eventOverhead + eventsSize(events)
+			b.events -= weight(e.book)
+			b.bytes -= e.bytes
+			e.book.Events, e.bytes = grown, n
+			if weight(e.book) > b.max/4 || n > b.maxBytes/4 {
+				b.lru.Remove(el)
+				delete(b.m, cover)
+				return
+			}
+			b.events += weight(e.book)
+			b.bytes += n
+			b.lru.MoveToFront(el)
+			b.trim()
+			return
+		}
+	}
+	n := len(prior.Events)
+	b.putLocked(eventstore.Book{Cover: cover, Snapshot: prior.Snapshot, Events: append(prior.Events[:n:n], events...)})
 }
 
 // drop forgets cover's book.
@@ -120,12 +166,18 @@ const (
 // size is what keeping book costs in memory, in bytes: at least its
 // capacity's worth of events (a slice keeps its whole array alive).
 func size(book eventstore.Book) int {
-	n := bookOverhead + cap(book.Events)*eventOverhead
-	for _, e := range book.Events {
-		n += len(e.TypeURL) + cap(e.Payload) + len(e.Cause.CorrelationID) + len(e.Cause.CommandID) + len(e.Cause.CausedBy.Cover.Domain)
-	}
+	n := bookOverhead + cap(book.Events)*eventOverhead + eventsSize(book.Events)
 	if s := book.Snapshot; s != nil {
 		n += snapshotOverhead + len(s.TypeURL) + cap(s.State)
+	}
+	return n
+}
+
+// eventsSize is what events hold beyond their structures.
+func eventsSize(events []eventstore.Event) int {
+	n := 0
+	for _, e := range events {
+		n += len(e.TypeURL) + cap(e.Payload) + len(e.Cause.CorrelationID) + len(e.Cause.CommandID) + len(e.Cause.CausedBy.Cover.Domain)
 	}
 	return n
 }

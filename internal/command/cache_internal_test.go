@@ -105,3 +105,73 @@ func TestBooksStayWithinTheirBytes(t *testing.T) {
 		t.Errorf("after dropping all: %d books, %d events, %d bytes", n, events, bytes)
 	}
 }
+
+// events numbered [from, to), each carrying its number as payload.
+func numbered(from, to int) []eventstore.Event {
+	var out []eventstore.Event
+	for i := from; i < to; i++ {
+		out = append(out, eventstore.Event{Sequence: uint32(i), Payload: []byte{byte(i)}})
+	}
+	return out
+}
+
+func wantNumbered(t *testing.T, what string, events []eventstore.Event, n int) {
+	t.Helper()
+	if len(events) != n {
+		t.Fatalf("%s: %d events, want %d", what, len(events), n)
+	}
+	for i, e := range events {
+		if e.Sequence != uint32(i) || len(e.Payload) != 1 || e.Payload[0] != byte(i) {
+			t.Fatalf("%s: event %d is %d (payload %v)", what, i, e.Sequence, e.Payload)
+		}
+	}
+}
+
+// A command's events are appended to the kept book in place, yet every
+// book handed out keeps what it held, and a book appended to twice (a
+// stale copy) never writes over what the first append kept.
+func TestAppendedBooksNeverChangeWhatWasHandedOut(t *testing.T) {
+	b := newBooks(DefaultCacheEvents, DefaultCacheBytes)
+	cover := eventstore.Cover{Domain: "d", Root: uuid.New()}
+	b.put(eventstore.Book{Cover: cover, Events: numbered(0, 3)})
+	var handed []eventstore.Book
+	for n := 3; n < 40; n++ {
+		prior, ok := b.get(cover)
+		if !ok {
+			t.Fatalf("book of %d events not kept", n)
+		}
+		handed = append(handed, prior)
+		b.putAppended(cover, prior, numbered(n, n+1))
+	}
+	for i, h := range handed {
+		wantNumbered(t, "a book handed out earlier", h.Events, 3+i)
+	}
+	latest, _ := b.get(cover)
+	wantNumbered(t, "the latest book", latest.Events, 40)
+
+	// A stale copy (39 events) appended to: a copy, not written in place
+	// over event 39 of the latest book.
+	stale := handed[len(handed)-1]
+	b.putAppended(cover, stale, []eventstore.Event{{Sequence: 39, Payload: []byte{99}}})
+	wantNumbered(t, "the latest book after a stale append", latest.Events, 40)
+	if got, _ := b.get(cover); len(got.Events) != 40 || got.Events[39].Payload[0] != 99 {
+		t.Fatalf("after the stale append the kept book is %v", got.Events)
+	}
+}
+
+// Appending a command's events costs no copy of the history: on average
+// less than one allocation per command, however long the aggregate.
+func TestAppendingToAKeptBookDoesNotCopyIt(t *testing.T) {
+	b := newBooks(DefaultCacheEvents, DefaultCacheBytes)
+	cover := eventstore.Cover{Domain: "d", Root: uuid.New()}
+	b.put(eventstore.Book{Cover: cover, Events: numbered(0, 1000)})
+	next := []eventstore.Event{{Sequence: 1000}}
+	allocs := testing.AllocsPerRun(200, func() {
+		prior, _ := b.get(cover)
+		next[0].Sequence = uint32(len(prior.Events))
+		b.putAppended(cover, prior, next)
+	})
+	if allocs >= 1 {
+		t.Fatalf("%.2f allocations per command; want the history appended to in place", allocs)
+	}
+}

@@ -502,13 +502,7 @@ func (c *Coordinator) handleLocked(ctx context.Context, logic business.Logic, cm
 		book := eventstore.Book{Cover: cmd.Cover, Events: events}
 		// What a load would return now: the new snapshot, or the prior
 		// state and the new events.
-		next := eventstore.Book{Cover: cmd.Cover, Snapshot: prior.Snapshot, Events: append(prior.Events, events...)}
-		if decision.Snapshot != nil {
-			if snap := c.storeSnapshot(ctx, prior, book, decision.Snapshot); snap != nil {
-				next = eventstore.Book{Cover: cmd.Cover, Snapshot: snap}
-			}
-		}
-		c.books.put(next)
+		c.remember(ctx, prior, book, decision.Snapshot)
 		// Committed: from here on the reply never claims failure.
 		ir := inline.Deliver(context.WithoutCancel(ctx), book)
 		if tr != nil {
@@ -653,6 +647,19 @@ func (c *Coordinator) number(logic business.Logic, events []business.Event, next
 		pages[i] = eventstore.Page{HasNum: true, Num: seq, CreatedAt: e.CreatedAt, TypeURL: e.TypeURL, Payload: e.Payload, SchemaVersion: e.SchemaVersion, Cause: cause}
 	}
 	return pages
+}
+
+// remember keeps what a load of the aggregate would return after stored:
+// the snapshot the business logic returned (once stored), or prior with
+// the new events.
+func (c *Coordinator) remember(ctx context.Context, prior, stored eventstore.Book, snapshot *business.Snapshot) {
+	if snapshot != nil {
+		if snap := c.storeSnapshot(ctx, prior, stored, snapshot); snap != nil {
+			c.books.put(eventstore.Book{Cover: stored.Cover, Snapshot: snap})
+			return
+		}
+	}
+	c.books.putAppended(stored.Cover, prior, stored.Events)
 }
 
 // storeSnapshot stores a returned snapshot per the domain's policy. The

@@ -253,14 +253,7 @@ func (c *Coordinator) fireLocked(ctx context.Context, fs []deadline.Firing, item
 		default:
 			c.opts.Observer.Appended(cover.Domain, len(r.Events))
 			c.planned(cover.Domain, it.plan)
-			book := eventstore.Book{Cover: cover, Events: r.Events}
-			next := eventstore.Book{Cover: cover, Snapshot: it.prior.Snapshot, Events: append(it.prior.Events, r.Events...)}
-			if it.decision.Snapshot != nil {
-				if snap := c.storeSnapshot(ctx, it.prior, book, it.decision.Snapshot); snap != nil {
-					next = eventstore.Book{Cover: cover, Snapshot: snap}
-				}
-			}
-			c.books.put(next)
+			c.remember(ctx, it.prior, eventstore.Book{Cover: cover, Events: r.Events}, it.decision.Snapshot)
 			out[it.i].Removed = r.Removed
 		}
 	}
