@@ -74,14 +74,13 @@ type result struct {
 
 // report is the outcome of a run.
 type report struct {
-	started          time.Time
-	elapsed          time.Duration
-	loadAt, loadEnd  string
-	cfg              config
-	results          []result
-	versions         []string
-	setupErrs        []string
-	contendersByName map[string][]string // backend: contender names
+	started         time.Time
+	elapsed         time.Duration
+	loadAt, loadEnd string
+	cfg             config
+	results         []result
+	versions        []string
+	setupErrs       []string
 }
 
 func main() {
@@ -152,7 +151,7 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*report, error) {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	rep := &report{started: time.Now(), loadAt: bench.LoadAvg(), cfg: cfg, versions: versions(), contendersByName: map[string][]string{}}
+	rep := &report{started: time.Now(), loadAt: bench.LoadAvg(), cfg: cfg, versions: versions()}
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(progress, "[%4ds] %s\n", int(time.Since(rep.started).Seconds()), fmt.Sprintf(format, args...))
 	}
@@ -186,7 +185,6 @@ func run(ctx context.Context, cfg config, progress io.Writer) (*report, error) {
 				defer c.close()
 			}
 			ready = append(ready, c)
-			rep.contendersByName[b.name] = append(rep.contendersByName[b.name], c.name)
 		}
 		for _, w := range cfg.writers {
 			for _, e := range cfg.events {
