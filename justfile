@@ -93,6 +93,11 @@ lint:
 bench *args:
     go run ./cmd/evented bench {{ args }}
 
+# Measure hallgren/eventsourcing and modernice/goes appending beside evented's store and the floors (just bench-peers -postgres URL; bench/peers, BENCHMARKS.md)
+[group('development')]
+bench-peers *args:
+    cd bench/peers && go run . {{ args }}
+
 # Generate all language bindings (Go, Python, Rust)
 [group('proto')]
 proto-generate: proto-go proto-python proto-rust
