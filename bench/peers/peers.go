@@ -243,24 +243,12 @@ func versions() []string {
 	return out
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 func (r result) median(name string, f func(bench.AppendRate) float64) float64 {
 	var v []float64
 	for _, x := range r.rates[name] {
 		v = append(v, f(x))
 	}
-	return median(v)
+	return bench.Median(v)
 }
 
 func rate(x bench.AppendRate) float64 { return x.EventsPerSec }

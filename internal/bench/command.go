@@ -54,7 +54,7 @@ func (r *runner) commandCases(b *backend) []spec {
 				{name: "p99 ms", higher: false, format: "%.3f"},
 				{name: "cpu us/command", higher: false, format: "%.0f"},
 			},
-			evented: r.commandEvented(b, clients),
+			evented: r.commandEvented(b, "command", 1, clients),
 			raw:     raw,
 			notes: []string{fmt.Sprintf("each client has its own aggregate and moves to a fresh one every %d commands; one event of %d bytes per command; durable store",
 				commandsPerAggregate, payloadSize)},
@@ -227,21 +227,28 @@ func commandSample(res run) sample {
 	return res.addCPU(s, "cpu us/command")
 }
 
-func (r *runner) commandEvented(b *backend, n int) measure {
+// commandEvented: n clients sending commands to servers evented servers
+// sharing one store (one SQLite file, or one database), all routed to one
+// business-logic stub; client w talks to server w%servers.
+func (r *runner) commandEvented(b *backend, label string, servers, n int) measure {
 	return func(ctx context.Context) (s sample, err error) {
 		logicAddr, stopStub, err := startStub(ctx)
 		if err != nil {
 			return nil, err
 		}
 		defer stopStub()
-		storage := b.storage("command")
+		storage := b.storage(label)
 		defer removeDB(storage.Path)
-		srv, stop, err := r.startEvented(ctx, storage, logicAddr)
-		if err != nil {
-			return nil, err
+		addrs := make([]string, servers)
+		for i := range servers {
+			srv, stop, err := r.startEvented(ctx, storage, logicAddr)
+			if err != nil {
+				return nil, err
+			}
+			defer func() { err = errors.Join(err, stop()) }()
+			addrs[i] = srv.CommandAddr()
 		}
-		defer func() { err = errors.Join(err, stop()) }()
-		op, closeClients, err := clients([]string{srv.CommandAddr()}, n)
+		op, closeClients, err := clients(addrs, n)
 		if err != nil {
 			return nil, err
 		}

@@ -101,3 +101,7 @@ func SQLiteDSN(path string) string {
 // LoadAvg is the machine's load average over 1, 5 and 15 minutes, where
 // the system tells it ("" elsewhere).
 func LoadAvg() string { return loadavg() }
+
+// Median is the median of v (0 for none), as this package reports its
+// rounds.
+func Median(v []float64) float64 { return median(v) }

@@ -68,8 +68,8 @@ func (r *runner) replicaCases(ctx context.Context, b *backend) ([]spec, func(), 
 				{name: "p50 ms", higher: false, format: "%.3f"},
 				{name: "p99 ms", higher: false, format: "%.3f"},
 			},
-			evented: r.replicaCommands(b, k),
-			raw:     r.replicaCommands(b, 1),
+			evented: r.commandEvented(b, "replicas-commands", k, replicaClients),
+			raw:     r.commandEvented(b, "replicas-commands", 1, replicaClients),
 			notes: []string{fmt.Sprintf("k evented servers (server.New) in this process on one store, each with its own connections, all routed to one Go business-logic stub; client w talks to replica w%%k; as the command scenario otherwise. The replicas share this machine's %d CPUs: the ratio is the cost of sharing one store, not the gain of more machines",
 				runtime.NumCPU())},
 		}, spec{
@@ -98,39 +98,6 @@ func (r *runner) replicaCases(ctx context.Context, b *backend) ([]spec, func(), 
 // replicaClients is how many clients the commands cases of the replicas
 // scenario spread over the replicas.
 const replicaClients = 16
-
-// replicaCommands is the command case run on k evented servers sharing one
-// store (one SQLite file, or one database).
-func (r *runner) replicaCommands(b *backend, k int) measure {
-	return func(ctx context.Context) (s sample, err error) {
-		logicAddr, stopStub, err := startStub(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer stopStub()
-		storage := b.storage("replicas-commands")
-		defer removeDB(storage.Path)
-		addrs := make([]string, k)
-		for i := range k {
-			srv, stop, err := r.startEvented(ctx, storage, logicAddr)
-			if err != nil {
-				return nil, err
-			}
-			defer func() { err = errors.Join(err, stop()) }()
-			addrs[i] = srv.CommandAddr()
-		}
-		op, closeClients, err := clients(addrs, replicaClients)
-		if err != nil {
-			return nil, err
-		}
-		defer closeClients()
-		res, err := timed(ctx, replicaClients, r.warmup(), r.cfg.Duration, op)
-		if err != nil {
-			return nil, err
-		}
-		return commandSample(res), nil
-	}
-}
 
 // startReplicas runs one subscription of consumer per handle, all under one
 // subscriber name, after registering every replica as a member; stop ends

@@ -484,24 +484,39 @@ func TestLaterEventsOfAParkedAggregateAreHeld(t *testing.T) {
 	}
 }
 
+// replicaPair is two replicas, a and b, of one synchronous subscription
+// with one segment on one store: a owns the segment, and b has been a
+// member long enough to deliver inline through delivery marks.
+type replicaPair struct {
+	store *memory.Store
+	r     *recorder
+	a, b  *delivery.Subscription
+	stopA func()
+}
+
+func twoReplicas(t *testing.T) replicaPair {
+	t.Helper()
+	p := replicaPair{store: memory.New(), r: newRecorder("receipt")}
+	opts := fast(delivery.Options{Synchronous: true, Segments: 1})
+	optsA, optsB := opts, opts
+	optsA.Owner, optsB.Owner = "a", "b"
+	p.a = delivery.New(p.r, p.store, nil, optsA, quiet)
+	p.b = delivery.New(p.r, p.store, nil, optsB, quiet)
+	p.stopA = runAsync(t, p.a)
+	runAsync(t, p.b)
+	eventually(t, "a owning the segment", func() bool { return locals(p.a) == 1 && locals(p.b) == 0 })
+	time.Sleep(2 * opts.LeaseTTL) // b a member long enough; a has seen it
+	return p
+}
+
 // A replica that does not own an aggregate's segment delivers the events
 // of its commands inline all the same, through the aggregate's delivery
 // mark in the store; the owner skips them. Commands alternate between the
 // owner and the other replica: every event arrives once, in order, and
 // every command got its projection in the reply.
 func TestInlineDeliveryByAReplicaThatDoesNotOwnTheSegment(t *testing.T) {
-	store := memory.New()
-	r := newRecorder("receipt")
-	opts := fast(delivery.Options{Synchronous: true, Segments: 1})
-	optsA, optsB := opts, opts
-	optsA.Owner, optsB.Owner = "a", "b"
-	a := delivery.New(r, store, nil, optsA, quiet)
-	b := delivery.New(r, store, nil, optsB, quiet)
-	hubA, hubB := delivery.NewHub(a), delivery.NewHub(b)
-	runAsync(t, a)
-	runAsync(t, b)
-	eventually(t, "a owning the segment", func() bool { return locals(a) == 1 && locals(b) == 0 })
-	time.Sleep(2 * opts.LeaseTTL) // b a member long enough; a has seen it
+	p := twoReplicas(t)
+	store, r, hubA, hubB := p.store, p.r, delivery.NewHub(p.a), delivery.NewHub(p.b)
 	c := cover("a")
 	for i := range 20 {
 		hub := hubA
@@ -532,18 +547,8 @@ func TestInlineDeliveryByAReplicaThatDoesNotOwnTheSegment(t *testing.T) {
 // segment moved to that very replica is delivered once: inline, not again
 // by the replica's own segment, which sees a claim in its own name.
 func TestInlineDeliveryBegunBeforeTheSegmentMovedHere(t *testing.T) {
-	store := memory.New()
-	r := newRecorder("receipt")
-	opts := fast(delivery.Options{Synchronous: true, Segments: 1})
-	optsA, optsB := opts, opts
-	optsA.Owner, optsB.Owner = "a", "b"
-	a := delivery.New(r, store, nil, optsA, quiet)
-	b := delivery.New(r, store, nil, optsB, quiet)
-	hubB := delivery.NewHub(b)
-	stopA := runAsync(t, a)
-	runAsync(t, b)
-	eventually(t, "a owning the segment", func() bool { return locals(a) == 1 && locals(b) == 0 })
-	time.Sleep(2 * opts.LeaseTTL) // b a member long enough; a has seen it
+	p := twoReplicas(t)
+	store, r, b, hubB := p.store, p.r, p.b, delivery.NewHub(p.b)
 	c := cover("a")
 	appendN(t, store, c, 1)
 	eventually(t, "event 0", func() bool { return len(r.sequences(c)) == 1 })
@@ -552,7 +557,7 @@ func TestInlineDeliveryBegunBeforeTheSegmentMovedHere(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Expect(t.Context(), 1)
-	stopA()
+	p.stopA()
 	eventually(t, "b owning the segment", func() bool { return locals(b) == 1 })
 	events, err := store.Append(t.Context(), c, []eventstore.Page{{TypeURL: "E"}})
 	if err != nil {
