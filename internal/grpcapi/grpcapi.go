@@ -141,8 +141,7 @@ const KeyMetadata = "idempotency-key"
 // idempotencyKey is the request's idempotency key ("" when none was sent),
 // validated.
 func idempotencyKey(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	keys := md.Get(KeyMetadata)
+	keys := metadata.ValueFromIncomingContext(ctx, KeyMetadata) // no copy of the whole metadata
 	switch len(keys) {
 	case 0:
 		return "", nil

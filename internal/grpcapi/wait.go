@@ -56,9 +56,8 @@ type waitRequest struct {
 // fromMetadata reads a command's wait, before the command runs: an unknown
 // subscriber or a bad timeout fails the request with nothing done.
 func (w *Waits) fromMetadata(ctx context.Context) (*waitRequest, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
 	var names []string
-	for _, v := range md.Get(WaitForMetadata) {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, WaitForMetadata) { // no copy of the whole metadata
 		for n := range strings.SplitSeq(v, ",") {
 			if n = strings.TrimSpace(n); n != "" {
 				names = append(names, n)
@@ -66,7 +65,7 @@ func (w *Waits) fromMetadata(ctx context.Context) (*waitRequest, error) {
 		}
 	}
 	var timeout time.Duration
-	if v := md.Get(WaitTimeoutMetadata); len(v) > 0 {
+	if v := metadata.ValueFromIncomingContext(ctx, WaitTimeoutMetadata); len(v) > 0 {
 		d, err := time.ParseDuration(v[len(v)-1])
 		if err != nil || d <= 0 || d > maxWait {
 			return nil, eventstore.Invalid(WaitTimeoutMetadata, "%q: want a duration such as 2s or 500ms, above 0 and at most %v", v[len(v)-1], maxWait)
@@ -77,7 +76,7 @@ func (w *Waits) fromMetadata(ctx context.Context) (*waitRequest, error) {
 		timeout = d
 	}
 	if len(names) == 0 {
-		if slices.Contains(md.Get(PositionMetadata), "true") {
+		if slices.Contains(metadata.ValueFromIncomingContext(ctx, PositionMetadata), "true") {
 			return &waitRequest{}, nil // the position only
 		}
 		return nil, nil
