@@ -204,21 +204,25 @@ def serve(address: str, *services: Service, grace: float = 5.0,
     called with the bound port once the server listens: the place for a
     service's own "serving" line, which then never precedes a failure to
     bind."""
-    running = start(address, *services, credentials=credentials)
-    log.info("serving on %s (port %d)", address, running.port)
-    if on_serving is not None:
-        on_serving(running.port)
     done = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
         log.info("signal %d: stopping", signum)
         done.set()
 
+    # The handlers come first: a signal sent as soon as the serving line
+    # is read stops the server gracefully, never in the middle of its start.
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    running = None
     try:
+        running = start(address, *services, credentials=credentials)
+        log.info("serving on %s (port %d)", address, running.port)
+        if on_serving is not None:
+            on_serving(running.port)
         while not done.wait(1.0):
             pass
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
-        running.stop(grace)
+        if running is not None:
+            running.stop(grace)
