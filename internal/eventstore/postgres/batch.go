@@ -38,19 +38,20 @@ import (
 
 // batchSQL stores a batch of appends, one per cover, in one statement: m
 // are the appends ($1 domains, $2 roots, $3 the ordinal of each one's
-// first page, $4 key IDs (NULL: none), $5 their fingerprints, $6 their
-// TTLs in microseconds, $7 their numbers of pages) with the next sequence
-// of their covers; p their pages, those of all appends one after the
-// other ($8 the append of each, by ordinality; $9 its number, -1 for none;
-// then appendSQL's page columns). A column that is NULL for every row may
-// be sent as a NULL array: unnest pads it.
+// first page, $4 its number of pages, $5 the next sequence its numbered
+// pages need (NULL: it has none; negative: no head fits them), $6 key IDs
+// (NULL: none), $7 their fingerprints, $8 their TTLs in microseconds) with
+// the next sequence of their covers as read; p their pages, those of all
+// appends one after the other ($9 the append of each, by ordinality, then
+// appendSQL's page columns but the numbers). A column that is NULL for
+// every row may be sent as a NULL array: unnest pads it.
 //
-// An append is stored when its numbered pages fit its head (ok) and, when
-// it has a key, the key was inserted: no key of that ID is stored, live or
-// expired (keyed, told by the append's cover: a batch has one append per
-// cover). It answers one row per append, in order: its cover's next
-// sequence as read, whether its pages fit, whether it stored its key, then
-// the events the statement stored (all of the appends that were stored)
+// An append is stored when its cover's next sequence is the one its pages
+// need and, when it has a key, the key was inserted: no key of that ID is
+// stored, live or expired (keyed, told by the append's cover: a batch has
+// one append per cover). It answers one row per append, in order: its
+// cover's next sequence as read and whether it stored its key, then how
+// many events the statement stored (all those of the appends it stored)
 // and its time.
 //
 // Only the insert of the events can fail the statement as a whole: a
@@ -58,32 +59,28 @@ import (
 // meanwhile (lostRace: the batch is run again, against the new heads).
 const batchSQL = `WITH m AS (
 		SELECT m.*, COALESCE((SELECT MAX(e.sequence) + 1 FROM events e WHERE e.domain = m.domain AND e.aggregate_id = m.root), 0) AS next
-		FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::bigint[])
-			WITH ORDINALITY AS m (domain, root, first, key_id, fp, ttl, n, i)
-	), p AS (
-		SELECT * FROM unnest($8::bigint[], $9::bigint[], $10::text[], $11::bytea[], $12::timestamptz[],
-				$13::text[], $14::text[], $15::text[], $16::uuid[], $17::bigint[], $18::bigint[], $19::bigint[])
-			WITH ORDINALITY AS p (member, num, type_url, payload, created_at,
-				correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version, ordinal)
-	), ok AS (
-		SELECT m.* FROM m
-		WHERE NOT EXISTS (SELECT FROM p WHERE p.member = m.i AND p.num <> -1 AND p.num <> m.next + (p.ordinal - 1 - m.first))
+		FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[], $8::bigint[])
+			WITH ORDINALITY AS m (domain, root, first, n, want, key_id, fp, ttl, i)
 	), keyed AS (
 		INSERT INTO idempotency_keys (id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
-		SELECT ok.key_id, ok.fp, ok.domain, ok.root, ok.next, ok.next + ok.n, now(), now() + ok.ttl * interval '1 microsecond'
-		FROM ok WHERE ok.key_id IS NOT NULL
+		SELECT m.key_id, m.fp, m.domain, m.root, m.next, m.next + m.n, now(), now() + m.ttl * interval '1 microsecond'
+		FROM m WHERE m.key_id IS NOT NULL AND m.next = COALESCE(m.want, m.next)
 		ON CONFLICT (id) DO NOTHING
 		RETURNING domain, aggregate_id
 	), stored AS (
 		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
-		SELECT p.ordinal - 1, ok.domain, ok.root, ok.next + (p.ordinal - 1 - ok.first), p.type_url, p.payload, COALESCE(p.created_at, now()),
+		SELECT p.ordinal - 1, m.domain, m.root, m.next + (p.ordinal - 1 - m.first), p.type_url, p.payload, COALESCE(p.created_at, now()),
 			p.correlation_id, p.command_id, p.cause_domain, p.cause_root, p.cause_sequence, p.depth, p.schema_version
-		FROM p JOIN ok ON ok.i = p.member
-		WHERE ok.key_id IS NULL OR EXISTS (SELECT FROM keyed k WHERE k.domain = ok.domain AND k.aggregate_id = ok.root)
+		FROM unnest($9::bigint[], $10::text[], $11::bytea[], $12::timestamptz[],
+				$13::text[], $14::text[], $15::text[], $16::uuid[], $17::bigint[], $18::bigint[], $19::bigint[])
+			WITH ORDINALITY AS p (member, type_url, payload, created_at,
+				correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version, ordinal)
+			JOIN m ON m.i = p.member
+		WHERE m.next = COALESCE(m.want, m.next)
+			AND (m.key_id IS NULL OR EXISTS (SELECT FROM keyed k WHERE k.domain = m.domain AND k.aggregate_id = m.root))
 		RETURNING 1
 	)
-	SELECT m.next, EXISTS (SELECT FROM ok WHERE ok.i = m.i),
-		EXISTS (SELECT FROM keyed k WHERE k.domain = m.domain AND k.aggregate_id = m.root),
+	SELECT m.next, EXISTS (SELECT FROM keyed k WHERE k.domain = m.domain AND k.aggregate_id = m.root),
 		(SELECT count(*) FROM stored), now()
 	FROM m ORDER BY m.i`
 
@@ -281,7 +278,7 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 	if s.closed.Load() {
 		return each(func(*pending) batched { return batched{err: eventstore.ErrClosed} })
 	}
-	args := batchArgs(batch)
+	args, wants := batchArgs(batch)
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		// Nothing was sent.
@@ -289,8 +286,8 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 	}
 	defer conn.Release()
 	type answer struct {
-		next      int64
-		fits, key bool // the pages fit the head; the key was stored
+		next int64
+		key  bool // the key was stored
 	}
 	var stored int64 // by the whole statement
 	var now time.Time
@@ -307,7 +304,7 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 				return fmt.Errorf("postgres: more rows than the %d appends of a batch", len(batch))
 			}
 			a := &answers[n]
-			if err := rows.Scan(&a.next, &a.fits, &a.key, &stored, &now); err != nil {
+			if err := rows.Scan(&a.next, &a.key, &stored, &now); err != nil {
 				return err
 			}
 			n++
@@ -351,7 +348,7 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 	for i, p := range batch {
 		a := answers[i]
 		switch {
-		case !a.fits:
+		case wants[i] != nil && *wants[i] != a.next:
 			// Their conflict (the key, if any, is not tried: the same
 			// answer as a lone keyed append).
 			_, err := eventstore.Assign(p.cover, uint32(a.next), p.pages, now)
@@ -409,13 +406,15 @@ func (s *Store) purgeKeys(ctx context.Context, conn *pgxpool.Conn) {
 	}
 }
 
-// batchArgs are batchSQL's parameters for batch.
-func batchArgs(batch []*pending) []any {
+// batchArgs are batchSQL's parameters for batch, and the next sequence
+// each append needs (nil: any).
+func batchArgs(batch []*pending) (args []any, wants []*int64) {
 	// Roots as [16]byte: pgx encodes those directly, where a uuid.UUID
 	// (a driver.Valuer) costs an encoding error per element before its
 	// fallback.
 	domains, roots := make([]string, len(batch)), make([][16]byte, len(batch))
 	firsts, lens := make([]int64, len(batch)), make([]int64, len(batch))
+	wants = make([]*int64, len(batch))
 	var keyIDs []*string
 	var fps [][]byte
 	var ttls []int64
@@ -424,6 +423,7 @@ func batchArgs(batch []*pending) []any {
 		domains[i], roots[i] = p.cover.Domain, p.cover.Root
 		firsts[i], lens[i] = int64(events), int64(len(p.pages))
 		events += len(p.pages)
+		wants[i] = want(p.pages)
 		if p.key != nil {
 			if keyIDs == nil {
 				keyIDs, fps, ttls = make([]*string, len(batch)), make([][]byte, len(batch)), make([]int64, len(batch))
@@ -431,17 +431,13 @@ func batchArgs(batch []*pending) []any {
 			keyIDs[i], fps[i], ttls[i] = &p.key.ID, p.key.Fingerprint[:], p.key.TTL.Microseconds()
 		}
 	}
-	members, nums := make([]int64, 0, events), make([]int64, 0, events)
+	members := make([]int64, 0, events)
 	typeURLs, payloads := make([]string, 0, events), make([][]byte, 0, events)
 	var times []*time.Time
 	anyCause := false
 	for i, p := range batch {
 		for _, pg := range p.pages {
-			num := int64(-1)
-			if pg.HasNum {
-				num = int64(pg.Num)
-			}
-			members, nums = append(members, int64(i+1)), append(nums, num)
+			members = append(members, int64(i+1))
 			typeURLs, payloads = append(typeURLs, pg.TypeURL), append(payloads, bytea(pg.Payload))
 			if !pg.CreatedAt.IsZero() && times == nil {
 				times = make([]*time.Time, events)
@@ -451,19 +447,43 @@ func batchArgs(batch []*pending) []any {
 			}
 		}
 	}
-	args := []any{domains, roots, firsts, keyIDs, fps, ttls, lens, members, nums, typeURLs, payloads, times}
+	args = []any{domains, roots, firsts, lens, wants, keyIDs, fps, ttls, members, typeURLs, payloads, times}
 	if times == nil && !anyCause {
 		// Every cause column NULL: NULL arrays, which unnest pads.
-		return append(args, nil, nil, nil, nil, nil, nil, nil)
+		return append(args, nil, nil, nil, nil, nil, nil, nil), wants
 	}
 	all := make([]eventstore.Page, 0, events)
 	for _, p := range batch {
 		all = append(all, p.pages...)
 	}
-	for j, pg := range all {
-		if times != nil {
+	if times != nil {
+		for j, pg := range all {
 			times[j] = timeOrNull(pg.CreatedAt)
 		}
 	}
-	return append(args, newCauseArrays(all).args()...)
+	return append(args, newCauseArrays(all).args()...), wants
+}
+
+// want is the next sequence of their cover that pages need, as
+// eventstore.Assign has it: nil when none is numbered, else the one that
+// puts each numbered page at its number, or -1 when none does.
+func want(pages []eventstore.Page) *int64 {
+	var w *int64
+	for k, p := range pages {
+		if !p.HasNum {
+			continue
+		}
+		h := int64(p.Num) - int64(k)
+		switch {
+		case w == nil:
+			w = &h
+		case *w != h:
+			none := int64(-1)
+			return &none
+		}
+	}
+	if w != nil && *w < 0 {
+		*w = -1
+	}
+	return w
 }
