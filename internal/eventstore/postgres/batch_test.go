@@ -15,28 +15,44 @@ import (
 	"github.com/evented/evented/internal/eventstore/postgres"
 )
 
-// The tests of group commit hold the writer in a slow first batch (a
-// trigger sleeps while it inserts an event of the domain "slow"), queue
-// appends behind it, and check what the next batch, which takes them all,
-// did with each.
+// The tests of group commit hold the writer in a first batch that cannot
+// finish (a trigger on events of the domain "slow" waits for an advisory
+// lock the test holds), queue appends behind it, let it go, and check what
+// the next batch, which takes them all, did with each.
 
-// slowBatch makes inserts of events of the domain "slow" sleep d.
-func slowBatch(t *testing.T, url string, d time.Duration) {
+// gate makes inserts of events of the domain "slow" wait until open is
+// called: each takes the advisory lock, held by a connection of the test
+// until then.
+type gate struct{ open func() }
+
+func slowBatch(t *testing.T, url string) *gate {
 	t.Helper()
+	key := time.Now().UnixNano()
 	conn := admin(t, url)
 	_, err := conn.Exec(t.Context(), fmt.Sprintf(`
 		CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN PERFORM pg_sleep(%f); RETURN NULL; END $$;
-		CREATE TRIGGER slow_insert AFTER INSERT ON events FOR EACH ROW WHEN (NEW.domain = 'slow') EXECUTE FUNCTION slow_insert();`,
-		d.Seconds()))
+		BEGIN PERFORM pg_advisory_lock(%[1]d); PERFORM pg_advisory_unlock(%[1]d); RETURN NULL; END $$;
+		CREATE TRIGGER slow_insert AFTER INSERT ON events FOR EACH ROW WHEN (NEW.domain = 'slow') EXECUTE FUNCTION slow_insert();
+		SELECT pg_advisory_lock(%[1]d);`, key))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var once sync.Once
+	g := &gate{open: func() {
+		once.Do(func() {
+			if _, err := conn.Exec(context.Background(), fmt.Sprintf(`SELECT pg_advisory_unlock(%d)`, key)); err != nil {
+				t.Error(err)
+			}
+		})
+	}}
+	t.Cleanup(g.open)
+	return g
 }
 
-// behindSlow starts a slow append, waits until calls (each to make one
-// append) have all queued behind it, and returns when they are answered.
-func behindSlow(t *testing.T, s *postgres.Store, calls ...func()) {
+// behindSlow starts an append held by g, waits until calls (each to make
+// one append) have all queued behind it, calls before (when not nil),
+// opens g and returns when every append is answered.
+func behindSlow(t *testing.T, s *postgres.Store, g *gate, before func(), calls ...func()) {
 	t.Helper()
 	slow := make(chan error, 1)
 	go func() {
@@ -51,6 +67,10 @@ func behindSlow(t *testing.T, s *postgres.Store, calls ...func()) {
 		wg.Go(call)
 	}
 	waitFor(t, "the appends queued", func() bool { return postgres.Queued(s) == len(calls) })
+	if before != nil {
+		before()
+	}
+	g.open()
 	if err := <-slow; err != nil {
 		t.Fatalf("slow append: %v", err)
 	}
@@ -103,7 +123,7 @@ func TestGroupCommitConflictFailsAlone(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	slowBatch(t, url, 300*time.Millisecond)
+	g := slowBatch(t, url)
 	taken := eventstore.Cover{Domain: "orders", Root: uuid.New()}
 	if _, err := s.Append(ctx, taken, []eventstore.Page{page("first")}); err != nil {
 		t.Fatal(err)
@@ -126,7 +146,7 @@ func TestGroupCommitConflictFailsAlone(t *testing.T) {
 		p.HasNum, p.Num = true, 0 // taken by "first"
 		_, errs[n] = s.Append(ctx, taken, []eventstore.Page{p})
 	})
-	behindSlow(t, s, calls...)
+	behindSlow(t, s, g, nil, calls...)
 
 	var conflict *eventstore.ConflictError
 	if !errors.As(errs[n], &conflict) || conflict.Cover != taken || conflict.Expected != 0 || conflict.Actual != 1 {
@@ -153,7 +173,7 @@ func TestGroupCommitKeys(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	slowBatch(t, url, 300*time.Millisecond)
+	g := slowBatch(t, url)
 	key := func(id, command string) eventstore.Key {
 		return eventstore.Key{ID: id, Fingerprint: sha256.Sum256([]byte(command)), TTL: time.Hour}
 	}
@@ -187,7 +207,7 @@ func TestGroupCommitKeys(t *testing.T) {
 		o := &out[n+1]
 		o.events, o.prior, o.err = s.AppendKeyed(ctx, other, []eventstore.Page{page("z")}, key("k-first", "another command"))
 	})
-	behindSlow(t, s, calls...)
+	behindSlow(t, s, g, nil, calls...)
 
 	if o := out[n]; o.err != nil || len(o.events) != 0 || o.prior == nil || o.prior.Cover != first || o.prior.From != 0 || o.prior.To != 2 {
 		t.Errorf("the repeated key: %d events, prior %+v, %v; want the first append's record (%s [0,2)) and nothing stored", len(o.events), o.prior, o.err, first)
@@ -222,10 +242,12 @@ func TestGroupCommitAbandoned(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	slowBatch(t, url, 500*time.Millisecond)
+	g := slowBatch(t, url)
 	gaveUp, kept := eventstore.Cover{Domain: "orders", Root: uuid.New()}, eventstore.Cover{Domain: "orders", Root: uuid.New()}
 	var errGaveUp, errKept error
-	behindSlow(t, s, func() {
+	gone := make(chan struct{})
+	behindSlow(t, s, g, func() { <-gone }, func() {
+		defer close(gone)
 		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		_, errGaveUp = s.Append(short, gaveUp, []eventstore.Page{page("late")})
@@ -250,7 +272,7 @@ func TestGroupCommitRejectedFailsAlone(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	slowBatch(t, url, 300*time.Millisecond)
+	g := slowBatch(t, url)
 	const n = 4
 	covers := make([]eventstore.Cover, n)
 	errs := make([]error, n+1)
@@ -264,7 +286,7 @@ func TestGroupCommitRejectedFailsAlone(t *testing.T) {
 		// PostgreSQL text holds no NUL byte.
 		_, errs[n] = s.Append(ctx, bad, []eventstore.Page{{TypeURL: "bad\x00type", Payload: []byte("p")}})
 	})
-	behindSlow(t, s, calls...)
+	behindSlow(t, s, g, nil, calls...)
 	if errs[n] == nil {
 		t.Error("the append with a NUL byte in its type was stored")
 	}
