@@ -47,7 +47,8 @@ const appendSQL = `WITH head AS (
 	SELECT head.next, (SELECT count(*) FROM stored), now() FROM head`
 
 // Append implements eventstore.Store. It returns a *eventstore.InvalidError
-// for more than MaxEventsPerAppend pages.
+// for more than MaxEventsPerAppend pages. Concurrent appends are stored
+// together (see batch.go).
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -61,6 +62,16 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) > MaxEventsPerAppend {
 		return nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
 	}
+	b := s.grouped(ctx, cover, pages, nil)
+	if b.alone {
+		return s.appendAlone(ctx, cover, pages)
+	}
+	return b.events, b.err
+}
+
+// appendAlone is Append by a statement of its own (appendSQL), for an
+// append that a failed batch hands back.
+func (s *Store) appendAlone(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
 	args := appendArgs(cover, pages)
 	// The connection is taken first: a failure to get one stored nothing.
 	conn, err := s.pool.Acquire(ctx)

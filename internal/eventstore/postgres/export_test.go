@@ -7,3 +7,6 @@ import "github.com/jackc/pgx/v5/pgconn"
 func FailWithDiskFull(s *Store) error {
 	return s.writeFailed(&pgconn.PgError{Code: "53100", Message: "could not extend file: No space left on device"}, "append")
 }
+
+// Queued is how many appends wait in the queue of s's writer.
+func Queued(s *Store) int { return len(s.appends) }

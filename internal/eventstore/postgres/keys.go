@@ -15,19 +15,34 @@ import (
 const selectKey = `SELECT fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at
 	FROM idempotency_keys WHERE id = $1 AND expires_at > now()`
 
-// AppendKeyed implements eventstore.Idempotent in one transaction: the
-// append statement first (so that, as for Append, its snapshot is taken
-// before the transaction gets the id its positions are made of), then the
-// key's insert. The key's primary key settles races between processes: an
-// insert that meets a concurrent one waits for it, and when it committed,
-// inserts nothing; the transaction is then rolled back, events and all,
-// and the key found is returned. The transaction also deletes up to
-// eventstore.MaxPurge expired keys.
+// AppendKeyed implements eventstore.Idempotent. A keyed append is stored
+// with the concurrent appends (see batch.go), in one statement that
+// inserts the key only when no key of its ID is stored and the events only
+// when the key was inserted. A key found stored (a repeat, a concurrent
+// append that took it first, an expired key to replace) sends the append
+// to appendWith, which settles each case on its own.
 //
-// Only the COMMIT can leave the outcome unknown (an
-// *eventstore.InDoubtError); a failure before it stored nothing.
+// The key's primary key settles races between processes: an insert that
+// meets a concurrent one waits for it, and when it committed, inserts
+// nothing.
 func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
-	return s.appendWith(ctx, cover, pages, &key, eventstore.DeadlinePlan{})
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if s.closed.Load() {
+		return nil, nil, eventstore.ErrClosed
+	}
+	if len(pages) == 0 {
+		return nil, nil, nil
+	}
+	if len(pages) > MaxEventsPerAppend {
+		return nil, nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
+	}
+	b := s.grouped(ctx, cover, pages, &key)
+	if b.alone {
+		return s.appendWith(ctx, cover, pages, &key, eventstore.DeadlinePlan{})
+	}
+	return b.events, nil, b.err
 }
 
 // AppendScheduling implements eventstore.Deadlines: the plan is applied in
@@ -36,15 +51,26 @@ func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pa
 	if err := plan.Check(); err != nil {
 		return nil, nil, err
 	}
-	if key == nil && plan.Empty() {
+	switch {
+	case key == nil && plan.Empty():
 		events, err := s.Append(ctx, cover, pages)
 		return events, nil, err
+	case plan.Empty():
+		return s.AppendKeyed(ctx, cover, pages, *key)
 	}
 	return s.appendWith(ctx, cover, pages, key, plan)
 }
 
 // appendWith appends pages in a transaction with key (when not nil) and
-// plan: AppendKeyed, and AppendScheduling.
+// plan: AppendScheduling with a plan, and a keyed append whose key was
+// found stored. The append statement goes first (so that, as for Append,
+// its snapshot is taken before the transaction gets the id its positions
+// are made of), then the key's insert; a key found stored rolls the try
+// back, events and all, and the next try returns the key's record. The
+// transaction also deletes up to eventstore.MaxPurge expired keys.
+//
+// Only the COMMIT can leave the outcome unknown (an
+// *eventstore.InDoubtError); a failure before it stored nothing.
 func (s *Store) appendWith(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err

@@ -27,6 +27,12 @@
 // numbered pages now conflict (eventstore.ConflictError) and unnumbered
 // ones simply take the next sequences.
 //
+// Concurrent appends share that statement: the appends queued while one
+// is being stored go together in the next (group commit: one transaction,
+// one WAL flush for all), each still checked against its own cover's head
+// and its own idempotency key, so that one that conflicts fails alone. A
+// lone append goes at once, waiting for no timer. See batch.go.
+//
 // An acknowledged append is as durable as the server's settings make it:
 // with synchronous_commit=on (the default) it has been flushed to the WAL.
 // As with any networked database, an append that fails with a context or
@@ -134,6 +140,10 @@ type Store struct {
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced at each commit (Appended)
+
+	appends    chan *pending // to the writer (see batch.go)
+	stopped    chan struct{} // closed when the writer has stopped
+	purgeAfter time.Time     // when the writer purges expired keys next
 }
 
 var (
@@ -206,7 +216,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, log: o.log, notify: make(chan struct{}), dirty: make(chan struct{}, 1)}
+	s := &Store{pool: pool, log: o.log, notify: make(chan struct{}), dirty: make(chan struct{}, 1),
+		appends: make(chan *pending, queueLen), stopped: make(chan struct{})}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	if err := connect(ctx, pool, o.connectRetry, o.log.With("component", "postgres", "server", where)); err != nil {
 		pool.Close()
@@ -222,6 +233,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
+	s.running.Go(func() { s.writer(bg) })
 	if o.notify {
 		// Channel names are identifiers (at most 63 bytes): a digest of the
 		// schema's name.
@@ -298,8 +310,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the listener and the notifier and closes the pool, waiting
-// for connections in use to be released. It is idempotent.
+// Close stops the writer (after the batch it is storing), the listener
+// and the notifier and closes the pool, waiting for connections in use to
+// be released. It is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)

@@ -13,12 +13,15 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/eventstore/postgres"
 )
 
 // TestTailOutOfOrderCommits is the proof of the global order. Writers
 // append to shared aggregates while every transaction sleeps a random time
 // between its insert and its commit, so transactions with lower positions
-// commit after ones with higher positions all the time. Two tailers follow
+// commit after ones with higher positions all the time. The writers append
+// through several Stores, as processes sharing the schema do: one Store
+// stores its concurrent appends together, a batch at a time. Two tailers follow
 // the log as a subscription does:
 //
 //   - ReadLog must deliver every acknowledged event exactly once, positions
@@ -36,6 +39,7 @@ func TestTailOutOfOrderCommits(t *testing.T) {
 	defer cancel()
 	url := freshSchema(t)
 	s := open(t, url)
+	stores := []*postgres.Store{s, open(t, url), open(t, url), open(t, url)}
 	delayCommits(t, url, maxDelay)
 	covers := make([]eventstore.Cover, 12)
 	for i := range covers {
@@ -62,7 +66,7 @@ func TestTailOutOfOrderCommits(t *testing.T) {
 				for j := range pages {
 					pages[j] = eventstore.Page{TypeURL: "t", Payload: fmt.Appendf(nil, "w%d-%d-%d", w, i, j)}
 				}
-				events, err := s.Append(ctx, c, pages)
+				events, err := stores[w%len(stores)].Append(ctx, c, pages)
 				if err != nil {
 					t.Errorf("writer %d: %v", w, err)
 					return

@@ -1,0 +1,489 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Group commit of appends: Append and AppendKeyed (AppendScheduling
+// without a plan) hand their append to one writer goroutine, which takes
+// whatever appends are queued when it is free and stores them all with
+// one statement (batchSQL), hence one transaction and one WAL flush. A
+// lone append goes at once: the writer waits for no timer, it only takes
+// what is already queued.
+//
+// Each append of a batch is still checked on its own, in the statement:
+// its numbered pages against its cover's head (a conflict stores nothing
+// of that append and is its *eventstore.ConflictError, as for a lone
+// append), its key against the stored ones. What one append must settle
+// alone (its key found stored, or expired and to be replaced) is handed
+// back to its caller, who makes it as before (appendWith), while the
+// others are stored. A batch holds at most one append per cover and per
+// key, so no append of a batch depends on another's rows.
+//
+// The log stays as the package doc says: the statement reads every head in
+// its snapshot, taken before the insert gives the transaction its id, so
+// positions follow sequences in each cover; the events of a batch share
+// the transaction's id and are numbered by their ordinal in it, appends in
+// batch order.
+
+// batchSQL stores a batch of appends, one per cover, in one statement: m
+// are the appends ($1 domains, $2 roots, $3 the ordinal of each one's
+// first page, $4 its number of pages, $5 the next sequence its numbered
+// pages need (NULL: it has none; negative: no head fits them), $6 key IDs
+// (NULL: none), $7 their fingerprints, $8 their TTLs in microseconds) with
+// the next sequence of their covers as read; p their pages, those of all
+// appends one after the other ($9 the append of each, by ordinality, then
+// appendSQL's page columns but the numbers). A column that is NULL for
+// every row may be sent as a NULL array: unnest pads it.
+//
+// An append is stored when its cover's next sequence is the one its pages
+// need and, when it has a key, the key was inserted: no key of that ID is
+// stored, live or expired (keyed, told by the append's cover: a batch has
+// one append per cover). It answers one row per append, in order: its
+// cover's next sequence as read and whether it stored its key, then how
+// many events the statement stored (all those of the appends it stored)
+// and its time.
+//
+// Only the insert of the events can fail the statement as a whole: a
+// unique violation when another transaction stored one of the sequences
+// meanwhile (lostRace: the batch is run again, against the new heads).
+const batchSQL = `WITH m AS (
+		SELECT m.*, COALESCE((SELECT MAX(e.sequence) + 1 FROM events e WHERE e.domain = m.domain AND e.aggregate_id = m.root), 0) AS next
+		FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[], $8::bigint[])
+			WITH ORDINALITY AS m (domain, root, first, n, want, key_id, fp, ttl, i)
+	), keyed AS (
+		INSERT INTO idempotency_keys (id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
+		SELECT m.key_id, m.fp, m.domain, m.root, m.next, m.next + m.n, now(), now() + m.ttl * interval '1 microsecond'
+		FROM m WHERE m.key_id IS NOT NULL AND m.next = COALESCE(m.want, m.next)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING domain, aggregate_id
+	), stored AS (
+		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
+		SELECT p.ordinal - 1, m.domain, m.root, m.next + (p.ordinal - 1 - m.first), p.type_url, p.payload, COALESCE(p.created_at, now()),
+			p.correlation_id, p.command_id, p.cause_domain, p.cause_root, p.cause_sequence, p.depth, p.schema_version
+		FROM unnest($9::bigint[], $10::text[], $11::bytea[], $12::timestamptz[],
+				$13::text[], $14::text[], $15::text[], $16::uuid[], $17::bigint[], $18::bigint[], $19::bigint[])
+			WITH ORDINALITY AS p (member, type_url, payload, created_at,
+				correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version, ordinal)
+			JOIN m ON m.i = p.member
+		WHERE m.next = COALESCE(m.want, m.next)
+			AND (m.key_id IS NULL OR EXISTS (SELECT FROM keyed k WHERE k.domain = m.domain AND k.aggregate_id = m.root))
+		RETURNING 1
+	)
+	SELECT m.next, EXISTS (SELECT FROM keyed k WHERE k.domain = m.domain AND k.aggregate_id = m.root),
+		(SELECT count(*) FROM stored), now()
+	FROM m ORDER BY m.i`
+
+const (
+	// maxBatch bounds the appends of one batch.
+	maxBatch = 256
+	// maxBatchEvents bounds the events of a batch of several appends
+	// (a larger append goes in a batch of its own).
+	maxBatchEvents = 1 << 14
+	// queueLen is how many appends may wait for the writer before their
+	// callers block.
+	queueLen = 1024
+	// requeueWait bounds how long the writer waits for the callers it
+	// just answered to queue their next appends (awaitRequeue).
+	requeueWait = 100 * time.Microsecond
+)
+
+// pending is one append waiting for the writer.
+//
+// Its state settles who answers a caller whose ctx ends: the caller moves
+// it from queued to abandoned and returns ctx.Err(), or the writer moves it
+// from queued to taken and stores it. Exactly one of the two wins, so an
+// append reported as abandoned is never stored.
+type pending struct {
+	ctx   context.Context
+	cover eventstore.Cover
+	pages []eventstore.Page
+	key   *eventstore.Key
+	state atomic.Int32
+	done  chan batched // buffered: the writer never blocks on a caller
+}
+
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
+
+// batched is the writer's answer to one append.
+type batched struct {
+	events []eventstore.Event
+	err    error
+	// alone: nothing was stored, and the append is to be made on its own
+	// by its caller (its key is stored, or an expired one is to be
+	// replaced; the batch failed for a reason that may be another
+	// append's).
+	alone bool
+}
+
+// grouped hands an append to the writer and waits for its answer. A
+// caller whose ctx ends before the writer took its append gets ctx.Err()
+// and the append is never stored; after, the batch may commit or not: an
+// *eventstore.InDoubtError, as for a lone append whose statement was sent.
+func (s *Store) grouped(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key) batched {
+	p := &pending{ctx: ctx, cover: cover, pages: pages, key: key, done: make(chan batched, 1)}
+	select {
+	case s.appends <- p:
+	case <-ctx.Done():
+		return batched{err: ctx.Err()}
+	case <-s.stopped:
+		return batched{err: eventstore.ErrClosed}
+	}
+	var err error
+	select {
+	case b := <-p.done:
+		return b
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-s.stopped:
+		err = eventstore.ErrClosed
+	}
+	if p.state.CompareAndSwap(queued, abandoned) {
+		return batched{err: err}
+	}
+	if errors.Is(err, eventstore.ErrClosed) {
+		// The writer answers every append it took before it stops.
+		return <-p.done
+	}
+	return batched{err: &eventstore.InDoubtError{Op: fmt.Sprintf("postgres: append to %s", cover), Err: err}}
+}
+
+// writer is the goroutine that stores the queued appends, a batch at a
+// time, until ctx ends. A batch in flight is finished first (its
+// statement does not take ctx), so every append taken is answered.
+func (s *Store) writer(ctx context.Context) {
+	defer close(s.stopped)
+	run := context.WithoutCancel(ctx)
+	var held []*pending // queued, not yet taken: ahead of the channel
+	last := 0           // appends in the last batch
+	for {
+		if len(held) == 0 {
+			select {
+			case p := <-s.appends:
+				held = append(held, p)
+			case <-ctx.Done():
+				return // callers still queued see s.stopped
+			}
+			s.awaitRequeue(last)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		var batch []*pending
+		batch, held = s.gather(held)
+		last = len(batch)
+		if len(batch) > 0 {
+			s.store(run, batch)
+		}
+	}
+}
+
+// awaitRequeue lets the callers answered by the last batch, which may be
+// queueing their next appends right now, join the next batch rather than
+// make one of their own (one more WAL flush). It yields while the queue
+// grows, until it holds as many appends as the last batch or requeueWait
+// has passed; when nothing comes it stops at once, adding no latency.
+func (s *Store) awaitRequeue(last int) {
+	runtime.Gosched()
+	if last <= 1 {
+		return
+	}
+	deadline := time.Now().Add(requeueWait)
+	queued, still := len(s.appends), 0
+	for queued+1 < last && still < 2 && time.Now().Before(deadline) {
+		runtime.Gosched()
+		if n := len(s.appends); n > queued {
+			queued, still = n, 0
+		} else {
+			still++
+		}
+	}
+}
+
+// gather drains the queue into held and takes from it, in order, the
+// appends of the next batch: at most one per cover and per key (the
+// others wait for a later batch, in their order), up to maxBatch appends
+// and maxBatchEvents events. Appends whose callers gave up are dropped.
+func (s *Store) gather(held []*pending) (batch, rest []*pending) {
+drain:
+	for len(held) < queueLen {
+		select {
+		case p := <-s.appends:
+			held = append(held, p)
+		default:
+			break drain
+		}
+	}
+	covers := make(map[eventstore.Cover]bool, len(held))
+	keys := map[string]bool{}
+	events := 0
+	for _, p := range held {
+		switch {
+		case p.state.Load() != queued:
+			continue
+		case p.ctx.Err() != nil:
+			if p.state.CompareAndSwap(queued, abandoned) {
+				p.done <- batched{err: p.ctx.Err()}
+			}
+			continue
+		case len(batch) == maxBatch, covers[p.cover], p.key != nil && keys[p.key.ID],
+			len(batch) > 0 && events+len(p.pages) > maxBatchEvents:
+			rest = append(rest, p)
+			continue
+		}
+		if !p.state.CompareAndSwap(queued, taken) {
+			continue
+		}
+		batch = append(batch, p)
+		covers[p.cover] = true
+		if p.key != nil {
+			keys[p.key.ID] = true
+		}
+		events += len(p.pages)
+	}
+	return batch, rest
+}
+
+// store stores batch and answers each of its appends.
+func (s *Store) store(ctx context.Context, batch []*pending) {
+	for i, b := range s.appendBatch(ctx, batch) {
+		batch[i].done <- b
+	}
+}
+
+// appendBatch runs batchSQL for batch, again while it loses a race for a
+// sequence to another transaction, and returns each append's answer.
+func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
+	out := make([]batched, len(batch))
+	each := func(fn func(p *pending) batched) []batched {
+		for i, p := range batch {
+			out[i] = fn(p)
+		}
+		return out
+	}
+	if s.closed.Load() {
+		return each(func(*pending) batched { return batched{err: eventstore.ErrClosed} })
+	}
+	args, wants := batchArgs(batch)
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		// Nothing was sent.
+		return each(func(p *pending) batched { return batched{err: s.fail(err, "append to %s", p.cover)} })
+	}
+	defer conn.Release()
+	type answer struct {
+		next int64
+		key  bool // the key was stored
+	}
+	var stored int64 // by the whole statement
+	var now time.Time
+	answers := make([]answer, len(batch))
+	query := func() error {
+		rows, err := conn.Query(ctx, batchSQL, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			if n == len(answers) {
+				return fmt.Errorf("postgres: more rows than the %d appends of a batch", len(batch))
+			}
+			a := &answers[n]
+			if err := rows.Scan(&a.next, &a.key, &stored, &now); err != nil {
+				return err
+			}
+			n++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if n != len(batch) {
+			return fmt.Errorf("postgres: %d rows for the %d appends of a batch", n, len(batch))
+		}
+		return nil
+	}
+	for attempt := 1; ; attempt++ {
+		err := query()
+		if err == nil {
+			break
+		}
+		switch {
+		case lostRace(err) && attempt < maxContention:
+			// Another transaction took sequences of an append of the
+			// batch between the read of its head and the insert: read
+			// the heads again and decide again.
+			continue
+		case lostRace(err):
+			return each(func(p *pending) batched {
+				return batched{err: fmt.Errorf("postgres: append to %s: still losing the race for its next sequence after %d attempts: %w", p.cover, attempt, err)}
+			})
+		case len(batch) > 1 && nothingStored(err):
+			// The server refused the statement, or it was never sent:
+			// nothing of the batch was stored, and the cause may be one
+			// append's (a value the server rejects). Each goes alone,
+			// so that it cannot fail the others.
+			return each(func(*pending) batched { return batched{alone: true} })
+		default:
+			// A lost connection may have lost the answer to the commit.
+			return each(func(p *pending) batched { return batched{err: s.writeFailed(err, "append to %s", p.cover)} })
+		}
+	}
+	keyed, want := false, int64(0)
+	for i, p := range batch {
+		a := answers[i]
+		switch {
+		case wants[i] != nil && *wants[i] != a.next:
+			// Their conflict (the key, if any, is not tried: the same
+			// answer as a lone keyed append).
+			_, err := eventstore.Assign(p.cover, uint32(a.next), p.pages, now)
+			if err == nil {
+				err = fmt.Errorf("postgres: append to %s: the pages did not fit sequence %d, and yet do", p.cover, a.next)
+			}
+			out[i] = batched{err: err}
+		case p.key != nil && !a.key:
+			out[i] = batched{alone: true} // the key is stored
+		default:
+			keyed = keyed || p.key != nil
+			want += int64(len(p.pages))
+			events, err := s.stored(p.cover, p.pages, a.next, int64(len(p.pages)), now)
+			out[i] = batched{events: events, err: err}
+		}
+	}
+	if stored != want {
+		// Cannot be: the statement inserts all the pages of the appends
+		// it answers as stored, or fails.
+		err := fmt.Errorf("postgres: a batch of %d appends stored %d events; want %d", len(batch), stored, want)
+		for i := range out {
+			if out[i].err == nil && !out[i].alone {
+				out[i] = batched{err: err}
+			}
+		}
+	}
+	s.signal()
+	s.committed()
+	if keyed {
+		s.purgeKeys(ctx, conn)
+	}
+	return out
+}
+
+// nothingStored tells the errors of a statement that stored nothing: the
+// server's answer, or a request never sent.
+func nothingStored(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) || pgconn.SafeToRetry(err)
+}
+
+// purgeKeys deletes up to eventstore.MaxPurge expired idempotency keys,
+// after a batch that stored keys, when it is time: at once again while a
+// purge finds a full load, else a second later (a lookup never finds an
+// expired key; the purge only bounds the table). Only the writer calls
+// it. A failure only leaves the keys for later.
+func (s *Store) purgeKeys(ctx context.Context, conn *pgxpool.Conn) {
+	now := time.Now()
+	if now.Before(s.purgeAfter) {
+		return
+	}
+	tag, err := conn.Exec(ctx, purgeKeysSQL, eventstore.MaxPurge)
+	if err != nil || tag.RowsAffected() < eventstore.MaxPurge {
+		s.purgeAfter = now.Add(time.Second)
+	}
+}
+
+// batchArgs are batchSQL's parameters for batch, and the next sequence
+// each append needs (nil: any).
+func batchArgs(batch []*pending) (args []any, wants []*int64) {
+	// Roots as [16]byte: pgx encodes those directly, where a uuid.UUID
+	// (a driver.Valuer) costs an encoding error per element before its
+	// fallback.
+	domains, roots := make([]string, len(batch)), make([][16]byte, len(batch))
+	firsts, lens := make([]int64, len(batch)), make([]int64, len(batch))
+	wants = make([]*int64, len(batch))
+	var keyIDs []*string
+	var fps [][]byte
+	var ttls []int64
+	events := 0
+	for i, p := range batch {
+		domains[i], roots[i] = p.cover.Domain, p.cover.Root
+		firsts[i], lens[i] = int64(events), int64(len(p.pages))
+		events += len(p.pages)
+		wants[i] = want(p.pages)
+		if p.key != nil {
+			if keyIDs == nil {
+				keyIDs, fps, ttls = make([]*string, len(batch)), make([][]byte, len(batch)), make([]int64, len(batch))
+			}
+			keyIDs[i], fps[i], ttls[i] = &p.key.ID, p.key.Fingerprint[:], p.key.TTL.Microseconds()
+		}
+	}
+	members := make([]int64, 0, events)
+	typeURLs, payloads := make([]string, 0, events), make([][]byte, 0, events)
+	var times []*time.Time
+	anyCause := false
+	for i, p := range batch {
+		for _, pg := range p.pages {
+			members = append(members, int64(i+1))
+			typeURLs, payloads = append(typeURLs, pg.TypeURL), append(payloads, bytea(pg.Payload))
+			if !pg.CreatedAt.IsZero() && times == nil {
+				times = make([]*time.Time, events)
+			}
+			if !pg.Cause.IsZero() || pg.SchemaVersion > 0 {
+				anyCause = true
+			}
+		}
+	}
+	args = []any{domains, roots, firsts, lens, wants, keyIDs, fps, ttls, members, typeURLs, payloads, times}
+	if times == nil && !anyCause {
+		// Every cause column NULL: NULL arrays, which unnest pads.
+		return append(args, nil, nil, nil, nil, nil, nil, nil), wants
+	}
+	all := make([]eventstore.Page, 0, events)
+	for _, p := range batch {
+		all = append(all, p.pages...)
+	}
+	if times != nil {
+		for j, pg := range all {
+			times[j] = timeOrNull(pg.CreatedAt)
+		}
+	}
+	return append(args, newCauseArrays(all).args()...), wants
+}
+
+// want is the next sequence of their cover that pages need, as
+// eventstore.Assign has it: nil when none is numbered, else the one that
+// puts each numbered page at its number, or -1 when none does.
+func want(pages []eventstore.Page) *int64 {
+	var w *int64
+	for k, p := range pages {
+		if !p.HasNum {
+			continue
+		}
+		h := int64(p.Num) - int64(k)
+		switch {
+		case w == nil:
+			w = &h
+		case *w != h:
+			none := int64(-1)
+			return &none
+		}
+	}
+	if w != nil && *w < 0 {
+		*w = -1
+	}
+	return w
+}
