@@ -105,24 +105,19 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	if b.isClosed() {
 		return bus.ErrClosed
 	}
-	body, err := encode(book)
+	key, msg, err := Message(book)
 	if err != nil {
-		return fmt.Errorf("amqp bus: encode %s: %w", bus.ID(book), err)
+		return err
 	}
 	ch, err := b.pub.confirmChannel(ctx)
 	if err != nil {
 		return err
 	}
-	id := bus.ID(book)
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, bus.Key(book.Cover), false, false, amqp.Publishing{
-		ContentType:  contentType,
-		Type:         messageType,
-		DeliveryMode: amqp.Persistent,
-		MessageId:    id,
-		Timestamp:    time.Now(),
-		AppId:        "evented",
-		Body:         body,
-	})
+	id := msg.MessageId
+	// Concurrent calls pipeline: each publishes on the one confirm-mode
+	// channel and waits on its own deferred confirmation, which the
+	// client matches to the broker's (possibly multiple) acks and nacks.
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, key, false, false, msg)
 	if err != nil {
 		return fmt.Errorf("%w: amqp publish %s: %w", bus.ErrUnavailable, id, err)
 	}
@@ -135,6 +130,25 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 		return fmt.Errorf("%w: amqp publish %s: not confirmed by the broker", bus.ErrUnavailable, id)
 	}
 	return nil
+}
+
+// Message is what Publish sends for book: its routing key and the message
+// (the layout above). Exported for the relay benchmark's raw floor, which
+// publishes the same messages with the client library alone.
+func Message(book eventstore.Book) (key string, msg amqp.Publishing, err error) {
+	body, err := encode(book)
+	if err != nil {
+		return "", msg, fmt.Errorf("amqp bus: encode %s: %w", bus.ID(book), err)
+	}
+	return bus.Key(book.Cover), amqp.Publishing{
+		ContentType:  contentType,
+		Type:         messageType,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    bus.ID(book),
+		Timestamp:    time.Now(),
+		AppId:        "evented",
+		Body:         body,
+	}, nil
 }
 
 // Subscribe declares the durable queue name, binds it to the exchange for
