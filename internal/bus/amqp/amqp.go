@@ -15,10 +15,12 @@
 // evented.events, decode the body with the generated code of evented.proto.
 //
 // Durability: the publishing channel is in confirm mode and Publish waits
-// for the broker's confirmation, which RabbitMQ sends for a persistent
-// message once every durable queue it was routed to has it on disk. A book
-// routed to no queue is confirmed and dropped: subscriptions see what is
-// published after they exist.
+// for the broker's confirmation (a deferred confirmation of its own, so
+// concurrent calls, the relay's pipeline, have many books in flight on the
+// one channel, confirmed in whatever batches the broker acks them), which
+// RabbitMQ sends for a persistent message once every durable queue it was
+// routed to has it on disk. A book routed to no queue is confirmed and
+// dropped: subscriptions see what is published after they exist.
 //
 // Connections: one for publishing, one for consuming (RabbitMQ throttles
 // publishing connections under memory pressure; consumers must not stall
