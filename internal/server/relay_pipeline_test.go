@@ -89,13 +89,6 @@ func (f *pipeBroker) Publish(ctx context.Context, book eventstore.Book) error {
 
 func (f *pipeBroker) Close() error { return nil }
 
-// published is how many books were published, nacked ones included.
-func (f *pipeBroker) published() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.log)
-}
-
 // consume reads the bus as a consumer that applies each cover's events in
 // sequence and skips what it applied already (as consumers dedupe): it
 // returns the first gap (an event on the bus before an earlier one of its
