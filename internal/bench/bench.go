@@ -42,6 +42,12 @@
 //     and 3 replicas, each a subscription with its own store handle on one
 //     database, sharing the segments through leases. Floor: the same with
 //     one replica, so the ratio is what scaling out costs or gains.
+//   - relay (opt-in, with --amqp and/or --nats): the bus relay publishing
+//     RelayEvents one-event books from the store to RabbitMQ or NATS
+//     JetStream until its checkpoint passed them all (every book
+//     confirmed). Floor: the same number of books of the same shape
+//     published by the broker's client library alone, as many in flight,
+//     until all are confirmed (see relay.go).
 //   - append with idempotency keys: 16 writers appending with a new key
 //     per append (AppendKeyed). Floor: the same appends without keys.
 //
@@ -66,7 +72,7 @@ import (
 
 // Scenarios are the scenarios Run knows, in the order it runs them. scale
 // is not in the default set: it fills a store up to ScaleEvents events.
-var Scenarios = []string{"append", "command", "load", "delivery", "replicas", "lifecycle", "scale"}
+var Scenarios = []string{"append", "command", "load", "delivery", "replicas", "lifecycle", "relay", "scale"}
 
 // DefaultScenarios are those run when Config.Scenarios is empty.
 var DefaultScenarios = []string{"append", "command", "load", "delivery"}
@@ -87,6 +93,12 @@ type Config struct {
 	// Postgres and Redis are the addresses of those backends; each one given
 	// adds the backend to the run.
 	Postgres, Redis string
+	// AMQP and NATS are the brokers' URLs the relay scenario publishes
+	// to; it needs at least one.
+	AMQP, NATS string
+	// RelayEvents is how many events the relay scenario publishes per
+	// measurement (default 20,000).
+	RelayEvents int
 	// LoadEvents is the length of the aggregate of the load scenario
 	// (default 100,000).
 	LoadEvents int
@@ -129,6 +141,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Rate <= 0 {
 		c.Rate = 1000
+	}
+	if c.RelayEvents <= 0 {
+		c.RelayEvents = 20_000
 	}
 	if c.ScaleEvents <= 0 {
 		c.ScaleEvents = 10_000_000
@@ -358,6 +373,8 @@ func (r *runner) scenario(ctx context.Context, b *backend, name string) {
 		cases, cleanup, err = r.replicaCases(ctx, b)
 	case "lifecycle":
 		cases, cleanup, err = r.lifecycleCases(ctx, b)
+	case "relay":
+		cases, cleanup, err = r.relayCases(ctx, b)
 	case "scale":
 		cases, cleanup, err = r.scaleCases(ctx, b)
 	}

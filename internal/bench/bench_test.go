@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/evented/evented/internal/bench"
+	"github.com/evented/evented/internal/testenv"
 )
 
-// TestEveryScenarioMeasuresSomething runs every scenario, both sides, with
-// tiny sizes and durations: a smoke test of the harness, not a benchmark
+// TestEveryScenarioMeasuresSomething runs every scenario but relay (it
+// needs brokers: TestRelayScenario), both sides, with tiny sizes and
+// durations: a smoke test of the harness, not a benchmark
 // (no figure is asserted beyond being measured).
 func TestEveryScenarioMeasuresSomething(t *testing.T) {
 	if testing.Short() {
@@ -23,7 +25,7 @@ func TestEveryScenarioMeasuresSomething(t *testing.T) {
 	rep, err := bench.Run(t.Context(), bench.Config{
 		Rounds:        1,
 		Duration:      100 * time.Millisecond,
-		Scenarios:     bench.Scenarios,
+		Scenarios:     withoutRelay(),
 		Dir:           t.TempDir(),
 		LoadEvents:    200,
 		CatchUpEvents: 1000,
@@ -60,7 +62,7 @@ func TestEveryScenarioMeasuresSomething(t *testing.T) {
 			}
 		}
 	}
-	for _, s := range bench.Scenarios {
+	for _, s := range withoutRelay() {
 		if scenarios[s] == 0 {
 			t.Errorf("scenario %s reported nothing", s)
 		}
@@ -97,6 +99,75 @@ func TestEveryScenarioMeasuresSomething(t *testing.T) {
 	var back bench.Report
 	if err := json.Unmarshal(b, &back); err != nil || len(back.Results) != len(rep.Results) {
 		t.Errorf("JSON report does not read back: %v", err)
+	}
+}
+
+func withoutRelay() []string {
+	var out []string
+	for _, s := range bench.Scenarios {
+		if s != "relay" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// TestRelayScenario runs the relay scenario against the real brokers with
+// tiny sizes: both sides measure, and the target is checked.
+func TestRelayScenario(t *testing.T) {
+	for _, broker := range []struct {
+		name string
+		need testenv.Need
+	}{{"amqp", testenv.RabbitMQ}, {"nats", testenv.NATS}} {
+		t.Run(broker.name, func(t *testing.T) {
+			url := testenv.Getenv(t, broker.need)
+			cfg := bench.Config{Rounds: 1, Scenarios: []string{"relay"}, Dir: t.TempDir(), RelayEvents: 300,
+				Timeout: 2 * time.Minute, Progress: &bytes.Buffer{}}
+			if broker.name == "amqp" {
+				cfg.AMQP = url
+			} else {
+				cfg.NATS = url
+			}
+			rep, err := bench.Run(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Results) != 1 {
+				t.Fatalf("%d results, want 1: %+v", len(rep.Results), rep.Results)
+			}
+			r := rep.Results[0]
+			if r.Error != "" {
+				t.Fatalf("%s: %s", r.Case, r.Error)
+			}
+			if want := broker.name + ": relay of 300 events"; r.Case != want {
+				t.Errorf("case %q, want %q", r.Case, want)
+			}
+			m := r.Metric("events/s")
+			if m == nil || !(m.EventedMedian > 0) || !(m.FloorMedian > 0) || !(m.Ratio > 0) {
+				t.Fatalf("events/s: %+v", m)
+			}
+			checked := false
+			for _, tg := range rep.Targets {
+				if tg.Name == "relay to "+broker.name {
+					checked = tg.Checked
+				}
+			}
+			if !checked {
+				t.Errorf("target relay to %s not checked: %+v", broker.name, rep.Targets)
+			}
+			t.Logf("%s: relay %.0f events/s, floor %.0f, ratio %.2f (tiny sizes: not a measurement)", broker.name, m.EventedMedian, m.FloorMedian, m.Ratio)
+		})
+	}
+}
+
+// Without a broker the relay scenario says what to give.
+func TestRelayScenarioWantsABroker(t *testing.T) {
+	rep, err := bench.Run(t.Context(), bench.Config{Rounds: 1, Scenarios: []string{"relay"}, Dir: t.TempDir(), Progress: &bytes.Buffer{}, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 1 || !strings.Contains(rep.Results[0].Error, "--amqp") {
+		t.Fatalf("results %+v, want one set-up error naming --amqp", rep.Results)
 	}
 }
 

@@ -44,7 +44,15 @@ func targets(rep *Report) []targetSpec {
 			_, _ = fmt.Sscanf(r.Case, "lag at %d ", &rate)
 		}
 	}
-	return []targetSpec{
+	var relays []targetSpec
+	for _, r := range rep.Results {
+		if r.Scenario == "relay" && r.Backend == "sqlite" && r.Case != "set-up" {
+			broker, _, _ := strings.Cut(r.Case, ":")
+			relays = append(relays, targetSpec{name: "relay to " + broker, scenario: "relay", caseName: r.Case, metric: "events/s", ratio: true, atLeast: true, limit: 0.8,
+				want: ">= 0.80 of the raw confirmed publish"})
+		}
+	}
+	return append([]targetSpec{
 		{name: "append, 16 writers, 1 event", scenario: "append", caseName: "writers=16/events=1", metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of the batched floor"},
 		{name: "append, 16 writers, 10 events", scenario: "append", caseName: "writers=16/events=10", metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of the batched floor"},
 		{name: "Handle, 1 client", scenario: "command", caseName: "clients=1", metric: "commands/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of the echo plus one durable commit"},
@@ -53,7 +61,7 @@ func targets(rep *Report) []targetSpec {
 		{name: fmt.Sprintf("load %d events, no snapshot", n), scenario: "load", caseName: fmt.Sprintf("events=%d/no-snapshot", n), metric: "load ms", ratio: true, limit: 1.2, want: "<= 1.2x the raw read"},
 		{name: fmt.Sprintf("delivery lag p99 at %d events/s", rate), scenario: "delivery", caseName: fmt.Sprintf("lag at %d events/s", rate), metric: "lag p99 ms", limit: 10, want: "< 10 ms"},
 		{name: fmt.Sprintf("rebuild of %d events (lifecycle)", rebuilt), scenario: "lifecycle", caseName: fmt.Sprintf("rebuild of %d events", rebuilt), metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of a sequential read"},
-	}
+	}, relays...)
 }
 
 func checkTargets(rep *Report) []Target {

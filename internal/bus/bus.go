@@ -46,8 +46,11 @@ import (
 // Publisher puts books on the bus.
 //
 // Implementations are safe for concurrent use. Concurrent Publish calls for
-// different covers are fine; the caller publishes one cover's books one at a
-// time, in sequence order, which is what keeps them ordered.
+// different covers are fine, and are how a caller gets many books in flight
+// at once (the backends pipeline them over one connection); the caller
+// publishes one cover's books one at a time, in sequence order, each after
+// the previous one returned nil, which is what keeps them ordered whatever
+// fails in between.
 type Publisher interface {
 	// Publish sends book and returns nil once the broker has durably
 	// accepted it. It returns an error — promptly, bounded by ctx — when the

@@ -24,8 +24,8 @@ func newBenchCmd() *cobra.Command {
 for several rounds, and print the medians and the ratio evented/floor, then the
 performance targets, met or not. Progress goes to stderr, the tables to stdout.
 
-Scenarios (default: ` + strings.Join(bench.DefaultScenarios, ",") + `; replicas, lifecycle and scale
-are opt-in):
+Scenarios (default: ` + strings.Join(bench.DefaultScenarios, ",") + `; replicas, lifecycle, relay
+and scale are opt-in):
   append    1 and 16 writers, 1 and 10 events per append, durable SQLite;
             floor: the same rows by plain SQL, one transaction per batch
   command   Handle over gRPC with a Go business-logic stub, 1 and 16 clients;
@@ -41,6 +41,9 @@ are opt-in):
   lifecycle a projection rebuilt from position 0, and read-your-writes;
             floors: one sequential read of the same rows, and the same
             commands without evented-wait-for
+  relay     the bus relay publishing one-event books to RabbitMQ (--amqp) and/or
+            NATS JetStream (--nats) until every one is confirmed; floor: the
+            same books published by the broker's client library alone
   scale     cost against concurrency (1-64 writers), aggregate length and store
             size (up to --scale-events, 10 million by default; takes longer)
 
@@ -83,6 +86,9 @@ Everything listens on 127.0.0.1 only and writes to a temporary directory unless
 	f.StringVar(&cfg.Dir, "dir", "", "directory for the SQLite files (default: a temporary directory, removed at the end)")
 	f.StringVar(&cfg.Postgres, "postgres", "", "also run on PostgreSQL at this `URL` (postgres://…)")
 	f.StringVar(&cfg.Redis, "redis", "", "also run on Redis at this `URL` (redis://…)")
+	f.StringVar(&cfg.AMQP, "amqp", "", "RabbitMQ `URL` (amqp://…) the relay scenario publishes to")
+	f.StringVar(&cfg.NATS, "nats", "", "NATS `URL` (nats://…, JetStream enabled) the relay scenario publishes to")
+	f.IntVar(&cfg.RelayEvents, "relay-events", 20_000, "events the relay scenario publishes per measurement")
 	f.IntVar(&cfg.LoadEvents, "load-events", 100_000, "length of the aggregate of the load scenario")
 	f.IntVar(&cfg.CatchUpEvents, "catch-up-events", 100_000, "events replayed by the catch-up of the delivery scenario")
 	f.IntVar(&cfg.Rate, "rate", 1000, "events/s of the paced writer of the delivery scenario")

@@ -163,6 +163,11 @@ type Bus struct {
 	Type string `yaml:"type"`
 	// URL is the broker's address: amqp://… or nats://….
 	URL string `yaml:"url"`
+	// InFlight is how many books the relay may have published and not yet
+	// confirmed by the broker, across aggregates (one aggregate has at most
+	// one book in flight, which keeps its order). The checkpoint stays
+	// below the first unconfirmed book. 0 means the default, 256.
+	InFlight int `yaml:"in_flight"`
 }
 
 // Storage selects and configures the event and snapshot store.
@@ -457,7 +462,7 @@ func Default() Config {
 			MaxBookBytes: 3 << 20,
 		},
 		Deadlines: Deadlines{Segments: 4, Poll: 100 * time.Millisecond, Batch: 1000, Concurrency: 64},
-		Bus:       Bus{Type: "none"},
+		Bus:       Bus{Type: "none", InFlight: 256},
 		Tracing:   Tracing{Exporter: "none", Endpoint: "localhost:4317", SampleRatio: 1},
 		Log:       Log{Level: "info", Format: "auto"},
 		Auth:      Auth{OIDC: OIDC{RolesClaim: "roles"}},

@@ -80,6 +80,7 @@ func ExampleLoad() {
 	// bus:
 	//   type: none # default
 	//   url: "" # default
+	//   in_flight: 256 # default
 	// tracing:
 	//   exporter: none # default
 	//   endpoint: localhost:4317 # default

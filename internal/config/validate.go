@@ -341,6 +341,9 @@ var busSchemes = map[string][]string{"amqp": {"amqp", "amqps"}, "nats": {"nats",
 
 func (v *validator) bus(b Bus) {
 	v.oneOf("bus.type", b.Type, "none", "inprocess", "amqp", "nats")
+	if b.InFlight < 0 || b.InFlight > 4096 {
+		v.add("bus.in_flight", "invalid value %d: want 1 to 4096 (0: the default, 256)", b.InFlight)
+	}
 	schemes, ok := busSchemes[b.Type]
 	if !ok {
 		return

@@ -198,6 +198,7 @@ func TestValidate(t *testing.T) {
 		{"delivery without workers", func(c *Config) { c.Delivery.Workers = 0 }, "delivery.workers: invalid value 0"},
 		{"unknown bus", func(c *Config) { c.Bus.Type = "kafka" }, `bus.type: invalid value "kafka": want one of none, inprocess, amqp, nats`},
 		{"amqp bus without url", func(c *Config) { c.Bus.Type = "amqp" }, "bus.url: empty or not a URL: want a amqp:// URL"},
+		{"bus in flight out of range", func(c *Config) { c.Bus.InFlight = 5000 }, "bus.in_flight: invalid value 5000: want 1 to 4096"},
 		{"nats bus with an amqp url", func(c *Config) { c.Bus = Bus{Type: "nats", URL: "amqp://h:5672"} }, `bus.url: invalid value "amqp://h:5672": want a URL with scheme nats or tls`},
 		{"saga with an empty domain", func(c *Config) { c.Sagas = []Consumer{cons("s", "h:1", "d", "")} },
 			"sagas[0].domains[1]: empty: want a domain name"},

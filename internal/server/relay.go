@@ -31,9 +31,41 @@ var buses = map[string]func(cfg config.Bus, log *slog.Logger) (bus.Publisher, er
 	},
 }
 
+// DefaultInFlight is the relay's pipeline depth when bus.in_flight is 0.
+const DefaultInFlight = 256
+
 // relay is the consumer of the bus subscription: it publishes each book and
 // returns once the broker has it. The subscription's checkpoint makes the
 // store the outbox: a broker that is down delays events and loses none.
+//
+// Pipelining. The relay's subscription runs bus.in_flight workers (256 by
+// default) instead of delivery.workers, so that many books are published
+// and awaiting their confirmation at once, over the one publishing
+// connection: the AMQP backend publishes each on its confirm-mode channel
+// and waits on its deferred confirmation, the NATS one publishes it
+// asynchronously and waits on its ack future; the client libraries match
+// the broker's confirms to the books as they come, in any order. What the
+// pipeline keeps from the subscription:
+//
+//   - One aggregate has at most one book in flight: a segment hands an
+//     aggregate to one worker at a time and takes its next events only once
+//     Deliver returned, i.e. once the broker confirmed. So a nack or a
+//     timeout in the middle of the pipeline cannot let a later book of the
+//     same aggregate reach the broker first: there is none in flight, and
+//     the next is not taken until the failed one is published again and
+//     confirmed. Books of other aggregates in flight meanwhile are unrelated
+//     (the bus orders per cover only) and are confirmed or retried on their
+//     own. A hot aggregate does not serialise on the round trip: its events
+//     queued meanwhile go out as the next, larger book.
+//   - The checkpoint is each segment's low watermark: the position below
+//     which every event is handled, i.e. confirmed. A nacked, timed-out or
+//     unanswered book holds it back, however many later books are
+//     confirmed; after a crash the relay publishes again from there (the
+//     books already confirmed come twice, which consumers tell by the
+//     message id, as after any failure).
+//   - A failed publish is retried (with the subscription's backoff) from
+//     the failed book, which is the first unconfirmed one of its aggregate;
+//     while the broker is down the books wait, nothing is parked.
 type relay struct {
 	pub     bus.Publisher
 	timeout time.Duration
@@ -54,6 +86,22 @@ func (r relay) Deliver(ctx context.Context, book eventstore.Book, _ bool) (deliv
 		return delivery.Outcome{}, brokerDown{err}
 	}
 	return delivery.Outcome{}, err
+}
+
+// NewRelay returns the consumer that publishes committed books to pub, as
+// the server runs it for bus.type amqp, nats or inprocess, and the delivery
+// options of its subscription: cfg's delivery settings with bus.in_flight
+// workers. (The server adds its observer, replica and outage tracking.)
+func NewRelay(pub bus.Publisher, cfg config.Config) (delivery.Consumer, delivery.Options) {
+	d := cfg.Delivery
+	inFlight := cfg.Bus.InFlight
+	if inFlight <= 0 {
+		inFlight = DefaultInFlight
+	}
+	return relay{pub: pub, timeout: d.Timeout}, delivery.Options{
+		MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax,
+		Workers: max(inFlight, d.Workers), Segments: d.Segments, LeaseTTL: d.LeaseTTL, MaxBookBytes: d.MaxBookBytes,
+	}
 }
 
 // brokerDown marks a failed publish as the broker being unavailable.

@@ -507,11 +507,10 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 			// The broker's own limit, less room for the book's framing.
 			limit = min(limit, m.MaxPayload()*15/16)
 		}
-		subs = append(subs, delivery.New(relay{pub: pub, timeout: d.Timeout}, s.store, nil, delivery.Options{
-			MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax, Workers: d.Workers,
-			Observer: s.metrics, Segments: d.Segments, LeaseTTL: d.LeaseTTL, Replica: s.replica, SaveDeadlines: s.saveDeadlines, MaxBookBytes: limit,
-			Outage: s.outages.Service(kindBroker, s.cfg.Bus.Type, s.cfg.Bus.URL),
-		}, s.log))
+		consumer, opts := NewRelay(pub, s.cfg)
+		opts.Observer, opts.Replica, opts.SaveDeadlines, opts.MaxBookBytes = s.metrics, s.replica, s.saveDeadlines, limit
+		opts.Outage = s.outages.Service(kindBroker, s.cfg.Bus.Type, s.cfg.Bus.URL)
+		subs = append(subs, delivery.New(consumer, s.store, nil, opts, s.log))
 	}
 	if s.snapper != nil {
 		subs = append(subs, s.snapshotSubscription(s.snapper))

@@ -15,10 +15,12 @@
 // evented.events, decode the body with the generated code of evented.proto.
 //
 // Durability: the publishing channel is in confirm mode and Publish waits
-// for the broker's confirmation, which RabbitMQ sends for a persistent
-// message once every durable queue it was routed to has it on disk. A book
-// routed to no queue is confirmed and dropped: subscriptions see what is
-// published after they exist.
+// for the broker's confirmation (a deferred confirmation of its own, so
+// concurrent calls, the relay's pipeline, have many books in flight on the
+// one channel, confirmed in whatever batches the broker acks them), which
+// RabbitMQ sends for a persistent message once every durable queue it was
+// routed to has it on disk. A book routed to no queue is confirmed and
+// dropped: subscriptions see what is published after they exist.
 //
 // Connections: one for publishing, one for consuming (RabbitMQ throttles
 // publishing connections under memory pressure; consumers must not stall
@@ -105,24 +107,19 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	if b.isClosed() {
 		return bus.ErrClosed
 	}
-	body, err := encode(book)
+	key, msg, err := Message(book)
 	if err != nil {
-		return fmt.Errorf("amqp bus: encode %s: %w", bus.ID(book), err)
+		return err
 	}
 	ch, err := b.pub.confirmChannel(ctx)
 	if err != nil {
 		return err
 	}
-	id := bus.ID(book)
-	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, bus.Key(book.Cover), false, false, amqp.Publishing{
-		ContentType:  contentType,
-		Type:         messageType,
-		DeliveryMode: amqp.Persistent,
-		MessageId:    id,
-		Timestamp:    time.Now(),
-		AppId:        "evented",
-		Body:         body,
-	})
+	id := msg.MessageId
+	// Concurrent calls pipeline: each publishes on the one confirm-mode
+	// channel and waits on its own deferred confirmation, which the
+	// client matches to the broker's (possibly multiple) acks and nacks.
+	dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, Exchange, key, false, false, msg)
 	if err != nil {
 		return fmt.Errorf("%w: amqp publish %s: %w", bus.ErrUnavailable, id, err)
 	}
@@ -135,6 +132,25 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 		return fmt.Errorf("%w: amqp publish %s: not confirmed by the broker", bus.ErrUnavailable, id)
 	}
 	return nil
+}
+
+// Message is what Publish sends for book: its routing key and the message
+// (the layout above). Exported for the relay benchmark's raw floor, which
+// publishes the same messages with the client library alone.
+func Message(book eventstore.Book) (key string, msg amqp.Publishing, err error) {
+	body, err := encode(book)
+	if err != nil {
+		return "", msg, fmt.Errorf("amqp bus: encode %s: %w", bus.ID(book), err)
+	}
+	return bus.Key(book.Cover), amqp.Publishing{
+		ContentType:  contentType,
+		Type:         messageType,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    bus.ID(book),
+		Timestamp:    time.Now(),
+		AppId:        "evented",
+		Body:         body,
+	}, nil
 }
 
 // Subscribe declares the durable queue name, binds it to the exchange for

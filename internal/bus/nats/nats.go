@@ -14,12 +14,14 @@
 //     ack, filtered on evented.events.<domain>.* or evented.events.>,
 //     delivering what is published after it was created.
 //
-// Durability: Publish waits for the stream's ack, which JetStream sends
-// once the message is written to the stream's files (handed to the OS: the
-// server fsyncs every sync_interval, 2 minutes by default, so a crash of
-// the server process loses nothing acked, a power loss of a single-node
-// server may; a clustered stream with replicas acks once a quorum has it).
-// The message id makes a retried Publish of the
+// Durability: Publish waits for the stream's ack (it publishes
+// asynchronously and waits on the ack's future, so concurrent calls, the
+// relay's pipeline, have many books in flight on the one connection),
+// which JetStream sends once the message is written to the stream's files
+// (handed to the OS: the server fsyncs every sync_interval, 2 minutes by
+// default, so a crash of the server process loses nothing acked, a power
+// loss of a single-node server may; a clustered stream with replicas acks
+// once a quorum has it). The message id makes a retried Publish of the
 // same book within the stream's duplicate window (2 minutes) a no-op, so a
 // relay retrying after a lost ack does not duplicate it.
 //
@@ -111,7 +113,7 @@ func New(url string, opts Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats bus: %w", err)
 	}
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout), jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats bus: %w", err)
@@ -157,11 +159,11 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	if b.isClosed() {
 		return bus.ErrClosed
 	}
-	id := bus.ID(book)
-	body, err := encode(book)
+	msg, id, err := Message(book)
 	if err != nil {
-		return fmt.Errorf("nats bus: encode %s: %w", id, err)
+		return err
 	}
+	body := msg.Data
 	if !b.nc.IsConnected() {
 		return fmt.Errorf("%w: nats publish %s: not connected (%s)", bus.ErrUnavailable, id, b.nc.Status())
 	}
@@ -171,12 +173,11 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	if _, err := b.ensureStream(ctx); err != nil {
 		return err
 	}
-	msg := &nats.Msg{
-		Subject: SubjectPrefix + bus.Key(book.Cover),
-		Data:    body,
-		Header:  nats.Header{"Content-Type": []string{contentType}},
-	}
-	if _, err := b.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(b.opts.Stream)); err != nil {
+	// Asynchronously: the ack is matched to this book by the client's
+	// reply subscription, so concurrent Publish calls (the relay's
+	// pipeline) have many books in flight on the one connection without a
+	// request-reply round trip each.
+	fail := func(err error) error {
 		if errors.Is(err, nats.ErrMaxPayload) {
 			return fmt.Errorf("%w: nats publish %s: %w", bus.ErrTooLarge, id, err)
 		}
@@ -185,7 +186,45 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 		}
 		return fmt.Errorf("%w: nats publish %s: %w", bus.ErrUnavailable, id, err)
 	}
-	return nil
+	ack, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(b.opts.Stream))
+	if err != nil {
+		return fail(err)
+	}
+	select {
+	case <-ack.Ok():
+		return nil
+	case err := <-ack.Err():
+		return fail(err)
+	case <-ctx.Done():
+		// The library forgets the future after asyncAckTimeout.
+		return fail(fmt.Errorf("no ack: %w", ctx.Err()))
+	}
+}
+
+// asyncMaxPending bounds the books published and not yet acked; past it,
+// Publish waits (up to the library's stall wait, then fails and is
+// retried). Above the relay's bus.in_flight bound.
+const asyncMaxPending = 8192
+
+// asyncAckTimeout is how long the client keeps waiting for the ack of a
+// book whose Publish gave up (its context ended) before dropping it.
+const asyncAckTimeout = time.Minute
+
+// Message is what Publish sends for book (the layout above), and its
+// message id (the Nats-Msg-Id header Publish sets). Exported for the relay
+// benchmark's raw floor, which publishes the same messages with the client
+// library alone.
+func Message(book eventstore.Book) (msg *nats.Msg, id string, err error) {
+	id = bus.ID(book)
+	body, err := encode(book)
+	if err != nil {
+		return nil, id, fmt.Errorf("nats bus: encode %s: %w", id, err)
+	}
+	return &nats.Msg{
+		Subject: SubjectPrefix + bus.Key(book.Cover),
+		Data:    body,
+		Header:  nats.Header{"Content-Type": []string{contentType}},
+	}, id, nil
 }
 
 // MaxPayload is the largest message the connected server accepts (0 when
