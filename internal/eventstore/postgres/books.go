@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/evented/evented/internal/eventstore"
 )
@@ -22,11 +22,11 @@ func (s *Store) LoadBooks(ctx context.Context, covers []eventstore.Cover) ([]eve
 	out := make([]eventstore.Book, len(covers))
 	at := make(map[eventstore.Cover][]int, len(covers))
 	var domains []string
-	var roots []uuid.UUID
+	var roots []pgtype.UUID
 	for i, c := range covers {
 		out[i].Cover = c
 		if _, ok := at[c]; !ok {
-			domains, roots = append(domains, c.Domain), append(roots, c.Root)
+			domains, roots = append(domains, c.Domain), append(roots, pgUUID(c.Root))
 		}
 		at[c] = append(at[c], i)
 	}

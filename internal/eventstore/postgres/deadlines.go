@@ -73,7 +73,7 @@ func queuePlan(b *pgx.Batch, plan eventstore.DeadlinePlan) {
 			ON CONFLICT (id) DO UPDATE SET due = excluded.due, domain = excluded.domain,
 				aggregate_id = excluded.aggregate_id, command = excluded.command, key = excluded.key,
 				created_at = clock_timestamp()`,
-			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, d.Cover.Root, cmd, d.Key)
+			d.ID, eventstore.DeadlineSlot(d.ID), d.Due.UnixNano(), d.Cover.Domain, pgUUID(d.Cover.Root), cmd, d.Key)
 	}
 }
 

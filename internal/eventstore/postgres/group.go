@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/evented/evented/internal/eventstore"
 )
@@ -196,7 +197,7 @@ const purgeKeysSQL = `DELETE FROM idempotency_keys WHERE id IN (
 // groupArgs are groupSQL's parameters for the appends idx of as.
 func groupArgs(as []eventstore.GroupAppend, idx []int) []any {
 	n := len(idx)
-	domains, roots := make([]string, n), make([]uuid.UUID, n)
+	domains, roots := make([]string, n), make([]pgtype.UUID, n)
 	keyIDs, keyFPs := make([]*string, n), make([][]byte, n)
 	counts, ttls := make([]int64, n), make([]*int64, n)
 	var pages []eventstore.Page
@@ -204,7 +205,7 @@ func groupArgs(as []eventstore.GroupAppend, idx []int) []any {
 	var ids, keys []string
 	for j, i := range idx {
 		a := as[i]
-		domains[j], roots[j], counts[j] = a.Cover.Domain, a.Cover.Root, int64(len(a.Pages))
+		domains[j], roots[j], counts[j] = a.Cover.Domain, pgUUID(a.Cover.Root), int64(len(a.Pages))
 		if a.Key != nil {
 			id, ttl := a.Key.ID, a.Key.TTL.Microseconds()
 			keyIDs[j], keyFPs[j], ttls[j] = &id, a.Key.Fingerprint[:], &ttl
@@ -222,6 +223,11 @@ func groupArgs(as []eventstore.GroupAppend, idx []int) []any {
 	args := append([]any{domains, roots, keyIDs, keyFPs, counts, ttls, ai, k}, pageArgs...)
 	return append(args, ids, keys)
 }
+
+// pgUUID is u as pgx encodes it directly: a uuid.UUID goes through its
+// driver.Valuer (a string), which pgx fails to encode as binary, builds an
+// error for, and then parses back, for every value of every array.
+func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true} }
 
 // readGroup reads the answers to groupTx's statements into out.
 func (s *Store) readGroup(br pgx.BatchResults, as []eventstore.GroupAppend, idx []int, out []eventstore.GroupResult) error {
