@@ -26,7 +26,7 @@ var _ eventstore.GroupAppender = (*Store)(nil)
 // append must go alone, and the transaction is rolled back. One statement
 // for a group instead of one per append: each costs the server more than
 // the rows it writes.
-const groupSQL = `WITH a AS (
+var groupSQL = `WITH a AS (
 		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[])
 			WITH ORDINALITY AS a (domain, root, key_id, key_fp, pages, ttl, ai)
 	), head AS (
@@ -53,8 +53,7 @@ const groupSQL = `WITH a AS (
 		FROM a JOIN head USING (ai), fits WHERE fits.ok AND a.key_id IS NOT NULL
 		ON CONFLICT (id) DO NOTHING RETURNING 1
 	), removed AS (
-		DELETE FROM deadlines d USING unnest($20::text[], $21::text[]) AS f(id, key)
-		WHERE d.id = f.id AND d.key = f.key
+		DELETE FROM deadlines d WHERE d.ctid = ANY (` + firedRows("$20", "$21") + `)
 	)
 	SELECT (SELECT array_agg(next ORDER BY ai) FROM head), (SELECT count(*) FROM stored), (SELECT count(*) FROM keyed), now()`
 
