@@ -146,7 +146,8 @@ type Deadlines struct {
 	// ID; each segment is fired by the replica holding its lease
 	// (delivery.lease_ttl).
 	Segments int `yaml:"segments"`
-	// Poll is how often the held segments are read for due deadlines.
+	// Poll is how often the held segments are read for due deadlines; one
+	// pending at a read and due before the next is fired at its due time.
 	Poll time.Duration `yaml:"poll"`
 	// Batch is how many due deadlines one read returns.
 	Batch int `yaml:"batch"`

@@ -252,3 +252,22 @@ func TestDeadlinesCommittedWithTheEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestFiresAtItsDueTimeBetweenPolls: a deadline scheduled more than a Poll
+// before it is due is read again at its due time, not up to a Poll later,
+// and never before it.
+func TestFiresAtItsDueTimeBetweenPolls(t *testing.T) {
+	e := newEnv(t, 3*time.Second)
+	obs := &delays{}
+	f, _ := e.firer(t, "r1", deadline.Options{Poll: 2 * time.Second, Observer: obs})
+	if !waitFor(5*time.Second, func() bool { return len(f.Held()) == 4 }) {
+		t.Fatalf("segments held: %v; want 4", f.Held())
+	}
+	e.send(t, eventstore.Cover{Domain: "shop", Root: uuid.New()}, "Open") // due in 3s: between the polls at 2s and 4s
+	if !waitFor(6*time.Second, func() bool { return obs.count() == 1 }) {
+		t.Fatal("deadline never fired")
+	}
+	if d := obs.d[0]; d < 0 || d > 500*time.Millisecond {
+		t.Errorf("fired %v after its due time; want at it (the next poll was up to 2s later)", d)
+	}
+}

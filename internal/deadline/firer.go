@@ -29,7 +29,10 @@ type Options struct {
 	LeaseTTL time.Duration
 	// Poll is how often the held segments are read for due deadlines
 	// (0 means 100ms): the firing delay is at most about this plus the
-	// command's own time.
+	// command's own time. A segment found with nothing due is also asked
+	// for its next deadline due within Poll, and read again at that
+	// deadline's due time: a deadline scheduled a Poll or more before it is
+	// due starts firing at its due time, not up to a Poll later.
 	Poll time.Duration
 	// Batch is how many due deadlines one read returns (0 means 1000); a
 	// full batch is followed by the next read at once.
@@ -190,20 +193,41 @@ func (f *Firer) Run(ctx context.Context) error {
 			f.balance(ctx)
 			nextBalance = time.Now().Add(balanceEvery)
 		}
-		for f.fireOnce(ctx, sem, &wg) && ctx.Err() == nil {
-			// A full batch: read the next one at once.
+		var wake time.Time
+		for {
+			more, next := f.fireOnce(ctx, sem, &wg)
+			if !next.IsZero() && (wake.IsZero() || next.Before(wake)) {
+				wake = next
+			}
+			if !more || ctx.Err() != nil {
+				break // else a full batch: read the next one at once
+			}
+		}
+		var early <-chan time.Time // the next deadline's due time, if before the tick
+		var timer *time.Timer
+		if !wake.IsZero() {
+			timer = time.NewTimer(time.Until(wake))
+			early = timer.C
 		}
 		select {
 		case <-ctx.Done():
-			return nil
 		case <-tick.C:
+		case <-early:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 	}
 }
 
 // fireOnce reads the due deadlines of every held segment and starts their
-// commands; it reports whether a read returned a full batch.
-func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) (more bool) {
+// commands; it reports whether a read returned a full batch, and the
+// earliest due time, within a Poll, of a segment with nothing due yet (zero
+// when none).
+func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) (more bool, next time.Time) {
 	now := time.Now()
 	f.mu.Lock()
 	segs := make(map[int]eventstore.Lease, len(f.held))
@@ -218,6 +242,15 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 		if err != nil {
 			if ctx.Err() == nil {
 				f.log.Warn("reading due deadlines failed", "segment", seg, "err", err)
+			}
+			continue
+		}
+		if len(due) == 0 {
+			// Nothing due: when the next one is due before the next
+			// read, it is read at its due time.
+			if ahead, err := f.store.DueDeadlines(ctx, seg, l.Of, now.Add(f.opts.Poll), 1); err == nil && len(ahead) == 1 &&
+				ahead[0].Due.After(now) && (next.IsZero() || ahead[0].Due.Before(next)) {
+				next = ahead[0].Due
 			}
 			continue
 		}
@@ -237,7 +270,7 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 					for _, d := range ready {
 						f.done(d.ID) // those started are done when they end
 					}
-					return false
+					return false, time.Time{}
 				}
 				ready = ready[len(g):]
 				wg.Add(1)
@@ -261,7 +294,7 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 			case sem <- struct{}{}:
 			case <-ctx.Done():
 				f.done(d.ID)
-				return false
+				return false, time.Time{}
 			}
 			wg.Add(1)
 			go func() {
@@ -274,7 +307,7 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 			more = true
 		}
 	}
-	return more
+	return more, next
 }
 
 // start marks d in flight unless it is already, or waits for a retry.

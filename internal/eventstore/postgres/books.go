@@ -4,8 +4,8 @@ import (
 	"context"
 	"strings"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/evented/evented/internal/eventstore"
 )
@@ -14,7 +14,10 @@ var _ eventstore.BookLoader = (*Store)(nil)
 
 // LoadBooks implements eventstore.BookLoader: two statements in one round
 // trip, whatever the number of covers: the events from each one's latest
-// snapshot on, and those snapshots.
+// snapshot on, and those snapshots. Each cover's events are read by the
+// primary key (LATERAL … OFFSET 0 keeps the planner from joining the
+// covers with a scan of the whole table, which it chose for a table of
+// 10,000 events: 4-5 ms for 64 new aggregates rather than 0.6).
 func (s *Store) LoadBooks(ctx context.Context, covers []eventstore.Cover) ([]eventstore.Book, error) {
 	if s.closed.Load() {
 		return nil, eventstore.ErrClosed
@@ -22,11 +25,11 @@ func (s *Store) LoadBooks(ctx context.Context, covers []eventstore.Cover) ([]eve
 	out := make([]eventstore.Book, len(covers))
 	at := make(map[eventstore.Cover][]int, len(covers))
 	var domains []string
-	var roots []uuid.UUID
+	var roots []pgtype.UUID
 	for i, c := range covers {
 		out[i].Cover = c
 		if _, ok := at[c]; !ok {
-			domains, roots = append(domains, c.Domain), append(roots, c.Root)
+			domains, roots = append(domains, c.Domain), append(roots, pgUUID(c.Root))
 		}
 		at[c] = append(at[c], i)
 	}
@@ -37,8 +40,8 @@ func (s *Store) LoadBooks(ctx context.Context, covers []eventstore.Cover) ([]eve
 	var b pgx.Batch
 	b.Queue(`SELECT w.d, w.a, e.sequence, e.created_at, e.type_url, e.payload, `+prefixed("e.", causeColumns)+`
 		FROM unnest($1::text[], $2::uuid[]) AS w(d, a)
-		JOIN events e ON e.domain = w.d AND e.aggregate_id = w.a AND e.sequence >= COALESCE(
-			(SELECT max(sequence) FROM snapshots WHERE domain = w.d AND aggregate_id = w.a), 0)
+		CROSS JOIN LATERAL (SELECT * FROM events e WHERE e.domain = w.d AND e.aggregate_id = w.a AND e.sequence >= COALESCE(
+			(SELECT max(sequence) FROM snapshots WHERE domain = w.d AND aggregate_id = w.a), 0) OFFSET 0) e
 		ORDER BY w.d, w.a, e.sequence`, domains, roots)
 	b.Queue(`SELECT w.d, w.a, s.sequence, s.type_url, s.state, s.created_at
 		FROM unnest($1::text[], $2::uuid[]) AS w(d, a)

@@ -4,33 +4,58 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/evented/evented/internal/eventstore"
 )
 
 var _ eventstore.GroupAppender = (*Store)(nil)
 
-// groupAppendSQL is appendSQL for one append of a group: the ordinals its
-// events are stored with start at $14, after those of the appends before
-// it in the transaction, so that their log positions are distinct and in
-// order.
-var groupAppendSQL = strings.Replace(appendSQL, "SELECT page.ordinal, $1, $2,", "SELECT page.ordinal + $14, $1, $2,", 1)
-
-// groupKeyedSQL is groupAppendSQL that also stores the append's key ($15
-// its ID, $16 its fingerprint, $17 the number of pages, $18 its TTL in
-// microseconds) when the pages fit, unless a key of that ID is stored; its
-// fourth column counts the keys it stored (0: the append goes alone). One
-// statement instead of two per keyed append.
-var groupKeyedSQL = strings.Replace(groupAppendSQL, "\n\tSELECT head.next, (SELECT count(*) FROM stored), now() FROM head", `, keyed AS (
+// groupSQL is every append of a group in one statement: appendSQL for
+// many covers (one head read each, $1-$6 an array entry per append), their
+// pages in one list ($7-$19, each page's append and place in it), their
+// events stored only when every numbered page of every append is at its
+// place, each key stored unless one of its ID is, and the fired deadlines
+// ($20, $21: IDs and keys) removed, each unless rescheduled. It returns the
+// heads found (in the appends' order), how many events and keys it stored
+// and the transaction's time: anything short of all of them means an
+// append must go alone, and the transaction is rolled back. One statement
+// for a group instead of one per append: each costs the server more than
+// the rows it writes.
+var groupSQL = `WITH a AS (
+		SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[])
+			WITH ORDINALITY AS a (domain, root, key_id, key_fp, pages, ttl, ai)
+	), head AS (
+		SELECT a.ai, (SELECT COALESCE(MAX(e.sequence) + 1, 0) FROM events e WHERE e.domain = a.domain AND e.aggregate_id = a.root) AS next
+		FROM a
+	), page AS (
+		SELECT p.ordinal - 1 AS ordinal, p.ai, p.k, p.num, p.type_url, p.payload, p.created_at,
+			p.correlation_id, p.command_id, p.cause_domain, p.cause_root, p.cause_sequence, p.depth, p.schema_version
+		FROM unnest($7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::bytea[], $12::timestamptz[],
+				$13::text[], $14::text[], $15::text[], $16::uuid[], $17::bigint[], $18::bigint[], $19::bigint[])
+			WITH ORDINALITY AS p (ai, k, num, type_url, payload, created_at,
+				correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version, ordinal)
+	), fits AS (
+		SELECT NOT EXISTS (SELECT FROM page JOIN head USING (ai) WHERE page.num <> head.next + page.k) AS ok
+	), stored AS (
+		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
+		SELECT page.ordinal, a.domain, a.root, head.next + page.k, page.type_url, page.payload, COALESCE(page.created_at, now()),
+			page.correlation_id, page.command_id, page.cause_domain, page.cause_root, page.cause_sequence, page.depth, page.schema_version
+		FROM page JOIN a USING (ai) JOIN head USING (ai), fits WHERE fits.ok
+		RETURNING 1
+	), keyed AS (
 		INSERT INTO idempotency_keys (id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
-		SELECT $15, $16, $1, $2, head.next, head.next + $17, now(), now() + $18 * interval '1 microsecond' FROM head, fits WHERE fits.ok
-		ON CONFLICT (id) DO NOTHING RETURNING true
+		SELECT a.key_id, a.key_fp, a.domain, a.root, head.next, head.next + a.pages, now(), now() + a.ttl * interval '1 microsecond'
+		FROM a JOIN head USING (ai), fits WHERE fits.ok AND a.key_id IS NOT NULL
+		ON CONFLICT (id) DO NOTHING RETURNING 1
+	), removed AS (
+		DELETE FROM deadlines d WHERE d.ctid = ANY (` + firedRows("$20", "$21") + `)
 	)
-	SELECT head.next, (SELECT count(*) FROM stored), now(), (SELECT count(*) FROM keyed) FROM head`, 1)
+	SELECT (SELECT array_agg(next ORDER BY ai) FROM head), (SELECT count(*) FROM stored), (SELECT count(*) FROM keyed), now()`
 
 // errGroupFallback ends a group's transaction that met something one
 // append must settle alone: a lost race, a key stored, a sequence
@@ -38,8 +63,11 @@ var groupKeyedSQL = strings.Replace(groupAppendSQL, "\n\tSELECT head.next, (SELE
 var errGroupFallback = errors.New("postgres: the group's appends go one at a time")
 
 // AppendGroup implements eventstore.GroupAppender: every append of the
-// group in one REPEATABLE READ transaction, its statements sent in one
-// round trip, and one commit (one WAL flush) for all. REPEATABLE READ
+// group in one REPEATABLE READ transaction, in one statement (groupSQL)
+// and those of their deadline plans, sent in one round trip, and one
+// commit (one WAL flush) for all. A group with two appends to one cover
+// (or with one key) goes one append at a time: in one statement they
+// would not see each other. REPEATABLE READ
 // gives every statement the snapshot of the first, taken before the
 // transaction got its id, so positions follow sequences in each cover as
 // for a single append (see the package doc); a concurrent writer that
@@ -73,7 +101,7 @@ func (s *Store) AppendGroup(ctx context.Context, as []eventstore.GroupAppend) []
 		}
 		return out
 	}
-	if len(idx) == 1 || events > MaxEventsPerAppend {
+	if len(idx) == 1 || events > MaxEventsPerAppend || !distinct(as, idx) {
 		return s.appendEach(ctx, as, idx, out)
 	}
 	err := s.groupTx(ctx, as, idx, out)
@@ -90,6 +118,24 @@ func (s *Store) AppendGroup(ctx context.Context, as []eventstore.GroupAppend) []
 		}
 		return out
 	}
+}
+
+// distinct reports whether the appends idx of as are to distinct covers
+// with distinct keys.
+func distinct(as []eventstore.GroupAppend, idx []int) bool {
+	covers := make(map[eventstore.Cover]bool, len(idx))
+	keys := make(map[string]bool, len(idx))
+	for _, i := range idx {
+		a := as[i]
+		if covers[a.Cover] || a.Key != nil && keys[a.Key.ID] {
+			return false
+		}
+		covers[a.Cover] = true
+		if a.Key != nil {
+			keys[a.Key.ID] = true
+		}
+	}
+	return true
 }
 
 // appendEach makes the appends idx of as one at a time.
@@ -119,27 +165,9 @@ func (s *Store) groupTx(ctx context.Context, as []eventstore.GroupAppend, idx []
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var b pgx.Batch
-	var ids, keys []string
-	ordinal := 0
+	b.Queue(groupSQL, groupArgs(as, idx)...)
 	for _, i := range idx {
-		a := as[i]
-		args := append(appendArgs(a.Cover, a.Pages), ordinal)
-		ordinal += len(a.Pages)
-		if a.Key != nil {
-			// An expired key of the same ID is not replaced here: the
-			// insert then finds it, and the append goes alone.
-			b.Queue(groupKeyedSQL, append(args, a.Key.ID, a.Key.Fingerprint[:], len(a.Pages), a.Key.TTL.Microseconds())...)
-		} else {
-			b.Queue(groupAppendSQL, args...)
-		}
-		queuePlan(&b, a.Plan)
-		if a.Fired != nil {
-			ids, keys = append(ids, a.Fired.ID), append(keys, a.Fired.Key)
-		}
-	}
-	if len(ids) > 0 {
-		b.Queue(`DELETE FROM deadlines d USING unnest($1::text[], $2::text[]) AS f(id, key)
-			WHERE d.id = f.id AND d.key = f.key`, ids, keys)
+		queuePlan(&b, as[i].Plan)
 	}
 	br := tx.SendBatch(ctx, &b)
 	err = s.readGroup(br, as, idx, out)
@@ -165,25 +193,64 @@ func (s *Store) groupTx(ctx context.Context, as []eventstore.GroupAppend, idx []
 const purgeKeysSQL = `DELETE FROM idempotency_keys WHERE id IN (
 	SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`
 
+// groupArgs are groupSQL's parameters for the appends idx of as.
+func groupArgs(as []eventstore.GroupAppend, idx []int) []any {
+	n := len(idx)
+	domains, roots := make([]string, n), make([]pgtype.UUID, n)
+	keyIDs, keyFPs := make([]*string, n), make([][]byte, n)
+	counts, ttls := make([]int64, n), make([]*int64, n)
+	var pages []eventstore.Page
+	var ai, k []int64
+	var ids, keys []string
+	for j, i := range idx {
+		a := as[i]
+		domains[j], roots[j], counts[j] = a.Cover.Domain, pgUUID(a.Cover.Root), int64(len(a.Pages))
+		if a.Key != nil {
+			id, ttl := a.Key.ID, a.Key.TTL.Microseconds()
+			keyIDs[j], keyFPs[j], ttls[j] = &id, a.Key.Fingerprint[:], &ttl
+		}
+		for p := range a.Pages {
+			ai, k = append(ai, int64(j+1)), append(k, int64(p))
+		}
+		pages = append(pages, a.Pages...)
+		if a.Fired != nil {
+			ids, keys = append(ids, a.Fired.ID), append(keys, a.Fired.Key)
+		}
+	}
+	// appendArgs's arrays of the pages, the cover's two first left out.
+	pageArgs := appendArgs(eventstore.Cover{}, pages)[2:]
+	args := append([]any{domains, roots, keyIDs, keyFPs, counts, ttls, ai, k}, pageArgs...)
+	return append(args, ids, keys)
+}
+
+// pgUUID is u as pgx encodes it directly: a uuid.UUID goes through its
+// driver.Valuer (a string), which pgx fails to encode as binary, builds an
+// error for, and then parses back, for every value of every array.
+func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true} }
+
 // readGroup reads the answers to groupTx's statements into out.
 func (s *Store) readGroup(br pgx.BatchResults, as []eventstore.GroupAppend, idx []int, out []eventstore.GroupResult) error {
+	var heads []int64
+	var stored, keyed int64
+	var now time.Time
+	if err := br.QueryRow().Scan(&heads, &stored, &keyed, &now); err != nil {
+		return err
+	}
+	pages, keys := 0, 0
 	for _, i := range idx {
+		pages += len(as[i].Pages)
+		if as[i].Key != nil {
+			keys++
+		}
+	}
+	if len(heads) != len(idx) || stored != int64(pages) || keyed != int64(keys) {
+		return errGroupFallback // a sequence conflict, or a key of that ID stored
+	}
+	for j, i := range idx {
 		a := as[i]
-		var next, stored, keyed int64
-		var now time.Time
-		dest := []any{&next, &stored, &now}
-		if a.Key != nil {
-			dest = append(dest, &keyed)
-		}
-		if err := br.QueryRow().Scan(dest...); err != nil {
-			return err
-		}
-		events, err := s.stored(a.Cover, a.Pages, next, stored, now)
+		events, err := s.stored(a.Cover, a.Pages, heads[j], int64(len(a.Pages)), now)
 		if err != nil {
 			return fmt.Errorf("%w: %w", errGroupFallback, err)
-		}
-		if a.Key != nil && keyed != 1 {
-			return errGroupFallback // a key of that ID is stored
 		}
 		for range planStatements(a.Plan) {
 			if _, err := br.Exec(); err != nil {

@@ -293,8 +293,16 @@ func (s *Store) PendingDeadlines(ctx context.Context, domain string, limit int) 
 	return ds, nil
 }
 
+// queryDeadlines runs query and scans the deadlines it returns. The
+// statement is prepared once per text (DueDeadlines has one per number of
+// slots in a segment): the firer reads every held segment at every poll,
+// and parsing the statement cost more than running it.
 func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) ([]eventstore.Deadline, error) {
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	st, err := s.sized.get(ctx, s.r, query)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -62,13 +62,12 @@ type Store struct {
 	version int
 	w, r    *sql.DB // w: one connection, writes only; r: a pool of read-only connections
 
-	head, insert, putSnapshot *sql.Stmt // on w
-	pruneSnapshots            *sql.Stmt // on w
-	dataVersion               *sql.Stmt // on w
-	keyGet, keyPut, keyPurge  *sql.Stmt // on w
-	keyDrop                   *sql.Stmt // on w
-	purgeAfter                time.Time // the writer purges expired keys from then on
-	keyLookup                 *sql.Stmt // on r
+	head, putSnapshot *sql.Stmt // on w
+	pruneSnapshots    *sql.Stmt // on w
+	dataVersion       *sql.Stmt // on w
+	keyGet, keyPurge  *sql.Stmt // on w
+	purgeAfter        time.Time // the writer purges expired keys from then on
+	keyLookup         *sql.Stmt // on r
 
 	// Owned by the writer goroutine: the next sequence of recently written
 	// covers, valid while PRAGMA data_version stays seenVersion.
@@ -165,7 +164,11 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 	// _pragma parameters run on every new connection of a pool, so a
 	// reconnect cannot come back without them.
 	var err error
-	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")"}
+	// temp_store: a statement of many rows (the fired deadlines'
+	// removal, a run's events and keys) keeps its statement journal, the
+	// pages to put back should it fail midway, in memory rather than in a
+	// temporary file written page by page.
+	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "temp_store(MEMORY)"}
 	if maxPages > 0 {
 		pragmas = append(pragmas, fmt.Sprintf("max_page_count(%d)", maxPages))
 	}
@@ -206,8 +209,6 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 	}{
 		{s.w, &s.head, `SELECT sequence FROM events WHERE domain = ? AND aggregate_id = ? ORDER BY sequence DESC LIMIT 1`},
 		{s.w, &s.dataVersion, `PRAGMA data_version`},
-		{s.w, &s.insert, `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		// Stored unless a newer one is (a late writer never moves the
 		// latest back); then only the newest keep are kept.
 		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at)
@@ -218,15 +219,6 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 		{s.w, &s.pruneSnapshots, `DELETE FROM snapshots WHERE domain = ?1 AND aggregate_id = ?2 AND sequence < COALESCE(
 			(SELECT sequence FROM snapshots WHERE domain = ?1 AND aggregate_id = ?2 ORDER BY sequence DESC LIMIT 1 OFFSET ?3 - 1), 0)`},
 		{s.w, &s.keyGet, selectKey},
-		// Takes the key unless a live one has it (no row changed then); an
-		// expired one of the same ID is replaced.
-		{s.w, &s.keyPut, `INSERT INTO idempotency_keys
-			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, domain = excluded.domain,
-				aggregate_id = excluded.aggregate_id, first_sequence = excluded.first_sequence,
-				end_sequence = excluded.end_sequence, created_at = excluded.created_at, expires_at = excluded.expires_at
-			WHERE idempotency_keys.expires_at <= excluded.created_at`},
-		{s.w, &s.keyDrop, `DELETE FROM idempotency_keys WHERE id = ?`},
 		{s.w, &s.keyPurge, `DELETE FROM idempotency_keys WHERE id IN
 			(SELECT id FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)`},
 		{s.r, &s.keyLookup, selectKey},
@@ -256,6 +248,16 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 	}
 	for class := sizeClass(1); class <= maxBatch; class *= 2 {
 		if _, err := s.sized.get(ctx, s.w, headsSQL(class)); err != nil {
+			return err
+		}
+	}
+	// The events and keys of a run of appends: one statement per power
+	// of two of rows (rowCounts).
+	for n := 1; n <= maxRun; n *= 2 {
+		if _, err := s.sized.get(ctx, s.w, eventsSQL(n)); err != nil {
+			return err
+		}
+		if _, err := s.sized.get(ctx, s.w, keysSQL(n)); err != nil {
 			return err
 		}
 	}

@@ -246,81 +246,27 @@ func (s *Store) apply(batch []*request) (results []result, st stage, err error) 
 	if err := s.readHeads(ctx, tx, batch); err != nil {
 		return nil, midway, err
 	}
-	head, insert := tx.StmtContext(ctx, s.head), tx.StmtContext(ctx, s.insert)
+	head := tx.StmtContext(ctx, s.head)
 	now := time.Now()
 	results = make([]result, len(batch))
 	next := make(map[eventstore.Cover]uint32, len(batch)) // heads after this batch's appends
 	var fired []int                                       // requests whose deadline is removed
-	for i, r := range batch {
-		from, ok := next[r.cover]
-		if !ok {
-			if from, ok = s.heads[r.cover]; !ok {
-				if from, err = readHead(ctx, head, r.cover); err != nil {
-					return nil, midway, err
-				}
-			}
-		}
-		if r.key != nil {
-			if err := s.purgeKeys(ctx, tx, now); err != nil {
-				return nil, midway, err
-			}
-			// One statement takes the key for the events about to be
-			// stored; only when a live key has it (a repeat, seen here
-			// too when stored earlier in this batch) is it read.
-			taken, err := tx.StmtContext(ctx, s.keyPut).ExecContext(ctx, r.key.ID, r.key.Fingerprint[:],
-				r.cover.Domain, r.cover.Root.String(), from, from+uint32(len(r.pages)),
-				formatTime(now), formatTime(now.Add(r.key.TTL)))
-			if err != nil {
-				return nil, midway, fmt.Errorf("store idempotency key: %w", err)
-			}
-			if n, err := taken.RowsAffected(); err != nil {
-				return nil, midway, err
-			} else if n == 0 {
-				rec, ok, err := readKey(ctx, tx.StmtContext(ctx, s.keyGet), r.key.ID, now)
-				if err != nil {
-					return nil, midway, err
-				}
-				if !ok {
-					return nil, midway, fmt.Errorf("idempotency key %q neither taken nor found", r.key.ID)
-				}
-				results[i] = result{prior: &rec}
-				if rec.Fingerprint != r.key.Fingerprint {
-					results[i].err = &eventstore.KeyMismatchError{Key: r.key.ID}
-				} else if r.fired != nil {
-					fired = append(fired, i)
-				}
-				continue
-			}
-		}
-		events, err := appendTx(ctx, insert, r.cover, from, r.pages, now)
-		if err != nil && !errors.Is(err, eventstore.ErrConflict) {
+	for i := 0; i < len(batch); {
+		j := runEnd(batch, i)
+		if err := s.applyRun(ctx, tx, head, batch[i:j], results[i:j], next, now); err != nil {
 			return nil, midway, err
 		}
-		if err != nil && r.key != nil {
-			// Nothing stored: neither is the key.
-			if _, err := tx.StmtContext(ctx, s.keyDrop).ExecContext(ctx, r.key.ID); err != nil {
-				return nil, midway, fmt.Errorf("drop idempotency key: %w", err)
+		for k := i; k < j; k++ {
+			if results[k].fired {
+				fired = append(fired, k)
 			}
 		}
-		if err == nil && r.plan != nil {
-			if _, err := cancelTx(ctx, tx, r.plan.Cancel); err != nil {
-				return nil, midway, fmt.Errorf("cancel deadlines: %w", err)
-			}
-			if err := scheduleTx(ctx, tx, r.plan.Schedule, now); err != nil {
-				return nil, midway, fmt.Errorf("schedule deadlines: %w", err)
-			}
-		}
-		next[r.cover] = from + uint32(len(events))
-		results[i] = result{events: events, err: err}
-		if err == nil && r.fired != nil {
-			fired = append(fired, i)
-		}
+		i = j
 	}
 	if len(fired) > 0 {
 		ds := make([]eventstore.Deadline, len(fired))
 		for j, i := range fired {
 			ds[j] = *batch[i].fired
-			results[i].fired = true
 		}
 		if err := s.firedTx(ctx, tx, ds); err != nil {
 			return nil, midway, fmt.Errorf("remove fired deadlines: %w", err)
@@ -436,17 +382,243 @@ func readHead(ctx context.Context, head *sql.Stmt, cover eventstore.Cover) (uint
 	}
 }
 
-func appendTx(ctx context.Context, insert *sql.Stmt, cover eventstore.Cover, next uint32, pages []eventstore.Page, now time.Time) ([]eventstore.Event, error) {
-	events, err := eventstore.Assign(cover, next, pages, now)
-	if err != nil {
-		return nil, err
+// maxRun bounds the appends of a run (runEnd), and so the rows of the
+// statements that store them.
+const maxRun = 128
+
+// runEnd returns the end of the run of batch that starts at i: the appends
+// from i on up to the first whose cover or key another of the run has
+// (which must see that one's rows), at most maxRun.
+func runEnd(batch []*request, i int) int {
+	if i+1 == len(batch) {
+		return i + 1
 	}
-	id := cover.Root.String()
-	for _, e := range events {
-		args := append([]any{cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt)}, causeArgs(e.Cause, e.SchemaVersion)...)
-		if _, err := insert.ExecContext(ctx, args...); err != nil {
-			return nil, fmt.Errorf("insert %s/%d: %w", cover, e.Sequence, err)
+	covers := make(map[eventstore.Cover]bool, min(len(batch)-i, maxRun))
+	keys := make(map[string]bool, min(len(batch)-i, maxRun))
+	j := i
+	for ; j < len(batch) && j-i < maxRun; j++ {
+		r := batch[j]
+		if covers[r.cover] || r.key != nil && keys[r.key.ID] {
+			break
+		}
+		covers[r.cover] = true
+		if r.key != nil {
+			keys[r.key.ID] = true
 		}
 	}
-	return events, nil
+	return j
+}
+
+// applyRun applies run, appends to distinct covers with distinct keys, in
+// tx, setting their results and next (the covers' heads after them): as
+// one append after the other would, but with the keys of all taken by one
+// statement and the events of all stored by another (a statement costs
+// more than the rows it writes). Each append is still checked on its own:
+// its sequences against its cover's head, its key against those stored
+// (a repeat is answered with the stored record, nothing stored), and a
+// conflicting one stores neither events nor key.
+func (s *Store) applyRun(ctx context.Context, tx *sql.Tx, head *sql.Stmt, run []*request, results []result, next map[eventstore.Cover]uint32, now time.Time) error {
+	froms := make([]uint32, len(run))
+	events := make([][]eventstore.Event, len(run))
+	conflicts := make([]error, len(run))
+	var keyed []int // the appends whose keys are taken (all but conflicting ones)
+	purge := false
+	for k, r := range run {
+		from, ok := next[r.cover]
+		if !ok {
+			if from, ok = s.heads[r.cover]; !ok {
+				var err error
+				if from, err = readHead(ctx, head, r.cover); err != nil {
+					return err
+				}
+			}
+		}
+		froms[k] = from
+		var err error
+		events[k], err = eventstore.Assign(r.cover, from, r.pages, now)
+		if err != nil && !errors.Is(err, eventstore.ErrConflict) {
+			return err
+		}
+		conflicts[k] = err
+		if r.key != nil {
+			purge = true
+			if err == nil {
+				keyed = append(keyed, k)
+			}
+		}
+	}
+	if purge {
+		if err := s.purgeKeys(ctx, tx, now); err != nil {
+			return err
+		}
+	}
+	taken, err := s.putKeys(ctx, tx, run, keyed, froms, now)
+	if err != nil {
+		return fmt.Errorf("store idempotency keys: %w", err)
+	}
+	var stored []int // the appends whose events are stored
+	for k, r := range run {
+		if r.key != nil && (conflicts[k] != nil || !taken[r.key.ID]) {
+			// A live key has it (a repeat, or a conflicting append
+			// retried after its first try was stored): its record is the
+			// answer. A conflicting append with a key not stored fails.
+			rec, ok, err := readKey(ctx, tx.StmtContext(ctx, s.keyGet), r.key.ID, now)
+			if err != nil {
+				return err
+			}
+			switch {
+			case ok:
+				results[k] = result{prior: &rec}
+				if rec.Fingerprint != r.key.Fingerprint {
+					results[k].err = &eventstore.KeyMismatchError{Key: r.key.ID}
+				} else {
+					results[k].fired = r.fired != nil
+				}
+				continue
+			case conflicts[k] == nil:
+				return fmt.Errorf("idempotency key %q neither taken nor found", r.key.ID)
+			}
+		}
+		if conflicts[k] != nil {
+			next[r.cover] = froms[k]
+			results[k] = result{err: conflicts[k]}
+			continue
+		}
+		stored = append(stored, k)
+	}
+	if err := s.insertEvents(ctx, tx, run, stored, events); err != nil {
+		return err
+	}
+	for _, k := range stored {
+		r := run[k]
+		if r.plan != nil {
+			if _, err := cancelTx(ctx, tx, r.plan.Cancel); err != nil {
+				return fmt.Errorf("cancel deadlines: %w", err)
+			}
+			if err := scheduleTx(ctx, tx, r.plan.Schedule, now); err != nil {
+				return fmt.Errorf("schedule deadlines: %w", err)
+			}
+		}
+		next[r.cover] = froms[k] + uint32(len(events[k]))
+		results[k] = result{events: events[k], fired: r.fired != nil}
+	}
+	return nil
+}
+
+// putKeys takes the keys of run[keyed] for the events about to be stored,
+// in as few statements as it can, and returns the IDs of those taken: a
+// key a live one has (a repeat) is not.
+func (s *Store) putKeys(ctx context.Context, tx *sql.Tx, run []*request, keyed []int, froms []uint32, now time.Time) (map[string]bool, error) {
+	if len(keyed) == 0 {
+		return nil, nil
+	}
+	taken := make(map[string]bool, len(keyed))
+	created := formatTime(now)
+	for _, n := range rowCounts(len(keyed), maxRun) {
+		st, err := s.sized.get(ctx, s.w, keysSQL(n)) // prepared by open
+		if err != nil {
+			return nil, err
+		}
+		args := make([]any, 0, 8*n)
+		for _, k := range keyed[:n] {
+			r := run[k]
+			args = append(args, r.key.ID, r.key.Fingerprint[:], r.cover.Domain, r.cover.Root.String(),
+				froms[k], froms[k]+uint32(len(r.pages)), created, formatTime(now.Add(r.key.TTL)))
+		}
+		keyed = keyed[n:]
+		rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			taken[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return taken, nil
+}
+
+// insertEvents stores the events of run[stored], in order, in as few
+// statements as it can.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, run []*request, stored []int, events [][]eventstore.Event) error {
+	var args []any
+	rows := 0
+	for _, k := range stored {
+		rows += len(events[k])
+	}
+	counts := rowCounts(rows, maxRun)
+	for _, k := range stored {
+		id := run[k].cover.Root.String()
+		for _, e := range events[k] {
+			args = append(args, run[k].cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt))
+			args = append(args, causeArgs(e.Cause, e.SchemaVersion)...)
+			if len(args) < eventColumns*counts[0] {
+				continue
+			}
+			if err := s.insertRows(ctx, tx, counts[0], args); err != nil {
+				return err
+			}
+			args, counts = args[:0], counts[1:]
+		}
+	}
+	return nil
+}
+
+// eventColumns is the number of columns eventsSQL inserts a row.
+const eventColumns = 13
+
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, n int, args []any) error {
+	st, err := s.sized.get(ctx, s.w, eventsSQL(n)) // prepared by open
+	if err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, args...); err != nil {
+		return fmt.Errorf("insert %d events: %w", n, err)
+	}
+	return nil
+}
+
+// rowCounts splits n rows into statements of most rows, then of powers of
+// two for the rest (largest first), so that few statements of few sizes,
+// all prepared once, store any number.
+func rowCounts(n, most int) []int {
+	var out []int
+	for ; n >= most; n -= most {
+		out = append(out, most)
+	}
+	for c := most / 2; c > 0; c /= 2 {
+		if n >= c {
+			out = append(out, c)
+			n -= c
+		}
+	}
+	return out
+}
+
+// eventsSQL inserts rows events.
+func eventsSQL(rows int) string {
+	return `INSERT INTO events (domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
+		VALUES ` + valuesList("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+}
+
+// keysSQL takes rows keys, each unless a live one of its ID is stored (no
+// row changed then; an expired one is replaced), and returns the IDs of
+// those taken.
+func keysSQL(rows int) string {
+	return `INSERT INTO idempotency_keys
+		(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
+		VALUES ` + valuesList("(?, ?, ?, ?, ?, ?, ?, ?)", rows) + `
+		ON CONFLICT (id) DO UPDATE SET fingerprint = excluded.fingerprint, domain = excluded.domain,
+			aggregate_id = excluded.aggregate_id, first_sequence = excluded.first_sequence,
+			end_sequence = excluded.end_sequence, created_at = excluded.created_at, expires_at = excluded.expires_at
+		WHERE idempotency_keys.expires_at <= excluded.created_at
+		RETURNING id`
 }
