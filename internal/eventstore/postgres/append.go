@@ -119,7 +119,7 @@ func appendArgs(cover eventstore.Cover, pages []eventstore.Page) []any {
 		}
 		typeURLs[i], payloads[i], times[i] = p.TypeURL, bytea(p.Payload), timeOrNull(p.CreatedAt)
 	}
-	return append([]any{cover.Domain, cover.Root, nums, typeURLs, payloads, times}, newCauseArrays(pages).args()...)
+	return append([]any{cover.Domain, pgUUID(cover.Root), nums, typeURLs, payloads, times}, newCauseArrays(pages).args()...)
 }
 
 // stored checks appendSQL's answer (the head it found, how many rows it

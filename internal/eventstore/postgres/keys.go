@@ -172,7 +172,7 @@ func (s *Store) storeKeyTx(ctx context.Context, tx pgx.Tx, cover eventstore.Cove
 			(id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5, $6, now(), now() + $7 * interval '1 microsecond')
 		ON CONFLICT (id) DO NOTHING RETURNING true`,
-		key.ID, key.Fingerprint[:], cover.Domain, cover.Root, next, next+int64(len(pages)), key.TTL.Microseconds())
+		key.ID, key.Fingerprint[:], cover.Domain, pgUUID(cover.Root), next, next+int64(len(pages)), key.TTL.Microseconds())
 	b.Queue(`DELETE FROM idempotency_keys WHERE id IN (
 			SELECT id FROM idempotency_keys WHERE expires_at <= now() ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)`,
 		eventstore.MaxPurge)

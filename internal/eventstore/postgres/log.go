@@ -213,7 +213,7 @@ const parkSQL = `INSERT INTO parked (subscriber, position, domain, aggregate_id,
 		ON CONFLICT (subscriber, position) DO UPDATE SET reason = excluded.reason, attempts = excluded.attempts, parked_at = excluded.parked_at`
 
 func parkArgs(subscriber string, pos int64, p eventstore.Parked) []any {
-	return append([]any{subscriber, pos, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, bytea(p.Payload),
+	return append([]any{subscriber, pos, p.Cover.Domain, pgUUID(p.Cover.Root), int64(p.Sequence), p.TypeURL, bytea(p.Payload),
 		p.CreatedAt, p.Reason, p.Attempts, timeOrNull(p.ParkedAt)}, causeArgs(p.Cause, p.SchemaVersion)...)
 }
 

@@ -79,7 +79,7 @@ func (s *Store) claimMark(ctx context.Context, subscriber string, cover eventsto
 		WHERE m.next = excluded.claim_from AND ` + claimFree + `
 		RETURNING ` + markColumns + `, (SELECT now FROM clock)`
 	}
-	m, err := scanMark(s.pool.QueryRow(ctx, q, subscriber, cover.Domain, cover.Root, int64(from), claimer, micros(ttl)))
+	m, err := scanMark(s.pool.QueryRow(ctx, q, subscriber, cover.Domain, pgUUID(cover.Root), int64(from), claimer, micros(ttl)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Refused: show the mark that refused us (or a later state).
 		m, err = s.readMark(ctx, subscriber, cover)
@@ -102,7 +102,7 @@ func (s *Store) SettleMark(ctx context.Context, subscriber string, cover eventst
 	next := int64(eventstore.SettledNext(m, to)) // GREATEST(next, 0) keeps next
 	tag, err := s.pool.Exec(ctx, `UPDATE marks SET next = GREATEST(next, $4), claim_from = 0, claim_until = NULL
 		WHERE subscriber = $1 AND domain = $2 AND aggregate_id = $3 AND claim_id = $5 AND claimer = $6`,
-		subscriber, cover.Domain, cover.Root, next, int64(m.ClaimID), m.Claimer)
+		subscriber, cover.Domain, pgUUID(cover.Root), next, int64(m.ClaimID), m.Claimer)
 	if err != nil {
 		return s.fail(err, "settle mark of %s for %s", cover, subscriber)
 	}
@@ -123,7 +123,7 @@ func (s *Store) AdvanceMark(ctx context.Context, subscriber string, cover events
 	if _, err := s.pool.Exec(ctx, `INSERT INTO marks AS m (subscriber, domain, aggregate_id, next, claimer, claim_id, claim_from, claim_until)
 		VALUES ($1, $2, $3, $4, '', 0, 0, NULL)
 		ON CONFLICT (subscriber, domain, aggregate_id) DO UPDATE SET next = GREATEST(m.next, excluded.next)`,
-		subscriber, cover.Domain, cover.Root, int64(to)); err != nil {
+		subscriber, cover.Domain, pgUUID(cover.Root), int64(to)); err != nil {
 		return s.fail(err, "advance mark of %s for %s", cover, subscriber)
 	}
 	return nil
@@ -146,7 +146,7 @@ func (s *Store) ReadMark(ctx context.Context, subscriber string, cover eventstor
 
 func (s *Store) readMark(ctx context.Context, subscriber string, cover eventstore.Cover) (eventstore.Mark, error) {
 	m, err := scanMark(s.pool.QueryRow(ctx, `SELECT `+markColumns+`, clock_timestamp() FROM marks
-		WHERE subscriber = $1 AND domain = $2 AND aggregate_id = $3`, subscriber, cover.Domain, cover.Root))
+		WHERE subscriber = $1 AND domain = $2 AND aggregate_id = $3`, subscriber, cover.Domain, pgUUID(cover.Root)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Mark{}, nil
 	}

@@ -381,7 +381,7 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	}
 	rows, err := s.pool.Query(ctx, `SELECT sequence, created_at, type_url, payload, `+causeColumns+` FROM events
 		WHERE domain = $1 AND aggregate_id = $2 AND sequence >= $3 AND sequence < $4 ORDER BY sequence`,
-		cover.Domain, cover.Root, int64(from), end)
+		cover.Domain, pgUUID(cover.Root), int64(from), end)
 	if err != nil {
 		return nil, s.fail(err, "read %s", cover)
 	}
@@ -424,7 +424,7 @@ func (s *Store) Roots(ctx context.Context, fn func(eventstore.Cover) error) erro
 		if last == nil {
 			rows, err = s.pool.Query(ctx, first, rootsPage)
 		} else {
-			rows, err = s.pool.Query(ctx, after, rootsPage, last.Domain, last.Root)
+			rows, err = s.pool.Query(ctx, after, rootsPage, last.Domain, pgUUID(last.Root))
 		}
 		if err != nil {
 			return s.fail(err, "roots")
@@ -457,7 +457,7 @@ func (s *Store) Snapshot(ctx context.Context, cover eventstore.Cover) (eventstor
 	var snap eventstore.Snapshot
 	err := s.pool.QueryRow(ctx, `SELECT sequence, type_url, state, created_at FROM snapshots WHERE domain = $1 AND aggregate_id = $2
 		ORDER BY sequence DESC LIMIT 1`,
-		cover.Domain, cover.Root).Scan(&snap.Sequence, &snap.TypeURL, &snap.State, &snap.CreatedAt)
+		cover.Domain, pgUUID(cover.Root)).Scan(&snap.Sequence, &snap.TypeURL, &snap.State, &snap.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Snapshot{}, false, nil
 	}
@@ -489,10 +489,10 @@ func (s *Store) PutSnapshotKeeping(ctx context.Context, cover eventstore.Cover, 
 		WHERE NOT EXISTS (SELECT FROM snapshots WHERE domain = $1 AND aggregate_id = $2 AND sequence > $3)
 		ON CONFLICT (domain, aggregate_id, sequence) DO UPDATE SET
 			type_url = excluded.type_url, state = excluded.state, created_at = excluded.created_at`,
-		cover.Domain, cover.Root, int64(snap.Sequence), snap.TypeURL, bytea(snap.State), timeOrNull(snap.CreatedAt))
+		cover.Domain, pgUUID(cover.Root), int64(snap.Sequence), snap.TypeURL, bytea(snap.State), timeOrNull(snap.CreatedAt))
 	b.Queue(`DELETE FROM snapshots WHERE domain = $1 AND aggregate_id = $2 AND sequence < COALESCE(
 		(SELECT sequence FROM snapshots WHERE domain = $1 AND aggregate_id = $2 ORDER BY sequence DESC OFFSET $3 - 1 LIMIT 1), 0)`,
-		cover.Domain, cover.Root, max(keep, 1))
+		cover.Domain, pgUUID(cover.Root), max(keep, 1))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, &b).Close() })
 	if err != nil {
 		return s.fail(err, "put snapshot of %s", cover)
@@ -506,7 +506,7 @@ func (s *Store) SnapshotHistory(ctx context.Context, cover eventstore.Cover) ([]
 		return nil, eventstore.ErrClosed
 	}
 	rows, err := s.pool.Query(ctx, `SELECT sequence, type_url, state, created_at FROM snapshots
-		WHERE domain = $1 AND aggregate_id = $2 ORDER BY sequence DESC`, cover.Domain, cover.Root)
+		WHERE domain = $1 AND aggregate_id = $2 ORDER BY sequence DESC`, cover.Domain, pgUUID(cover.Root))
 	if err != nil {
 		return nil, s.fail(err, "snapshots of %s", cover)
 	}

@@ -72,7 +72,7 @@ func (s *Store) putProjection(ctx context.Context, p eventstore.Projection) (uin
 	if payload == nil {
 		payload = []byte{}
 	}
-	args := []any{p.Projector, p.Key, p.Cover.Domain, p.Cover.Root, int64(p.Sequence), p.TypeURL, payload, version}
+	args := []any{p.Projector, p.Key, p.Cover.Domain, pgUUID(p.Cover.Root), int64(p.Sequence), p.TypeURL, payload, version}
 	batch := &pgx.Batch{}
 	batch.Queue(`UPDATE projection_version SET version = $1`, version)
 	batch.Queue(`INSERT INTO projections (`+projectionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)

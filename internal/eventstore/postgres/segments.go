@@ -200,7 +200,7 @@ func (s *Store) parkFenced(ctx context.Context, l eventstore.Lease, p eventstore
 	if behind {
 		err := tx.QueryRow(ctx, `SELECT 1 FROM parked
 			WHERE subscriber = $1 AND domain = $2 AND aggregate_id = $3 AND position < $4
-			LIMIT 1 FOR SHARE`, l.Subscriber, p.Cover.Domain, p.Cover.Root, pos).Scan(&one)
+			LIMIT 1 FOR SHARE`, l.Subscriber, p.Cover.Domain, pgUUID(p.Cover.Root), pos).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
 		}
