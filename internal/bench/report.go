@@ -30,7 +30,7 @@ type targetSpec struct {
 }
 
 func targets(rep *Report) []targetSpec {
-	n, rate, rebuilt := 100_000, 1000, 100_000
+	n, rate, rebuilt, caughtUp := 100_000, 1000, 100_000, 100_000
 	// The sizes this run used; a case name that does not parse keeps the
 	// default.
 	for _, r := range rep.Results {
@@ -42,6 +42,9 @@ func targets(rep *Report) []targetSpec {
 		}
 		if r.Scenario == "delivery" && strings.HasPrefix(r.Case, "lag at ") {
 			_, _ = fmt.Sscanf(r.Case, "lag at %d ", &rate)
+		}
+		if r.Scenario == "delivery" && strings.HasPrefix(r.Case, "catch-up of ") {
+			_, _ = fmt.Sscanf(r.Case, "catch-up of %d ", &caughtUp)
 		}
 	}
 	var relays []targetSpec
@@ -60,6 +63,7 @@ func targets(rep *Report) []targetSpec {
 		{name: fmt.Sprintf("load %d events, recent snapshot", n), scenario: "load", caseName: fmt.Sprintf("events=%d/snapshot=%d", n, n-snapshotGap), metric: "load ms", limit: 5, want: "< 5 ms"},
 		{name: fmt.Sprintf("load %d events, no snapshot", n), scenario: "load", caseName: fmt.Sprintf("events=%d/no-snapshot", n), metric: "load ms", ratio: true, limit: 1.2, want: "<= 1.2x the raw read"},
 		{name: fmt.Sprintf("delivery lag p99 at %d events/s", rate), scenario: "delivery", caseName: fmt.Sprintf("lag at %d events/s", rate), metric: "lag p99 ms", limit: 10, want: "< 10 ms"},
+		{name: fmt.Sprintf("catch-up of %d events", caughtUp), scenario: "delivery", caseName: fmt.Sprintf("catch-up of %d events", caughtUp), metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of a sequential read"},
 		{name: fmt.Sprintf("rebuild of %d events (lifecycle)", rebuilt), scenario: "lifecycle", caseName: fmt.Sprintf("rebuild of %d events", rebuilt), metric: "events/s", ratio: true, atLeast: true, limit: 0.8, want: ">= 0.80 of a sequential read"},
 	}, relays...)
 }
