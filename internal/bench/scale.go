@@ -240,7 +240,8 @@ func (r *runner) loadRandomRaw(db *sql.DB, g *grower) measure {
 				var seq uint32
 				var at, typeURL string
 				var body []byte
-				if err := rows.Scan(&seq, &at, &typeURL, &body); err != nil {
+				var cause [7]any // the store's other columns: scanned, not interpreted
+				if err := rows.Scan(&seq, &at, &typeURL, &body, &cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6]); err != nil {
 					return err
 				}
 				count++
