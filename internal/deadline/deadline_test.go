@@ -271,3 +271,57 @@ func TestFiresAtItsDueTimeBetweenPolls(t *testing.T) {
 		t.Errorf("fired %v after its due time; want at it (the next poll was up to 2s later)", d)
 	}
 }
+
+// slowReads is a store whose reads of the due deadlines return what was
+// due when they began, readDelay later: a read begun before a firing's
+// removal committed, returning after it.
+type slowReads struct {
+	*memory.Store
+	readDelay time.Duration
+}
+
+func (s slowReads) DueDeadlines(ctx context.Context, segment, of int, before time.Time, limit int) ([]eventstore.Deadline, error) {
+	ds, err := s.Store.DueDeadlines(ctx, segment, of, before, limit)
+	if len(ds) > 0 {
+		time.Sleep(s.readDelay)
+	}
+	return ds, err
+}
+
+// A read of the due deadlines that began before a firing's removal
+// committed, and returns it after, does not fire the deadline again: one
+// replica fires a deadline once (its key would answer a second firing,
+// but the work and the metrics would count twice).
+func TestAStaleReadDoesNotFireAgain(t *testing.T) {
+	e := newEnv(t, 50*time.Millisecond)
+	cover := eventstore.Cover{Domain: "shop", Root: uuid.New()}
+	e.send(t, cover, "Open")
+	var mu sync.Mutex
+	fired := 0
+	opts := deadline.Options{Poll: 10 * time.Millisecond, Group: 64}
+	opts.FireGroup = func(ctx context.Context, fs []deadline.Firing) []deadline.Outcome {
+		mu.Lock()
+		fired += len(fs)
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond) // the next read begins before this commits
+		return e.coord.FireGroup(ctx, fs)
+	}
+	store := slowReads{Store: e.store, readDelay: 50 * time.Millisecond}
+	f, err := deadline.NewFirer(store, delivery.NewReplica(e.store, "r1", time.Second), e.coord.Fire, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if !waitFor(3*time.Second, func() bool { return slices.Contains(e.types(t, cover), "Expired") }) {
+		t.Fatalf("deadline never fired: events %v", e.types(t, cover))
+	}
+	time.Sleep(300 * time.Millisecond) // the stale reads return meanwhile
+	mu.Lock()
+	defer mu.Unlock()
+	if fired != 1 {
+		t.Fatalf("the deadline was handed to FireGroup %d times, want once", fired)
+	}
+}

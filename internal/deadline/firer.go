@@ -91,10 +91,13 @@ type Firer struct {
 	held     map[int]*held
 	inflight map[string]bool
 	toRemove []eventstore.Deadline // fired, to remove from the store
-	removed  []eventstore.Deadline // fired and removed with their events
-	settled  []eventstore.Deadline // removed so, one removeFired earlier
-	removing map[string]string     // the IDs of both → keys, until removed
-	retryAt  map[string]retryState
+	removing map[string]string     // their IDs → keys, until removed
+	// gone holds the fired deadlines removed from the store, with when
+	// their removal was known committed: a read of the due ones begun
+	// before then may still return them, and must not fire them again.
+	gone    map[string]goneDeadline
+	reading time.Time // when the read under way began (zero: none)
+	retryAt map[string]retryState
 
 	fired atomic.Uint64
 }
@@ -136,7 +139,7 @@ func NewFirer(store Store, replica *delivery.Replica, dispatch Dispatch, opts Op
 		opts.Observer = noObserver{}
 	}
 	return &Firer{store: store, replica: replica, dispatch: dispatch, opts: opts, log: log.With("component", "deadlines"),
-		held: map[int]*held{}, inflight: map[string]bool{}, removing: map[string]string{}, retryAt: map[string]retryState{}}, nil
+		held: map[int]*held{}, inflight: map[string]bool{}, removing: map[string]string{}, gone: map[string]goneDeadline{}, retryAt: map[string]retryState{}}, nil
 }
 
 // FiredCount is how many deadlines this Firer dispatched (applied or
@@ -230,6 +233,8 @@ func (f *Firer) Run(ctx context.Context) error {
 func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGroup) (more bool, next time.Time) {
 	now := time.Now()
 	f.mu.Lock()
+	f.reading = now
+	defer func() { f.mu.Lock(); f.reading = time.Time{}; f.mu.Unlock() }()
 	segs := make(map[int]eventstore.Lease, len(f.held))
 	for s, h := range f.held {
 		if now.Before(h.expires) {
@@ -310,12 +315,23 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 	return more, next
 }
 
-// start marks d in flight unless it is already, or waits for a retry.
+// goneDeadline is a fired deadline's key and when its removal was known
+// committed.
+type goneDeadline struct {
+	key string
+	at  time.Time
+}
+
+// start marks d in flight unless it is already, was fired and removed
+// since the read that returned it began (at now), or waits for a retry.
 func (f *Firer) start(d eventstore.Deadline, now time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.inflight[d.ID] || f.removing[d.ID] == d.Key {
 		return false // under way, or fired and being removed
+	}
+	if g, ok := f.gone[d.ID]; ok && g.key == d.Key && !g.at.Before(now) {
+		return false // fired and removed since the read that returned it began
 	}
 	if r, ok := f.retryAt[d.ID]; ok && now.Before(r.at) {
 		return false
@@ -418,11 +434,11 @@ func (f *Firer) settle(ctx context.Context, d eventstore.Deadline, o Outcome) {
 	f.mu.Lock()
 	delete(f.retryAt, d.ID)
 	if o.Removed {
-		f.removed = append(f.removed, d)
+		f.gone[d.ID] = goneDeadline{key: d.Key, at: time.Now()} // removed with its events, committed by now
 	} else {
 		f.toRemove = append(f.toRemove, d)
+		f.removing[d.ID] = d.Key
 	}
-	f.removing[d.ID] = d.Key
 	f.mu.Unlock()
 }
 
@@ -433,15 +449,16 @@ func (f *Firer) removeFired(ctx context.Context) {
 	f.mu.Lock()
 	ds := f.toRemove
 	f.toRemove = nil
-	// Those removed with their events are gone from the store; a read of
-	// the due ones begun before their commit is over a tick later (were
-	// it not, the deadline would fire again, answered by its key).
-	for _, d := range f.settled {
-		if f.removing[d.ID] == d.Key {
-			delete(f.removing, d.ID)
+	// Only a read begun before a removal can return its deadline.
+	since := f.reading
+	if since.IsZero() {
+		since = time.Now()
+	}
+	for id, g := range f.gone {
+		if g.at.Before(since) {
+			delete(f.gone, id)
 		}
 	}
-	f.settled, f.removed = f.removed, nil
 	f.mu.Unlock()
 	for len(ds) > 0 {
 		n := min(len(ds), 1000)
@@ -449,9 +466,11 @@ func (f *Firer) removeFired(ctx context.Context) {
 			f.log.Warn("deadlines fired, not removed; they are fired again (applied once)", "count", n, "err", err)
 		}
 		f.mu.Lock()
+		at := time.Now()
 		for _, d := range ds[:n] {
 			if f.removing[d.ID] == d.Key {
 				delete(f.removing, d.ID)
+				f.gone[d.ID] = goneDeadline{key: d.Key, at: at}
 			}
 		}
 		f.mu.Unlock()
