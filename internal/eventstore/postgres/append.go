@@ -46,21 +46,28 @@ const appendSQL = `WITH head AS (
 	)
 	SELECT head.next, (SELECT count(*) FROM stored), now() FROM head`
 
+// appendable makes the checks every append makes first: ok is false when
+// there is nothing to store (no pages, err nil) or the append is refused
+// (err: ctx ended, the store closed, too many pages).
+func (s *Store) appendable(ctx context.Context, pages []eventstore.Page) (ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if s.closed.Load() {
+		return false, eventstore.ErrClosed
+	}
+	if len(pages) > MaxEventsPerAppend {
+		return false, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
+	}
+	return len(pages) > 0, nil
+}
+
 // Append implements eventstore.Store. It returns a *eventstore.InvalidError
 // for more than MaxEventsPerAppend pages. Concurrent appends are stored
 // together (see batch.go).
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
-	if err := ctx.Err(); err != nil {
+	if ok, err := s.appendable(ctx, pages); !ok {
 		return nil, err
-	}
-	if s.closed.Load() {
-		return nil, eventstore.ErrClosed
-	}
-	if len(pages) == 0 {
-		return nil, nil
-	}
-	if len(pages) > MaxEventsPerAppend {
-		return nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
 	}
 	b := s.grouped(ctx, cover, pages, nil)
 	if b.alone {

@@ -26,17 +26,8 @@ const selectKey = `SELECT fingerprint, domain, aggregate_id, first_sequence, end
 // meets a concurrent one waits for it, and when it committed, inserts
 // nothing.
 func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
-	if err := ctx.Err(); err != nil {
+	if ok, err := s.appendable(ctx, pages); !ok {
 		return nil, nil, err
-	}
-	if s.closed.Load() {
-		return nil, nil, eventstore.ErrClosed
-	}
-	if len(pages) == 0 {
-		return nil, nil, nil
-	}
-	if len(pages) > MaxEventsPerAppend {
-		return nil, nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
 	}
 	b := s.grouped(ctx, cover, pages, &key)
 	if b.alone {
@@ -72,17 +63,8 @@ func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pa
 // Only the COMMIT can leave the outcome unknown (an
 // *eventstore.InDoubtError); a failure before it stored nothing.
 func (s *Store) appendWith(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
-	if err := ctx.Err(); err != nil {
+	if ok, err := s.appendable(ctx, pages); !ok {
 		return nil, nil, err
-	}
-	if s.closed.Load() {
-		return nil, nil, eventstore.ErrClosed
-	}
-	if len(pages) == 0 {
-		return nil, nil, nil
-	}
-	if len(pages) > MaxEventsPerAppend {
-		return nil, nil, eventstore.Invalid("pages", "%d events in one append; PostgreSQL stores at most %d", len(pages), MaxEventsPerAppend)
 	}
 	args := appendArgs(cover, pages)
 	conn, err := s.pool.Acquire(ctx)
