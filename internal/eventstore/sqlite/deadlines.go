@@ -270,7 +270,7 @@ func (s *Store) DueDeadlines(ctx context.Context, segment, of int, before time.T
 	}
 	args = append(args, limit)
 	ds, err := s.queryDeadlines(ctx, `SELECT id, due, domain, aggregate_id, command, key, created_at FROM deadlines
-		WHERE due <= ? AND slot IN (`+in+`) ORDER BY due, id LIMIT ?`, args...)
+		WHERE due <= ? AND slot IN (`+in+`) ORDER BY due, slot, id LIMIT ?`, args...)
 	if err != nil {
 		return nil, s.fail(err, "read due deadlines of segment %d/%d", segment, of)
 	}

@@ -176,6 +176,14 @@ var migrations = []string{
 	INSERT INTO snapshots_10 SELECT domain, aggregate_id, sequence, type_url, state, created_at FROM snapshots;
 	DROP TABLE snapshots;
 	ALTER TABLE snapshots_10 RENAME TO snapshots;`,
+	// 11: one index of the deadlines instead of two, the one DueDeadlines
+	// reads: the slot beside the due time, so that a segment's due
+	// deadlines are found without reading the other segments' rows, and
+	// every deadline scheduled or fired updates one index fewer. Listing a
+	// domain's deadlines reads them by due time.
+	`DROP INDEX deadlines_domain;
+	DROP INDEX deadlines_due;
+	CREATE INDEX deadlines_due ON deadlines (due, slot);`,
 }
 
 // migrate brings the schema of db up to date, one step per transaction, and

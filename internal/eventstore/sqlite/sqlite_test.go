@@ -63,8 +63,8 @@ func TestSchema(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if s.Version() != 10 {
-		t.Errorf("Version() = %d; want 10", s.Version())
+	if s.Version() != 11 {
+		t.Errorf("Version() = %d; want 11", s.Version())
 	}
 	db := rawDB(t, s.Path())
 	rows, err := db.QueryContext(ctx, `SELECT position, domain, aggregate_id, sequence, type_url, created_at
