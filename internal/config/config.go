@@ -153,7 +153,7 @@ type Deadlines struct {
 	Batch int `yaml:"batch"`
 	// Concurrency sizes the firing of due deadlines: their commands are
 	// fired in groups of 64, Concurrency/64 groups under way at once (at
-	// least four).
+	// least sixteen).
 	Concurrency int `yaml:"concurrency"`
 }
 

@@ -100,8 +100,12 @@ var (
 const (
 	busyTimeout = 10 * time.Second
 	// maxBatch bounds the appends committed together, so that one
-	// transaction (and the callers waiting on it) stays short.
-	maxBatch = 256
+	// transaction (and the callers waiting on it) stays short. A burst of
+	// fired deadlines queues many hundreds at once: each commit is an
+	// fsync, and the WAL pages its appends share are written once.
+	maxBatch = 1024
+	// headsPerStatement bounds the covers of one statement of readHeads.
+	headsPerStatement = 256
 	// timeFormat is RFC 3339 with a fixed number of fractional digits, so
 	// that created_at sorts as text.
 	timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
@@ -246,7 +250,7 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 			return err
 		}
 	}
-	for class := sizeClass(1); class <= maxBatch; class *= 2 {
+	for class := sizeClass(1); class <= headsPerStatement; class *= 2 {
 		if _, err := s.sized.get(ctx, s.w, headsSQL(class)); err != nil {
 			return err
 		}

@@ -314,7 +314,7 @@ func (s *Store) readHeads(ctx context.Context, tx *sql.Tx, batch []*request) err
 		}
 	}
 	for len(missing) > 1 {
-		part := missing[:min(len(missing), maxBatch)]
+		part := missing[:min(len(missing), headsPerStatement)]
 		missing = missing[len(part):]
 		class := sizeClass(len(part))
 		st, err := s.sized.get(ctx, s.w, headsSQL(class)) // prepared by open
