@@ -132,7 +132,7 @@ func (s *Store) DueDeadlines(ctx context.Context, segment, of int, before time.T
 	}
 	slots := eventstore.DeadlineSlotsOf(segment, of)
 	ds, err := s.queryDeadlines(ctx, `SELECT `+deadlineColumns+` FROM deadlines
-		WHERE due <= $1 AND slot = ANY($2) ORDER BY due, id LIMIT $3`, before.UnixNano(), slots, limit)
+		WHERE due <= $1 AND slot = ANY($2) ORDER BY due, slot, id LIMIT $3`, before.UnixNano(), slots, limit)
 	if err != nil {
 		return nil, s.fail(err, "read due deadlines of segment %d/%d", segment, of)
 	}

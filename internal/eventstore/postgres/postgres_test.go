@@ -165,8 +165,8 @@ func TestSchema(t *testing.T) {
 	ctx := t.Context()
 	url := freshSchema(t)
 	s := open(t, url)
-	if s.Version() != 9 {
-		t.Errorf("Version() = %d; want 9", s.Version())
+	if s.Version() != 10 {
+		t.Errorf("Version() = %d; want 10", s.Version())
 	}
 	cover := eventstore.Cover{Domain: "customer", Root: uuid.MustParse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8")}
 	at := time.Date(2026, 11, 26, 10, 21, 42, 123456000, time.UTC)
@@ -268,15 +268,15 @@ func TestConcurrentMigrations(t *testing.T) {
 				return
 			}
 			defer s.Close()
-			if s.Version() != 9 {
-				t.Errorf("Version() = %d; want 9", s.Version())
+			if s.Version() != 10 {
+				t.Errorf("Version() = %d; want 10", s.Version())
 			}
 		})
 	}
 	wg.Wait()
 	var rows int
-	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 9 {
-		t.Errorf("schema_migrations has %d rows, %v; want 9", rows, err)
+	if err := admin(t, url).QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil || rows != 10 {
+		t.Errorf("schema_migrations has %d rows, %v; want 10", rows, err)
 	}
 }
 
