@@ -82,6 +82,15 @@ func parallelCommands(b *testing.B, addr string) {
 	b.SetParallelism(p)
 	b.ResetTimer()
 	cpu := cpuTime()
+	r0, w0, ok := ioCalls()
+	defer func() {
+		// The process's read and write system calls per command: sockets
+		// and files, in every goroutine (the clients', the servers').
+		if r1, w1, _ := ioCalls(); ok {
+			b.ReportMetric(float64(r1-r0)/float64(b.N), "reads/op")
+			b.ReportMetric(float64(w1-w0)/float64(b.N), "writes/op")
+		}
+	}()
 	defer func() { b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-us/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		w := int(next.Add(1)-1) % n
