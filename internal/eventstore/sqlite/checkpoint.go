@@ -18,9 +18,14 @@ import (
 // ckEvery while anything was committed, for the writes that do not go
 // through the writer goroutine (subscriptions' checkpoints, marks,
 // snapshots). The writer's own wal_autocheckpoint stays on as the
-// backstop: should the checkpointer fall behind, the WAL is checkpointed
-// as before.
+// backstop, at writerCheckpointPages: one commit of a burst of appends
+// (a thousand fired deadlines) writes more than SQLite's default of 1,000
+// pages, and would checkpoint in the writer at once; should the
+// checkpointer fall behind, the WAL is checkpointed by the writer as before
+// past 40 MiB.
 const (
+	// writerCheckpointPages is the writer connection's wal_autocheckpoint.
+	writerCheckpointPages = 10000
 	// ckAppends is how many appends the writer commits between nudges.
 	ckAppends = 256
 	// ckEvery is how often the checkpointer looks when not nudged.

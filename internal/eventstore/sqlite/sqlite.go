@@ -181,8 +181,11 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 	// temp_store: a statement of many rows (the fired deadlines'
 	// removal, a run's events and keys) keeps its statement journal, the
 	// pages to put back should it fail midway, in memory rather than in a
-	// temporary file written page by page.
-	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "temp_store(MEMORY)"}
+	// temporary file written page by page. wal_autocheckpoint: the
+	// checkpointer keeps the WAL short (checkpoint.go); the writer's own
+	// commits checkpoint it only past writerCheckpointPages.
+	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "temp_store(MEMORY)",
+		fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages)}
 	if maxPages > 0 {
 		pragmas = append(pragmas, fmt.Sprintf("max_page_count(%d)", maxPages))
 	}
