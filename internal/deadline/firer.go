@@ -34,8 +34,9 @@ type Options struct {
 	// deadline's due time: a deadline scheduled a Poll or more before it is
 	// due starts firing at its due time, not up to a Poll later.
 	Poll time.Duration
-	// Batch is how many due deadlines one read returns (0 means 1000); a
-	// full batch is followed by the next read at once.
+	// Batch is how many due deadlines not yet under way one read returns
+	// at most (0 means 1000); a full batch is followed by the next read at
+	// once.
 	Batch int
 	// Concurrency bounds the commands dispatched at once one by one (0
 	// means 64); in groups, Concurrency/Group groups (at least minGroups) are
@@ -250,9 +251,15 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 			segs[s] = h.lease
 		}
 	}
+	// A read returns the deadlines under way too (they are removed when
+	// fired): it asks for that many more than a batch, so that a full read
+	// still holds a batch of others, when there are. Else, with more under
+	// way than a batch, a read could return only those, and the others
+	// would wait for the next poll.
+	limit := f.opts.Batch + len(f.inflight) + len(f.removing)
 	f.mu.Unlock()
 	for seg, l := range segs {
-		due, err := f.store.DueDeadlines(ctx, seg, l.Of, now, f.opts.Batch)
+		due, err := f.store.DueDeadlines(ctx, seg, l.Of, now, limit)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.log.Warn("reading due deadlines failed", "segment", seg, "err", err)
@@ -294,7 +301,7 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 					f.fireGroup(ctx, g)
 				}()
 			}
-			if len(due) == f.opts.Batch && started > 0 {
+			if len(due) == limit && started > 0 {
 				more = true
 			}
 			continue
@@ -317,7 +324,7 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 				f.fire(ctx, d)
 			}()
 		}
-		if len(due) == f.opts.Batch && started > 0 {
+		if len(due) == limit && started > 0 {
 			more = true
 		}
 	}

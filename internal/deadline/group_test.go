@@ -298,3 +298,39 @@ func TestFireGroupFailedLoadLeavesNoneUnfired(t *testing.T) {
 		t.Fatalf("loaded aggregate's firing: %v, want the load's error", outs[1].Err)
 	}
 }
+
+// More deadlines under way than a read's batch do not hide the others: a
+// read asks for those under way on top of a batch, so the next ones start
+// at once rather than at the next poll (a minute here).
+func TestMoreUnderWayThanABatch(t *testing.T) {
+	store := memory.New()
+	t.Cleanup(func() { store.Close() })
+	release := make(chan struct{})
+	var entered atomic.Int64
+	hold := func(ctx context.Context, fs []deadline.Firing) []deadline.Outcome {
+		entered.Add(int64(len(fs)))
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return make([]deadline.Outcome, len(fs))
+	}
+	f, err := deadline.NewFirer(store, delivery.NewReplica(store, "r1", time.Second), nil,
+		deadline.Options{Segments: 1, Poll: time.Minute, Batch: 4, Group: 2, FireGroup: hold}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	var fs []deadline.Firing
+	for i := range 20 {
+		fs = append(fs, firing(t, fmt.Sprintf("d%02d", i), eventstore.Cover{Domain: "shop", Root: uuid.New()}, "Expire", now))
+	}
+	schedule(t, store, fs)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.Run(ctx); close(done) }()
+	t.Cleanup(func() { close(release); cancel(); <-done })
+	if !waitFor(5*time.Second, func() bool { return entered.Load() == 20 }) {
+		t.Fatalf("%d of 20 due deadlines under way after 5s (reads of 4, groups of 2, none done); want all 20", entered.Load())
+	}
+}
