@@ -135,6 +135,17 @@ func (s *Store) writeFailed(err error, format string, args ...any) error {
 // or a KeyMismatchError), else the events it stored. key is nil for an
 // append without one.
 func (s *Store) keyedResult(cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, now time.Time, res []any) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	events, prior, err := s.scriptResult(cover, pages, key, now, res)
+	if len(events) > 0 {
+		s.signal()
+		s.committed()
+	}
+	return events, prior, err
+}
+
+// scriptResult is keyedResult without the wake-up: AppendGroup sends one
+// for the whole group.
+func (s *Store) scriptResult(cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, now time.Time, res []any) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	if key != nil && len(res) == 8 && res[0] == int64(2) {
 		rec, err := parseKey(key.ID, res[1:])
 		if err != nil {
@@ -154,7 +165,5 @@ func (s *Store) keyedResult(cover eventstore.Cover, pages []eventstore.Page, key
 	if err != nil {
 		return nil, nil, err
 	}
-	s.signal()
-	s.committed()
 	return events, nil, nil
 }

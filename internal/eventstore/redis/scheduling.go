@@ -58,15 +58,19 @@ end
 // schedulingScript is appendScript that applies a deadline plan after the
 // events. KEYS: appendScript's, then the deadlines and deadline-keys
 // hashes. ARGV: appendScript's, then the plan (see planCheck).
-var schedulingScript = goredis.NewScript(`
+var schedulingScript = goredis.NewScript(schedulingBody)
+
+const schedulingBody = `
 local p = 5 + 2 * tonumber(ARGV[4])
 ` + planCheck + appendBody + planWrites + `
-return {1, next, first}`)
+return {1, next, first}`
 
 // keyedSchedulingScript is keyedScript that applies a deadline plan after
 // the events and the key. KEYS: keyedScript's, then the deadlines and
 // deadline-keys hashes. ARGV: keyedScript's, then the plan.
-var keyedSchedulingScript = goredis.NewScript(`
+var keyedSchedulingScript = goredis.NewScript(keyedSchedulingBody)
+
+const keyedSchedulingBody = `
 local k = redis.call('HMGET', KEYS[5], 'f', 'd', 'r', 'a', 'b', 'c', 'e')
 if k[1] then
 	return {2, k[1], k[2], k[3], k[4], k[5], k[6], k[7]}
@@ -80,7 +84,7 @@ redis.call('HSET', KEYS[5], 'f', ARGV[5 + 2 * n], 'd', ARGV[1], 'r', ARGV[2],
 	'a', next, 'b', next + n, 'c', now, 'e', now + ttl)
 redis.call('PEXPIRE', KEYS[5], ttl)
 ` + planWrites + `
-return {1, next, first}`)
+return {1, next, first}`
 
 // planArgs are the plan's ARGV (see planCheck).
 func (s *Store) planArgs(plan eventstore.DeadlinePlan, now time.Time) ([]any, error) {
