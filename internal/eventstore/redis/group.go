@@ -31,6 +31,10 @@ var (
 // fired deadline's hashes and slot set are checked before the append for
 // the same reason.
 //
+// The checks of the store's shared keys, which a script of one append
+// makes each time, are made once for the group (see scriptChecks), so
+// that an append costs about 14 commands of Redis, not 22.
+//
 // KEYS: the position counter, the log stream, the roots set, the
 // deadlines and deadline-keys hashes, then for each append its events
 // list and, when keyed, its key. ARGV: the slot sets' prefix, then for
@@ -43,7 +47,9 @@ var (
 // firedScript removes it), which is when its events were stored or its
 // key was found stored with the same fingerprint; reply is its script's
 // reply, or {3, message} for an error.
-var groupScript = goredis.NewScript(`
+var groupScript = goredis.NewScript(groupSource)
+
+const groupSource = scriptChecks + `
 local function plain(KEYS, ARGV)
 ` + schedulingBody + `
 end
@@ -51,10 +57,14 @@ local function keyed(KEYS, ARGV)
 ` + keyedSchedulingBody + `
 end
 local function typed(key, want)
+	if checked[key] then
+		return nil
+	end
 	local t = redis.call('TYPE', key)['ok']
 	if t ~= 'none' and t ~= want then
 		return 'deadlines: ' .. key .. ' is a ' .. t .. ', not a ' .. want
 	end
+	checked[key] = true
 end
 local dh, dk, slots = KEYS[4], KEYS[5], ARGV[1]
 local out = {}
@@ -76,7 +86,11 @@ while a <= #ARGV do
 	a = a + 5 + argc
 	local bad
 	if fid ~= '' then
-		bad = typed(dh, 'hash') or typed(dk, 'hash') or typed(slots .. fslot, 'zset')
+		if not checked.deadlines then
+			bad = typed(dh, 'hash') or typed(dk, 'hash')
+			checked.deadlines = not bad
+		end
+		bad = bad or typed(slots .. fslot, 'zset')
 	end
 	local ok, r
 	if bad then
@@ -102,7 +116,7 @@ while a <= #ARGV do
 	end
 	out[#out + 1] = {removed, r}
 end
-return out`)
+return out`
 
 // groupMax bounds the appends of one groupScript call, so that Redis,
 // which runs nothing else during a script, is not held for long.
