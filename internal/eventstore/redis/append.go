@@ -45,7 +45,9 @@ local checked = {}
 // event without its log entry), and a cover the roots know still has its
 // events. A counter or list that is missing while the rest is there was
 // evicted or deleted: the script refuses with an error beginning with
-// lossReply, and the store stays as it was.
+// lossReply, and the store stays as it was. A new cover's first write is
+// its roots member (ZADD NX), which is also the check that the roots did
+// not know it: one command, not two, for every new aggregate.
 const appendBody = `
 local next = redis.call('LLEN', KEYS[1])
 local n = tonumber(ARGV[4])
@@ -59,7 +61,7 @@ if not checked.store then
 ` + storeCheck + `
 	checked.store = true
 end
-if next == 0 and redis.call('ZSCORE', KEYS[4], ARGV[3]) then
+if next == 0 and redis.call('ZADD', KEYS[4], 'NX', 0, ARGV[3]) == 0 then
 	return redis.error_reply('` + lossReply + ` the events list ' .. KEYS[1] .. ' is missing while its cover is in ' .. KEYS[4] .. ': it was evicted or deleted')
 end
 local last = redis.call('INCRBY', KEYS[2], n)
@@ -69,7 +71,9 @@ for i = 1, n do
 	redis.call('XADD', KEYS[3], string.format('%d-0', first + i - 1),
 		'd', ARGV[1], 'r', ARGV[2], 's', string.format('%d', next + i - 1))
 end
-redis.call('ZADD', KEYS[4], 0, ARGV[3])`
+if next > 0 then
+	redis.call('ZADD', KEYS[4], 0, ARGV[3])
+end`
 
 // storeCheck is appendBody's check of the store's shared keys: the
 // position counter, the log and the roots.
