@@ -23,8 +23,18 @@ import (
 // It returns {0, next} when a numbered page does not fit (nothing is
 // written), else {1, next, first position}. Everything is checked before
 // the first write (see appendBody).
-var appendScript = goredis.NewScript(appendBody + `
+var appendScript = goredis.NewScript(scriptChecks + appendBody + `
 return {1, next, first}`)
+
+// scriptChecks begins every append script: checked records the checks of
+// the store's shared keys (its position counter, log and roots, its
+// deadlines hashes, each slot set's type) already passed in this script.
+// A script of one append makes each once anyway; groupScript, whose
+// appends share the table, makes each once for the group, since its own
+// writes keep what they checked true.
+const scriptChecks = `
+local checked = {}
+`
 
 // appendBody is the script's check and writes, shared with keyedScript.
 //
@@ -35,7 +45,9 @@ return {1, next, first}`)
 // event without its log entry), and a cover the roots know still has its
 // events. A counter or list that is missing while the rest is there was
 // evicted or deleted: the script refuses with an error beginning with
-// lossReply, and the store stays as it was.
+// lossReply, and the store stays as it was. A new cover's first write is
+// its roots member (ZADD NX), which is also the check that the roots did
+// not know it: one command, not two, for every new aggregate.
 const appendBody = `
 local next = redis.call('LLEN', KEYS[1])
 local n = tonumber(ARGV[4])
@@ -45,6 +57,27 @@ for i = 1, n do
 		return {0, next}
 	end
 end
+if not checked.store then
+` + storeCheck + `
+	checked.store = true
+end
+if next == 0 and redis.call('ZADD', KEYS[4], 'NX', 0, ARGV[3]) == 0 then
+	return redis.error_reply('` + lossReply + ` the events list ' .. KEYS[1] .. ' is missing while its cover is in ' .. KEYS[4] .. ': it was evicted or deleted')
+end
+local last = redis.call('INCRBY', KEYS[2], n)
+local first = last - n + 1
+for i = 1, n do
+	redis.call('RPUSH', KEYS[1], ARGV[4 + 2 * i])
+	redis.call('XADD', KEYS[3], string.format('%d-0', first + i - 1),
+		'd', ARGV[1], 'r', ARGV[2], 's', string.format('%d', next + i - 1))
+end
+if next > 0 then
+	redis.call('ZADD', KEYS[4], 0, ARGV[3])
+end`
+
+// storeCheck is appendBody's check of the store's shared keys: the
+// position counter, the log and the roots.
+const storeCheck = `
 local counter = redis.call('GET', KEYS[2])
 local position = 0
 if counter then
@@ -63,18 +96,7 @@ end
 local roots = redis.call('TYPE', KEYS[4])['ok']
 if roots ~= 'none' and roots ~= 'zset' then
 	return redis.error_reply('` + lossReply + ` the roots ' .. KEYS[4] .. ' are a ' .. roots .. ', not a sorted set')
-end
-if next == 0 and redis.call('ZSCORE', KEYS[4], ARGV[3]) then
-	return redis.error_reply('` + lossReply + ` the events list ' .. KEYS[1] .. ' is missing while its cover is in ' .. KEYS[4] .. ': it was evicted or deleted')
-end
-local last = redis.call('INCRBY', KEYS[2], n)
-local first = last - n + 1
-for i = 1, n do
-	redis.call('RPUSH', KEYS[1], ARGV[4 + 2 * i])
-	redis.call('XADD', KEYS[3], string.format('%d-0', first + i - 1),
-		'd', ARGV[1], 'r', ARGV[2], 's', string.format('%d', next + i - 1))
-end
-redis.call('ZADD', KEYS[4], 0, ARGV[3])`
+end`
 
 // Append implements eventstore.Store.
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -26,6 +27,9 @@ func TestAppendIsAllOrNothingWhenAKeyWasEvicted(t *testing.T) {
 		{"events list evicted", func(t *testing.T, p string, c eventstore.Cover) {
 			del(t, p+"events:"+c.Domain+":"+hex.EncodeToString(c.Root[:]))
 		}, true},
+		{"events list of the wrong type", func(t *testing.T, p string, c eventstore.Cover) {
+			set(t, p+"events:"+c.Domain+":"+hex.EncodeToString(c.Root[:]), "x")
+		}, false},
 		{"roots of the wrong type", func(t *testing.T, p string, _ eventstore.Cover) { del(t, p+"roots"); set(t, p+"roots", "x") }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,6 +60,27 @@ func TestAppendIsAllOrNothingWhenAKeyWasEvicted(t *testing.T) {
 				if after := snapshot(t, prefix, cover); after != before {
 					t.Fatalf("append (keyed %v) failed but changed the store:\nbefore %+v\nafter  %+v", keyed, before, after)
 				}
+			}
+			// In a group, each append is refused: the checks the group
+			// makes once are not skipped after one failed.
+			fired := eventstore.Deadline{ID: "fired", Due: time.Now(), Cover: cover, Key: "k"}
+			if err := s.Schedule(t.Context(), []eventstore.Deadline{fired}); err != nil {
+				t.Fatal(err)
+			}
+			res := s.AppendGroup(t.Context(), []eventstore.GroupAppend{
+				{Cover: cover, Pages: []eventstore.Page{{TypeURL: "t", Payload: []byte("1")}}, Key: &eventstore.Key{ID: uuid.NewString(), TTL: 60e9}, Fired: &fired},
+				{Cover: cover, Pages: []eventstore.Page{{TypeURL: "t", Payload: []byte("2")}}},
+			})
+			for i, r := range res {
+				if r.Err == nil || r.Removed || (tc.dataLoss && !errors.Is(r.Err, eventstore.ErrDataLoss)) {
+					t.Errorf("append %d of a group: removed %v, %v; want ErrDataLoss", i, r.Removed, r.Err)
+				}
+			}
+			if after := snapshot(t, prefix, cover); after != before {
+				t.Fatalf("the group failed but changed the store:\nbefore %+v\nafter  %+v", before, after)
+			}
+			if due, err := s.DueDeadlines(t.Context(), 0, 1, time.Now(), 10); err != nil || len(due) != 1 {
+				t.Fatalf("the fired deadline: %d pending, %v; want it left pending", len(due), err)
 			}
 		})
 	}

@@ -22,19 +22,30 @@ import (
 // A live key wins before anything is checked: it returns
 // {2, f, d, r, a, b, c, e} and writes nothing. Else it returns as
 // appendScript does, having stored the key with the events.
-var keyedScript = goredis.NewScript(`
+var keyedScript = goredis.NewScript(scriptChecks + keyCheck + appendBody + keyWrites + `
+return {1, next, first}`)
+
+// keyCheck answers a live key (KEYS[5]) before anything else.
+const keyCheck = `
 local k = redis.call('HMGET', KEYS[5], 'f', 'd', 'r', 'a', 'b', 'c', 'e')
 if k[1] then
 	return {2, k[1], k[2], k[3], k[4], k[5], k[6], k[7]}
 end
-` + appendBody + `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`
+
+// keyWrites stores the key after appendBody, with the server's time (read
+// once per script).
+const keyWrites = `
+if not checked.now then
+	local t = redis.call('TIME')
+	checked.now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local now = checked.now
 local ttl = tonumber(ARGV[6 + 2 * n])
 redis.call('HSET', KEYS[5], 'f', ARGV[5 + 2 * n], 'd', ARGV[1], 'r', ARGV[2],
 	'a', next, 'b', next + n, 'c', now, 'e', now + ttl)
 redis.call('PEXPIRE', KEYS[5], ttl)
-return {1, next, first}`)
+`
 
 // AppendKeyed implements eventstore.Idempotent with one script: the key's
 // check, the append and the key's storing run atomically, and Redis expires
@@ -135,6 +146,17 @@ func (s *Store) writeFailed(err error, format string, args ...any) error {
 // or a KeyMismatchError), else the events it stored. key is nil for an
 // append without one.
 func (s *Store) keyedResult(cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, now time.Time, res []any) ([]eventstore.Event, *eventstore.KeyRecord, error) {
+	events, prior, err := s.scriptResult(cover, pages, key, now, res)
+	if len(events) > 0 {
+		s.signal()
+		s.committed()
+	}
+	return events, prior, err
+}
+
+// scriptResult is keyedResult without the wake-up: AppendGroup sends one
+// for the whole group.
+func (s *Store) scriptResult(cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, now time.Time, res []any) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	if key != nil && len(res) == 8 && res[0] == int64(2) {
 		rec, err := parseKey(key.ID, res[1:])
 		if err != nil {
@@ -154,7 +176,5 @@ func (s *Store) keyedResult(cover eventstore.Cover, pages []eventstore.Page, key
 	if err != nil {
 		return nil, nil, err
 	}
-	s.signal()
-	s.committed()
 	return events, nil, nil
 }

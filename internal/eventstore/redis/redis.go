@@ -59,6 +59,10 @@
 //
 // A keyed append (eventstore.Idempotent) runs the same script behind a
 // check of its key, and stores the key, with a TTL, in the same script.
+// The deadline firer's groups (eventstore.GroupAppender) make many appends
+// in one script, each checked and written as its own script would, its
+// fired deadline removed with it; their aggregates are read by one script
+// too (eventstore.BookLoader). See group.go.
 //
 // Appends are never re-sent by the driver: go-redis re-sends a command
 // after a network error by default, and a script whose reply was lost has

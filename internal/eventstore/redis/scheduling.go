@@ -19,11 +19,14 @@ import (
 // quintuples (ID, slot, due in Unix µs, record, key).
 const planCheck = `
 local dh, dk = KEYS[#KEYS - 1], KEYS[#KEYS]
-for _, key in ipairs({dh, dk}) do
-	local t = redis.call('TYPE', key)['ok']
-	if t ~= 'none' and t ~= 'hash' then
-		return redis.error_reply('deadlines: ' .. key .. ' is a ' .. t .. ', not a hash')
+if not checked.deadlines then
+	for _, key in ipairs({dh, dk}) do
+		local t = redis.call('TYPE', key)['ok']
+		if t ~= 'none' and t ~= 'hash' then
+			return redis.error_reply('deadlines: ' .. key .. ' is a ' .. t .. ', not a hash')
+		end
 	end
+	checked.deadlines = true
 end
 local nc = tonumber(ARGV[p + 1])
 local ns = tonumber(ARGV[p + 2 + 2 * nc])
@@ -31,9 +34,13 @@ local slots = {}
 for i = 1, nc do slots[#slots + 1] = ARGV[p + 1 + 2 * i] end
 for i = 1, ns do slots[#slots + 1] = ARGV[p + 3 + 2 * nc + 5 * (i - 1) + 1] end
 for _, slot in ipairs(slots) do
-	local t = redis.call('TYPE', ARGV[p] .. slot)['ok']
-	if t ~= 'none' and t ~= 'zset' then
-		return redis.error_reply('deadlines: ' .. ARGV[p] .. slot .. ' is a ' .. t .. ', not a sorted set')
+	local key = ARGV[p] .. slot
+	if not checked[key] then
+		local t = redis.call('TYPE', key)['ok']
+		if t ~= 'none' and t ~= 'zset' then
+			return redis.error_reply('deadlines: ' .. key .. ' is a ' .. t .. ', not a sorted set')
+		end
+		checked[key] = true
 	end
 end
 `
@@ -58,29 +65,22 @@ end
 // schedulingScript is appendScript that applies a deadline plan after the
 // events. KEYS: appendScript's, then the deadlines and deadline-keys
 // hashes. ARGV: appendScript's, then the plan (see planCheck).
-var schedulingScript = goredis.NewScript(`
+var schedulingScript = goredis.NewScript(scriptChecks + schedulingBody)
+
+const schedulingBody = `
 local p = 5 + 2 * tonumber(ARGV[4])
 ` + planCheck + appendBody + planWrites + `
-return {1, next, first}`)
+return {1, next, first}`
 
 // keyedSchedulingScript is keyedScript that applies a deadline plan after
 // the events and the key. KEYS: keyedScript's, then the deadlines and
 // deadline-keys hashes. ARGV: keyedScript's, then the plan.
-var keyedSchedulingScript = goredis.NewScript(`
-local k = redis.call('HMGET', KEYS[5], 'f', 'd', 'r', 'a', 'b', 'c', 'e')
-if k[1] then
-	return {2, k[1], k[2], k[3], k[4], k[5], k[6], k[7]}
-end
+var keyedSchedulingScript = goredis.NewScript(scriptChecks + keyedSchedulingBody)
+
+const keyedSchedulingBody = keyCheck + `
 local p = 7 + 2 * tonumber(ARGV[4])
-` + planCheck + appendBody + `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local ttl = tonumber(ARGV[6 + 2 * n])
-redis.call('HSET', KEYS[5], 'f', ARGV[5 + 2 * n], 'd', ARGV[1], 'r', ARGV[2],
-	'a', next, 'b', next + n, 'c', now, 'e', now + ttl)
-redis.call('PEXPIRE', KEYS[5], ttl)
-` + planWrites + `
-return {1, next, first}`)
+` + planCheck + appendBody + keyWrites + planWrites + `
+return {1, next, first}`
 
 // planArgs are the plan's ARGV (see planCheck).
 func (s *Store) planArgs(plan eventstore.DeadlinePlan, now time.Time) ([]any, error) {

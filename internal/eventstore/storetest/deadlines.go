@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ func RunDeadlines(t *testing.T, open func(t *testing.T) DeadlineStore, reopen fu
 		{"AppendGroupStoresEach", testAppendGroup},
 		{"AppendGroupSettlesEachAlone", testAppendGroupAlone},
 		{"AppendGroupOneCoverInOrder", testAppendGroupOneCover},
+		{"AppendGroupKeepsRescheduled", testAppendGroupRescheduled},
 		{"AppendGroupLoadBooks", testLoadBooks},
 	}
 	for _, tc := range tests {
@@ -641,6 +643,42 @@ func testAppendGroupOneCover(t *testing.T, ctx context.Context, s DeadlineStore)
 	}
 	if want := []string{"0:first0", "1:first1", "2:second2"}; !slices.Equal(got, want) {
 		t.Fatalf("events %v, want %v", got, want)
+	}
+}
+
+// An append whose plan schedules again the deadline it fires (a
+// recurring deadline: same ID, a new key) keeps the new one pending; so
+// does a later append of the group that reschedules an earlier one's
+// deadline. Each fired deadline counts as removed, as Fired would.
+func testAppendGroupRescheduled(t *testing.T, ctx context.Context, s DeadlineStore) {
+	now := time.Now()
+	self, other := deadline("self", now), deadline("other", now)
+	must(t, s.Schedule(ctx, []eventstore.Deadline{self, other}))
+	again := func(d eventstore.Deadline) eventstore.Deadline {
+		d.Due, d.Key = now.Add(time.Hour), d.Key+":again"
+		return d
+	}
+	as := []eventstore.GroupAppend{
+		{Cover: newCover("customer"), Pages: numbered(pages("s", 0, 1), 0), Fired: fired(self),
+			Plan: eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{again(self)}}},
+		{Cover: newCover("customer"), Pages: numbered(pages("o", 0, 1), 0), Fired: fired(other)},
+		{Cover: newCover("customer"), Pages: numbered(pages("l", 0, 1), 0),
+			Plan: eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{again(other)}}},
+	}
+	for i, r := range appendGroup(ctx, s, as) {
+		if r.Err != nil || len(r.Events) != 1 || (as[i].Fired != nil && !r.Removed) {
+			t.Fatalf("append %d: %d events, removed %v, %v", i, len(r.Events), r.Removed, r.Err)
+		}
+	}
+	ds, err := s.PendingDeadlines(ctx, "", 0)
+	must(t, err)
+	if len(ds) != 2 {
+		t.Fatalf("pending %v, want self and other rescheduled", ids(ds))
+	}
+	for _, d := range ds {
+		if !strings.HasSuffix(d.Key, ":again") || !d.Due.After(now) {
+			t.Fatalf("pending %s with key %q due %v; want the rescheduled one", d.ID, d.Key, d.Due)
+		}
 	}
 }
 
