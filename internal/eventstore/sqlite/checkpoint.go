@@ -30,6 +30,11 @@ const (
 	ckAppends = 256
 	// ckEvery is how often the checkpointer looks when not nudged.
 	ckEvery = time.Second
+	// ckGap is the least time from one checkpoint to the next: during a
+	// burst of appends (fired deadlines, a bulk import) a checkpoint every
+	// 256 appends would write the pages they share again and again, and
+	// fsync the file each time beside the writer's own fsyncs.
+	ckGap = 200 * time.Millisecond
 )
 
 // nudgeCheckpoint tells the checkpointer, from the writer goroutine, that
@@ -67,6 +72,11 @@ func (s *Store) checkpointer() {
 		// A failure (the file busy, full or gone) leaves the WAL to the
 		// next try and to the writer's autocheckpoint.
 		_ = checkpoint(s.ck)
+		select {
+		case <-s.closing:
+			return
+		case <-time.After(ckGap):
+		}
 	}
 }
 
