@@ -99,7 +99,8 @@ type Firer struct {
 
 	mu       sync.Mutex
 	held     map[int]*held
-	inflight map[string]bool
+	inflight map[string]int        // the deadlines under way, with their segments
+	underWay map[int]int           // how many are under way, by segment
 	toRemove []eventstore.Deadline // fired, to remove from the store
 	removing map[string]string     // their IDs → keys, until removed
 	// gone holds the fired deadlines removed from the store, with when
@@ -149,7 +150,7 @@ func NewFirer(store Store, replica *delivery.Replica, dispatch Dispatch, opts Op
 		opts.Observer = noObserver{}
 	}
 	return &Firer{store: store, replica: replica, dispatch: dispatch, opts: opts, log: log.With("component", "deadlines"),
-		held: map[int]*held{}, inflight: map[string]bool{}, removing: map[string]string{}, gone: map[string]goneDeadline{}, retryAt: map[string]retryState{}}, nil
+		held: map[int]*held{}, inflight: map[string]int{}, underWay: map[int]int{}, removing: map[string]string{}, gone: map[string]goneDeadline{}, retryAt: map[string]retryState{}}, nil
 }
 
 // FiredCount is how many deadlines this Firer dispatched (applied or
@@ -256,9 +257,13 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 	// still holds a batch of others, when there are. Else, with more under
 	// way than a batch, a read could return only those, and the others
 	// would wait for the next poll.
-	limit := f.opts.Batch + len(f.inflight) + len(f.removing)
+	limits := make(map[int]int, len(segs))
+	for s := range segs {
+		limits[s] = f.opts.Batch + f.underWay[s] + len(f.removing)
+	}
 	f.mu.Unlock()
 	for seg, l := range segs {
+		limit := limits[seg]
 		due, err := f.store.DueDeadlines(ctx, seg, l.Of, now, limit)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -279,7 +284,7 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 		if f.opts.FireGroup != nil {
 			var ready []eventstore.Deadline
 			for _, d := range due {
-				if f.start(d, now) {
+				if f.start(d, seg, now) {
 					ready = append(ready, d)
 				}
 			}
@@ -307,7 +312,7 @@ func (f *Firer) fireOnce(ctx context.Context, sem chan struct{}, wg *sync.WaitGr
 			continue
 		}
 		for _, d := range due {
-			if !f.start(d, now) {
+			if !f.start(d, seg, now) {
 				continue
 			}
 			started++
@@ -340,10 +345,10 @@ type goneDeadline struct {
 
 // start marks d in flight unless it is already, was fired and removed
 // since the read that returned it began (at now), or waits for a retry.
-func (f *Firer) start(d eventstore.Deadline, now time.Time) bool {
+func (f *Firer) start(d eventstore.Deadline, seg int, now time.Time) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.inflight[d.ID] || f.removing[d.ID] == d.Key {
+	if _, ok := f.inflight[d.ID]; ok || f.removing[d.ID] == d.Key {
 		return false // under way, or fired and being removed
 	}
 	if g, ok := f.gone[d.ID]; ok && g.key == d.Key && !g.at.Before(now) {
@@ -352,13 +357,19 @@ func (f *Firer) start(d eventstore.Deadline, now time.Time) bool {
 	if r, ok := f.retryAt[d.ID]; ok && now.Before(r.at) {
 		return false
 	}
-	f.inflight[d.ID] = true
+	f.inflight[d.ID] = seg
+	f.underWay[seg]++
 	return true
 }
 
 func (f *Firer) done(id string) {
 	f.mu.Lock()
-	delete(f.inflight, id)
+	if seg, ok := f.inflight[id]; ok {
+		delete(f.inflight, id)
+		if f.underWay[seg]--; f.underWay[seg] == 0 {
+			delete(f.underWay, seg)
+		}
+	}
 	f.mu.Unlock()
 }
 

@@ -316,7 +316,7 @@ func TestMoreUnderWayThanABatch(t *testing.T) {
 		return make([]deadline.Outcome, len(fs))
 	}
 	f, err := deadline.NewFirer(store, delivery.NewReplica(store, "r1", time.Second), nil,
-		deadline.Options{Segments: 1, Poll: time.Minute, Batch: 4, Group: 2, FireGroup: hold}, quiet)
+		deadline.Options{Segments: 4, Poll: time.Minute, Batch: 4, Group: 2, FireGroup: hold}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
