@@ -46,6 +46,14 @@ import (
 // appendSQL's page columns but the numbers). A column that is NULL for
 // every row may be sent as a NULL array: unnest pads it.
 //
+// A cover's next sequence is read from the sequences at or above the one
+// before the one wanted, and from all of them only when there are none
+// (a new cover, a conflict, unnumbered pages): the maximum of a range that
+// holds a sequence is the cover's. PostgreSQL's backward scan for a
+// maximum checks every entry of the cover on the index leaf it starts in
+// (up to a few hundred for a long aggregate) unless a lower bound stops
+// it: a quarter of the server's CPU for batches of 16 one-event appends.
+//
 // An append is stored when its cover's next sequence is the one its pages
 // need and, when it has a key, the key was inserted: no key of that ID is
 // stored, live or expired (keyed, told by the append's cover: a batch has
@@ -58,7 +66,9 @@ import (
 // unique violation when another transaction stored one of the sequences
 // meanwhile (lostRace: the batch is run again, against the new heads).
 const batchSQL = `WITH m AS (
-		SELECT m.*, COALESCE((SELECT MAX(e.sequence) + 1 FROM events e WHERE e.domain = m.domain AND e.aggregate_id = m.root), 0) AS next
+		SELECT m.*, COALESCE(
+			(SELECT MAX(e.sequence) + 1 FROM events e WHERE e.domain = m.domain AND e.aggregate_id = m.root AND e.sequence >= m.want - 1),
+			(SELECT MAX(e.sequence) + 1 FROM events e WHERE e.domain = m.domain AND e.aggregate_id = m.root), 0) AS next
 		FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[], $8::bigint[])
 			WITH ORDINALITY AS m (domain, root, first, n, want, key_id, fp, ttl, i)
 	), keyed AS (
