@@ -210,7 +210,7 @@ stop_epmd() {
 
 env_rabbitmq() {
   echo "export AMQP_TEST_URL=amqp://guest:guest@127.0.0.1:$RABBITMQ_TEST_PORT/"
-  echo "export AMQP_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR bash $SERVICES_SCRIPT rabbitmq'"
+  echo "export AMQP_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR RABBITMQ_TEST_PORT=$RABBITMQ_TEST_PORT RABBITMQ_TEST_DIST_PORT=$RABBITMQ_TEST_DIST_PORT RABBITMQ_TEST_EPMD_PORT=$RABBITMQ_TEST_EPMD_PORT bash $SERVICES_SCRIPT rabbitmq'"
 }
 
 # ---------------------------------------------------------------- NATS
@@ -246,7 +246,7 @@ stop_nats() {
 
 env_nats() {
   echo "export NATS_TEST_URL=nats://127.0.0.1:$NATS_TEST_PORT"
-  echo "export NATS_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR bash $SERVICES_SCRIPT nats'"
+  echo "export NATS_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR NATS_TEST_PORT=$NATS_TEST_PORT bash $SERVICES_SCRIPT nats'"
 }
 
 # ---------------------------------------------------------------- PostgreSQL
@@ -309,7 +309,7 @@ stop_postgres() {
 
 env_postgres() {
   echo "export POSTGRES_TEST_URL=postgres://postgres@127.0.0.1:$POSTGRES_TEST_PORT/postgres?sslmode=disable"
-  echo "export POSTGRES_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR bash $SERVICES_SCRIPT postgres'"
+  echo "export POSTGRES_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR POSTGRES_TEST_PORT=$POSTGRES_TEST_PORT bash $SERVICES_SCRIPT postgres'"
 }
 
 # ---------------------------------------------------------------- Redis
@@ -349,7 +349,7 @@ stop_redis() {
 
 env_redis() {
   echo "export REDIS_TEST_URL=redis://127.0.0.1:$REDIS_TEST_PORT/0"
-  echo "export REDIS_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR bash $SERVICES_SCRIPT redis'"
+  echo "export REDIS_TEST_RESTART='CI_SERVICES_DIR=$CI_SERVICES_DIR REDIS_TEST_PORT=$REDIS_TEST_PORT bash $SERVICES_SCRIPT redis'"
 }
 
 # ---------------------------------------------------------------- dispatch
