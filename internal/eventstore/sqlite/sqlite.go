@@ -61,7 +61,6 @@ type Store struct {
 	path    string
 	version int
 	w, r    *sql.DB // w: one connection, writes only; r: a pool of read-only connections
-	ck      *sql.DB // one connection, for checkpoints of the WAL (checkpoint.go)
 
 	head, putSnapshot *sql.Stmt // on w
 	pruneSnapshots    *sql.Stmt // on w
@@ -85,11 +84,6 @@ type Store struct {
 	closeErr  error
 
 	full atomic.Bool // a write failed for want of space; CheckSpace probes until it has room
-
-	ckNudge   chan struct{} // the writer's nudges to the checkpointer
-	ckPending int           // appends committed since the last nudge (the writer's)
-	ckDirty   atomic.Bool   // something was committed since the last checkpoint
-	ckStopped chan struct{} // closed when the checkpointer returns
 
 	watched  chan struct{} // closed when watch returns
 	notifyMu sync.Mutex
@@ -140,9 +134,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		watched: make(chan struct{}),
 		notify:  make(chan struct{}),
 		heads:   map[eventstore.Cover]uint32{},
-		ckNudge: make(chan struct{}, 1),
-
-		ckStopped: make(chan struct{}),
 	}
 	// Several processes opening a new file at once: one switches it to WAL
 	// and migrates it; SQLite may answer another SQLITE_BUSY meanwhile
@@ -160,7 +151,6 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	go s.run()
 	go s.watch()
-	go s.checkpointer()
 	return s, nil
 }
 
@@ -181,11 +171,8 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 	// temp_store: a statement of many rows (the fired deadlines'
 	// removal, a run's events and keys) keeps its statement journal, the
 	// pages to put back should it fail midway, in memory rather than in a
-	// temporary file written page by page. wal_autocheckpoint: the
-	// checkpointer keeps the WAL short (checkpoint.go); the writer's own
-	// commits checkpoint it only past writerCheckpointPages.
-	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "temp_store(MEMORY)",
-		fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages)}
+	// temporary file written page by page.
+	pragmas := []string{"journal_mode(WAL)", "synchronous(" + synchronous + ")", "temp_store(MEMORY)"}
 	if maxPages > 0 {
 		pragmas = append(pragmas, fmt.Sprintf("max_page_count(%d)", maxPages))
 	}
@@ -213,13 +200,6 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 	if err != nil {
 		return err
 	}
-	// The checkpointer's: the same synchronous mode as the writer's (a
-	// checkpoint fsyncs by it), never in a transaction.
-	s.ck, err = sql.Open("sqlite", dsn(s.path, url.Values{"_pragma": {"synchronous(" + synchronous + ")"}}))
-	if err != nil {
-		return err
-	}
-	s.ck.SetMaxOpenConns(1)
 	// Concurrent commands each hold a read connection for their load: a
 	// pool that keeps fewer idle than are busy at once closes connections
 	// on release and opens (and prepares statements on) new ones the next
@@ -309,7 +289,6 @@ func (s *Store) Close() error {
 		close(s.closing)
 		<-s.stopped
 		<-s.watched
-		<-s.ckStopped
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -317,7 +296,7 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
-	for _, db := range []*sql.DB{s.w, s.r, s.ck} {
+	for _, db := range []*sql.DB{s.w, s.r} {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}

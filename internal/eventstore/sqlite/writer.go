@@ -183,7 +183,6 @@ func (s *Store) commit(batch []*request) {
 	}
 	if err == nil {
 		s.signal()
-		s.nudgeCheckpoint(len(batch))
 	}
 	if err != nil && st == committing {
 		clear(s.heads) // the commit may have happened: heads are read again
