@@ -83,7 +83,7 @@ func TestEveryScenarioMeasuresSomething(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"evented/floor", "targets (SQLite, durable)", "writers=16/events=1"} {
+	for _, want := range []string{"evented/floor", "targets (SQLite, durable", "writers=16/events=1"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}
@@ -247,5 +247,16 @@ func testServerAppendFloor(t *testing.T, backend, env string) {
 	}
 	if floors != 4 {
 		t.Fatalf("%d %s append cases with a raw floor, want 4", floors, backend)
+	}
+	// PostgreSQL's group commit has a target of its own (issue 16): 16
+	// writers at 0.85 of the batched floor.
+	var checked []string
+	for _, tg := range rep.Targets {
+		if tg.Checked && strings.HasPrefix(tg.Name, "PostgreSQL ") {
+			checked = append(checked, tg.Name)
+		}
+	}
+	if want := backend == "postgres"; want != (len(checked) == 1) {
+		t.Errorf("PostgreSQL targets checked on %s: %q", backend, checked)
 	}
 }
