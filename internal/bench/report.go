@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -96,7 +97,13 @@ func checkTargets(rep *Report) []Target {
 			res.Checked = true
 			switch {
 			case t.ratio:
-				res.Got = fmt.Sprintf("%.2f (%s / %s %s)", m.Ratio, short(m.EventedMedian), short(m.FloorMedian), m.Name)
+				// Two digits, or three where two would round to the limit
+				// (0.7994 is not 0.80).
+				digits := 2
+				if math.Abs(m.Ratio-t.limit) < 0.005 {
+					digits = 3
+				}
+				res.Got = fmt.Sprintf("%.*f (%s / %s %s)", digits, m.Ratio, short(m.EventedMedian), short(m.FloorMedian), m.Name)
 				if t.atLeast {
 					res.Met = m.Ratio >= t.limit
 				} else {
