@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,5 +324,73 @@ func TestAStaleReadDoesNotFireAgain(t *testing.T) {
 	defer mu.Unlock()
 	if fired != 1 {
 		t.Fatalf("the deadline was handed to FireGroup %d times, want once", fired)
+	}
+}
+
+// countedReads counts the reads of due deadlines.
+type countedReads struct {
+	*memory.Store
+	reads atomic.Int64
+}
+
+func (s *countedReads) DueDeadlines(ctx context.Context, segment, of int, before time.Time, limit int) ([]eventstore.Deadline, error) {
+	s.reads.Add(1)
+	return s.Store.DueDeadlines(ctx, segment, of, before, limit)
+}
+
+// noHorizon is a store without EarliestDue.
+type noHorizon struct{ deadline.Store }
+
+// An idle firer over a store that tells its earliest due time reads no
+// segment while nothing is due within a poll, and still fires what
+// becomes due; without EarliestDue it reads every held segment at every
+// poll.
+func TestIdleFirerReadsNoSegment(t *testing.T) {
+	for _, horizon := range []bool{true, false} {
+		t.Run(map[bool]string{true: "EarliestDue", false: "without it"}[horizon], func(t *testing.T) {
+			cs := &countedReads{Store: memory.New()}
+			t.Cleanup(func() { cs.Close() })
+			var store deadline.Store = cs
+			if !horizon {
+				store = noHorizon{cs}
+			}
+			var fired atomic.Int64
+			dispatch := func(context.Context, business.CommandBook) error { fired.Add(1); return nil }
+			f, err := deadline.NewFirer(store, delivery.NewReplica(cs.Store, "r1", time.Second), dispatch, deadline.Options{Poll: 5 * time.Millisecond}, quiet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { f.Run(ctx); close(done) }()
+			t.Cleanup(func() { cancel(); <-done })
+			if !waitFor(5*time.Second, func() bool { return len(f.Held()) == 4 }) {
+				t.Fatalf("segments held: %v; want 4", f.Held())
+			}
+			ctx0 := context.Background()
+			cmd, _ := deadline.Encode(business.CommandBook{Cover: eventstore.Cover{Domain: "shop", Root: uuid.New()}, Pages: []business.Command{{TypeURL: "Expire"}}})
+			later := eventstore.Deadline{ID: "later", Due: time.Now().Add(time.Hour), Cover: eventstore.Cover{Domain: "shop", Root: uuid.New()}, Command: cmd, Key: deadline.Key("later", "c1")}
+			if err := cs.Schedule(ctx0, []eventstore.Deadline{later}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(20 * time.Millisecond) // a poll under way ends
+			before := cs.reads.Load()
+			time.Sleep(200 * time.Millisecond) // about 40 polls
+			idleReads := cs.reads.Load() - before
+			if horizon && idleReads != 0 {
+				t.Errorf("%d reads of due deadlines in 200 ms with nothing due for an hour; want none", idleReads)
+			}
+			if !horizon && idleReads < 8 {
+				t.Errorf("%d reads of due deadlines in 200 ms of 5 ms polls over 4 segments; want every poll to read", idleReads)
+			}
+			soon := later
+			soon.ID, soon.Key, soon.Due = "soon", deadline.Key("soon", "c1"), time.Now().Add(50*time.Millisecond)
+			if err := cs.Schedule(ctx0, []eventstore.Deadline{soon}); err != nil {
+				t.Fatal(err)
+			}
+			if !waitFor(5*time.Second, func() bool { return fired.Load() == 1 }) {
+				t.Fatalf("%d fired; want the deadline due soon", fired.Load())
+			}
+		})
 	}
 }

@@ -134,6 +134,17 @@ type DeadlineCounter interface {
 	CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error)
 }
 
+// DeadlineHorizon is the ability of a Deadlines to tell, from an index,
+// when its earliest pending deadline is due: a firer with nothing due
+// within its poll then reads none of its segments. Optional (callers find
+// it by type assertion); without it a firer reads every segment it holds
+// at every poll.
+type DeadlineHorizon interface {
+	// EarliestDue returns the earliest Due of the pending deadlines, and
+	// false when none is pending.
+	EarliestDue(ctx context.Context) (time.Time, bool, error)
+}
+
 // DeadlinePlan is what one reply does to deadlines: the ones to schedule
 // (replacing pending ones of the same IDs) and the IDs to cancel.
 type DeadlinePlan struct {

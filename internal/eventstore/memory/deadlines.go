@@ -148,6 +148,21 @@ func (s *Store) Fired(ctx context.Context, ds []eventstore.Deadline) error {
 
 var _ eventstore.DeadlineCounter = (*Store)(nil)
 
+// EarliestDue implements eventstore.DeadlineHorizon.
+func (s *Store) EarliestDue(ctx context.Context) (first time.Time, ok bool, err error) {
+	unlock, err := s.rlock(ctx)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	defer unlock()
+	for _, d := range s.deadlines {
+		if !ok || d.Due.Before(first) {
+			first, ok = d.Due, true
+		}
+	}
+	return first, ok, nil
+}
+
 // CountDeadlines implements eventstore.DeadlineCounter.
 func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {
 	unlock, err := s.rlock(ctx)

@@ -178,7 +178,26 @@ func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (
 	return out, rows.Err()
 }
 
-var _ eventstore.DeadlineCounter = (*Store)(nil)
+var (
+	_ eventstore.DeadlineCounter = (*Store)(nil)
+	_ eventstore.DeadlineHorizon = (*Store)(nil)
+)
+
+// EarliestDue implements eventstore.DeadlineHorizon: the first entry of
+// the (due, slot, id) index.
+func (s *Store) EarliestDue(ctx context.Context) (time.Time, bool, error) {
+	if s.closed.Load() {
+		return time.Time{}, false, eventstore.ErrClosed
+	}
+	var due *int64
+	if err := s.pool.QueryRow(ctx, `SELECT min(due) FROM deadlines`).Scan(&due); err != nil {
+		return time.Time{}, false, s.fail(err, "read the earliest deadline")
+	}
+	if due == nil {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, *due).UTC(), true, nil
+}
 
 // CountDeadlines implements eventstore.DeadlineCounter.
 func (s *Store) CountDeadlines(ctx context.Context, before time.Time) (pending, due int, err error) {

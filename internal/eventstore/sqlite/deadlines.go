@@ -329,7 +329,30 @@ func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (
 	return out, rows.Err()
 }
 
-var _ eventstore.DeadlineCounter = (*Store)(nil)
+var (
+	_ eventstore.DeadlineCounter = (*Store)(nil)
+	_ eventstore.DeadlineHorizon = (*Store)(nil)
+)
+
+// EarliestDue implements eventstore.DeadlineHorizon: the first entry of
+// the (due, slot) index.
+func (s *Store) EarliestDue(ctx context.Context) (time.Time, bool, error) {
+	if s.closed() {
+		return time.Time{}, false, eventstore.ErrClosed
+	}
+	st, err := s.sized.get(ctx, s.r, `SELECT min(due) FROM deadlines`)
+	if err != nil {
+		return time.Time{}, false, s.fail(err, "read the earliest deadline")
+	}
+	var due sql.NullInt64
+	if err := st.QueryRowContext(ctx).Scan(&due); err != nil {
+		return time.Time{}, false, s.fail(err, "read the earliest deadline")
+	}
+	if !due.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.Unix(0, due.Int64).UTC(), true, nil
+}
 
 // CountDeadlines implements eventstore.DeadlineCounter: one query, the due
 // ones counted through the index on due.

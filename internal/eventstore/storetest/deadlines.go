@@ -45,6 +45,7 @@ func RunDeadlines(t *testing.T, open func(t *testing.T) DeadlineStore, reopen fu
 		{"AppendSchedulingInvalidStoresNothing", testAppendSchedulingInvalid},
 		{"AppendSchedulingVisibleTogether", testAppendSchedulingTogether},
 		{"Count", testDeadlineCount},
+		{"EarliestDue", testEarliestDue},
 		{"AppendGroupStoresEach", testAppendGroup},
 		{"AppendGroupSettlesEachAlone", testAppendGroupAlone},
 		{"AppendGroupOneCoverInOrder", testAppendGroupOneCover},
@@ -507,6 +508,51 @@ func testDeadlineCount(t *testing.T, ctx context.Context, s DeadlineStore) {
 	}
 	if pending, due, err = c.CountDeadlines(ctx, now); err != nil || pending != 2 || due != 1 {
 		t.Fatalf("after a cancel: %d pending, %d due, %v; want 2 and 1", pending, due, err)
+	}
+}
+
+// EarliestDue follows what is pending: none, the earliest of several,
+// the next once it is cancelled or fired.
+func testEarliestDue(t *testing.T, ctx context.Context, s DeadlineStore) {
+	h, ok := s.(eventstore.DeadlineHorizon)
+	if !ok {
+		t.Skipf("%T reads every held segment at every poll", s)
+	}
+	earliest := func() (time.Time, bool) {
+		t.Helper()
+		first, ok, err := h.EarliestDue(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return first, ok
+	}
+	if first, ok := earliest(); ok {
+		t.Fatalf("EarliestDue of no deadline = %v, true", first)
+	}
+	now := time.Now().Truncate(time.Microsecond)
+	must(t, s.Schedule(ctx, []eventstore.Deadline{deadline("later", now.Add(time.Hour)), deadline("first", now.Add(-time.Minute)), deadline("soon", now.Add(time.Second))}))
+	if first, ok := earliest(); !ok || !first.Equal(now.Add(-time.Minute)) {
+		t.Fatalf("EarliestDue = %v, %v; want %v", first, ok, now.Add(-time.Minute))
+	}
+	if _, err := s.Cancel(ctx, []string{"first"}); err != nil {
+		t.Fatal(err)
+	}
+	if first, ok := earliest(); !ok || !first.Equal(now.Add(time.Second)) {
+		t.Fatalf("after a cancel: EarliestDue = %v, %v; want %v", first, ok, now.Add(time.Second))
+	}
+	due, err := s.DueDeadlines(ctx, 0, 1, now.Add(time.Minute), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("DueDeadlines = %v, %v; want soon", due, err)
+	}
+	must(t, s.Fired(ctx, due))
+	if first, ok := earliest(); !ok || !first.Equal(now.Add(time.Hour)) {
+		t.Fatalf("after a firing: EarliestDue = %v, %v; want %v", first, ok, now.Add(time.Hour))
+	}
+	if _, err := s.Cancel(ctx, []string{"later"}); err != nil {
+		t.Fatal(err)
+	}
+	if first, ok := earliest(); ok {
+		t.Fatalf("EarliestDue of none left = %v, true", first)
 	}
 }
 
