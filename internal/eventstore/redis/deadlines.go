@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -305,7 +306,41 @@ func sortLimit(ds []eventstore.Deadline, limit int) []eventstore.Deadline {
 	return ds
 }
 
-var _ eventstore.DeadlineCounter = (*Store)(nil)
+var (
+	_ eventstore.DeadlineCounter = (*Store)(nil)
+	_ eventstore.DeadlineHorizon = (*Store)(nil)
+)
+
+// earliestScript: KEYS deadlines (the hash, for the script's key list);
+// ARGV prefix of the slot sets, number of slots. Returns the lowest score
+// of the slot sets (Unix µs), or nil when all are empty.
+var earliestScript = goredis.NewScript(`
+local first = false
+for slot = 0, tonumber(ARGV[2]) - 1 do
+	local r = redis.call('ZRANGE', ARGV[1] .. slot, 0, 0, 'WITHSCORES')
+	if r[2] then
+		local score = tonumber(r[2])
+		if not first or score < first then first = score end
+	end
+end
+return first`)
+
+// EarliestDue implements eventstore.DeadlineHorizon: the first member of
+// each slot's sorted set, in one script call. The time is the score's, to
+// the microsecond.
+func (s *Store) EarliestDue(ctx context.Context) (time.Time, bool, error) {
+	if s.closed.Load() {
+		return time.Time{}, false, eventstore.ErrClosed
+	}
+	us, err := earliestScript.Run(ctx, s.c, []string{s.k.deadlines()}, s.k.prefix+"deadlines:", eventstore.DeadlineSlots).Int64()
+	if errors.Is(err, goredis.Nil) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, s.fail(err, "read the earliest deadline")
+	}
+	return time.UnixMicro(us).UTC(), true, nil
+}
 
 // CountDeadlines implements eventstore.DeadlineCounter: HLEN of the
 // deadlines hash, and ZCOUNT of every slot's set, in one pipeline.
