@@ -146,8 +146,10 @@ type Deadlines struct {
 	// ID; each segment is fired by the replica holding its lease
 	// (delivery.lease_ttl).
 	Segments int `yaml:"segments"`
-	// Poll is how often the held segments are read for due deadlines; one
-	// pending at a read and due before the next is fired at its due time.
+	// Poll is how often the firer looks for due deadlines (the store's
+	// earliest due time first, then the held segments when something is
+	// due); one pending at a look and due before the next is fired at its
+	// due time.
 	Poll time.Duration `yaml:"poll"`
 	// Batch is how many due deadlines one read returns.
 	Batch int `yaml:"batch"`

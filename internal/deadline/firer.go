@@ -27,7 +27,8 @@ type Options struct {
 	// replica that dies leaves its segments to the others after it (0
 	// means 10s).
 	LeaseTTL time.Duration
-	// Poll is how often the held segments are read for due deadlines
+	// Poll is how often the firer looks for due deadlines (the store's
+	// earliest due time, then the held segments when something is due)
 	// (0 means 100ms): the firing delay is at most about this plus the
 	// command's own time. A segment found with nothing due is also asked
 	// for its next deadline due within Poll, and read again at that
