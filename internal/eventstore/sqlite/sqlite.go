@@ -69,8 +69,16 @@ type Store struct {
 	purgeAfter        time.Time // the writer purges expired keys from then on
 	keyLookup         *sql.Stmt // on r
 
-	// Owned by the writer goroutine: the next sequence of recently written
-	// covers, valid while PRAGMA data_version stays seenVersion.
+	// writing is held by whoever writes a batch of appends: the writer
+	// goroutine, or a caller writing its own append (see inline). What
+	// follows up to seenVersion, and purgeAfter above, belong to its holder.
+	writing sync.Mutex
+	// lastBatch is how many appends the latest batch held; singles how many
+	// batches in a row held one.
+	lastBatch, singles atomic.Int32
+	inlined            atomic.Int64 // appends written by their callers (tests)
+	// The next sequence of recently written covers, valid while PRAGMA
+	// data_version stays seenVersion.
 	heads                             map[eventstore.Cover]uint32
 	seenVersion                       int64
 	read, roots, rootsAfter, snapshot *sql.Stmt  // on r
@@ -288,6 +296,8 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		<-s.stopped
+		s.writing.Lock() // an inline append under way ends first; later ones see closing
+		defer s.writing.Unlock()
 		<-s.watched
 		s.closeErr = s.closeDBs()
 	})
