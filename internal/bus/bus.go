@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode"
 
 	"github.com/evented/evented/internal/eventstore"
@@ -63,6 +64,16 @@ type Publisher interface {
 	// Close releases the publisher; it is idempotent. Publish after Close
 	// returns ErrClosed.
 	Close() error
+}
+
+// SelfTimed is implemented by a Publisher whose Publish gives up by
+// itself: it fails with ErrUnavailable when the broker has not confirmed a
+// book within AckTimeout, even under a context without a deadline. A
+// caller whose own bound is no shorter needs no deadline per book (a
+// context and a timer each, about a twentieth of the relay's CPU per book
+// on NATS).
+type SelfTimed interface {
+	AckTimeout() time.Duration
 }
 
 // Subscriber opens durable, named subscriptions.

@@ -118,7 +118,8 @@ type Delivery struct {
 	// doubles from BackoffMin with jitter.
 	BackoffMin time.Duration `yaml:"backoff_min"`
 	BackoffMax time.Duration `yaml:"backoff_max"`
-	// Timeout is the deadline of one call to a projector or saga.
+	// Timeout is the deadline of one call to a projector or saga, and of one
+	// publish of the bus relay (until the broker confirms the book).
 	Timeout time.Duration `yaml:"timeout"`
 	// Workers is how many aggregates each subscriber is delivered
 	// concurrently.

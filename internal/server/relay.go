@@ -21,13 +21,14 @@ const RelayName = "bus"
 
 // buses lists the bus types this binary knows, by bus.type ("none" has no
 // relay).
-var buses = map[string]func(cfg config.Bus, log *slog.Logger) (bus.Publisher, error){
-	"inprocess": func(config.Bus, *slog.Logger) (bus.Publisher, error) { return inprocess.New(), nil },
-	"amqp": func(cfg config.Bus, log *slog.Logger) (bus.Publisher, error) {
-		return amqp.New(cfg.URL, amqp.Options{Logger: log.With("component", "bus")})
+var buses = map[string]func(cfg config.Config, log *slog.Logger) (bus.Publisher, error){
+	"inprocess": func(config.Config, *slog.Logger) (bus.Publisher, error) { return inprocess.New(), nil },
+	"amqp": func(cfg config.Config, log *slog.Logger) (bus.Publisher, error) {
+		return amqp.New(cfg.Bus.URL, amqp.Options{Logger: log.With("component", "bus")})
 	},
-	"nats": func(cfg config.Bus, log *slog.Logger) (bus.Publisher, error) {
-		return nats.New(cfg.URL, nats.Options{Logger: log.With("component", "bus")})
+	"nats": func(cfg config.Config, log *slog.Logger) (bus.Publisher, error) {
+		// Its publishes time out by themselves at the relay's bound.
+		return nats.New(cfg.Bus.URL, nats.Options{AckTimeout: cfg.Delivery.Timeout, Logger: log.With("component", "bus")})
 	},
 }
 
@@ -69,13 +70,19 @@ const DefaultInFlight = 256
 type relay struct {
 	pub     bus.Publisher
 	timeout time.Duration
+	// selfTimed: pub fails a publish by itself within timeout (see
+	// bus.SelfTimed), so Deliver sets no deadline of its own.
+	selfTimed bool
 }
 
 func (relay) Name() string { return RelayName }
 
 func (r relay) Deliver(ctx context.Context, book eventstore.Book, _ bool) (delivery.Outcome, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
+	if !r.selfTimed {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
 	err := r.pub.Publish(ctx, book)
 	if errors.Is(err, bus.ErrTooLarge) {
 		return delivery.Outcome{}, tooLarge{err}
@@ -98,7 +105,9 @@ func NewRelay(pub bus.Publisher, cfg config.Config) (delivery.Consumer, delivery
 	if inFlight <= 0 {
 		inFlight = DefaultInFlight
 	}
-	return relay{pub: pub, timeout: d.Timeout}, delivery.Options{
+	t, ok := pub.(bus.SelfTimed)
+	selfTimed := ok && t.AckTimeout() <= d.Timeout
+	return relay{pub: pub, timeout: d.Timeout, selfTimed: selfTimed}, delivery.Options{
 		MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax,
 		Workers: max(inFlight, d.Workers), Segments: d.Segments, LeaseTTL: d.LeaseTTL, MaxBookBytes: d.MaxBookBytes,
 	}

@@ -512,7 +512,7 @@ func (s *Server) subscriptions(dispatch delivery.Dispatcher) (*delivery.Hub, err
 		if !ok {
 			return nil, fmt.Errorf("bus.type %q is not available in this build", s.cfg.Bus.Type)
 		}
-		pub, err := open(s.cfg.Bus, s.log)
+		pub, err := open(s.cfg, s.log)
 		if err != nil {
 			return nil, fmt.Errorf("bus %s: %w", s.cfg.Bus.Type, err)
 		}

@@ -553,6 +553,24 @@ func testNetworkFaults(t *testing.T, ctx context.Context, e *env) {
 		t.Fatalf("Publish during the partition took %v, more than its context's %v", took, bound)
 	}
 	t.Logf("Publish during the partition: %v", err)
+	if st, ok := client.(bus.SelfTimed); ok {
+		// It gives up by itself, within its AckTimeout, with no deadline
+		// of its caller's to end it (the relay sets none for it).
+		// (A far deadline, so that a Publish that would wait for ever
+		// fails this test instead of hanging it.)
+		far, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.AckTimeout()+5*time.Second)
+		start := time.Now()
+		err := e.tryPublish(far, client, book(c, 1, 1))
+		took := time.Since(start)
+		cancel()
+		if !errors.Is(err, bus.ErrUnavailable) {
+			t.Fatalf("Publish without a deadline during the partition: %v after %v; want ErrUnavailable", err, took)
+		}
+		if limit := st.AckTimeout() + time.Second; took > limit {
+			t.Fatalf("Publish without a deadline during the partition took %v; want it to give up within its AckTimeout %v", took, st.AckTimeout())
+		}
+		t.Logf("Publish without a deadline during the partition gave up after %v: %v", took, err)
+	}
 
 	p.cut()
 	deadline := time.Now().Add(30 * time.Second)

@@ -62,6 +62,10 @@ type Options struct {
 	// server delivers it again; default 30s. It is fixed when a
 	// subscription is created.
 	AckWait time.Duration
+	// AckTimeout is how long Publish waits for the stream's ack before it
+	// fails (ErrUnavailable), whatever its context says; default 10s, the
+	// default of delivery.timeout, which bounds the relay's publishes.
+	AckTimeout time.Duration
 	// Logger receives disconnections and reconnections; default none.
 	Logger *slog.Logger
 }
@@ -92,6 +96,9 @@ func New(url string, opts Options) (*Bus, error) {
 	if opts.AckWait <= 0 {
 		opts.AckWait = 30 * time.Second
 	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = 10 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -113,7 +120,7 @@ func New(url string, opts Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats bus: %w", err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(asyncAckTimeout), jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(opts.AckTimeout), jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats bus: %w", err)
@@ -196,7 +203,7 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 	case err := <-ack.Err():
 		return fail(err)
 	case <-ctx.Done():
-		// The library forgets the future after asyncAckTimeout.
+		// The library forgets the future after Options.AckTimeout.
 		return fail(fmt.Errorf("no ack: %w", ctx.Err()))
 	}
 }
@@ -205,10 +212,6 @@ func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
 // Publish waits (up to the library's stall wait, then fails and is
 // retried). Above the relay's bus.in_flight bound.
 const asyncMaxPending = 8192
-
-// asyncAckTimeout is how long the client keeps waiting for the ack of a
-// book whose Publish gave up (its context ended) before dropping it.
-const asyncAckTimeout = time.Minute
 
 // Message is what Publish sends for book (the layout above), and its
 // message id (the Nats-Msg-Id header Publish sets). Exported for the relay
@@ -226,6 +229,10 @@ func Message(book eventstore.Book) (msg *nats.Msg, id string, err error) {
 		Header:  nats.Header{"Content-Type": []string{contentType}},
 	}, id, nil
 }
+
+// AckTimeout implements bus.SelfTimed: the client library fails a
+// publish whose ack has not come within Options.AckTimeout.
+func (b *Bus) AckTimeout() time.Duration { return b.opts.AckTimeout }
 
 // MaxPayload is the largest message the connected server accepts (0 when
 // not connected); the relay cuts its books below it.

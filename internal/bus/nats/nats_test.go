@@ -11,11 +11,12 @@ import (
 
 // open returns a client of the server at NATS_TEST_URL, closed at the end
 // of the test. AckWait is short so that a book left unacked across a server
-// restart comes back within the restart test's patience.
+// restart comes back within the restart test's patience; AckTimeout so
+// that a publish nobody acks gives up within the network-fault test's.
 func open(t testing.TB) *nats.Bus { return openURL(t, bustest.URL(t, "NATS_TEST_URL")) }
 
 func openURL(t testing.TB, url string) *nats.Bus {
-	b, err := nats.New(url, nats.Options{AckWait: 5 * time.Second})
+	b, err := nats.New(url, nats.Options{AckWait: 5 * time.Second, AckTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
