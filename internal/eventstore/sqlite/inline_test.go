@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"errors"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -74,6 +76,53 @@ func TestInlineOnlyWhenAlone(t *testing.T) {
 			if e.Sequence != uint32(i) {
 				t.Fatalf("cover %d: event %d has sequence %d", w, i, e.Sequence)
 			}
+		}
+	}
+}
+
+// TestCloseDuringInlineAppends closes the store while a lone writer's
+// appends are written by the writer itself (inline): each append is either
+// acknowledged and stored, or fails with ErrClosed and is not stored.
+func TestCloseDuringInlineAppends(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "events.db")
+	for round := range 20 {
+		s, err := Open(ctx, path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cover := eventstore.Cover{Domain: "d", Root: uuid.New()}
+		var acked uint32
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for seq := uint32(0); ; seq++ {
+				_, err := s.Append(ctx, cover, []eventstore.Page{{HasNum: true, Num: seq, TypeURL: "t"}})
+				if errors.Is(err, eventstore.ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Errorf("round %d: append %d: %v; want it stored or ErrClosed", round, seq, err)
+					return
+				}
+				acked++
+			}
+		}()
+		for s.inlined.Load() < 5 {
+			time.Sleep(time.Millisecond)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		s, err = Open(ctx, path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, err := s.Read(ctx, cover, 0, 0)
+		s.Close()
+		if err != nil || uint32(len(events)) != acked {
+			t.Fatalf("round %d: %d events stored (%v); %d acknowledged", round, len(events), err, acked)
 		}
 	}
 }
