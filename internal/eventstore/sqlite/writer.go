@@ -90,8 +90,7 @@ func (s *Store) inline(r *request) (result, bool) {
 	r.state.Store(taken)
 	s.inlined.Add(1)
 	s.counted(1)
-	s.commit([]*request{r})
-	return <-r.done, true
+	return s.commit([]*request{r})[0], true
 }
 
 // inlineAfter is how many batches of one append in a row let a caller
@@ -164,10 +163,12 @@ func (s *Store) run() {
 			}
 		}
 		s.counted(len(batch))
+		var results []result
 		if len(batch) > 0 {
-			s.commit(batch)
+			results = s.commit(batch)
 		}
 		s.writing.Unlock()
+		answer(batch, results)
 	}
 }
 
@@ -218,18 +219,20 @@ func (r *request) take(batch []*request) []*request {
 // appends is answered with an *eventstore.InDoubtError, never applied again
 // (unless the COMMIT failed with SQLITE_FULL: then its last WAL frame, the
 // commit mark, was never written, and it is eventstore.ErrFull).
-func (s *Store) commit(batch []*request) {
+func (s *Store) commit(batch []*request) []result {
 	results, st, err := s.apply(batch)
 	if err != nil && st == midway && len(batch) > 1 {
+		results = results[:0]
 		for _, r := range batch {
-			s.commit([]*request{r})
+			results = append(results, s.commit([]*request{r})...)
 		}
-		return
+		return results
 	}
 	if err == nil {
 		s.signal()
+		return results
 	}
-	if err != nil && st == committing {
+	if st == committing {
 		clear(s.heads) // the commit may have happened: heads are read again
 		if isFull(err) {
 			// The WAL got none or part of the transaction's frames, never
@@ -239,15 +242,23 @@ func (s *Store) commit(batch []*request) {
 			_, _ = s.w.Exec("ROLLBACK") // fails when SQLite rolled back itself
 		}
 	}
+	results = make([]result, len(batch))
 	for i, r := range batch {
-		switch {
-		case err != nil && st == committing && !s.closed() && !isFull(err):
-			r.done <- result{err: &eventstore.InDoubtError{Op: fmt.Sprintf("sqlite: append to %s: commit", r.cover), Err: err}}
-		case err != nil:
-			r.done <- result{err: s.fail(err, "append to %s", r.cover)}
-		default:
-			r.done <- results[i]
+		if st == committing && !s.closed() && !isFull(err) {
+			results[i] = result{err: &eventstore.InDoubtError{Op: fmt.Sprintf("sqlite: append to %s: commit", r.cover), Err: err}}
+		} else {
+			results[i] = result{err: s.fail(err, "append to %s", r.cover)}
 		}
+	}
+	return results
+}
+
+// answer hands each request of batch its result, once the batch is no
+// longer being written (s.writing released): a caller answered may write
+// its next append itself at once (see inline).
+func answer(batch []*request, results []result) {
+	for i, r := range batch {
+		r.done <- results[i]
 	}
 }
 
