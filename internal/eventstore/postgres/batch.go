@@ -316,6 +316,7 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 		return each(func(*pending) batched { return batched{err: eventstore.ErrClosed} })
 	}
 	sql, args, wants := batchArgs(batch)
+	fast := s.fastArgs(batch)
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		// Nothing was sent.
@@ -355,12 +356,37 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 		}
 		return nil
 	}
+	queryFast := func() error {
+		if err := conn.QueryRow(ctx, fast.sql, fast.args...).Scan(&stored, &now); err != nil {
+			return err
+		}
+		for i, next := range fast.nexts {
+			answers[i] = answer{next: next}
+		}
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			s.forgetHeads(batch) // the commit may have happened
+		}
+	}()
 	for attempt := 1; ; attempt++ {
-		err := query()
+		if fast != nil {
+			err = queryFast()
+		} else {
+			err = query()
+		}
 		if err == nil {
 			break
 		}
 		switch {
+		case fast != nil && lostRace(err):
+			// A head was behind: another process (or a lone append)
+			// stored to one of the covers since. Read them.
+			s.forgetHeads(batch)
+			fast = nil
+			s.staleHeads.Add(1)
+			continue
 		case lostRace(err) && attempt < maxContention:
 			// Another transaction took sequences of an append of the
 			// batch between the read of its head and the insert: read
@@ -405,11 +431,24 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 	if stored != want {
 		// Cannot be: the statement inserts all the pages of the appends
 		// it answers as stored, or fails.
-		err := fmt.Errorf("postgres: a batch of %d appends stored %d events; want %d", len(batch), stored, want)
+		err = fmt.Errorf("postgres: a batch of %d appends stored %d events; want %d", len(batch), stored, want)
 		for i := range out {
 			if out[i].err == nil && !out[i].alone {
 				out[i] = batched{err: err}
 			}
+		}
+		return out
+	}
+	if fast != nil {
+		s.fastBatches.Add(1)
+	}
+	for i, p := range batch {
+		switch {
+		case out[i].alone:
+		case out[i].err == nil:
+			s.learnHead(p.cover, answers[i].next+int64(len(p.pages)))
+		case wants[i] != nil:
+			s.learnHead(p.cover, answers[i].next) // its conflict: the head as read
 		}
 	}
 	s.signal()
@@ -527,4 +566,123 @@ func want(pages []eventstore.Page) *int64 {
 		*w = -1
 	}
 	return w
+}
+
+// The writer keeps the next sequence of the covers it stored to (heads),
+// so that a batch whose every append is one it can place from there, with
+// no key, is stored by fastSQL: its rows inserted as they are, without
+// reading a head. Sequences only grow, so a head kept is the cover's or
+// behind it, never ahead: when another process (or a lone append) stored
+// to the cover since, the insert of a sequence now taken fails with the
+// primary key's unique violation, nothing is stored, and the batch is run
+// again by batchSQL, which reads the heads. An append whose numbered
+// pages do not start at the head kept goes by batchSQL too, which tells a
+// conflict from a head that is behind. Positions still follow sequences:
+// a head kept comes from a transaction that committed before this one
+// began, hence took a lower transaction id.
+//
+// Saved: the head lookups and the statement around them, about 0.1 ms of
+// the server's time for 16 one-event appends, a sixth of their batch.
+
+// fastSQL stores the pages of a batch at the sequences given ($1 domains,
+// $2 roots, $3 sequences, $4 type URLs, $5 payloads, one per page, then
+// $6 their times and $7… their causes, NULL arrays when no page has one)
+// and answers how many events it stored and the transaction's time.
+const fastSQL = `WITH stored AS (
+		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at, ` + causeColumns + `)
+		SELECT o - 1, d, r, q, t, p, COALESCE(c, now()), correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version
+		FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::bytea[], $6::timestamptz[],
+				$7::text[], $8::text[], $9::text[], $10::uuid[], $11::bigint[], $12::bigint[], $13::bigint[])
+			WITH ORDINALITY AS u (d, r, q, t, p, c, correlation_id, command_id, cause_domain, cause_root, cause_sequence, depth, schema_version, o)
+		RETURNING 1
+	)
+	SELECT count(*), now() FROM stored`
+
+// plainFastSQL is fastSQL for pages that record no time, cause or schema
+// version: fewer columns for the server to fill.
+const plainFastSQL = `WITH stored AS (
+		INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at)
+		SELECT o - 1, d, r, q, t, p, now()
+		FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u (d, r, q, t, p, o)
+		RETURNING 1
+	)
+	SELECT count(*), now() FROM stored`
+
+// maxHeads bounds the heads the writer keeps; past it, it forgets them all.
+const maxHeads = 1 << 16
+
+// fast is a batch stored by fastSQL: the statement, its parameters and
+// the next sequence of each append's cover.
+type fast struct {
+	sql   string
+	args  []any
+	nexts []int64
+}
+
+// fastArgs returns the fastSQL statement for batch, or nil when it is to
+// go by batchSQL: an append has a key, or its cover's head is not kept,
+// or its numbered pages do not start there.
+func (s *Store) fastArgs(batch []*pending) *fast {
+	events := 0
+	nexts := make([]int64, len(batch))
+	for i, p := range batch {
+		next, ok := s.heads[p.cover]
+		if !ok || p.key != nil {
+			return nil
+		}
+		if w := want(p.pages); w != nil && *w != next {
+			return nil
+		}
+		nexts[i] = next
+		events += len(p.pages)
+	}
+	domains, roots, seqs := make([]string, 0, events), make([][16]byte, 0, events), make([]int64, 0, events)
+	typeURLs, payloads := make([]string, 0, events), make([][]byte, 0, events)
+	var times []*time.Time
+	anyCause := false
+	for i, p := range batch {
+		for k, pg := range p.pages {
+			domains, roots, seqs = append(domains, p.cover.Domain), append(roots, p.cover.Root), append(seqs, nexts[i]+int64(k))
+			typeURLs, payloads = append(typeURLs, pg.TypeURL), append(payloads, bytea(pg.Payload))
+			if !pg.CreatedAt.IsZero() && times == nil {
+				times = make([]*time.Time, events)
+			}
+			if !pg.Cause.IsZero() || pg.SchemaVersion > 0 {
+				anyCause = true
+			}
+		}
+	}
+	args := []any{domains, roots, seqs, typeURLs, payloads}
+	if times == nil && !anyCause {
+		return &fast{sql: plainFastSQL, args: args, nexts: nexts}
+	}
+	all := make([]eventstore.Page, 0, events)
+	for _, p := range batch {
+		all = append(all, p.pages...)
+	}
+	if times != nil {
+		for j, pg := range all {
+			times[j] = timeOrNull(pg.CreatedAt)
+		}
+	}
+	causes := []any{nil, nil, nil, nil, nil, nil, nil}
+	if anyCause {
+		causes = newCauseArrays(all).args()
+	}
+	return &fast{sql: fastSQL, args: append(append(args, times), causes...), nexts: nexts}
+}
+
+// learnHead records next as the next sequence of cover.
+func (s *Store) learnHead(cover eventstore.Cover, next int64) {
+	if len(s.heads) >= maxHeads {
+		clear(s.heads)
+	}
+	s.heads[cover] = next
+}
+
+// forgetHeads drops the heads of the covers of batch.
+func (s *Store) forgetHeads(batch []*pending) {
+	for _, p := range batch {
+		delete(s.heads, p.cover)
+	}
 }

@@ -299,3 +299,75 @@ func TestGroupCommitRejectedFailsAlone(t *testing.T) {
 		}
 	}
 }
+
+// A store's writer keeps the heads of the covers it stored to and places
+// the next appends from there, without reading them; another process
+// storing to the same cover meanwhile makes those heads behind, and the
+// append is then placed from the heads as read: unnumbered pages after the
+// other process's events, numbered ones that no longer fit refused with
+// the ConflictError a fresh store would answer. Positions follow sequences
+// either way.
+func TestHeadsKeptBehindAnotherProcess(t *testing.T) {
+	url := freshSchema(t)
+	a, b := open(t, url), open(t, url)
+	ctx := t.Context()
+	x := eventstore.Cover{Domain: "heads", Root: uuid.New()}
+	numbered := func(n uint32) []eventstore.Page {
+		return []eventstore.Page{{HasNum: true, Num: n, TypeURL: "t", Payload: []byte{byte(n)}}}
+	}
+	appendAt := func(s *postgres.Store, pages []eventstore.Page, want uint32) {
+		t.Helper()
+		events, err := s.Append(ctx, x, pages)
+		if err != nil || len(events) != 1 || events[0].Sequence != want {
+			t.Fatalf("append: %v, %v; want it stored at %d", events, err, want)
+		}
+	}
+	counts := func(what string, fast, stale int64) {
+		t.Helper()
+		if got, gotStale := postgres.FastBatches(a), postgres.StaleHeads(a); got != fast || gotStale != stale {
+			t.Fatalf("%s: %d batches stored from kept heads, %d found one behind; want %d and %d", what, got, gotStale, fast, stale)
+		}
+	}
+	appendAt(a, numbered(0), 0) // the head read, and kept
+	appendAt(a, numbered(1), 1)
+	counts("after two appends", 1, 0)
+
+	appendAt(b, numbered(2), 2) // a's head of x is behind now
+	appendAt(a, []eventstore.Page{{TypeURL: "t"}}, 3)
+	counts("unnumbered behind the other store's", 1, 1)
+
+	appendAt(b, numbered(4), 4)
+	_, err := a.Append(ctx, x, numbered(4)) // fits a's head kept, not the cover's
+	var conflict *eventstore.ConflictError
+	if !errors.As(err, &conflict) || conflict.Expected != 4 || conflict.Actual != 5 {
+		t.Fatalf("numbered at a head kept behind: %v; want a ConflictError (expected 4, actual 5)", err)
+	}
+	counts("a conflict behind the other store's", 1, 2)
+
+	// Ahead of the head kept: never placed from it.
+	if _, err := a.Append(ctx, x, numbered(7)); !errors.As(err, &conflict) || conflict.Expected != 7 || conflict.Actual != 5 {
+		t.Fatalf("numbered past the head: %v; want a ConflictError (expected 7, actual 5)", err)
+	}
+	appendAt(a, numbered(5), 5)
+	counts("after the conflicts", 2, 2)
+
+	rows, err := admin(t, url).Query(ctx, `SELECT sequence, position FROM events WHERE aggregate_id = $1 ORDER BY sequence`, x.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var seq, last, n int64 = 0, -1, 0
+	for ; rows.Next(); n++ {
+		var pos int64
+		if err := rows.Scan(&seq, &pos); err != nil {
+			t.Fatal(err)
+		}
+		if seq != n || pos <= last {
+			t.Fatalf("event %d: sequence %d at position %d after %d; want sequences from 0 in increasing positions", n, seq, pos, last)
+		}
+		last = pos
+	}
+	if n != 6 {
+		t.Fatalf("%d events stored; want 6", n)
+	}
+}

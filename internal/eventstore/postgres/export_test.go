@@ -10,3 +10,11 @@ func FailWithDiskFull(s *Store) error {
 
 // Queued is how many appends wait in the queue of s's writer.
 func Queued(s *Store) int { return len(s.appends) }
+
+// FastBatches is how many batches s stored from the heads its writer
+// keeps, without reading them.
+func FastBatches(s *Store) int64 { return s.fastBatches.Load() }
+
+// StaleHeads is how many of those found a head kept behind the cover's and
+// were run again, reading the heads.
+func StaleHeads(s *Store) int64 { return s.staleHeads.Load() }

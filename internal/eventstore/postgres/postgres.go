@@ -144,6 +144,11 @@ type Store struct {
 	appends    chan *pending // to the writer (see batch.go)
 	stopped    chan struct{} // closed when the writer has stopped
 	purgeAfter time.Time     // when the writer purges expired keys next
+	// heads are the next sequences of covers the writer stored to (see
+	// fastSQL); only the writer uses them.
+	heads       map[eventstore.Cover]int64
+	fastBatches atomic.Int64 // batches stored by fastSQL (tests)
+	staleHeads  atomic.Int64 // fastSQL batches that found a head behind (tests)
 }
 
 var (
@@ -217,7 +222,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	s := &Store{pool: pool, log: o.log, notify: make(chan struct{}), dirty: make(chan struct{}, 1),
-		appends: make(chan *pending, queueLen), stopped: make(chan struct{})}
+		appends: make(chan *pending, queueLen), stopped: make(chan struct{}), heads: map[eventstore.Cover]int64{}}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	if err := connect(ctx, pool, o.connectRetry, o.log.With("component", "postgres", "server", where)); err != nil {
 		pool.Close()
