@@ -69,7 +69,18 @@ const batchSQL = `WITH m AS (
 		SELECT m.*, ` + headSQL + ` AS next
 		FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[], $8::bigint[])
 			WITH ORDINALITY AS m (domain, root, first, n, want, key_id, fp, ttl, i)
-	), keyed AS (
+	)` + batchRest
+
+// keyedFastSQL is batchSQL with the next sequence of each append's cover
+// given ($20, the heads the writer keeps: see fastSQL) rather than read.
+const keyedFastSQL = `WITH m AS (
+		SELECT * FROM unnest($1::text[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[], $7::bytea[], $8::bigint[], $20::bigint[])
+			WITH ORDINALITY AS m (domain, root, first, n, want, key_id, fp, ttl, next, i)
+	)` + batchRest
+
+// batchRest is batchSQL after its appends (m): their keys, their events,
+// the answer.
+const batchRest = `, keyed AS (
 		INSERT INTO idempotency_keys (id, fingerprint, domain, aggregate_id, first_sequence, end_sequence, created_at, expires_at)
 		SELECT m.key_id, m.fp, m.domain, m.root, m.next, m.next + m.n, now(), now() + m.ttl * interval '1 microsecond'
 		FROM m WHERE m.key_id IS NOT NULL AND m.next = COALESCE(m.want, m.next)
@@ -316,7 +327,7 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 		return each(func(*pending) batched { return batched{err: eventstore.ErrClosed} })
 	}
 	sql, args, wants := batchArgs(batch)
-	fast := s.fastArgs(batch)
+	fast := s.fastArgs(batch, args)
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		// Nothing was sent.
@@ -330,7 +341,7 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 	var stored int64 // by the whole statement
 	var now time.Time
 	answers := make([]answer, len(batch))
-	query := func() error {
+	query := func(sql string, args []any) error {
 		rows, err := conn.Query(ctx, sql, args...)
 		if err != nil {
 			return err
@@ -371,10 +382,13 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 		}
 	}()
 	for attempt := 1; ; attempt++ {
-		if fast != nil {
+		switch {
+		case fast == nil:
+			err = query(sql, args)
+		case fast.rows:
+			err = query(fast.sql, fast.args)
+		default:
 			err = queryFast()
-		} else {
-			err = query()
 		}
 		if err == nil {
 			break
@@ -569,9 +583,9 @@ func want(pages []eventstore.Page) *int64 {
 }
 
 // The writer keeps the next sequence of the covers it stored to (heads),
-// so that a batch whose every append is one it can place from there, with
-// no key, is stored by fastSQL: its rows inserted as they are, without
-// reading a head. Sequences only grow, so a head kept is the cover's or
+// so that a batch whose every append it can place from there is stored
+// without reading a head: by fastSQL, its rows inserted as they are, or,
+// when an append has a key, by keyedFastSQL, its keys checked as ever. Sequences only grow, so a head kept is the cover's or
 // behind it, never ahead: when another process (or a lone append) stored
 // to the cover since, the insert of a sequence now taken fails with the
 // primary key's unique violation, nothing is stored, and the batch is run
@@ -611,23 +625,26 @@ const plainFastSQL = `WITH stored AS (
 // maxHeads bounds the heads the writer keeps; past it, it forgets them all.
 const maxHeads = 1 << 16
 
-// fast is a batch stored by fastSQL: the statement, its parameters and
-// the next sequence of each append's cover.
+// fast is a batch stored from the heads the writer keeps: the statement,
+// its parameters and the next sequence of each append's cover. rows: the
+// statement answers as batchSQL does (keyedFastSQL), else as fastSQL.
 type fast struct {
 	sql   string
 	args  []any
 	nexts []int64
+	rows  bool
 }
 
-// fastArgs returns the fastSQL statement for batch, or nil when it is to
-// go by batchSQL: an append has a key, or its cover's head is not kept,
-// or its numbered pages do not start there.
-func (s *Store) fastArgs(batch []*pending) *fast {
-	events := 0
+// fastArgs returns the statement that stores batch from the heads kept
+// (fastSQL, or keyedFastSQL after batchArgs gave args for batchSQL when an
+// append has a key), or nil when it is to go by batchSQL: the head of an
+// append's cover is not kept, or its numbered pages do not start there.
+func (s *Store) fastArgs(batch []*pending, args []any) *fast {
+	events, keyed := 0, false
 	nexts := make([]int64, len(batch))
 	for i, p := range batch {
 		next, ok := s.heads[p.cover]
-		if !ok || p.key != nil {
+		if !ok {
 			return nil
 		}
 		if w := want(p.pages); w != nil && *w != next {
@@ -635,6 +652,10 @@ func (s *Store) fastArgs(batch []*pending) *fast {
 		}
 		nexts[i] = next
 		events += len(p.pages)
+		keyed = keyed || p.key != nil
+	}
+	if keyed {
+		return &fast{sql: keyedFastSQL, args: append(args[:len(args):len(args)], nexts), nexts: nexts, rows: true}
 	}
 	domains, roots, seqs := make([]string, 0, events), make([][16]byte, 0, events), make([]int64, 0, events)
 	typeURLs, payloads := make([]string, 0, events), make([][]byte, 0, events)
@@ -652,7 +673,7 @@ func (s *Store) fastArgs(batch []*pending) *fast {
 			}
 		}
 	}
-	args := []any{domains, roots, seqs, typeURLs, payloads}
+	args = []any{domains, roots, seqs, typeURLs, payloads}
 	if times == nil && !anyCause {
 		return &fast{sql: plainFastSQL, args: args, nexts: nexts}
 	}

@@ -371,3 +371,46 @@ func TestHeadsKeptBehindAnotherProcess(t *testing.T) {
 		t.Fatalf("%d events stored; want 6", n)
 	}
 }
+
+// Keyed appends are placed from the heads kept too, their keys checked as
+// ever: a head behind stores neither the events nor the key, and the
+// append is made again from the heads as read; a key repeated is answered
+// with the first append's record.
+func TestHeadsKeptWithKeys(t *testing.T) {
+	url := freshSchema(t)
+	a, b := open(t, url), open(t, url)
+	ctx := t.Context()
+	x := eventstore.Cover{Domain: "heads", Root: uuid.New()}
+	key := func(id string) eventstore.Key {
+		return eventstore.Key{ID: id, Fingerprint: sha256.Sum256([]byte(id)), TTL: time.Hour}
+	}
+	keyed := func(id string, want uint32) {
+		t.Helper()
+		events, prior, err := a.AppendKeyed(ctx, x, []eventstore.Page{{TypeURL: "t"}}, key(id))
+		if err != nil || prior != nil || len(events) != 1 || events[0].Sequence != want {
+			t.Fatalf("keyed append %s: %v, %v, %v; want it stored at %d", id, events, prior, err, want)
+		}
+	}
+	if _, err := a.Append(ctx, x, []eventstore.Page{{TypeURL: "t"}}); err != nil { // the head read, and kept
+		t.Fatal(err)
+	}
+	keyed("k1", 1)
+	if got := postgres.FastBatches(a); got != 1 {
+		t.Fatalf("%d batches stored from kept heads; want the keyed one", got)
+	}
+	if _, err := b.Append(ctx, x, []eventstore.Page{{TypeURL: "t"}}); err != nil { // at 2: a's head is behind
+		t.Fatal(err)
+	}
+	keyed("k2", 3)
+	if got := postgres.StaleHeads(a); got != 1 {
+		t.Fatalf("%d batches found a head behind; want 1", got)
+	}
+	events, prior, err := a.AppendKeyed(ctx, x, []eventstore.Page{{TypeURL: "t"}}, key("k2"))
+	if err != nil || len(events) != 0 || prior == nil || prior.From != 3 || prior.To != 4 {
+		t.Fatalf("k2 repeated: %v, %+v, %v; want the first append's record, [3,4), and nothing stored", events, prior, err)
+	}
+	stored, err := a.Read(ctx, x, 0, 0)
+	if err != nil || len(stored) != 4 {
+		t.Fatalf("%d events stored (%v); want 4", len(stored), err)
+	}
+}
