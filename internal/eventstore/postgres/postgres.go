@@ -31,7 +31,10 @@
 // is being stored go together in the next (group commit: one transaction,
 // one WAL flush for all), each still checked against its own cover's head
 // and its own idempotency key, so that one that conflicts fails alone. A
-// lone append goes at once, waiting for no timer. See batch.go.
+// lone append goes at once, waiting for no timer. The writer keeps the
+// heads of the covers it stored to and places the next batch from them
+// without reading them when it can; the primary key tells it when one is
+// behind (see fastSQL). See batch.go.
 //
 // An acknowledged append is as durable as the server's settings make it:
 // with synchronous_commit=on (the default) it has been flushed to the WAL.
