@@ -542,9 +542,15 @@ func batchArgs(batch []*pending) (sql string, args []any, wants []*int64) {
 		return plainBatchSQL, []any{domains, roots, firsts, wants, members, typeURLs, payloads}, wants
 	}
 	args = []any{domains, roots, firsts, lens, wants, keyIDs, fps, ttls, members, typeURLs, payloads, times}
+	return batchSQL, append(args, timesAndCauses(batch, events, times, anyCause)...), wants
+}
+
+// timesAndCauses fills times, when not nil, with the times of the pages
+// of batch, and returns the cause columns' arrays of those pages:
+// NULL arrays, which unnest pads, when no page has a cause.
+func timesAndCauses(batch []*pending, events int, times []*time.Time, anyCause bool) []any {
 	if times == nil && !anyCause {
-		// Every cause column NULL: NULL arrays, which unnest pads.
-		return batchSQL, append(args, nil, nil, nil, nil, nil, nil, nil), wants
+		return []any{nil, nil, nil, nil, nil, nil, nil}
 	}
 	all := make([]eventstore.Page, 0, events)
 	for _, p := range batch {
@@ -555,7 +561,10 @@ func batchArgs(batch []*pending) (sql string, args []any, wants []*int64) {
 			times[j] = timeOrNull(pg.CreatedAt)
 		}
 	}
-	return batchSQL, append(args, newCauseArrays(all).args()...), wants
+	if !anyCause {
+		return []any{nil, nil, nil, nil, nil, nil, nil}
+	}
+	return newCauseArrays(all).args()
 }
 
 // want is the next sequence of their cover that pages need, as
@@ -677,19 +686,7 @@ func (s *Store) fastArgs(batch []*pending, args []any) *fast {
 	if times == nil && !anyCause {
 		return &fast{sql: plainFastSQL, args: args, nexts: nexts}
 	}
-	all := make([]eventstore.Page, 0, events)
-	for _, p := range batch {
-		all = append(all, p.pages...)
-	}
-	if times != nil {
-		for j, pg := range all {
-			times[j] = timeOrNull(pg.CreatedAt)
-		}
-	}
-	causes := []any{nil, nil, nil, nil, nil, nil, nil}
-	if anyCause {
-		causes = newCauseArrays(all).args()
-	}
+	causes := timesAndCauses(batch, events, times, anyCause)
 	return &fast{sql: fastSQL, args: append(append(args, times), causes...), nexts: nexts}
 }
 

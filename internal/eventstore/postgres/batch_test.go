@@ -414,3 +414,37 @@ func TestHeadsKeptWithKeys(t *testing.T) {
 		t.Fatalf("%d events stored (%v); want 4", len(stored), err)
 	}
 }
+
+// Pages placed from the heads kept keep their time, cause and schema
+// version as given.
+func TestHeadsKeptCarryCauses(t *testing.T) {
+	s := open(t, freshSchema(t))
+	ctx := t.Context()
+	x := eventstore.Cover{Domain: "heads", Root: uuid.New()}
+	if _, err := s.Append(ctx, x, []eventstore.Page{{TypeURL: "t"}}); err != nil { // the head read, and kept
+		t.Fatal(err)
+	}
+	given := time.Date(2026, 12, 4, 10, 21, 42, 123456000, time.UTC)
+	cause := eventstore.Cause{CorrelationID: "corr", CommandID: "cmd", Depth: 2,
+		CausedBy: eventstore.EventRef{Cover: eventstore.Cover{Domain: "by", Root: uuid.New()}, Sequence: 9}}
+	in := []eventstore.Page{
+		{TypeURL: "a", Payload: []byte("a"), CreatedAt: given, Cause: cause, SchemaVersion: 3},
+		{TypeURL: "b", Payload: []byte("b")},
+	}
+	if _, err := s.Append(ctx, x, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := postgres.FastBatches(s); got != 1 {
+		t.Fatalf("%d batches stored from kept heads; want 1", got)
+	}
+	read, err := s.Read(ctx, x, 1, 0)
+	if err != nil || len(read) != 2 {
+		t.Fatalf("read %d events (%v); want 2", len(read), err)
+	}
+	if e := read[0]; e.TypeURL != "a" || string(e.Payload) != "a" || !e.CreatedAt.Equal(given) || e.Cause != cause || e.SchemaVersion != 3 {
+		t.Errorf("event 1: %+v; want it as given (%v, %+v, version 3)", e, given, cause)
+	}
+	if e := read[1]; e.TypeURL != "b" || string(e.Payload) != "b" || e.CreatedAt.IsZero() || !e.Cause.IsZero() || e.SchemaVersion != 0 {
+		t.Errorf("event 2: %+v; want no cause, version 0, the commit's time", e)
+	}
+}
