@@ -326,8 +326,14 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 	if s.closed.Load() {
 		return each(func(*pending) batched { return batched{err: eventstore.ErrClosed} })
 	}
-	sql, args, wants := batchArgs(batch)
-	fast := s.fastArgs(batch, args)
+	// The statement that reads the heads is built only when it runs: a
+	// batch placed from the heads kept needs it only if one is behind.
+	var sql string
+	var args []any
+	fast, wants := s.fastArgs(batch)
+	if fast == nil {
+		sql, args, wants = batchArgs(batch)
+	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		// Nothing was sent.
@@ -400,6 +406,7 @@ func (s *Store) appendBatch(ctx context.Context, batch []*pending) []batched {
 			s.forgetHeads(batch)
 			fast = nil
 			s.staleHeads.Add(1)
+			sql, args, wants = batchArgs(batch)
 			continue
 		case lostRace(err) && attempt < maxContention:
 			// Another transaction took sequences of an append of the
@@ -594,11 +601,12 @@ func want(pages []eventstore.Page) *int64 {
 // The writer keeps the next sequence of the covers it stored to (heads),
 // so that a batch whose every append it can place from there is stored
 // without reading a head: by fastSQL, its rows inserted as they are, or,
-// when an append has a key, by keyedFastSQL, its keys checked as ever. Sequences only grow, so a head kept is the cover's or
-// behind it, never ahead: when another process (or a lone append) stored
-// to the cover since, the insert of a sequence now taken fails with the
-// primary key's unique violation, nothing is stored, and the batch is run
-// again by batchSQL, which reads the heads. An append whose numbered
+// when an append has a key, by keyedFastSQL, its keys checked as ever.
+// Sequences only grow, so a head kept is the cover's or behind it, never
+// ahead: when another process (or a lone append) stored to the cover
+// since, the insert of a sequence now taken fails with the primary key's
+// unique violation, nothing is stored, and the batch is run again by
+// batchSQL, which reads the heads. An append whose numbered
 // pages do not start at the head kept goes by batchSQL too, which tells a
 // conflict from a head that is behind. Positions still follow sequences:
 // a head kept comes from a transaction that committed before this one
@@ -645,26 +653,28 @@ type fast struct {
 }
 
 // fastArgs returns the statement that stores batch from the heads kept
-// (fastSQL, or keyedFastSQL after batchArgs gave args for batchSQL when an
-// append has a key), or nil when it is to go by batchSQL: the head of an
-// append's cover is not kept, or its numbered pages do not start there.
-func (s *Store) fastArgs(batch []*pending, args []any) *fast {
+// (fastSQL, or keyedFastSQL when an append has a key) and the next
+// sequence each append needs (as batchArgs), or nil when it is to go by
+// batchSQL: the head of an append's cover is not kept, or its numbered
+// pages do not start there.
+func (s *Store) fastArgs(batch []*pending) (*fast, []*int64) {
 	events, keyed := 0, false
-	nexts := make([]int64, len(batch))
+	nexts, wants := make([]int64, len(batch)), make([]*int64, len(batch))
 	for i, p := range batch {
 		next, ok := s.heads[p.cover]
 		if !ok {
-			return nil
+			return nil, nil
 		}
-		if w := want(p.pages); w != nil && *w != next {
-			return nil
+		if wants[i] = want(p.pages); wants[i] != nil && *wants[i] != next {
+			return nil, nil
 		}
 		nexts[i] = next
 		events += len(p.pages)
 		keyed = keyed || p.key != nil
 	}
 	if keyed {
-		return &fast{sql: keyedFastSQL, args: append(args[:len(args):len(args)], nexts), nexts: nexts, rows: true}
+		_, args, _ := batchArgs(batch) // batchSQL's: a batch with keys goes by it
+		return &fast{sql: keyedFastSQL, args: append(args, nexts), nexts: nexts, rows: true}, wants
 	}
 	domains, roots, seqs := make([]string, 0, events), make([][16]byte, 0, events), make([]int64, 0, events)
 	typeURLs, payloads := make([]string, 0, events), make([][]byte, 0, events)
@@ -682,12 +692,12 @@ func (s *Store) fastArgs(batch []*pending, args []any) *fast {
 			}
 		}
 	}
-	args = []any{domains, roots, seqs, typeURLs, payloads}
+	args := []any{domains, roots, seqs, typeURLs, payloads}
 	if times == nil && !anyCause {
-		return &fast{sql: plainFastSQL, args: args, nexts: nexts}
+		return &fast{sql: plainFastSQL, args: args, nexts: nexts}, wants
 	}
 	causes := timesAndCauses(batch, events, times, anyCause)
-	return &fast{sql: fastSQL, args: append(append(args, times), causes...), nexts: nexts}
+	return &fast{sql: fastSQL, args: append(append(args, times), causes...), nexts: nexts}, wants
 }
 
 // learnHead records next as the next sequence of cover.
