@@ -263,12 +263,15 @@ func cutInt(s, sep string) (int64, string, bool) {
 	if i < len(s) && s[i] == '-' {
 		i++
 	}
+	digits := i
 	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
 		i++
 	}
+	// JSON allows no leading zero (09), where ParseInt does.
+	leadingZero := i-digits > 1 && s[digits] == '0'
 	n, err := strconv.ParseInt(s[:i], 10, 64)
 	rest, ok := strings.CutPrefix(s[i:], sep)
-	return n, rest, err == nil && ok
+	return n, rest, err == nil && ok && !leadingZero
 }
 
 // cutString reads the rest of a JSON string whose opening quote was
