@@ -89,6 +89,11 @@ func BenchmarkAppend(b *testing.B) {
 					next[w]++
 				})
 				reportEvents(b, 1)
+				if fast := postgres.FastBatches(s); fast > 0 {
+					// Every batch after each cover's first is placed from
+					// the heads kept: how well the writer groups.
+					b.ReportMetric(float64(b.N)/float64(fast), "appends/batch")
+				}
 			})
 		}
 	}
