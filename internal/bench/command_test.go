@@ -46,6 +46,82 @@ func benchmarkHandle(b *testing.B, storage config.Storage) {
 	parallelCommands(b, srv.CommandAddr())
 }
 
+// One client, commands one after another: the latency path, Handle on
+// durable SQLite against its floor, the echo committing each command's
+// event (as the command scenario's 1-client case).
+func BenchmarkHandleOneSQLite(b *testing.B) {
+	ctx := b.Context()
+	logicAddr, stopStub, err := startStub(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopStub()
+	r := &runner{log: slog.New(slog.DiscardHandler)}
+	srv, stop, err := r.startEvented(ctx, config.Storage{Type: "sqlite", Sync: "full", Path: b.TempDir() + "/events.db"}, logicAddr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			b.Error(err)
+		}
+	}()
+	serialCommands(b, srv.CommandAddr())
+}
+
+func BenchmarkEchoCommitOne(b *testing.B) {
+	ctx := b.Context()
+	logicAddr, stopStub, err := startStub(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopStub()
+	conn, err := grpc.NewClient(logicAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	e := &echo{logic: eventedpb.NewBusinessLogicClient(conn)}
+	path, done, err := freshFile(&backend{name: "sqlite", dir: b.TempDir()}, "echo")(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer done()
+	if e.db, err = rawWriter(path); err != nil {
+		b.Fatal(err)
+	}
+	defer e.db.Close()
+	if e.insert, err = e.db.PrepareContext(ctx, insertSQL); err != nil {
+		b.Fatal(err)
+	}
+	defer e.insert.Close()
+	g := grpc.NewServer()
+	eventedpb.RegisterBusinessCoordinatorServer(g, e)
+	addr, stopEcho, err := serveGRPC(ctx, g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer stopEcho()
+	serialCommands(b, addr)
+}
+
+// serialCommands sends b.N commands to addr from one client, each after
+// the last one's reply.
+func serialCommands(b *testing.B, addr string) {
+	op, closeClients, err := clients([]string{addr}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeClients()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := op(context.Background(), 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-us/op")
+}
+
 func BenchmarkEcho(b *testing.B) {
 	ctx := b.Context()
 	logicAddr, stopStub, err := startStub(ctx)
