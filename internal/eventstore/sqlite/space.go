@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -18,6 +19,14 @@ var _ eventstore.Space = (*Store)(nil)
 // isFull tells SQLITE_FULL: the disk is full, or the file reached
 // max_page_count (Options.MaxPages).
 func isFull(err error) bool { return primaryCode(err) == sqlite3.SQLITE_FULL }
+
+// staleHead tells the failure of an insert at a sequence already stored:
+// a head kept was behind (see apply).
+func staleHead(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE &&
+		strings.Contains(e.Error(), "events.sequence")
+}
 
 // primaryCode is the SQLite result code of err without its extended bits;
 // 0 when err is not SQLite's.

@@ -64,23 +64,22 @@ type Store struct {
 
 	head, putSnapshot *sql.Stmt // on w
 	pruneSnapshots    *sql.Stmt // on w
-	dataVersion       *sql.Stmt // on w
 	keyGet, keyPurge  *sql.Stmt // on w
 	purgeAfter        time.Time // the writer purges expired keys from then on
 	keyLookup         *sql.Stmt // on r
 
 	// writing is held by whoever writes a batch of appends: the writer
 	// goroutine, or a caller writing its own append (see inline). What
-	// follows up to seenVersion, and purgeAfter above, belong to its holder.
+	// follows up to heads, and purgeAfter above, belong to its holder.
 	writing sync.Mutex
 	// lastBatch is how many appends the latest batch held; singles how many
 	// batches in a row held one.
 	lastBatch, singles atomic.Int32
 	inlined            atomic.Int64 // appends written by their callers (tests)
-	// The next sequence of recently written covers, valid while PRAGMA
-	// data_version stays seenVersion.
+	staleHeads         atomic.Int64 // batches run again for a head kept behind (tests)
+	// The next sequence of recently written covers: the head, or behind it
+	// when another process appended since (see apply).
 	heads                             map[eventstore.Cover]uint32
-	seenVersion                       int64
 	read, roots, rootsAfter, snapshot *sql.Stmt  // on r
 	snapshotHistory, readLog          *sql.Stmt  // on r
 	sized                             sizedStmts // statements of many rows, by size class
@@ -220,7 +219,6 @@ func (s *Store) open(ctx context.Context, synchronous string, maxPages int) erro
 		sql  string
 	}{
 		{s.w, &s.head, `SELECT sequence FROM events WHERE domain = ? AND aggregate_id = ? ORDER BY sequence DESC LIMIT 1`},
-		{s.w, &s.dataVersion, `PRAGMA data_version`},
 		// Stored unless a newer one is (a late writer never moves the
 		// latest back); then only the newest keep are kept.
 		{s.w, &s.putSnapshot, `INSERT INTO snapshots (domain, aggregate_id, sequence, type_url, state, created_at)
