@@ -622,16 +622,26 @@ func (s *Store) putKeys(ctx context.Context, tx *sql.Tx, run []*request, keyed [
 // insertEvents stores the events of run[stored], in order, in as few
 // statements as it can.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, run []*request, stored []int, events [][]eventstore.Event) error {
-	var args []any
 	rows := 0
 	for _, k := range stored {
 		rows += len(events[k])
 	}
+	if rows == 0 {
+		return nil
+	}
 	counts := rowCounts(rows, maxRun)
+	args := make([]any, 0, eventColumns*counts[0])
+	// The events of a batch mostly share one time (the batch's): format
+	// it once.
+	var at time.Time
+	var atText string
 	for _, k := range stored {
 		id := run[k].cover.Root.String()
 		for _, e := range events[k] {
-			args = append(args, run[k].cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), formatTime(e.CreatedAt))
+			if atText == "" || !e.CreatedAt.Equal(at) {
+				at, atText = e.CreatedAt, formatTime(e.CreatedAt)
+			}
+			args = append(args, run[k].cover.Domain, id, e.Sequence, e.TypeURL, blob(e.Payload), atText)
 			args = append(args, causeArgs(e.Cause, e.SchemaVersion)...)
 			if len(args) < eventColumns*counts[0] {
 				continue
