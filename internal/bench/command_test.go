@@ -20,13 +20,27 @@ import (
 // in-memory store (no fsync: the CPU of the path itself) and on durable
 // SQLite, and the two-hop echo beside them.
 
-func BenchmarkHandleMemory(b *testing.B) { benchmarkHandle(b, config.Storage{Type: "memory"}) }
-
-func BenchmarkHandleSQLite(b *testing.B) {
-	benchmarkHandle(b, config.Storage{Type: "sqlite", Sync: "full", Path: b.TempDir() + "/events.db"})
+func BenchmarkHandleMemory(b *testing.B) {
+	benchmarkHandle(b, config.Storage{Type: "memory"}, parallelCommands)
 }
 
-func benchmarkHandle(b *testing.B, storage config.Storage) {
+func BenchmarkHandleSQLite(b *testing.B) { benchmarkHandle(b, durable(b), parallelCommands) }
+
+func BenchmarkEcho(b *testing.B) { benchmarkEcho(b, false, parallelCommands) }
+
+// One client, commands one after another: the latency path, Handle on
+// durable SQLite against its floor, the echo committing each command's
+// event (as the command scenario's 1-client case).
+func BenchmarkHandleOneSQLite(b *testing.B) { benchmarkHandle(b, durable(b), serialCommands) }
+
+func BenchmarkEchoCommitOne(b *testing.B) { benchmarkEcho(b, true, serialCommands) }
+
+func durable(b *testing.B) config.Storage {
+	return config.Storage{Type: "sqlite", Sync: "full", Path: b.TempDir() + "/events.db"}
+}
+
+// benchmarkHandle sends commands to a server on storage, by send.
+func benchmarkHandle(b *testing.B, storage config.Storage, send func(*testing.B, string)) {
 	ctx := b.Context()
 	logicAddr, stopStub, err := startStub(ctx)
 	if err != nil {
@@ -43,33 +57,12 @@ func benchmarkHandle(b *testing.B, storage config.Storage) {
 			b.Error(err)
 		}
 	}()
-	parallelCommands(b, srv.CommandAddr())
+	send(b, srv.CommandAddr())
 }
 
-// One client, commands one after another: the latency path, Handle on
-// durable SQLite against its floor, the echo committing each command's
-// event (as the command scenario's 1-client case).
-func BenchmarkHandleOneSQLite(b *testing.B) {
-	ctx := b.Context()
-	logicAddr, stopStub, err := startStub(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopStub()
-	r := &runner{log: slog.New(slog.DiscardHandler)}
-	srv, stop, err := r.startEvented(ctx, config.Storage{Type: "sqlite", Sync: "full", Path: b.TempDir() + "/events.db"}, logicAddr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			b.Error(err)
-		}
-	}()
-	serialCommands(b, srv.CommandAddr())
-}
-
-func BenchmarkEchoCommitOne(b *testing.B) {
+// benchmarkEcho sends commands to the two-hop echo, by send; with commit,
+// the echo commits each command's event to a fresh SQLite file first.
+func benchmarkEcho(b *testing.B, commit bool, send func(*testing.B, string)) {
 	ctx := b.Context()
 	logicAddr, stopStub, err := startStub(ctx)
 	if err != nil {
@@ -82,19 +75,21 @@ func BenchmarkEchoCommitOne(b *testing.B) {
 	}
 	defer conn.Close()
 	e := &echo{logic: eventedpb.NewBusinessLogicClient(conn)}
-	path, done, err := freshFile(&backend{name: "sqlite", dir: b.TempDir()}, "echo")(ctx)
-	if err != nil {
-		b.Fatal(err)
+	if commit {
+		path, done, err := freshFile(&backend{name: "sqlite", dir: b.TempDir()}, "echo")(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer done()
+		if e.db, err = rawWriter(path); err != nil {
+			b.Fatal(err)
+		}
+		defer e.db.Close()
+		if e.insert, err = e.db.PrepareContext(ctx, insertSQL); err != nil {
+			b.Fatal(err)
+		}
+		defer e.insert.Close()
 	}
-	defer done()
-	if e.db, err = rawWriter(path); err != nil {
-		b.Fatal(err)
-	}
-	defer e.db.Close()
-	if e.insert, err = e.db.PrepareContext(ctx, insertSQL); err != nil {
-		b.Fatal(err)
-	}
-	defer e.insert.Close()
 	g := grpc.NewServer()
 	eventedpb.RegisterBusinessCoordinatorServer(g, e)
 	addr, stopEcho, err := serveGRPC(ctx, g)
@@ -102,7 +97,7 @@ func BenchmarkEchoCommitOne(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer stopEcho()
-	serialCommands(b, addr)
+	send(b, addr)
 }
 
 // serialCommands sends b.N commands to addr from one client, each after
@@ -120,28 +115,6 @@ func serialCommands(b *testing.B, addr string) {
 		}
 	}
 	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-us/op")
-}
-
-func BenchmarkEcho(b *testing.B) {
-	ctx := b.Context()
-	logicAddr, stopStub, err := startStub(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopStub()
-	conn, err := grpc.NewClient(logicAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	g := grpc.NewServer()
-	eventedpb.RegisterBusinessCoordinatorServer(g, &echo{logic: eventedpb.NewBusinessLogicClient(conn)})
-	addr, stopEcho, err := serveGRPC(ctx, g)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopEcho()
-	parallelCommands(b, addr)
 }
 
 // parallelCommands sends b.N commands to addr from 16 clients (or the
