@@ -18,16 +18,7 @@ import (
 func TestHeadsKeptBehindAnotherProcess(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "events.db")
-	a, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := openStore(t, path), openStore(t, path)
 	cover := eventstore.Cover{Domain: "orders", Root: uuid.New()}
 	append1 := func(s *Store, page eventstore.Page) ([]eventstore.Event, error) {
 		t.Helper()

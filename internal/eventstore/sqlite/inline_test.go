@@ -18,11 +18,7 @@ import (
 // every append is stored once, in order, either way.
 func TestInlineOnlyWhenAlone(t *testing.T) {
 	ctx := t.Context()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "events.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t, filepath.Join(t.TempDir(), "events.db"))
 	one := eventstore.Cover{Domain: "d", Root: uuid.New()}
 	const alone = 3 * inlineAfter
 	for seq := range uint32(alone) {

@@ -35,11 +35,7 @@ func TestMigrateKeepsOldEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t, path)
 	if s.Version() != len(migrations) {
 		t.Fatalf("Version() = %d; want %d", s.Version(), len(migrations))
 	}
@@ -82,11 +78,7 @@ func TestMigrateKeepsSnapshots(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(ctx, path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openStore(t, path)
 	if snap, ok, err := s.Snapshot(ctx, cover); err != nil || !ok || snap.Sequence != 7 || string(snap.State) != "\x07" {
 		t.Fatalf("Snapshot after migrating = %+v, %v, %v; want the one stored at version 9", snap, ok, err)
 	}
