@@ -42,12 +42,20 @@ func TestHeadsKeptBehindAnotherProcess(t *testing.T) {
 	}
 
 	storedAt(a, eventstore.Page{}, 0) // a keeps head 1
+	unrelated := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	if _, err := a.Append(ctx, unrelated, []eventstore.Page{{TypeURL: "E"}}); err != nil {
+		t.Fatal(err)
+	}
 	storedAt(b, eventstore.Page{}, 1)
 	storedAt(b, eventstore.Page{}, 2)
 	// Unnumbered: placed at the head kept (1), taken: run again at 3.
 	storedAt(a, eventstore.Page{}, 3)
 	if n := a.staleHeads.Load(); n != 1 {
 		t.Fatalf("%d batches run again; want 1", n)
+	}
+	// Only the covers of the batch run again are read anew.
+	if next, ok := a.heads[unrelated]; !ok || next != 1 {
+		t.Fatalf("head kept of another cover: %d, %v; want 1 kept", next, ok)
 	}
 	storedAt(b, eventstore.Page{}, 4)
 	// Numbered at the stored head, past the one kept (4): stored.

@@ -224,8 +224,11 @@ func (s *Store) commit(batch []*request) []result {
 	if err != nil && st == midway && staleHead(err) {
 		// A head kept was behind: another process appended to the cover
 		// since. Nothing was stored; run the batch again from the heads
-		// as stored.
-		clear(s.heads)
+		// as stored. The heads kept of other covers stay: one behind is
+		// caught the same way when its turn comes.
+		for _, r := range batch {
+			delete(s.heads, r.cover)
+		}
 		s.staleHeads.Add(1)
 		results, st, err = s.apply(batch)
 	}
