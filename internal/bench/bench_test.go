@@ -260,3 +260,60 @@ func testServerAppendFloor(t *testing.T, backend, env string) {
 		t.Errorf("PostgreSQL targets checked on %s: %q", backend, checked)
 	}
 }
+
+// On PostgreSQL and Redis the loads and the catch-up have raw floors too:
+// the store's own queries (commands) by the client library alone.
+func TestPostgresReadsHaveRawFloors(t *testing.T) {
+	testServerReadFloors(t, "postgres", "POSTGRES_TEST_URL", "pgx", "pgx")
+}
+
+func TestRedisReadsHaveRawFloors(t *testing.T) {
+	testServerReadFloors(t, "redis", "REDIS_TEST_URL", "LRANGE", "XRANGE")
+}
+
+// testServerReadFloors runs the load and delivery scenarios on backend,
+// whose floors name loadBy and catchUpBy (their client's queries).
+func testServerReadFloors(t *testing.T, backend, env, loadBy, catchUpBy string) {
+	url := os.Getenv(env)
+	if url == "" {
+		t.Skip(env + " not set")
+	}
+	cfg := bench.Config{
+		Rounds: 1, Duration: 100 * time.Millisecond, Scenarios: []string{"load", "delivery"},
+		LoadEvents: 2000, CatchUpEvents: 3000, Rate: 200,
+		Dir: t.TempDir(), Timeout: 2 * time.Minute, Progress: &bytes.Buffer{},
+	}
+	if backend == "postgres" {
+		cfg.Postgres = url
+	} else {
+		cfg.Redis = url
+	}
+	rep, err := bench.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var floored []string
+	for _, r := range rep.Results {
+		if r.Backend != backend || strings.HasPrefix(r.Case, "lag") {
+			continue
+		}
+		if r.Error != "" {
+			t.Fatalf("%s: %s", r.Case, r.Error)
+		}
+		if len(r.Metrics) == 0 || r.Metrics[0].FloorMedian <= 0 {
+			t.Errorf("%s %s: no floor measured", r.Scenario, r.Case)
+			continue
+		}
+		by := loadBy
+		if r.Scenario == "delivery" {
+			by = catchUpBy
+		}
+		if !strings.Contains(r.Floor, by) {
+			t.Errorf("%s %s: floor %q, not read by %s", r.Scenario, r.Case, r.Floor, by)
+		}
+		floored = append(floored, r.Case)
+	}
+	if len(floored) != 3 {
+		t.Fatalf("%s cases with a raw floor: %q, want the two loads and the catch-up", backend, floored)
+	}
+}

@@ -83,9 +83,20 @@ func (r *runner) deliveryCases(ctx context.Context, b *backend) ([]spec, func(),
 		}
 		catchUp.raw = r.catchUpRaw(reader, after, r.cfg.CatchUpEvents)
 	}
+	raw, err := openRawServer(ctx, b)
+	if err != nil {
+		closeStore()
+		return nil, nil, err
+	}
+	if raw != nil {
+		catchUp.floor, catchUp.raw = raw.catchUpFloor(), raw.catchUpRaw(after, r.cfg.CatchUpEvents)
+	}
 	cleanup := func() {
 		if reader != nil {
 			reader.Close()
+		}
+		if raw != nil {
+			raw.Close()
 		}
 		closeStore()
 	}

@@ -76,9 +76,20 @@ func (r *runner) loadCases(ctx context.Context, b *backend) ([]spec, func(), err
 			return nil, nil, err
 		}
 	}
+	raw, err := openRawServer(ctx, b)
+	if err != nil {
+		if reader != nil {
+			reader.Close()
+		}
+		closeStore()
+		return nil, nil, err
+	}
 	cleanup := func() {
 		if reader != nil {
 			reader.Close()
+		}
+		if raw != nil {
+			raw.Close()
 		}
 		closeStore()
 	}
@@ -96,9 +107,13 @@ func (r *runner) loadCases(ctx context.Context, b *backend) ([]spec, func(), err
 			evented: r.loadEvented(store, plain, n),
 		},
 	}
-	if reader != nil {
+	switch {
+	case reader != nil:
 		cases[0].raw = r.loadRaw(reader, snapped, true, snapshotGap)
 		cases[1].raw = r.loadRaw(reader, plain, false, n)
+	case raw != nil:
+		cases[0].floor, cases[0].raw = raw.loadFloor(true, snapshotGap), raw.loadRaw(r, snapped, true, snapshotGap)
+		cases[1].floor, cases[1].raw = raw.loadFloor(false, n), raw.loadRaw(r, plain, false, n)
 	}
 	return cases, cleanup, nil
 }

@@ -184,10 +184,16 @@ func (rep *Report) WriteText(w io.Writer) error {
 			continue
 		}
 		key := r.Scenario + " " + r.Case
-		if seen[key] {
+		if seen[key+"\x00"+r.Floor] {
 			continue
 		}
-		seen[key] = true
+		if seen[key] {
+			// Another backend's floor of the same case (its own client).
+			fmt.Fprintf(w, "  %s %s on %s: %s\n", r.Scenario, r.Case, r.Backend, r.Floor)
+			seen[key+"\x00"+r.Floor] = true
+			continue
+		}
+		seen[key], seen[key+"\x00"+r.Floor] = true, true
 		fmt.Fprintf(w, "  %s %s: %s\n", r.Scenario, r.Case, r.Floor)
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "    (%s)\n", n)

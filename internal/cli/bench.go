@@ -32,9 +32,12 @@ and scale are opt-in):
             floor: a two-hop gRPC echo through the same stub (1 client on
             SQLite: the echo plus one durable single-row commit)
   load      an aggregate of 100,000 events with a snapshot 10 events old and
-            without one; floor: the same rows by a plain SELECT
+            without one; floor: the same rows by a plain SELECT (PostgreSQL,
+            Redis: the store's own queries by pgx, go-redis alone)
   delivery  commit-to-projector lag at 1,000 events/s and catch-up replay from
-            position 0; floor: plain inserts and a raw sequential reader
+            position 0; floor: plain inserts and a raw sequential reader (the
+            catch-up on PostgreSQL, Redis: the log read by pgx, go-redis alone;
+            their lag has no floor)
   replicas  2 and 3 replicas on one store: commands/s of 16 clients spread over
             evented servers, catch-up and delivery lag of shared subscriptions;
             floor: the same on one replica

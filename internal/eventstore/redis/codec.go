@@ -281,3 +281,29 @@ func decodeParked(b []byte) (eventstore.Parked, error) {
 }
 
 func formatUint(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// Raw names the keys a store at a URL keeps its events, snapshots and log
+// under (the layout in redis.go), for the benchmark's raw floors, which
+// read them with plain commands; URL is the server's URL as go-redis takes
+// it (without evented's prefix parameter).
+type Raw struct {
+	URL string
+	k   keys
+}
+
+// RawKeys is Raw for the store at rawURL.
+func RawKeys(rawURL string) (Raw, error) {
+	u, prefix, err := splitPrefix(rawURL)
+	return Raw{URL: u, k: keys{prefix}}, err
+}
+
+// Events is the list of cover's events (index = sequence; each item as
+// encodeEvent writes it).
+func (r Raw) Events(c eventstore.Cover) string { return r.k.events(c) }
+
+// Snapshot is the hash of cover's latest snapshot.
+func (r Raw) Snapshot(c eventstore.Cover) string { return r.k.snapshot(c) }
+
+// Log is the stream of log entries (ID "<position>-0"; d, r, s: the
+// event's domain, root and sequence).
+func (r Raw) Log() string { return r.k.log() }
