@@ -173,16 +173,16 @@ func (s *rawServer) catchUpRaw(after uint64, n int) measure {
 	}
 	return func(ctx context.Context) (sample, error) {
 		t0, c0 := time.Now(), cpuTime()
-		count := 0
+		count, pos := 0, after
 		for count < n {
-			got, last, err := page(ctx, after, min(readLogPage, n-count))
+			got, last, err := page(ctx, pos, min(readLogPage, n-count))
 			if err != nil {
 				return nil, err
 			}
 			if got == 0 {
 				return nil, fmt.Errorf("read %d events, want %d", count, n)
 			}
-			count, after = count+got, last
+			count, pos = count+got, last
 		}
 		return sample{"events/s": float64(n) / time.Since(t0).Seconds(), cpuPerEvent: cpuPer(cpuTime()-c0, n)}, nil
 	}
