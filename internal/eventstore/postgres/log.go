@@ -16,6 +16,10 @@ import (
 // statement's snapshot was taken. See the package doc for why.
 var settled = fmt.Sprintf(`(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << %d)`, ordinalBits)
 
+// maxLogPage bounds the room ReadLog makes for its answer before reading
+// it.
+const maxLogPage = 4096
+
 // ReadLog implements eventstore.Log: the events of finished transactions
 // only, in position order. An index range scan on position, bounded above
 // by the snapshot's xmin.
@@ -31,7 +35,10 @@ func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventst
 	if err != nil {
 		return nil, s.fail(err, "read log after %d", after)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (eventstore.Logged, error) {
+	// Room for a whole page at once: grown row by row, the slice was copied
+	// (with its pointers, under the GC's write barrier) a dozen times per
+	// page.
+	out, err := pgx.AppendRows(make([]eventstore.Logged, 0, min(limit, maxLogPage)), rows, func(row pgx.CollectableRow) (eventstore.Logged, error) {
 		var e eventstore.Logged
 		var cause causeScan
 		err := row.Scan(append([]any{&e.Position, &e.Cover.Domain, &e.Cover.Root, &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
