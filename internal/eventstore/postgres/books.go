@@ -58,7 +58,7 @@ func (s *Store) LoadBooks(ctx context.Context, covers []eventstore.Cover) ([]eve
 		var c eventstore.Cover
 		var e eventstore.Event
 		var cause causeScan
-		if err := rows.Scan(append([]any{&c.Domain, &c.Root, &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&c.Domain, pgRoot(&c.Root), &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...); err != nil {
 			rows.Close()
 			return nil, s.fail(err, "load %d aggregates", len(covers))
 		}
@@ -76,7 +76,7 @@ func (s *Store) LoadBooks(ctx context.Context, covers []eventstore.Cover) ([]eve
 	for snaps.Next() {
 		var c eventstore.Cover
 		var snap eventstore.Snapshot
-		if err := snaps.Scan(&c.Domain, &c.Root, &snap.Sequence, &snap.TypeURL, &snap.State, &snap.CreatedAt); err != nil {
+		if err := snaps.Scan(&c.Domain, pgRoot(&c.Root), &snap.Sequence, &snap.TypeURL, &snap.State, &snap.CreatedAt); err != nil {
 			snaps.Close()
 			return nil, s.fail(err, "load %d aggregates", len(covers))
 		}

@@ -167,7 +167,7 @@ func (s *Store) queryDeadlines(ctx context.Context, query string, args ...any) (
 			d   eventstore.Deadline
 			due int64
 		)
-		if err := rows.Scan(&d.ID, &due, &d.Cover.Domain, &d.Cover.Root, &d.Command, &d.Key, &d.CreatedAt); err != nil {
+		if err := rows.Scan(&d.ID, &due, &d.Cover.Domain, pgRoot(&d.Cover.Root), &d.Command, &d.Key, &d.CreatedAt); err != nil {
 			rows.Close()
 			return nil, err
 		}

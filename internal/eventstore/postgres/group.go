@@ -228,6 +228,12 @@ func groupArgs(as []eventstore.GroupAppend, idx []int) []any {
 // error for, and then parses back, for every value of every array.
 func pgUUID(u uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: u, Valid: true} }
 
+// pgRoot is where a uuid column is scanned into u: as its 16 bytes
+// (pgx's binary uuid), not through uuid.UUID's Scan, which has pgx format
+// the value as text for uuid.Parse to read back (a tenth of a catch-up's
+// CPU).
+func pgRoot(u *uuid.UUID) *[16]byte { return (*[16]byte)(u) }
+
 // readGroup reads the answers to groupTx's statements into out.
 func (s *Store) readGroup(br pgx.BatchResults, as []eventstore.GroupAppend, idx []int, out []eventstore.GroupResult) error {
 	var heads []int64

@@ -41,7 +41,7 @@ func (s *Store) ReadLog(ctx context.Context, after uint64, limit int) ([]eventst
 	out, err := pgx.AppendRows(make([]eventstore.Logged, 0, min(limit, maxLogPage)), rows, func(row pgx.CollectableRow) (eventstore.Logged, error) {
 		var e eventstore.Logged
 		var cause causeScan
-		err := row.Scan(append([]any{&e.Position, &e.Cover.Domain, &e.Cover.Root, &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
+		err := row.Scan(append([]any{&e.Position, &e.Cover.Domain, pgRoot(&e.Cover.Root), &e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
 		e.CreatedAt, e.Cause, e.SchemaVersion = e.CreatedAt.UTC(), cause.cause(), cause.schemaVersion()
 		return e, err
 	})
@@ -253,7 +253,7 @@ func (s *Store) ParkedEvents(ctx context.Context, subscriber string) ([]eventsto
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (eventstore.Parked, error) {
 		var p eventstore.Parked
 		var cause causeScan
-		err := row.Scan(append([]any{&p.Position, &p.Cover.Domain, &p.Cover.Root, &p.Sequence, &p.TypeURL, &p.Payload, &p.CreatedAt, &p.Reason, &p.Attempts, &p.ParkedAt}, cause.dest()...)...)
+		err := row.Scan(append([]any{&p.Position, &p.Cover.Domain, pgRoot(&p.Cover.Root), &p.Sequence, &p.TypeURL, &p.Payload, &p.CreatedAt, &p.Reason, &p.Attempts, &p.ParkedAt}, cause.dest()...)...)
 		p.CreatedAt, p.ParkedAt, p.Cause, p.SchemaVersion = p.CreatedAt.UTC(), p.ParkedAt.UTC(), cause.cause(), cause.schemaVersion()
 		return p, err
 	})

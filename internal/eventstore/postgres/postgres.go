@@ -439,7 +439,7 @@ func (s *Store) Roots(ctx context.Context, fn func(eventstore.Cover) error) erro
 		}
 		page, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (eventstore.Cover, error) {
 			var c eventstore.Cover
-			err := row.Scan(&c.Domain, &c.Root)
+			err := row.Scan(&c.Domain, pgRoot(&c.Root))
 			return c, err
 		})
 		if err != nil {

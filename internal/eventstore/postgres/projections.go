@@ -24,7 +24,7 @@ const projectionColumns = `projector, key, domain, aggregate_id, sequence, type_
 func scanProjection(row pgx.Row) (eventstore.Projection, error) {
 	var p eventstore.Projection
 	var seq, version int64
-	if err := row.Scan(&p.Projector, &p.Key, &p.Cover.Domain, &p.Cover.Root, &seq, &p.TypeURL, &p.Payload, &version); err != nil {
+	if err := row.Scan(&p.Projector, &p.Key, &p.Cover.Domain, pgRoot(&p.Cover.Root), &seq, &p.TypeURL, &p.Payload, &version); err != nil {
 		return p, err
 	}
 	p.Sequence, p.Version = uint32(seq), uint64(version)
