@@ -393,17 +393,25 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	if err != nil {
 		return nil, s.fail(err, "read %s", cover)
 	}
-	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (eventstore.Event, error) {
-		var e eventstore.Event
-		var cause causeScan
-		err := row.Scan(append([]any{&e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)...)
+	defer rows.Close()
+	var (
+		e      eventstore.Event
+		cause  causeScan
+		events eventstore.Chunks[eventstore.Event]
+	)
+	dest := append([]any{&e.Sequence, &e.CreatedAt, &e.TypeURL, &e.Payload}, cause.dest()...)
+	for rows.Next() {
+		e = eventstore.Event{}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, s.fail(err, "read %s", cover)
+		}
 		e.CreatedAt, e.Cause, e.SchemaVersion = e.CreatedAt.UTC(), cause.cause(), cause.schemaVersion()
-		return e, err
-	})
-	if err != nil {
+		events.Add(e)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, s.fail(err, "read %s", cover)
 	}
-	return events, nil
+	return events.All(), nil
 }
 
 // Roots implements eventstore.Store. It reads the covers a page at a time
