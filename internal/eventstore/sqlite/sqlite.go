@@ -353,7 +353,7 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 	}
 	defer rows.Close()
 	var (
-		events      []eventstore.Event
+		events      eventstore.Chunks[eventstore.Event]
 		seq         any // the driver's int64 as it is: database/sql converts to uint32 through a string
 		at, typeURL sql.RawBytes
 		payload     sql.RawBytes
@@ -382,12 +382,12 @@ func (s *Store) Read(ctx context.Context, cover eventstore.Cover, from, to uint3
 		if e.SchemaVersion, err = cause.schemaVersion(); err != nil {
 			return nil, s.fail(err, "read %s: event %d", cover, e.Sequence)
 		}
-		events = append(events, e)
+		events.Add(e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.fail(err, "read %s", cover)
 	}
-	return events, nil
+	return events.All(), nil
 }
 
 // rootsPage is how many covers Roots reads per query.
