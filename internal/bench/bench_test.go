@@ -214,23 +214,7 @@ func TestRedisAppendHasARawFloor(t *testing.T) {
 }
 
 func testServerAppendFloor(t *testing.T, backend, env string) {
-	url := os.Getenv(env)
-	if url == "" {
-		t.Skip(env + " not set")
-	}
-	cfg := bench.Config{
-		Rounds: 1, Duration: 100 * time.Millisecond, Scenarios: []string{"append"},
-		Dir: t.TempDir(), Timeout: 2 * time.Minute, Progress: &bytes.Buffer{},
-	}
-	if backend == "postgres" {
-		cfg.Postgres = url
-	} else {
-		cfg.Redis = url
-	}
-	rep, err := bench.Run(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := runOnServer(t, backend, env, bench.Config{Rounds: 1, Scenarios: []string{"append"}})
 	floors := 0
 	for _, r := range rep.Results {
 		if r.Backend != backend || !strings.HasPrefix(r.Case, "writers=") || strings.Contains(r.Case, "keys") {
@@ -274,25 +258,9 @@ func TestRedisReadsHaveRawFloors(t *testing.T) {
 // testServerReadFloors runs the load and delivery scenarios on backend,
 // whose floors name loadBy and catchUpBy (their client's queries).
 func testServerReadFloors(t *testing.T, backend, env, loadBy, catchUpBy string) {
-	url := os.Getenv(env)
-	if url == "" {
-		t.Skip(env + " not set")
-	}
-	cfg := bench.Config{
-		// Two rounds: every round of a floor reads the same rows.
-		Rounds: 2, Duration: 100 * time.Millisecond, Scenarios: []string{"load", "delivery"},
-		LoadEvents: 2000, CatchUpEvents: 3000, Rate: 200,
-		Dir: t.TempDir(), Timeout: 2 * time.Minute, Progress: &bytes.Buffer{},
-	}
-	if backend == "postgres" {
-		cfg.Postgres = url
-	} else {
-		cfg.Redis = url
-	}
-	rep, err := bench.Run(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Two rounds: every round of a floor reads the same rows.
+	rep := runOnServer(t, backend, env, bench.Config{Rounds: 2, Scenarios: []string{"load", "delivery"},
+		LoadEvents: 2000, CatchUpEvents: 3000, Rate: 200})
 	var floored []string
 	for _, r := range rep.Results {
 		if r.Backend != backend || strings.HasPrefix(r.Case, "lag") {
@@ -317,4 +285,25 @@ func testServerReadFloors(t *testing.T, backend, env, loadBy, catchUpBy string) 
 	if len(floored) != 3 {
 		t.Fatalf("%s cases with a raw floor: %q, want the two loads and the catch-up", backend, floored)
 	}
+}
+
+// runOnServer runs cfg, in short measurements, on backend (postgres or
+// redis) at the URL in env, or skips the test when env is not set.
+func runOnServer(t *testing.T, backend, env string, cfg bench.Config) *bench.Report {
+	t.Helper()
+	url := os.Getenv(env)
+	if url == "" {
+		t.Skip(env + " not set")
+	}
+	cfg.Duration, cfg.Dir, cfg.Timeout, cfg.Progress = 100*time.Millisecond, t.TempDir(), 2*time.Minute, &bytes.Buffer{}
+	if backend == "postgres" {
+		cfg.Postgres = url
+	} else {
+		cfg.Redis = url
+	}
+	rep, err := bench.Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
