@@ -64,7 +64,7 @@ func causeArgs(c eventstore.Cause, schemaVersion uint32) []any {
 // causeScan is what a row's causeColumns are scanned into.
 type causeScan struct {
 	correlation, command, domain *string
-	root                         *uuid.UUID
+	root                         *[16]byte // as pgRoot scans a root
 	seq, depth, version          *int64
 }
 
@@ -89,7 +89,7 @@ func (c *causeScan) cause() eventstore.Cause {
 		out.CommandID = *c.command
 	}
 	if c.domain != nil && c.root != nil && c.seq != nil {
-		out.CausedBy = eventstore.EventRef{Cover: eventstore.Cover{Domain: *c.domain, Root: *c.root}, Sequence: uint32(*c.seq)}
+		out.CausedBy = eventstore.EventRef{Cover: eventstore.Cover{Domain: *c.domain, Root: uuid.UUID(*c.root)}, Sequence: uint32(*c.seq)}
 	}
 	if c.depth != nil {
 		out.Depth = uint32(*c.depth)
