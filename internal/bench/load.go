@@ -122,21 +122,27 @@ func (r *runner) loadCases(ctx context.Context, b *backend) ([]spec, func(), err
 // the latest snapshot and the events from its sequence on.
 func (r *runner) loadEvented(store server.Storage, cover eventstore.Cover, want int) measure {
 	return func(ctx context.Context) (sample, error) {
-		rep, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
+		return r.loads(ctx, want, func(ctx context.Context) (int, error) {
 			book, err := eventstore.Load(ctx, store, store, cover)
-			if err != nil {
-				return err
-			}
-			if len(book.Events) != want {
-				return fmt.Errorf("loaded %d events, want %d", len(book.Events), want)
-			}
-			return nil
+			return len(book.Events), err
 		})
-		if err != nil {
-			return nil, err
-		}
-		return rep.sample("load ms"), nil
 	}
+}
+
+// loads repeats load for the measured time, each time checking that it
+// read want events, and samples how long one took.
+func (r *runner) loads(ctx context.Context, want int, load func(ctx context.Context) (int, error)) (sample, error) {
+	rep, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
+		n, err := load(ctx)
+		if err == nil && n != want {
+			err = fmt.Errorf("read %d events, want %d", n, want)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rep.sample("load ms"), nil
 }
 
 // loadRaw reads the same rows with prepared statements, scanning each
@@ -154,18 +160,18 @@ func (r *runner) loadRaw(db *sql.DB, cover eventstore.Cover, withSnapshot bool, 
 		}
 		defer snapshot.Close()
 		id := cover.Root.String()
-		rep, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
+		return r.loads(ctx, want, func(ctx context.Context) (int, error) {
 			var from int64
 			if withSnapshot {
 				var typeURL, at string
 				var state []byte
 				if err := snapshot.QueryRowContext(ctx, cover.Domain, id).Scan(&from, &typeURL, &state, &at); err != nil {
-					return err
+					return 0, err
 				}
 			}
 			rows, err := events.QueryContext(ctx, cover.Domain, id, from, int64(math.MaxUint32)+1)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			defer rows.Close()
 			count := 0
@@ -175,21 +181,11 @@ func (r *runner) loadRaw(db *sql.DB, cover eventstore.Cover, withSnapshot bool, 
 				var body []byte
 				var cause [7]any // scanned, not interpreted
 				if err := rows.Scan(&seq, &at, &typeURL, &body, &cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6]); err != nil {
-					return err
+					return 0, err
 				}
 				count++
 			}
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			if count != want {
-				return fmt.Errorf("read %d rows, want %d", count, want)
-			}
-			return nil
+			return count, rows.Err()
 		})
-		if err != nil {
-			return nil, err
-		}
-		return rep.sample("load ms"), nil
 	}
 }

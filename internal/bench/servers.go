@@ -93,17 +93,7 @@ func (s *rawServer) loadRaw(r *runner, cover eventstore.Cover, withSnapshot bool
 		read = s.readRedis
 	}
 	return func(ctx context.Context) (sample, error) {
-		rep, err := repeat(ctx, r.cfg.Duration, func(ctx context.Context) error {
-			n, err := read(ctx, cover, withSnapshot)
-			if err == nil && n != want {
-				err = fmt.Errorf("read %d events, want %d", n, want)
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		return rep.sample("load ms"), nil
+		return r.loads(ctx, want, func(ctx context.Context) (int, error) { return read(ctx, cover, withSnapshot) })
 	}
 }
 
