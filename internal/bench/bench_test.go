@@ -248,22 +248,22 @@ func testServerAppendFloor(t *testing.T, backend, env string) {
 // On PostgreSQL and Redis the loads and the catch-up have raw floors too:
 // the store's own queries (commands) by the client library alone.
 func TestPostgresReadsHaveRawFloors(t *testing.T) {
-	testServerReadFloors(t, "postgres", "POSTGRES_TEST_URL", "pgx", "pgx")
+	testServerReadFloors(t, "postgres", "POSTGRES_TEST_URL", map[string]string{"load": "pgx", "catch-up": "pgx", "lag": "pgx"})
 }
 
 func TestRedisReadsHaveRawFloors(t *testing.T) {
-	testServerReadFloors(t, "redis", "REDIS_TEST_URL", "LRANGE", "XRANGE")
+	testServerReadFloors(t, "redis", "REDIS_TEST_URL", map[string]string{"load": "LRANGE", "catch-up": "XRANGE", "lag": "MULTI/EXEC"})
 }
 
 // testServerReadFloors runs the load and delivery scenarios on backend,
-// whose floors name loadBy and catchUpBy (their client's queries).
-func testServerReadFloors(t *testing.T, backend, env, loadBy, catchUpBy string) {
+// whose floors name their client's queries: by[case kind].
+func testServerReadFloors(t *testing.T, backend, env string, by map[string]string) {
 	// Two rounds: every round of a floor reads the same rows.
 	rep := runOnServer(t, backend, env, bench.Config{Rounds: 2, Scenarios: []string{"load", "delivery"},
 		LoadEvents: 2000, CatchUpEvents: 3000, Rate: 200})
 	var floored []string
 	for _, r := range rep.Results {
-		if r.Backend != backend || strings.HasPrefix(r.Case, "lag") {
+		if r.Backend != backend {
 			continue
 		}
 		if r.Error != "" {
@@ -273,17 +273,20 @@ func testServerReadFloors(t *testing.T, backend, env, loadBy, catchUpBy string) 
 			t.Errorf("%s %s: no floor measured", r.Scenario, r.Case)
 			continue
 		}
-		by := loadBy
-		if r.Scenario == "delivery" {
-			by = catchUpBy
+		kind := "load"
+		switch {
+		case strings.HasPrefix(r.Case, "lag"):
+			kind = "lag"
+		case r.Scenario == "delivery":
+			kind = "catch-up"
 		}
-		if !strings.Contains(r.Floor, by) {
-			t.Errorf("%s %s: floor %q, not read by %s", r.Scenario, r.Case, r.Floor, by)
+		if !strings.Contains(r.Floor, by[kind]) {
+			t.Errorf("%s %s: floor %q, not by %s", r.Scenario, r.Case, r.Floor, by[kind])
 		}
 		floored = append(floored, r.Case)
 	}
-	if len(floored) != 3 {
-		t.Fatalf("%s cases with a raw floor: %q, want the two loads and the catch-up", backend, floored)
+	if len(floored) != 4 {
+		t.Fatalf("%s cases with a raw floor: %q, want the two loads, the lag and the catch-up", backend, floored)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -37,7 +36,7 @@ const (
 		FROM events WHERE position > ? ORDER BY position LIMIT ?`
 )
 
-func (r *runner) deliveryCases(ctx context.Context, b *backend) ([]spec, func(), error) {
+func (r *runner) deliveryCases(ctx context.Context, b *backend) (_ []spec, _ func(), err error) {
 	lag := spec{
 		name:  fmt.Sprintf("lag at %d events/s", r.cfg.Rate),
 		floor: "the same paced rows inserted by plain SQL, read by a reader woken in-process after each commit",
@@ -49,21 +48,41 @@ func (r *runner) deliveryCases(ctx context.Context, b *backend) ([]spec, func(),
 		notes: []string{fmt.Sprintf("%d writers share the pace over %d aggregates, one event per append; lag runs from the writer's acknowledged append to the projector's Deliver (0 when the projector was first)",
 			lagWriters, lagAggregates)},
 	}
-	if b.name == "sqlite" {
+	var closers []func() // in reverse order
+	cleanup := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
+	raw, err := openRawServer(ctx, b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if raw != nil {
+		closers = append(closers, raw.Close)
+	}
+	switch {
+	case b.name == "sqlite":
 		lag.raw = r.lagRaw(b)
+	case raw != nil:
+		lag.floor, lag.raw = raw.lagFloor(), raw.lagRaw(r, b)
 	}
 	store, path, closeStore, err := b.open(ctx, "catchup")
 	if err != nil {
 		return nil, nil, err
 	}
+	closers = append(closers, closeStore)
 	after, err := store.Head(ctx)
 	if err != nil {
-		closeStore()
 		return nil, nil, err
 	}
 	t0 := time.Now()
-	if err := fillLog(ctx, store, r.cfg.CatchUpEvents); err != nil {
-		closeStore()
+	if err = fillLog(ctx, store, r.cfg.CatchUpEvents); err != nil {
 		return nil, nil, fmt.Errorf("fill the log: %w", err)
 	}
 	r.progress("delivery on %s: %d events over %d aggregates written in %s", b.name, r.cfg.CatchUpEvents, catchUpAggregates, time.Since(t0).Round(time.Millisecond))
@@ -75,30 +94,16 @@ func (r *runner) deliveryCases(ctx context.Context, b *backend) ([]spec, func(),
 		notes: []string{fmt.Sprintf("the log holds appends of %d events round-robin over %d aggregates; a new subscription replays it from its start with the server's default delivery options",
 			catchUpRun, catchUpAggregates)},
 	}
-	var reader *sql.DB
 	if path != "" {
-		if reader, err = rawReader(path); err != nil {
-			closeStore()
+		reader, err := rawReader(path)
+		if err != nil {
 			return nil, nil, err
 		}
+		closers = append(closers, func() { reader.Close() })
 		catchUp.raw = r.catchUpRaw(reader, after, r.cfg.CatchUpEvents)
-	}
-	raw, err := openRawServer(ctx, b)
-	if err != nil {
-		closeStore()
-		return nil, nil, err
 	}
 	if raw != nil {
 		catchUp.floor, catchUp.raw = raw.catchUpFloor(), raw.catchUpRaw(after, r.cfg.CatchUpEvents)
-	}
-	cleanup := func() {
-		if reader != nil {
-			reader.Close()
-		}
-		if raw != nil {
-			raw.Close()
-		}
-		closeStore()
 	}
 	return []spec{lag, catchUp}, cleanup, nil
 }
@@ -268,82 +273,108 @@ func (r *runner) lagRaw(b *backend) measure {
 			return nil, err
 		}
 		defer rd.Close()
-		warm := int(r.warmup().Seconds() * float64(r.cfg.Rate))
-		n := warm + max(1, int(r.cfg.Duration.Seconds()*float64(r.cfg.Rate)))
-		track := newLagTrack(n)
-		var mu sync.Mutex
-		notify := make(chan struct{})
-		appended := func() <-chan struct{} { mu.Lock(); defer mu.Unlock(); return notify }
-		readCtx, stopReading := context.WithCancel(ctx)
-		defer stopReading()
-		readDone := make(chan error, 1)
-		go func() { readDone <- readLoop(readCtx, rd, appended, track) }()
+		query, err := rd.PrepareContext(ctx, readLogSQL)
+		if err != nil {
+			return nil, err
+		}
+		defer query.Close()
 		ids := make([]string, lagAggregates)
 		for i := range ids {
 			ids[i] = uuid.NewString()
 		}
-		var seqMu sync.Mutex // the inserts take turns on the one connection anyway
-		seqs := make([]int, lagAggregates)
-		err = pace(ctx, r.cfg.Rate, n, lagWriters, func(ctx context.Context, i int) error {
-			a := i % lagAggregates
-			seqMu.Lock()
-			defer seqMu.Unlock()
-			if _, err := w.ExecContext(ctx, insertSQL, benchDomain, ids[a], seqs[a], eventTypeURL, indexed(i), timeText(time.Now())); err != nil {
-				return err
+		write := func(ctx context.Context, i, a, seq int) error {
+			_, err := w.ExecContext(ctx, insertSQL, benchDomain, ids[a], seq, eventTypeURL, indexed(i), timeText(time.Now()))
+			return err
+		}
+		var after int64
+		page := func(ctx context.Context, seen func([]byte)) (int, error) {
+			rows, err := query.QueryContext(ctx, after, readLogPage)
+			if err != nil {
+				return 0, err
 			}
-			seqs[a]++
-			mu.Lock()
-			close(notify)
-			notify = make(chan struct{})
-			mu.Unlock()
-			track.ack[i].Store(time.Now().UnixNano())
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				var seq int64
+				var domain, id, at, typeURL string
+				var body []byte
+				var cause [7]any
+				if err := rows.Scan(&after, &domain, &id, &seq, &at, &typeURL, &body,
+					&cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6]); err != nil {
+					return 0, err
+				}
+				seen(body)
+				n++
+			}
+			return n, rows.Err()
 		}
-		if err := track.wait(ctx); err != nil {
-			return nil, err
-		}
-		stopReading()
-		if err := <-readDone; err != nil && !errors.Is(err, context.Canceled) {
-			return nil, err
-		}
-		return track.lags(warm), nil
+		return r.rawLag(ctx, write, page)
 	}
 }
 
-// readLoop reads the log in position order as the subscription does,
-// waiting for a wake-up when it is at the head.
-func readLoop(ctx context.Context, db *sql.DB, appended func() <-chan struct{}, track *lagTrack) error {
-	query, err := db.PrepareContext(ctx, readLogSQL)
-	if err != nil {
-		return err
-	}
-	defer query.Close()
-	var after int64
-	for {
-		wake := appended()
-		rows, err := query.QueryContext(ctx, after, 256)
-		if err != nil {
+// rawLag measures a lag floor: events paced as on evented's side, each
+// written by write (the event's index i in its payload, its aggregate a
+// of lagAggregates and its sequence seq) one at a time, as on one
+// connection, while a reader woken in-process after each write reads the
+// log in position order by page (which hands seen each event's payload
+// and says how many it read; 0 at the head).
+func (r *runner) rawLag(ctx context.Context, write func(ctx context.Context, i, a, seq int) error,
+	page func(ctx context.Context, seen func([]byte)) (int, error)) (sample, error) {
+	warm := int(r.warmup().Seconds() * float64(r.cfg.Rate))
+	n := warm + max(1, int(r.cfg.Duration.Seconds()*float64(r.cfg.Rate)))
+	track := newLagTrack(n)
+	var mu sync.Mutex
+	notify := make(chan struct{})
+	appended := func() <-chan struct{} { mu.Lock(); defer mu.Unlock(); return notify }
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	readDone := make(chan error, 1)
+	seen := func(body []byte) { track.got(body, time.Now().UnixNano()) }
+	go func() {
+		err := readLoop(readCtx, func(ctx context.Context) (int, error) { return page(ctx, seen) }, appended)
+		if readCtx.Err() != nil {
+			err = nil // stopped: whatever the last read said
+		}
+		readDone <- err
+	}()
+	var seqMu sync.Mutex // the writes take turns on the one connection anyway
+	seqs := make([]int, lagAggregates)
+	err := pace(ctx, r.cfg.Rate, n, lagWriters, func(ctx context.Context, i int) error {
+		a := i % lagAggregates
+		seqMu.Lock()
+		defer seqMu.Unlock()
+		if err := write(ctx, i, a, seqs[a]); err != nil {
 			return err
 		}
-		n := 0
-		for rows.Next() {
-			var seq int64
-			var domain, id, at, typeURL string
-			var body []byte
-			var cause [7]any
-			if err := rows.Scan(&after, &domain, &id, &seq, &at, &typeURL, &body,
-				&cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6]); err != nil {
-				rows.Close()
-				return err
-			}
-			track.got(body, time.Now().UnixNano())
-			n++
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		seqs[a]++
+		mu.Lock()
+		close(notify)
+		notify = make(chan struct{})
+		mu.Unlock()
+		track.ack[i].Store(time.Now().UnixNano())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	waitErr := track.wait(ctx)
+	stopReading()
+	if err := <-readDone; err != nil {
+		return nil, fmt.Errorf("read the log: %w", err)
+	}
+	if waitErr != nil {
+		return nil, waitErr
+	}
+	return track.lags(warm), nil
+}
+
+// readLoop reads the log by page as the subscription does, waiting for a
+// wake-up when it is at the head.
+func readLoop(ctx context.Context, page func(ctx context.Context) (int, error), appended func() <-chan struct{}) error {
+	for {
+		wake := appended()
+		n, err := page(ctx)
+		if err != nil {
 			return err
 		}
 		if n > 0 {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
@@ -157,9 +159,13 @@ const readLogPage = 1024
 // catchUpRaw reads the n events logged after position after, in log
 // order, and reports the rate.
 func (s *rawServer) catchUpRaw(after uint64, n int) measure {
-	page := s.logPagePostgres
+	page := func(ctx context.Context, after uint64, limit int) (int, uint64, error) {
+		return s.logPagePostgres(ctx, after, limit, nil)
+	}
 	if s.redis != nil {
-		page = s.logPageRedis
+		page = func(ctx context.Context, after uint64, limit int) (int, uint64, error) {
+			return s.logPageRedis(ctx, s.keys.Log(), s.keys.Events, after, limit, nil)
+		}
 	}
 	return func(ctx context.Context) (sample, error) {
 		t0, c0 := time.Now(), cpuTime()
@@ -178,9 +184,10 @@ func (s *rawServer) catchUpRaw(after uint64, n int) measure {
 	}
 }
 
-// logPagePostgres reads up to limit events after position after, and
-// returns how many and the last one's position.
-func (s *rawServer) logPagePostgres(ctx context.Context, after uint64, limit int) (int, uint64, error) {
+// logPagePostgres reads up to limit events after position after, hands
+// seen (unless nil) each one's payload, and returns how many it read and
+// the last one's position.
+func (s *rawServer) logPagePostgres(ctx context.Context, after uint64, limit int, seen func([]byte)) (int, uint64, error) {
 	rows, err := s.pg.Query(ctx, pgReadLogSQL, int64(after), limit)
 	if err != nil {
 		return 0, 0, err
@@ -198,15 +205,20 @@ func (s *rawServer) logPagePostgres(ctx context.Context, after uint64, limit int
 			&cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6]); err != nil {
 			return 0, 0, err
 		}
+		if seen != nil {
+			seen(body)
+		}
 		n, last = n+1, uint64(pos)
 	}
 	return n, last, rows.Err()
 }
 
-// logPageRedis reads up to limit log entries after position after and the
-// event of each.
-func (s *rawServer) logPageRedis(ctx context.Context, after uint64, limit int) (int, uint64, error) {
-	entries, err := s.redis.XRangeN(ctx, s.keys.Log(), "("+strconv.FormatUint(after, 10)+"-0", "+", int64(limit)).Result()
+// logPageRedis reads up to limit entries of the log stream after position
+// after and the event of each (from the list events names for its cover),
+// hands seen (unless nil) each event as stored, and returns how many it
+// read and the last one's position.
+func (s *rawServer) logPageRedis(ctx context.Context, log string, events func(eventstore.Cover) string, after uint64, limit int, seen func([]byte)) (int, uint64, error) {
+	entries, err := s.redis.XRangeN(ctx, log, "("+strconv.FormatUint(after, 10)+"-0", "+", int64(limit)).Result()
 	if err != nil || len(entries) == 0 {
 		return 0, after, err
 	}
@@ -226,10 +238,116 @@ func (s *rawServer) logPageRedis(ctx context.Context, after uint64, limit int) (
 		c.Domain, _ = x.Values["d"].(string)
 		root, _ := x.Values["r"].(string)
 		copy(c.Root[:], root)
-		cmds[i] = pipe.LIndex(ctx, s.keys.Events(c), seq)
+		cmds[i] = pipe.LIndex(ctx, events(c), seq)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, 0, err
 	}
+	if seen != nil {
+		for _, c := range cmds {
+			b, err := c.Bytes()
+			if err != nil {
+				return 0, 0, err
+			}
+			seen(b)
+		}
+	}
 	return len(entries), last, nil
+}
+
+// lagFloor names what lagRaw does on this server.
+func (s *rawServer) lagFloor() string {
+	if s.redis != nil {
+		return "the same paced events written as the store's script writes them (RPUSH to the aggregate's list, INCRBY of the position, XADD to the log, ZADD of the root) in one MULTI/EXEC each on one connection, under keys of its own, read in log order (XRANGE, then a pipeline of LINDEX) by a reader woken in-process after each write"
+	}
+	return "the same paced rows inserted into the store's events table by one INSERT each on one connection with pgx (autocommit), read in log order by the store's SELECT on another, by a reader woken in-process after each commit"
+}
+
+// lagRaw is the floor of the delivery lag on this server (see lagFloor).
+// On PostgreSQL the reader starts at the head of the log as it is; on
+// Redis it reads a log of its own, deleted at the end.
+func (s *rawServer) lagRaw(r *runner, b *backend) measure {
+	if s.redis != nil {
+		return func(ctx context.Context) (sample, error) { return s.lagRedis(ctx, r) }
+	}
+	return func(ctx context.Context) (sample, error) { return s.lagPostgres(ctx, r, b) }
+}
+
+func (s *rawServer) lagPostgres(ctx context.Context, r *runner, b *backend) (sample, error) {
+	// The store opened once makes sure the schema is in place.
+	_, _, closeStore, err := b.open(ctx, "lag-raw")
+	if err != nil {
+		return nil, err
+	}
+	closeStore()
+	conn, err := pgx.Connect(ctx, b.url)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var head int64
+	if err := s.pg.QueryRow(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&head); err != nil {
+		return nil, err
+	}
+	ids := make([]pgtype.UUID, lagAggregates)
+	for i := range ids {
+		ids[i] = pgtype.UUID{Bytes: uuid.New(), Valid: true}
+	}
+	write := func(ctx context.Context, i, a, seq int) error {
+		_, err := conn.Exec(ctx, `INSERT INTO events (ordinal, domain, aggregate_id, sequence, type_url, payload, created_at)
+			VALUES (0, $1, $2, $3, $4, $5, now())`, benchDomain, ids[a], seq, eventTypeURL, indexed(i))
+		return err
+	}
+	after := uint64(head)
+	page := func(ctx context.Context, seen func([]byte)) (int, error) {
+		n, last, err := s.logPagePostgres(ctx, after, readLogPage, seen)
+		after = last
+		return n, err
+	}
+	return r.rawLag(ctx, write, page)
+}
+
+func (s *rawServer) lagRedis(ctx context.Context, r *runner) (sample, error) {
+	opts, err := goredis.ParseURL(s.keys.URL)
+	if err != nil {
+		return nil, err
+	}
+	opts.PoolSize = 1
+	w := goredis.NewClient(opts)
+	defer w.Close()
+	prefix := "benchraw:" + uuid.NewString() + ":"
+	counter, log, roots := prefix+"position", prefix+"log", prefix+"roots"
+	events := func(c eventstore.Cover) string { return prefix + "events:" + c.Root.String() }
+	covers := make([]eventstore.Cover, lagAggregates)
+	for i := range covers {
+		covers[i] = eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
+	}
+	defer func() {
+		keys := []string{counter, log, roots}
+		for _, c := range covers {
+			keys = append(keys, events(c))
+		}
+		s.redis.Del(context.WithoutCancel(ctx), keys...)
+	}()
+	var pos uint64
+	write := func(ctx context.Context, i, a, seq int) error {
+		c := covers[a]
+		pos++
+		_, err := w.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.RPush(ctx, events(c), indexed(i))
+			p.IncrBy(ctx, counter, 1)
+			p.XAdd(ctx, &goredis.XAddArgs{Stream: log, ID: strconv.FormatUint(pos, 10) + "-0",
+				Values: []any{"d", c.Domain, "r", string(c.Root[:]), "s", seq}})
+			p.ZAdd(ctx, roots, goredis.Z{Member: c.Root.String()})
+			return nil
+		})
+		return err
+	}
+	var after uint64
+	page := func(ctx context.Context, seen func([]byte)) (int, error) {
+		n, last, err := s.logPageRedis(ctx, log, events, after, readLogPage, seen)
+		after = last
+		return n, err
+	}
+	return r.rawLag(ctx, write, page)
 }

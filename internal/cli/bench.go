@@ -35,9 +35,9 @@ and scale are opt-in):
             without one; floor: the same rows by a plain SELECT (PostgreSQL,
             Redis: the store's own queries by pgx, go-redis alone)
   delivery  commit-to-projector lag at 1,000 events/s and catch-up replay from
-            position 0; floor: plain inserts and a raw sequential reader (the
-            catch-up on PostgreSQL, Redis: the log read by pgx, go-redis alone;
-            their lag has no floor)
+            position 0; floor: plain inserts and a raw sequential reader
+            (PostgreSQL, Redis: one INSERT, one MULTI/EXEC per event, and the
+            log read by pgx, go-redis alone)
   replicas  2 and 3 replicas on one store: commands/s of 16 clients spread over
             evented servers, catch-up and delivery lag of shared subscriptions;
             floor: the same on one replica
