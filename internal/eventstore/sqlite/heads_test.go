@@ -96,3 +96,56 @@ func TestHeadsKeptBehindAnotherProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchRunAgainStoresEachEventOnce: a batch whose one INSERT of all its
+// events fails after it stored the first (the head kept of its second
+// cover is behind: another process appended there) is run again from the
+// heads as stored. The statement keeps the rows it stored before failing
+// (eventsSQL: OR FAIL), so only the transaction's rollback keeps the run
+// again from storing the first event a second time.
+func TestBatchRunAgainStoresEachEventOnce(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "events.db")
+	a, b := openStore(t, path), openStore(t, path)
+	fresh := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	behind := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	page := []eventstore.Page{{TypeURL: "E"}}
+	if _, err := a.Append(ctx, behind, page); err != nil { // a keeps head 1
+		t.Fatal(err)
+	}
+	if _, err := b.Append(ctx, behind, page); err != nil { // stored at 1
+		t.Fatal(err)
+	}
+	a.writing.Lock()
+	results := a.commit([]*request{{cover: fresh, pages: page}, {cover: behind, pages: page}})
+	a.writing.Unlock()
+	if n := a.staleHeads.Load(); n != 1 {
+		t.Fatalf("%d batches run again; want 1", n)
+	}
+	for i, want := range []uint32{0, 2} {
+		if r := results[i]; r.err != nil || len(r.events) != 1 || r.events[0].Sequence != want {
+			t.Fatalf("append %d: %v, %v; want its event stored at %d", i, r.events, r.err, want)
+		}
+	}
+	for cover, want := range map[eventstore.Cover]int{fresh: 1, behind: 3} {
+		events, err := a.Read(ctx, cover, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != want {
+			t.Fatalf("%s holds %d events; want %d", cover, len(events), want)
+		}
+		for i, e := range events {
+			if e.Sequence != uint32(i) {
+				t.Fatalf("%s: event %d at sequence %d", cover, i, e.Sequence)
+			}
+		}
+	}
+	head, err := a.Head(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head != 4 {
+		t.Fatalf("log head %d; want 4 (each event logged once)", head)
+	}
+}
