@@ -215,7 +215,10 @@ func (r *runner) appendRawPostgres(b *backend, writers, perAppend int) measure {
 		}
 		defer conn.Close(context.WithoutCancel(ctx))
 		n := writers * perAppend
-		ids, seqs := make([]uuid.UUID, n), make([]int64, n)
+		// Roots as [16]byte, as the store sends them: pgx encodes those
+		// directly, where a uuid.UUID (a driver.Valuer) costs an encoding
+		// error per element before its fallback.
+		ids, seqs := make([][16]byte, n), make([]int64, n)
 		typeURLs, payloads := make([]string, n), make([][]byte, n)
 		body := payload()
 		for w := range writers {

@@ -153,7 +153,7 @@ func BenchmarkRawInsertBatched(b *testing.B) {
 	b.Run(fmt.Sprintf("rows=%d", writers), func(b *testing.B) {
 		pool := rawPool(b, freshSchema(b))
 		ctx := context.Background()
-		ids := make([]uuid.UUID, writers)
+		ids := make([][16]byte, writers) // as the store sends roots (pgRoot)
 		for w := range ids {
 			ids[w] = uuid.New()
 		}
