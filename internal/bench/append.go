@@ -203,17 +203,11 @@ func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measu
 // sequence check: the best any group commit can do on one connection.
 func (r *runner) appendRawPostgres(b *backend, writers, perAppend int) measure {
 	return func(ctx context.Context) (sample, error) {
-		// The store opened once makes sure the schema is in place.
-		_, _, closeStore, err := b.open(ctx, "append-raw")
+		conn, closeConn, err := rawPostgresConn(ctx, b, "append-raw")
 		if err != nil {
 			return nil, err
 		}
-		closeStore()
-		conn, err := pgx.Connect(ctx, b.url)
-		if err != nil {
-			return nil, err
-		}
-		defer conn.Close(context.WithoutCancel(ctx))
+		defer closeConn()
 		n := writers * perAppend
 		// Roots as [16]byte, as the store sends them: pgx encodes those
 		// directly, where a uuid.UUID (a driver.Valuer) costs an encoding
@@ -243,6 +237,22 @@ func (r *runner) appendRawPostgres(b *backend, writers, perAppend int) measure {
 			return n, nil
 		})
 	}
+}
+
+// rawPostgresConn opens a connection of its own to b's server, once the
+// store has made sure the schema is in place (opened as label), and
+// returns it with the function that closes it.
+func rawPostgresConn(ctx context.Context, b *backend, label string) (*pgx.Conn, func(), error) {
+	_, _, closeStore, err := b.open(ctx, label)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeStore()
+	conn, err := pgx.Connect(ctx, b.url)
+	if err != nil {
+		return nil, nil, err
+	}
+	return conn, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
 }
 
 // appendRawRedis is the Redis floor of the append case: what the store's

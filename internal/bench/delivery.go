@@ -295,12 +295,8 @@ func (r *runner) lagRaw(b *backend) measure {
 			defer rows.Close()
 			n := 0
 			for rows.Next() {
-				var seq int64
-				var domain, id, at, typeURL string
-				var body []byte
-				var cause [7]any
-				if err := rows.Scan(&after, &domain, &id, &seq, &at, &typeURL, &body,
-					&cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6]); err != nil {
+				body, err := scanLogRow(rows, &after)
+				if err != nil {
 					return 0, err
 				}
 				seen(body)
@@ -421,12 +417,8 @@ func (r *runner) catchUpRaw(db *sql.DB, after uint64, n int) measure {
 		defer rows.Close()
 		count := 0
 		for rows.Next() {
-			var pos, seq int64
-			var domain, id, at, typeURL string
-			var body []byte
-			var cause [7]any // the store's other columns: scanned, not interpreted
-			if err := rows.Scan(&pos, &domain, &id, &seq, &at, &typeURL, &body,
-				&cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6]); err != nil {
+			var pos int64
+			if _, err := scanLogRow(rows, &pos); err != nil {
 				return nil, err
 			}
 			count++
@@ -439,6 +431,19 @@ func (r *runner) catchUpRaw(db *sql.DB, after uint64, n int) measure {
 		}
 		return sample{"events/s": float64(n) / time.Since(t0).Seconds(), cpuPerEvent: cpuPer(cpuTime()-c0, n)}, nil
 	}
+}
+
+// scanLogRow scans a row of readLogSQL into plain values: its position
+// into pos, and its payload, which it returns; the store's other columns
+// are scanned, not interpreted.
+func scanLogRow(rows *sql.Rows, pos *int64) ([]byte, error) {
+	var seq int64
+	var domain, id, at, typeURL string
+	var body []byte
+	var cause [7]any
+	err := rows.Scan(pos, &domain, &id, &seq, &at, &typeURL, &body,
+		&cause[0], &cause[1], &cause[2], &cause[3], &cause[4], &cause[5], &cause[6])
+	return body, err
 }
 
 // cpuPerEvent is the metric of the CPU time the process spent per event

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
@@ -274,17 +273,11 @@ func (s *rawServer) lagRaw(r *runner, b *backend) measure {
 }
 
 func (s *rawServer) lagPostgres(ctx context.Context, r *runner, b *backend) (sample, error) {
-	// The store opened once makes sure the schema is in place.
-	_, _, closeStore, err := b.open(ctx, "lag-raw")
+	conn, closeConn, err := rawPostgresConn(ctx, b, "lag-raw")
 	if err != nil {
 		return nil, err
 	}
-	closeStore()
-	conn, err := pgx.Connect(ctx, b.url)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	defer closeConn()
 	var head int64
 	if err := s.pg.QueryRow(ctx, `SELECT COALESCE(MAX(position), 0) FROM events`).Scan(&head); err != nil {
 		return nil, err
