@@ -48,23 +48,14 @@ func (r *runner) deliveryCases(ctx context.Context, b *backend) (_ []spec, _ fun
 		notes: []string{fmt.Sprintf("%d writers share the pace over %d aggregates, one event per append; lag runs from the writer's acknowledged append to the projector's Deliver (0 when the projector was first)",
 			lagWriters, lagAggregates)},
 	}
-	var closers []func() // in reverse order
-	cleanup := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	defer func() {
-		if err != nil {
-			cleanup()
-		}
-	}()
+	var opened closers
+	defer opened.closeIf(&err)
 	raw, err := openRawServer(ctx, b)
 	if err != nil {
 		return nil, nil, err
 	}
 	if raw != nil {
-		closers = append(closers, raw.Close)
+		opened.add(raw.Close)
 	}
 	switch {
 	case b.name == "sqlite":
@@ -76,7 +67,7 @@ func (r *runner) deliveryCases(ctx context.Context, b *backend) (_ []spec, _ fun
 	if err != nil {
 		return nil, nil, err
 	}
-	closers = append(closers, closeStore)
+	opened.add(closeStore)
 	after, err := store.Head(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -99,13 +90,32 @@ func (r *runner) deliveryCases(ctx context.Context, b *backend) (_ []spec, _ fun
 		if err != nil {
 			return nil, nil, err
 		}
-		closers = append(closers, func() { reader.Close() })
+		opened.add(func() { reader.Close() })
 		catchUp.raw = r.catchUpRaw(reader, after, r.cfg.CatchUpEvents)
 	}
 	if raw != nil {
 		catchUp.floor, catchUp.raw = raw.catchUpFloor(), raw.catchUpRaw(after, r.cfg.CatchUpEvents)
 	}
-	return []spec{lag, catchUp}, cleanup, nil
+	return []spec{lag, catchUp}, opened.close, nil
+}
+
+// closers closes what a scenario's set-up opened, the last opened first.
+type closers []func()
+
+func (c *closers) add(close func()) { *c = append(*c, close) }
+
+func (c closers) close() {
+	for i := len(c) - 1; i >= 0; i-- {
+		c[i]()
+	}
+}
+
+// closeIf closes all when the set-up failed (*err set): deferred by a
+// set-up that returns its closers' close only when it succeeds.
+func (c *closers) closeIf(err *error) {
+	if *err != nil {
+		c.close()
+	}
 }
 
 // fillLog appends n events: runs of catchUpRun events round-robin over

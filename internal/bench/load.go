@@ -48,50 +48,41 @@ var loadMetrics = []metricSpec{
 	{name: "cpu load ms", higher: false, format: "%.3f"},
 }
 
-func (r *runner) loadCases(ctx context.Context, b *backend) ([]spec, func(), error) {
+func (r *runner) loadCases(ctx context.Context, b *backend) (_ []spec, _ func(), err error) {
 	n := r.cfg.LoadEvents
+	var opened closers
+	defer opened.closeIf(&err)
 	store, path, closeStore, err := b.open(ctx, "load")
 	if err != nil {
 		return nil, nil, err
 	}
+	opened.add(closeStore)
 	snapped := eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
 	plain := eventstore.Cover{Domain: benchDomain, Root: uuid.New()}
 	t0 := time.Now()
 	for _, c := range []eventstore.Cover{snapped, plain} {
-		if err := fill(ctx, store, c, n); err != nil {
-			closeStore()
+		if err = fill(ctx, store, c, n); err != nil {
 			return nil, nil, fmt.Errorf("fill %d events: %w", n, err)
 		}
 	}
 	snap := eventstore.Snapshot{Sequence: uint32(n - snapshotGap), TypeURL: "type.googleapis.com/bench.State", State: make([]byte, 256)}
-	if err := store.PutSnapshot(ctx, snapped, snap); err != nil {
-		closeStore()
+	if err = store.PutSnapshot(ctx, snapped, snap); err != nil {
 		return nil, nil, err
 	}
 	r.progress("load on %s: 2 aggregates of %d events written in %s", b.name, n, time.Since(t0).Round(time.Millisecond))
 	var reader *sql.DB
 	if path != "" {
 		if reader, err = rawReader(path); err != nil {
-			closeStore()
 			return nil, nil, err
 		}
+		opened.add(func() { reader.Close() })
 	}
 	raw, err := openRawServer(ctx, b)
 	if err != nil {
-		if reader != nil {
-			reader.Close()
-		}
-		closeStore()
 		return nil, nil, err
 	}
-	cleanup := func() {
-		if reader != nil {
-			reader.Close()
-		}
-		if raw != nil {
-			raw.Close()
-		}
-		closeStore()
+	if raw != nil {
+		opened.add(raw.Close)
 	}
 	cases := []spec{
 		{
@@ -115,7 +106,7 @@ func (r *runner) loadCases(ctx context.Context, b *backend) ([]spec, func(), err
 		cases[0].floor, cases[0].raw = raw.loadFloor(true, snapshotGap), raw.loadRaw(r, snapped, true, snapshotGap)
 		cases[1].floor, cases[1].raw = raw.loadFloor(false, n), raw.loadRaw(r, plain, false, n)
 	}
-	return cases, cleanup, nil
+	return cases, opened.close, nil
 }
 
 // loadEvented rebuilds cover as the coordinator does before a command:

@@ -31,9 +31,6 @@ func (c *Chunks[T]) Add(v T) {
 	c.n++
 }
 
-// Len is how many values were added.
-func (c *Chunks[T]) Len() int { return c.n }
-
 // All returns every value added, in order (nil if none). The first chunk
 // is handed out as it is when it holds them all.
 func (c *Chunks[T]) All() []T {
