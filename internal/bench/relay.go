@@ -155,7 +155,7 @@ func (r *runner) relayEvented(store server.Storage, br relayBroker, n int) measu
 		}
 		defer closeBus()
 		relay, opts := server.NewRelay(pub, config.Default())
-		consumer := renamed{relay, "bench-relay-" + uuid.NewString()[:8]}
+		consumer := rename(relay, "bench-relay-"+uuid.NewString()[:8])
 		if err := store.SaveCheckpoint(ctx, consumer.Name(), after); err != nil {
 			return nil, err
 		}
@@ -200,14 +200,28 @@ func (r *runner) relayEvented(store server.Storage, br relayBroker, n int) measu
 	}
 }
 
-// renamed is a consumer under another name (a fresh subscriber per
-// measurement).
+// rename is c under another name (a fresh subscriber per measurement),
+// an AsyncConsumer still when c is one.
+func rename(c delivery.Consumer, name string) delivery.Consumer {
+	if a, ok := c.(delivery.AsyncConsumer); ok {
+		return renamedAsync{a, name}
+	}
+	return renamed{c, name}
+}
+
 type renamed struct {
 	delivery.Consumer
 	name string
 }
 
 func (c renamed) Name() string { return c.name }
+
+type renamedAsync struct {
+	delivery.AsyncConsumer
+	name string
+}
+
+func (c renamedAsync) Name() string { return c.name }
 
 // fillOnePerAggregate appends n events, each the first of a new aggregate,
 // from 16 writers.

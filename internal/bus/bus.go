@@ -66,6 +66,20 @@ type Publisher interface {
 	Close() error
 }
 
+// AsyncPublisher is a Publisher that also publishes without making its
+// caller wait for the broker's confirmation: PublishAsync sends book and
+// returns; done is called exactly once, on any goroutine (before
+// PublishAsync returns, too, when the book cannot be sent), with what
+// Publish would have returned. The answer comes by itself within the
+// publisher's AckTimeout (see SelfTimed), whatever the broker does. The
+// ordering rule is Publish's: a caller publishes one cover's next book
+// only once done reported nil for the one before.
+type AsyncPublisher interface {
+	Publisher
+	SelfTimed
+	PublishAsync(book eventstore.Book, done func(error))
+}
+
 // SelfTimed is implemented by a Publisher whose Publish gives up by
 // itself: it fails with ErrUnavailable when the broker has not confirmed a
 // book within AckTimeout, even under a context without a deadline. A

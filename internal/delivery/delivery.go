@@ -44,6 +44,30 @@ type Consumer interface {
 	Deliver(ctx context.Context, book eventstore.Book, inline bool) (Outcome, error)
 }
 
+// AsyncConsumer is a Consumer that takes a book without making its caller
+// wait for the answer: the bus relay, whose broker confirms many books in
+// flight on one connection. A segment hands such a consumer the next book
+// of another aggregate while earlier ones await their answer, instead of
+// parking a worker on each; everything else stays as for Deliver: an
+// aggregate has one book in flight at most, its next events are taken once
+// done reported success, the checkpoint stays below every book not yet
+// answered, and a failed book is retried (with Deliver) and parked as
+// configured.
+//
+// Its outcome is always empty: no projection, no commands. Segments use
+// DeliverAsync only for consumers that are not Synchronous and take no
+// History.
+type AsyncConsumer interface {
+	Consumer
+	// DeliverAsync hands book to the consumer and returns without waiting
+	// for the answer. done is called exactly once, on any goroutine
+	// (before DeliverAsync returns, too), with what Deliver would have
+	// returned; the answer must come by itself within a bound of the
+	// consumer's (a broker's ack timeout), whatever happens. ctx carries
+	// the book's values (NewFrom, Replaying) and is never cancelled.
+	DeliverAsync(ctx context.Context, book eventstore.Book, done func(error))
+}
+
 // Outcome is what a consumer answered.
 type Outcome struct {
 	// Projection is a projector's read model, returned when asked inline.

@@ -25,6 +25,9 @@ type segment struct {
 	sub   *Subscription
 	index int
 	log   *slog.Logger
+	// answers counts the books handed to an AsyncConsumer whose answer
+	// (and, after a failure, its retries) has not finished them yet.
+	answers sync.WaitGroup
 
 	mu       sync.Mutex
 	cond     *sync.Cond // signals: work queued, work done, state changed
@@ -139,6 +142,7 @@ func (g *segment) run(ctx context.Context, stopRead <-chan struct{}, drain time.
 	g.mu.Unlock()
 	stopWork() // retries end; a call under way finishes
 	wg.Wait()
+	g.answers.Wait() // books handed over asynchronously: their answers come within the consumer's bound
 	stopSave()
 	saver.Wait()
 	g.saveCheckpoint(context.WithoutCancel(ctx))
@@ -276,20 +280,29 @@ func (g *segment) take(cover eventstore.Cover) (events []eventstore.Logged, ligh
 }
 
 // work delivers ready aggregates one at a time until the segment stops.
+// For an AsyncConsumer it does not wait for the answer of a book it could
+// hand over asynchronously (see deliverAsync): it goes on to the next
+// ready aggregate, up to the subscription's Workers books in flight.
 func (g *segment) work(ctx context.Context) {
+	async := g.sub.async
 	for {
+		if async != nil && !g.sub.takeFlight(ctx) {
+			return
+		}
 		g.mu.Lock()
 		for len(g.ready) == 0 && !g.stopping && ctx.Err() == nil {
 			g.cond.Wait()
 		}
 		if g.stopping || ctx.Err() != nil {
 			g.mu.Unlock()
+			g.sub.endFlight(async != nil)
 			return
 		}
 		cover := g.ready[0]
 		g.ready = g.ready[1:]
 		if g.busy[cover] { // a replay holds it; it requeues the cover when done
 			g.mu.Unlock()
+			g.sub.endFlight(async != nil)
 			continue
 		}
 		items, light := g.take(cover)
@@ -307,36 +320,100 @@ func (g *segment) work(ctx context.Context) {
 		events, err := g.sub.fill(ctx, cover, items, light)
 		handled := 0
 		if err == nil {
+			if async != nil && !isParked && g.deliverAsync(ctx, async, cover, items, events) {
+				continue // finished by its answer
+			}
 			handled = g.handle(ctx, cover, events, isParked)
 		} else if ctx.Err() == nil {
 			g.sub.noteError(err)
 			sleep(ctx, g.sub.opts.BackoffMin)
 		}
-
-		g.mu.Lock()
-		delete(g.busy, cover)
-		delete(g.inflight, cover)
-		for _, it := range items[:handled] {
-			g.done[it.Position] = true
-		}
-		if handled < len(items) { // cut short or stopping: put the rest back, light
-			rest := make([]eventstore.Logged, 0, len(items)-handled+len(g.queues[cover]))
-			for _, e := range items[handled:] {
-				g.light[e.Position], e.Payload = len(e.Payload), nil
-				rest = append(rest, e)
-			}
-			g.queues[cover] = append(rest, g.queues[cover]...)
-		}
-		if len(g.queues[cover]) > 0 {
-			g.ready = append(g.ready, cover)
-		} else {
-			delete(g.queues, cover)
-		}
-		g.advance()
-		g.cond.Broadcast()
-		g.mu.Unlock()
-		g.sub.noteProgress()
+		g.finish(cover, items, handled)
+		g.sub.endFlight(async != nil)
 	}
+}
+
+// finish settles the first handled of items, the book of cover a worker
+// took (the rest go back to its queue, light), and frees the aggregate.
+func (g *segment) finish(cover eventstore.Cover, items []eventstore.Logged, handled int) {
+	g.mu.Lock()
+	delete(g.busy, cover)
+	delete(g.inflight, cover)
+	for _, it := range items[:handled] {
+		g.done[it.Position] = true
+	}
+	if handled < len(items) { // cut short or stopping: put the rest back, light
+		rest := make([]eventstore.Logged, 0, len(items)-handled+len(g.queues[cover]))
+		for _, e := range items[handled:] {
+			g.light[e.Position], e.Payload = len(e.Payload), nil
+			rest = append(rest, e)
+		}
+		g.queues[cover] = append(rest, g.queues[cover]...)
+	}
+	if len(g.queues[cover]) > 0 {
+		g.ready = append(g.ready, cover)
+	} else {
+		delete(g.queues, cover)
+	}
+	g.advance()
+	g.cond.Broadcast()
+	g.mu.Unlock()
+	g.sub.noteProgress()
+}
+
+// deliverAsync hands the book of events (cover's, taken as items) to c
+// without waiting for its answer, when nothing but delivering it is to be
+// done: no inline delivery of the aggregate to tell apart, no event too
+// large (that is parked), no other replica's marks. It reports false when
+// the book must go the synchronous way (handle). The answer finishes the
+// book: success settles it, a failure goes on as a failed first attempt
+// would (attempt: retries with backoff, then parking), on a goroutine of
+// its own. The segment does not end before every answer is in (g.answers).
+func (g *segment) deliverAsync(ctx context.Context, c AsyncConsumer, cover eventstore.Cover, items, events []eventstore.Logged) bool {
+	s := g.sub
+	if s.claims.has(cover) {
+		return false
+	}
+	n, replay := len(events), g.replay.covers(events[0].Position)
+	if replay {
+		n = 1
+		for n < len(events) && g.replay.covers(events[n].Position) {
+			n++
+		}
+	}
+	events = events[:n]
+	if s.tooLarge(events) != "" {
+		return false
+	}
+	book := eventstore.Book{Cover: cover, Events: make([]eventstore.Event, n)}
+	for i, e := range events {
+		book.Events[i] = e.Event
+	}
+	bctx := WithNewFrom(context.Background(), events[0].Sequence)
+	if replay {
+		bctx = WithReplay(bctx)
+	}
+	g.answers.Add(1)
+	c.DeliverAsync(bctx, book, func(err error) {
+		if err == nil {
+			s.opts.Outage.Up()
+			s.counted(n, events[n-1].CreatedAt)
+			g.finish(cover, items, n)
+			s.endFlight(true)
+			g.answers.Done()
+			return
+		}
+		go func() {
+			handled := 0
+			if g.attempt(ctx, cover, events, replay, err) {
+				handled = n
+			}
+			g.finish(cover, items, handled)
+			s.endFlight(true)
+			g.answers.Done()
+		}()
+	})
+	return true
 }
 
 // handle delivers events (one cover, in sequence order) and returns how many
@@ -416,7 +493,7 @@ func (g *segment) handle(ctx context.Context, cover eventstore.Cover, events []e
 		}
 		return len(events)
 	}
-	if !g.attempt(ctx, cover, todo, false) {
+	if !g.attempt(ctx, cover, todo, false, nil) {
 		return 0
 	}
 	return len(events)
@@ -470,7 +547,7 @@ func (g *segment) handleReplay(ctx context.Context, cover eventstore.Cover, even
 		}
 		return n
 	}
-	if !g.attempt(ctx, cover, events, true) {
+	if !g.attempt(ctx, cover, events, true, nil) {
 		return 0
 	}
 	return n
@@ -478,8 +555,9 @@ func (g *segment) handleReplay(ctx context.Context, cover eventstore.Cover, even
 
 // attempt delivers todo, retrying as configured, and parks it when the
 // attempts run out. It reports false when nothing may be counted as
-// settled: ctx ended or the park could not be written.
-func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []eventstore.Logged, replay bool) bool {
+// settled: ctx ended or the park could not be written. A non-nil first is
+// the outcome of a first try already made (deliverAsync's).
+func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []eventstore.Logged, replay bool, first error) bool {
 	s := g.sub
 	// The call itself is not cut by ctx: on shutdown a delivery under way
 	// finishes (bounded by the consumer's timeout) rather than being sent
@@ -487,7 +565,11 @@ func (g *segment) attempt(ctx context.Context, cover eventstore.Cover, todo []ev
 	var lastErr error
 	sent := map[string]bool{} // saga commands that went through: not sent again
 	for attempt, tries := 1, 1; attempt <= s.opts.MaxAttempts; tries++ {
-		lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent, replay, g.replay.Commands)
+		if first != nil {
+			lastErr, first = first, nil
+		} else {
+			lastErr = s.deliver(context.WithoutCancel(ctx), cover, todo, sent, replay, g.replay.Commands)
+		}
 		if lastErr == nil {
 			s.opts.Outage.Up()
 			s.counted(len(todo), todo[len(todo)-1].CreatedAt)

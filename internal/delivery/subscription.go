@@ -24,6 +24,11 @@ import (
 // with Run; it is safe for concurrent use.
 type Subscription struct {
 	consumer Consumer
+	// async is the consumer when it is an AsyncConsumer that segments
+	// hand books to asynchronously (not Synchronous, no History); flight
+	// then holds a token per book in flight, Workers at most.
+	async    AsyncConsumer
+	flight   chan struct{}
 	store    Storage
 	dispatch Dispatcher
 	opts     Options
@@ -88,7 +93,16 @@ func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, lo
 	if opts.Outage == nil {
 		opts.Outage = outage.New(log.With("component", "delivery")).Service("consumer", consumer.Name(), "")
 	}
+	var flight chan struct{}
+	async, ok := consumer.(AsyncConsumer)
+	if ok && !opts.Synchronous && !opts.History {
+		flight = make(chan struct{}, opts.Workers)
+	} else {
+		async = nil
+	}
 	return &Subscription{
+		async:      async,
+		flight:     flight,
 		replica:    replica,
 		ownReplica: own,
 		consumer:   consumer,
@@ -886,7 +900,33 @@ func (s *Subscription) local(cover eventstore.Cover) *segment {
 }
 
 func (s *Subscription) workersPerSegment() int {
+	if s.flight != nil {
+		// Its workers wait for no answer, only for the store (light
+		// events, parking): two keep a segment's books going out.
+		return asyncWorkers
+	}
 	return max(2, (s.opts.Workers+s.opts.Segments-1)/s.opts.Segments)
+}
+
+// asyncWorkers is how many workers a segment runs for an AsyncConsumer.
+const asyncWorkers = 2
+
+// takeFlight waits for room for one more book in flight to an
+// AsyncConsumer (Workers of them across the segments); false: ctx ended.
+func (s *Subscription) takeFlight(ctx context.Context) bool {
+	select {
+	case s.flight <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// endFlight gives back a room takeFlight took, when async says one was.
+func (s *Subscription) endFlight(async bool) {
+	if async {
+		<-s.flight
+	}
 }
 
 // fill reads again the payloads of the light events (light[i]: events[i]

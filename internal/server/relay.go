@@ -39,14 +39,17 @@ const DefaultInFlight = 256
 // returns once the broker has it. The subscription's checkpoint makes the
 // store the outbox: a broker that is down delays events and loses none.
 //
-// Pipelining. The relay's subscription runs bus.in_flight workers (256 by
-// default) instead of delivery.workers, so that many books are published
+// Pipelining. Up to bus.in_flight books (256 by default) are published
 // and awaiting their confirmation at once, over the one publishing
-// connection: the AMQP backend publishes each on its confirm-mode channel
-// and waits on its deferred confirmation, the NATS one publishes it
-// asynchronously and waits on its ack future; the client libraries match
-// the broker's confirms to the books as they come, in any order. What the
-// pipeline keeps from the subscription:
+// connection; the client libraries match the broker's confirms to the
+// books as they come, in any order. On AMQP the relay's subscription runs
+// bus.in_flight workers instead of delivery.workers, each publishing a
+// book on the confirm-mode channel and waiting on its deferred
+// confirmation. NATS is a bus.AsyncPublisher: the relay is then a
+// delivery.AsyncConsumer (asyncRelay), whose segments hand it books
+// without a worker waiting on each; the ack handlers of the client answer
+// them, and bus.in_flight bounds how many are unanswered. What the
+// pipeline keeps from the subscription, either way:
 //
 //   - One aggregate has at most one book in flight: a segment hands an
 //     aggregate to one worker at a time and takes its next events only once
@@ -83,16 +86,33 @@ func (r relay) Deliver(ctx context.Context, book eventstore.Book, _ bool) (deliv
 		ctx, cancel = context.WithTimeout(ctx, r.timeout)
 		defer cancel()
 	}
-	err := r.pub.Publish(ctx, book)
+	return delivery.Outcome{}, published(r.pub.Publish(ctx, book))
+}
+
+// published is what the relay answers for a publish that returned err.
+func published(err error) error {
 	if errors.Is(err, bus.ErrTooLarge) {
-		return delivery.Outcome{}, tooLarge{err}
+		return tooLarge{err}
 	}
 	if err != nil && !errors.Is(err, bus.ErrInvalid) {
 		// Anything but a book the bus cannot take means the broker did not
 		// confirm: wait for it rather than park.
-		return delivery.Outcome{}, brokerDown{err}
+		return brokerDown{err}
 	}
-	return delivery.Outcome{}, err
+	return err
+}
+
+// asyncRelay is the relay over a bus.AsyncPublisher (NATS): its
+// subscription hands it books without a worker waiting on each
+// confirmation (delivery.AsyncConsumer). A failed book is retried with
+// Deliver.
+type asyncRelay struct {
+	relay
+	async bus.AsyncPublisher
+}
+
+func (r asyncRelay) DeliverAsync(_ context.Context, book eventstore.Book, done func(error)) {
+	r.async.PublishAsync(book, func(err error) { done(published(err)) })
 }
 
 // NewRelay returns the consumer that publishes committed books to pub, as
@@ -107,10 +127,16 @@ func NewRelay(pub bus.Publisher, cfg config.Config) (delivery.Consumer, delivery
 	}
 	t, ok := pub.(bus.SelfTimed)
 	selfTimed := ok && t.AckTimeout() <= d.Timeout
-	return relay{pub: pub, timeout: d.Timeout, selfTimed: selfTimed}, delivery.Options{
+	opts := delivery.Options{
 		MaxAttempts: d.MaxAttempts, BackoffMin: d.BackoffMin, BackoffMax: d.BackoffMax,
 		Workers: max(inFlight, d.Workers), Segments: d.Segments, LeaseTTL: d.LeaseTTL, MaxBookBytes: d.MaxBookBytes,
 	}
+	r := relay{pub: pub, timeout: d.Timeout, selfTimed: selfTimed}
+	if a, ok := pub.(bus.AsyncPublisher); ok && selfTimed {
+		// Its answers come within the relay's bound by themselves.
+		return asyncRelay{relay: r, async: a}, opts
+	}
+	return r, opts
 }
 
 // brokerDown marks a failed publish as the broker being unavailable.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +89,37 @@ func (f *pipeBroker) Publish(ctx context.Context, book eventstore.Book) error {
 }
 
 func (f *pipeBroker) Close() error { return nil }
+
+// asyncPipe is the pipeBroker as a bus.AsyncPublisher (as the NATS
+// backend is): PublishAsync answers from a goroutine when decide says.
+type asyncPipe struct {
+	*pipeBroker
+	async atomic.Int64 // books published with PublishAsync
+}
+
+func (f *asyncPipe) AckTimeout() time.Duration { return time.Second }
+
+func (f *asyncPipe) PublishAsync(book eventstore.Book, done func(error)) {
+	f.async.Add(1)
+	go func() { done(f.Publish(context.Background(), book)) }()
+}
+
+// eachMode runs test against broker as a plain bus.Publisher (the relay's
+// workers wait on each confirmation, as for RabbitMQ) and as a
+// bus.AsyncPublisher (the relay's books wait on none, as for NATS).
+func eachMode(t *testing.T, decide func(eventstore.Book, int) (time.Duration, bool), test func(t *testing.T, broker *pipeBroker, pub bus.Publisher)) {
+	t.Run("sync", func(t *testing.T) {
+		b := newPipeBroker(decide)
+		test(t, b, b)
+	})
+	t.Run("async", func(t *testing.T) {
+		b := &asyncPipe{pipeBroker: newPipeBroker(decide)}
+		test(t, b.pipeBroker, b)
+		if b.async.Load() == 0 {
+			t.Error("the relay published nothing with PublishAsync")
+		}
+	})
+}
 
 // consume reads the bus as a consumer that applies each cover's events in
 // sequence and skips what it applied already (as consumers dedupe): it
@@ -219,19 +251,28 @@ func (p *pipeline) waitCheckpoint(t *testing.T, within time.Duration) {
 // reaches the head once it is confirmed.
 func TestRelayCheckpointStaysBelowUnconfirmed(t *testing.T) {
 	const covers, perCover = 40, 3
-	p := newPipeline(t, covers, perCover)
-	held := p.covers[4] // its first event is the 5th in the log
-	heldAt := p.position(t, held, 0)
-	release := make(chan struct{})
-	var releaseOnce sync.Once
-	free := func() { releaseOnce.Do(func() { close(release) }) }
-	broker := newPipeBroker(func(book eventstore.Book, attempt int) (time.Duration, bool) {
+	var (
+		held    eventstore.Cover
+		release chan struct{}
+	)
+	eachMode(t, func(book eventstore.Book, attempt int) (time.Duration, bool) {
 		if book.Cover == held && book.Events[0].Sequence == 0 && attempt == 1 {
 			<-release
 		}
 		return 0, true
+	}, func(t *testing.T, broker *pipeBroker, pub bus.Publisher) {
+		p := newPipeline(t, covers, perCover)
+		held = p.covers[4] // its first event is the 5th in the log
+		release = make(chan struct{})
+		checkpointBelowUnconfirmed(t, p, broker, pub, held, release, perCover)
 	})
-	p.run(t, broker, 64)
+}
+
+func checkpointBelowUnconfirmed(t *testing.T, p *pipeline, broker *pipeBroker, pub bus.Publisher, held eventstore.Cover, release chan struct{}, perCover int) {
+	heldAt := p.position(t, held, 0)
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	p.run(t, pub, 64)
 	t.Cleanup(free) // before the relay stops (cleanups run last first)
 	// Every other aggregate's events are published and confirmed while the
 	// held book waits; the checkpoint is sampled all along.
@@ -271,16 +312,23 @@ func TestRelayCheckpointStaysBelowUnconfirmed(t *testing.T) {
 // pipeline is published again before any later book of its aggregate, and
 // nothing is lost.
 func TestRelayNackRepublishesInOrder(t *testing.T) {
-	p := newPipeline(t, 30, 1)
-	victim, victimSeq := p.covers[7], uint32(1)
-	broker := newPipeBroker(func(book eventstore.Book, attempt int) (time.Duration, bool) {
+	var victim eventstore.Cover
+	const victimSeq = uint32(1)
+	eachMode(t, func(book eventstore.Book, attempt int) (time.Duration, bool) {
 		if book.Cover == victim && book.Events[0].Sequence <= victimSeq && victimSeq <= book.Events[len(book.Events)-1].Sequence && attempt == 1 {
 			// Nacked once, after its peers had the time to be published.
 			return 20 * time.Millisecond, false
 		}
 		return time.Duration(rand.IntN(2000)) * time.Microsecond, true
+	}, func(t *testing.T, broker *pipeBroker, pub bus.Publisher) {
+		p := newPipeline(t, 30, 1)
+		victim = p.covers[7]
+		nackRepublishesInOrder(t, p, broker, pub, victim, victimSeq)
 	})
-	p.run(t, broker, 32)
+}
+
+func nackRepublishesInOrder(t *testing.T, p *pipeline, broker *pipeBroker, pub bus.Publisher, victim eventstore.Cover, victimSeq uint32) {
+	p.run(t, pub, 32)
 	p.write(t, 5, 2*time.Millisecond)
 	p.waitCheckpoint(t, 20*time.Second)
 	gap, applied := broker.consume()
@@ -316,11 +364,14 @@ func TestRelayNackRepublishesInOrder(t *testing.T) {
 // aggregate has at most one book in flight, the bus holds every event and
 // a consumer reads each aggregate's in order.
 func TestRelayPipelineKeepsAggregateOrder(t *testing.T) {
-	broker := newPipeBroker(func(book eventstore.Book, attempt int) (time.Duration, bool) {
+	eachMode(t, func(book eventstore.Book, attempt int) (time.Duration, bool) {
 		return time.Duration(rand.IntN(3000)) * time.Microsecond, attempt > 1 || rand.IntN(10) > 0
-	})
+	}, pipelineKeepsAggregateOrder)
+}
+
+func pipelineKeepsAggregateOrder(t *testing.T, broker *pipeBroker, pub bus.Publisher) {
 	p := newPipeline(t, 60, 1)
-	p.run(t, broker, 64)
+	p.run(t, pub, 64)
 	p.write(t, 7, time.Millisecond)
 	p.waitCheckpoint(t, 30*time.Second)
 	gap, applied := broker.consume()

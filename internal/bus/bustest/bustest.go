@@ -116,6 +116,7 @@ func Run(t *testing.T, b Backend) {
 		{"Close", testClose},
 		{"NetworkFaults", testNetworkFaults},
 		{"BrokerRestart", testBrokerRestart},
+		{"PublishAsync", testPublishAsync},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,6 +158,7 @@ type env struct {
 	published map[string]eventstore.Book // confirmed by Publish
 	attempted map[string]eventstore.Book // Publish failed: may or may not be on the bus
 	received  []received
+	twice     string // a book whose PublishAsync answered more than once
 }
 
 type received struct {
@@ -217,6 +219,43 @@ func (e *env) publish(ctx context.Context, p bus.Publisher, b eventstore.Book) {
 func (e *env) tryPublish(ctx context.Context, p bus.Publisher, b eventstore.Book) error {
 	err := p.Publish(ctx, b)
 	b = clone(b) // the ledger keeps what was published, whatever the caller does next
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err == nil {
+		e.published[bus.ID(b)] = b
+	} else {
+		e.attempted[bus.ID(b)] = b
+	}
+	return err
+}
+
+// tryPublishAsync publishes b with p's PublishAsync and waits for its
+// answer (failing when none comes within a minute), recording it as
+// tryPublish does; a second answer is recorded in e.twice.
+func (e *env) tryPublishAsync(ctx context.Context, p bus.Publisher, b eventstore.Book) error {
+	answers := make(chan error, 2)
+	calls := 0
+	var mu sync.Mutex
+	p.(bus.AsyncPublisher).PublishAsync(b, func(err error) {
+		mu.Lock()
+		calls++
+		if calls > 1 {
+			e.mu.Lock()
+			e.twice = bus.ID(b)
+			e.mu.Unlock()
+		}
+		mu.Unlock()
+		answers <- err
+	})
+	var err error
+	select {
+	case err = <-answers:
+	case <-time.After(time.Minute):
+		err = errors.New("no answer within a minute")
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	b = clone(b)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if err == nil {

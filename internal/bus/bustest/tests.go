@@ -616,3 +616,97 @@ func testNetworkFaults(t *testing.T, ctx context.Context, e *env) {
 		}
 	}
 }
+
+// An AsyncPublisher's PublishAsync (other backends skip this): books
+// published asynchronously, many in flight over covers published
+// concurrently, each cover's next book only once done said nil for the one
+// before, arrive intact and in order per cover; done is called once per
+// book; a book the bus cannot take, a closed publisher and a partition
+// answer through done too, the partition by itself within the AckTimeout.
+func testPublishAsync(t *testing.T, ctx context.Context, e *env) {
+	if _, ok := e.bus.(bus.AsyncPublisher); !ok {
+		t.Skip("backend is not a bus.AsyncPublisher")
+	}
+	const covers, books = 20, 30
+	sub := e.subscribe(ctx, e.bus, "s", e.domain("x"))
+	var wg sync.WaitGroup
+	want := map[eventstore.Cover][]uint32{}
+	for range covers {
+		c := cover(e.domain("x"))
+		want[c] = nil
+		wg.Go(func() {
+			seq := uint32(0)
+			for i := range books {
+				n := 1 + i%2
+				if err := e.tryPublishAsync(ctx, e.bus, book(c, seq, n)); err != nil {
+					t.Errorf("PublishAsync %s seq %d: %v", c, seq, err)
+					return
+				}
+				seq += uint32(n)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	got := map[eventstore.Cover][]uint32{}
+	for _, b := range e.receive(ctx, "s", sub, covers*books) {
+		for _, ev := range b.Events {
+			got[b.Cover] = append(got[b.Cover], ev.Sequence)
+		}
+	}
+	for c := range want {
+		for i, s := range got[c] {
+			if s != uint32(i) {
+				t.Fatalf("%s: received sequences %v, want 0..%d in order", c, got[c], len(got[c])-1)
+			}
+		}
+		if len(got[c]) != books/2*3 {
+			t.Fatalf("%s: received %d events, want %d", c, len(got[c]), books/2*3)
+		}
+	}
+
+	if err := e.tryPublishAsync(ctx, e.bus, eventstore.Book{Cover: cover(e.domain("x"))}); !errors.Is(err, bus.ErrInvalid) {
+		t.Errorf("PublishAsync of a book without events: %v, want ErrInvalid", err)
+	}
+
+	if e.backend.OpenAddr != nil {
+		p := newProxy(t, e.backend.Addr)
+		client := e.backend.OpenAddr(t, p.addr())
+		c := cover(e.domain("x"))
+		if err := e.tryPublishAsync(ctx, client, book(c, 0, 1)); err != nil {
+			t.Fatalf("PublishAsync through the proxy: %v", err)
+		}
+		p.freeze()
+		defer p.unfreeze()
+		start := time.Now()
+		err := e.tryPublishAsync(ctx, client, book(c, 1, 1))
+		took := time.Since(start)
+		if !errors.Is(err, bus.ErrUnavailable) {
+			t.Fatalf("PublishAsync during the partition: %v after %v; want ErrUnavailable", err, took)
+		}
+		if limit := client.(bus.SelfTimed).AckTimeout() + time.Second; took > limit {
+			t.Fatalf("PublishAsync during the partition answered after %v; want it within its AckTimeout", took)
+		}
+		t.Logf("PublishAsync during the partition answered after %v: %v", took, err)
+	}
+
+	if err := e.bus.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.tryPublishAsync(ctx, e.bus, book(cover(e.domain("x")), 0, 1)); !errors.Is(err, bus.ErrClosed) {
+		t.Errorf("PublishAsync after Close: %v, want ErrClosed", err)
+	}
+	if e.backend.Shared { // the cleanup's Unsubscribe fails on the closed bus
+		if err := e.backend.Open(t).Unsubscribe(ctx, e.name("s")); err != nil {
+			t.Errorf("Unsubscribe(%s) through a new client: %v", e.name("s"), err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // a second answer would come now
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.twice != "" {
+		t.Errorf("done called twice for %s", e.twice)
+	}
+}

@@ -81,6 +81,9 @@ type Bus struct {
 	closed bool
 	stream jetstream.Stream                  // nil until ensured
 	subs   map[string]map[*subscription]bool // open Subscriptions by name
+
+	amu     sync.Mutex
+	answers map[*nats.Msg]answer // books PublishAsync sent, not answered yet
 }
 
 // New returns a bus for the server at url (nats://host:port). It returns
@@ -120,12 +123,14 @@ func New(url string, opts Options) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nats bus: %w", err)
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(opts.AckTimeout), jetstream.WithPublishAsyncMaxPending(asyncMaxPending))
+	b := &Bus{nc: nc, opts: opts, log: log, subs: map[string]map[*subscription]bool{}, answers: map[*nats.Msg]answer{}}
+	b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(opts.AckTimeout), jetstream.WithPublishAsyncMaxPending(asyncMaxPending),
+		jetstream.WithPublishAsyncAckHandler(b.acked), jetstream.WithPublishAsyncErrHandler(b.refused))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats bus: %w", err)
 	}
-	return &Bus{nc: nc, js: js, opts: opts, log: log, subs: map[string]map[*subscription]bool{}}, nil
+	return b, nil
 }
 
 // ensureStream creates or updates the stream once per Bus (and again after
@@ -160,52 +165,119 @@ func (b *Bus) ensureStream(ctx context.Context) (jetstream.Stream, error) {
 
 // Publish sends book and waits for the stream's ack.
 func (b *Bus) Publish(ctx context.Context, book eventstore.Book) error {
-	if err := bus.Check(book); err != nil {
-		return err
-	}
-	if b.isClosed() {
-		return bus.ErrClosed
-	}
-	msg, id, err := Message(book)
+	msg, id, err := b.prepare(ctx, book)
 	if err != nil {
-		return err
-	}
-	body := msg.Data
-	if !b.nc.IsConnected() {
-		return fmt.Errorf("%w: nats publish %s: not connected (%s)", bus.ErrUnavailable, id, b.nc.Status())
-	}
-	if limit := b.nc.MaxPayload(); limit > 0 && int64(len(body)) > limit {
-		return fmt.Errorf("%w: nats publish %s: %d bytes, more than the server's max_payload of %d", bus.ErrTooLarge, id, len(body), limit)
-	}
-	if _, err := b.ensureStream(ctx); err != nil {
 		return err
 	}
 	// Asynchronously: the ack is matched to this book by the client's
 	// reply subscription, so concurrent Publish calls (the relay's
 	// pipeline) have many books in flight on the one connection without a
 	// request-reply round trip each.
-	fail := func(err error) error {
-		if errors.Is(err, nats.ErrMaxPayload) {
-			return fmt.Errorf("%w: nats publish %s: %w", bus.ErrTooLarge, id, err)
-		}
-		if errors.Is(err, jetstream.ErrNoStreamResponse) {
-			b.forgetStream() // deleted behind our back? ensure it again next time
-		}
-		return fmt.Errorf("%w: nats publish %s: %w", bus.ErrUnavailable, id, err)
-	}
 	ack, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(b.opts.Stream))
 	if err != nil {
-		return fail(err)
+		return b.fail(id, err)
 	}
 	select {
 	case <-ack.Ok():
 		return nil
 	case err := <-ack.Err():
-		return fail(err)
+		return b.fail(id, err)
 	case <-ctx.Done():
 		// The library forgets the future after Options.AckTimeout.
-		return fail(fmt.Errorf("no ack: %w", ctx.Err()))
+		return b.fail(id, fmt.Errorf("no ack: %w", ctx.Err()))
 	}
+}
+
+var _ bus.AsyncPublisher = (*Bus)(nil)
+
+// PublishAsync implements bus.AsyncPublisher: book is sent as Publish
+// sends it, and the stream's ack (or the library's failure: a timeout
+// after Options.AckTimeout, a disconnection, a refusal) calls done from
+// the client's reply handlers (acked, refused), matched by the message.
+// No goroutine waits on the book meanwhile.
+func (b *Bus) PublishAsync(book eventstore.Book, done func(error)) {
+	msg, id, err := b.prepare(context.Background(), book)
+	if err != nil {
+		done(err)
+		return
+	}
+	b.amu.Lock()
+	b.answers[msg] = answer{id: id, done: done}
+	b.amu.Unlock()
+	if _, err := b.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), jetstream.WithExpectStream(b.opts.Stream)); err != nil {
+		// Not sent: no handler will answer it.
+		if a, ok := b.answer(msg); ok {
+			a.done(b.fail(id, err))
+		}
+	}
+}
+
+// answer is who waits for the ack of a book PublishAsync sent.
+type answer struct {
+	id   string
+	done func(error)
+}
+
+// answer takes msg's answer away (once: a second call finds none).
+func (b *Bus) answer(msg *nats.Msg) (answer, bool) {
+	b.amu.Lock()
+	a, ok := b.answers[msg]
+	delete(b.answers, msg)
+	b.amu.Unlock()
+	return a, ok
+}
+
+// acked is the client's handler of every ack of an asynchronous publish.
+func (b *Bus) acked(_ jetstream.JetStream, msg *nats.Msg, _ *jetstream.PubAck) {
+	if a, ok := b.answer(msg); ok {
+		a.done(nil)
+	}
+}
+
+// refused is the client's handler of every failed asynchronous publish:
+// refused by the stream, timed out, or cut by a disconnection. The timeout
+// calls it with the client's publisher lock held: done must not publish.
+func (b *Bus) refused(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	if a, ok := b.answer(msg); ok {
+		a.done(b.fail(a.id, err))
+	}
+}
+
+// prepare checks book and the connection and returns the message that
+// carries book and its id, or the error Publish returns.
+func (b *Bus) prepare(ctx context.Context, book eventstore.Book) (*nats.Msg, string, error) {
+	if err := bus.Check(book); err != nil {
+		return nil, "", err
+	}
+	if b.isClosed() {
+		return nil, "", bus.ErrClosed
+	}
+	msg, id, err := Message(book)
+	if err != nil {
+		return nil, "", err
+	}
+	if !b.nc.IsConnected() {
+		return nil, "", fmt.Errorf("%w: nats publish %s: not connected (%s)", bus.ErrUnavailable, id, b.nc.Status())
+	}
+	if limit := b.nc.MaxPayload(); limit > 0 && int64(len(msg.Data)) > limit {
+		return nil, "", fmt.Errorf("%w: nats publish %s: %d bytes, more than the server's max_payload of %d", bus.ErrTooLarge, id, len(msg.Data), limit)
+	}
+	if _, err := b.ensureStream(ctx); err != nil {
+		return nil, "", err
+	}
+	return msg, id, nil
+}
+
+// fail is the error of the publish of book id that the client failed
+// with err.
+func (b *Bus) fail(id string, err error) error {
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return fmt.Errorf("%w: nats publish %s: %w", bus.ErrTooLarge, id, err)
+	}
+	if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		b.forgetStream() // deleted behind our back? ensure it again next time
+	}
+	return fmt.Errorf("%w: nats publish %s: %w", bus.ErrUnavailable, id, err)
 }
 
 // asyncMaxPending bounds the books published and not yet acked; past it,
