@@ -164,11 +164,7 @@ func TestEventTooLargeForTheBusIsParked(t *testing.T) {
 				cfg.Delivery.MaxBookBytes = 256 << 10
 			}
 			srv, _ := start(t, cfg)
-			sub, err := tc.subscriber(t, srv, url).Subscribe(t.Context(), "limits-test-"+uuid.NewString()[:8], "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sub.Close()
+			sub := tc.subscribe(t, srv, url, "limits-test-"+uuid.NewString()[:8], "")
 			client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
 			big, small := uuid.New(), uuid.New()
 			record(t, client, "files", big, size)

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -55,6 +56,28 @@ var relayCases = []relayCase{
 	}},
 }
 
+// subscribe opens the durable subscription name on tc's bus and deletes
+// it when t ends: a subscription left on a shared broker keeps every book
+// it matches (the NATS stream retains by interest), slowing every later
+// test and benchmark on that broker.
+func (tc relayCase) subscribe(t *testing.T, srv *server.Server, url, name, domain string) bus.Subscription {
+	t.Helper()
+	b := tc.subscriber(t, srv, url)
+	sub, err := b.Subscribe(t.Context(), name, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sub.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := b.Unsubscribe(ctx, name); err != nil && !errors.Is(err, bus.ErrClosed) {
+			t.Errorf("Unsubscribe(%s): %v", name, err)
+		}
+	})
+	return sub
+}
+
 // TestRelayPublishesEveryCommittedEvent: commands' events reach the bus,
 // each aggregate's in order; with the broker stopped mid-run and started
 // again, every event still arrives (the store is the outbox).
@@ -86,11 +109,7 @@ func testRelay(t *testing.T, tc relayCase, restart bool) {
 
 	// Only this test's domain: other packages' tests share the broker.
 	domain := "relay-" + uuid.NewString()[:8]
-	sub, err := tc.subscriber(t, srv, url).Subscribe(t.Context(), domain, domain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub := tc.subscribe(t, srv, url, domain, domain)
 
 	client := eventedpb.NewBusinessCoordinatorClient(dial(t, srv.CommandAddr()))
 	covers := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
@@ -207,10 +226,12 @@ func BenchmarkDelivery(b *testing.B) {
 				defer c.Close()
 				subscriber = c
 			}
-			sub, err := subscriber.Subscribe(ctx, "bench-"+uuid.NewString()[:8], "")
+			name := "bench-" + uuid.NewString()[:8]
+			sub, err := subscriber.Subscribe(ctx, name, "")
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer subscriber.Unsubscribe(context.WithoutCancel(ctx), name) // after Close: it would keep every book
 			defer sub.Close()
 			conn, err := grpc.NewClient(srv.CommandAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {

@@ -27,6 +27,7 @@ type busWorld struct {
 	busReader     bus.Subscription
 	busClient     bus.Subscriber // the reader's own client (amqp, nats)
 	busSeen       map[eventstore.Cover]uint32
+	busName       string // the reader's durable subscription
 }
 
 // brokers are the environment variables of each broker's address and
@@ -50,6 +51,11 @@ func (w *world) registerBus(sc *godog.ScenarioContext) {
 			w.busReader.Close()
 		}
 		if w.busClient != nil {
+			// A subscription left on a shared broker keeps every book
+			// (the NATS stream retains by interest): delete it.
+			uctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = w.busClient.Unsubscribe(uctx, w.busName)
+			cancel()
 			w.busClient.Close()
 		}
 		return ctx, nil
@@ -107,7 +113,7 @@ func (w *world) readsTheBus(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("subscribe to the bus: %w", err)
 	}
-	w.busReader, w.busSeen = r, map[eventstore.Cover]uint32{}
+	w.busReader, w.busSeen, w.busName = r, map[eventstore.Cover]uint32{}, name
 	return nil
 }
 
