@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/evented/evented/internal/eventstore"
 )
@@ -16,6 +17,9 @@ import (
 type claims struct {
 	mu sync.Mutex
 	m  map[eventstore.Cover][]*claim
+	// covers is len(m), kept for has: most subscriptions never have a
+	// claim, and their readers and workers then ask without the lock.
+	covers atomic.Int64
 }
 
 type claim struct {
@@ -37,6 +41,7 @@ func (c *claims) take(cover eventstore.Cover, head uint64) *claim {
 		c.m = map[eventstore.Cover][]*claim{}
 	}
 	c.m[cover] = append(c.m[cover], cl)
+	c.covers.Store(int64(len(c.m)))
 	c.mu.Unlock()
 	return cl
 }
@@ -50,6 +55,9 @@ func (c *claims) appended(cl *claim, first uint32) {
 
 // has reports whether cover has claims.
 func (c *claims) has(cover eventstore.Cover) bool {
+	if c.covers.Load() == 0 {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.m[cover]) > 0
@@ -140,4 +148,5 @@ func (c *claims) drop(cover eventstore.Cover, match func(*claim) bool) {
 	} else {
 		c.m[cover] = list
 	}
+	c.covers.Store(int64(len(c.m)))
 }

@@ -63,8 +63,9 @@ type AsyncConsumer interface {
 	// for the answer. done is called exactly once, on any goroutine
 	// (before DeliverAsync returns, too), with what Deliver would have
 	// returned; the answer must come by itself within a bound of the
-	// consumer's (a broker's ack timeout), whatever happens. ctx carries
-	// the book's values (NewFrom, Replaying) and is never cancelled.
+	// consumer's (a broker's ack timeout), whatever happens. ctx marks a
+	// replay (Replaying) and is never cancelled; it has no NewFrom, as
+	// every event of the book is new.
 	DeliverAsync(ctx context.Context, book eventstore.Book, done func(error))
 }
 

@@ -285,8 +285,12 @@ func (g *segment) take(cover eventstore.Cover) (events []eventstore.Logged, ligh
 // ready aggregate, up to the subscription's Workers books in flight.
 func (g *segment) work(ctx context.Context) {
 	async := g.sub.async
+	if async != nil {
+		stop := g.sub.flight.wakeOn(ctx)
+		defer stop()
+	}
 	for {
-		if async != nil && !g.sub.takeFlight(ctx) {
+		if async != nil && !g.sub.flight.take(ctx) {
 			return
 		}
 		g.mu.Lock()
@@ -389,7 +393,7 @@ func (g *segment) deliverAsync(ctx context.Context, c AsyncConsumer, cover event
 	for i, e := range events {
 		book.Events[i] = e.Event
 	}
-	bctx := WithNewFrom(context.Background(), events[0].Sequence)
+	bctx := context.Background() // every event of the book is new (no History): no NewFrom
 	if replay {
 		bctx = WithReplay(bctx)
 	}

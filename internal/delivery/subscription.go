@@ -26,9 +26,9 @@ type Subscription struct {
 	consumer Consumer
 	// async is the consumer when it is an AsyncConsumer that segments
 	// hand books to asynchronously (not Synchronous, no History); flight
-	// then holds a token per book in flight, Workers at most.
+	// then bounds its books in flight to Workers.
 	async    AsyncConsumer
-	flight   chan struct{}
+	flight   *flight
 	store    Storage
 	dispatch Dispatcher
 	opts     Options
@@ -93,16 +93,16 @@ func New(consumer Consumer, store Storage, dispatch Dispatcher, opts Options, lo
 	if opts.Outage == nil {
 		opts.Outage = outage.New(log.With("component", "delivery")).Service("consumer", consumer.Name(), "")
 	}
-	var flight chan struct{}
+	var books *flight
 	async, ok := consumer.(AsyncConsumer)
 	if ok && !opts.Synchronous && !opts.History {
-		flight = make(chan struct{}, opts.Workers)
+		books = newFlight(opts.Workers)
 	} else {
 		async = nil
 	}
 	return &Subscription{
 		async:      async,
-		flight:     flight,
+		flight:     books,
 		replica:    replica,
 		ownReplica: own,
 		consumer:   consumer,
@@ -911,21 +911,11 @@ func (s *Subscription) workersPerSegment() int {
 // asyncWorkers is how many workers a segment runs for an AsyncConsumer.
 const asyncWorkers = 2
 
-// takeFlight waits for room for one more book in flight to an
-// AsyncConsumer (Workers of them across the segments); false: ctx ended.
-func (s *Subscription) takeFlight(ctx context.Context) bool {
-	select {
-	case s.flight <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// endFlight gives back a room takeFlight took, when async says one was.
+// endFlight gives back the room of a book in flight to the async
+// consumer, when async says the worker took one.
 func (s *Subscription) endFlight(async bool) {
 	if async {
-		<-s.flight
+		s.flight.end()
 	}
 }
 
