@@ -64,7 +64,7 @@ func (a *asyncRecorder) stats() (async, maxInflight, most int) {
 
 // Books answered out of order and some refused: each aggregate still has
 // one book in flight at most, receives every event once and in order, and
-// the checkpoint reaches the head.
+// the checkpoint reaches the head; Workers bounds the books in flight.
 func TestAsyncConsumerKeepsAggregateOrder(t *testing.T) {
 	store := memory.New()
 	var refused sync.Map // books refused once, by first position
@@ -77,7 +77,8 @@ func TestAsyncConsumerKeepsAggregateOrder(t *testing.T) {
 		}
 		return wait, nil
 	})
-	sub := delivery.New(a, store, nil, fast(delivery.Options{Workers: 64, BatchSize: 3, MaxAttempts: 1 << 10}), quiet)
+	const inFlight = 16 // fewer than the aggregates
+	sub := delivery.New(a, store, nil, fast(delivery.Options{Workers: inFlight, BatchSize: 3, MaxAttempts: 1 << 10}), quiet)
 	covers := make([]eventstore.Cover, 40)
 	for i := range covers {
 		covers[i] = cover("a")
@@ -104,8 +105,8 @@ func TestAsyncConsumerKeepsAggregateOrder(t *testing.T) {
 	if maxInflight != 1 {
 		t.Errorf("up to %d books of one aggregate in flight at once, want 1", maxInflight)
 	}
-	if most < 8 {
-		t.Errorf("at most %d books in flight at once: not a pipeline", most)
+	if most < 8 || most > inFlight {
+		t.Errorf("at most %d books in flight at once; want a pipeline of up to Workers (%d)", most, inFlight)
 	}
 	if st := sub.Status(); st.Retries == 0 {
 		t.Errorf("no retry counted, yet books were refused")
