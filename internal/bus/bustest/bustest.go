@@ -218,6 +218,12 @@ func (e *env) publish(ctx context.Context, p bus.Publisher, b eventstore.Book) {
 // tryPublish publishes b, recording it as confirmed or only attempted.
 func (e *env) tryPublish(ctx context.Context, p bus.Publisher, b eventstore.Book) error {
 	err := p.Publish(ctx, b)
+	e.record(b, err)
+	return err
+}
+
+// record enters b in the ledger as confirmed (err nil) or only attempted.
+func (e *env) record(b eventstore.Book, err error) {
 	b = clone(b) // the ledger keeps what was published, whatever the caller does next
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -226,7 +232,6 @@ func (e *env) tryPublish(ctx context.Context, p bus.Publisher, b eventstore.Book
 	} else {
 		e.attempted[bus.ID(b)] = b
 	}
-	return err
 }
 
 // tryPublishAsync publishes b with p's PublishAsync and waits for its
@@ -255,14 +260,7 @@ func (e *env) tryPublishAsync(ctx context.Context, p bus.Publisher, b eventstore
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	b = clone(b)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if err == nil {
-		e.published[bus.ID(b)] = b
-	} else {
-		e.attempted[bus.ID(b)] = b
-	}
+	e.record(b, err)
 	return err
 }
 
