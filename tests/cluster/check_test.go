@@ -395,8 +395,9 @@ func (e effects) report(t *testing.T, once bool) {
 	}
 }
 
-// settle waits, within limit, until the consumers have every stored event
-// and every order event its effect, nothing has been delivered for quiet
+// settle waits, within limit, until the consumers (and the bus, when
+// watched) have every stored event and every order event its effect,
+// nothing has been delivered for quiet
 // and the store has stopped growing; it returns the store as last read.
 func (c *cluster) settle(ctx context.Context, cons *consumers, limit, quiet time.Duration) stored {
 	c.t.Helper()
@@ -412,7 +413,12 @@ func (c *cluster) settle(ctx context.Context, cons *consumers, limit, quiet time
 			_, _, _, lastR := cons.receipts.snapshot()
 			_, _, _, lastS := cons.saga.snapshot()
 			caught := p.missing.n == 0 && rc.missing.n == 0 && g.missing.n == 0 && e.missing.n == 0
-			if caught && s.total == prev && time.Since(lastP) > quiet && time.Since(lastR) > quiet && time.Since(lastS) > quiet {
+			lastB := time.Time{}
+			if cons.bus != nil {
+				caught = caught && cons.bus.delivered(s).missing.n == 0
+				_, _, _, lastB = cons.bus.rec.snapshot()
+			}
+			if caught && s.total == prev && time.Since(lastP) > quiet && time.Since(lastR) > quiet && time.Since(lastS) > quiet && time.Since(lastB) > quiet {
 				c.t.Logf("consumers caught up %v after the load", time.Since(began).Round(time.Millisecond))
 				return s
 			}

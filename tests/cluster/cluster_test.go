@@ -92,6 +92,7 @@ func (r run) do(t *testing.T, dir string, s setup) {
 	cons := startConsumers(t)
 	cfg := config(t, dir, s.storage, cons)
 	c := startCluster(t, dir, cfg, r.replicas)
+	c.bus = cons.bus
 	// A replica delivers a synchronous consumer inline for an aggregate
 	// whose segment another replica owns once it has been a member for a
 	// lease: wait that long, so that the load shows it.
@@ -126,6 +127,12 @@ func (r run) do(t *testing.T, dir string, s setup) {
 	proj.report(t, r.exact)
 	receipts.report(t, r.exact)
 	saga.report(t, r.exact)
+	relayed := "the bus: not watched (no NATS)"
+	if cons.bus != nil {
+		d := cons.bus.delivered(st)
+		d.report(t, r.exact)
+		relayed = d.String()
+	}
 	// Inline delivery is how a reply gets its projection; when an
 	// aggregate's earlier event is still on its way through the owner's
 	// subscription (slower on a loaded machine: 74-77% were seen at a load
@@ -143,9 +150,9 @@ func (r run) do(t *testing.T, dir string, s setup) {
 	if !r.exact {
 		kind = "with faults"
 	}
-	t.Logf("SUMMARY %s, %d replicas %s: %d commands sent, %d acknowledged (%d with the synchronous projection inline); stored %d order and %d ledger events\n\t%s\n\t%s\n\t%s\n\t%s\n\t%s",
+	t.Logf("SUMMARY %s, %d replicas %s: %d commands sent, %d acknowledged (%d with the synchronous projection inline); stored %d order and %d ledger events\n\t%s\n\t%s\n\t%s\n\t%s\n\t%s\n\t%s",
 		s.storage["type"], r.replicas, kind, res.sent, res.answered, res.inline, st.count("order"), st.count("ledger"),
-		proj, receipts, saga, eff, pos)
+		proj, receipts, saga, relayed, eff, pos)
 }
 
 // after waits until n commands were sent, or ctx ends (false).
@@ -206,6 +213,7 @@ func TestPostgres(t *testing.T) {
 			faults: func(ctx context.Context, t *testing.T, c *cluster, sent *atomic.Int64) {
 				cut := func() {
 					t.Logf("proxy: cut %d store connections", s.proxy.cut())
+					c.bus.cut(t)
 				}
 				steps := []struct {
 					at int
@@ -259,6 +267,9 @@ func TestSQLite(t *testing.T) {
 			faults: func(ctx context.Context, t *testing.T, c *cluster, sent *atomic.Int64) {
 				if after(ctx, sent, n*30/100) {
 					c.kill(c.replicas[1])
+				}
+				if after(ctx, sent, n*40/100) {
+					c.bus.cut(t)
 				}
 				if after(ctx, sent, n*50/100) {
 					c.restart(c.replicas[1])

@@ -207,17 +207,20 @@ func payloadText(a *anypb.Any) string {
 	return s.GetValue()
 }
 
-// consumers are the test's projectors and saga, serving on 127.0.0.1.
+// consumers are the test's projectors and saga, serving on 127.0.0.1,
+// and its watch of the bus the replicas relay to (nil without NATS).
 type consumers struct {
 	projector, receipts, saga *recorder
 	projectorAddr             string
 	receiptsAddr              string
 	sagaAddr                  string
+	bus                       *busWatch
 }
 
 func startConsumers(t *testing.T) *consumers {
 	t.Helper()
-	c := &consumers{projector: newRecorder(projectorName), receipts: newRecorder(receiptsName), saga: newRecorder(sagaName)}
+	c := &consumers{projector: newRecorder(projectorName), receipts: newRecorder(receiptsName), saga: newRecorder(sagaName),
+		bus: watchBus(t)}
 	c.projectorAddr = serve(t, func(s *grpc.Server) {
 		eventedpb.RegisterProjectorCoordinatorServer(s, &projector{recorder: c.projector})
 	})

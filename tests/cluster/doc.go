@@ -8,12 +8,15 @@
 // each event of domain "order" with one command to domain "ledger" (the
 // same root; its payload names the order event), so that a saga's effects
 // are events that can be counted. evented's placeholder business logic
-// handles both domains. It checks:
+// handles both domains. With NATS_TEST_URL set (and always in CI), every
+// replica also relays what it commits to that NATS server, through a TCP
+// proxy of the test's, and the test reads the bus back through a durable
+// subscription of its own, checked as a consumer. It checks:
 //
 //   - every acknowledged event is stored once: each aggregate's sequences
 //     are 0..n-1, each command's event is stored at most once, and an
 //     acknowledged one where the reply said;
-//   - every consumer gets every stored event at least once and in
+//   - every consumer, and the bus, gets every stored event at least once and in
 //     per-aggregate order: an aggregate's deliveries, repeats of sequences
 //     already delivered removed, are 0, 1, 2, …; in a run without faults,
 //     exactly once, never two calls for one aggregate at once, and every
@@ -25,7 +28,8 @@
 //
 // The faulty runs SIGKILL replicas (one restarted, by its process id) and,
 // on PostgreSQL, cut every connection between the replicas and the server
-// through a TCP proxy in the test; then they wait (60 s at most) for the
+// through a TCP proxy in the test, and those to the NATS server through
+// another (once on SQLite); then they wait (60 s at most) for the
 // consumers to catch up and check at-least-once and order, reporting
 // duplicates.
 //

@@ -93,9 +93,9 @@ const (
 type storage map[string]any
 
 // config writes the configuration every replica runs with: one store, the
-// test's projectors (one synchronous) and saga, short backoffs, attempts enough
-// never to park during a fault, no admin port. Ports come from the
-// environment, per replica.
+// test's projectors (one synchronous) and saga, the NATS bus when the test
+// watches one, short backoffs, attempts enough never to park during a
+// fault, no admin port. Ports come from the environment, per replica.
 func config(t *testing.T, dir string, store storage, cons *consumers) string {
 	t.Helper()
 	cfg := map[string]any{
@@ -121,6 +121,9 @@ func config(t *testing.T, dir string, store storage, cons *consumers) string {
 			"workers":      8,
 		},
 		"log": map[string]any{"level": "info", "format": "json"},
+	}
+	if cons.bus != nil {
+		cfg["bus"] = map[string]any{"type": "nats", "url": cons.bus.url}
 	}
 	out, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -152,6 +155,7 @@ type cluster struct {
 	dir, bin string
 	config   string
 	replicas []*replica
+	bus      *busWatch // the bus the replicas relay to, nil without one
 }
 
 // startCluster starts n replicas with config and waits until each serves.
