@@ -216,3 +216,31 @@ func TestAsyncPermanentRefusalIsParked(t *testing.T) {
 		return sub.Status().Checkpoint == head
 	})
 }
+
+// With fewer books allowed in flight than the segments have workers, a
+// segment with work still gets them out: a worker waiting for work must
+// not hold room in the flight that another segment's book needs.
+func TestAsyncIdleWorkersHoldNoRoom(t *testing.T) {
+	store := memory.New()
+	a := newAsyncRecorder("relay", func(eventstore.Book) (time.Duration, error) { return 0, nil })
+	sub := delivery.New(a, store, nil, fast(delivery.Options{Workers: 1, Segments: 8}), quiet)
+	run(t, sub)
+	covers := make([]eventstore.Cover, 40) // spread over the segments
+	for i := range covers {
+		covers[i] = cover("a")
+	}
+	for round := range 3 {
+		for _, c := range covers {
+			appendN(t, store, c, 1)
+		}
+		eventually(t, fmt.Sprintf("round %d's events through one room of flight", round+1), func() bool {
+			return a.total() == len(covers)*(round+1)
+		})
+	}
+	for _, c := range covers {
+		wantSeqs(t, a.recorder, c, 3)
+	}
+	if async, _, most := a.stats(); async == 0 || most != 1 {
+		t.Errorf("%d books handed over asynchronously, at most %d at once; want some, one at a time", async, most)
+	}
+}

@@ -290,23 +290,18 @@ func (g *segment) work(ctx context.Context) {
 		defer stop()
 	}
 	for {
-		if async != nil && !g.sub.flight.take(ctx) {
-			return
-		}
 		g.mu.Lock()
 		for len(g.ready) == 0 && !g.stopping && ctx.Err() == nil {
 			g.cond.Wait()
 		}
 		if g.stopping || ctx.Err() != nil {
 			g.mu.Unlock()
-			g.sub.endFlight(async != nil)
 			return
 		}
 		cover := g.ready[0]
 		g.ready = g.ready[1:]
 		if g.busy[cover] { // a replay holds it; it requeues the cover when done
 			g.mu.Unlock()
-			g.sub.endFlight(async != nil)
 			continue
 		}
 		items, light := g.take(cover)
@@ -321,6 +316,13 @@ func (g *segment) work(ctx context.Context) {
 		isParked = isParked && items[0].Position >= first
 		g.mu.Unlock()
 
+		// Room in the flight is taken for a book in hand, never while
+		// waiting for work: an idle worker holding it would starve the
+		// segments that have books to send.
+		if async != nil && !g.sub.flight.take(ctx) {
+			g.finish(cover, items, 0)
+			return
+		}
 		events, err := g.sub.fill(ctx, cover, items, light)
 		handled := 0
 		if err == nil {
