@@ -71,7 +71,9 @@ type Publisher interface {
 // returns; done is called exactly once, on any goroutine (before
 // PublishAsync returns, too, when the book cannot be sent), with what
 // Publish would have returned. The answer comes by itself within the
-// publisher's AckTimeout (see SelfTimed), whatever the broker does. The
+// publisher's AckTimeout (see SelfTimed) of the send, whatever the broker
+// does; PublishAsync itself may take as long again before it sends (the
+// first publish of a Bus making sure of its stream, say). The
 // ordering rule is Publish's: a caller publishes one cover's next book
 // only once done reported nil for the one before.
 type AsyncPublisher interface {

@@ -196,7 +196,11 @@ var _ bus.AsyncPublisher = (*Bus)(nil)
 // the client's reply handlers (acked, refused), matched by the message.
 // No goroutine waits on the book meanwhile.
 func (b *Bus) PublishAsync(book eventstore.Book, done func(error)) {
-	msg, id, err := b.prepare(context.Background(), book)
+	// The stream is made sure of (once per Bus) within the AckTimeout too:
+	// without a deadline the client would give each call its own default.
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.AckTimeout)
+	defer cancel()
+	msg, id, err := b.prepare(ctx, book)
 	if err != nil {
 		done(err)
 		return
