@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -191,6 +192,11 @@ def start(address: str, *services: Service, max_workers: int = 16,
     return Running(server, hs, port)
 
 
+def _noted(_signum: int, _frame: Any) -> None:
+    """serve's handler for SIGTERM and SIGINT: none of the default action;
+    the signal's number is on serve's wake-up pipe already."""
+
+
 def serve(address: str, *services: Service, grace: float = 5.0,
           credentials: grpc.ServerCredentials | None = None,
           on_serving: Callable[[int], None] | None = None) -> None:
@@ -204,25 +210,41 @@ def serve(address: str, *services: Service, grace: float = 5.0,
     called with the bound port once the server listens: the place for a
     service's own "serving" line, which then never precedes a failure to
     bind."""
-    done = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        log.info("signal %d: stopping", signum)
-        done.set()
+    # A signal reaches the process on whichever of its threads the kernel
+    # picks, often one of gRPC's; Python runs the handler later, in the main
+    # thread, between any two steps of what it was doing, with that code's
+    # locks held (in the middle of writing a log line, say, where logging
+    # again is a reentrant write that raises). So the handler does nothing:
+    # the interpreter's own C handler writes the signal's number to the
+    # wake-up pipe from any thread, and the loop below reads it and logs.
+    wake_r, wake_w = os.pipe()
+    try:
+        os.set_blocking(wake_w, False)
+        previous_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)  # main thread only
+    except BaseException:
+        os.close(wake_r)
+        os.close(wake_w)
+        raise
 
     # The handlers come first: a signal sent as soon as the serving line
     # is read stops the server gracefully, never in the middle of its start.
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    stops = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.signal(s, _noted) for s in stops}
     running = None
     try:
         running = start(address, *services, credentials=credentials)
         log.info("serving on %s (port %d)", address, running.port)
         if on_serving is not None:
             on_serving(running.port)
-        while not done.wait(1.0):
-            pass
+        signum = 0
+        while signum not in stops:  # other signals with handlers wake it too
+            signum = os.read(wake_r, 1)[0]
+        log.info("signal %d: stopping", signum)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+        signal.set_wakeup_fd(previous_wakeup)
+        os.close(wake_r)
+        os.close(wake_w)
         if running is not None:
             running.stop(grace)
