@@ -46,19 +46,28 @@ func admin(t testing.TB, url string) *pgx.Conn {
 }
 
 // freshSchema creates a schema of its own for the test, dropped when the
-// test ends, and returns the server's URL with search_path set to it.
+// test ends, and returns the server's URL with search_path set to it. It
+// holds no connection meanwhile: a benchmark makes one per wave.
 func freshSchema(t testing.TB) string {
 	t.Helper()
 	base := serverURL(t)
 	var b [6]byte
 	rand.Read(b[:])
 	schema := "evented_test_" + hex.EncodeToString(b[:])
-	conn := admin(t, base)
-	if _, err := conn.Exec(context.Background(), "CREATE SCHEMA "+schema); err != nil {
+	exec := func(sql string) error {
+		conn, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(context.Background(), sql)
+		return err
+	}
+	if err := exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if _, err := conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
