@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/server"
 )
@@ -68,8 +69,7 @@ type opener func(ctx context.Context) (server.Storage, func(), error)
 
 func freshStore(b *backend, label string) opener {
 	return func(ctx context.Context) (server.Storage, func(), error) {
-		s, _, closeStore, err := b.open(ctx, label)
-		return s, closeStore, err
+		return b.openFresh(ctx, label)
 	}
 }
 
@@ -203,7 +203,7 @@ func (r *runner) appendRaw(b *backend, file filer, writers, perAppend int) measu
 // sequence check: the best any group commit can do on one connection.
 func (r *runner) appendRawPostgres(b *backend, writers, perAppend int) measure {
 	return func(ctx context.Context) (sample, error) {
-		conn, closeConn, err := rawPostgresConn(ctx, b, "append-raw")
+		conn, closeConn, err := freshPostgresConn(ctx, b)
 		if err != nil {
 			return nil, err
 		}
@@ -253,6 +253,29 @@ func rawPostgresConn(ctx context.Context, b *backend, label string) (*pgx.Conn, 
 		return nil, nil, err
 	}
 	return conn, func() { conn.Close(context.WithoutCancel(ctx)) }, nil
+}
+
+// freshPostgresConn is rawPostgresConn in a schema of its own (see
+// openFresh), the store's tables made there first; closing the connection
+// drops the schema.
+func freshPostgresConn(ctx context.Context, b *backend) (*pgx.Conn, func(), error) {
+	at, drop, err := b.freshSchema(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := server.OpenStorage(ctx, config.Storage{Type: "postgres", URL: at})
+	if err == nil {
+		err = s.Close()
+	}
+	var conn *pgx.Conn
+	if err == nil {
+		conn, err = pgx.Connect(ctx, at)
+	}
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return conn, func() { conn.Close(context.WithoutCancel(ctx)); drop() }, nil
 }
 
 // appendRawRedis is the Redis floor of the append case: what the store's

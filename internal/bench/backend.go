@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "modernc.org/sqlite" // the driver the store uses, for the raw floors
 
 	"github.com/evented/evented/internal/config"
@@ -46,6 +47,59 @@ func (b *backend) open(ctx context.Context, label string) (server.Storage, strin
 		return nil, "", nil, err
 	}
 	return s, cfg.Path, func() { s.Close(); removeDB(cfg.Path) }, nil
+}
+
+// openFresh is open, except that on PostgreSQL the store is made in a
+// schema of its own, dropped when it is closed: the append measurements'
+// stores start empty there as they do on SQLite (a file each), instead of
+// writing into a table that every earlier measurement, and earlier runs,
+// made larger (and that autovacuum works on meanwhile).
+func (b *backend) openFresh(ctx context.Context, label string) (server.Storage, func(), error) {
+	if b.name != "postgres" {
+		s, _, closeStore, err := b.open(ctx, label)
+		return s, closeStore, err
+	}
+	at, drop, err := b.freshSchema(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := server.OpenStorage(ctx, config.Storage{Type: "postgres", URL: at})
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return s, func() { s.Close(); drop() }, nil
+}
+
+// freshSchema makes an empty schema on b's PostgreSQL server and returns
+// the URL that works in it (its search_path) and the function that drops
+// it with everything in it.
+func (b *backend) freshSchema(ctx context.Context) (string, func(), error) {
+	u, err := url.Parse(b.url)
+	if err != nil {
+		return "", nil, err
+	}
+	schema := fmt.Sprintf("evented_bench_%d_%d", os.Getpid(), b.n.Add(1))
+	exec := func(ctx context.Context, sql string) error {
+		conn, err := pgx.Connect(ctx, b.url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.WithoutCancel(ctx))
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("postgres: create schema %s: %w", schema, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), func() {
+		// Left behind if this fails: named evented_bench_*, holding
+		// nothing but benchmark rows.
+		_ = exec(context.WithoutCancel(ctx), "DROP SCHEMA "+schema+" CASCADE")
+	}, nil
 }
 
 // probe checks that this build knows the backend and that it answers

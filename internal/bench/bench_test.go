@@ -3,11 +3,14 @@ package bench_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/evented/evented/internal/bench"
 	"github.com/evented/evented/internal/testenv"
@@ -207,6 +210,20 @@ func TestUnavailableBackendIsReported(t *testing.T) {
 // the same process.
 func TestPostgresAppendHasARawFloor(t *testing.T) {
 	testServerAppendFloor(t, "postgres", "POSTGRES_TEST_URL")
+	// Each append measurement worked in a schema of its own, dropped after.
+	conn, err := pgx.Connect(t.Context(), os.Getenv("POSTGRES_TEST_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var left []string
+	rows, _ := conn.Query(t.Context(), `SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, fmt.Sprintf("evented\\_bench\\_%d\\_%%", os.Getpid()))
+	if left, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("schemas of append measurements left behind: %q", left)
+	}
 }
 
 func TestRedisAppendHasARawFloor(t *testing.T) {
