@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/evented/evented/internal/config"
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/server"
 )
@@ -259,16 +258,12 @@ func rawPostgresConn(ctx context.Context, b *backend, label string) (*pgx.Conn, 
 // openFresh), the store's tables made there first; closing the connection
 // drops the schema.
 func freshPostgresConn(ctx context.Context, b *backend) (*pgx.Conn, func(), error) {
-	at, drop, err := b.freshSchema(ctx)
+	s, at, drop, err := b.openInFreshSchema(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := server.OpenStorage(ctx, config.Storage{Type: "postgres", URL: at})
-	if err == nil {
-		err = s.Close()
-	}
 	var conn *pgx.Conn
-	if err == nil {
+	if err = s.Close(); err == nil {
 		conn, err = pgx.Connect(ctx, at)
 	}
 	if err != nil {

@@ -59,16 +59,27 @@ func (b *backend) openFresh(ctx context.Context, label string) (server.Storage, 
 		s, _, closeStore, err := b.open(ctx, label)
 		return s, closeStore, err
 	}
-	at, drop, err := b.freshSchema(ctx)
+	s, _, drop, err := b.openInFreshSchema(ctx)
 	if err != nil {
 		return nil, nil, err
+	}
+	return s, func() { s.Close(); drop() }, nil
+}
+
+// openInFreshSchema opens a PostgreSQL store in a schema of its own
+// (freshSchema) and returns it with the schema's URL and the function that
+// drops the schema.
+func (b *backend) openInFreshSchema(ctx context.Context) (server.Storage, string, func(), error) {
+	at, drop, err := b.freshSchema(ctx)
+	if err != nil {
+		return nil, "", nil, err
 	}
 	s, err := server.OpenStorage(ctx, config.Storage{Type: "postgres", URL: at})
 	if err != nil {
 		drop()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	return s, func() { s.Close(); drop() }, nil
+	return s, at, drop, nil
 }
 
 // freshSchema makes an empty schema on b's PostgreSQL server and returns
