@@ -114,8 +114,19 @@ func TestDeadlinesSurviveKill(t *testing.T) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	if n := pendingDeadlines(t, ctx, admin); n != 0 {
-		t.Fatalf("%d deadlines still pending after firing", n)
+	// A firing whose transaction did not remove its deadline (one the
+	// killed replica had applied, answered again from its key) leaves the
+	// removal to the firer's next batch (every poll/2): the list drains
+	// shortly after the events show, not necessarily before.
+	for wait := time.Now().Add(10 * time.Second); ; {
+		n := pendingDeadlines(t, ctx, admin)
+		if n == 0 {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("%d deadlines still pending 10s after every one fired\n%s", n, second.process().Tail())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
