@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
+	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -99,13 +102,29 @@ func (c *stubConsumer) reserve() error {
 	return lis.Close()
 }
 
+// listenAgain listens on addr, trying again for up to 5s while it is in
+// use: a reserved port is an ephemeral one, and until the stub serves on it
+// evented keeps dialing it, so a connection of evented's (or of anything
+// else on the machine) may hold it as its own end for a moment (seen once
+// in CI: "bind: address already in use").
+func listenAgain(addr string) (net.Listener, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lis, err := net.Listen("tcp", addr)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return lis, err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // start serves on the stub's address (a new one when it has none yet).
 func (c *stubConsumer) start() error {
 	addr := c.addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	lis, err := net.Listen("tcp", addr)
+	lis, err := listenAgain(addr)
 	if err != nil {
 		return fmt.Errorf("stub %s %q on %s: %w", c.kind, c.name, addr, err)
 	}
@@ -423,4 +442,20 @@ func (c *stubConsumer) sagaSync(ctx context.Context, b *eventedpb.EventBook) (*e
 		return nil, err
 	}
 	return &eventedpb.SynchronousProcessingResponse{Commands: c.commands(b)}, nil
+}
+
+// A reserved port held for a moment by someone else is served on once it
+// is free, not given up on.
+func TestListenAgainWaitsForAPortInUse(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := held.Addr().String()
+	time.AfterFunc(200*time.Millisecond, func() { held.Close() })
+	lis, err := listenAgain(addr)
+	if err != nil {
+		t.Fatalf("listen on %s once it was free: %v", addr, err)
+	}
+	lis.Close()
 }
