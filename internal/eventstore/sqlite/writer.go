@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -152,7 +151,9 @@ func (s *Store) run() {
 			return
 		}
 		s.writing.Lock()
-		s.awaitRequeue(int(s.lastBatch.Load()))
+		// The callers answered by the last commit may be queueing their next
+		// appends right now: let them join this batch (one fsync fewer).
+		eventstore.AwaitRequeue(int(s.lastBatch.Load()), func() int { return len(s.reqs) })
 	drain:
 		for len(batch) < maxBatch {
 			select {
@@ -169,36 +170,6 @@ func (s *Store) run() {
 		}
 		s.writing.Unlock()
 		answer(batch, results)
-	}
-}
-
-// requeueWait bounds how long the writer waits for the callers of the last
-// batch to queue their next appends: a few goroutine switches, far less
-// than the fsync the waiting saves.
-const requeueWait = 100 * time.Microsecond
-
-// awaitRequeue lets the callers answered by the last commit, which may be
-// queueing their next append right now, join the next batch, rather than
-// commit the first of them now and the others in another transaction (one
-// more fsync). It yields while the queue grows, until it holds as many
-// appends as the last batch did or requeueWait has passed. Callers that
-// have other work before their next append (a command's reply, a new
-// command's load and business logic) do not make the queue grow: then it
-// stops at once, and adds no latency.
-func (s *Store) awaitRequeue(last int) {
-	runtime.Gosched()
-	if last <= 1 {
-		return
-	}
-	deadline := time.Now().Add(requeueWait)
-	queued, still := len(s.reqs), 0
-	for queued+1 < last && still < 2 && time.Now().Before(deadline) {
-		runtime.Gosched()
-		if n := len(s.reqs); n > queued {
-			queued, still = n, 0
-		} else {
-			still++
-		}
 	}
 }
 
