@@ -98,7 +98,10 @@ if roots ~= 'none' and roots ~= 'zset' then
 	return redis.error_reply('` + lossReply + ` the roots ' .. KEYS[4] .. ' are a ' .. roots .. ', not a sorted set')
 end`
 
-// Append implements eventstore.Store.
+// Append implements eventstore.Store. It writes the append itself when no
+// other is queued or being written and the writer's last group held one
+// append at most (appends come one at a time), else queues it to be
+// written with those of other callers in one group (see batch.go).
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -109,6 +112,16 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) == 0 {
 		return nil, nil
 	}
+	if s.lastGroup.Load() > 1 || len(s.appends) > 0 || !s.writing.TryLock() {
+		return s.grouped(ctx, cover, pages)
+	}
+	defer s.writing.Unlock()
+	s.alone.Add(1)
+	return s.appendOne(ctx, cover, pages)
+}
+
+// appendOne makes one append with appendScript.
+func (s *Store) appendOne(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
 	now := time.Now()
 	res, err := appendScript.Run(ctx, s.w, s.appendKeys(cover), appendArgs(cover, pages, now)...).Int64Slice()
 	if err != nil {

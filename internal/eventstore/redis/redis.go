@@ -64,12 +64,19 @@
 // fired deadline removed with it; their aggregates are read by one script
 // too (eventstore.BookLoader). See group.go.
 //
+// Appends made at once by several callers of one Store are grouped the
+// same way: while one is being written the others queue, and a writer
+// goroutine makes whatever is queued with one group script (see batch.go):
+// one round trip and, with appendfsync always, one fsync of the
+// append-only file for the group instead of one per append. A lone append
+// is written by its caller with its own script.
+//
 // Appends are never re-sent by the driver: go-redis re-sends a command
 // after a network error by default, and a script whose reply was lost has
 // often run, so a re-sent append would be stored twice. Appends go through
 // a client of their own with retries off; one that fails after it was sent
-// is an *eventstore.InDoubtError, left to the caller (with an idempotency
-// key, retrying is safe).
+// (or whose group's call did) is an *eventstore.InDoubtError, left to the
+// caller (with an idempotency key, retrying is safe).
 //
 // Log positions come from one counter incremented inside the script, so
 // they are gap-free, and final as soon as the script returns: the log is
@@ -146,10 +153,22 @@ type Store struct {
 	full      atomic.Bool // a write was refused at maxmemory; CheckSpace asks until it has room
 	closeOnce sync.Once
 	closeErr  error
-	running   sync.WaitGroup // the subscriber and the notifier
+	running   sync.WaitGroup // the subscriber, the notifier and the writer
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced at each append (Appended)
+
+	// Grouped appends (batch.go).
+	appends chan *pending // queued for the writer
+	stopped chan struct{} // closed when the writer has stopped
+	writing sync.Mutex    // held by whoever writes appends: the writer, or a caller alone
+	groups  atomic.Int64  // groups the writer made
+	begun   atomic.Int64  // groups the writer began: received their first append
+	// lastGroup is the size of the writer's last group: above one, appends
+	// come at once, and a caller that wrote its own would only keep the
+	// next group waiting for a round trip.
+	lastGroup atomic.Int32
+	alone     atomic.Int64 // appends their callers wrote alone
 }
 
 var (
@@ -217,12 +236,14 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Store, error) {
 	reportDurability(ctx, c, log)
 	wo := *ro
 	wo.MaxRetries = -1 // see "Appending" in the package doc
-	s := &Store{c: c, w: goredis.NewClient(&wo), k: keys{prefix}, log: log, notify: make(chan struct{}), dirty: make(chan struct{}, 1)}
+	s := &Store{c: c, w: goredis.NewClient(&wo), k: keys{prefix}, log: log, notify: make(chan struct{}), dirty: make(chan struct{}, 1),
+		appends: make(chan *pending, queueLen), stopped: make(chan struct{})}
 	s.subs = c.Subscribe(ctx, s.k.appended())
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	s.running.Go(s.listen)
 	s.running.Go(func() { s.notifier(bg) })
+	s.running.Go(func() { s.writer(bg) })
 	return s, nil
 }
 

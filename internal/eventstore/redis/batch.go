@@ -1,0 +1,138 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/evented/evented/internal/eventstore"
+)
+
+// Appends made at once are grouped: Append writes its append itself, with
+// appendScript, when no other append is queued or being written and the
+// writer's last group held one append at most; else it
+// queues the append for the writer goroutine, which takes whatever is
+// queued (up to groupMax appends) and makes them with one groupScript
+// call, as AppendGroup does: one round trip, one script and, with
+// appendfsync always, one fsync of the append-only file for the group,
+// each append still checked and written on its own (a conflict fails only
+// its own append). One writer at a time: the writer and a caller writing
+// its own append both hold writing.
+//
+// A queued append's state settles who answers a caller whose ctx ends: the
+// caller moves it from queued to abandoned and returns ctx.Err(), and the
+// append is never sent; or the writer moves it from queued to taken and
+// sends it, and the caller that gives up then gets an
+// *eventstore.InDoubtError, as for a lone append whose script was sent.
+type pending struct {
+	ctx   context.Context
+	cover eventstore.Cover
+	pages []eventstore.Page
+	state atomic.Int32
+	done  chan eventstore.GroupResult // buffered: the writer never blocks on a caller
+}
+
+const (
+	queued int32 = iota
+	taken
+	abandoned
+)
+
+// queueLen bounds the appends waiting for the writer; past it, callers
+// wait to queue.
+const queueLen = 1024
+
+// grouped queues an append for the writer and waits for its answer.
+func (s *Store) grouped(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
+	p := &pending{ctx: ctx, cover: cover, pages: pages, done: make(chan eventstore.GroupResult, 1)}
+	select {
+	case s.appends <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.stopped:
+		return nil, eventstore.ErrClosed
+	}
+	var err error
+	select {
+	case r := <-p.done:
+		return r.Events, r.Err
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-s.stopped:
+		err = eventstore.ErrClosed
+	}
+	if p.state.CompareAndSwap(queued, abandoned) {
+		return nil, err
+	}
+	if err == eventstore.ErrClosed {
+		// The writer answers every append it took before it stops.
+		r := <-p.done
+		return r.Events, r.Err
+	}
+	return nil, &eventstore.InDoubtError{Op: fmt.Sprintf("redis: append to %s", cover), Err: err}
+}
+
+// writer makes the queued appends, a group at a time, until ctx ends. A
+// group in flight is finished first (its call does not take ctx), so every
+// append taken is answered.
+func (s *Store) writer(ctx context.Context) {
+	defer close(s.stopped)
+	run := context.WithoutCancel(ctx)
+	held := make([]*pending, 0, groupMax)
+	batch := make([]*pending, 0, groupMax)
+	as := make([]eventstore.GroupAppend, 0, groupMax)
+	last := 0 // appends in the last group
+	for {
+		held = held[:0]
+		select {
+		case p := <-s.appends:
+			held = append(held, p)
+		case <-ctx.Done():
+			return // callers still queued see s.stopped
+		}
+		s.begun.Add(1)
+		s.writing.Lock()
+		eventstore.AwaitRequeue(last, func() int { return len(s.appends) })
+	drain:
+		for len(held) < groupMax {
+			select {
+			case p := <-s.appends:
+				held = append(held, p)
+			default:
+				break drain
+			}
+		}
+		batch, as = batch[:0], as[:0]
+		for _, p := range held {
+			if !p.take() {
+				continue
+			}
+			batch = append(batch, p)
+			as = append(as, eventstore.GroupAppend{Cover: p.cover, Pages: p.pages})
+		}
+		last = len(batch)
+		s.lastGroup.Store(int32(last))
+		if len(batch) > 0 {
+			s.groups.Add(1)
+			for i, r := range s.AppendGroup(run, as) {
+				batch[i].done <- r
+			}
+		}
+		// Released after the answers: the callers answered queue their
+		// next appends for the next group rather than write them alone.
+		s.writing.Unlock()
+	}
+}
+
+// take moves p from queued to taken and reports whether it did: not when
+// its caller gave up on it, nor when its ctx has ended (then p is
+// answered with ctx.Err(), unless its caller got there first).
+func (p *pending) take() bool {
+	if err := p.ctx.Err(); err != nil {
+		if p.state.CompareAndSwap(queued, abandoned) {
+			p.done <- eventstore.GroupResult{Err: err}
+		}
+		return false
+	}
+	return p.state.CompareAndSwap(queued, taken)
+}
