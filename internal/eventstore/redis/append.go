@@ -98,10 +98,8 @@ if roots ~= 'none' and roots ~= 'zset' then
 	return redis.error_reply('` + lossReply + ` the roots ' .. KEYS[4] .. ' are a ' .. roots .. ', not a sorted set')
 end`
 
-// Append implements eventstore.Store. It writes the append itself when no
-// other is queued or being written and the writer's last group held one
-// append at most (appends come one at a time), else queues it to be
-// written with those of other callers in one group (see batch.go).
+// Append implements eventstore.Store: written alone or in a group (see
+// write).
 func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -112,12 +110,11 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) == 0 {
 		return nil, nil
 	}
-	if s.lastGroup.Load() > 1 || len(s.appends) > 0 || !s.writing.TryLock() {
-		return s.grouped(ctx, cover, pages)
-	}
-	defer s.writing.Unlock()
-	s.alone.Add(1)
-	return s.appendOne(ctx, cover, pages)
+	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages}, func() (r eventstore.GroupResult) {
+		r.Events, r.Err = s.appendOne(ctx, cover, pages)
+		return r
+	})
+	return r.Events, r.Err
 }
 
 // appendOne makes one append with appendScript.

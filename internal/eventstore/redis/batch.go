@@ -8,16 +8,17 @@ import (
 	"github.com/evented/evented/internal/eventstore"
 )
 
-// Appends made at once are grouped: Append writes its append itself, with
-// appendScript, when no other append is queued or being written and the
-// writer's last group held one append at most; else it
-// queues the append for the writer goroutine, which takes whatever is
-// queued (up to groupMax appends) and makes them with one groupScript
-// call, as AppendGroup does: one round trip, one script and, with
-// appendfsync always, one fsync of the append-only file for the group,
-// each append still checked and written on its own (a conflict fails only
-// its own append). One writer at a time: the writer and a caller writing
-// its own append both hold writing.
+// Appends made at once are grouped: an append (Append, AppendKeyed,
+// AppendScheduling) is written by its caller, with its own script, when no
+// other append is queued or being written and the writer's last group held
+// one append at most (appends come one at a time); else it is queued for
+// the writer goroutine, which takes whatever is queued (up to groupMax
+// appends) and makes them with one groupScript call, as AppendGroup does:
+// one round trip, one script and, with appendfsync always, one fsync of
+// the append-only file for the group, each append still checked and
+// written on its own (a conflict, a key found stored, fails or answers
+// only its own append). One writer at a time: the writer and a caller
+// writing its own append both hold writing.
 //
 // A queued append's state settles who answers a caller whose ctx ends: the
 // caller moves it from queued to abandoned and returns ctx.Err(), and the
@@ -26,8 +27,7 @@ import (
 // *eventstore.InDoubtError, as for a lone append whose script was sent.
 type pending struct {
 	ctx   context.Context
-	cover eventstore.Cover
-	pages []eventstore.Page
+	a     eventstore.GroupAppend
 	state atomic.Int32
 	done  chan eventstore.GroupResult // buffered: the writer never blocks on a caller
 }
@@ -42,34 +42,44 @@ const (
 // wait to queue.
 const queueLen = 1024
 
-// grouped queues an append for the writer and waits for its answer.
-func (s *Store) grouped(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page) ([]eventstore.Event, error) {
-	p := &pending{ctx: ctx, cover: cover, pages: pages, done: make(chan eventstore.GroupResult, 1)}
+// write makes a: by alone (a's own script), or queued for the writer, as
+// pending's comment says.
+func (s *Store) write(ctx context.Context, a eventstore.GroupAppend, alone func() eventstore.GroupResult) eventstore.GroupResult {
+	if s.lastGroup.Load() > 1 || len(s.appends) > 0 || !s.writing.TryLock() {
+		return s.grouped(ctx, a)
+	}
+	defer s.writing.Unlock()
+	s.alone.Add(1)
+	return alone()
+}
+
+// grouped queues a for the writer and waits for its answer.
+func (s *Store) grouped(ctx context.Context, a eventstore.GroupAppend) eventstore.GroupResult {
+	p := &pending{ctx: ctx, a: a, done: make(chan eventstore.GroupResult, 1)}
 	select {
 	case s.appends <- p:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return eventstore.GroupResult{Err: ctx.Err()}
 	case <-s.stopped:
-		return nil, eventstore.ErrClosed
+		return eventstore.GroupResult{Err: eventstore.ErrClosed}
 	}
 	var err error
 	select {
 	case r := <-p.done:
-		return r.Events, r.Err
+		return r
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-s.stopped:
 		err = eventstore.ErrClosed
 	}
 	if p.state.CompareAndSwap(queued, abandoned) {
-		return nil, err
+		return eventstore.GroupResult{Err: err}
 	}
 	if err == eventstore.ErrClosed {
 		// The writer answers every append it took before it stops.
-		r := <-p.done
-		return r.Events, r.Err
+		return <-p.done
 	}
-	return nil, &eventstore.InDoubtError{Op: fmt.Sprintf("redis: append to %s", cover), Err: err}
+	return eventstore.GroupResult{Err: &eventstore.InDoubtError{Op: fmt.Sprintf("redis: append to %s", a.Cover), Err: err}}
 }
 
 // writer makes the queued appends, a group at a time, until ctx ends. A
@@ -108,7 +118,7 @@ func (s *Store) writer(ctx context.Context) {
 				continue
 			}
 			batch = append(batch, p)
-			as = append(as, eventstore.GroupAppend{Cover: p.cover, Pages: p.pages})
+			as = append(as, p.a)
 		}
 		last = len(batch)
 		s.lastGroup.Store(int32(last))

@@ -179,3 +179,67 @@ func TestConcurrentAppendsAreGrouped(t *testing.T) {
 		next[l.Cover]++
 	}
 }
+
+// Keyed and scheduling appends queued together go as one group too, each
+// as its own script would make it: a key stored by an earlier append of
+// the group is found by a later one (no events, the prior record), a
+// deadline planned with an append is scheduled with it.
+func TestQueuedKeyedAndSchedulingAppendsGoAsOneGroup(t *testing.T) {
+	s := open(t, freshPrefix(t))
+	ctx := context.Background()
+	first := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	other := eventstore.Cover{Domain: "orders", Root: uuid.New()}
+	key := eventstore.Key{ID: "order-42", Fingerprint: [32]byte{1}, TTL: time.Hour}
+	due := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	plan := eventstore.DeadlinePlan{Schedule: []eventstore.Deadline{{ID: "remind-" + other.Root.String(), Due: due, Cover: other, Command: []byte("remind"), Key: "remind-key"}}}
+	release := redis.HoldWriter(s)
+	type res struct {
+		events []eventstore.Event
+		prior  *eventstore.KeyRecord
+		err    error
+	}
+	results := make([]res, 3)
+	var wg sync.WaitGroup
+	run := func(i int, fn func() ([]eventstore.Event, *eventstore.KeyRecord, error)) {
+		wg.Go(func() {
+			events, prior, err := fn()
+			results[i] = res{events, prior, err}
+		})
+	}
+	// The first is held by the writer; the others queue after it, in order.
+	run(0, func() ([]eventstore.Event, *eventstore.KeyRecord, error) { return s.AppendKeyed(ctx, first, page(0), key) })
+	deadline := time.Now().Add(10 * time.Second)
+	for redis.Begun(s) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer did not receive the first append within 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	run(1, func() ([]eventstore.Event, *eventstore.KeyRecord, error) { return s.AppendKeyed(ctx, first, page(1), key) })
+	waitQueued(t, s, 1)
+	run(2, func() ([]eventstore.Event, *eventstore.KeyRecord, error) {
+		return s.AppendScheduling(ctx, other, page(0), nil, plan)
+	})
+	waitQueued(t, s, 2)
+	release()
+	wg.Wait()
+	if n := redis.Groups(s); n != 1 {
+		t.Errorf("%d groups, want the three appends in one", n)
+	}
+	if r := results[0]; r.err != nil || len(r.events) != 1 || r.prior != nil {
+		t.Errorf("first keyed append: %d events, prior %v, %v; want its event stored", len(r.events), r.prior, r.err)
+	}
+	if r := results[1]; r.err != nil || len(r.events) != 0 || r.prior == nil || r.prior.From != 0 || r.prior.To != 1 {
+		t.Errorf("the same key again: %d events, prior %+v, %v; want no events and the first append's record [0, 1)", len(r.events), r.prior, r.err)
+	}
+	if r := results[2]; r.err != nil || len(r.events) != 1 {
+		t.Errorf("append with a plan: %d events, %v; want its event stored", len(r.events), r.err)
+	}
+	if got, err := s.Read(ctx, first, 0, 0); err != nil || len(got) != 1 {
+		t.Errorf("%s: %d events (%v), want the first append's only", first, len(got), err)
+	}
+	pending, err := s.PendingDeadlines(ctx, "orders", 10)
+	if err != nil || len(pending) != 1 || pending[0].ID != plan.Schedule[0].ID || !pending[0].Due.Equal(due) {
+		t.Errorf("pending deadlines: %+v (%v), want the one planned", pending, err)
+	}
+}

@@ -60,6 +60,15 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
+	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages, Key: &key}, func() (r eventstore.GroupResult) {
+		r.Events, r.Prior, r.Err = s.appendKeyedOne(ctx, cover, pages, key)
+		return r
+	})
+	return r.Events, r.Prior, r.Err
+}
+
+// appendKeyedOne makes one keyed append with keyedScript.
+func (s *Store) appendKeyedOne(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key eventstore.Key) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	now := time.Now()
 	args := append(appendArgs(cover, pages, now), key.Fingerprint[:], max(key.TTL.Milliseconds(), 1))
 	res, err := keyedScript.Run(ctx, s.w, append(s.appendKeys(cover), s.k.key(key.ID)), args...).Slice()

@@ -124,6 +124,16 @@ func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pa
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
+	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages, Key: key, Plan: plan}, func() (r eventstore.GroupResult) {
+		r.Events, r.Prior, r.Err = s.appendSchedulingOne(ctx, cover, pages, key, plan)
+		return r
+	})
+	return r.Events, r.Prior, r.Err
+}
+
+// appendSchedulingOne makes one append with a deadline plan with
+// schedulingScript (keyedSchedulingScript when it has a key).
+func (s *Store) appendSchedulingOne(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key, plan eventstore.DeadlinePlan) ([]eventstore.Event, *eventstore.KeyRecord, error) {
 	now := time.Now()
 	pargs, err := s.planArgs(plan, now)
 	if err != nil {
