@@ -207,7 +207,9 @@ func TestQueuedKeyedAndSchedulingAppendsGoAsOneGroup(t *testing.T) {
 		})
 	}
 	// The first is held by the writer; the others queue after it, in order.
-	run(0, func() ([]eventstore.Event, *eventstore.KeyRecord, error) { return s.AppendKeyed(ctx, first, page(0), key) })
+	run(0, func() ([]eventstore.Event, *eventstore.KeyRecord, error) {
+		return s.AppendKeyed(ctx, first, page(0), key)
+	})
 	deadline := time.Now().Add(10 * time.Second)
 	for redis.Begun(s) == 0 {
 		if time.Now().After(deadline) {
@@ -215,7 +217,9 @@ func TestQueuedKeyedAndSchedulingAppendsGoAsOneGroup(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	run(1, func() ([]eventstore.Event, *eventstore.KeyRecord, error) { return s.AppendKeyed(ctx, first, page(1), key) })
+	run(1, func() ([]eventstore.Event, *eventstore.KeyRecord, error) {
+		return s.AppendKeyed(ctx, first, page(1), key)
+	})
 	waitQueued(t, s, 1)
 	run(2, func() ([]eventstore.Event, *eventstore.KeyRecord, error) {
 		return s.AppendScheduling(ctx, other, page(0), nil, plan)
