@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -145,26 +144,17 @@ const (
 	requeueWait = 100 * time.Microsecond
 )
 
-// pending is one append waiting for the writer.
-//
-// Its state settles who answers a caller whose ctx ends: the caller moves
-// it from queued to abandoned and returns ctx.Err(), or the writer moves it
-// from queued to taken and stores it. Exactly one of the two wins, so an
-// append reported as abandoned is never stored.
+// pending is one append waiting for the writer. Its eventstore.Handoff
+// settles who answers a caller whose ctx ends: the caller abandons it and
+// returns ctx.Err(), or the writer takes it and stores it. Exactly one of
+// the two wins, so an append reported as abandoned is never stored.
 type pending struct {
+	eventstore.Handoff[batched]
 	ctx   context.Context
 	cover eventstore.Cover
 	pages []eventstore.Page
 	key   *eventstore.Key
-	state atomic.Int32
-	done  chan batched // buffered: the writer never blocks on a caller
 }
-
-const (
-	queued int32 = iota
-	taken
-	abandoned
-)
 
 // batched is the writer's answer to one append.
 type batched struct {
@@ -182,29 +172,19 @@ type batched struct {
 // and the append is never stored; after, the batch may commit or not: an
 // *eventstore.InDoubtError, as for a lone append whose statement was sent.
 func (s *Store) grouped(ctx context.Context, cover eventstore.Cover, pages []eventstore.Page, key *eventstore.Key) batched {
-	p := &pending{ctx: ctx, cover: cover, pages: pages, key: key, done: make(chan batched, 1)}
-	select {
-	case s.appends <- p:
-	case <-ctx.Done():
-		return batched{err: ctx.Err()}
-	case <-s.stopped:
-		return batched{err: eventstore.ErrClosed}
-	}
-	var err error
-	select {
-	case b := <-p.done:
-		return b
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-s.stopped:
-		err = eventstore.ErrClosed
-	}
-	if p.state.CompareAndSwap(queued, abandoned) {
+	p := &pending{Handoff: eventstore.Handoff[batched]{Done: make(chan batched, 1)}, ctx: ctx, cover: cover, pages: pages, key: key}
+	if err := eventstore.Queue(ctx, s.appends, p, s.stopped); err != nil {
 		return batched{err: err}
 	}
-	if errors.Is(err, eventstore.ErrClosed) {
+	b, err, abandoned := p.Await(ctx, s.stopped)
+	switch {
+	case err == nil:
+		return b
+	case abandoned:
+		return batched{err: err}
+	case errors.Is(err, eventstore.ErrClosed):
 		// The writer answers every append it took before it stops.
-		return <-p.done
+		return <-p.Done
 	}
 	return batched{err: &eventstore.InDoubtError{Op: fmt.Sprintf("postgres: append to %s", cover), Err: err}}
 }
@@ -280,11 +260,11 @@ drain:
 	events := 0
 	for _, p := range held {
 		switch {
-		case p.state.Load() != queued:
+		case p.Settled():
 			continue
 		case p.ctx.Err() != nil:
-			if p.state.CompareAndSwap(queued, abandoned) {
-				p.done <- batched{err: p.ctx.Err()}
+			if p.Abandon() {
+				p.Answer(batched{err: p.ctx.Err()})
 			}
 			continue
 		case len(batch) == maxBatch, covers[p.cover], p.key != nil && keys[p.key.ID],
@@ -292,7 +272,7 @@ drain:
 			rest = append(rest, p)
 			continue
 		}
-		if !p.state.CompareAndSwap(queued, taken) {
+		if !p.Take() {
 			continue
 		}
 		batch = append(batch, p)
@@ -308,7 +288,7 @@ drain:
 // store stores batch and answers each of its appends.
 func (s *Store) store(ctx context.Context, batch []*pending) {
 	for i, b := range s.appendBatch(ctx, batch) {
-		batch[i].done <- b
+		batch[i].Answer(b)
 	}
 }
 

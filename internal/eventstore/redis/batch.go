@@ -2,8 +2,8 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/evented/evented/internal/eventstore"
 )
@@ -20,23 +20,15 @@ import (
 // only its own append). One writer at a time: the writer and a caller
 // writing its own append both hold writing.
 //
-// A queued append's state settles who answers a caller whose ctx ends: the
-// caller moves it from queued to abandoned and returns ctx.Err(), and the
-// append is never sent; or the writer moves it from queued to taken and
-// sends it, and the caller that gives up then gets an
-// *eventstore.InDoubtError, as for a lone append whose script was sent.
+// A caller whose ctx ends while its append is queued gets ctx.Err(), and
+// the append is never sent; once the writer took it, the caller that gives
+// up gets an *eventstore.InDoubtError, as for a lone append whose script
+// was sent (eventstore.Handoff settles which).
 type pending struct {
-	ctx   context.Context
-	a     eventstore.GroupAppend
-	state atomic.Int32
-	done  chan eventstore.GroupResult // buffered: the writer never blocks on a caller
+	eventstore.Handoff[eventstore.GroupResult]
+	ctx context.Context
+	a   eventstore.GroupAppend
 }
-
-const (
-	queued int32 = iota
-	taken
-	abandoned
-)
 
 // queueLen bounds the appends waiting for the writer; past it, callers
 // wait to queue.
@@ -55,29 +47,19 @@ func (s *Store) write(ctx context.Context, a eventstore.GroupAppend, alone func(
 
 // grouped queues a for the writer and waits for its answer.
 func (s *Store) grouped(ctx context.Context, a eventstore.GroupAppend) eventstore.GroupResult {
-	p := &pending{ctx: ctx, a: a, done: make(chan eventstore.GroupResult, 1)}
-	select {
-	case s.appends <- p:
-	case <-ctx.Done():
-		return eventstore.GroupResult{Err: ctx.Err()}
-	case <-s.stopped:
-		return eventstore.GroupResult{Err: eventstore.ErrClosed}
-	}
-	var err error
-	select {
-	case r := <-p.done:
-		return r
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-s.stopped:
-		err = eventstore.ErrClosed
-	}
-	if p.state.CompareAndSwap(queued, abandoned) {
+	p := &pending{Handoff: eventstore.Handoff[eventstore.GroupResult]{Done: make(chan eventstore.GroupResult, 1)}, ctx: ctx, a: a}
+	if err := eventstore.Queue(ctx, s.appends, p, s.stopped); err != nil {
 		return eventstore.GroupResult{Err: err}
 	}
-	if err == eventstore.ErrClosed {
+	r, err, abandoned := p.Await(ctx, s.stopped)
+	switch {
+	case err == nil:
+		return r
+	case abandoned:
+		return eventstore.GroupResult{Err: err}
+	case errors.Is(err, eventstore.ErrClosed):
 		// The writer answers every append it took before it stops.
-		return <-p.done
+		return <-p.Done
 	}
 	return eventstore.GroupResult{Err: &eventstore.InDoubtError{Op: fmt.Sprintf("redis: append to %s", a.Cover), Err: err}}
 }
@@ -125,7 +107,7 @@ func (s *Store) writer(ctx context.Context) {
 		if len(batch) > 0 {
 			s.groups.Add(1)
 			for i, r := range s.AppendGroup(run, as) {
-				batch[i].done <- r
+				batch[i].Answer(r)
 			}
 		}
 		// Released after the answers: the callers answered queue their
@@ -134,15 +116,15 @@ func (s *Store) writer(ctx context.Context) {
 	}
 }
 
-// take moves p from queued to taken and reports whether it did: not when
-// its caller gave up on it, nor when its ctx has ended (then p is
-// answered with ctx.Err(), unless its caller got there first).
+// take takes p and reports whether it did: not when its caller gave up on
+// it, nor when its ctx has ended (then p is answered with ctx.Err(),
+// unless its caller got there first).
 func (p *pending) take() bool {
 	if err := p.ctx.Err(); err != nil {
-		if p.state.CompareAndSwap(queued, abandoned) {
-			p.done <- eventstore.GroupResult{Err: err}
+		if p.Abandon() {
+			p.Answer(eventstore.GroupResult{Err: err})
 		}
 		return false
 	}
-	return p.state.CompareAndSwap(queued, taken)
+	return p.Take()
 }

@@ -1,5 +1,7 @@
 package redis
 
+import "sync"
+
 // MarkFull makes the store behave as after a write refused at maxmemory.
 func MarkFull(s *Store) { s.full.Store(true) }
 
@@ -8,9 +10,11 @@ var InfoField = infoField
 
 // HoldWriter keeps every append of s from being written, its own or a
 // group, until the returned func is called: appends made meanwhile queue.
+// Release it again as often as wanted.
 func HoldWriter(s *Store) (release func()) {
 	s.writing.Lock()
-	return s.writing.Unlock
+	var once sync.Once
+	return func() { once.Do(s.writing.Unlock) }
 }
 
 // Queued is the number of appends queued for s's writer, not yet received.

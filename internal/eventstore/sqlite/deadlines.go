@@ -89,7 +89,8 @@ func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pa
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
-	r := &request{cover: cover, pages: pages, key: key, done: make(chan result, 1)}
+	r := newRequest(cover, pages)
+	r.key = key
 	if !plan.Empty() {
 		r.plan = &plan
 	}
@@ -231,7 +232,8 @@ func (s *Store) AppendGroup(ctx context.Context, as []eventstore.GroupAppend) []
 		if len(a.Pages) == 0 {
 			continue
 		}
-		r := &request{cover: a.Cover, pages: a.Pages, key: a.Key, fired: a.Fired, done: make(chan result, 1)}
+		r := newRequest(a.Cover, a.Pages)
+		r.key, r.fired = a.Key, a.Fired
 		if !a.Plan.Empty() {
 			r.plan = &as[i].Plan
 		}

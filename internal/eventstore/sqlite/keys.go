@@ -32,7 +32,9 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
-	res := s.submit(ctx, &request{cover: cover, pages: pages, key: &key, done: make(chan result, 1)})
+	r := newRequest(cover, pages)
+	r.key = &key
+	res := s.submit(ctx, r)
 	if res.prior != nil {
 		res.prior.ID = key.ID
 	}

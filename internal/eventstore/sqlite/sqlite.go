@@ -76,6 +76,7 @@ type Store struct {
 	// batches in a row held one.
 	lastBatch, singles atomic.Int32
 	inlined            atomic.Int64 // appends written by their callers (tests)
+	begun              atomic.Int64 // batches the writer goroutine began: received their first append (tests)
 	staleHeads         atomic.Int64 // batches run again for a head kept behind (tests)
 	// The next sequence of recently written covers: the head, or behind it
 	// when another process appended since (see apply).

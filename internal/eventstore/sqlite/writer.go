@@ -5,33 +5,30 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/evented/evented/internal/eventstore"
 )
 
-// request is one Append waiting for the writer goroutine.
-//
-// Its state settles who answers a caller whose ctx ends: the caller moves it
-// from queued to abandoned and returns ctx.Err(), or the writer moves it from
-// queued to taken and the caller waits for the real result. Exactly one of
-// the two wins, so a request reported as failed is never applied.
+// request is one Append waiting for the writer goroutine. Its
+// eventstore.Handoff settles who answers a caller whose ctx ends: the
+// caller abandons it and returns ctx.Err(), or the writer takes it and the
+// caller waits for the real result. Exactly one of the two wins, so a
+// request reported as failed is never applied.
 type request struct {
+	eventstore.Handoff[result]
 	cover eventstore.Cover
 	pages []eventstore.Page
 	key   *eventstore.Key          // stored with the events; nil for a plain append
 	plan  *eventstore.DeadlinePlan // applied with the events; nil: none
 	fired *eventstore.Deadline     // removed with the events (AppendGroup); nil: none
-	state atomic.Int32
-	done  chan result // buffered: the writer never blocks on a caller
 }
 
-const (
-	queued int32 = iota
-	taken
-	abandoned
-)
+// newRequest is a request for an append of pages to cover, to be given
+// its key, plan or fired deadline.
+func newRequest(cover eventstore.Cover, pages []eventstore.Page) *request {
+	return &request{Handoff: eventstore.Handoff[result]{Done: make(chan result, 1)}, cover: cover, pages: pages}
+}
 
 type result struct {
 	events []eventstore.Event
@@ -52,7 +49,7 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) == 0 {
 		return nil, nil
 	}
-	res := s.submit(ctx, &request{cover: cover, pages: pages, done: make(chan result, 1)})
+	res := s.submit(ctx, newRequest(cover, pages))
 	return res.events, res.err
 }
 
@@ -86,7 +83,7 @@ func (s *Store) inline(r *request) (result, bool) {
 	if s.closed() {
 		return result{err: eventstore.ErrClosed}, true
 	}
-	r.state.Store(taken)
+	r.MarkTaken()
 	s.inlined.Add(1)
 	s.counted(1)
 	return s.commit([]*request{r})[0], true
@@ -109,31 +106,20 @@ func (s *Store) counted(n int) {
 
 // send queues r for the writer goroutine.
 func (s *Store) send(ctx context.Context, r *request) error {
-	select {
-	case s.reqs <- r:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.closing:
-		return eventstore.ErrClosed
-	}
+	return eventstore.Queue(ctx, s.reqs, r, s.closing)
 }
 
-// await waits for the result of r, queued by send.
+// await waits for the result of r, queued by send; once the writer took
+// r, for the real result (the writer is in this process, and answers).
 func (s *Store) await(ctx context.Context, r *request) result {
-	var err error
-	select {
-	case res := <-r.done:
+	res, err, abandoned := r.Await(ctx, s.stopped)
+	switch {
+	case err == nil:
 		return res
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-s.stopped:
-		err = eventstore.ErrClosed
-	}
-	if r.state.CompareAndSwap(queued, abandoned) {
+	case abandoned:
 		return result{err: err}
 	}
-	return <-r.done
+	return <-r.Done
 }
 
 // run is the writer goroutine: it takes what is queued, up to maxBatch
@@ -150,6 +136,7 @@ func (s *Store) run() {
 			// Callers still queued see s.stopped and give up with ErrClosed.
 			return
 		}
+		s.begun.Add(1)
 		s.writing.Lock()
 		// The callers answered by the last commit may be queueing their next
 		// appends right now: let them join this batch (one fsync fewer).
@@ -175,7 +162,7 @@ func (s *Store) run() {
 
 // take appends r to batch unless its caller has given up on it.
 func (r *request) take(batch []*request) []*request {
-	if r.state.CompareAndSwap(queued, taken) {
+	if r.Take() {
 		batch = append(batch, r)
 	}
 	return batch
@@ -240,7 +227,7 @@ func (s *Store) commit(batch []*request) []result {
 // its next append itself at once (see inline).
 func answer(batch []*request, results []result) {
 	for i, r := range batch {
-		r.done <- results[i]
+		r.Answer(results[i])
 	}
 }
 
