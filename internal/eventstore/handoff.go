@@ -70,3 +70,17 @@ func Queue[T any](ctx context.Context, queue chan<- T, v T, closing <-chan struc
 		return ErrClosed
 	}
 }
+
+// Drain appends to held what queue holds now, without waiting for more,
+// until held has max entries.
+func Drain[T any](held []T, queue <-chan T, max int) []T {
+	for len(held) < max {
+		select {
+		case v := <-queue:
+			held = append(held, v)
+		default:
+			return held
+		}
+	}
+	return held
+}

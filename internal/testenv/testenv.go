@@ -30,6 +30,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // A Need is something some tests require, and how to provide it.
@@ -181,4 +182,17 @@ func packagePath() string {
 		return strings.TrimSuffix(bi.Path, ".test")
 	}
 	return "."
+}
+
+// Eventually polls cond every millisecond until it holds, and fails t if
+// it does not within 10 s; what names the awaited state in the failure.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10s: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -246,15 +246,7 @@ func (s *Store) awaitRequeue(last int) {
 // others wait for a later batch, in their order), up to maxBatch appends
 // and maxBatchEvents events. Appends whose callers gave up are dropped.
 func (s *Store) gather(held []*pending) (batch, rest []*pending) {
-drain:
-	for len(held) < queueLen {
-		select {
-		case p := <-s.appends:
-			held = append(held, p)
-		default:
-			break drain
-		}
-	}
+	held = eventstore.Drain(held, s.appends, queueLen)
 	covers := make(map[eventstore.Cover]bool, len(held))
 	keys := map[string]bool{}
 	events := 0

@@ -85,15 +85,7 @@ func (s *Store) writer(ctx context.Context) {
 		s.begun.Add(1)
 		s.writing.Lock()
 		eventstore.AwaitRequeue(last, func() int { return len(s.appends) })
-	drain:
-		for len(held) < groupMax {
-			select {
-			case p := <-s.appends:
-				held = append(held, p)
-			default:
-				break drain
-			}
-		}
+		held = eventstore.Drain(held, s.appends, groupMax)
 		batch, as = batch[:0], as[:0]
 		for _, p := range held {
 			if !p.take() {

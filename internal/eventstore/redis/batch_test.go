@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -11,19 +12,14 @@ import (
 
 	"github.com/evented/evented/internal/eventstore"
 	"github.com/evented/evented/internal/eventstore/redis"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // waitQueued waits until n appends are queued for s's writer (besides the
 // one it may hold while it waits to write).
 func waitQueued(t *testing.T, s *redis.Store, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for redis.Queued(s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d appends queued after 10s, want %d", redis.Queued(s), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, fmt.Sprintf("%d appends queued", n), func() bool { return redis.Queued(s) >= n })
 }
 
 func page(num uint32) []eventstore.Page {
@@ -100,13 +96,7 @@ func TestAbandonedQueuedAppendIsNotWritten(t *testing.T) {
 		done <- err
 	}()
 	// Received by the writer, which waits to write it.
-	deadline := time.Now().Add(10 * time.Second)
-	for redis.Begun(s) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the writer did not receive the append within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, "the writer received the append", func() bool { return redis.Begun(s) > 0 })
 	cancel()
 	var inDoubt *eventstore.InDoubtError
 	if err := <-done; !errors.Is(err, context.Canceled) || errors.As(err, &inDoubt) {
@@ -214,13 +204,7 @@ func TestQueuedKeyedAndSchedulingAppendsGoAsOneGroup(t *testing.T) {
 	run(0, func() ([]eventstore.Event, *eventstore.KeyRecord, error) {
 		return s.AppendKeyed(ctx, first, page(0), key)
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for redis.Begun(s) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the writer did not receive the first append within 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testenv.Eventually(t, "the writer received the first append", func() bool { return redis.Begun(s) > 0 })
 	run(1, func() ([]eventstore.Event, *eventstore.KeyRecord, error) {
 		return s.AppendKeyed(ctx, first, page(1), key)
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/evented/evented/internal/eventstore"
+	"github.com/evented/evented/internal/testenv"
 )
 
 // TestQueuedAppendGivenUpIsNotWritten: a caller whose ctx ends while its
@@ -26,14 +27,14 @@ func TestQueuedAppendGivenUpIsNotWritten(t *testing.T) {
 		_, err := s.Append(context.Background(), taken, page)
 		first <- err
 	}()
-	waitUntil(t, "the writer took the first append", func() bool { return s.begun.Load() == 1 })
+	testenv.Eventually(t, "the writer took the first append", func() bool { return s.begun.Load() == 1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	second := make(chan error, 1)
 	go func() {
 		_, err := s.Append(ctx, givenUp, page)
 		second <- err
 	}()
-	waitUntil(t, "the second append queued", func() bool { return len(s.reqs) == 1 })
+	testenv.Eventually(t, "the second append queued", func() bool { return len(s.reqs) == 1 })
 	cancel()
 	select {
 	case err := <-second:
@@ -54,16 +55,5 @@ func TestQueuedAppendGivenUpIsNotWritten(t *testing.T) {
 	}
 	if got, err := s.Read(context.Background(), givenUp, 0, 0); err != nil || len(got) != 0 {
 		t.Errorf("the append given up: %d events stored (%v), want none", len(got), err)
-	}
-}
-
-func waitUntil(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 10s: %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
