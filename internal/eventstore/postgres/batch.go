@@ -139,9 +139,6 @@ const (
 	// queueLen is how many appends may wait for the writer before their
 	// callers block.
 	queueLen = 1024
-	// requeueWait bounds how long the writer waits for the callers it
-	// just answered to queue their next appends (awaitRequeue).
-	requeueWait = 100 * time.Microsecond
 )
 
 // pending is one append waiting for the writer. Its eventstore.Handoff
@@ -222,8 +219,9 @@ func (s *Store) writer(ctx context.Context) {
 // awaitRequeue lets the callers answered by the last batch, which may be
 // queueing their next appends right now, join the next batch rather than
 // make one of their own (one more WAL flush). It yields until the queue
-// holds as many appends as the last batch or requeueWait has passed; after
-// a lone append it does not wait at all. It does not give up when the
+// holds as many appends as the last batch or eventstore.RequeueWait has
+// passed; after a lone append it does not wait at all. (Unlike
+// eventstore.AwaitRequeue, which the SQLite and Redis writers use.) It does not give up when the
 // queue stops growing for a moment: on a busy machine the goroutines of
 // some callers do not run for tens of microseconds (their thread is
 // descheduled), and a batch sent without them makes them wait a whole
@@ -235,7 +233,7 @@ func (s *Store) awaitRequeue(last int) {
 	if last <= 1 {
 		return
 	}
-	deadline := time.Now().Add(requeueWait)
+	deadline := time.Now().Add(eventstore.RequeueWait)
 	for len(s.appends)+1 < last && time.Now().Before(deadline) {
 		runtime.Gosched()
 	}

@@ -110,10 +110,7 @@ func (s *Store) Append(ctx context.Context, cover eventstore.Cover, pages []even
 	if len(pages) == 0 {
 		return nil, nil
 	}
-	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages}, func() (r eventstore.GroupResult) {
-		r.Events, r.Err = s.appendOne(ctx, cover, pages)
-		return r
-	})
+	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages})
 	return r.Events, r.Err
 }
 

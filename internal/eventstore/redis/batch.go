@@ -34,15 +34,29 @@ type pending struct {
 // wait to queue.
 const queueLen = 1024
 
-// write makes a: by alone (a's own script), or queued for the writer, as
+// write makes a: by its own script (one), or queued for the writer, as
 // pending's comment says.
-func (s *Store) write(ctx context.Context, a eventstore.GroupAppend, alone func() eventstore.GroupResult) eventstore.GroupResult {
+func (s *Store) write(ctx context.Context, a eventstore.GroupAppend) eventstore.GroupResult {
 	if s.lastGroup.Load() > 1 || len(s.appends) > 0 || !s.writing.TryLock() {
 		return s.grouped(ctx, a)
 	}
 	defer s.writing.Unlock()
 	s.alone.Add(1)
-	return alone()
+	return s.one(ctx, a)
+}
+
+// one makes a alone, with the script of its kind: schedulingScript's when
+// it plans deadlines, keyedScript when it has a key, else appendScript.
+func (s *Store) one(ctx context.Context, a eventstore.GroupAppend) (r eventstore.GroupResult) {
+	switch {
+	case !a.Plan.Empty():
+		r.Events, r.Prior, r.Err = s.appendSchedulingOne(ctx, a.Cover, a.Pages, a.Key, a.Plan)
+	case a.Key != nil:
+		r.Events, r.Prior, r.Err = s.appendKeyedOne(ctx, a.Cover, a.Pages, *a.Key)
+	default:
+		r.Events, r.Err = s.appendOne(ctx, a.Cover, a.Pages)
+	}
+	return r
 }
 
 // grouped queues a for the writer and waits for its answer.
@@ -73,7 +87,6 @@ func (s *Store) writer(ctx context.Context) {
 	held := make([]*pending, 0, groupMax)
 	batch := make([]*pending, 0, groupMax)
 	as := make([]eventstore.GroupAppend, 0, groupMax)
-	last := 0 // appends in the last group
 	for {
 		held = held[:0]
 		select {
@@ -84,7 +97,7 @@ func (s *Store) writer(ctx context.Context) {
 		}
 		s.begun.Add(1)
 		s.writing.Lock()
-		eventstore.AwaitRequeue(last, func() int { return len(s.appends) })
+		eventstore.AwaitRequeue(int(s.lastGroup.Load()), func() int { return len(s.appends) })
 		held = eventstore.Drain(held, s.appends, groupMax)
 		batch, as = batch[:0], as[:0]
 		for _, p := range held {
@@ -94,8 +107,7 @@ func (s *Store) writer(ctx context.Context) {
 			batch = append(batch, p)
 			as = append(as, p.a)
 		}
-		last = len(batch)
-		s.lastGroup.Store(int32(last))
+		s.lastGroup.Store(int32(len(batch)))
 		if len(batch) > 0 {
 			s.groups.Add(1)
 			for i, r := range s.AppendGroup(run, as) {

@@ -60,10 +60,7 @@ func (s *Store) AppendKeyed(ctx context.Context, cover eventstore.Cover, pages [
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
-	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages, Key: &key}, func() (r eventstore.GroupResult) {
-		r.Events, r.Prior, r.Err = s.appendKeyedOne(ctx, cover, pages, key)
-		return r
-	})
+	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages, Key: &key})
 	return r.Events, r.Prior, r.Err
 }
 

@@ -124,10 +124,7 @@ func (s *Store) AppendScheduling(ctx context.Context, cover eventstore.Cover, pa
 	if len(pages) == 0 {
 		return nil, nil, nil
 	}
-	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages, Key: key, Plan: plan}, func() (r eventstore.GroupResult) {
-		r.Events, r.Prior, r.Err = s.appendSchedulingOne(ctx, cover, pages, key, plan)
-		return r
-	})
+	r := s.write(ctx, eventstore.GroupAppend{Cover: cover, Pages: pages, Key: key, Plan: plan})
 	return r.Events, r.Prior, r.Err
 }
 
