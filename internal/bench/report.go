@@ -20,6 +20,10 @@ type Target struct {
 	// Checked is false when the case did not run (filtered out, failed).
 	Checked bool `json:"checked"`
 	Met     bool `json:"met"`
+	// RoundRatios are the ratios of each round's pair of measurements
+	// (evented's and the floor's, taken one after the other) for a target
+	// on a ratio: how far the median's verdict is from the rounds'.
+	RoundRatios []float64 `json:"round_ratios,omitempty"`
 }
 
 type targetSpec struct {
@@ -101,7 +105,12 @@ func checkTargets(rep *Report) []Target {
 				if math.Abs(m.Ratio-t.limit) < 0.005 {
 					digits = 3
 				}
-				res.Got = fmt.Sprintf("%.*f (%s / %s %s)", digits, m.Ratio, short(m.EventedMedian), short(m.FloorMedian), m.Name)
+				res.RoundRatios = roundRatios(m)
+				spread := ""
+				if len(res.RoundRatios) > 1 {
+					spread = fmt.Sprintf("; rounds %.2f–%.2f", slices.Min(res.RoundRatios), slices.Max(res.RoundRatios))
+				}
+				res.Got = fmt.Sprintf("%.*f (%s / %s %s%s)", digits, m.Ratio, short(m.EventedMedian), short(m.FloorMedian), m.Name, spread)
 				if t.atLeast {
 					res.Met = m.Ratio >= t.limit
 				} else {
@@ -113,6 +122,23 @@ func checkTargets(rep *Report) []Target {
 			}
 		}
 		out = append(out, res)
+	}
+	return out
+}
+
+// roundRatios is evented/floor of each round of m: round i measured both
+// sides one after the other, so a drift of the machine between rounds
+// hits both of a pair alike. Nil when the sides do not pair up.
+func roundRatios(m *Metric) []float64 {
+	if len(m.Evented) != len(m.Floor) {
+		return nil
+	}
+	out := make([]float64, len(m.Evented))
+	for i, e := range m.Evented {
+		if m.Floor[i] == 0 {
+			return nil
+		}
+		out[i] = e / m.Floor[i]
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -57,4 +58,28 @@ func TestReportFloorsAndPostgresTarget(t *testing.T) {
 	if strings.Contains(text.String(), "append: no raw floor") || strings.Contains(text.String(), "(append,") {
 		t.Errorf("report says an append case has no floor:\n%s", text.String())
 	}
+}
+
+// A target on a ratio shows the spread of the rounds' own ratios, each
+// round's evented figure over the same round's floor, beside the
+// medians' ratio.
+func TestTargetsShowTheRoundsSpread(t *testing.T) {
+	rep := &Report{Results: []Result{{Backend: "sqlite", Scenario: "command", Case: "clients=1", Metrics: []Metric{{
+		Name: "commands/s", HigherIsBetter: true,
+		Evented: []float64{2400, 2600, 2000}, Floor: []float64{3000, 2600, 2500},
+		EventedMedian: 2400, FloorMedian: 2600, Ratio: 2400.0 / 2600,
+	}}}}}
+	for _, tg := range checkTargets(rep) {
+		if tg.Name != "Handle, 1 client" {
+			continue
+		}
+		if want := []float64{0.8, 1, 0.8}; !slices.Equal(tg.RoundRatios, want) {
+			t.Errorf("round ratios %v, want %v", tg.RoundRatios, want)
+		}
+		if !strings.HasSuffix(tg.Got, "; rounds 0.80–1.00)") || !strings.HasPrefix(tg.Got, "0.92 (2400 / 2600 commands/s") {
+			t.Errorf("got %q, want the medians' ratio and the rounds' 0.80–1.00", tg.Got)
+		}
+		return
+	}
+	t.Fatal("no target for one client's commands")
 }
