@@ -39,6 +39,21 @@ func (h *Handoff[R]) Abandon() bool {
 	return h.state.CompareAndSwap(handoffQueued, handoffAbandoned)
 }
 
+// Expire is for a writer that finds h queued: when ctx (its caller's) has
+// ended, h is abandoned and answered with ended(ctx.Err()), unless its
+// caller abandoned it first, and Expire reports true: h is not to be
+// written. It reports false while ctx lives.
+func (h *Handoff[R]) Expire(ctx context.Context, ended func(error) R) bool {
+	err := ctx.Err()
+	if err == nil {
+		return false
+	}
+	if h.Abandon() {
+		h.Answer(ended(err))
+	}
+	return true
+}
+
 // Answer hands the writer's answer to the caller.
 func (h *Handoff[R]) Answer(r R) { h.Done <- r }
 

@@ -252,10 +252,7 @@ func (s *Store) gather(held []*pending) (batch, rest []*pending) {
 		switch {
 		case p.Settled():
 			continue
-		case p.ctx.Err() != nil:
-			if p.Abandon() {
-				p.Answer(batched{err: p.ctx.Err()})
-			}
+		case p.Expire(p.ctx, func(err error) batched { return batched{err: err} }):
 			continue
 		case len(batch) == maxBatch, covers[p.cover], p.key != nil && keys[p.key.ID],
 			len(batch) > 0 && events+len(p.pages) > maxBatchEvents:

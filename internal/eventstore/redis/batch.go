@@ -124,11 +124,5 @@ func (s *Store) writer(ctx context.Context) {
 // it, nor when its ctx has ended (then p is answered with ctx.Err(),
 // unless its caller got there first).
 func (p *pending) take() bool {
-	if err := p.ctx.Err(); err != nil {
-		if p.Abandon() {
-			p.Answer(eventstore.GroupResult{Err: err})
-		}
-		return false
-	}
-	return p.Take()
+	return !p.Expire(p.ctx, func(err error) eventstore.GroupResult { return eventstore.GroupResult{Err: err} }) && p.Take()
 }
