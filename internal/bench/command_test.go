@@ -3,14 +3,12 @@ package bench
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
-	"github.com/evented/evented/api/eventedpb"
 	"github.com/evented/evented/internal/config"
 )
 
@@ -26,14 +24,18 @@ func BenchmarkHandleMemory(b *testing.B) {
 
 func BenchmarkHandleSQLite(b *testing.B) { benchmarkHandle(b, durable(b), parallelCommands) }
 
-func BenchmarkEcho(b *testing.B) { benchmarkEcho(b, false, parallelCommands) }
+func BenchmarkEcho(b *testing.B) { benchmarkEcho(b, false, false, parallelCommands) }
+
+// BenchmarkEchoGroupCommit is the echo committing 16 clients' events through
+// one group writer: the durable floor of 16 clients (no target).
+func BenchmarkEchoGroupCommit(b *testing.B) { benchmarkEcho(b, true, true, parallelCommands) }
 
 // One client, commands one after another: the latency path, Handle on
 // durable SQLite against its floor, the echo committing each command's
 // event (as the command scenario's 1-client case).
 func BenchmarkHandleOneSQLite(b *testing.B) { benchmarkHandle(b, durable(b), serialCommands) }
 
-func BenchmarkEchoCommitOne(b *testing.B) { benchmarkEcho(b, true, serialCommands) }
+func BenchmarkEchoCommitOne(b *testing.B) { benchmarkEcho(b, true, false, serialCommands) }
 
 func durable(b *testing.B) config.Storage {
 	return config.Storage{Type: "sqlite", Sync: "full", Path: b.TempDir() + "/events.db"}
@@ -61,42 +63,18 @@ func benchmarkHandle(b *testing.B, storage config.Storage, send func(*testing.B,
 }
 
 // benchmarkEcho sends commands to the two-hop echo, by send; with commit,
-// the echo commits each command's event to a fresh SQLite file first.
-func benchmarkEcho(b *testing.B, commit bool, send func(*testing.B, string)) {
-	ctx := b.Context()
-	logicAddr, stopStub, err := startStub(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer stopStub()
-	conn, err := grpc.NewClient(logicAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	e := &echo{logic: eventedpb.NewBusinessLogicClient(conn)}
+// the echo commits each command's event to a fresh SQLite file first,
+// through one group writer when grouped.
+func benchmarkEcho(b *testing.B, commit, grouped bool, send func(*testing.B, string)) {
+	var file filer
 	if commit {
-		path, done, err := freshFile(&backend{name: "sqlite", dir: b.TempDir()}, "echo")(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer done()
-		if e.db, err = rawWriter(path); err != nil {
-			b.Fatal(err)
-		}
-		defer e.db.Close()
-		if e.insert, err = e.db.PrepareContext(ctx, insertSQL); err != nil {
-			b.Fatal(err)
-		}
-		defer e.insert.Close()
+		file = freshFile(&backend{name: "sqlite", dir: b.TempDir()}, "echo")
 	}
-	g := grpc.NewServer()
-	eventedpb.RegisterBusinessCoordinatorServer(g, e)
-	addr, stopEcho, err := serveGRPC(ctx, g)
+	addr, stop, err := startEcho(b.Context(), file, grouped)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer stopEcho()
+	defer stop()
 	send(b, addr)
 }
 
@@ -150,4 +128,56 @@ func parallelCommands(b *testing.B, addr string) {
 			}
 		}
 	})
+}
+
+// TestEchoGroupCommitStoresEveryEvent: the durable floor of 16 clients
+// answers each call only once its event is committed, and commits every
+// one of them, however the group writer batches them.
+func TestEchoGroupCommitStoresEveryEvent(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "echo.db")
+	file := func(ctx context.Context) (string, func(), error) { return path, func() {}, schema(ctx, path) }
+	addr, stop, err := startEcho(ctx, file, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	read, err := rawReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer read.Close()
+	const n, each = 16, 25
+	op, closeClients, err := clients([]string{addr}, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeClients()
+	stored := func() (rows int64) {
+		if err := read.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&rows); err != nil {
+			t.Error(err)
+		}
+		return rows
+	}
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			for range each {
+				if _, err := op(ctx, w); err != nil {
+					t.Error(err)
+					return
+				}
+				// Every call answered so far was committed before its answer.
+				if a := answered.Add(1); stored() < a {
+					t.Errorf("%d calls answered, fewer events stored", a)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := stored(); got != n*each {
+		t.Errorf("%d events stored after %d commands, want all", got, n*each)
+	}
 }
