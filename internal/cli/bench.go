@@ -30,7 +30,9 @@ and scale are opt-in):
             floor: the same rows by plain SQL, one transaction per batch
   command   Handle over gRPC with a Go business-logic stub, 1 and 16 clients;
             floor: a two-hop gRPC echo through the same stub (1 client on
-            SQLite: the echo plus one durable single-row commit)
+            SQLite: the echo plus one durable single-row commit); on SQLite
+            16 clients also against the echo plus a durable group commit
+            (no target)
   load      an aggregate of 100,000 events with a snapshot 10 events old and
             without one; floor: the same rows by a plain SELECT (PostgreSQL,
             Redis: the store's own queries by pgx, go-redis alone)
