@@ -46,9 +46,9 @@ const (
 func (r *runner) commandCases(b *backend) []spec {
 	var cases []spec
 	for _, clients := range []int{1, 16} {
-		floor, raw := echoFloor, r.commandEcho(clients, nil)
+		floor, raw := echoFloor, r.commandEcho(clients, nil, false)
 		if clients == 1 && b.name == "sqlite" {
-			floor, raw = echoCommitFloor, r.commandEcho(clients, freshFile(b, "command-raw"))
+			floor, raw = echoCommitFloor, r.commandEcho(clients, freshFile(b, "command-raw"), false)
 		}
 		cases = append(cases, spec{
 			name:    fmt.Sprintf("clients=%d", clients),
@@ -66,7 +66,7 @@ func (r *runner) commandCases(b *backend) []spec {
 			floor:   echoGroupCommitFloor,
 			metrics: commandMetrics,
 			evented: r.commandEvented(b, "command", 1, clients),
-			raw:     r.commandEchoGrouped(clients, freshFile(b, "command-raw")),
+			raw:     r.commandEcho(clients, freshFile(b, "command-raw"), true),
 			notes:   []string{commandNote, "no target: shows what share of the gap to the bare echo the durable commit itself takes"},
 		})
 	}
@@ -132,7 +132,7 @@ func (e *echo) Handle(ctx context.Context, in *eventedpb.CommandBook) (*eventedp
 			return nil, err
 		}
 	case e.insert != nil:
-		if err := e.commit(ctx, book, now); err != nil {
+		if err := e.commitAll(ctx, []*echoCommit{{book: book, now: now}}); err != nil {
 			return nil, err
 		}
 	}
@@ -141,11 +141,6 @@ func (e *echo) Handle(ctx context.Context, in *eventedpb.CommandBook) (*eventedp
 		p.Sequence, p.CreatedAt = &eventedpb.EventPage_Num{Num: uint32(i)}, at
 	}
 	return &eventedpb.SynchronousProcessingResponse{Books: []*eventedpb.EventBook{book}}, nil
-}
-
-// commit stores the reply's event as one row, durably, with no check.
-func (e *echo) commit(ctx context.Context, book *eventedpb.EventBook, now time.Time) error {
-	return e.commitAll(ctx, []*echoCommit{{book: book, now: now}})
 }
 
 // commitAll stores the events of books in one transaction, durably, with
@@ -330,18 +325,9 @@ func (r *runner) commandEvented(b *backend, label string, servers, n int) measur
 }
 
 // commandEcho is the floor of the command cases: the two-hop echo, and
-// with file, the echo committing each command's event to it.
-func (r *runner) commandEcho(n int, file filer) measure {
-	return r.echoFloor(n, file, false)
-}
-
-// commandEchoGrouped is the echo committing the commands' events to file
-// through one group writer.
-func (r *runner) commandEchoGrouped(n int, file filer) measure {
-	return r.echoFloor(n, file, true)
-}
-
-func (r *runner) echoFloor(n int, file filer, grouped bool) measure {
+// with file, the echo committing each command's event to it, through one
+// group writer when grouped.
+func (r *runner) commandEcho(n int, file filer, grouped bool) measure {
 	return func(ctx context.Context) (sample, error) {
 		addr, stop, err := startEcho(ctx, file, grouped)
 		if err != nil {
