@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -34,21 +35,35 @@ const (
 // Floors of the command cases. One client waits for every commit, so its
 // floor pays for one durable commit too; 16 clients' commits are grouped
 // (that is the store's business), so their target's floor is the bare
-// echo. A second case sets 16 clients against the echo plus the plainest
-// durable group commit, so that a report shows how much of the gap to the
-// bare echo durability itself takes (no target).
+// echo. Two more cases set 16 clients against the echo plus the plainest
+// durable group commit, and against the echo plus a group sync of a plain
+// file (no database: the least any durable group commit costs on the
+// disk), so that a report shows how much of the gap to the bare echo
+// durability itself takes (no targets).
 const (
 	echoFloor            = "two-hop gRPC echo: client -> server -> the same business-logic stub, no store"
 	echoCommitFloor      = "two-hop gRPC echo plus one durable single-row commit per command: the echo server INSERTs the event into the store's events table (SQLite WAL, synchronous=FULL, one transaction per command, one connection) before it replies"
 	echoGroupCommitFloor = "two-hop gRPC echo plus a durable group commit: the echo server queues the event for one writer goroutine, which INSERTs everything queued while its last commit ran into the store's events table in one transaction (SQLite WAL, synchronous=FULL, one connection) and answers each call after that commit"
+	echoGroupSyncFloor   = "two-hop gRPC echo plus a group sync of a plain file, no database: the echo server queues the event for one writer goroutine, which writes the payloads of everything queued while its last sync ran to a file preallocated to 4 MiB (overwritten in a ring, as SQLite's WAL is between checkpoints) and syncs its data (fdatasync), then answers each call"
+)
+
+// echoStore is what the echo does with a command's event before it
+// replies.
+type echoStore int
+
+const (
+	echoNothing     echoStore = iota // the bare echo
+	echoCommitEach                   // one SQLite transaction per command
+	echoGroupCommit                  // one SQLite transaction per group, by one writer goroutine
+	echoGroupSync                    // one write and data sync of a plain file per group, by one writer goroutine
 )
 
 func (r *runner) commandCases(b *backend) []spec {
 	var cases []spec
 	for _, clients := range []int{1, 16} {
-		floor, raw := echoFloor, r.commandEcho(clients, nil, false)
+		floor, raw := echoFloor, r.commandEcho(clients, nil, echoNothing)
 		if clients == 1 && b.name == "sqlite" {
-			floor, raw = echoCommitFloor, r.commandEcho(clients, freshFile(b, "command-raw"), false)
+			floor, raw = echoCommitFloor, r.commandEcho(clients, freshFile(b, "command-raw"), echoCommitEach)
 		}
 		cases = append(cases, spec{
 			name:    fmt.Sprintf("clients=%d", clients),
@@ -66,8 +81,15 @@ func (r *runner) commandCases(b *backend) []spec {
 			floor:   echoGroupCommitFloor,
 			metrics: commandMetrics,
 			evented: r.commandEvented(b, "command", 1, clients),
-			raw:     r.commandEcho(clients, freshFile(b, "command-raw"), true),
+			raw:     r.commandEcho(clients, freshFile(b, "command-raw"), echoGroupCommit),
 			notes:   []string{commandNote, "no target: shows what share of the gap to the bare echo the durable commit itself takes"},
+		}, spec{
+			name:    fmt.Sprintf("clients=%d against a sync-only floor", clients),
+			floor:   echoGroupSyncFloor,
+			metrics: commandMetrics,
+			evented: r.commandEvented(b, "command", 1, clients),
+			raw:     r.commandEcho(clients, plainFile(b, "command-sync"), echoGroupSync),
+			notes:   []string{commandNote, "no target: the floor's own share of the bare echo is the most any durable store can reach on this disk"},
 		})
 	}
 	return cases
@@ -108,7 +130,17 @@ type echo struct {
 	insert *sql.Stmt
 	seq    atomic.Int64
 	queue  chan *echoCommit // set: commits go through the group writer (group)
+	// sink, when set, is the plain file the group writer writes the
+	// events to instead of db (echoGroupSync), at sinkAt; synced counts
+	// the events whose write was synced.
+	sink   *os.File
+	sinkAt int64
+	synced atomic.Int64
 }
+
+// sinkSize is the ring the group sync writes in: about the size SQLite's
+// WAL reaches between its automatic checkpoints (1,000 pages).
+const sinkSize = 4 << 20
 
 // echoCommit is a book queued for the echo's group writer, answered on
 // done once committed.
@@ -163,9 +195,34 @@ func (e *echo) commitAll(ctx context.Context, books []*echoCommit) error {
 	return tx.Commit()
 }
 
+// syncAll writes the payloads of books' events to the sink, after the
+// last group's, wrapping round at sinkSize, and syncs its data.
+func (e *echo) syncAll(books []*echoCommit) error {
+	var buf []byte
+	events := 0
+	for _, c := range books {
+		for _, p := range c.book.GetPages() {
+			buf = append(buf, p.GetEvent().GetValue()...)
+			events++
+		}
+	}
+	if e.sinkAt+int64(len(buf)) > sinkSize {
+		e.sinkAt = 0
+	}
+	if _, err := e.sink.WriteAt(buf, e.sinkAt); err != nil {
+		return err
+	}
+	e.sinkAt += int64(len(buf))
+	if err := dataSync(e.sink); err != nil {
+		return err
+	}
+	e.synced.Add(int64(events))
+	return nil
+}
+
 // group is the echo's group writer: it takes what is queued (waiting for
-// the first), commits it in one transaction and answers each, until queue
-// is closed.
+// the first), commits it in one transaction (or syncs it to the sink) and
+// answers each, until queue is closed.
 func (e *echo) group(ctx context.Context) {
 	var batch []*echoCommit
 	for c := range e.queue {
@@ -179,7 +236,12 @@ func (e *echo) group(ctx context.Context) {
 				break drain
 			}
 		}
-		err := e.commitAll(ctx, batch)
+		var err error
+		if e.sink != nil {
+			err = e.syncAll(batch)
+		} else {
+			err = e.commitAll(ctx, batch)
+		}
 		for _, c := range batch {
 			c.done <- err
 		}
@@ -324,12 +386,11 @@ func (r *runner) commandEvented(b *backend, label string, servers, n int) measur
 	}
 }
 
-// commandEcho is the floor of the command cases: the two-hop echo, and
-// with file, the echo committing each command's event to it, through one
-// group writer when grouped.
-func (r *runner) commandEcho(n int, file filer, grouped bool) measure {
+// commandEcho is the floor of the command cases: the two-hop echo, doing
+// with each command's event what store says, in file.
+func (r *runner) commandEcho(n int, file filer, store echoStore) measure {
 	return func(ctx context.Context) (sample, error) {
-		addr, stop, err := startEcho(ctx, file, grouped)
+		addr, stop, err := startEcho(ctx, file, store)
 		if err != nil {
 			return nil, err
 		}
@@ -347,10 +408,16 @@ func (r *runner) commandEcho(n int, file filer, grouped bool) measure {
 	}
 }
 
-// startEcho serves the two-hop echo on 127.0.0.1, with its stub; with
-// file, the echo commits each command's event to it, through one group
-// writer when grouped. stop stops both and closes the file.
-func startEcho(ctx context.Context, file filer, grouped bool) (addr string, stop func(), err error) {
+// startEcho serves the two-hop echo on 127.0.0.1, with its stub, doing
+// with each command's event what store says, in file. stop stops both and
+// closes the file.
+func startEcho(ctx context.Context, file filer, store echoStore) (addr string, stop func(), err error) {
+	_, addr, stop, err = serveEcho(ctx, file, store)
+	return addr, stop, err
+}
+
+// serveEcho is startEcho, which also returns the echo.
+func serveEcho(ctx context.Context, file filer, store echoStore) (e *echo, addr string, stop func(), err error) {
 	var stops []func()
 	stop = func() {
 		for _, f := range slices.Backward(stops) {
@@ -364,30 +431,38 @@ func startEcho(ctx context.Context, file filer, grouped bool) (addr string, stop
 	}()
 	logicAddr, stopStub, err := startStub(ctx)
 	if err != nil {
-		return "", nil, err
+		return nil, "", nil, err
 	}
 	stops = append(stops, stopStub)
 	conn, err := grpc.NewClient(logicAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return "", nil, err
+		return nil, "", nil, err
 	}
 	stops = append(stops, func() { conn.Close() })
-	e := &echo{logic: eventedpb.NewBusinessLogicClient(conn)}
-	if file != nil {
+	e = &echo{logic: eventedpb.NewBusinessLogicClient(conn)}
+	if store != echoNothing {
 		path, done, err := file(ctx)
 		if err != nil {
-			return "", nil, err
+			return nil, "", nil, err
 		}
 		stops = append(stops, done)
-		if e.db, err = rawWriter(path); err != nil {
-			return "", nil, err
+		switch store {
+		case echoGroupSync:
+			if e.sink, err = openSink(path); err != nil {
+				return nil, "", nil, err
+			}
+			stops = append(stops, func() { e.sink.Close() })
+		default:
+			if e.db, err = rawWriter(path); err != nil {
+				return nil, "", nil, err
+			}
+			stops = append(stops, func() { e.db.Close() })
+			if e.insert, err = e.db.PrepareContext(ctx, insertSQL); err != nil {
+				return nil, "", nil, err
+			}
+			stops = append(stops, func() { e.insert.Close() })
 		}
-		stops = append(stops, func() { e.db.Close() })
-		if e.insert, err = e.db.PrepareContext(ctx, insertSQL); err != nil {
-			return "", nil, err
-		}
-		stops = append(stops, func() { e.insert.Close() })
-		if grouped {
+		if store == echoGroupCommit || store == echoGroupSync {
 			e.queue = make(chan *echoCommit, 64)
 			grouping := make(chan struct{})
 			go func() { defer close(grouping); e.group(context.WithoutCancel(ctx)) }()
@@ -398,8 +473,36 @@ func startEcho(ctx context.Context, file filer, grouped bool) (addr string, stop
 	eventedpb.RegisterBusinessCoordinatorServer(g, e)
 	addr, stopEcho, err := serveGRPC(ctx, g)
 	if err != nil {
-		return "", nil, err
+		return nil, "", nil, err
 	}
 	stops = append(stops, stopEcho)
-	return addr, stop, nil
+	return e, addr, stop, nil
+}
+
+// openSink creates the group sync's file at path, its ring written and
+// synced once, so that the writes measured overwrite allocated blocks and
+// change no size (as a WAL's between checkpoints).
+func openSink(path string) (*os.File, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(make([]byte, sinkSize)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// plainFile is a path in the run's directory for a plain file, which its
+// cleanup removes.
+func plainFile(b *backend, label string) filer {
+	return func(context.Context) (string, func(), error) {
+		path := b.storage(label).Path
+		return path, func() { os.Remove(path) }, nil
+	}
 }

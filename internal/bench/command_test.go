@@ -24,18 +24,23 @@ func BenchmarkHandleMemory(b *testing.B) {
 
 func BenchmarkHandleSQLite(b *testing.B) { benchmarkHandle(b, durable(b), parallelCommands) }
 
-func BenchmarkEcho(b *testing.B) { benchmarkEcho(b, false, false, parallelCommands) }
+func BenchmarkEcho(b *testing.B) { benchmarkEcho(b, echoNothing, parallelCommands) }
 
 // BenchmarkEchoGroupCommit is the echo committing 16 clients' events through
 // one group writer: the durable floor of 16 clients (no target).
-func BenchmarkEchoGroupCommit(b *testing.B) { benchmarkEcho(b, true, true, parallelCommands) }
+func BenchmarkEchoGroupCommit(b *testing.B) { benchmarkEcho(b, echoGroupCommit, parallelCommands) }
+
+// BenchmarkEchoGroupSync is the echo syncing 16 clients' events to a plain
+// file through one group writer, no database: the sync-only floor of 16
+// clients (no target).
+func BenchmarkEchoGroupSync(b *testing.B) { benchmarkEcho(b, echoGroupSync, parallelCommands) }
 
 // One client, commands one after another: the latency path, Handle on
 // durable SQLite against its floor, the echo committing each command's
 // event (as the command scenario's 1-client case).
 func BenchmarkHandleOneSQLite(b *testing.B) { benchmarkHandle(b, durable(b), serialCommands) }
 
-func BenchmarkEchoCommitOne(b *testing.B) { benchmarkEcho(b, true, false, serialCommands) }
+func BenchmarkEchoCommitOne(b *testing.B) { benchmarkEcho(b, echoCommitEach, serialCommands) }
 
 func durable(b *testing.B) config.Storage {
 	return config.Storage{Type: "sqlite", Sync: "full", Path: b.TempDir() + "/events.db"}
@@ -62,15 +67,15 @@ func benchmarkHandle(b *testing.B, storage config.Storage, send func(*testing.B,
 	send(b, srv.CommandAddr())
 }
 
-// benchmarkEcho sends commands to the two-hop echo, by send; with commit,
-// the echo commits each command's event to a fresh SQLite file first,
-// through one group writer when grouped.
-func benchmarkEcho(b *testing.B, commit, grouped bool, send func(*testing.B, string)) {
-	var file filer
-	if commit {
-		file = freshFile(&backend{name: "sqlite", dir: b.TempDir()}, "echo")
+// benchmarkEcho sends commands to the two-hop echo, by send, which does
+// with each command's event what store says, in a fresh file.
+func benchmarkEcho(b *testing.B, store echoStore, send func(*testing.B, string)) {
+	dir := &backend{name: "sqlite", dir: b.TempDir()}
+	file := freshFile(dir, "echo")
+	if store == echoGroupSync {
+		file = plainFile(dir, "echo-sync")
 	}
-	addr, stop, err := startEcho(b.Context(), file, grouped)
+	addr, stop, err := startEcho(b.Context(), file, store)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -137,7 +142,7 @@ func TestEchoGroupCommitStoresEveryEvent(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "echo.db")
 	file := func(ctx context.Context) (string, func(), error) { return path, func() {}, schema(ctx, path) }
-	addr, stop, err := startEcho(ctx, file, true)
+	addr, stop, err := startEcho(ctx, file, echoGroupCommit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,5 +184,47 @@ func TestEchoGroupCommitStoresEveryEvent(t *testing.T) {
 	wg.Wait()
 	if got := stored(); got != n*each {
 		t.Errorf("%d events stored after %d commands, want all", got, n*each)
+	}
+}
+
+// TestEchoGroupSyncSyncsEveryEvent: the sync-only floor of 16 clients
+// answers each call only once its event's write is synced, and syncs every
+// one of them, however the group writer batches them.
+func TestEchoGroupSyncSyncsEveryEvent(t *testing.T) {
+	ctx := t.Context()
+	file := plainFile(&backend{name: "sqlite", dir: t.TempDir()}, "echo-sync")
+	e, addr, stop, err := serveEcho(ctx, file, echoGroupSync)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	const n, each = 16, 25
+	op, closeClients, err := clients([]string{addr}, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeClients()
+	var answered atomic.Int64
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			for range each {
+				if _, err := op(ctx, w); err != nil {
+					t.Error(err)
+					return
+				}
+				if a := answered.Add(1); e.synced.Load() < a {
+					t.Errorf("%d calls answered, fewer events synced", a)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := e.synced.Load(); got != n*each {
+		t.Errorf("%d events synced after %d commands, want all", got, n*each)
+	}
+	if got, want := e.sinkAt, int64(n*each*payloadSize); got != want {
+		t.Errorf("%d bytes written after %d commands, want %d", got, n*each, want)
 	}
 }

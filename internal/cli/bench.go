@@ -31,8 +31,8 @@ and scale are opt-in):
   command   Handle over gRPC with a Go business-logic stub, 1 and 16 clients;
             floor: a two-hop gRPC echo through the same stub (1 client on
             SQLite: the echo plus one durable single-row commit); on SQLite
-            16 clients also against the echo plus a durable group commit
-            (no target)
+            16 clients also against the echo plus a durable group commit,
+            and plus a group sync of a plain file (no database; no targets)
   load      an aggregate of 100,000 events with a snapshot 10 events old and
             without one; floor: the same rows by a plain SELECT (PostgreSQL,
             Redis: the store's own queries by pgx, go-redis alone)
