@@ -53,7 +53,7 @@ and scale are opt-in):
             size (up to --scale-events, 10 million by default; takes longer)
 
 Everything listens on 127.0.0.1 only and writes to a temporary directory unless
---dir is given. The default run takes about 4½ minutes on 2 cores.`,
+--dir is given. The default run takes about 5 minutes on 2 cores.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if scenarios != "" {
