@@ -76,21 +76,26 @@ func (r *runner) commandCases(b *backend) []spec {
 	}
 	if b.name == "sqlite" {
 		const clients = 16
-		cases = append(cases, spec{
-			name:    fmt.Sprintf("clients=%d against a durable floor", clients),
-			floor:   echoGroupCommitFloor,
-			metrics: commandMetrics,
-			evented: r.commandEvented(b, "command", 1, clients),
-			raw:     r.commandEcho(clients, freshFile(b, "command-raw"), echoGroupCommit),
-			notes:   []string{commandNote, "no target: shows what share of the gap to the bare echo the durable commit itself takes"},
-		}, spec{
-			name:    fmt.Sprintf("clients=%d against a sync-only floor", clients),
-			floor:   echoGroupSyncFloor,
-			metrics: commandMetrics,
-			evented: r.commandEvented(b, "command", 1, clients),
-			raw:     r.commandEcho(clients, plainFile(b, "command-sync"), echoGroupSync),
-			notes:   []string{commandNote, "no target: the floor's own share of the bare echo is the most any durable store can reach on this disk"},
-		})
+		for _, f := range []struct {
+			against, floor string
+			file           filer
+			store          echoStore
+			note           string
+		}{
+			{"a durable floor", echoGroupCommitFloor, freshFile(b, "command-raw"), echoGroupCommit,
+				"no target: shows what share of the gap to the bare echo the durable commit itself takes"},
+			{"a sync-only floor", echoGroupSyncFloor, plainFile(b, "command-sync"), echoGroupSync,
+				"no target: the floor's own share of the bare echo is the most any durable store can reach on this disk"},
+		} {
+			cases = append(cases, spec{
+				name:    fmt.Sprintf("clients=%d against %s", clients, f.against),
+				floor:   f.floor,
+				metrics: commandMetrics,
+				evented: r.commandEvented(b, "command", 1, clients),
+				raw:     r.commandEcho(clients, f.file, f.store),
+				notes:   []string{commandNote, f.note},
+			})
+		}
 	}
 	return cases
 }

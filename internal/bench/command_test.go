@@ -152,39 +152,49 @@ func TestEchoGroupCommitStoresEveryEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer read.Close()
-	const n, each = 16, 25
-	op, closeClients, err := clients([]string{addr}, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeClients()
 	stored := func() (rows int64) {
 		if err := read.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&rows); err != nil {
 			t.Error(err)
 		}
 		return rows
 	}
+	callsDurable(t, addr, "stored", stored)
+}
+
+// callsDurable sends 25 commands from each of 16 clients to the echo at
+// addr and checks that, whenever a call is answered, durable (the events
+// the echo made durable) counts every call answered so far, and at the
+// end every call. It returns the number of calls.
+func callsDurable(t *testing.T, addr, what string, durable func() int64) int {
+	t.Helper()
+	const n, each = 16, 25
+	op, closeClients, err := clients([]string{addr}, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeClients()
 	var answered atomic.Int64
 	var wg sync.WaitGroup
 	for w := range n {
 		wg.Go(func() {
 			for range each {
-				if _, err := op(ctx, w); err != nil {
+				if _, err := op(t.Context(), w); err != nil {
 					t.Error(err)
 					return
 				}
-				// Every call answered so far was committed before its answer.
-				if a := answered.Add(1); stored() < a {
-					t.Errorf("%d calls answered, fewer events stored", a)
+				// Every call answered so far was made durable before its answer.
+				if a := answered.Add(1); durable() < a {
+					t.Errorf("%d calls answered, fewer events %s", a, what)
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if got := stored(); got != n*each {
-		t.Errorf("%d events stored after %d commands, want all", got, n*each)
+	if got := durable(); got != n*each {
+		t.Errorf("%d events %s after %d commands, want all", got, what, n*each)
 	}
+	return n * each
 }
 
 // TestEchoGroupSyncSyncsEveryEvent: the sync-only floor of 16 clients
@@ -198,33 +208,8 @@ func TestEchoGroupSyncSyncsEveryEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	const n, each = 16, 25
-	op, closeClients, err := clients([]string{addr}, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer closeClients()
-	var answered atomic.Int64
-	var wg sync.WaitGroup
-	for w := range n {
-		wg.Go(func() {
-			for range each {
-				if _, err := op(ctx, w); err != nil {
-					t.Error(err)
-					return
-				}
-				if a := answered.Add(1); e.synced.Load() < a {
-					t.Errorf("%d calls answered, fewer events synced", a)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if got := e.synced.Load(); got != n*each {
-		t.Errorf("%d events synced after %d commands, want all", got, n*each)
-	}
-	if got, want := e.sinkAt, int64(n*each*payloadSize); got != want {
-		t.Errorf("%d bytes written after %d commands, want %d", got, n*each, want)
+	calls := callsDurable(t, addr, "synced", e.synced.Load)
+	if got, want := e.sinkAt, int64(calls*payloadSize); got != want {
+		t.Errorf("%d bytes written after %d commands, want %d", got, calls, want)
 	}
 }
