@@ -136,11 +136,13 @@ type echo struct {
 	seq    atomic.Int64
 	queue  chan *echoCommit // set: commits go through the group writer (group)
 	// sink, when set, is the plain file the group writer writes the
-	// events to instead of db (echoGroupSync), at sinkAt; synced counts
-	// the events whose write was synced.
-	sink   *os.File
-	sinkAt int64
-	synced atomic.Int64
+	// events to instead of db (echoGroupSync), at sinkAt, from sinkBuf
+	// (kept between groups); synced counts the events whose write was
+	// synced.
+	sink    *os.File
+	sinkAt  int64
+	sinkBuf []byte
+	synced  atomic.Int64
 }
 
 // sinkSize is the ring the group sync writes in: about the size SQLite's
@@ -203,7 +205,7 @@ func (e *echo) commitAll(ctx context.Context, books []*echoCommit) error {
 // syncAll writes the payloads of books' events to the sink, after the
 // last group's, wrapping round at sinkSize, and syncs its data.
 func (e *echo) syncAll(books []*echoCommit) error {
-	var buf []byte
+	buf := e.sinkBuf[:0]
 	events := 0
 	for _, c := range books {
 		for _, p := range c.book.GetPages() {
@@ -211,6 +213,7 @@ func (e *echo) syncAll(books []*echoCommit) error {
 			events++
 		}
 	}
+	e.sinkBuf = buf
 	if e.sinkAt+int64(len(buf)) > sinkSize {
 		e.sinkAt = 0
 	}
@@ -395,7 +398,7 @@ func (r *runner) commandEvented(b *backend, label string, servers, n int) measur
 // with each command's event what store says, in file.
 func (r *runner) commandEcho(n int, file filer, store echoStore) measure {
 	return func(ctx context.Context) (sample, error) {
-		addr, stop, err := startEcho(ctx, file, store)
+		_, addr, stop, err := serveEcho(ctx, file, store)
 		if err != nil {
 			return nil, err
 		}
@@ -413,15 +416,9 @@ func (r *runner) commandEcho(n int, file filer, store echoStore) measure {
 	}
 }
 
-// startEcho serves the two-hop echo on 127.0.0.1, with its stub, doing
-// with each command's event what store says, in file. stop stops both and
-// closes the file.
-func startEcho(ctx context.Context, file filer, store echoStore) (addr string, stop func(), err error) {
-	_, addr, stop, err = serveEcho(ctx, file, store)
-	return addr, stop, err
-}
-
-// serveEcho is startEcho, which also returns the echo.
+// serveEcho serves the two-hop echo on 127.0.0.1, with its stub, doing
+// with each command's event what store says, in file, and returns it.
+// stop stops both and closes the file.
 func serveEcho(ctx context.Context, file filer, store echoStore) (e *echo, addr string, stop func(), err error) {
 	var stops []func()
 	stop = func() {

@@ -75,7 +75,7 @@ func benchmarkEcho(b *testing.B, store echoStore, send func(*testing.B, string))
 	if store == echoGroupSync {
 		file = plainFile(dir, "echo-sync")
 	}
-	addr, stop, err := startEcho(b.Context(), file, store)
+	_, addr, stop, err := serveEcho(b.Context(), file, store)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestEchoGroupCommitStoresEveryEvent(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "echo.db")
 	file := func(ctx context.Context) (string, func(), error) { return path, func() {}, schema(ctx, path) }
-	addr, stop, err := startEcho(ctx, file, echoGroupCommit)
+	_, addr, stop, err := serveEcho(ctx, file, echoGroupCommit)
 	if err != nil {
 		t.Fatal(err)
 	}
